@@ -1,0 +1,1 @@
+"""Subcommands of `segmap`, one module each (discovered by app.cli)."""

@@ -1,0 +1,61 @@
+"""Helpers shared by the subcommands: progress on stderr, JSON on stdout."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TypeVar
+
+from app.jsonio import dumps
+from app.progress import Progress, Work, run
+
+T = TypeVar("T")
+
+
+class StderrProgress:
+    """Prints progress on stderr: one updating line on a terminal, sparse lines otherwise."""
+
+    def __init__(self, label: str, enabled: bool = True, interval: float = 1.0) -> None:
+        self.label = label
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.interval = interval
+        self._last = 0.0
+        self._shown = False
+
+    def __call__(self, p: Progress) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        final = p.total and p.done >= p.total
+        if not final and now - self._last < (0.1 if self.tty else self.interval):
+            return
+        self._last = now
+        pct = f"{100 * p.fraction:3.0f}%" if p.total else "   "
+        text = f"{self.label}: {pct} {p.message}"[:110]
+        if self.tty:
+            sys.stderr.write("\r\033[K" + text)
+            self._shown = True
+        else:
+            sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self._shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def drive(work: Work[T], label: str, enabled: bool = True) -> T:
+    """Run a generator to completion with progress on stderr."""
+    bar = StderrProgress(label, enabled)
+    try:
+        return run(work, bar)
+    finally:
+        bar.close()
+
+
+def print_json(obj: Any) -> None:
+    """Write ``obj`` as JSON on stdout (the only thing --json prints there)."""
+    sys.stdout.write(dumps(obj))
+    sys.stdout.flush()

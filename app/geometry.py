@@ -1,0 +1,253 @@
+"""World geometry: where a voxel grid sits in patient space, and how two grids relate.
+
+Every geometry decision is made in world space (nibabel's RAS+ millimetres), never
+by hoping two arrays line up. ``compare_grids`` tells whether a mask sits on its
+image's grid, on the same grid with axes flipped or permuted, at another
+resolution, on a crop of it, or somewhere incompatible, with the numbers.
+``align_to_image`` then puts a mask's voxels onto the image grid (exactly, by
+reorientation and padding, or by nearest neighbour for another resolution).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from enum import StrEnum
+
+import nibabel as nib
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A 3-D voxel grid: its shape and its voxel-to-world (RAS+, mm) affine."""
+
+    shape: tuple[int, int, int]
+    affine: np.ndarray
+
+    @classmethod
+    def of(cls, shape: tuple[int, ...], affine: np.ndarray) -> Grid:
+        """A grid from any shape whose first three axes are spatial."""
+        s = tuple(int(x) for x in shape[:3]) + (1,) * max(0, 3 - len(shape))
+        return cls((s[0], s[1], s[2]), np.asarray(affine, dtype=np.float64))
+
+    @property
+    def spacing(self) -> tuple[float, float, float]:
+        """Voxel size in mm along each array axis."""
+        z = np.sqrt((self.affine[:3, :3] ** 2).sum(axis=0))
+        return (float(z[0]), float(z[1]), float(z[2]))
+
+    @property
+    def orientation(self) -> str:
+        """Axis codes such as ``RAS`` or ``LPS`` (where each array axis points)."""
+        return "".join(c or "?" for c in nib.aff2axcodes(self.affine))
+
+    def corners(self) -> np.ndarray:
+        """World coordinates (8, 3) of the centres of the eight corner voxels."""
+        ijk = np.array(list(itertools.product(*[(0, n - 1) for n in self.shape])), float)
+        return ijk @ self.affine[:3, :3].T + self.affine[:3, 3]
+
+    def to_json(self) -> dict[str, object]:
+        """Shape, spacing, orientation and origin, as the CLI prints them."""
+        return {
+            "shape": list(self.shape),
+            "spacing": [round(s, 4) for s in self.spacing],
+            "orientation": self.orientation,
+            "origin": [round(float(x), 3) for x in self.affine[:3, 3]],
+        }
+
+
+class Relation(StrEnum):
+    """How a mask grid relates to its image grid."""
+
+    SAME = "same"  # identical grid (within tolerance)
+    REORIENTED = "reoriented"  # same voxels, axes flipped and/or permuted
+    CROP = "crop"  # same voxel lattice, a box inside the image (or offset from it)
+    RESOLUTION = "resolution"  # other voxel size, overlapping the image
+    INCOMPATIBLE = "incompatible"  # rotated, shifted by a fraction of a voxel, or elsewhere
+
+
+@dataclass(frozen=True)
+class GridMatch:
+    """The result of comparing a mask grid with its image grid."""
+
+    relation: Relation
+    image: Grid
+    mask: Grid
+    max_corner_mm: float
+    tolerance_mm: float
+    index_map: np.ndarray | None  # 4x4: mask voxel index -> image voxel index (exact cases)
+    inside: bool  # the mask's voxels all fall inside the image
+    message: str
+
+    @property
+    def aligned(self) -> bool:
+        """True when the mask's voxels map one-to-one onto the image's."""
+        return self.relation in (Relation.SAME, Relation.REORIENTED)
+
+    @property
+    def alignable(self) -> bool:
+        """True when the mask can be drawn on the image (exactly or by resampling)."""
+        return self.relation != Relation.INCOMPATIBLE
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "relation": str(self.relation),
+            "image": self.image.to_json(),
+            "mask": self.mask.to_json(),
+            "max_corner_mm": round(self.max_corner_mm, 4),
+            "tolerance_mm": round(self.tolerance_mm, 4),
+            "message": self.message,
+        }
+
+
+def default_tolerance(image: Grid) -> float:
+    """Tolerance in mm: a tenth of the smallest voxel (float32 headers round affines)."""
+    return max(1e-3, 0.1 * min(image.spacing))
+
+
+def _fmt(shape: tuple[int, ...]) -> str:
+    return "x".join(str(s) for s in shape)
+
+
+def _spacing(g: Grid) -> str:
+    return "x".join(f"{s:.3g}" for s in g.spacing) + " mm"
+
+
+def compare_grids(image: Grid, mask: Grid, tolerance_mm: float | None = None) -> GridMatch:
+    """Classify how ``mask`` sits on ``image`` in world space (see Relation)."""
+    tol = default_tolerance(image) if tolerance_mm is None else tolerance_mm
+    # Index map: mask voxel -> image voxel, in continuous index space.
+    t = np.linalg.solve(image.affine, mask.affine)
+    lin, off = t[:3, :3], t[:3, 3]
+    perm = np.round(lin)
+    is_signed_perm = (
+        np.allclose(np.abs(perm).sum(axis=0), 1) and np.allclose(np.abs(perm).sum(axis=1), 1)
+    )
+    spacing = np.array(image.spacing)
+    # Error in mm of pretending the map is an exact integer lattice map.
+    lattice_err = np.abs(lin - perm) @ (np.array(mask.shape) - 1) * spacing
+    off_err = np.abs(off - np.round(off)) * spacing
+    exact = is_signed_perm and float(lattice_err.max() + off_err.max()) <= tol
+
+    mcorners = mask.corners()
+    icorners = image.corners()
+    if exact:
+        index_map = np.eye(4)
+        index_map[:3, :3] = perm
+        index_map[:3, 3] = np.round(off)
+        lo = np.minimum(index_map[:3, 3], (index_map[:3, :3] @ (np.array(mask.shape) - 1)) + index_map[:3, 3])
+        hi = np.maximum(index_map[:3, 3], (index_map[:3, :3] @ (np.array(mask.shape) - 1)) + index_map[:3, 3])
+        inside = bool((lo >= 0).all() and (hi <= np.array(image.shape) - 1).all())
+        full = inside and bool((lo == 0).all() and (hi == np.array(image.shape) - 1).all())
+        # Corner distance after matching each mask corner to the image corner it maps to.
+        mapped = np.c_[np.array(list(itertools.product(*[(0, n - 1) for n in mask.shape]))),
+                       np.ones(8)] @ index_map.T
+        dist = float(np.abs(
+            (np.c_[mapped[:, :3], np.ones(8)] @ image.affine.T)[:, :3]
+            - mcorners).max(initial=0.0))
+        if full and np.allclose(perm, np.eye(3)):
+            return GridMatch(Relation.SAME, image, mask, dist, tol, index_map, True,
+                             f"Same grid as the image ({_fmt(image.shape)}, {_spacing(image)}).")
+        if full:
+            return GridMatch(
+                Relation.REORIENTED, image, mask, dist, tol, index_map, True,
+                f"Same voxels as the image, but stored with axes {mask.orientation} where the "
+                f"image has {image.orientation}; it lines up in world space once reoriented.")
+        overlap = _overlap_fraction(lo, hi, np.array(image.shape))
+        where = "inside the image" if inside else (
+            f"{100 * overlap:.0f}% inside the image" if overlap > 0 else "outside the image")
+        return GridMatch(
+            Relation.CROP if overlap > 0 else Relation.INCOMPATIBLE, image, mask,
+            _corner_gap(icorners, mcorners), tol, index_map if overlap > 0 else None, inside,
+            f"The mask ({_fmt(mask.shape)}) covers a box of the image's grid ({_fmt(image.shape)}), "
+            f"{where}, offset by {np.round(lo).astype(int).tolist()} voxels.")
+    # Not one lattice: another resolution (axes still aligned), or incompatible.
+    axis_aligned = _axis_aligned(lin)
+    gap = _corner_gap(icorners, mcorners)
+    ilo, ihi = icorners.min(axis=0), icorners.max(axis=0)
+    mlo, mhi = mcorners.min(axis=0), mcorners.max(axis=0)
+    overlaps = bool((np.minimum(ihi, mhi) - np.maximum(ilo, mlo) > -tol).all())
+    same_spacing = bool(np.allclose(np.abs(lin).max(axis=0), 1.0, atol=1e-3))
+    if axis_aligned and overlaps and not same_spacing:
+        return GridMatch(
+            Relation.RESOLUTION, image, mask, gap, tol, None, False,
+            f"The mask has another voxel size ({_spacing(mask)}, {_fmt(mask.shape)}) than the "
+            f"image ({_spacing(image)}, {_fmt(image.shape)}); its corners are up to {gap:.1f} mm "
+            "from the image's.")
+    if not overlaps:
+        why = "does not overlap the image in world space"
+    elif not axis_aligned:
+        why = "is rotated relative to the image"
+    else:
+        why = "is shifted by a fraction of a voxel"
+    return GridMatch(
+        Relation.INCOMPATIBLE, image, mask, gap, tol, None, False,
+        f"The mask ({_fmt(mask.shape)}, {mask.orientation}, {_spacing(mask)}) {why} "
+        f"({_fmt(image.shape)}, {image.orientation}, {_spacing(image)}); corners differ by up "
+        f"to {gap:.1f} mm (tolerance {tol:.2g} mm).")
+
+
+def _axis_aligned(lin: np.ndarray) -> bool:
+    # Each mask axis runs along exactly one image axis (scaled, maybe flipped).
+    big = np.abs(lin) > 1e-6 * np.abs(lin).max()
+    return bool((big.sum(axis=0) == 1).all() and (big.sum(axis=1) == 1).all())
+
+
+def _overlap_fraction(lo: np.ndarray, hi: np.ndarray, shape: np.ndarray) -> float:
+    inter = np.clip(np.minimum(hi, shape - 1) - np.maximum(lo, 0) + 1, 0, None)
+    size = hi - lo + 1
+    return float(np.prod(inter) / np.prod(size))
+
+
+def _corner_gap(a: np.ndarray, b: np.ndarray) -> float:
+    # Max over corners of the distance to the nearest corner of the other box.
+    d = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=2)
+    return float(max(d.min(axis=1).max(), d.min(axis=0).max()))
+
+
+def align_to_image(mask: np.ndarray, match: GridMatch, fill: int = 0) -> np.ndarray:
+    """The mask's voxels on the image grid (shape ``match.image.shape``).
+
+    Exact for SAME, REORIENTED and CROP (voxels outside the mask get ``fill``);
+    nearest neighbour for RESOLUTION. Raises ValueError for INCOMPATIBLE.
+    """
+    image = match.image
+    if match.relation == Relation.INCOMPATIBLE:
+        raise ValueError(match.message)
+    if match.relation == Relation.SAME:
+        return mask
+    if match.index_map is not None:
+        m = match.index_map
+        # Image axis a takes mask axis src[a], flipped when the sign is negative.
+        src = np.argmax(np.abs(m[:3, :3]), axis=1)
+        sign = m[np.arange(3), src]
+        view = np.transpose(mask, src)
+        slices_out, slices_in = [], []
+        for a in range(3):
+            n_in = view.shape[a]
+            start = int(m[a, 3]) if sign[a] > 0 else int(m[a, 3]) - (n_in - 1)
+            if sign[a] < 0:
+                view = np.flip(view, axis=a)
+            lo, hi = max(0, start), min(image.shape[a], start + n_in)
+            slices_out.append(slice(lo, hi))
+            slices_in.append(slice(lo - start, hi - start))
+        if match.relation == Relation.REORIENTED:
+            return np.ascontiguousarray(view)
+        out = np.full(image.shape, fill, dtype=mask.dtype)
+        out[tuple(slices_out)] = view[tuple(slices_in)]
+        return out
+    # Another resolution: nearest neighbour, computed per image axis (axis-aligned grids).
+    t = np.linalg.solve(match.mask.affine, image.affine)  # image voxel -> mask voxel
+    src = np.argmax(np.abs(t[:3, :3]), axis=0)  # image axis a reads mask axis src[a]
+    idx = []
+    for a in range(3):
+        coord = np.rint(t[src[a], a] * np.arange(image.shape[a]) + t[src[a], 3]).astype(np.intp)
+        idx.append(coord)
+    valid = [(c >= 0) & (c < match.mask.shape[src[a]]) for a, c in enumerate(idx)]
+    out = np.full(image.shape, fill, dtype=mask.dtype)
+    # Gather with an open mesh; mask axes reordered so axis a of the result is image axis a.
+    perm_mask = np.moveaxis(mask, list(src), [0, 1, 2])
+    sub = perm_mask[np.ix_(idx[0][valid[0]], idx[1][valid[1]], idx[2][valid[2]])]
+    out[np.ix_(valid[0], valid[1], valid[2])] = sub
+    return out

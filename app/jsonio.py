@@ -1,0 +1,92 @@
+"""JSON at the edges: reading with precise errors, writing atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from app.errors import JsonFileError
+
+
+def read_bytes_checked(path: Path, what: str = "file") -> bytes:
+    """Read a whole file, turning OS errors into messages a user can act on."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise JsonFileError(f"{what} not found: {path}", "Check the path.") from None
+    except IsADirectoryError:
+        raise JsonFileError(
+            f"{path} is a folder, but a {what} is expected here.", "Give the path of the file."
+        ) from None
+    except PermissionError:
+        raise JsonFileError(
+            f"Permission denied reading {path}.", "Check the file's permissions."
+        ) from None
+    except OSError as exc:
+        raise JsonFileError(f"Cannot read {path}: {exc.strerror or exc}") from None
+
+
+def load_json(path: str | os.PathLike[str], what: str = "JSON file") -> Any:
+    """Parse a JSON file; malformed JSON is reported with its line and column."""
+    p = Path(path)
+    data = read_bytes_checked(p, what)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise JsonFileError(
+            f"{p} is not UTF-8 text (byte {exc.start} cannot be decoded).",
+            "Save the file as UTF-8 JSON.",
+        ) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        line = text.splitlines()[exc.lineno - 1] if text.splitlines() else ""
+        raise JsonFileError(
+            f"{p}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."
+            + (f"\n    {line.strip()[:120]}" if line.strip() else ""),
+            "Fix the JSON syntax there (a missing comma, quote or bracket is the usual cause).",
+        ) from None
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success.
+
+    A reader never sees a half-written file, and a failed write leaves the old
+    file as it was.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(target.suffixes[-2:]) or ".tmp"
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file + rename)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def dumps(obj: Any, indent: int | None = 2) -> str:
+    """Serialise like every Segmap output: UTF-8, non-ASCII kept, stable layout."""
+    return json.dumps(obj, indent=indent, ensure_ascii=False) + ("\n" if indent else "")
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any, indent: int | None = 2) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically."""
+    write_bytes_atomic(path, dumps(obj, indent).encode("utf-8"))
