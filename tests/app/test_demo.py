@@ -274,6 +274,7 @@ def test_readme_names_every_file_and_the_deliberate_problems(demo_dataset: DemoI
     assert all(s.name in text for s in STRUCTURES)
 
 
+@pytest.mark.filterwarnings("error")  # writing (pydicom, nibabel) must not warn either
 def test_progress_runs_to_the_end(tmp_path: Path) -> None:
     steps: list[Progress] = []
     info = run(write_demo(tmp_path / "d"), steps.append)
@@ -323,11 +324,10 @@ def test_cli_writes_the_demo_and_says_what_to_run_next(tmp_path: Path,
     out = json.loads(capsys.readouterr().out)
     assert out["items_json"] == str(root / "items.json") and out["tasks"][2] == TASK_III
     assert out["next"][0] == f"segmap validate '{root}/items.json' --taxonomy '{root}/taxonomy.json'"
-    assert main(["demo", str(root)]) == 0  # an earlier demo is rewritten
-    text = capsys.readouterr().out
-    assert "segmap validate" in text and "segmap merge" in text and "README.txt" in text
-    (root / MARKER).unlink()
+    (root / MARKER).unlink()  # no longer a demo: refused without --force
     assert main(["demo", str(root)]) == 1
     err = capsys.readouterr().err
     assert "segmap demo: error:" in err and "not a Segmap demo folder" in err
     assert main(["demo", str(root), "--force"]) == 0
+    text = capsys.readouterr().out
+    assert "segmap validate" in text and "segmap merge" in text and "README.txt" in text
