@@ -16,7 +16,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 
 from app.census import census
 from app.cli import main
-from app.demo import MARKER, DemoInfo, is_demo, make_demo, write_demo
+from app.demo import MARKER, SCRATCH_PREFIX, DemoInfo, is_demo, make_demo, write_demo
 from app.demo_layout import (
     MASK_I,
     MASKS_II,
@@ -284,11 +284,23 @@ def test_progress_runs_to_the_end(tmp_path: Path) -> None:
 
 
 def test_a_cancelled_run_leaves_nothing_behind(tmp_path: Path) -> None:
-    work = write_demo(tmp_path / "d")
-    for _ in range(10):
-        next(work)
-    work.close()  # what the wizard does on Cancel
-    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "empty").mkdir()
+    for target in (tmp_path / "new", tmp_path / "empty"):
+        work = write_demo(target)
+        for _ in range(10):
+            next(work)
+        work.close()  # what the wizard does on Cancel
+    assert [p.name for p in tmp_path.iterdir()] == ["empty"]
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+def test_an_existing_folder_is_filled_from_inside(tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    root.mkdir()
+    (root / f"{SCRATCH_PREFIX}0123abcd").mkdir()  # left by a run that was killed
+    make_demo(root)  # the leftover does not make the folder "not empty"
+    assert is_demo(root) and not any(p.name.startswith(SCRATCH_PREFIX) for p in root.iterdir())
+    assert [p.name for p in tmp_path.iterdir()] == ["d"]  # the parent was not written to
 
 
 def test_refuses_a_folder_with_other_files(tmp_path: Path) -> None:
