@@ -35,6 +35,10 @@ _FIX = "Export the taxonomy again from RedBrick, or correct that entry."
 Color = tuple[int, int, int]
 
 
+def _index() -> Any:
+    return field(default_factory=dict, init=False, repr=False)
+
+
 def sdk_color(color_hex: str | None = None, class_id: int | None = None) -> Color:
     """A category's colour exactly as RedBrick's SDK computes it (``get_color``).
 
@@ -104,9 +108,9 @@ class Taxonomy:
     source: str = "taxonomy"
     root: str = "object"
     attributes: list[AttributeInfo] = field(default_factory=list)  # v1: for every category
-    _by_name: dict[str, list[CategoryInfo]] = field(default_factory=dict, init=False, repr=False)
-    _by_path: dict[tuple[str, ...], list[CategoryInfo]] = field(default_factory=dict, init=False, repr=False)
-    _by_id: dict[int, list[CategoryInfo]] = field(default_factory=dict, init=False, repr=False)
+    _by_name: dict[str, list[CategoryInfo]] = _index()
+    _by_path: dict[tuple[str, ...], list[CategoryInfo]] = _index()
+    _by_id: dict[int, list[CategoryInfo]] = _index()
 
     def __post_init__(self) -> None:
         for c in self.categories:

@@ -22,26 +22,27 @@ sort.
 | task-name-duplicate | error | two tasks share a name; RedBrick skips the second |
 | task-no-series | error | a task lists no series |
 | priority-range | error | `priority` is not a number from 0 to 1 |
-| task-segment-map-flag | error | a task-level segmentMap holds binaryMask/semanticMask/pngMask; the SDK then uploads nothing |
-| series-name-duplicate | warning | two series of a task share a name (exported files are named after it) |
+| task-segment-map-flag | error | a task-level segmentMap holds a mask flag: nothing is uploaded |
+| series-name-duplicate | warning | two series of a task share a name (exports are named after it) |
 | items-missing | error | a series lists no image items |
 | image-missing | error | an image file does not exist |
 | image-type-unsupported | error | RedBrick refuses to upload an image with that file extension |
 | image-unreadable | error | a NIfTI image cannot be read |
-| grid-not-checked | info | the image's geometry could not be read (type not supported yet, or remote) |
+| grid-not-checked | info | the image's geometry could not be read (type not supported, remote) |
 | remote-file | info | a path is a URL or storage key; it is not checked |
 | file-missing | error | a segmentation or mask file does not exist |
 | file-unreadable | error | a file cannot be read (permissions, a folder where a file is expected) |
 | file-corrupt | error | corrupt or truncated gzip, or voxel data cut short |
 | not-nifti | error | a segmentation is not a NIfTI file (.nii / .nii.gz) |
 | gzip-name-mismatch | error | .nii.gz not compressed, or .nii compressed: RedBrick cannot open it |
-| segmentations-directory | warning | `segmentations` names a folder; RedBrick merges its files in no defined order |
+| segmentations-directory | warning | `segmentations` names a folder: merged in no defined order |
 | mask-dimensions | error | a mask is 2-D or 4-D; RedBrick needs 3-D |
 | values-non-integer | warning | fractional values; RedBrick rounds them (half to even) |
 | values-negative | error | negative values; RedBrick wraps them to 65536 - n |
 | values-over-65535 | error | values above 65535; RedBrick wraps them modulo 65536 |
 | values-non-finite | error | NaN or infinite values |
 | empty-mask | warning | a mask file holds no labelled voxel |
+| uncompressed-upload | warning | a single uint8 .nii is uploaded as is, under a .nii.gz name |
 | grid-reoriented | warning | same voxels as the image, axes stored differently |
 | grid-crop | error | the mask covers only part of the image's grid |
 | grid-resolution | error | the mask has another voxel size than the image |
@@ -65,8 +66,8 @@ sort.
 | binary-no-mask | error | binaryMask mode, an entry names no `mask` file |
 | mask-list | error | `mask` lists several files (an MHD pair) that must be converted first |
 | mask-shared | error | one mask file used by two segmentMap entries |
-| mask-not-listed | error | a `mask` path matches no `segmentations` entry as RedBrick compares them |
-| mask-unreferenced | warning | binaryMask mode, a file no `mask` names (first: leaks raw values; later: ignored) |
+| mask-not-listed | error | a `mask` matches no `segmentations` entry as RedBrick compares paths |
+| mask-unreferenced | warning | binaryMask: a file no `mask` names (first leaks, rest ignored) |
 | mask-not-binary | warning | binaryMask mode, a file with several values; all become one label |
 | overlap | warning | labels overlap; RedBrick stores the shared voxels as an overlap group |
 | merge-failed | error | RedBrick's merge fails on this series |

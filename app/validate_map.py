@@ -17,11 +17,11 @@ MAX_ID = 65535
 
 
 def check_map(smap: SegmentMap, taxonomy: Taxonomy | None, task: str | None,
-              series: int | None, has_problem: set[str]) -> Iterator[Finding]:
+              series: int | None) -> Iterator[Finding]:
     """Findings about one segmentMap (task-level when ``series`` is None).
 
-    ``has_problem`` holds the keys the items parser already reported as
-    malformed, so they are not reported twice.
+    A missing category is reported here (``category-none``), not as a format
+    problem, with what RedBrick does about it.
     """
     where = {"task": task, "series": series}
     groups_of: dict[int, list[int]] = {}
@@ -45,7 +45,7 @@ def check_map(smap: SegmentMap, taxonomy: Taxonomy | None, task: str | None,
                     f"Overlap group {g} of segmentMap id {key} ({name}) is outside 1..{MAX_ID}; "
                     "no voxel can carry it. Use ids from 1 to 65535."), value=g, **where)
         if seg.category is None:
-            if f"segmentMap.{key}" not in has_problem:
+            if "" not in seg.extra:  # an unparseable value is a format finding
                 yield finding("category-none", (
                     f"segmentMap id {key} has no category. RedBrick refuses it ('Invalid "
                     "category None') and uploads nothing for the task. Choose a category."),

@@ -20,7 +20,6 @@ from app.taxonomy import Taxonomy
 from app.validate import Finding, finding, task_label
 from app.validate_files import FileCache, FileCheck, access_fault, relation_code, sdk_values
 from app.validate_map import check_map
-from app.validate_tasks import problem_keys
 from app.validate_values import check_binary, check_census, check_values, overlap_findings
 
 # File extensions RedBrick's SDK uploads (redbrick.utils.files.FILE_TYPES); "" is DICOM.
@@ -228,8 +227,7 @@ class SeriesRun:
     def check_own_map(self) -> None:
         smap = self.series.segment_map
         if smap is not None:
-            self.out.extend(check_map(smap, self.taxonomy, self.label, self.index,
-                                      problem_keys(self.items, self.task_index, self.index)))
+            self.out.extend(check_map(smap, self.taxonomy, self.label, self.index))
         if self.series.flag("pngMask") and not self.series.is_binary:
             self.add("png-without-binary", (
                 "pngMask is set without binaryMask; RedBrick's merge fails ('PNG mask upload only "

@@ -11,9 +11,7 @@ from app.validate import Finding, finding, task_label
 from app.validate_map import check_map
 
 
-def problem_keys(items: ItemsList, task_index: int, series: int | None) -> set[str]:
-    """Fields the parser reported as malformed for one task (or one of its series)."""
-    return {p.field for p in items.problems if p.task == task_index and p.series == series}
+NO_CATEGORY = "has no `category`"  # the items parser's text for a segment without one
 
 
 def _format(items: ItemsList, p: Problem) -> Finding:
@@ -35,7 +33,8 @@ def check_tasks(items: ItemsList, taxonomy: Taxonomy | None) -> Iterator[Finding
                       "Add tasks: [{\"name\": ..., \"series\": [...]}].")
         return
     for p in items.problems:
-        yield _format(items, p)
+        if p.message != NO_CATEGORY:  # reported as category-none, with its consequence
+            yield _format(items, p)
     labels = [task_label(t, i) for i, t in enumerate(items.tasks)]
     seen = Counter(label for label in labels if label)
     reported: set[str] = set()
@@ -99,6 +98,6 @@ def _check_task_map(items: ItemsList, task: Task, index: int, label: str | None,
         yield finding("task-segment-map-flag", (
             f"The task-level segmentMap holds {', '.join(flags)}. RedBrick's SDK then stops "
             "with \"invalid literal for int() with base 10: '" + flags[0] + "'\" and silently "
-            "uploads nothing at all (no task of the list). Move the flag into each series (\"binaryMask\": true on the "
-            "series or inside the series' segmentMap)."), task=label)
-    yield from check_map(task.segment_map, taxonomy, label, None, problem_keys(items, index, None))
+            "uploads nothing at all (no task of the list). Move the flag into each series "
+            "(\"binaryMask\": true on the series or inside the series' segmentMap)."), task=label)
+    yield from check_map(task.segment_map, taxonomy, label, None)

@@ -32,8 +32,12 @@ def describe(run: SeriesRun, inst: int) -> str:
     return f"{category_text(run, inst)} (id {inst})"
 
 
+def _ml(ml: float) -> str:
+    return f"{ml:,.0f} mL" if ml >= 100 else f"{ml:.3g} mL" if ml >= 0.01 else f"{ml:.2g} mL"
+
+
 def _n(count: int, c: Census | None = None) -> str:
-    ml = f", {count * c.voxel_volume_ml:.3g} mL" if c is not None and c.voxel_volume_ml else ""
+    ml = f", {_ml(count * c.voxel_volume_ml)}" if c is not None and c.voxel_volume_ml else ""
     return f"{count:,} voxel{'s' if count != 1 else ''}{ml}"
 
 
@@ -91,6 +95,7 @@ def check_values(run: SeriesRun, values: dict[str, dict[int, int]]) -> Iterator[
             yield finding("empty-mask", (
                 f"{os.path.basename(f)} holds no labelled voxel (every value is 0); it adds "
                 "nothing to the task. Check it is the right file, or remove it."), file=f, **where)
+    yield from _uncompressed(run)
     masks = {sdk_path(s.mask, run.items.base_dir) for s in (smap.segments.values() if smap
              else []) if isinstance(s.mask, str)}
     if len(masks) > 1:
@@ -116,16 +121,40 @@ def check_values(run: SeriesRun, values: dict[str, dict[int, int]]) -> Iterator[
                 "this label with no voxels, and with --label-validate refuses the task. Fix the "
                 "value, or remove the entry (RedBrick's --prune-segmentations drops it)."),
                 value=inst, **where)
-    for v in sorted(present - keys - declared):
+    unmapped = sorted(present - keys - declared)
+    if smap is None and unmapped:  # one finding, not one per label of an unmapped file
+        yield finding("unmapped-value", (
+            f"The series has segmentations but no segmentMap: all its values "
+            f"({_some([float(v) for v in unmapped], 10)}) import as uneditable, view-only "
+            "annotations with no category. Add a segmentMap that maps each value to a "
+            "category."), file=_files_with(values, unmapped[0])[0], **where)
+        return
+    for v in unmapped:
         files = _files_with(values, v)
         where_n = "; ".join(f"{os.path.basename(f)}: {_n(values[f][v], run.checks[f].census)}"
                             for f in files[:3])
-        what = ("the series has no segmentMap" if smap is None else "it has no segmentMap entry")
         yield finding("unmapped-value", (
-            f"Value {v} occurs in the masks ({where_n}) but {what}; it imports as an "
-            "uneditable, view-only annotation with no category. Map it to a category, or set "
-            "those voxels to 0 (RedBrick's --prune-segmentations drops them)."),
+            f"Value {v} occurs in the masks ({where_n}) but has no segmentMap entry; it imports "
+            "as an uneditable, view-only annotation with no category. Map it to a category, or "
+            "set those voxels to 0 (RedBrick's --prune-segmentations drops them)."),
             file=files[0], value=v, **where)
+
+
+def _uncompressed(run: SeriesRun) -> Iterator[Finding]:
+    # A single uint8 file needs no rewrite, so the SDK uploads it as it is, under a key
+    # ending in .nii.gz even when it is an uncompressed .nii (reference §9, quirk 8).
+    if len(run.files) != 1 or run.series.flag("pngMask"):
+        return
+    f = run.files[0]
+    c = run.checks.get(f)
+    if c is None or not c.ok or c.census is None or c.census.dtype != "uint8":
+        return
+    if f.lower().endswith(".nii"):
+        yield finding("uncompressed-upload", (
+            f"{os.path.basename(f)} is an uncompressed .nii holding uint8 labels; RedBrick "
+            "uploads such a file unchanged but stores it under a name ending in .nii.gz, which "
+            "readers then try to decompress. Save it as .nii.gz."),
+            task=run.label, series=run.index, file=f)
 
 
 def check_binary(run: SeriesRun, values: dict[str, dict[int, int]]) -> Iterator[Finding]:
@@ -138,9 +167,9 @@ def check_binary(run: SeriesRun, values: dict[str, dict[int, int]]) -> Iterator[
         mask = seg.mask[0] if isinstance(seg.mask, list) and len(seg.mask) == 1 else seg.mask
         if isinstance(mask, list):
             yield finding("mask-list", (
-                f"{describe(run, inst)} names {len(mask)} files as its `mask` ({', '.join(mask[:2])}"
-                "); RedBrick only accepts that for MHD pairs converted with --mhd. Convert the "
-                "mask to one NIfTI file and name it."), value=inst, **where)
+                f"{describe(run, inst)} names {len(mask)} files as its `mask` "
+                f"({', '.join(mask[:2])}); RedBrick only accepts that for MHD pairs converted "
+                "with --mhd. Convert the mask to one NIfTI file and name it."), value=inst, **where)
             continue
         if mask is None:
             if inst:

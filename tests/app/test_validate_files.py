@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from builders import check, codes, image, nifti, only, volume
+from .builders import check, codes, image, nifti, only, volume
 
 MAP = {"1": "a"}
 ONE = {(0, 0, 0): 1}
@@ -103,7 +103,8 @@ def test_gzip_name_mismatch(case):
     found = only(check(case, series(["plain.nii.gz", "zipped.nii"])), "gzip-name-mismatch")
     assert len(found) == 2
     nifti(case / "fine.nii", volume(ONE))
-    assert "gzip-name-mismatch" not in codes(check(case, series("fine.nii")))
+    assert codes(check(case, series("fine.nii"))) == {"taxonomy-not-checked",
+                                                      "uncompressed-upload"}
 
 
 @pytest.mark.parametrize("shape", [(4, 3), (4, 3, 2, 1)])
@@ -131,6 +132,14 @@ def test_negative_values_say_what_they_become(case):
     found = check(case, series("neg.nii.gz"))
     assert "-1 -> 65535" in only(found, "values-negative")[0].message
     assert only(found, "unmapped-value")[0].value == 65535  # as RedBrick will store it
+
+
+def test_uncompressed_upload(case):
+    nifti(case / "plain.nii", volume(ONE))
+    assert "uncompressed-upload" in codes(check(case, series("plain.nii")))
+    nifti(case / "wide.nii", volume(ONE, dtype=np.uint16))  # rewritten as uint8 by the SDK
+    assert "uncompressed-upload" not in codes(check(case, series("wide.nii")))
+    assert "uncompressed-upload" not in codes(check(case, series("good.nii.gz")))
 
 
 def test_empty_mask(case):

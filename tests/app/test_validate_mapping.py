@@ -10,7 +10,7 @@ import pytest
 from app.items import load_items
 from app.taxonomy import Taxonomy
 from app.validate import validate
-from builders import check, codes, image, nifti, only, seed, taxonomy_v2, volume
+from .builders import check, codes, image, nifti, only, seed, taxonomy_v2, volume
 
 TAX = Taxonomy.from_json(taxonomy_v2(
     ["category-a", "category-b", "Old", "Box", "Lesion"],
@@ -86,9 +86,11 @@ def test_group_id_collision(tmp_path):
     assert found and "Found common instance and group ids" in found[0].message
 
 
-def test_category_none(tmp_path):
-    found = seeded(tmp_path, "I", lambda s: s["segmentMap"].update({"2": {"category": None}}))
+@pytest.mark.parametrize("entry", [{"category": None}, {"attributes": {"a": 1}}])
+def test_category_none(tmp_path, entry):
+    found = seeded(tmp_path, "I", lambda s: s["segmentMap"].update({"2": entry}))
     assert [f.value for f in only(found, "category-none")] == [2]
+    assert "format" not in codes(found)  # reported once, with RedBrick's consequence
 
 
 @pytest.mark.parametrize(("category", "code"), [
@@ -264,7 +266,7 @@ def test_declared_groups_are_not_reported_as_overlaps(tmp_path):
 
 
 def test_overlap_group_ids_match_the_sdk(tmp_path):
-    oracle = pytest.importorskip("sdk_oracle")
+    oracle = pytest.importorskip("tests.app.sdk_oracle")
     image(tmp_path / "img.nii.gz")
     rng = np.random.default_rng(7)
     names = []
@@ -284,7 +286,7 @@ def test_overlap_group_ids_match_the_sdk(tmp_path):
 
 
 def test_first_file_leak_matches_the_sdk(tmp_path):
-    oracle = pytest.importorskip("sdk_oracle")
+    oracle = pytest.importorskip("tests.app.sdk_oracle")
     path = seed(tmp_path, "III")
     files = [str(tmp_path / "m1.nii.gz"), str(tmp_path / "m2.nii.gz")]
     sdk = oracle.sdk_merge(files, {2: None}, binary_mask=True, masks={"2": files[1]})

@@ -14,7 +14,7 @@ from app.items import load_items
 from app.progress import Progress
 from app.validate import CODES, Finding, validate, validate_work
 from app.validate_files import FileCache
-from builders import check, codes, image, items_file, nifti, only, seed, volume
+from .builders import check, codes, image, items_file, nifti, only, seed, volume
 
 HERE = Path(__file__).parent
 
@@ -100,6 +100,14 @@ def test_series_name_duplicate(tmp_path):
     s = {**good_series(tmp_path), "name": "ct"}
     assert "series-name-duplicate" in codes(check(tmp_path, [s, s]))
     assert "series-name-duplicate" not in codes(check(tmp_path, [s, {**s, "name": "pet"}]))
+
+
+def test_no_segment_map_is_one_unmapped_finding(tmp_path):
+    s = good_series(tmp_path)
+    s.pop("segmentMap")
+    nifti(tmp_path / "seg.nii.gz", volume({(0, 0, 0): 1, (1, 1, 1): 2, (2, 2, 1): 3}))
+    [f] = only(check(tmp_path, s), "unmapped-value")
+    assert "no segmentMap" in f.message and "1, 2, 3" in f.message
 
 
 def test_items_missing(tmp_path):
