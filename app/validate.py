@@ -81,9 +81,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.items import ItemsList
+from app.items import ItemsList, Task
 from app.progress import Work, run
 from app.taxonomy import Taxonomy
+from app.validate_files import FileCache
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 _RANK = {ERROR: 0, WARNING: 1, INFO: 2}
@@ -133,12 +134,13 @@ def finding(code: str, message: str, task: str | None = None, series: int | None
 
 def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
                   root: str | os.PathLike[str] | None = None,
-                  cache: Any = None) -> Work[list[Finding]]:
+                  cache: FileCache | None = None) -> Work[list[Finding]]:
     """Validate an items list; yields Progress per series, returns the findings.
 
     ``root`` overrides the folder relative paths resolve against. ``cache`` (a
-    ``validate_files.FileCache``) keeps censuses between runs, so the wizard can
-    validate again after a mapping change without reading the masks again.
+    ``FileCache``) keeps censuses and image grids between runs, so the wizard can
+    validate again after a mapping change without reading the masks again (a file
+    changed on disk is read again).
     """
     from app.validate_series import SeriesChecker
     from app.validate_tasks import check_tasks
@@ -165,13 +167,13 @@ def sort_findings(items: ItemsList, found: list[Finding]) -> list[Finding]:
     """Findings of the whole list first, then task by task; errors first within each."""
     order: dict[str | None, int] = {None: -1}
     for i, t in enumerate(items.tasks):
-        order.setdefault(task_label(t, i), i)
+        order.setdefault(task_label(t), i)
     unique = list(dict.fromkeys(found))
     return sorted(unique, key=lambda f: (order.get(f.task, len(order)), _RANK[f.severity],
                                          -1 if f.series is None else f.series))
 
 
-def task_label(task: Any, index: int) -> str | None:
+def task_label(task: Task) -> str | None:
     """The name RedBrick gives a task: its name, else its first image path."""
     if isinstance(task.name, str) and task.name:
         return str(task.name)

@@ -9,9 +9,11 @@ fail there.
 from __future__ import annotations
 
 import os
+
+import numpy as np
 from dataclasses import dataclass, field
 
-from app.errors import MergeError, VolumeReadError
+from app.errors import SegmapError, VolumeReadError
 from app.geometry import Grid, Relation, compare_grids
 from app.items import ItemsList, SegmentMap, Series, Task, is_remote
 from app.merge import merge_files, sdk_path
@@ -25,6 +27,12 @@ from app.validate_values import check_binary, check_census, check_values, overla
 # File extensions RedBrick's SDK uploads (redbrick.utils.files.FILE_TYPES); "" is DICOM.
 UPLOAD_EXTENSIONS = {"png", "jpg", "jpeg", "bmp", "mp4", "avi", "dcm", "", "ima", "dicom",
                      "json", "nii", "nrrd", "txt", "html"}
+
+
+# Findings that make RedBrick's merge fail (or that it refuses) for the same reason.
+MERGE_BLOCKERS = {"mask-shared", "png-without-binary", "files-misaligned", "mask-dimensions",
+                  "file-missing", "file-unreadable", "file-corrupt", "not-nifti",
+                  "gzip-name-mismatch", "remote-file"}
 
 
 def upload_extension(path: str) -> str:
@@ -107,6 +115,12 @@ class SeriesRun:
             else:
                 self.add("grid-not-checked", f"{exc.message} The masks' geometry was not "
                          "compared with the image.", file=local[0])
+            return
+        if degenerate(self.image):
+            self.add("grid-not-checked", f"The image header of {local[0].name} gives no usable "
+                     "geometry (a zero voxel size), so the masks were not compared with it.",
+                     file=local[0])
+            self.image = None
 
     # -- the segmentation files -------------------------------------------------------
 
@@ -173,6 +187,13 @@ class SeriesRun:
 
     def check_geometry(self) -> None:
         grids = [(f, c.grid) for f, c in self.checks.items() if c.grid is not None]
+        for f, grid in grids:
+            if grid is not None and degenerate(grid):
+                self.add("grid-mismatch", (
+                    f"The header of {os.path.basename(f)} gives no usable geometry (a zero voxel "
+                    "size), so it cannot be placed on the image. Save the mask with its image's "
+                    "voxel size and orientation."), file=f)
+        grids = [(f, g) for f, g in grids if g is not None and not degenerate(g)]
         relations: dict[str, Relation] = {}
         for f, grid in grids:
             if self.image is None or grid is None:
@@ -241,11 +262,10 @@ class SeriesRun:
         smap = self.smap
         if not self.complete or smap is None or not self.files:
             return None
-        if any(f.code for f in self.out if f.is_error and f.code not in
-               ("category-missing", "category-archived", "category-not-segmentation",
-                "category-none", "mapped-value-absent", "binary-no-mask", "mask-not-listed",
-                "grid-crop", "grid-resolution", "grid-mismatch", "id-out-of-range")):
-            return None
+        if any(f.code in MERGE_BLOCKERS for f in self.out) or any(
+                g in smap.segments for s in smap.segments.values()
+                for g in s.overlapping_groups or []):
+            return None  # already reported: the merge would only fail on the same thing
         instances = {i: (list(s.overlapping_groups) if s.overlapping_groups else None)
                      for i, s in smap.segments.items() if i}
         masks: dict[str, str] = {}
@@ -278,12 +298,19 @@ class SeriesRun:
                     result = stop.value
                     break
                 yield Progress(done + p.fraction, total, f"{self.label}: {p.message}")
-        except MergeError as exc:
-            sdk = f" (RedBrick: '{exc.sdk_message}')" if exc.sdk_message else ""
+        except SegmapError as exc:
+            said = getattr(exc, "sdk_message", None)
+            sdk = f" (RedBrick: '{said}')" if said else ""
             self.add("merge-failed", f"RedBrick's merge of this series fails: {exc.message}"
                      f"{sdk}. The task would not be uploaded. {exc.hint or ''}".strip())
             return
         self.out.extend(overlap_findings(self, result, instances, masks))
+
+
+def degenerate(grid: Grid) -> bool:
+    """True when an affine maps voxels onto a plane or a point (no usable geometry)."""
+    det = float(np.linalg.det(grid.affine[:3, :3]))
+    return not np.isfinite(det) or abs(det) < 1e-12
 
 
 class SeriesChecker:
@@ -297,7 +324,7 @@ class SeriesChecker:
 
     def check(self, ti: int, task: Task, si: int, done: int, total: int) -> Work[list[Finding]]:
         """Findings of series ``si`` of task ``ti``; yields Progress while reading."""
-        label = task_label(task, ti)
+        label = task_label(task)
         yield Progress(done, total, f"{label or f'task {ti + 1}'}, series {si}")
         run = SeriesRun(self.items, self.taxonomy, self.cache, task, ti, si, label)
         if "" in run.series.extra:  # not an object: a format finding already says so

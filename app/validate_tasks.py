@@ -16,7 +16,7 @@ NO_CATEGORY = "has no `category`"  # the items parser's text for a segment witho
 
 def _format(items: ItemsList, p: Problem) -> Finding:
     task = items.tasks[p.task] if p.task < len(items.tasks) else None
-    name = task_label(task, p.task) if task is not None else None
+    name = task_label(task) if task is not None else None
     where = f"series {p.series}: " if p.series is not None else ""
     field = f"`{p.field}` " if p.field else ""
     return finding("format", (
@@ -35,7 +35,7 @@ def check_tasks(items: ItemsList, taxonomy: Taxonomy | None) -> Iterator[Finding
     for p in items.problems:
         if p.message != NO_CATEGORY:  # reported as category-none, with its consequence
             yield _format(items, p)
-    labels = [task_label(t, i) for i, t in enumerate(items.tasks)]
+    labels = [task_label(t) for t in items.tasks]
     seen = Counter(label for label in labels if label)
     reported: set[str] = set()
     any_map = False

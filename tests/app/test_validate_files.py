@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 
+import nibabel as nib
 import numpy as np
 import pytest
 
@@ -171,6 +172,27 @@ def test_grid_errors_carry_the_numbers(case, code, shape, affine):
     found = only(check(case, series("m.nii.gz")), code)
     assert found and found[0].severity == "error"
     assert "x".join(map(str, shape)) in found[0].message
+
+
+def _zero_voxel_size(path):
+    """A NIfTI whose sform squashes the z axis (the affine is singular)."""
+    arr = volume(ONE)
+    h = nib.Nifti1Header()
+    h.set_data_shape(arr.shape)
+    h.set_data_dtype(np.uint8)
+    h["sform_code"], h["qform_code"], h["vox_offset"] = 1, 0, 352
+    h["srow_x"], h["srow_y"], h["srow_z"] = [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]
+    path.write_bytes(h.binaryblock + b"\0" * 4 + arr.tobytes(order="F"))
+    return path
+
+
+def test_degenerate_geometry_is_a_finding_not_a_crash(case):
+    _zero_voxel_size(case / "flat.nii")
+    found = only(check(case, series("flat.nii")), "grid-mismatch")
+    assert found and "zero voxel size" in found[0].message
+    _zero_voxel_size(case / "flatimg.nii")
+    found = check(case, series("good.nii.gz", items="flatimg.nii"))
+    assert "zero voxel size" in only(found, "grid-not-checked")[0].message
 
 
 def test_files_misaligned_without_image_geometry(case):

@@ -307,3 +307,20 @@ def test_merge_failed(tmp_path):
                              "segmentMap": smap, "pngMask": True}, TAX)
     assert [f.code for f in found] == ["merge-failed"]
     assert "single-channel PNG" in found[0].message
+
+
+def test_task_level_group_collision_is_reported_once(tmp_path):
+    path = seed(tmp_path, "II")
+    tasks = json.loads(path.read_text())
+    tasks[0]["series"][0].pop("segmentMap")
+    tasks[0]["segmentMap"] = {"1": {"category": "category-a", "overlappingGroups": [2]},
+                              "2": "category-b"}
+    found = check(tmp_path, tasks=tasks, taxonomy=TAX)
+    assert "group-id-collision" in codes(found) and "merge-failed" not in codes(found)
+
+
+def test_wrapped_values_still_get_their_overlaps_checked(tmp_path):
+    path = seed(tmp_path, "II")
+    nifti(tmp_path / "s2.nii.gz", volume({(0, 0, 0): 2, (3, 2, 1): -1}, dtype=np.int16))
+    found = check(tmp_path, tasks=json.loads(path.read_text()), taxonomy=TAX)
+    assert {"values-negative", "unmapped-value", "overlap"} <= codes(found)
