@@ -150,10 +150,8 @@ def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
     checker = SeriesChecker(items, taxonomy, cache)
     found: list[Finding] = list(check_tasks(items, taxonomy))
     total = max(1, sum(len(t.series) for t in items.tasks))
-    done = 0
-    for ti, task, si, _series in items.iter_series():
+    for done, (ti, task, si, _series) in enumerate(items.iter_series()):
         found.extend((yield from checker.check(ti, task, si, done, total)))
-        done += 1
     return sort_findings(items, found)
 
 

@@ -9,9 +9,9 @@ fail there.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 
 import numpy as np
-from dataclasses import dataclass, field
 
 from app.errors import SegmapError, VolumeReadError
 from app.geometry import Grid, Relation, compare_grids
@@ -78,8 +78,9 @@ class SeriesRun:
         paths = self.series.item_paths
         if not paths:
             if "items" not in self.series.extra and "" not in self.series.extra:
-                self.add("items-missing", "The series lists no image `items`; RedBrick skips "
-                         "the task ('Invalid ...'). Add the image file(s) of the series.")
+                self.add("items-missing", "The series lists no image `items`; RedBrick needs "
+                         "the image of every series and refuses or skips the task. Add the "
+                         "image file(s) of the series.")
             return
         if any(is_remote(p) for p in paths):
             self.add("grid-not-checked", "The image is a URL or storage key, so its geometry "
@@ -89,10 +90,12 @@ class SeriesRun:
         missing = [p for p in local if not p.is_file()]
         if missing:
             more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            what = "is a folder, not an image file" if missing[0].is_dir() else "not found"
             self.add("image-missing", (
-                f"Image file {missing[0]}{more} not found. RedBrick warns 'Could not find ...' "
+                f"Image file {missing[0]}{more} {what}. RedBrick warns 'Could not find ...' "
                 "but queues the task anyway, which then fails after about 35 s of retries. "
-                "Check the `items` paths (relative paths start at the items list's folder)."),
+                "Check the `items` paths (relative paths start at the items list's folder; "
+                "a DICOM series lists its files, not their folder)."),
                 file=missing[0])
         bad = [p for p in local if p.is_file() and upload_extension(p.name) not in
                UPLOAD_EXTENSIONS]
@@ -298,6 +301,9 @@ class SeriesRun:
                     result = stop.value
                     break
                 yield Progress(done + p.fraction, total, f"{self.label}: {p.message}")
+        except GeneratorExit:  # cancelled by the caller: stop the merge too
+            work.close()
+            raise
         except SegmapError as exc:
             said = getattr(exc, "sdk_message", None)
             sdk = f" (RedBrick: '{said}')" if said else ""

@@ -10,7 +10,6 @@ from app.taxonomy import Taxonomy
 from app.validate import Finding, finding, task_label
 from app.validate_map import check_map
 
-
 NO_CATEGORY = "has no `category`"  # the items parser's text for a segment without one
 
 

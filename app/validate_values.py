@@ -8,8 +8,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.census import (FLAG_NEGATIVE, FLAG_NON_FINITE, FLAG_NON_INTEGER, FLAG_OVER_UINT16,
-                        Census, value_text)
+from app.census import (
+    FLAG_NEGATIVE,
+    FLAG_NON_FINITE,
+    FLAG_NON_INTEGER,
+    FLAG_OVER_UINT16,
+    Census,
+    value_text,
+)
 from app.items import category_label
 from app.merge import MergeResult, sdk_path
 from app.validate import Finding, finding

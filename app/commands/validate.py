@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import textwrap
 from itertools import groupby
 
@@ -33,7 +34,7 @@ def _where(f: Finding) -> str:
     if f.series is not None:
         parts.append(f"series {f.series}")
     if f.file:
-        parts.append(f.file.rsplit("/", 1)[-1])
+        parts.append(os.path.basename(f.file))
     if f.value is not None:
         parts.append(f"value {f.value}")
     return ", ".join(parts)

@@ -9,6 +9,7 @@ import pathlib
 import pytest
 
 from app.cli import main
+
 from .builders import image, items_file, nifti, seed, taxonomy_v2, volume
 
 

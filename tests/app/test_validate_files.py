@@ -220,6 +220,9 @@ def test_files_misaligned_when_each_lines_up_with_the_image_differently(case):
 def test_image_missing(case):
     found = only(check(case, series("good.nii.gz", items="nope.nii.gz")), "image-missing")
     assert found and "35 s" in found[0].message
+    (case / "dicomdir").mkdir()
+    found = only(check(case, series("good.nii.gz", items=["dicomdir"])), "image-missing")
+    assert "is a folder" in found[0].message
 
 
 def test_image_type_unsupported(case):

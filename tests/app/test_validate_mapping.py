@@ -10,6 +10,7 @@ import pytest
 from app.items import load_items
 from app.taxonomy import Taxonomy
 from app.validate import validate
+
 from .builders import check, codes, image, nifti, only, seed, taxonomy_v2, volume
 
 TAX = Taxonomy.from_json(taxonomy_v2(
@@ -273,7 +274,8 @@ def test_overlap_group_ids_match_the_sdk(tmp_path):
     for i in range(3):
         names.append(f"m{i}.nii.gz")
         nifti(tmp_path / names[-1], (rng.random((4, 3, 2)) > 0.5).astype(np.uint8))
-    smap = {str(k): {"category": "category-a", "mask": n} for k, n in zip((2, 5, 6), names)}
+    smap = {str(k): {"category": "category-a", "mask": n}
+            for k, n in zip((2, 5, 6), names, strict=True)}
     found = check(tmp_path, {"items": "img.nii.gz", "segmentations": names,
                              "segmentMap": {**smap, "binaryMask": True}}, TAX)
     files = [str(tmp_path / n) for n in names]

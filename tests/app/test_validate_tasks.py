@@ -14,6 +14,7 @@ from app.items import load_items
 from app.progress import Progress
 from app.validate import CODES, Finding, validate, validate_work
 from app.validate_files import FileCache
+
 from .builders import check, codes, image, items_file, nifti, only, seed, volume
 
 HERE = Path(__file__).parent
@@ -201,3 +202,15 @@ def test_seed_list_round_trips_untouched(tmp_path):
     before = path.read_bytes()
     validate(load_items(path))
     assert path.read_bytes() == before and json.loads(before)
+
+
+def test_cancel_in_the_middle_of_an_overlap_merge(tmp_path):
+    path = seed(tmp_path, "III")
+    work = validate_work(load_items(path))
+    messages = []
+    for p in work:
+        messages.append(p.message)
+        if "Reading" in p.message:  # inside the RedBrick-identical merge
+            break
+    assert "Reading" in messages[-1]
+    work.close()  # what the wizard's worker does on cancel: no exception, nothing left open
