@@ -133,7 +133,9 @@ def read_info(path: str | os.PathLike[str]) -> NiftiInfo:
             "Save it as NIfTI (.nii.gz).",
         )
     try:
-        header = header_cls.from_fileobj(io.BytesIO(block))
+        # The fixed header only: extensions (TotalSegmentator's label names) follow it
+        # and are read by whoever needs them, not here.
+        header = header_cls.from_fileobj(io.BytesIO(block[: 348 if version == 1 else 540]))
         shape = tuple(int(s) for s in header.get_data_shape())
         dtype = header.get_data_dtype()
         affine = np.asarray(header.get_best_affine(), dtype=np.float64)
