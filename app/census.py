@@ -148,7 +148,7 @@ def tally_chunks(chunks: Iterable[np.ndarray]) -> _Tally:
     zeros = 0
     for chunk in chunks:
         nonzero = np.count_nonzero(chunk)
-        zeros += chunk.size - nonzero
+        zeros += int(chunk.size - nonzero)  # a numpy integer would not serialise to JSON
         if not nonzero:
             continue
         if chunk.dtype.kind not in "iu":

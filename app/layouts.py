@@ -140,8 +140,9 @@ def role_hint(path: Path, root: Path) -> tuple[str | None, str]:
     parsed = parse_name(path)
     if parsed.channel is not None and folder_kind(path.parent) != "mask":
         return "image", f"nnU-Net channel suffix _{parsed.channel:04d}"
-    # The nearest two folders inside the scanned root.
-    folders = [p for p in (path.parent, path.parent.parent) if _inside(p, root)]
+    # The nearest two folders below the scanned root (the root's own name is the
+    # user's choice, not a convention: "my_masks/" may hold images too).
+    folders = [p for p in (path.parent, path.parent.parent) if root in p.parents]
     for folder in folders[:1]:
         kind = folder_kind(folder)
         if kind:
@@ -155,10 +156,6 @@ def role_hint(path: Path, root: Path) -> tuple[str | None, str]:
         if kind == "mask":  # case/segmentations/sub/x.nii.gz
             return kind, f"in folder {folder.name}/"
     return None, ""
-
-
-def _inside(p: Path, root: Path) -> bool:
-    return p == root or root in p.parents
 
 
 def structure_name(path: Path, case_key: str = "") -> str:

@@ -278,7 +278,8 @@ def _pair_one(mask: MaskRef, index: _Index, by_path: dict[Path, ImageRef],
             confirmed = _closest(confirmed, folder)
         if len(confirmed) == 1:
             image, match = confirmed[0]
-            return found(image, match, f"name match ({_name(image)} / {mask.path.name})")
+            return found(image, match, f"same case id '{key}' ({_name(image)} / "
+                                       f"{mask.path.name})")
         if len(confirmed) > 1:
             return Unpaired(mask.label, "mask", "its name matches several images with the same "
                             f"grid: {', '.join(im.label for im, _ in confirmed[:5])}")
