@@ -168,6 +168,7 @@ def build_case(scan: ScanResult, case: Case, base: Path, matcher: Matcher,
             for p in by_file.get(path, []):
                 assert p.target.value is not None
                 chosen.setdefault(p.target.value, []).append((path, p.best))
+        pending: list[tuple[Path, int, str, Suggestion | None]] = []
         for value, options in sorted(chosen.items()):
             usable = [s for _, s in options if _usable(s, min_confidence)]
             cats = {repr(s.category) for s in usable if s}
@@ -177,12 +178,15 @@ def build_case(scan: ScanResult, case: Case, base: Path, matcher: Matcher,
             reason = (f"files disagree: {', '.join(sorted(cats))}" if len(cats) > 1
                       else _why(next((s for _, s in options if not _usable(s, min_confidence)),
                                      None)))
-            for path, s in options:
-                if len(cats) > 1 or not _usable(s, min_confidence):
-                    result.left_out.append(LeftOut(
-                        case.name, scan.rel(path), value,
-                        reason + "; the value stays in the file: RedBrick shows it without "
-                                 "a category unless uploaded with --prune-segmentations", s))
+            pending.extend((path, value, reason, s) for path, s in options
+                           if len(cats) > 1 or not _usable(s, min_confidence))
+        if not seg_map:
+            files = []  # nothing mapped: importing the file would only add unnamed labels
+        tail = ("; the value stays in the file: RedBrick shows it without a category unless "
+                "uploaded with --prune-segmentations") if seg_map else \
+            "; no value of this case is mapped, so its masks are not written"
+        result.left_out.extend(LeftOut(case.name, scan.rel(path), value, reason + tail, s)
+                               for path, value, reason, s in pending)
     if template is not None:
         binary = case.mode == MODE_BINARY
         keys = ([file_key(p, case.image.name) for p in case.masks] if binary else

@@ -73,25 +73,40 @@ class Template:
         write_json_atomic(path, self.to_json())
         return Path(path)
 
+    def file_entry(self, key: str) -> tuple[bool, Candidate | None]:
+        """(found, category) of a binary mask's key; word order does not matter."""
+        if key in self.files:
+            return True, self.files[key]
+        bag = _bag(key)
+        for k, cat in self.files.items():
+            if _bag(k) == bag:
+                return True, cat
+        return False, None
+
     def difference(self, case: str, keys: Iterable[str], binary: bool) -> Difference | None:
         """The difference between a case's label set and the template's, or None."""
-        mine = {value_text(v) for v in self.values} if not binary else set(self.files)
-        theirs = set(keys)
-        if mine == theirs:
+        if binary:
+            mine = {_bag(k): k for k in self.files}
+            theirs = {_bag(k): k for k in keys}
+        else:
+            mine = {(v,): v for v in map(value_text, self.values)}
+            theirs = {(k,): k for k in keys}
+        if mine.keys() == theirs.keys():
             return None
-        order = _sort_key
-        return Difference(case, tuple(sorted(mine - theirs, key=order)),
-                          tuple(sorted(theirs - mine, key=order)))
+        return Difference(case,
+                          tuple(sorted((mine[b] for b in mine.keys() - theirs.keys()),
+                                       key=_sort_key)),
+                          tuple(sorted((theirs[b] for b in theirs.keys() - mine.keys()),
+                                       key=_sort_key)))
 
     def apply(self, proposals: list[Proposal], case_key: str = "") -> None:
         """Put the template's entry first, accepted, in each proposal it covers."""
         for p in proposals:
             t = p.target
             if t.value is None:
-                key = file_key(t.file, case_key)
-                if key not in self.files:
+                found, cat = self.file_entry(file_key(t.file, case_key))
+                if not found:
                     continue
-                cat = self.files[key]
             else:
                 if t.value not in self.values:
                     continue
@@ -105,6 +120,10 @@ def _text(c: Candidate | None) -> str:
     if c is None:
         return ""
     return c if isinstance(c, str) else " / ".join(c)
+
+
+def _bag(key: str) -> tuple[str, ...]:
+    return tuple(sorted(key.split("_")))
 
 
 def _sort_key(k: str) -> tuple[int, float, str]:
