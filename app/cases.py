@@ -51,7 +51,7 @@ class Case:
         """Why these masks were paired with this image, and why this shape."""
         reasons: dict[str, int] = defaultdict(int)
         for p in self.pairs:
-            reasons[p.evidence] += 1
+            reasons[p.evidence_as(self.layout)] += 1
         parts = []
         for text, n in list(reasons.items())[:2]:
             parts.append(text + (f" ({n} masks)" if n > 1 else ""))

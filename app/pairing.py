@@ -70,7 +70,11 @@ class Pair:
     @property
     def evidence(self) -> str:
         """Why the pairing was made: layout, name rule, geometry (and refusals)."""
-        text = f"{self.layout}: {self.reason}; {relation_text(self.match)}"
+        return self.evidence_as(self.layout)
+
+    def evidence_as(self, layout: str) -> str:
+        """The evidence under another layout name (a case may recognise more)."""
+        text = f"{layout}: {self.reason}; {relation_text(self.match)}"
         return text + "".join(f"; {r}" for r in self.refused)
 
 
@@ -284,7 +288,8 @@ def _pair_one(mask: MaskRef, index: _Index, by_path: dict[Path, ImageRef],
             return Unpaired(mask.label, "mask", "its name matches several images with the same "
                             f"grid: {', '.join(im.label for im, _ in confirmed[:5])}")
     # 3. The only image of its case folder (walking up from a mask folder).
-    in_case = [im for im in index.under.get(case_folder, []) if not _in_mask_folder(im, case_folder)]
+    in_case = [im for im in index.under.get(case_folder, [])
+               if not _in_mask_folder(im, case_folder)]
     if len(in_case) == 1:
         match = m.confirm(in_case[0], mask, "case folder image")
         if match:

@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from app import layouts, niio, volumes
-from app.cases import Case, make_cases
+from app.cases import MODE_BINARY, Case, make_cases
 from app.census import Census, census, tally_chunks
 from app.errors import InputError, SegmapError
 from app.geometry import Grid
 from app.pairing import ImageRef, MaskRef, Pairing, Unpaired, image_keys, pair_masks, series_keys
 from app.progress import Progress, Work
-from app.sidecars import (SIDECAR_SUFFIXES, LabelTable, nifti_label_table, read_sidecar,
-                          seg_nrrd_table)
+from app.sidecars import (KIND_NIFTI_EXT, SIDECAR_SUFFIXES, LabelTable, nifti_label_table,
+                          read_sidecar, seg_nrrd_table)
 
 # Files that are certainly not DICOM: not worth opening during the DICOM scan.
 _NOT_DICOM = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".pdf", ".md", ".rst",
@@ -311,6 +311,7 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
     result.unpaired = skipped + result.pairing.unpaired
     yield from _census_all(result, infos)
     result.cases = make_cases(result.pairing, result.censuses)
+    _refine_layouts(result)
     yield Progress(1, 1, f"{len(result.cases)} cases")
     return result
 
@@ -335,3 +336,23 @@ def _census_all(result: ScanResult, infos: dict[Path, niio.NiftiInfo]) -> Work[N
     if failed:  # a mask that cannot be read cannot be imported: drop it from its pair
         result.pairing.pairs = [p for p in result.pairing.pairs if p.mask.path not in failed]
     yield Progress(len(todo), len(todo), "census done")
+
+
+def _refine_layouts(result: ScanResult) -> None:
+    """Name TotalSegmentator output that names alone did not reveal.
+
+    Its ``--ml`` files carry label names in a NIfTI header extension; its default
+    output folder (one binary mask per structure) holds ``statistics.json`` or
+    ``preview_*.png`` beside the masks.
+    """
+    labelled = {t.path for t in result.tables if t.kind == KIND_NIFTI_EXT}
+    for case in result.cases:
+        if case.layout != layouts.GENERIC:
+            continue
+        if case.mode != MODE_BINARY and any(m in labelled for m in case.masks):
+            case.layout = layouts.TOTALSEG
+            case.note = "label names in the NIfTI header (TotalSegmentator --ml)"
+        elif case.mode == MODE_BINARY:
+            folder = case.masks[0].parent
+            if (folder / "statistics.json").exists() or any(folder.glob("preview*.png")):
+                case.layout = layouts.TOTALSEG

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -269,3 +271,74 @@ def test_dcmqi_nrrd_masks_on_their_dicom_series(shared_data, tmp_path):
     assert segs == ["heart_seg.nrrd", "liver_seg.nrrd", "spine_seg.nrrd"]
     assert all(c.image.is_dicom for c in r.cases)
     assert np.all([c.layout == "DICOM folder" for c in r.cases])
+
+
+# --- DICOM, through the app.dicom API (a test double until the reader is merged) ---------
+
+
+def _fake_dicom(monkeypatch, series):
+    """Serve ``series`` from app.dicom.scan_dicom, as the DICOM reader's API does."""
+    import types
+
+    import app
+
+    def scan_dicom(paths):
+        yield from ()
+        return series
+
+    module = types.SimpleNamespace(scan_dicom=scan_dicom)
+    monkeypatch.setitem(sys.modules, "app.dicom", module)
+    monkeypatch.setattr(app, "dicom", module, raising=False)
+
+
+@dataclass(frozen=True)
+class _Series:  # the fields of app.dicom.DicomSeries that the scan uses
+    uid: str
+    files: tuple
+    grid: object
+    kind: str = "image"
+    modality: str = "CT"
+    description: str = "CT abdomen"
+    patient: str = "P1"
+    study_uid: str = "1.2"
+    study_description: str = ""
+    series_number: int | None = 3
+    warnings: tuple = ()
+
+    def to_json(self):
+        return {"uid": self.uid, "files": [str(f) for f in self.files], "warnings": []}
+
+
+def test_a_dicom_case_folder_pairs_its_series_with_the_nifti_mask(tmp_path, monkeypatch):
+    from app.geometry import Grid
+
+    case = tmp_path / "patient1"
+    files = []
+    for i in range(synth.SHAPE[2]):
+        f = case / "dicom" / f"IM{i}"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"\0" * 132 + b"DICM")
+        files.append(f)
+    seg = (case / "dicom" / "SEG1")
+    seg.write_bytes(b"\0" * 132 + b"DICM")
+    synth.labelmap(case / "seg.nii.gz", (1, 2))
+    (case / "seg.ctbl").write_text("1 liver 255 0 0 255\n2 spleen 0 255 0 255\n")
+    image = _Series("1.2.3", tuple(files), Grid.of(synth.SHAPE, synth.affine()))
+    seg_obj = _Series("1.2.4", (seg,), None, kind="SEG", series_number=4)
+    _fake_dicom(monkeypatch, [image, seg_obj])
+    r = do_scan(tmp_path)
+    (c,) = r.cases
+    assert c.image.is_dicom and c.layout == "DICOM folder" and c.name == "dicom-S3"
+    j = r.to_json()
+    assert j["cases"][0]["image_files"] == [f"patient1/dicom/IM{i}" for i in range(5)]
+    assert j["cases"][0]["series_uid"] == "1.2.3"
+    assert j["series"][0]["files"][0] == "patient1/dicom/IM0"
+    (u,) = r.unpaired
+    assert u.kind == "series" and "DICOM SEG" in u.reason
+    out = tmp_path / "items.json"
+    from app.build import build
+    run(build(r, out))
+    task = json.loads(out.read_text())[0]
+    assert task["series"][0]["items"] == [f"patient1/dicom/IM{i}" for i in range(5)]
+    assert task["series"][0]["segmentations"] == "patient1/seg.nii.gz"
+    assert task["series"][0]["segmentMap"] == {"1": "Liver", "2": "Spleen"}
