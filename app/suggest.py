@@ -97,11 +97,19 @@ class Matcher:
         # Each candidate is matched through its leaf and every tail of its path
         # (["Abdomen", "Kidney", "Left"] answers to "Left", "Kidney Left", ...).
         self._variants: list[tuple[Candidate, str, names.NormName]] = []
+        # Exact and normalised forms are looked up; only names none of them fit are
+        # compared with every category (difflib), which is what costs time.
+        self._exact: dict[str, list[int]] = {}
         for c in self.candidates or []:
             parts = (c,) if isinstance(c, str) else tuple(c)
             for k in range(len(parts) - 1, -1, -1):
                 text = " ".join(parts[k:])
-                self._variants.append((c, text, names.normalise(text, expand=False)))
+                norm = names.normalise(text, expand=False)
+                i = len(self._variants)
+                self._variants.append((c, text, norm))
+                for key in (f"t:{text}", f"l:{text.lower()}", f"b:{norm.bag}",
+                            f"j:{norm.joined}"):
+                    self._exact.setdefault(key, []).append(i)
         self.match = lru_cache(maxsize=16384)(self._match)  # type: ignore[method-assign]
 
     def _match(self, name: str) -> Match | None:
@@ -123,8 +131,12 @@ class Matcher:
         raw = name.strip()
         plain = names.normalise(raw, expand=False)
         expanded = names.normalise(raw, expand=True)
+        keys = (f"t:{raw}", f"l:{raw.lower()}", f"b:{plain.bag}", f"j:{plain.joined}",
+                f"b:{expanded.bag}")
+        near = sorted({i for k in keys for i in self._exact.get(k, ())})
         best: dict[Candidate, Match] = {}
-        for cand, text, norm in self._variants:
+        for i in near or range(len(self._variants)):
+            cand, text, norm = self._variants[i]
             m = self._score(raw, plain, expanded, cand, text, norm)
             if m and (cand not in best or m.score > best[cand].score):
                 best[cand] = m
@@ -151,7 +163,8 @@ class Matcher:
         # Similar but not the same: proposals for a person to confirm, never confident.
         union = q.core | norm.core
         jaccard = len(q.core & norm.core) / len(union) if union else 0.0
-        ratio = difflib.SequenceMatcher(None, q.joined, norm.joined).ratio()
+        sm = difflib.SequenceMatcher(None, q.joined, norm.joined)
+        ratio = sm.ratio() if sm.real_quick_ratio() >= 0.85 and sm.quick_ratio() >= 0.85 else 0.0
         score = max(0.3 + 0.4 * jaccard if jaccard >= 0.5 else 0.0,
                     0.5 + 1.5 * (ratio - 0.85) if ratio >= 0.85 else 0.0)
         return Match(cand, min(score, 0.75), "similar name") if score else None

@@ -20,6 +20,7 @@ ROOT = Path("/data")
     ("CHUP-026__CT.nii.gz", "chup_026"),  # HECKTOR image ...
     ("CHUP-026.nii.gz", "chup_026"),  # ... and its label
     ("patient7-label.nrrd", "patient7"),
+    ("patient001_frame01_gt.nii.gz", "patient001_frame01"),  # ACDC
     ("patient7_mask_final.nii", "patient7"),
     ("kidney_instance-1_annotation-2.nii.gz", "kidney"),  # KiTS21 grammar
     ("ct.nii.gz", ""),  # generic: the case id is the folder's
