@@ -290,6 +290,11 @@ def _pair_one(mask: MaskRef, index: _Index, by_path: dict[Path, ImageRef],
     # 3. The only image of its case folder (walking up from a mask folder).
     in_case = [im for im in index.under.get(case_folder, [])
                if not _in_mask_folder(im, case_folder)]
+    if not in_case and case_folder != root and root in case_folder.parents:
+        # case/nrrd/label.nrrd beside case/image/*.dcm: the case is one level up.
+        case_folder = case_folder.parent
+        in_case = [im for im in index.under.get(case_folder, [])
+                   if not _in_mask_folder(im, case_folder)]
     if len(in_case) == 1:
         match = m.confirm(in_case[0], mask, "case folder image")
         if match:

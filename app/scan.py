@@ -38,6 +38,7 @@ _NOT_DICOM = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".pdf", 
               ".7z", ".npy", ".npz", ".pkl", ".h5", ".hdf5", ".mat", ".mha", ".mhd", ".raw",
               ".vtk", ".stl", ".obj", ".ply", ".mgz", ".yaml", ".yml", ".toml", ".cfg", ".ini",
               ".log", ".sh", ".bat", ".exe", ".dll", ".so", ".pth", ".pt", ".onnx")
+_OTHER_VOLUMES = (".mha", ".mhd", ".mgz")
 _LABEL_INTENT = 1002  # NIFTI_INTENT_LABEL
 
 
@@ -145,6 +146,7 @@ def _walk(root: Path, warnings: list[str]) -> tuple[list[Path], list[Path], list
     def onerror(exc: OSError) -> None:
         warnings.append(f"Cannot read folder {exc.filename}: {exc.strerror or exc}")
 
+    unsupported = 0
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX")
         base = Path(dirpath)
@@ -156,8 +158,13 @@ def _walk(root: Path, warnings: list[str]) -> tuple[list[Path], list[Path], list
                 vols.append(base / f)
             elif low.endswith(SIDECAR_SUFFIXES):
                 sides.append(base / f)
+            elif low.endswith(_OTHER_VOLUMES):
+                unsupported += 1
             elif not low.endswith(_NOT_DICOM):
                 other.append(base / f)
+    if unsupported:
+        warnings.append(f"{unsupported} MetaImage / MGH files (.mha, .mhd, .mgz) were skipped: "
+                        "Segmap reads NIfTI, NRRD and DICOM; convert them to NIfTI.")
     return vols, sides, other
 
 

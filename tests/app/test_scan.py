@@ -342,3 +342,11 @@ def test_a_dicom_case_folder_pairs_its_series_with_the_nifti_mask(tmp_path, monk
     assert task["series"][0]["items"] == [f"patient1/dicom/IM{i}" for i in range(5)]
     assert task["series"][0]["segmentations"] == "patient1/seg.nii.gz"
     assert task["series"][0]["segmentMap"] == {"1": "Liver", "2": "Spleen"}
+
+
+def test_a_mask_folder_beside_the_image_folder_pairs_one_level_up(tmp_path):
+    synth.image(tmp_path / "case1" / "image" / "vol.nii.gz")
+    synth.labelmap(tmp_path / "case1" / "nrrd" / "label.nii.gz")
+    synth.image(tmp_path / "case2" / "image" / "vol.nii.gz", aff=synth.affine(spacing=0.5))
+    (c,) = do_scan(tmp_path).cases
+    assert c.image.label == "case1/image/vol.nii.gz" and "only image in case1/" in c.evidence
