@@ -147,8 +147,8 @@ def tally_chunks(chunks: Iterable[np.ndarray]) -> _Tally:
     scratch = np.empty(0, dtype=bool)
     zeros = 0
     for chunk in chunks:
-        nonzero = np.count_nonzero(chunk)
-        zeros += int(chunk.size - nonzero)  # a numpy integer would not serialise to JSON
+        nonzero = int(np.count_nonzero(chunk))
+        zeros += chunk.size - nonzero
         if not nonzero:
             continue
         if chunk.dtype.kind not in "iu":

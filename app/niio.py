@@ -305,6 +305,46 @@ def _prefetched(
         stream.close()
 
 
+def _nonzero_in(chunk: np.ndarray) -> np.ndarray:
+    """Indices of the non-zero values of a 1-D chunk.
+
+    Masks are mostly zeros: scanning 8-byte words first and looking inside only
+    the non-zero words is several times faster than np.flatnonzero on voxels.
+    """
+    per_word = 8 // chunk.itemsize
+    n_words = chunk.size // per_word if per_word else 0
+    if not n_words or chunk.ctypes.data % 8:
+        return np.flatnonzero(chunk)
+    words = chunk[: n_words * per_word].view(np.uint64)
+    hit = np.flatnonzero(words)
+    idx = np.empty(0, dtype=np.intp)
+    if hit.size:
+        rows, cols = np.nonzero(chunk[: n_words * per_word].reshape(-1, per_word)[hit])
+        idx = hit[rows] * per_word + cols
+    tail = np.flatnonzero(chunk[n_words * per_word :])
+    return np.concatenate([idx, tail + n_words * per_word]) if tail.size else idx
+
+
+def nonzero(info: NiftiInfo, chunk_bytes: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """Flat (Fortran-order) indices and stored values of every non-zero voxel.
+
+    Streams the file in cache-sized chunks, so a mostly-empty mask of any size
+    costs little more than inflating it, and memory is its non-zero voxels.
+    """
+    parts_idx: list[np.ndarray] = []
+    parts_val: list[np.ndarray] = []
+    offset = 0
+    for chunk in iter_raw(info, chunk_bytes, prefetch=False):
+        idx = _nonzero_in(chunk)
+        if idx.size:
+            parts_idx.append(idx + offset)
+            parts_val.append(chunk[idx])
+        offset += chunk.size
+    if not parts_idx:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=info.dtype.newbyteorder("="))
+    return np.concatenate(parts_idx), np.concatenate(parts_val)
+
+
 def nifti_bytes(img: nib.Nifti1Image | nib.Nifti2Image, compresslevel: int = 1) -> bytes:
     """Serialise an image to .nii.gz bytes (ISA-L deflate, level 1 as nibabel uses)."""
     return igzip.compress(img.to_bytes(), compresslevel=compresslevel)

@@ -6,8 +6,6 @@ import json
 import os
 from pathlib import Path
 
-import synth_layouts as synth
-
 from app.build import build
 from app.cli import main
 from app.items import load_items
@@ -16,6 +14,8 @@ from app.progress import run
 from app.scan import scan
 from app.suggest import Matcher
 from app.templates import Template, load_template
+
+from . import synth_layouts as synth
 
 TS_REF = "totalsegmentator/tests/reference_files"
 

@@ -18,7 +18,7 @@ from app.errors import InputError
 from app.progress import run
 from app.scan import ScanResult, scan
 
-import synth_layouts as synth
+from . import synth_layouts as synth
 
 TS_REF = "totalsegmentator/tests/reference_files"
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pytest
-import synth_layouts as synth
 
 from app import names, sidecars
 from app.census import census
 from app.suggest import CONFIDENT, Matcher, suggest_file, taxonomy_candidates
+
+from . import synth_layouts as synth
 
 TAXONOMY = ["Kidney Left", "Kidney Right", "Liver", ("Abdomen", "Spleen"), "Vertebra L3",
             "Gallbladder", "Inferior Vena Cava", "Peripheral Zone", "Left Ventricle", "Tumor",
