@@ -85,21 +85,25 @@ def split_by_shape(image: ImageRef, pairs: Sequence[Pair], censuses: dict[Path, 
                         f"{len(group)} binary masks {where}, one per structure"))
         else:
             labelmaps.extend(group)  # a lone binary file is a label map with one value
-    labelmaps.sort(key=lambda p: p.mask.path.name)
-    if len(labelmaps) == 1:
-        out.insert(0, (MODE_LABELMAP, labelmaps, ""))
-    elif labelmaps:
+    # Label maps in one folder with distinct values are parts of one map (II); sharing
+    # values, they are alternatives (one case each). Other folders: other cases.
+    by_folder: dict[Path, list[Pair]] = defaultdict(list)
+    for p in sorted(labelmaps, key=lambda p: p.mask.path.as_posix()):
+        by_folder[p.mask.path.parent].append(p)
+    shaped: list[tuple[str, list[Pair], str]] = []
+    for group in by_folder.values():
+        if len(group) == 1:
+            shaped.append((MODE_LABELMAP, group, ""))
+            continue
         value_sets = [set(censuses[p.mask.path].nonzero) if p.mask.path in censuses else set()
-                      for p in labelmaps]
-        disjoint = sum(len(v) for v in value_sets) == len(set().union(*value_sets))
-        if disjoint:
-            out.insert(0, (MODE_MULTI, labelmaps,
-                           f"{len(labelmaps)} label maps with distinct values, merged"))
+                      for p in group]
+        if sum(len(v) for v in value_sets) == len(set().union(*value_sets)):
+            shaped.append((MODE_MULTI, group,
+                           f"{len(group)} label maps with distinct values, merged"))
         else:
-            for p in reversed(labelmaps):
-                out.insert(0, (MODE_LABELMAP, [p],
-                               "label maps sharing values are alternatives, one case each"))
-    return out
+            shaped.extend((MODE_LABELMAP, [p], "label maps sharing values are alternatives, "
+                           "one case each") for p in group)
+    return shaped + out
 
 
 def make_cases(pairing: Pairing, censuses: dict[Path, Census]) -> list[Case]:
@@ -130,7 +134,7 @@ def _suffix(mode: str, group: list[Pair]) -> str:
     if mode == MODE_BINARY:
         return group[0].mask.path.parent.name
     if mode == MODE_MULTI:
-        return "labels"
+        return group[0].mask.path.parent.name
     return layouts.strip_suffix(group[0].mask.path.name)[0]
 
 

@@ -290,8 +290,9 @@ def _pair_one(mask: MaskRef, index: _Index, by_path: dict[Path, ImageRef],
     # 3. The only image of its case folder (walking up from a mask folder).
     in_case = [im for im in index.under.get(case_folder, [])
                if not _in_mask_folder(im, case_folder)]
-    if not in_case and case_folder != root and root in case_folder.parents:
-        # case/nrrd/label.nrrd beside case/image/*.dcm: the case is one level up.
+    while not in_case and case_folder != root and root in case_folder.parents:
+        # case/nrrd/label.nrrd beside case/image/*.dcm, or ct.nii.gz above
+        # masks/I_one_file/seg.nii.gz: the case folder is further up.
         case_folder = case_folder.parent
         in_case = [im for im in index.under.get(case_folder, [])
                    if not _in_mask_folder(im, case_folder)]
@@ -321,6 +322,15 @@ def _pair_one(mask: MaskRef, index: _Index, by_path: dict[Path, ImageRef],
             image, match = confirmed[0]
             return found(image, match, f"the only image in {_rel(case_folder, root)} "
                                        "with the mask's grid")
+        series = [c for c in confirmed if c[0].is_dicom]
+        if len(series) == 1:
+            # A DICOM series and NIfTI files on one grid: the files are its converted
+            # copies; the series, with its metadata, is the image to annotate.
+            copies = ", ".join(im.label for im, _ in confirmed if not im.is_dicom)
+            image, match = series[0]
+            return found(image, match, f"the only DICOM series in {_rel(case_folder, root)} "
+                                       f"with the mask's grid ({copies}: same grid, taken "
+                                       "as a converted copy)")
         if len(confirmed) > 1:
             names = ", ".join(im.label for im, _ in confirmed[:5])
             return Unpaired(mask.label, "mask", f"several images share its grid ({names}); "

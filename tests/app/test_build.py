@@ -12,7 +12,7 @@ from app.items import load_items
 from app.merge import merge_series
 from app.progress import run
 from app.scan import scan
-from app.suggest import Matcher
+from app.suggest import Matcher, taxonomy_candidates
 from app.templates import Template, load_template
 
 from . import synth_layouts as synth
@@ -156,3 +156,26 @@ def test_totalsegmentator_reference_build(shared_data, tmp_path):
             if k != "binaryMask"}
     assert {"Kidney Left", "Liver", "Skeletal Muscle"} <= cats
     assert len(result.empty) == 77  # example_seg_fast/ holds 77 empty structures
+
+
+def test_demo_dataset_scans_into_the_three_shapes_and_builds(demo_dataset, tmp_path):
+    scanned = run(scan(demo_dataset.root))
+    shapes = {c.mode: sorted(p.name for p in c.masks) for c in scanned.cases}
+    assert shapes == {
+        "I": ["segmentation.nii.gz"],
+        "II": ["organs.nii.gz", "vessels_lesion.nii.gz"],
+        "III": ["aorta.nii.gz", "kidney_left.nii.gz", "kidney_right.nii.gz", "liver.nii.gz",
+                "liver_tumor.nii.gz", "spleen.nii.gz"]}
+    out = tmp_path / "items.json"
+    result = run(build(scanned, out, matcher=Matcher(taxonomy_candidates(
+        demo_dataset.taxonomy_json))))
+    maps = {cb.case.mode: {k: s.category for k, s in cb.segment_map.items()}
+            for cb in result.cases}
+    # The demo's own items.json names shape I's values 1-6; 7 (vertebrae) it leaves out.
+    assert maps["I"] == {1: "Liver", 2: "Spleen", 3: "Left Kidney", 4: "Right Kidney",
+                         5: "Aorta", 6: "Liver Tumor"}
+    assert [(x.value, x.reason.split(" (")[0]) for x in result.left_out
+            if "segmentation" in x.file] == [(7, "no name found")]
+    # Shape III is named from the file names, matched to the taxonomy.
+    assert sorted(maps["III"].values()) == ["Aorta", "Left Kidney", "Liver", "Liver Tumor",
+                                            "Right Kidney", "Spleen"]
