@@ -103,12 +103,15 @@ class ScanResult:
             j["files"] = [self.rel(Path(f)) for f in j.get("files", [])]
             series.append(j)
         masks = []
+        own = {t.path: t for t in self.tables if t.path in self.censuses}  # header names
         for v in self.masks:
             j = v.to_json()
             c = self.censuses.get(v.path)
             if c is not None:
                 cj = c.to_json()
                 j.update(values=cj["values"], binary=c.binary, empty=c.empty, flags=cj["flags"])
+            if v.path in own:
+                j["labels"] = {str(k): n for k, n in sorted(own[v.path].names.items())}
             masks.append(j)
         return {
             "root": str(self.root),

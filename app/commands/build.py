@@ -37,7 +37,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def human(result: BuildResult, scan_result: ScanResult) -> str:
     """The report as text for a person."""
-    rel = scan_result.rel
     lines = [f"Wrote {result.output}: {len(result.items.tasks)} tasks."]
     for cb in result.cases:
         n = len(cb.segment_map)
@@ -60,7 +59,6 @@ def human(result: BuildResult, scan_result: ScanResult) -> str:
         lines.append(f"Not paired ({len(scan_result.unpaired)}):")
         lines.extend(f"  {u.kind} {u.file}: {u.reason}" for u in scan_result.unpaired)
     lines.extend(f"warning: {w}" for w in scan_result.warnings)
-    del rel
     return "\n".join(lines)
 
 
