@@ -19,6 +19,7 @@ from pathlib import Path
 from app import layouts, names
 from app.census import Census, value_text
 from app.sidecars import KIND_DCMQI, KIND_ITEMS, KIND_MSD, KIND_NNUNET, LabelTable
+from app.taxonomy import Taxonomy, load_taxonomy
 
 CONFIDENT = 0.8  # suggestions at or above this are used by `segmap build`
 Candidate = str | tuple[str, ...]  # a category name, or a nested category path
@@ -346,58 +347,18 @@ def describe(p: Proposal) -> str:
     return f"{what} -> {cat} ({best.source}, {best.confidence:.2f}; {best.how})"
 
 
-def taxonomy_candidates(path: str | Path) -> list[Candidate]:
-    """The segmentation categories of a taxonomy file, as :class:`Matcher` candidates.
+def candidates_of(taxonomy: Taxonomy) -> list[Candidate]:
+    """The segmentation categories of a taxonomy, as :class:`Matcher` candidates.
 
     A category is its name when the name is unique, else its full path.
     """
-    try:
-        from app.taxonomy import load_taxonomy  # type: ignore[import-not-found]
-    except ImportError:
-        return _candidates_from_json(Path(path))
-    infos = [c for c in load_taxonomy(path).segmentation_categories() if not c.archived]
+    infos = [c for c in taxonomy.segmentation_categories() if not c.archived]
     counts: dict[str, int] = {}
     for c in infos:
         counts[c.name] = counts.get(c.name, 0) + 1
     return [c.name if counts[c.name] == 1 or len(c.path) < 2 else tuple(c.path) for c in infos]
 
 
-def _candidates_from_json(path: Path) -> list[Candidate]:
-    # Used until app.taxonomy is available: RedBrick taxonomy v2 `objectTypes`
-    # (SEGMENTATION, not archived) and v1 `categories` trees.
-    from app.errors import TaxonomyError
-    from app.jsonio import load_json
-
-    obj = load_json(path, "taxonomy")
-    out: list[Candidate] = []
-    if isinstance(obj, dict) and isinstance(obj.get("objectTypes"), list):
-        names_seen: dict[str, int] = {}
-        found = []
-        for o in obj["objectTypes"]:
-            if not isinstance(o, dict) or not isinstance(o.get("category"), str):
-                continue
-            if o.get("archived") or str(o.get("labelType", "")).upper() != "SEGMENTATION":
-                continue
-            parents = [p for p in o.get("parents") or [] if isinstance(p, str)]
-            found.append((o["category"], tuple(parents + [o["category"]])))
-            names_seen[o["category"]] = names_seen.get(o["category"], 0) + 1
-        out = [n if names_seen[n] == 1 or len(p) < 2 else p for n, p in found]
-    elif isinstance(obj, dict) and isinstance(obj.get("categories"), list):
-        def walk(node: object, trail: tuple[str, ...]) -> None:
-            if not isinstance(node, dict) or not isinstance(node.get("name"), str):
-                return
-            here = trail + (node["name"],) if node["name"] != "object" else trail
-            kids = node.get("children") or []
-            if not kids and here:
-                out.append(here if len(here) > 1 else here[0])
-            for k in kids:
-                walk(k, here)
-        for root in obj["categories"]:
-            walk(root, ())
-    else:
-        raise TaxonomyError(f"{path} is not a RedBrick taxonomy (no `objectTypes` or "
-                            "`categories`).", "Export the taxonomy from RedBrick as JSON.")
-    if not out:
-        raise TaxonomyError(f"{path} has no segmentation categories.",
-                            "Add categories with labelType SEGMENTATION to the taxonomy.")
-    return out
+def taxonomy_candidates(path: str | Path) -> list[Candidate]:
+    """The candidates of a taxonomy file (see :func:`candidates_of`)."""
+    return candidates_of(load_taxonomy(path))
