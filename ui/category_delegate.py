@@ -1,0 +1,102 @@
+"""The Category editor: a searchable combo of taxonomy categories with their colours.
+
+Nested categories show as their path (``Abdomen / Liver``); typing filters by any
+part of it. Without a taxonomy, any name can be typed (validation then reports
+that categories were not checked).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import (QComboBox, QCompleter, QStyledItemDelegate, QStyleOptionViewItem,
+                               QWidget)
+
+from app.items import Category, category_label
+from app.taxonomy import Taxonomy
+from ui.mapping_model import swatch
+
+NOT_MAPPED = "(not mapped)"
+
+
+def category_choices(taxonomy: Taxonomy | None, used: list[Category]) -> list[tuple[str, Category, Any]]:
+    """(label, value written to the segmentMap, colour) for the combo, in taxonomy order."""
+    if taxonomy is None:
+        seen: dict[str, Category] = {}
+        for c in used:
+            if c is not None:
+                seen.setdefault(category_label(c), c)
+        return [(label, value, None) for label, value in sorted(seen.items())]
+    return [(info.label, taxonomy.category_value(info), info.color)
+            for info in taxonomy.segmentation_categories()]
+
+
+class CategoryCombo(QComboBox):
+    """An editable combo whose completer matches any part of the category path."""
+
+    def __init__(self, choices: list[tuple[str, Category, Any]], free_text: bool,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setEditable(True)
+        self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.setMaxVisibleItems(20)
+        self.free_text = free_text
+        self.addItem(NOT_MAPPED, None)
+        for label, value, colour in choices:
+            self.addItem(swatch(tuple(colour)) if colour else swatch(None), label, value)
+        completer = QCompleter(self.model(), self)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setCompleter(completer)
+        self.setToolTip("Type to search the taxonomy; Enter to choose, Esc to cancel")
+
+    def set_category(self, category: Category | None) -> None:
+        if category is None:
+            self.setCurrentIndex(0)
+            return
+        label = category_label(category)
+        i = self.findText(label, Qt.MatchFlag.MatchFixedString)
+        if i >= 0:
+            self.setCurrentIndex(i)
+        else:
+            self.setEditText(label)
+
+    def category(self) -> tuple[bool, Category | None]:
+        """(valid, category): what the user chose; invalid when the text matches nothing."""
+        text = self.currentText().strip()
+        if not text or text == NOT_MAPPED:
+            return True, None
+        i = self.findText(text, Qt.MatchFlag.MatchFixedString)
+        if i > 0:
+            return True, self.itemData(i)
+        if self.free_text:
+            return True, [p.strip() for p in text.split("/")] if "/" in text else text
+        return False, None
+
+
+class CategoryDelegate(QStyledItemDelegate):
+    """Edits the Category column with a CategoryCombo."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.taxonomy: Taxonomy | None = None
+        self.used: list[Category] = []
+
+    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem,
+                     index: QModelIndex | QPersistentModelIndex) -> QWidget:
+        combo = CategoryCombo(category_choices(self.taxonomy, self.used),
+                              free_text=self.taxonomy is None, parent=parent)
+        return combo
+
+    def setEditorData(self, editor: QWidget, index: QModelIndex | QPersistentModelIndex) -> None:
+        assert isinstance(editor, CategoryCombo)
+        editor.set_category(index.data(Qt.ItemDataRole.EditRole))
+
+    def setModelData(self, editor: QWidget, model: QAbstractItemModel,
+                     index: QModelIndex | QPersistentModelIndex) -> None:
+        assert isinstance(editor, CategoryCombo)
+        ok, category = editor.category()
+        if ok:
+            model.setData(index, category, Qt.ItemDataRole.EditRole)

@@ -1,0 +1,211 @@
+"""The mapping table: a QAbstractTableModel over the session's rows of one case.
+
+One row per label value (shapes I, II) or per binary mask file (shape III). Only
+the Category column is editable; editing it calls ``Session.set_category``. What
+a status means is spelled out in the tooltip and in the Status column.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
+
+from app.items import Category, category_label
+from app.session import (ABSENT, EMPTY, NOT_IN_TAXONOMY, OK, SUGGESTED, UNMAPPED, CaseState, Row,
+                         Session)
+from app.taxonomy import sdk_color
+
+COLUMNS = ("", "Value", "File", "Voxels", "Volume (mL)", "Mean", "Category", "Suggested by",
+           "Status")
+COL_SWATCH, COL_VALUE, COL_FILE, COL_VOXELS, COL_ML, COL_MEAN, COL_CATEGORY, COL_SOURCE, \
+    COL_STATUS = range(len(COLUMNS))
+
+STATUS_TEXT = {
+    OK: "mapped",
+    SUGGESTED: "suggested: review",
+    UNMAPPED: "not mapped",
+    ABSENT: "in no file",
+    NOT_IN_TAXONOMY: "not in taxonomy",
+    EMPTY: "empty mask",
+}
+# Pale backgrounds that keep black text readable; errors red, warnings amber, review blue.
+STATUS_COLOUR = {
+    ABSENT: QColor(250, 215, 212),
+    NOT_IN_TAXONOMY: QColor(250, 215, 212),
+    UNMAPPED: QColor(253, 236, 200),
+    SUGGESTED: QColor(222, 235, 250),
+}
+IndexLike = QModelIndex | QPersistentModelIndex
+
+
+def swatch(rgb: tuple[int, int, int] | None, size: int = 14) -> QIcon:
+    """A small square of colour (grey outline when there is no colour)."""
+    pix = QPixmap(size, size)
+    pix.fill(QColor(*rgb) if rgb else QColor(0, 0, 0, 0))
+    if rgb is None:
+        from PySide6.QtGui import QPainter
+
+        p = QPainter(pix)
+        p.setPen(QColor(150, 150, 150))
+        p.drawRect(0, 0, size - 1, size - 1)
+        p.end()
+    return QIcon(pix)
+
+
+class MappingTableModel(QAbstractTableModel):
+    """Rows of one case of a session; the Category column edits the items list."""
+
+    mappingChanged = Signal()  # a category was set by the user
+
+    def __init__(self, session: Session | None = None, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._case: CaseState | None = None
+        self._rows: list[Row] = []
+        self._means: dict[int, float] = {}
+        self._icons: dict[tuple[int, int, int] | None, QIcon] = {}
+
+    # ------------------------------------------------------------ population
+    def set_case(self, session: Session | None, case: CaseState | None) -> None:
+        self.beginResetModel()
+        self._session, self._case = session, case
+        self._means = {}
+        self._rows = session.rows(case) if session is not None and case is not None else []
+        self.endResetModel()
+
+    def refresh(self) -> None:
+        """Recompute the rows after the session changed (keeps the row count when it can)."""
+        if self._session is None or self._case is None:
+            return
+        rows = self._session.rows(self._case)
+        if len(rows) != len(self._rows):
+            self.beginResetModel()
+            self._rows = rows
+            self.endResetModel()
+            return
+        self._rows = rows
+        if rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(COLUMNS) - 1))
+
+    def set_means(self, means: dict[int, float]) -> None:
+        """Mean image intensity per label value (computed off the GUI thread)."""
+        self._means = dict(means)
+        if self._rows:
+            self.dataChanged.emit(self.index(0, COL_MEAN), self.index(len(self._rows) - 1, COL_MEAN))
+
+    def rows(self) -> list[Row]:
+        return list(self._rows)
+
+    def row_at(self, index: int) -> Row:
+        return self._rows[index]
+
+    def case(self) -> CaseState | None:
+        return self._case
+
+    def colour_of(self, row: Row) -> tuple[int, int, int] | None:
+        """The colour RedBrick shows the row's category in (grey when unmapped)."""
+        if row.category is None:
+            return None
+        tax = self._session.taxonomy if self._session else None
+        rgb = tax.color_for(row.category) if tax is not None else None
+        if rgb is None:
+            # No taxonomy colour: the SDK's deterministic colour of the value.
+            rgb = tuple(sdk_color(None, row.label_value or 0))  # type: ignore[assignment]
+        return rgb
+
+    def _icon(self, rgb: tuple[int, int, int] | None) -> QIcon:
+        if rgb not in self._icons:
+            self._icons[rgb] = swatch(rgb)
+        return self._icons[rgb]
+
+    # --------------------------------------------------------------- Qt model
+    def rowCount(self, parent: IndexLike = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: IndexLike = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return {
+                COL_VALUE: "The value in the label map, or the instance id a binary mask gets",
+                COL_MEAN: "Mean image intensity inside the label (HU for CT)",
+                COL_CATEGORY: "Taxonomy category (double-click or F2 to edit; type to search)",
+                COL_SOURCE: "Where the suggestion came from",
+            }.get(section)
+        return None
+
+    def flags(self, index: IndexLike) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        row = self._rows[index.row()]
+        if index.column() == COL_CATEGORY and row.files:
+            return base | Qt.ItemFlag.ItemIsEditable
+        return base
+
+    def data(self, index: IndexLike, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row, col = self._rows[index.row()], index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, col)
+        if role == Qt.ItemDataRole.EditRole and col == COL_CATEGORY:
+            return row.category
+        if role == Qt.ItemDataRole.DecorationRole and col == COL_SWATCH:
+            return self._icon(self.colour_of(row))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == COL_FILE:
+                return "\n".join(str(f) for f in row.files) or None
+            return row.message or STATUS_TEXT.get(row.status)
+        if role == Qt.ItemDataRole.BackgroundRole and row.status in STATUS_COLOUR:
+            return QBrush(STATUS_COLOUR[row.status])
+        if role == Qt.ItemDataRole.ForegroundRole and row.status in STATUS_COLOUR:
+            return QBrush(QColor(20, 20, 20))
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_VALUE, COL_VOXELS, COL_ML,
+                                                                 COL_MEAN):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _display(self, row: Row, col: int) -> str | None:
+        if col == COL_VALUE:
+            return "" if row.label_value is None else str(row.label_value)
+        if col == COL_FILE:
+            names = [f.name for f in row.files]
+            return ", ".join(names) if len(names) <= 2 else f"{names[0]} + {len(names) - 1} more"
+        if col == COL_VOXELS:
+            return f"{row.voxels:,}"
+        if col == COL_ML:
+            return f"{row.volume_ml:,.1f}"
+        if col == COL_MEAN:
+            mean = self._means.get(row.label_value) if row.label_value is not None else None
+            return "" if mean is None else f"{mean:,.0f}"
+        if col == COL_CATEGORY:
+            return "" if row.category is None else category_label(row.category)
+        if col == COL_SOURCE:
+            s = row.suggestion
+            if s is None:
+                return ""
+            label = category_label(s.category) if s.category is not None else "(none)"
+            return s.source if label == category_label(row.category) else f"{s.source}: {label}"
+        if col == COL_STATUS:
+            return STATUS_TEXT.get(row.status, row.status)
+        return None
+
+    def setData(self, index: IndexLike, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if (role != Qt.ItemDataRole.EditRole or not index.isValid()
+                or index.column() != COL_CATEGORY or self._session is None or self._case is None):
+            return False
+        category: Category | None = value if value not in ("", None) else None
+        row = self._rows[index.row()]
+        if category == row.category and row.status != SUGGESTED:
+            return False
+        self._session.set_category(self._case, row, category)
+        self.refresh()
+        self.mappingChanged.emit()
+        return True
