@@ -35,7 +35,7 @@ from nibabel.orientations import (
 )
 
 from app.errors import InputError
-from app.geometry import Grid, GridMatch, align_to_image, compare_grids
+from app.geometry import Grid, GridMatch, Relation, align_to_image, compare_grids
 from app.overlay_style import (
     AUTO,
     PRESET_NAMES,
@@ -145,6 +145,18 @@ def _label_array(labels: np.ndarray) -> np.ndarray:
     return labels.astype(np.uint8 if hi < 256 else np.uint16)
 
 
+def _on_image_grid(labels: np.ndarray, match: GridMatch) -> np.ndarray:
+    """The labels on the image grid: a view for a reoriented mask, else ``align_to_image``.
+
+    A reoriented mask holds the image's voxels with axes permuted or flipped, so
+    nibabel's orientation transform gives them in the image's axes without the
+    copy ``align_to_image`` makes (about 1.4 s for 512x512x300, bench_preview).
+    """
+    if match.relation == Relation.REORIENTED and match.index_map is not None:
+        return apply_orientation(labels, io_orientation(match.index_map))
+    return align_to_image(labels, match)
+
+
 @dataclass
 class DisplayVolumes:
     """An image and its labels, reoriented for display (see the module docstring).
@@ -208,7 +220,7 @@ class DisplayVolumes:
                         match.message,
                         "Pair the mask with the series it was drawn on, or resample it "
                         "onto that series' grid.")
-                labels = align_to_image(labels, match)
+                labels = _on_image_grid(labels, match)
         transform = ornt_transform(io_orientation(image_grid.affine),
                                    axcodes2ornt(DISPLAY_AXCODES))
         segs = {int(k): (list(v) if v else None) for k, v in (segments or {}).items()}

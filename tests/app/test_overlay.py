@@ -132,6 +132,11 @@ def test_reoriented_mask_lands_on_the_same_anatomy(axcodes):
     vols = DisplayVolumes.build(image, grid, stored, Grid.of(stored.shape, aff))
     assert vols.match is not None and vols.match.relation == "reoriented"
     assert np.array_equal(vols.labels, reference.labels)
+    assert np.shares_memory(vols.labels, stored)  # a view: no copy of a big mask
+    from app.geometry import align_to_image
+
+    on_grid = DisplayVolumes.build(image, grid, align_to_image(stored, vols.match), grid)
+    assert np.array_equal(vols.labels, on_grid.labels)
     # And the label sits on the same image voxels as in the RAS mask.
     assert set(np.unique(vols.image[vols.labels == 4])) == set(np.unique(image[mask == 4]))
 
