@@ -12,7 +12,9 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import numpy as np  # noqa: E402
 from PySide6.QtCore import QPointF  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.geometry import Grid  # noqa: E402
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("out", nargs="?", default=str(ROOT / "docs/screenshots/preview_widget.png"))
     parser.add_argument("--view", default="axial")
     parser.add_argument("--jump", type=int, default=10, help="label value to jump to")
+    parser.add_argument("--hover", type=int, default=11, help="label value to hover over")
     parser.add_argument("--outline", action="store_true")
     parser.add_argument("--size", default="512,512,300")
     args = parser.parse_args(argv)
@@ -46,11 +49,15 @@ def main(argv: list[str] | None = None) -> None:
     w.set_outline_mode(args.outline)
     w.show()
     app.processEvents()
-    # Hover over the middle of the tumour's bounding slice so the readout shows a value.
-    box = w._box  # noqa: SLF001 - a picture script may reach in
-    view_rect = box.viewRect()
-    w._on_scene_mouse_moved(box.mapViewToScene(QPointF(view_rect.center().x() - 60,  # noqa: SLF001
-                                                       view_rect.center().y())))
+    # Hover over the middle of the label jumped to, so the readout shows what a user sees.
+    _, labels2d = vols.slice(w.view(), w.slice_index())
+    hits = np.argwhere(labels2d == args.hover)
+    if len(hits):
+        row, col = hits[len(hits) // 2]
+        h, wmm = vols.pixel_size(w.view())
+        view = w.slice_view
+        scene = view.box.mapViewToScene(QPointF((col + 0.5) * wmm, (row + 0.5) * h))
+        QTest.mouseMove(view.viewport(), view.mapFromScene(scene))
     app.processEvents()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     w.grab().save(args.out)

@@ -137,7 +137,7 @@ class PreviewWidget(QWidget):
                                  "voxel index in the image file, image value")
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(bar)
         layout.addWidget(self.slice_view, 1)
         layout.addLayout(slices)
@@ -283,7 +283,7 @@ class PreviewWidget(QWidget):
 
     def _on_outline_toggled(self, on: bool) -> None:
         self._outline = on
-        self._render_labels()
+        self._refresh_labels()
 
     def _on_view_wheel_turned(self, steps: int) -> None:
         self.step(steps)
@@ -382,8 +382,10 @@ class PreviewWidget(QWidget):
         # One entry per possible voxel value (256 or 65536), so a value outside the
         # segment map still paints, in its default colour, instead of failing.
         size = 1 << (8 * vols.labels.dtype.itemsize)
-        lut = label_lut(vols.segments, self._colours, self._opacity, self._visible, self._solo,
-                        size)
+        # A one-voxel outline at half opacity vanishes on bright tissue: outlines get
+        # twice the fill opacity (opaque at the default), and the slider still fades them.
+        opacity = min(1.0, 2 * self._opacity) if self._outline else self._opacity
+        lut = label_lut(vols.segments, self._colours, opacity, self._visible, self._solo, size)
         self._lut32 = np.ascontiguousarray(lut).view(np.uint32).ravel()
 
     def _render(self) -> None:
