@@ -44,6 +44,7 @@ from app.overlay_style import (
     default_colour,
     default_colours,
     default_preset,
+    group_members,
     label_lut,
     looks_like_ct,
     outline,
@@ -108,15 +109,6 @@ def _world_text(axis: int, mm: float) -> str:
     return f"{plus if mm >= 0 else minus} {abs(mm):.1f} mm"
 
 
-def group_members(segments: Mapping[int, list[int] | None]) -> dict[int, tuple[int, ...]]:
-    """Overlap group id -> the instance ids it holds, from ``MergeResult.segments``."""
-    groups: dict[int, list[int]] = {}
-    for inst, ids in segments.items():
-        for g in ids or ():
-            groups.setdefault(int(g), []).append(int(inst))
-    return {g: tuple(sorted(m)) for g, m in groups.items()}
-
-
 def _as_3d(array: np.ndarray, what: str) -> np.ndarray:
     shape = array.shape
     while array.ndim > 3 and array.shape[-1] == 1:
@@ -134,10 +126,13 @@ def _as_3d(array: np.ndarray, what: str) -> np.ndarray:
 def _label_array(labels: np.ndarray) -> np.ndarray:
     if labels.dtype == np.bool_:
         return labels.view(np.uint8)
-    if labels.dtype.kind == "u":
+    if labels.dtype in (np.uint8, np.uint16):
         return labels
     lo, hi = (labels.min(), labels.max()) if labels.size else (0, 0)
-    if labels.dtype.kind not in "iu" or lo < 0 or hi > 65535:
+    # Float masks are fine when every value is a whole number (as RedBrick rounds them).
+    whole = labels.dtype.kind in "iu" or (
+        labels.dtype.kind == "f" and bool(np.all(np.mod(labels, 1) == 0)))
+    if not whole or lo < 0 or hi > 65535:
         raise InputError(
             f"The label volume holds {labels.dtype} values from {lo} to {hi}; the preview "
             "shows whole-number labels from 0 to 65535.",

@@ -115,6 +115,15 @@ def default_colour(value: int) -> RGB:
     return r, g, b
 
 
+def group_members(segments: Mapping[int, list[int] | None]) -> dict[int, tuple[int, ...]]:
+    """Overlap group id -> the instance ids it holds, from ``MergeResult.segments``."""
+    groups: dict[int, list[int]] = {}
+    for inst, ids in segments.items():
+        for g in ids or ():
+            groups.setdefault(int(g), []).append(int(inst))
+    return {g: tuple(sorted(m)) for g, m in groups.items()}
+
+
 def label_lut(
     segments: Mapping[int, list[int] | None],
     colours: Mapping[int, RGB],
@@ -135,10 +144,7 @@ def label_lut(
     and one more than the largest instance or group id; values in the volume that
     are not in ``segments`` are instances of their own.
     """
-    groups: dict[int, list[int]] = {}
-    for inst, ids in segments.items():
-        for g in ids or ():
-            groups.setdefault(int(g), []).append(int(inst))
+    groups = group_members(segments)
     n = max([size, 1, *(k + 1 for k in segments), *(g + 1 for g in groups)])
     alpha = int(round(255 * min(max(opacity, 0.0), 1.0)))
 

@@ -177,6 +177,21 @@ def test_arrays_that_do_not_match_their_grid_are_refused():
         DisplayVolumes.build(np.zeros((4, 4, 4, 3)), Grid.of((4, 4, 4), np.eye(4)))
     with pytest.raises(InputError, match="whole-number labels"):
         DisplayVolumes.build(image, Grid.of(image.shape, np.eye(4)), -np.ones(image.shape))
+    with pytest.raises(InputError, match="whole-number labels"):
+        DisplayVolumes.build(image, Grid.of(image.shape, np.eye(4)), np.full(image.shape, 70000))
+
+
+def test_label_arrays_become_uint8_or_uint16():
+    grid = Grid.of(SHAPE, np.eye(4))
+    as_int = DisplayVolumes.build(ras_volume(), grid, mask_of(ras_volume()).astype(np.int32))
+    assert as_int.labels.dtype == np.uint8 and set(np.unique(as_int.labels)) == {0, 4, 9}
+    wide = DisplayVolumes.build(ras_volume(), grid, np.full(SHAPE, 300, np.uint32))
+    assert wide.labels.dtype == np.uint16
+    assert DisplayVolumes.build(ras_volume(), grid, ras_volume() > 50).labels.dtype == np.uint8
+    floats = DisplayVolumes.build(ras_volume(), grid, mask_of(ras_volume()).astype(np.float32))
+    assert floats.labels.dtype == np.uint8
+    with pytest.raises(InputError, match="whole-number labels"):
+        DisplayVolumes.build(ras_volume(), grid, np.full(SHAPE, 0.5, np.float32))
 
 
 def test_describe_maps_a_pixel_back_to_the_voxel_and_world_position():

@@ -74,6 +74,7 @@ def test_hide_solo_and_outline(widget, vols):
     widget.set_outline_mode(True)
     painted = shown_labels(widget)[..., 3] > 0
     assert 0 < painted.sum() < (labels2d > 0).sum() / 2
+    assert (shown_labels(widget)[painted, 3] == 255).all()  # outlines opaque at half opacity
 
 
 def test_keys_and_wheel_move_through_slices(qtbot, widget):
@@ -174,6 +175,21 @@ def test_empty_and_label_free_volumes(qtbot, torso):
     w.grab()
     w.set_volumes(None)
     assert not w._slider.isEnabled()
+
+
+def test_uint16_labels_beyond_the_segment_map_still_paint(qtbot, torso):
+    from app.overlay import default_colour
+
+    labels = torso.labels.astype(np.uint16)
+    labels[labels == 2] = 3000  # a value the segment map does not know
+    grid = Grid.of(torso.image.shape, torso.affine)
+    w = PreviewWidget()
+    qtbot.addWidget(w)
+    w.set_volumes(DisplayVolumes.build(torso.image, grid, labels, grid, torso.segments))
+    assert w.jump_to(3000)
+    _, labels2d = w.volumes().slice("axial", w.slice_index())
+    rgba = w.slice_view.label_item.image
+    assert (rgba[labels2d == 3000, :3] == default_colour(3000)).all()
 
 
 def test_renders_offscreen(widget):
