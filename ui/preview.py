@@ -1,0 +1,410 @@
+"""The preview: a series with its labels as coloured overlays, and the controls to move through it.
+
+All the arithmetic (orientation, window/level, colours, outlines, where a label is
+largest, what lies under the cursor) is ``app.overlay``'s; ``ui.slice_view`` paints
+the arrays; this widget holds the state (view, slice, window, opacity, which labels
+show) and turns keys, wheel and controls into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.overlay import (
+    AUTO,
+    EDGE_LETTERS,
+    PRESET_NAMES,
+    VIEWS,
+    DisplayVolumes,
+    View,
+    default_preset,
+    label_lut,
+    outline,
+    preset_window,
+    window_to_uint8,
+)
+from ui.slice_view import SliceView
+
+CUSTOM = "custom"  # the preset combo's entry after a right-drag or set_window
+_VIEW_KEYS = {"axial": "A", "coronal": "C", "sagittal": "S"}
+_MOUSE_HINT = ("Wheel: slices  ·  Ctrl+wheel: zoom  ·  drag: pan  ·  right-drag: window/level  ·  "
+               "Home: fit")
+
+
+class PreviewWidget(QWidget):
+    """A slice viewer for ``app.overlay.DisplayVolumes`` with label overlays.
+
+    The page gives it volumes (``set_volumes``), label colours (``set_colours``),
+    a way to name labels (``set_category_lookup``) and which labels show
+    (``set_label_visibility``); ``jump_to(value)`` goes to where a label is largest.
+    """
+
+    sliceChanged = Signal(int)
+    viewChanged = Signal(str)
+    hovered = Signal(object)  # app.overlay.HoverInfo, or None off the image
+    windowChanged = Signal(float, float)  # centre, width
+    presetChanged = Signal(str)
+    opacityChanged = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._volumes: DisplayVolumes | None = None
+        self._view: View = "axial"
+        self._index = 0
+        self._window = (40.0, 400.0)
+        self._opacity = 0.5
+        self._outline = False
+        self._colours: dict[int, tuple[int, int, int]] = {}
+        self._visible: set[int] | None = None
+        self._solo: int | None = None
+        self._category: Callable[[int], str | None] | None = None
+        self._lut32 = np.zeros(1, np.uint32)
+        self._build()
+        self._show_enabled()
+
+    # -- construction -------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        bar = QHBoxLayout()
+        self._view_group = QButtonGroup(self)
+        for view in VIEWS:
+            b = QToolButton(text=view.capitalize(), checkable=True)
+            b.setToolTip(f"Show {view} slices ({_VIEW_KEYS[view]})")
+            b.setProperty("view", view)
+            b.setChecked(view == self._view)
+            self._view_group.addButton(b)
+            bar.addWidget(b)
+        self._view_group.buttonClicked.connect(self._on_view_button_clicked)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel("Window"))
+        self._preset = QComboBox()
+        for name in PRESET_NAMES:
+            self._preset.addItem("Auto (MR, other)" if name == AUTO else name.capitalize(), name)
+        self._preset.setToolTip("Window/level preset (W: next preset). Right-drag on the image "
+                                "adjusts it: across = width, up/down = level")
+        self._preset.activated.connect(self._on_preset_activated)
+        bar.addWidget(self._preset)
+        self._window_label = QLabel()
+        self._window_label.setToolTip("Window width and level (centre), in image units "
+                                      "(Hounsfield units for CT)")
+        bar.addWidget(self._window_label)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel("Opacity"))
+        self._opacity_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100,
+                                       value=int(self._opacity * 100), pageStep=10)
+        self._opacity_slider.setMaximumWidth(120)
+        self._opacity_slider.setToolTip("Label opacity ([ lower, ] higher)")
+        self._opacity_slider.valueChanged.connect(self._on_opacity_slider_changed)
+        bar.addWidget(self._opacity_slider)
+        self._outline_box = QCheckBox("Outline")
+        self._outline_box.setToolTip("Draw label outlines instead of filled labels (O)")
+        self._outline_box.toggled.connect(self._on_outline_toggled)
+        bar.addWidget(self._outline_box)
+        bar.addStretch(1)
+
+        self.slice_view = SliceView()  # the picture; public for the page's screenshots and tests
+        self.slice_view.wheelTurned.connect(self._on_view_wheel_turned)
+        self.slice_view.windowDragged.connect(self._on_view_window_dragged)
+        self.slice_view.pixelHovered.connect(self._on_view_pixel_hovered)
+
+        slices = QHBoxLayout()
+        self._slider = QSlider(Qt.Orientation.Horizontal, singleStep=1, pageStep=10)
+        self._slider.setToolTip("Slice (wheel or Up/Down: 1 slice; PageUp/PageDown: 10 slices)")
+        self._slider.valueChanged.connect(self._on_slider_value_changed)
+        self._slice_label = QLabel()
+        self._slice_label.setMinimumWidth(200)
+        slices.addWidget(self._slider, 1)
+        slices.addWidget(self._slice_label)
+        self._readout = QLabel(_MOUSE_HINT)
+        self._readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._readout.setToolTip("Under the cursor: label and category, position (RAS, mm), "
+                                 "voxel index in the image file, image value")
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(bar)
+        layout.addWidget(self.slice_view, 1)
+        layout.addLayout(slices)
+        layout.addWidget(self._readout)
+
+        keys: list[tuple[str | Qt.Key, Callable[[], object]]] = [
+            (Qt.Key.Key_Up, lambda: self.step(1)),
+            (Qt.Key.Key_Down, lambda: self.step(-1)),
+            (Qt.Key.Key_PageUp, lambda: self.step(10)),
+            (Qt.Key.Key_PageDown, lambda: self.step(-10)),
+            ("O", self._outline_box.toggle),
+            ("W", self._next_preset),
+            ("[", lambda: self.set_opacity(self._opacity - 0.1)),
+            ("]", lambda: self.set_opacity(self._opacity + 0.1)),
+            (Qt.Key.Key_Home, self.slice_view.fit),
+        ] + [(key, lambda v=view: self.set_view(v)) for view, key in _VIEW_KEYS.items()]
+        for key, slot in keys:
+            shortcut = QShortcut(QKeySequence(key), self)
+            # Only while the focus is in the preview: the wizard's other pages keep their keys.
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
+        self._show_letters()
+
+    # -- what the page calls ------------------------------------------------------------
+
+    def set_volumes(self, volumes: DisplayVolumes | None, preset: str | None = None) -> None:
+        """Show ``volumes`` (None clears) at its middle slice, with ``preset`` or its default."""
+        self._volumes = volumes
+        self._show_enabled()
+        if volumes is None:
+            self.slice_view.show_image(None)
+            self.slice_view.show_labels(None)
+            self._slice_label.setText("")
+            self._readout.setText(_MOUSE_HINT)
+            return
+        self._update_lut()
+        self._apply_preset(preset or default_preset(volumes.image), emit=False)
+        self._show_view(self._view, volumes.n_slices(self._view) // 2)
+
+    def volumes(self) -> DisplayVolumes | None:
+        return self._volumes
+
+    def set_colours(self, colours: Mapping[int, tuple[int, int, int]]) -> None:
+        """Colours of the instances (taxonomy colours); others get ``default_colour``."""
+        self._colours = dict(colours)
+        self._refresh_labels()
+
+    def set_category_lookup(self, category: Callable[[int], str | None] | None) -> None:
+        """How the hover readout names an instance id (the page's mapping)."""
+        self._category = category
+
+    def set_label_visibility(self, visible: set[int] | None, solo: int | None) -> None:
+        """Which instances show: ``visible`` (None: all); ``solo`` shows only that one.
+
+        Overlap group voxels show while any of their members shows
+        (``app.overlay.label_lut``).
+        """
+        self._visible = None if visible is None else set(visible)
+        self._solo = solo
+        self._refresh_labels()
+
+    def jump_to(self, value: int) -> bool:
+        """Go to the slice of the current view where ``value`` covers most pixels.
+
+        Returns False, and stays, when the label has no voxels.
+        """
+        if self._volumes is None:
+            return False
+        where = self._volumes.largest_slices().get(int(value))
+        if where is None:
+            return False
+        self.set_slice(where[self._view])
+        return True
+
+    def view(self) -> View:
+        return self._view
+
+    def set_view(self, view: View) -> None:
+        """Show axial, coronal or sagittal slices, starting at the middle one."""
+        if view not in VIEWS:
+            raise ValueError(f"unknown view {view!r}; one of {', '.join(VIEWS)}")
+        if view != self._view:
+            n = self._volumes.n_slices(view) if self._volumes is not None else 0
+            self._show_view(view, n // 2)
+
+    def slice_index(self) -> int:
+        return self._index
+
+    def set_slice(self, index: int) -> None:
+        """Show slice ``index`` of the current view (clamped to the volume)."""
+        if self._volumes is None:
+            return
+        self._slider.setValue(int(min(max(index, 0), self._volumes.n_slices(self._view) - 1)))
+
+    def step(self, delta: int) -> None:
+        """Move ``delta`` slices (positive: toward superior, anterior or the patient's right)."""
+        self.set_slice(self._index + delta)
+
+    def window(self) -> tuple[float, float]:
+        return self._window
+
+    def set_window(self, center: float, width: float) -> None:
+        """Set window/level directly; the preset combo then shows "Custom"."""
+        self._set_window(center, width)
+        self._select_preset(CUSTOM)
+
+    def preset(self) -> str:
+        return str(self._preset.currentData())
+
+    def set_preset(self, name: str) -> None:
+        """Apply a named window preset (``app.overlay.PRESET_NAMES``)."""
+        self._apply_preset(name, emit=True)
+
+    def opacity(self) -> float:
+        return self._opacity
+
+    def set_opacity(self, opacity: float) -> None:
+        self._opacity_slider.setValue(int(round(min(max(opacity, 0.0), 1.0) * 100)))
+
+    def outline_mode(self) -> bool:
+        return self._outline
+
+    def set_outline_mode(self, on: bool) -> None:
+        self._outline_box.setChecked(on)
+
+    def readout_text(self) -> str:
+        return self._readout.text()
+
+    # -- handlers -----------------------------------------------------------------------
+
+    def _on_view_button_clicked(self, button: QToolButton) -> None:
+        self.set_view(button.property("view"))
+
+    def _on_preset_activated(self, row: int) -> None:
+        name = self._preset.itemData(row)
+        if name != CUSTOM:
+            self._apply_preset(name, emit=True)
+
+    def _on_opacity_slider_changed(self, value: int) -> None:
+        self._opacity = value / 100
+        self._refresh_labels()
+        self.opacityChanged.emit(self._opacity)
+
+    def _on_outline_toggled(self, on: bool) -> None:
+        self._outline = on
+        self._refresh_labels()
+
+    def _on_view_wheel_turned(self, steps: int) -> None:
+        self.step(steps)
+
+    def _on_view_window_dragged(self, dx: float, dy: float) -> None:
+        c, w = self._window
+        # Relative to the width, so a drag feels the same in a brain and a bone window.
+        self.set_window(c + dy * w / 300, max(1.0, w * float(np.exp(dx / 200))))
+
+    def _on_slider_value_changed(self, index: int) -> None:
+        self._index = index
+        self._render()
+        self._show_slice_label()
+        self.sliceChanged.emit(index)
+
+    def _on_view_pixel_hovered(self, row: int, col: int) -> None:
+        vols = self._volumes
+        info = vols.describe(row, col, self._index, self._view) if vols is not None else None
+        self._readout.setText(info.text(self._category) if info is not None else _MOUSE_HINT)
+        self.hovered.emit(info)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _show_enabled(self) -> None:
+        on = self._volumes is not None
+        has_labels = on and self._volumes is not None and self._volumes.labels is not None
+        for w in (self._slider, self._preset, *self._view_group.buttons()):
+            w.setEnabled(on)
+        for w in (self._opacity_slider, self._outline_box):
+            w.setEnabled(has_labels)
+
+    def _show_letters(self) -> None:
+        self.slice_view.set_letters(*EDGE_LETTERS[self._view])
+
+    def _show_view(self, view: View, index: int) -> None:
+        self._view = view
+        for b in self._view_group.buttons():
+            b.setChecked(b.property("view") == view)
+        self._show_letters()
+        vols = self._volumes
+        if vols is None:
+            return
+        rows, cols = vols.slice(view, 0)[0].shape
+        self._slider.blockSignals(True)  # one render below, not one per range change
+        self._slider.setRange(0, vols.n_slices(view) - 1)
+        self._slider.setValue(index)
+        self._slider.blockSignals(False)
+        self._index = index
+        self._render()
+        self.slice_view.set_geometry(rows, cols, vols.pixel_size(view))
+        self._show_slice_label()
+        self.viewChanged.emit(view)
+        self.sliceChanged.emit(index)
+
+    def _show_slice_label(self) -> None:
+        if self._volumes is not None:
+            n = self._volumes.n_slices(self._view)
+            where = self._volumes.slice_position(self._view, self._index)
+            self._slice_label.setText(f"Slice {self._index + 1} of {n}  ({where})")
+
+    def _set_window(self, center: float, width: float) -> None:
+        self._window = (float(center), float(width))
+        self._window_label.setText(f"W {width:.0f}  L {center:.0f}")
+        self._render_image()
+        self.windowChanged.emit(*self._window)
+
+    def _apply_preset(self, name: str, emit: bool) -> None:
+        if self._volumes is not None:
+            self._set_window(*preset_window(name, self._volumes.image))
+        self._select_preset(name)
+        if emit:
+            self.presetChanged.emit(name)
+
+    def _select_preset(self, name: str) -> None:
+        row = self._preset.findData(name)
+        if row < 0 and name == CUSTOM:
+            self._preset.addItem("Custom", CUSTOM)
+            row = self._preset.count() - 1
+        if row >= 0:
+            self._preset.setCurrentIndex(row)
+
+    def _next_preset(self) -> None:
+        names = list(PRESET_NAMES)
+        current = self.preset()
+        self.set_preset(names[(names.index(current) + 1) % len(names)] if current in names
+                        else names[0])
+
+    def _refresh_labels(self) -> None:
+        self._update_lut()
+        self._render_labels()
+
+    def _update_lut(self) -> None:
+        vols = self._volumes
+        if vols is None or vols.labels is None:
+            return
+        # One entry per possible voxel value (256 or 65536), so a value outside the
+        # segment map still paints, in its default colour, instead of failing.
+        size = 1 << (8 * vols.labels.dtype.itemsize)
+        # A one-voxel outline at half opacity vanishes on bright tissue: outlines get
+        # twice the fill opacity (opaque at the default), and the slider still fades them.
+        opacity = min(1.0, 2 * self._opacity) if self._outline else self._opacity
+        lut = label_lut(vols.segments, self._colours, opacity, self._visible, self._solo, size)
+        self._lut32 = np.ascontiguousarray(lut).view(np.uint32).ravel()
+
+    def _render(self) -> None:
+        self._render_image()
+        self._render_labels()
+
+    def _render_image(self) -> None:
+        if self._volumes is not None:
+            image2d, _ = self._volumes.slice(self._view, self._index)
+            self.slice_view.show_image(window_to_uint8(image2d, *self._window))
+
+    def _render_labels(self) -> None:
+        vols = self._volumes
+        if vols is None or vols.labels is None:
+            self.slice_view.show_labels(None)
+            return
+        _, labels2d = vols.slice(self._view, self._index)
+        if self._outline:
+            labels2d = outline(np.ascontiguousarray(labels2d))
+        # Colour on the CPU with a 32-bit lookup: one take() per slice (bench_preview).
+        rgba = self._lut32.take(labels2d).view(np.uint8).reshape(*labels2d.shape, 4)
+        self.slice_view.show_labels(rgba)

@@ -1,0 +1,140 @@
+"""The picture part of the preview: a grey slice, coloured labels over it, edge letters.
+
+Two pyqtgraph ``ImageItem``s in a ``ViewBox`` with the aspect locked and y pointing
+down, placed in millimetres so non-square pixels keep their true shape. The wheel
+and a right-drag are turned into signals (slices, window/level); the slice viewer
+decides what they mean. No OpenGL, so it renders offscreen.
+
+``pg.setConfigOptions(imageAxisOrder="row-major")`` is set here, on import: this
+module is where pyqtgraph is used, and numpy slices are row-major.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QLabel, QWidget
+
+pg.setConfigOptions(imageAxisOrder="row-major")
+
+EDGES = ("top", "bottom", "left", "right")
+
+
+class _SliceViewBox(pg.ViewBox):
+    """A ViewBox where the wheel pages slices and a right-drag sets window/level."""
+
+    wheelTurned = Signal(int)  # slices to move: +1 per notch away from the user
+    windowDragged = Signal(float, float)  # screen pixels moved right and down
+
+    def __init__(self) -> None:
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self._wheel_rest = 0
+
+    def wheelEvent(self, ev, axis=None):  # noqa: ANN001, N802 - pyqtgraph override
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(ev, axis)  # Ctrl+wheel zooms, as in most viewers
+            return
+        ev.accept()
+        # Touchpads send small deltas: add them up to whole notches of 120.
+        self._wheel_rest += ev.delta()
+        steps = int(self._wheel_rest / 120)
+        self._wheel_rest -= steps * 120
+        if steps:
+            self.wheelTurned.emit(steps)
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: ANN001, N802 - pyqtgraph override
+        if ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            d = ev.screenPos() - ev.lastScreenPos()
+            self.windowDragged.emit(float(d.x()), float(d.y()))
+            return
+        super().mouseDragEvent(ev, axis)
+
+
+class SliceView(pg.GraphicsView):
+    """Shows one slice: ``show_slice(grey, rgba)``, placed by ``set_geometry``."""
+
+    wheelTurned = Signal(int)
+    windowDragged = Signal(float, float)
+    pixelHovered = Signal(int, int)  # row, column under the cursor (may lie off the image)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        # Dark grey, not black: air is black, and the image's edge should stay visible.
+        super().__init__(parent, background=(38, 38, 44))
+        self.box = _SliceViewBox()
+        self.setCentralItem(self.box)
+        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.label_item = pg.ImageItem(axisOrder="row-major")
+        self.box.addItem(self.image_item)
+        self.box.addItem(self.label_item)
+        self.box.wheelTurned.connect(self.wheelTurned)
+        self.box.windowDragged.connect(self.windowDragged)
+        self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
+        self._pixel = (1.0, 1.0)
+        self.letters = {edge: self._letter(edge) for edge in EDGES}
+
+    def _letter(self, edge: str) -> QLabel:
+        label = QLabel(self)
+        label.setStyleSheet("color: #ffd54a; font-weight: bold; font-size: 14px; "
+                            "background: transparent;")
+        label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        label.setToolTip(f"Patient direction at the {edge} edge")
+        return label
+
+    def set_letters(self, top: str, bottom: str, left: str, right: str) -> None:
+        """The patient directions at the four edges (R/L, A/P, S/I)."""
+        for edge, text in zip(EDGES, (top, bottom, left, right), strict=True):
+            self.letters[edge].setText(text)
+        self._place_letters()
+
+    def set_geometry(self, rows: int, cols: int, pixel_mm: tuple[float, float]) -> None:
+        """Place a ``rows`` x ``cols`` slice of (height, width) mm pixels and fit it in."""
+        self._pixel = pixel_mm
+        rect = QRectF(0, 0, cols * pixel_mm[1], rows * pixel_mm[0])
+        self.image_item.setRect(rect)
+        self.label_item.setRect(rect)
+        self.fit()
+
+    def fit(self) -> None:
+        """Show the whole slice."""
+        self.box.autoRange(padding=0.02)
+
+    def show_image(self, grey: np.ndarray | None) -> None:
+        """Paint a (rows, cols) uint8 grey slice; None clears it."""
+        _show(self.image_item, grey)
+
+    def show_labels(self, rgba: np.ndarray | None) -> None:
+        """Paint a (rows, cols, 4) uint8 RGBA label slice over the image; None clears it."""
+        _show(self.label_item, rgba)
+
+    def pixel_at(self, scene_pos: QPointF) -> tuple[int, int]:
+        """(row, column) of the slice pixel at a scene position."""
+        p = self.box.mapSceneToView(scene_pos)
+        return int(np.floor(p.y() / self._pixel[0])), int(np.floor(p.x() / self._pixel[1]))
+
+    def _on_scene_mouse_moved(self, pos: QPointF) -> None:
+        self.pixelHovered.emit(*self.pixel_at(pos))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._place_letters()
+
+    def _place_letters(self) -> None:
+        w, h, m = self.width(), self.height(), 6
+        # GraphicsView resizes itself inside its __init__, before the letters exist.
+        for edge, label in getattr(self, "letters", {}).items():
+            label.adjustSize()
+            lw, lh = label.width(), label.height()
+            x = {"left": m, "right": w - lw - m}.get(edge, (w - lw) // 2)
+            y = {"top": m, "bottom": h - lh - m}.get(edge, (h - lh) // 2)
+            label.move(x, y)
+
+
+def _show(item: pg.ImageItem, array: np.ndarray | None) -> None:
+    if array is None:
+        item.clear()
+    else:
+        # Levels None: the arrays are display-ready, so pyqtgraph wraps them in a QImage as is.
+        item.setImage(array, autoLevels=False, levels=None)
