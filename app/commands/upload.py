@@ -47,6 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ground-truth", action="store_true", help="create tasks as ground truth")
     p.add_argument("--dry-run", action="store_true", help="check everything (project, "
                    "validation, files, RedBrick's conversion, merges) but upload nothing")
+    p.add_argument("--no-validate", dest="validate", action="store_false",
+                   help="skip Segmap's validation (RedBrick still validates every task)")
     p.add_argument("--restart", action="store_true", help="ignore the journal of earlier runs "
                    "(tasks that exist in RedBrick will then fail as duplicates)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     options = UploadOptions(storage=storage, label_validate=args.label_validate,
                             prune=args.prune, ground_truth=args.ground_truth,
                             concurrency=args.concurrency, dry_run=args.dry_run,
-                            restart=args.restart)
+                            restart=args.restart, validate=args.validate)
     report = drive(upload(items, destination, credentials, options), "upload")
     if args.json:
         print_json(report.to_json())

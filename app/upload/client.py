@@ -128,7 +128,9 @@ class _Body:
         return self._size
 
     def read(self, n: int = -1) -> bytes:
-        if self._cancel.is_set():
+        # Not at the end: once every byte is out the server may have the file, and a
+        # cancel now would leave the client believing it does not.
+        if self._cancel.is_set() and self._fh.tell() < self._size:
             raise Cancelled()
         return self._fh.read(n)
 

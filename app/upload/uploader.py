@@ -17,7 +17,7 @@ resumes. To retry failed tasks run again with ``only=report.failed_names()``.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import logging
 import os
 import threading
@@ -65,6 +65,7 @@ class UploadOptions:
     batch_size: int = 10
     dry_run: bool = False
     restart: bool = False
+    validate: bool = True  # Segmap's validation first (RedBrick validates in any case)
     only: frozenset[str] | None = None
     journal: Path | None = None  # default: beside the items list
 
@@ -202,23 +203,23 @@ class _Run:
 
     def _validate(self, project: protocol.Project) -> None:
         """App validation against the project's taxonomy; errors block the upload."""
-        if importlib.util.find_spec("app.validate") is None:
+        if not self.options.validate:
+            return
+        validate = _optional("app.validate", "validate")
+        if validate is None:
             self.warnings.append("Segmap's validation is not available in this build; "
                                  "only RedBrick's server-side checks ran.")
             return
-        from app.validate import validate  # type: ignore[import-not-found]
-
         taxonomy = None
-        if project.taxonomy and importlib.util.find_spec("app.taxonomy") is not None:
-            from app.taxonomy import Taxonomy  # type: ignore[import-not-found]
-
+        taxonomy_class = _optional("app.taxonomy", "Taxonomy")
+        if project.taxonomy and taxonomy_class is not None:
             try:
-                taxonomy = Taxonomy.from_json(project.taxonomy)
+                taxonomy = taxonomy_class.from_json(project.taxonomy)
             except TaxonomyError as exc:
                 self.warnings.append(f"The project's taxonomy could not be read: {exc.message}")
         findings = validate(self.items, taxonomy=taxonomy, root=self.items.root)
         errors = [f for f in findings if getattr(f, "severity", "") == "error"]
-        self.warnings += [str(getattr(f, "message", f)) for f in findings
+        self.warnings += [_finding_text(f) for f in findings
                           if getattr(f, "severity", "") == "warning"]
         if errors:
             lines = [_finding_text(f) for f in errors[:20]]
@@ -358,6 +359,16 @@ class _Run:
             log.exception("upload of task %s failed", name)
             self.board.update(index, state=TaskState.FAILED, error=self.client.redact(
                 f"internal error: {type(exc).__name__}: {exc}"))
+
+
+def _optional(module: str, name: str) -> Any:
+    """``module.name``, or None while that module is not part of the build."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None
+        raise
 
 
 def _finding_text(finding: Any) -> str:

@@ -53,17 +53,24 @@ TAXONOMY = {
 
 @dataclass
 class Faults:
-    """Inject a fault into ``rate`` of the requests (ops: names, or ``PUT``; None = all)."""
+    """Inject a fault into ``rate`` of the requests (ops: names, or ``PUT``; None = all).
+
+    Which requests fail is drawn from a seeded generator; the faults themselves take
+    turns through ``kinds`` and ``phases`` (before or after the work is done), so a
+    run with a dozen faults meets every kind.
+    """
 
     rate: float = 0.0
     seed: int = 0
     kinds: tuple[str, ...] = ("500", "429", "reset", "slow")
+    phases: tuple[str, ...] = ("before", "after")
     ops: frozenset[str] | None = None
     slow_seconds: float = 0.05
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.lock = threading.Lock()
+        self.count = 0
 
     def draw(self, op: str) -> tuple[str, str] | None:
         """(kind, "before"|"after") or None."""
@@ -72,9 +79,10 @@ class Faults:
         with self.lock:
             if self.rng.random() >= self.rate:
                 return None
-            kind = self.rng.choice(self.kinds)
-            phase = "before" if kind == "429" else self.rng.choice(("before", "after"))
-        return kind, phase
+            kind = self.kinds[self.count % len(self.kinds)]
+            phase = self.phases[(self.count // len(self.kinds)) % len(self.phases)]
+            self.count += 1
+        return kind, "before" if kind == "429" else phase
 
 
 @dataclass
@@ -327,6 +335,7 @@ def _operation(query: str) -> str:
 def _handler(server: RBServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in separate writes
 
         def log_message(self, *args: Any) -> None:  # quiet
             pass
@@ -341,7 +350,11 @@ def _handler(server: RBServer) -> type[BaseHTTPRequestHandler]:
                         return out
                     out += self.rfile.read(size)
                     self.rfile.readline()
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            size = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(size)
+            if len(body) < size:  # the client gave up half-way: nothing arrived
+                raise ConnectionAbortedError("incomplete request body")
+            return body
 
         def _send(self, status: int, payload: bytes, ctype: str = "application/json",
                   extra: dict[str, str] | None = None) -> None:
@@ -378,7 +391,11 @@ def _handler(server: RBServer) -> type[BaseHTTPRequestHandler]:
             return True
 
         def do_POST(self) -> None:  # noqa: N802
-            body = self._body()
+            try:
+                body = self._body()
+            except ConnectionAbortedError:
+                self.close_connection = True
+                return
             with server.lock:
                 server.requests += 1
             status = server.check_headers(self.headers)
@@ -411,7 +428,11 @@ def _handler(server: RBServer) -> type[BaseHTTPRequestHandler]:
             self._send(200, json.dumps(answer).encode())
 
         def do_PUT(self) -> None:  # noqa: N802
-            body = self._body()
+            try:
+                body = self._body()
+            except ConnectionAbortedError:
+                self.close_connection = True
+                return
             token = self.path.split("/put/", 1)[-1].split("?", 1)[0]
             fault = server.faults.draw("PUT")
             if self._fault(fault, "before", "PUT"):

@@ -12,15 +12,17 @@ import hashlib
 import json
 import os
 import re
+import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from unittest.mock import patch
 
 import nibabel as nib
 import numpy as np
 import pytest
-from rb_server import API_KEY, ORG, PROJECT, RBServer, make_items
+from rb_server import API_KEY, ORG, PROJECT, TAXONOMY, RBServer, make_items
 
 from app.items import load_items
 from app.merge import merge_series
@@ -31,6 +33,7 @@ from app.upload import (
     RetryPolicy,
     TaskState,
     Timeouts,
+    UploadBlocked,
     UploadOptions,
     upload,
 )
@@ -50,6 +53,8 @@ def fast_client(server: RBServer, key: str = API_KEY, attempts: int = 8) -> RedB
 
 
 def segmap_upload(server: RBServer, items_path: Path, **options):
+    """Upload with short retries; Segmap's own validation is tested on its own."""
+    options.setdefault("validate", False)
     items = load_items(items_path)
     report = run(upload(items, Destination(server.url, ORG, PROJECT),
                         options=UploadOptions(**options), client=fast_client(server)))
@@ -207,3 +212,32 @@ def test_ground_truth_and_task_fields_pass_through(rb, tmp_path):
     assert v["isGroundTruth"] is True and v["priority"] == 0.7
     assert v["metaData"] == '{"site":"A"}' and v["preAssign"] == '{"Label":"a@b.org"}'
 
+
+
+def test_validation_errors_block_the_upload_against_the_projects_taxonomy(
+        rb, tmp_path, monkeypatch):
+    """app.validate and app.taxonomy are stood in for here, so this holds with or without them."""
+    seen = {}
+
+    class Taxonomy:
+        @classmethod
+        def from_json(cls, obj):
+            seen["taxonomy"] = obj
+            return cls()
+
+    def validate(items, taxonomy=None, root=None):
+        seen["validated_with"] = taxonomy
+        return [SimpleNamespace(severity="error", code="unknown-category", task=1, series=0,
+                                file=None, value="x", message="category x is not in the taxonomy"),
+                SimpleNamespace(severity="warning", code="w", task=0, series=0, file=None,
+                                value=None, message="just so you know")]
+
+    monkeypatch.setitem(sys.modules, "app.validate", SimpleNamespace(validate=validate))
+    monkeypatch.setitem(sys.modules, "app.taxonomy", SimpleNamespace(Taxonomy=Taxonomy))
+    items_path = make_items(tmp_path, 2)
+    with pytest.raises(UploadBlocked, match="1 validation error") as err:
+        segmap_upload(rb, items_path, validate=True)
+    assert "task 1, series 0: category x is not in the taxonomy" in str(err.value)
+    assert seen["taxonomy"] == TAXONOMY and isinstance(seen["validated_with"], Taxonomy)
+    assert rb.ops() == ["getProjectSDK"]  # nothing sent after the check
+    assert not (tmp_path / "items.upload-journal.jsonl").exists()
