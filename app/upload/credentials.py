@@ -162,12 +162,9 @@ def find_project_config(starts: Iterable[Path]) -> ProjectConfig | None:
             conf = candidate / ".redbrick" / "config"
             if conf.is_file():
                 parser = _read_ini(conf, "The RedBrick project config")
-
-                def get(section: str) -> str | None:
-                    value = parser.get(section, "id", fallback="").strip().lower()
-                    return value or None
-
-                return ProjectConfig(conf, get("org"), get("project"))
+                org, project = (parser.get(s, "id", fallback="").strip().lower() or None
+                                for s in ("org", "project"))
+                return ProjectConfig(conf, org, project)
     return None
 
 

@@ -146,7 +146,7 @@ def _run_all(workers: int, jobs: list[Callable[[], None]]) -> None:
         return
     with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
         futures = [pool.submit(job) for job in jobs]
-        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        wait(futures, return_when=FIRST_EXCEPTION)
         for f in futures:
             f.cancel()
         for f in futures:

@@ -41,7 +41,9 @@ from app.upload.task_upload import TaskContext, upload_task
 
 T = TypeVar("T")
 log = logging.getLogger("segmap.upload")
-DEFAULT_INVALID = "Error: Invalid format\nDocs: https://sdk.redbrickai.com/formats/index.html#import"
+# What the SDK prints when RedBrick gives no reason.
+DEFAULT_INVALID = ("Error: Invalid format\n"
+                   "Docs: https://sdk.redbrickai.com/formats/index.html#import")
 
 
 class UploadBlocked(SegmapError):
@@ -84,7 +86,7 @@ class _Board:
             n = self._pos[index]
             current = self.results[n]
             if note:
-                changes["notes"] = current.notes + (note,)
+                changes["notes"] = (*current.notes, note)
             self.results[n] = current.with_(**changes)
             state = changes.get("state")
             if state is not None:

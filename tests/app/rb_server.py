@@ -390,7 +390,7 @@ def _handler(server: RBServer) -> type[BaseHTTPRequestHandler]:
                 self._send(500, b'{"message":"Internal server error"}')
             return True
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             try:
                 body = self._body()
             except ConnectionAbortedError:
@@ -427,7 +427,7 @@ def _handler(server: RBServer) -> type[BaseHTTPRequestHandler]:
                 return
             self._send(200, json.dumps(answer).encode())
 
-        def do_PUT(self) -> None:  # noqa: N802
+        def do_PUT(self) -> None:
             try:
                 body = self._body()
             except ConnectionAbortedError:

@@ -67,7 +67,7 @@ def decode_nifti(data: bytes) -> nib.Nifti1Image:
     return nib.Nifti1Image.from_bytes(data)
 
 
-def test_cases_I_II_III_upload_the_core_merge(rb, tmp_path):
+def test_guide_cases_upload_the_core_merge(rb, tmp_path):
     items_path = make_items(tmp_path, 3)
     items, report = segmap_upload(rb, items_path)
     assert report.ok and [t.state for t in report.tasks] == [TaskState.CREATED] * 3
