@@ -147,7 +147,7 @@ def tally_chunks(chunks: Iterable[np.ndarray]) -> _Tally:
     scratch = np.empty(0, dtype=bool)
     zeros = 0
     for chunk in chunks:
-        nonzero = np.count_nonzero(chunk)
+        nonzero = int(np.count_nonzero(chunk))
         zeros += chunk.size - nonzero
         if not nonzero:
             continue

@@ -88,7 +88,7 @@ class Segment:
     overlapping_groups: list[int] | None = None
     attributes: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
-    compact: bool = False
+    compact: bool = True
     _order: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
@@ -97,10 +97,10 @@ class Segment:
         if _is_category(value):
             return cls(category=copy.deepcopy(value), compact=True), None
         if not isinstance(value, dict):
-            return cls(extra={"": copy.deepcopy(value)}), (
+            return cls(compact=False, extra={"": copy.deepcopy(value)}), (
                 f"must be a category (text, class id or path) or an object, not {value!r}"
             )
-        seg = cls(_order=list(value))
+        seg = cls(compact=False, _order=list(value))
         problem = None
         for key, v in value.items():
             if key == "category" and (v is None or _is_category(v)):
@@ -119,7 +119,7 @@ class Segment:
                 seg.extra[key] = copy.deepcopy(v)
                 if key in ("category", "mask", "overlappingGroups"):
                     problem = f"`{key}` has the wrong type: {v!r}"
-        if "category" not in value:
+        if value.get("category") is None:
             problem = problem or "has no `category`"
         return seg, problem
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,6 +141,17 @@ def _read_like_sdk(path: str, base: bool) -> tuple[niio.NiftiInfo, np.ndarray]:
         part = flat_in[start : start + _SLAB_VOXELS].astype(np.float64)
         flat_out[start : start + _SLAB_VOXELS] = np.round(part).astype(np.uint16)
     return info, out
+
+
+def _shape_error(path: str, shape: Sequence[int], base_path: str, base_shape: Sequence[int]
+                 ) -> MergeError:
+    larger = any(a > b for a, b in zip(shape, base_shape, strict=False))
+    return MergeError(
+        f"{path} is {_shape_text(shape)} but the first segmentation file {base_path} is "
+        f"{_shape_text(base_shape)}; RedBrick would "
+        + ("fail on it." if larger else "merge it silently into a corner of the volume."),
+        "Every segmentation of a series must have the image's grid; resample the mask.",
+    )
 
 
 def _unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -303,34 +315,52 @@ def merge_files(
     final_instances = set(file_instances)
 
     # Later files: keep only their non-zero voxels (flat Fortran indices) and values.
-    mask_data: list[tuple[np.ndarray, int | np.ndarray]] = []
-    for n, path in enumerate(files[1:], start=1):
-        yield Progress(n, total, f"Reading {Path(path).name}")
-        info, data = load(path, False)
-        if data.shape != base_shape:
-            raise MergeError(
-                f"{path} is {_shape_text(data.shape)} but the first segmentation file "
-                f"{files[0]} is {_shape_text(base_shape)}; RedBrick would "
-                + ("fail on it." if any(a > b for a, b in zip(data.shape, base_shape, strict=True))
-                   else "merge it silently into a corner of the volume."),
-                "Every segmentation of a series must have the image's grid; resample the mask.",
-            )
+    # They are read on a small thread pool (inflating releases the GIL) and used in order.
+    def nonzero_of(path: str) -> tuple[np.ndarray, np.ndarray]:
+        if path in png_volumes:
+            flat = png_volumes[path].reshape(-1, order="F")
+            if png_volumes[path].shape != base_shape:
+                raise _shape_error(path, png_volumes[path].shape, files[0], base_shape)
+            nz = np.flatnonzero(flat)
+            return nz, flat[nz]
+        _check_name(path)
+        try:
+            info = niio.read_info(path)
+        except VolumeReadError as exc:
+            raise MergeError(exc.message, exc.hint, sdk_message=exc.message) from None
+        if len(info.shape) == 3 and info.shape != base_shape:
+            raise _shape_error(path, info.shape, files[0], base_shape)
+        if len(info.shape) == 3 and _uint16_exact(info) and not info.scaled:
+            try:
+                return niio.nonzero(info)
+            except VolumeReadError as exc:
+                raise MergeError(exc.message, exc.hint, sdk_message=exc.message) from None
+        _, data = _read_like_sdk(path, False)
         flat = data.reshape(-1, order="F")
         nz = np.flatnonzero(flat)
-        if not nz.size:
-            continue
-        if nz.size and base_flat.size < 2**31:
-            nz = nz.astype(np.int32)
-        if binary_mask:
-            if path in reverse_masks:
-                inst = reverse_masks[path][0]
-                mask_data.append((nz, inst))
-                file_instances.add(inst)
-        else:
-            values = flat[nz]
-            mask_data.append((nz, values))
-            file_instances.update(_final_values(values))
-        del data, flat
+        return nz, flat[nz]
+
+    mask_data: list[tuple[np.ndarray, int | np.ndarray]] = []
+    index_type = np.int32 if base_flat.size < 2**31 else np.int64
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        try:
+            for n, (path, (nz, values)) in enumerate(
+                zip(files[1:], pool.map(nonzero_of, files[1:]), strict=True), start=1
+            ):
+                yield Progress(n, total, f"Read {Path(path).name}")
+                if not nz.size:
+                    continue
+                nz = nz.astype(index_type, copy=False)
+                if binary_mask:
+                    if path in reverse_masks:
+                        inst = reverse_masks[path][0]
+                        mask_data.append((nz, inst))
+                        file_instances.add(inst)
+                else:
+                    mask_data.append((nz, values))
+                    file_instances.update(_final_values(values))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     for inst in list(file_instances):
         if inst in group_map:

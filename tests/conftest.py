@@ -16,3 +16,11 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def demo_dataset(tmp_path_factory: pytest.TempPathFactory):
+    """The demo dataset (app.demo), written once per test session; treat it as read-only."""
+    from app.demo import make_demo
+
+    return make_demo(tmp_path_factory.mktemp("demo") / "segmap-demo")
