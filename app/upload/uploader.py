@@ -42,6 +42,7 @@ from app.upload.task_upload import TaskContext, upload_task
 T = TypeVar("T")
 log = logging.getLogger("segmap.upload")
 # What the SDK prints when RedBrick gives no reason.
+_LOCAL_IMAGE_CODES = frozenset({"image-missing", "image-unreadable", "image-type-unsupported"})
 DEFAULT_INVALID = ("Error: Invalid format\n"
                    "Docs: https://sdk.redbrickai.com/formats/index.html#import")
 
@@ -163,7 +164,7 @@ class _Run:
             project = yield from self._call(pool, "Checking the RedBrick project",
                                             protocol.get_project, self.client,
                                             self.dest.org_id, self.dest.project_id)
-            self._validate(project)
+            yield from self._validate(project)
             path = opts.journal or (journal_path(self.items.path) if self.items.path else None)
             journal = Journal(path, self.dest.key, restart=opts.restart,
                               read_only=opts.dry_run)
@@ -203,12 +204,12 @@ class _Run:
 
     # -- before any task -------------------------------------------------------------
 
-    def _validate(self, project: protocol.Project) -> None:
+    def _validate(self, project: protocol.Project) -> Generator[UploadProgress, None, None]:
         """App validation against the project's taxonomy; errors block the upload."""
         if not self.options.validate:
             return
-        validate = _optional("app.validate", "validate")
-        if validate is None:
+        validate_work = _optional("app.validate", "validate_work")
+        if validate_work is None:
             self.warnings.append("Segmap's validation is not available in this build; "
                                  "only RedBrick's server-side checks ran.")
             return
@@ -216,10 +217,21 @@ class _Run:
         taxonomy_class = _optional("app.taxonomy", "Taxonomy")
         if project.taxonomy and taxonomy_class is not None:
             try:
-                taxonomy = taxonomy_class.from_json(project.taxonomy)
+                taxonomy = taxonomy_class.from_json(project.taxonomy,
+                                                    source=f"project {project.name!r}")
             except TaxonomyError as exc:
                 self.warnings.append(f"The project's taxonomy could not be read: {exc.message}")
-        findings = validate(self.items, taxonomy=taxonomy, root=self.items.root)
+        work = validate_work(self.items, taxonomy, self.items.root)
+        while True:  # relay its progress, so a cancel reaches it at the next series
+            try:
+                step = next(work)
+            except StopIteration as stop:
+                findings = stop.value
+                break
+            yield UploadProgress(step.done, step.total, f"Validating: {step.message}")
+        if self.options.storage != REDBRICK_STORAGE:
+            # Items are storage paths, not local files: nothing to find on this computer.
+            findings = [f for f in findings if getattr(f, "code", "") not in _LOCAL_IMAGE_CODES]
         errors = [f for f in findings if getattr(f, "severity", "") == "error"]
         self.warnings += [_finding_text(f) for f in findings
                           if getattr(f, "severity", "") == "warning"]
@@ -375,7 +387,7 @@ def _optional(module: str, name: str) -> Any:
 
 def _finding_text(finding: Any) -> str:
     where = []
-    for attr in ("task", "series", "file"):
+    for attr in ("task", "series"):
         value = getattr(finding, attr, None)
         if value is not None:
             where.append(f"{attr} {value}")

@@ -6,7 +6,7 @@ import json
 import logging
 
 import pytest
-from rb_server import API_KEY, ORG, PROJECT, RBServer, make_items
+from .rb_server import API_KEY, ORG, PROJECT, RBServer, make_items
 
 from app.cli import main
 

@@ -22,11 +22,11 @@ from unittest.mock import patch
 import nibabel as nib
 import numpy as np
 import pytest
-from rb_server import API_KEY, ORG, PROJECT, TAXONOMY, RBServer, make_items
+from .rb_server import API_KEY, ORG, PROJECT, TAXONOMY, RBServer, make_items
 
 from app.items import load_items
 from app.merge import merge_series
-from app.progress import run
+from app.progress import Progress, run
 from app.upload import (
     Destination,
     RedBrickClient,
@@ -221,7 +221,7 @@ def test_validation_errors_block_the_upload_against_the_projects_taxonomy(
 
     class Taxonomy:
         @classmethod
-        def from_json(cls, obj):
+        def from_json(cls, obj, source="taxonomy"):
             seen["taxonomy"] = obj
             return cls()
 
@@ -232,7 +232,11 @@ def test_validation_errors_block_the_upload_against_the_projects_taxonomy(
                 SimpleNamespace(severity="warning", code="w", task=0, series=0, file=None,
                                 value=None, message="just so you know")]
 
-    monkeypatch.setitem(sys.modules, "app.validate", SimpleNamespace(validate=validate))
+    def validate_work(items, taxonomy=None, root=None):
+        yield Progress(0, 1, "series 0")
+        return validate(items, taxonomy, root)
+
+    monkeypatch.setitem(sys.modules, "app.validate", SimpleNamespace(validate_work=validate_work))
     monkeypatch.setitem(sys.modules, "app.taxonomy", SimpleNamespace(Taxonomy=Taxonomy))
     items_path = make_items(tmp_path, 2)
     with pytest.raises(UploadBlocked, match="1 validation error") as err:
@@ -241,3 +245,33 @@ def test_validation_errors_block_the_upload_against_the_projects_taxonomy(
     assert seen["taxonomy"] == TAXONOMY and isinstance(seen["validated_with"], Taxonomy)
     assert rb.ops() == ["getProjectSDK"]  # nothing sent after the check
     assert not (tmp_path / "items.upload-journal.jsonl").exists()
+
+
+def test_segmap_validation_checks_against_the_projects_taxonomy(rb, tmp_path):
+    items_path = make_items(tmp_path, 3)
+    tasks = json.loads(items_path.read_text())
+    tasks[1]["series"][0]["segmentMap"]["2"] = "not-in-the-project"
+    items_path.write_text(json.dumps(tasks))
+    with pytest.raises(UploadBlocked, match="category 'not-in-the-project' is not in the "
+                       "taxonomy 'Test taxonomy'") as err:
+        segmap_upload(rb, items_path, validate=True)
+    assert [f.code for f in err.value.findings] == ["category-missing"]
+    assert rb.ops() == ["getProjectSDK"]
+    # Fixed: it goes up, and the overlaps of cases II and III are reported as warnings.
+    tasks[1]["series"][0]["segmentMap"]["2"] = "spleen"
+    items_path.write_text(json.dumps(tasks))
+    _, report = segmap_upload(rb, items_path, validate=True)
+    assert report.ok and sum("Overlap of" in w for w in report.warnings) == 2
+
+
+def test_external_storage_items_are_not_looked_for_locally(rb, tmp_path):
+    items_path = make_items(tmp_path, 1)
+    tasks = json.loads(items_path.read_text())
+    tasks[0]["series"][0]["items"] = "bucket-folder/ct-001.nii.gz"  # a storage path
+    items_path.write_text(json.dumps(tasks))
+    storage = "abcdef01-2345-6789-abcd-ef0123456789"
+    with pytest.raises(UploadBlocked, match="image-missing|not exist|not found"):
+        segmap_upload(rb, items_path, validate=True)  # direct upload: the image must be here
+    _, report = segmap_upload(rb, items_path, validate=True, storage=storage)
+    assert report.ok
+    assert rb.variables("createDatapointSDK")[0]["items"] == ["bucket-folder/ct-001.nii.gz"]

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from rb_server import ORG, PROJECT, Faults, RBServer, make_items
-from test_upload_e2e import fast_client, segmap_upload
+from .rb_server import ORG, PROJECT, Faults, RBServer, make_items
+from .test_upload_e2e import fast_client, segmap_upload
 
 from app.items import load_items
 from app.progress import run

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from rb_server import API_KEY
+from .rb_server import API_KEY
 
 from app.errors import InputError
 from app.upload import (

@@ -9,8 +9,8 @@ import json
 import re
 
 import pytest
-from rb_server import API_KEY, ORG, PROJECT, Faults, RBServer, make_items
-from test_upload_e2e import segmap_upload
+from .rb_server import API_KEY, ORG, PROJECT, Faults, RBServer, make_items
+from .test_upload_e2e import segmap_upload
 
 from app.errors import InputError
 from app.upload import RedBrickClient, RetryPolicy, Timeouts, api_url, queries
