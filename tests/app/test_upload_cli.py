@@ -6,9 +6,10 @@ import json
 import logging
 
 import pytest
-from .rb_server import API_KEY, ORG, PROJECT, RBServer, make_items
 
 from app.cli import main
+
+from .rb_server import API_KEY, ORG, PROJECT, RBServer, make_items
 
 
 @pytest.fixture

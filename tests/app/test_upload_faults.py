@@ -9,8 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-from .rb_server import ORG, PROJECT, Faults, RBServer, make_items
-from .test_upload_e2e import fast_client, segmap_upload
 
 from app.items import load_items
 from app.progress import run
@@ -23,6 +21,9 @@ from app.upload import (
     upload,
 )
 from app.upload.journal import Journal, journal_path
+
+from .rb_server import ORG, PROJECT, Faults, RBServer, make_items
+from .test_upload_e2e import fast_client, segmap_upload
 
 
 @pytest.fixture

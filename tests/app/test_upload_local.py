@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from .rb_server import API_KEY
 
 from app.errors import InputError
 from app.upload import (
@@ -18,6 +17,8 @@ from app.upload import (
     resolve_destination,
 )
 from app.upload.credentials import Credentials, find_project_config
+
+from .rb_server import API_KEY
 
 KEY2 = "p" * 43
 

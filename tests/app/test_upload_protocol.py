@@ -9,14 +9,15 @@ import json
 import re
 
 import pytest
-from .rb_server import API_KEY, ORG, PROJECT, Faults, RBServer, make_items
-from .test_upload_e2e import segmap_upload
 
 from app.errors import InputError
 from app.upload import RedBrickClient, RetryPolicy, Timeouts, api_url, queries
 from app.upload.client import encode_body
 from app.upload.datapoint import TaskError, map_segmentation_category, series_info_variable
 from app.upload.protocol import file_type
+
+from .rb_server import API_KEY, ORG, PROJECT, Faults, RBServer, make_items
+from .test_upload_e2e import segmap_upload
 
 sdk_client = pytest.importorskip("redbrick.common.client")
 
