@@ -502,3 +502,12 @@ def make_items(root: Any, n: int, kinds: tuple[str, ...] = ("I", "II", "III"),
     path = root / "items.json"
     path.write_text(json.dumps(tasks, indent=1))
     return path
+
+
+if __name__ == "__main__":  # python -m tests.app.rb_server: serve until stdin closes
+    import sys
+
+    _server = RBServer().start()
+    print(_server.url, flush=True)
+    sys.stdin.read()
+    _server.stop()
