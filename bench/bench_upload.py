@@ -35,8 +35,7 @@ import numpy as np
 
 from app.items import load_items
 from app.progress import run
-from app.upload import Credentials, Destination, RedBrickClient, UploadOptions, upload
-from app.upload import queries
+from app.upload import Credentials, Destination, RedBrickClient, UploadOptions, queries, upload
 from bench import harness, synth
 from tests.app.rb_server import API_KEY, ORG, PROJECT
 

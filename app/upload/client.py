@@ -39,7 +39,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
-from app.errors import Cancelled, SegmapError
+from app.errors import Cancelled, InputError, SegmapError
 
 SDK_VERSION = "2.35.4"
 DEFAULT_URL = "https://api.redbrickai.com"
@@ -231,10 +231,12 @@ class RedBrickClient:
         try:
             payload = resp.json()
         except ValueError:
-            enc = resp.headers.get("Content-Encoding", "")
-            raise _Failure(f"{operation}: the server's answer is not JSON"
-                           + (f" (Content-Encoding {enc})" if enc else ""),
-                           retry=True, reached=True) from None
+            if "br" in resp.headers.get("Content-Encoding", ""):
+                # The SDK's headers accept brotli; requests decodes it only with brotli installed.
+                raise RedBrickError(f"{operation}: RedBrick answered in brotli, which this "
+                                    "Python cannot decode.", "pip install brotli") from None
+            raise _Failure(f"{operation}: the server's answer is not JSON", retry=True,
+                           reached=True) from None
         if not isinstance(payload, dict):
             raise _Failure(f"{operation}: unexpected answer {str(payload)[:200]}",
                            retry=True, reached=True)
@@ -285,7 +287,11 @@ class RedBrickClient:
             what: str) -> None:
         """PUT a file (bytes, or a path streamed from disk) to a presigned URL."""
         for attempt in self._attempts(f"upload of {what}"):
-            stream = _Body(body, self.cancel) if isinstance(body, Path) else None
+            try:
+                stream = _Body(body, self.cancel) if isinstance(body, Path) else None
+            except OSError as exc:
+                raise InputError(f"Cannot read {body}: {exc.strerror or exc}.",
+                                 "Check that the file is still there and readable.") from None
             try:
                 resp = self.session.put(url, data=stream if stream is not None else body,
                                         headers=headers, timeout=self.timeouts.put)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.errors import InputError
+from app.taxonomy import Taxonomy
 from app.upload import queries
 from app.upload.client import RedBrickClient, RedBrickError
 
@@ -76,6 +77,12 @@ def get_project(client: RedBrickClient, org_id: str, project_id: str) -> Project
                    project.get("taxonomy") or {},
                    (project.get("workspace") or {}).get("workspaceId"),
                    project.get("projectUrl"))
+
+
+def project_taxonomy(client: RedBrickClient, org_id: str, project_id: str) -> Taxonomy:
+    """The project's taxonomy, for the category choices ("load taxonomy from project")."""
+    project = get_project(client, org_id, project_id)
+    return Taxonomy.from_json(project.taxonomy, source=f"project {project.name!r}")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ resumes. To retry failed tasks run again with ``only=report.failed_names()``.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import threading
@@ -31,6 +30,7 @@ from typing import Any, TypeVar
 from app.errors import Cancelled, SegmapError, TaxonomyError
 from app.items import ItemsList
 from app.progress import Work
+from app.taxonomy import Taxonomy
 from app.upload import protocol
 from app.upload.client import AuthError, RedBrickClient
 from app.upload.credentials import REDBRICK_STORAGE, Credentials, Destination
@@ -38,6 +38,7 @@ from app.upload.journal import Journal, journal_path
 from app.upload.preflight import task_name, task_problems
 from app.upload.report import TaskResult, TaskState, UploadProgress, UploadReport
 from app.upload.task_upload import TaskContext, upload_task
+from app.validate import validate_work
 
 T = TypeVar("T")
 log = logging.getLogger("segmap.upload")
@@ -208,17 +209,11 @@ class _Run:
         """App validation against the project's taxonomy; errors block the upload."""
         if not self.options.validate:
             return
-        validate_work = _optional("app.validate", "validate_work")
-        if validate_work is None:
-            self.warnings.append("Segmap's validation is not available in this build; "
-                                 "only RedBrick's server-side checks ran.")
-            return
         taxonomy = None
-        taxonomy_class = _optional("app.taxonomy", "Taxonomy")
-        if project.taxonomy and taxonomy_class is not None:
+        if project.taxonomy:
             try:
-                taxonomy = taxonomy_class.from_json(project.taxonomy,
-                                                    source=f"project {project.name!r}")
+                taxonomy = Taxonomy.from_json(project.taxonomy,
+                                              source=f"project {project.name!r}")
             except TaxonomyError as exc:
                 self.warnings.append(f"The project's taxonomy could not be read: {exc.message}")
         work = validate_work(self.items, taxonomy, self.items.root)
@@ -369,20 +364,13 @@ class _Run:
             self.client.cancel.set()  # every other task would be refused too
         except SegmapError as exc:
             self.board.update(index, state=TaskState.FAILED, error=self.client.redact(str(exc)))
+        except OSError as exc:  # a file moved or changed while the upload ran
+            self.board.update(index, state=TaskState.FAILED, error=(
+                f"Cannot read {exc.filename or 'a file'}: {exc.strerror or exc}."))
         except Exception as exc:  # a bug: fail this task, keep the others going
             log.exception("upload of task %s failed", name)
             self.board.update(index, state=TaskState.FAILED, error=self.client.redact(
                 f"internal error: {type(exc).__name__}: {exc}"))
-
-
-def _optional(module: str, name: str) -> Any:
-    """``module.name``, or None while that module is not part of the build."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return None
-        raise
 
 
 def _finding_text(finding: Any) -> str:

@@ -12,11 +12,9 @@ import hashlib
 import json
 import os
 import re
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
 from unittest.mock import patch
 
 import nibabel as nib
@@ -25,7 +23,7 @@ import pytest
 
 from app.items import load_items
 from app.merge import merge_series
-from app.progress import Progress, run
+from app.progress import run
 from app.upload import (
     Destination,
     RedBrickClient,
@@ -38,7 +36,7 @@ from app.upload import (
 )
 from app.upload.protocol import get_project
 
-from .rb_server import API_KEY, ORG, PROJECT, TAXONOMY, RBServer, make_items
+from .rb_server import API_KEY, ORG, PROJECT, RBServer, make_items
 
 
 @pytest.fixture
@@ -215,39 +213,6 @@ def test_ground_truth_and_task_fields_pass_through(rb, tmp_path):
 
 
 
-def test_validation_errors_block_the_upload_against_the_projects_taxonomy(
-        rb, tmp_path, monkeypatch):
-    """app.validate and app.taxonomy are stood in for here, so this holds with or without them."""
-    seen = {}
-
-    class Taxonomy:
-        @classmethod
-        def from_json(cls, obj, source="taxonomy"):
-            seen["taxonomy"] = obj
-            return cls()
-
-    def validate(items, taxonomy=None, root=None):
-        seen["validated_with"] = taxonomy
-        return [SimpleNamespace(severity="error", code="unknown-category", task=1, series=0,
-                                file=None, value="x", message="category x is not in the taxonomy"),
-                SimpleNamespace(severity="warning", code="w", task=0, series=0, file=None,
-                                value=None, message="just so you know")]
-
-    def validate_work(items, taxonomy=None, root=None):
-        yield Progress(0, 1, "series 0")
-        return validate(items, taxonomy, root)
-
-    monkeypatch.setitem(sys.modules, "app.validate", SimpleNamespace(validate_work=validate_work))
-    monkeypatch.setitem(sys.modules, "app.taxonomy", SimpleNamespace(Taxonomy=Taxonomy))
-    items_path = make_items(tmp_path, 2)
-    with pytest.raises(UploadBlocked, match="1 validation error") as err:
-        segmap_upload(rb, items_path, validate=True)
-    assert "task 1, series 0: category x is not in the taxonomy" in str(err.value)
-    assert seen["taxonomy"] == TAXONOMY and isinstance(seen["validated_with"], Taxonomy)
-    assert rb.ops() == ["getProjectSDK"]  # nothing sent after the check
-    assert not (tmp_path / "items.upload-journal.jsonl").exists()
-
-
 def test_segmap_validation_checks_against_the_projects_taxonomy(rb, tmp_path):
     items_path = make_items(tmp_path, 3)
     tasks = json.loads(items_path.read_text())
@@ -277,3 +242,33 @@ def test_external_storage_items_are_not_looked_for_locally(rb, tmp_path):
     _, report = segmap_upload(rb, items_path, validate=True, storage=storage)
     assert report.ok
     assert rb.variables("createDatapointSDK")[0]["items"] == ["bucket-folder/ct-001.nii.gz"]
+
+
+def test_dicom_series_upload_every_instance_in_order(rb, tmp_path):
+    items_path = make_items(tmp_path, 1)
+    tasks = json.loads(items_path.read_text())
+    slices = []
+    for k in range(7):  # instance files as a scanner names them (no extension, .dcm)
+        f = tmp_path / "dicom" / (f"IM{k:04d}" if k % 2 else f"slice{k}.dcm")
+        f.parent.mkdir(exist_ok=True)
+        f.write_bytes(b"\0" * 128 + b"DICM" + bytes([k]) * (100 + k))
+        slices.append(f"dicom/{f.name}")
+    tasks[0]["series"][0]["items"] = slices
+    items_path.write_text(json.dumps(tasks))
+    _, report = segmap_upload(rb, items_path, concurrency=1)
+    assert report.ok and report.tasks[0].files_done == 8  # 7 instances + the labels
+    (presign,) = rb.variables("itemsUploadPresignSDK")
+    assert presign["files"] == [s.split("/")[1] for s in slices]
+    assert presign["fileType"] == ["application/dicom"] * 7
+    (v,) = rb.variables("createDatapointSDK")
+    assert [rb.blob(p) for p in v["items"]] == [(tmp_path / s).read_bytes() for s in slices]
+    assert v["seriesInfo"][0]["itemsIndices"] == list(range(7))
+    assert rb.violations == []
+
+
+def test_project_taxonomy_for_the_category_choices(rb):
+    from app.upload.protocol import project_taxonomy
+
+    taxonomy = project_taxonomy(fast_client(rb), ORG, PROJECT)
+    names = [c.label for c in taxonomy.segmentation_categories()]
+    assert names == ["category-a", "category-b", "category-c", "liver", "spleen"]
