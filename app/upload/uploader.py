@@ -42,8 +42,9 @@ from app.validate import validate_work
 
 T = TypeVar("T")
 log = logging.getLogger("segmap.upload")
-# What the SDK prints when RedBrick gives no reason.
+# Findings about local image files, which an external storage makes moot.
 _LOCAL_IMAGE_CODES = frozenset({"image-missing", "image-unreadable", "image-type-unsupported"})
+# What the SDK prints when RedBrick gives no reason.
 DEFAULT_INVALID = ("Error: Invalid format\n"
                    "Docs: https://sdk.redbrickai.com/formats/index.html#import")
 
@@ -101,10 +102,6 @@ class _Board:
             self.results[n] = r.with_(files_done=r.files_done + 1,
                                       files_reused=r.files_reused + reused)
 
-    def get(self, index: int) -> TaskResult:
-        with self._lock:
-            return self.results[self._pos[index]]
-
     def progress(self, message: str | None = None) -> UploadProgress:
         with self._lock:
             snapshot = tuple(self.results)
@@ -123,12 +120,16 @@ def upload(items: ItemsList, destination: Destination, credentials: Credentials 
     Pass ``credentials`` (a client is made from them) or a ready ``client``.
     """
     options = options or UploadOptions()
-    if client is None:
-        if credentials is None:
-            raise ValueError("upload() needs credentials or a client")
-        client = RedBrickClient(credentials.api_key, destination.url,
-                                pool_size=options.concurrency * options.files_per_task + 4)
-    return (yield from _Run(items, destination, options, client).work())
+    if client is not None:
+        return (yield from _Run(items, destination, options, client).work())
+    if credentials is None:
+        raise ValueError("upload() needs credentials or a client")
+    own = RedBrickClient(credentials.api_key, destination.url,
+                         pool_size=options.concurrency * options.files_per_task + 4)
+    try:
+        return (yield from _Run(items, destination, options, own).work())
+    finally:
+        own.close()
 
 
 class _Run:
@@ -139,10 +140,15 @@ class _Run:
         self.warnings: list[str] = []
         self.board = _Board([])
         self.fatal: BaseException | None = None
+        self._retry_lock = threading.Lock()
+        self._their_on_retry = client.on_retry
         client.on_retry = self._count_retry
 
     def _count_retry(self, operation: str, failures: int, reason: str) -> None:
-        self.retries += 1  # only read at the end; a lost increment would only misreport
+        with self._retry_lock:
+            self.retries += 1
+        if self._their_on_retry is not None:
+            self._their_on_retry(operation, failures, reason)
 
     def _call(self, pool: ThreadPoolExecutor, message: str, fn: Callable[..., T],
               *args: Any) -> Generator[UploadProgress, None, T]:
@@ -179,10 +185,8 @@ class _Run:
                 yield from self._call(pool, "Uploading", protocol.get_label_storage,
                                       self.client, self.dest.org_id, self.dest.project_id)
             ctx = self._context(journal)
-            futures: dict[Future[None], int] = {
-                pool.submit(self._task, ctx, i, name, point): i
-                for i, (name, point) in converted.items()}
-            pending = set(futures)
+            pending: set[Future[None]] = {pool.submit(self._task, ctx, i, name, point)
+                                          for i, (name, point) in converted.items()}
             while pending:
                 _, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
                 yield self.board.progress()
@@ -202,6 +206,7 @@ class _Run:
                     self.board.update(r.index, state=TaskState.CANCELLED)
             if journal is not None:
                 journal.close()
+            self.client.on_retry = self._their_on_retry
 
     # -- before any task -------------------------------------------------------------
 
