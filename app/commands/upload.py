@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from app.commands._common import drive, print_json
+from app.errors import SegmapError
 from app.items import load_items
 from app.upload import (
     UploadOptions,
@@ -67,7 +68,17 @@ def run(args: argparse.Namespace) -> int:
                             prune=args.prune, ground_truth=args.ground_truth,
                             concurrency=args.concurrency, dry_run=args.dry_run,
                             restart=args.restart, validate=args.validate)
-    report = drive(upload(items, destination, credentials, options), "upload")
+    try:
+        report = drive(upload(items, destination, credentials, options), "upload")
+    except SegmapError as exc:
+        if not args.json:
+            raise
+        # Scripts reading --json get an answer on stdout whatever happened.
+        findings = getattr(exc, "findings", [])
+        print_json({"ok": False, "error": exc.message, "hint": exc.hint,
+                    "findings": [f.to_json() for f in findings]})
+        print(f"segmap upload: error: {exc.message}", file=sys.stderr)
+        return 1
     if args.json:
         print_json(report.to_json())
     else:

@@ -98,3 +98,16 @@ def test_missing_credentials_and_bad_storage_are_explained(env, tmp_path, capsys
     env.setenv("REDBRICK_API_KEY", API_KEY)
     assert cli(str(items_path), "--org", ORG, "--project", PROJECT, "--storage", "s3") == 1
     assert "Invalid upload storage" in capsys.readouterr().err
+
+
+def test_validation_errors_block_with_a_json_answer(rb, env, tmp_path, capsys):
+    items_path = make_items(tmp_path, 2)
+    tasks = json.loads(items_path.read_text())
+    tasks[0]["series"][0]["segmentMap"]["1"] = "unknown-organ"
+    items_path.write_text(json.dumps(tasks))
+    code = cli(str(items_path), "--org", ORG, "--project", PROJECT, "--url", rb.url, "--json")
+    out, err = capsys.readouterr()
+    answer = json.loads(out)
+    assert code == 1 and answer["ok"] is False
+    assert [f["code"] for f in answer["findings"]] == ["category-missing"]
+    assert "nothing was uploaded" in err and not rb.datapoints
