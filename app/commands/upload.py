@@ -52,6 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="skip Segmap's validation (RedBrick still validates every task)")
     p.add_argument("--restart", action="store_true", help="ignore the journal of earlier runs "
                    "(tasks that exist in RedBrick will then fail as duplicates)")
+    p.add_argument("--journal", metavar="FILE", help="where to keep the journal that lets a "
+                   "re-run resume (default: ITEMS.upload-journal.jsonl beside the list)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
@@ -67,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     options = UploadOptions(storage=storage, label_validate=args.label_validate,
                             prune=args.prune, ground_truth=args.ground_truth,
                             concurrency=args.concurrency, dry_run=args.dry_run,
-                            restart=args.restart, validate=args.validate)
+                            restart=args.restart, validate=args.validate,
+                            journal=Path(args.journal) if args.journal else None)
     try:
         report = drive(upload(items, destination, credentials, options), "upload")
     except SegmapError as exc:

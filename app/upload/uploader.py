@@ -17,6 +17,7 @@ resumes. To retry failed tasks run again with ``only=report.failed_names()``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -171,8 +172,8 @@ class _Run:
             project = yield from self._call(pool, "Checking the RedBrick project",
                                             protocol.get_project, self.client,
                                             self.dest.org_id, self.dest.project_id)
-            yield from self._validate(project)
             path = opts.journal or (journal_path(self.items.path) if self.items.path else None)
+            yield from self._validate(project, self._to_do(path))
             journal = Journal(path, self.dest.key, restart=opts.restart,
                               read_only=opts.dry_run)
             selected = self._select(journal)
@@ -210,9 +211,29 @@ class _Run:
 
     # -- before any task -------------------------------------------------------------
 
-    def _validate(self, project: protocol.Project) -> Generator[UploadProgress, None, None]:
-        """App validation against the project's taxonomy; errors block the upload."""
-        if not self.options.validate:
+    def _to_do(self, path: Path | None) -> list[int]:
+        """Indices of the tasks this run may upload (not created by an earlier run)."""
+        earlier = None
+        if path is not None and path.exists() and not self.options.restart:
+            earlier = Journal(path, self.dest.key, read_only=True)
+        out = []
+        for i, task in enumerate(self.items.tasks):
+            name = task_name(task)
+            if self.options.only is not None and name not in self.options.only:
+                continue
+            if earlier is not None and name and earlier.state(name)[0] == "created":
+                continue
+            out.append(i)
+        return out
+
+    def _validate(self, project: protocol.Project, to_do: list[int]
+                  ) -> Generator[UploadProgress, None, None]:
+        """App validation against the project's taxonomy; errors block the upload.
+
+        Only the tasks still to upload are validated, so resuming a long upload
+        does not read the masks of the tasks already in RedBrick again.
+        """
+        if not self.options.validate or not to_do:
             return
         taxonomy = None
         if project.taxonomy:
@@ -221,7 +242,7 @@ class _Run:
                                               source=f"project {project.name!r}")
             except TaxonomyError as exc:
                 self.warnings.append(f"The project's taxonomy could not be read: {exc.message}")
-        work = validate_work(self.items, taxonomy, self.items.root)
+        work = validate_work(_subset(self.items, to_do), taxonomy, self.items.root)
         while True:  # relay its progress, so a cancel reaches it at the next series
             try:
                 step = next(work)
@@ -376,6 +397,16 @@ class _Run:
             log.exception("upload of task %s failed", name)
             self.board.update(index, state=TaskState.FAILED, error=self.client.redact(
                 f"internal error: {type(exc).__name__}: {exc}"))
+
+
+def _subset(items: ItemsList, keep: list[int]) -> ItemsList:
+    """The list with only the tasks at ``keep`` (format problems renumbered to match)."""
+    if len(keep) == len(items.tasks):
+        return items
+    new_index = {old: new for new, old in enumerate(keep)}
+    problems = [dataclasses.replace(p, task=new_index[p.task]) for p in items.problems
+                if p.task in new_index]
+    return dataclasses.replace(items, tasks=[items.tasks[i] for i in keep], problems=problems)
 
 
 def _finding_text(finding: Any) -> str:

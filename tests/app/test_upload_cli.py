@@ -111,3 +111,16 @@ def test_validation_errors_block_with_a_json_answer(rb, env, tmp_path, capsys):
     assert code == 1 and answer["ok"] is False
     assert [f["code"] for f in answer["findings"]] == ["category-missing"]
     assert "nothing was uploaded" in err and not rb.datapoints
+
+
+def test_journal_elsewhere_for_a_read_only_data_folder(rb, env, tmp_path, capsys):
+    items_path = make_items(tmp_path / "data", 1)
+    journal = tmp_path / "state" / "upload.jsonl"
+    journal.parent.mkdir()
+    args = (str(items_path), "--org", ORG, "--project", PROJECT, "--url", rb.url,
+            "--journal", str(journal), "--json")
+    assert cli(*args) == 0
+    assert json.loads(capsys.readouterr().out)["created"] == 1
+    assert journal.exists() and not list(items_path.parent.glob("*.jsonl"))
+    assert cli(*args) == 0
+    assert json.loads(capsys.readouterr().out)["alreadyCreated"] == 1

@@ -272,3 +272,24 @@ def test_project_taxonomy_for_the_category_choices(rb):
     taxonomy = project_taxonomy(fast_client(rb), ORG, PROJECT)
     names = [c.label for c in taxonomy.segmentation_categories()]
     assert names == ["category-a", "category-b", "category-c", "liver", "spleen"]
+
+
+def test_a_resumed_upload_validates_only_what_is_left(rb, tmp_path):
+    items_path = make_items(tmp_path, 3)
+    tasks = json.loads(items_path.read_text())
+    tasks[2]["series"][0]["segmentMap"]["1"]["category"] = "unknown-organ"
+    items_path.write_text(json.dumps(tasks))
+    # The first two go up (the third is left out of this run).
+    _, first = segmap_upload(rb, items_path, validate=True,
+                             only=frozenset({"case-000-I", "case-001-II"}))
+    assert first.ok
+    # Their files may go away now: a re-run does not read them again.
+    (tmp_path / "case-000-I" / "seg.nii.gz").unlink()
+    with pytest.raises(UploadBlocked) as err:
+        segmap_upload(rb, items_path, validate=True)
+    assert [(f.code, f.task) for f in err.value.findings] == [
+        ("category-missing", "case-002-III")]
+    tasks[2]["series"][0]["segmentMap"]["1"]["category"] = "liver"
+    items_path.write_text(json.dumps(tasks))
+    _, second = segmap_upload(rb, items_path, validate=True)
+    assert second.ok and second.count(TaskState.EXISTING) == 2
