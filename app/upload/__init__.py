@@ -27,7 +27,7 @@ from app.upload.credentials import (
     resolve_destination,
 )
 from app.upload.journal import Journal, journal_path
-from app.upload.protocol import Project, get_project
+from app.upload.protocol import Project, get_project, project_taxonomy
 from app.upload.report import TaskResult, TaskState, UploadProgress, UploadReport
 from app.upload.uploader import UploadBlocked, UploadOptions, upload
 
@@ -36,5 +36,5 @@ __all__ = [
     "Destination", "Journal", "Project", "RedBrickClient", "RedBrickError", "RetryPolicy",
     "TaskResult", "TaskState", "Timeouts", "TransientError", "UploadBlocked", "UploadOptions",
     "UploadProgress", "UploadReport", "api_url", "get_project", "journal_path",
-    "load_credentials", "parse_storage", "resolve_destination", "upload",
+    "load_credentials", "parse_storage", "project_taxonomy", "resolve_destination", "upload",
 ]
