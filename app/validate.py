@@ -71,6 +71,7 @@ sort.
 | mask-not-binary | warning | binaryMask mode, a file with several values; all become one label |
 | overlap | warning | labels overlap; RedBrick stores the shared voxels as an overlap group |
 | merge-failed | error | RedBrick's merge fails on this series |
+| suggestion-unreviewed | warning | (wizard) mappings suggested by Segmap that nobody reviewed |
 """
 
 from __future__ import annotations

@@ -91,6 +91,10 @@ class FileCache:
         return found if found.path == path else FileCheck(path, found.census, found.code,
                                                           found.message)
 
+    def remember(self, path: str, census: Census) -> None:
+        """Keep a census made elsewhere (a scan), so the file is not read again."""
+        self._files[self._key(path)] = FileCheck(path, census, None, None)
+
     def image_grid(self, paths: Sequence[Path]) -> Grid:
         """``app.volumes.image_grid``, cached; raises VolumeReadError as it does."""
         key = tuple(self._key(str(p)) for p in paths)
