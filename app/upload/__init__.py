@@ -1,0 +1,40 @@
+"""Direct upload to RedBrick AI: the SDK's protocol with ``requests``, safely and resumably.
+
+Modules: ``client`` (transport and retries), ``queries`` and ``protocol`` (the
+operations), ``datapoint`` (the SDK's local steps on converted tasks),
+``credentials`` (API key, organization, project), ``journal`` (resume),
+``preflight`` (local checks), ``task_upload`` (one task), ``uploader`` (a run),
+``report`` (statuses and summary).
+"""
+
+from app.upload.client import (
+    AuthError,
+    RedBrickClient,
+    RedBrickError,
+    RetryPolicy,
+    Timeouts,
+    TransientError,
+    api_url,
+)
+from app.upload.credentials import (
+    PUBLIC_STORAGE,
+    REDBRICK_STORAGE,
+    Credentials,
+    CredentialsError,
+    Destination,
+    load_credentials,
+    parse_storage,
+    resolve_destination,
+)
+from app.upload.journal import Journal, journal_path
+from app.upload.protocol import Project, get_project, project_taxonomy
+from app.upload.report import TaskResult, TaskState, UploadProgress, UploadReport
+from app.upload.uploader import UploadBlocked, UploadOptions, upload
+
+__all__ = [
+    "PUBLIC_STORAGE", "REDBRICK_STORAGE", "AuthError", "Credentials", "CredentialsError",
+    "Destination", "Journal", "Project", "RedBrickClient", "RedBrickError", "RetryPolicy",
+    "TaskResult", "TaskState", "Timeouts", "TransientError", "UploadBlocked", "UploadOptions",
+    "UploadProgress", "UploadReport", "api_url", "get_project", "journal_path",
+    "load_credentials", "parse_storage", "project_taxonomy", "resolve_destination", "upload",
+]

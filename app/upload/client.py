@@ -1,0 +1,355 @@
+"""HTTP transport to RedBrick AI, on the wire as redbrick-sdk 2.35.4, with careful retries.
+
+What the SDK does (reference redbrick.md §5.1) and this client repeats: the API
+URL rules of ``_get_api_url``; POST bodies base64(gzip(compact JSON)) with the
+``Content-Encoding-RB: gzip`` header; the ``ApiKey`` and ``RB-SDK-Version``
+headers; 30 s per API call, 60 s connect / read for file PUTs; TLS verification on.
+
+Where it is more careful than the SDK:
+
+* retries with exponential backoff and jitter on connection errors, timeouts,
+  429 and 5xx only; 401/403 fail at once (no retry storm with a wrong key);
+  other 4xx and GraphQL errors are answers, not accidents, and are not retried;
+* a request that is not safe to repeat (``createDatapoint``) is retried only
+  after ``reconcile`` has checked that the first attempt did not take effect;
+* the key never appears in an error message (``redact``), nor do the signatures
+  of presigned URLs;
+* everything stops at the next request or backoff when ``cancel`` is set.
+
+urllib3's ``Retry`` is not used: it cannot tell a mutation whose response was
+lost from one that never arrived, cannot re-open a file body for the next
+attempt, and sleeps where a cancel cannot reach it.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import logging
+import random
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
+
+from app.errors import Cancelled, InputError, SegmapError
+
+SDK_VERSION = "2.35.4"
+DEFAULT_URL = "https://api.redbrickai.com"
+log = logging.getLogger("segmap.upload")
+
+
+class RedBrickError(SegmapError):
+    """RedBrick refused or failed a request."""
+
+
+class AuthError(RedBrickError):
+    """The API key was refused (HTTP 401/403)."""
+
+
+class TransientError(RedBrickError):
+    """A request kept failing for reasons that may pass (network, 429, 5xx)."""
+
+
+def api_url(url: str | None) -> str:
+    """The GraphQL endpoint for a RedBrick base URL, by the SDK's rules."""
+    url = (url or DEFAULT_URL).lower().rstrip("/")
+    if DEFAULT_URL in url:
+        url = DEFAULT_URL
+    elif "amazonaws.com" not in url and "localhost" not in url:
+        url = url.replace("https://", "", 1).replace("http://", "", 1)
+        pos = url.find("/")
+        url = "https://" + url[: pos if pos >= 0 else len(url)] + "/api"
+    return url + "/graphql/"
+
+
+def encode_body(query: str, variables: dict[str, Any]) -> bytes:
+    """A POST body as the SDK sends it: base64(gzip(compact JSON))."""
+    raw = json.dumps({"query": query, "variables": variables}, separators=(",", ":"))
+    return base64.b64encode(gzip.compress(raw.encode("utf-8")))
+
+
+_SIGNED_URL = re.compile(r"(https?://[^\s?'\"]+)\?[^\s'\"]+")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry: ``attempts`` in all, exponential backoff."""
+
+    attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 20.0
+
+    def delay(self, failures: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after the ``failures``-th failure ("equal jitter")."""
+        step = min(self.max_delay, self.base_delay * 2 ** (failures - 1))
+        wait = step / 2 + random.uniform(0, step / 2)
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.max_delay))
+        return wait
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds: per API call (connect, read), and for file PUTs (connect, read)."""
+
+    api: tuple[float, float] = (30.0, 30.0)
+    put: tuple[float, float] = (60.0, 60.0)
+
+
+class _Failure(Exception):
+    """One failed attempt: whether to retry, and whether the server may have acted on it."""
+
+    def __init__(self, message: str, *, retry: bool, reached: bool,
+                 retry_after: float | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retry = retry
+        self.reached = reached
+        self.retry_after = retry_after
+        self.status = status
+
+
+class _Body:
+    """A file body streamed in blocks; stops the PUT when the upload is cancelled."""
+
+    def __init__(self, path: Path, cancel: threading.Event) -> None:
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed by the caller
+        self._size = path.stat().st_size
+        self._cancel = cancel
+
+    def __len__(self) -> int:  # requests sends Content-Length, which presigned URLs need
+        return self._size
+
+    def read(self, n: int = -1) -> bytes:
+        # Not at the end: once every byte is out the server may have the file, and a
+        # cancel now would leave the client believing it does not.
+        if self._cancel.is_set() and self._fh.tell() < self._size:
+            raise Cancelled()
+        return self._fh.read(n)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    try:
+        return float(resp.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+
+
+class RedBrickClient:
+    """A session with RedBrick's API for one API key.
+
+    ``on_retry(operation, failures, reason)`` is told about every retry (for the
+    summary). The client is safe to share between threads.
+    """
+
+    def __init__(self, api_key: str, url: str | None = None, *,
+                 retry: RetryPolicy | None = None, timeouts: Timeouts | None = None,
+                 pool_size: int = 32, cancel: threading.Event | None = None,
+                 on_retry: Callable[[str, int, str], None] | None = None) -> None:
+        self._key = api_key
+        self.url = api_url(url)
+        self.retry = retry or RetryPolicy()
+        self.timeouts = timeouts or Timeouts()
+        self.cancel = cancel or threading.Event()
+        self.on_retry = on_retry
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self._headers = {
+            "RB-SDK-Version": SDK_VERSION,
+            "ApiKey": api_key,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Content-Encoding-RB": "gzip",
+            "Accept-Encoding": "br, gzip",
+        }
+
+    def __repr__(self) -> str:
+        return f"RedBrickClient(url={self.url!r}, api_key=<hidden>)"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.session.close()
+
+    def redact(self, text: str) -> str:
+        """``text`` without the API key and without presigned URL signatures."""
+        if self._key:
+            text = text.replace(self._key, "<api key>")
+        return _SIGNED_URL.sub(r"\1?<signature>", text)
+
+    # -- GraphQL ---------------------------------------------------------------------
+
+    def execute(self, query: str, variables: dict[str, Any], *,
+                reconcile: Callable[[], dict[str, Any] | None] | None = None) -> dict[str, Any]:
+        """Run a GraphQL operation and return its ``data``.
+
+        Queries are repeated freely. For a mutation pass ``reconcile``: after a
+        failure the server may have acted on (lost response, timeout, 5xx) it is
+        called before any retry, and a value it returns is taken as the result.
+        """
+        operation = _operation_name(query)
+        body = encode_body(query, variables)
+        maybe_done = False
+        for attempt in self._attempts(operation):
+            if maybe_done and reconcile is not None:
+                found = reconcile()
+                if found is not None:
+                    return found
+            try:
+                return self._post_once(operation, body)
+            except _Failure as failure:
+                maybe_done = maybe_done or failure.reached
+                attempt.failed(failure)
+            except RedBrickError:
+                # An answer (e.g. "name already exists") after an attempt that may have
+                # worked: the earlier attempt is the one to believe.
+                if maybe_done and reconcile is not None and (found := reconcile()) is not None:
+                    return found
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _post_once(self, operation: str, body: bytes) -> dict[str, Any]:
+        log.debug("RedBrick API: %s", operation)
+        try:
+            resp = self.session.post(self.url, data=body, headers=self._headers,
+                                     timeout=self.timeouts.api)
+        except requests.exceptions.RequestException as exc:
+            raise self._network_failure(exc) from None
+        text = resp.text if resp.status_code >= 400 else ""
+        self._check_status(resp, operation, text)
+        try:
+            payload = resp.json()
+        except ValueError:
+            if "br" in resp.headers.get("Content-Encoding", ""):
+                # The SDK's headers accept brotli; requests decodes it only with brotli installed.
+                raise RedBrickError(f"{operation}: RedBrick answered in brotli, which this "
+                                    "Python cannot decode.", "pip install brotli") from None
+            raise _Failure(f"{operation}: the server's answer is not JSON", retry=True,
+                           reached=True) from None
+        if not isinstance(payload, dict):
+            raise _Failure(f"{operation}: unexpected answer {str(payload)[:200]}",
+                           retry=True, reached=True)
+        if payload.get("errors"):
+            messages = [str(e.get("message", e)) if isinstance(e, dict) else str(e)
+                        for e in payload["errors"]]
+            raise RedBrickError(self.redact(f"RedBrick refused {operation}: "
+                                            + "; ".join(messages)))
+        data = payload.get("data", payload)
+        return data if isinstance(data, dict) else {}
+
+    def _check_status(self, resp: requests.Response, operation: str, text: str) -> None:
+        status = resp.status_code
+        if status < 400:
+            return
+        detail = self.redact(text.strip())[:300]
+        if status in (401, 403):
+            raise AuthError(
+                f"RedBrick refused the API key (HTTP {status}) on {operation}.",
+                "Check the key (REDBRICK_API_KEY or the RedBrick CLI profile) and that it "
+                "belongs to this organization; create a new one in RedBrick AI under "
+                "Integrations > API keys if needed.")
+        if status == 429:
+            raise _Failure(f"{operation}: rate limited (HTTP 429)", retry=True, reached=False,
+                           retry_after=_retry_after(resp), status=status)
+        if status >= 500:
+            raise _Failure(f"{operation}: server error HTTP {status} {detail}".rstrip(),
+                           retry=True, reached=True, retry_after=_retry_after(resp),
+                           status=status)
+        if status == 404:
+            raise RedBrickError(f"RedBrick API endpoint not found: {self.url}",
+                                "Check the --url: it is RedBrick's base URL, e.g. "
+                                "https://api.redbrickai.com.")
+        raise RedBrickError(f"RedBrick refused {operation} (HTTP {status}): {detail}")
+
+    def _network_failure(self, exc: requests.exceptions.RequestException) -> _Failure:
+        # A connection that was never made cannot have been acted on; anything after
+        # the request went out (reset, read timeout) may have been.
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        reached = not (isinstance(exc, requests.exceptions.ConnectTimeout)
+                       or isinstance(reason, NewConnectionError))
+        return _Failure(self.redact(f"{type(exc).__name__}: {exc}")[:300], retry=True,
+                        reached=reached)
+
+    # -- files -----------------------------------------------------------------------
+
+    def put(self, url: str, body: bytes | Path, headers: dict[str, str], *,
+            what: str) -> None:
+        """PUT a file (bytes, or a path streamed from disk) to a presigned URL."""
+        for attempt in self._attempts(f"upload of {what}"):
+            try:
+                stream = _Body(body, self.cancel) if isinstance(body, Path) else None
+            except OSError as exc:
+                raise InputError(f"Cannot read {body}: {exc.strerror or exc}.",
+                                 "Check that the file is still there and readable.") from None
+            try:
+                resp = self.session.put(url, data=stream if stream is not None else body,
+                                        headers=headers, timeout=self.timeouts.put)
+            except Cancelled:
+                raise
+            except requests.exceptions.RequestException as exc:
+                if isinstance(exc.__context__, Cancelled) or self.cancel.is_set():
+                    raise Cancelled() from None
+                attempt.failed(self._network_failure(exc))
+                continue
+            finally:
+                if stream is not None:
+                    stream.close()
+            if 200 <= resp.status_code < 300:
+                return
+            if resp.status_code == 429 or resp.status_code >= 500:
+                attempt.failed(_Failure(f"HTTP {resp.status_code}", retry=True, reached=True,
+                                        retry_after=_retry_after(resp)))
+                continue
+            raise RedBrickError(
+                f"The upload of {what} was refused (HTTP {resp.status_code}): "
+                + self.redact(resp.text.strip())[:300],
+                "Presigned upload links expire; retry the failed tasks.")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- retries ---------------------------------------------------------------------
+
+    def _attempts(self, operation: str) -> Iterator[_Attempt]:
+        failures = 0
+        while True:
+            if self.cancel.is_set():
+                raise Cancelled()
+            attempt = _Attempt()
+            yield attempt
+            if attempt.failure is None:
+                return  # the caller returned or raised; not reached in practice
+            failures += 1
+            failure = attempt.failure
+            if not failure.retry or failures >= self.retry.attempts:
+                raise TransientError(
+                    f"{failure} (gave up after {failures} attempt{'s' * (failures > 1)})",
+                    "The network or RedBrick is having trouble; run the upload again later: "
+                    "finished work is kept and not repeated.")
+            if self.on_retry is not None:
+                self.on_retry(operation, failures, str(failure))
+            log.debug("retrying %s after %s", operation, failure)
+            if self.cancel.wait(self.retry.delay(failures, failure.retry_after)):
+                raise Cancelled()
+
+
+@dataclass
+class _Attempt:
+    failure: _Failure | None = None
+
+    def failed(self, failure: _Failure) -> None:
+        self.failure = failure
+
+
+def _operation_name(query: str) -> str:
+    match = re.search(r"\b(?:query|mutation)\s+(\w+)", query)
+    return match.group(1) if match else "request"

@@ -1,0 +1,230 @@
+"""The GraphQL documents redbrick-sdk 2.35.4 sends for an items-list upload.
+
+Copied from the SDK (repo/project.py, repo/upload.py, repo/labeling.py and the
+shards in repo/shards.py); whitespace aside they are the SDK's text token for
+token, which ``tests/app/test_upload_protocol.py`` checks against the installed
+SDK. The one document the SDK does not send during an upload is ``TASKS_LIST``:
+it is the SDK's ``tasksListSDK`` (``project.export.list_tasks``) asking only for
+what Segmap needs to tell whether a task of a given name already exists.
+"""
+
+from __future__ import annotations
+
+_ATTRIBUTE = """
+    name attrType attrId
+    options { name optionId color archived }
+    archived parents hint defaultValue minValue maxValue stepValue
+"""
+
+_CATEGORY_TREE = """
+    name
+    children { name classId disabled
+      children { name classId disabled
+        children { name classId disabled
+          children { name classId disabled
+            children { name classId disabled
+              children { name classId disabled } } } } } }
+"""
+
+_TAXONOMY = f"""
+    orgId name version createdAt
+    categories {{ {_CATEGORY_TREE} }}
+    attributes {{ name attrType whitelist disabled }}
+    taskCategories {{ {_CATEGORY_TREE} }}
+    taskAttributes {{ name attrType whitelist disabled }}
+    colorMap {{ name color classid trail taskcategory }}
+    archived isNew taxId
+    studyClassify {{ {_ATTRIBUTE} }}
+    seriesClassify {{ {_ATTRIBUTE} }}
+    instanceClassify {{ {_ATTRIBUTE} }}
+    objectTypes {{
+        category classId labelType
+        attributes {{ {_ATTRIBUTE} }}
+        color archived parents hint
+    }}
+"""
+
+GET_PROJECT = f"""
+    query getProjectSDK($orgId: UUID!, $projectId: UUID!) {{
+        project(orgId: $orgId, projectId: $projectId) {{
+            orgId projectId name desc status tdType
+            taxonomy {{ {_TAXONOMY} }}
+            projectUrl createdAt updatedAt
+            consensusSettings {{ enabled }}
+            workspace {{ workspaceId }}
+            stages {{
+                stageName brickName stageConfig
+                routing {{
+                    ...on NoRouting {{ placeholder }}
+                    ...on NextRouting {{ nextStageName }}
+                    ...on MultiRouting {{ stageNames }}
+                    ...on BooleanRouting {{ passed failed }}
+                    ...on FeedbackRouting {{ feedbackStageName }}
+                }}
+            }}
+        }}
+    }}
+"""
+
+VALIDATE_AND_CONVERT = """
+    query validateAndConvertToImportFormatSDK(
+        $original: String!
+        $convert: Boolean
+        $storageId: UUID
+    ) {
+        validateAndConvertToImportFormat(
+            original: $original
+            convert: $convert
+            storageId: $storageId
+        ) {
+            isValid
+            error
+            converted
+        }
+    }
+"""
+
+GET_LABEL_STORAGE = """
+    query getLabelStorageSDK($orgId: UUID!, $projectId: UUID!) {
+        getLabelStorage(orgId: $orgId, projectId: $projectId) {
+            storageId
+            path
+        }
+    }
+"""
+
+ITEMS_UPLOAD_PRESIGN = """
+    query itemsUploadPresignSDK(
+        $orgId:UUID!,
+        $projectId: UUID!,
+        $files: [String]!,
+        $fileType:[String]!
+    ){
+        itemsUploadPresign(
+            orgId:$orgId,
+            projectId: $projectId,
+            files:$files,
+            fileType:$fileType
+        ) {
+            items {
+                presignedUrl,
+                filePath,
+                fileName
+            }
+        }
+    }
+"""
+
+PRESIGN_UPLOADS = """
+    query presignUploadsSDK(
+        $orgId: UUID!
+        $projectId: UUID!
+        $filesData: [String!]!
+        $fileTypeData: String!
+        $fileEncodingData: String
+        $filesSeg: [String!]!
+        $fileTypeSeg: String!
+        $fileEncodingSeg: String
+    ) {
+        presignData: presignUploads(
+            orgId: $orgId
+            projectId: $projectId
+            files: $filesData
+            fileType: $fileTypeData
+            fileEncoding: $fileEncodingData
+        ) {
+            presignedUrl
+            filePath
+            fileName
+        }
+        presignSeg: presignUploads(
+            orgId: $orgId
+            projectId: $projectId
+            files: $filesSeg
+            fileType: $fileTypeSeg
+            fileEncoding: $fileEncodingSeg
+        ) {
+            presignedUrl
+            filePath
+            fileName
+        }
+    }
+"""
+
+CREATE_DATAPOINT = """
+    mutation createDatapointSDK(
+        $orgId: UUID!
+        $workspaceId: UUID
+        $projectId: UUID
+        $items: [String!]!
+        $heatMaps: [HeatMapInput!]
+        $transforms: [TransformInput!]
+        $centerline: [CenterlineInput!]
+        $name: String!
+        $storageId: UUID!
+        $labelsData: String
+        $labelsDataPath: String
+        $labelsMap: [LabelMapInput]
+        $seriesInfo: [SeriesInfoInput!]
+        $metaData: String
+        $isGroundTruth: Boolean!
+        $preAssign: String
+        $priority: Float
+        $attributes: JSONString
+    ) {
+        createDatapoint(
+            orgId: $orgId
+            workspaceId: $workspaceId
+            projectId: $projectId
+            items: $items
+            heatMaps: $heatMaps
+            transforms: $transforms
+            centerline: $centerline
+            name: $name
+            storageId: $storageId
+            labelsData: $labelsData
+            labelsDataPath: $labelsDataPath
+            labelsMap: $labelsMap
+            seriesInfo: $seriesInfo
+            metaData: $metaData
+            isGroundTruth: $isGroundTruth
+            preAssign: $preAssign
+            priority: $priority
+            attributes: $attributes
+        ) {
+            dpId
+            taskId
+            taskIds
+        }
+    }
+"""
+
+TASKS_LIST = """
+    query tasksListSDK(
+        $orgId: UUID!
+        $projectId: UUID!
+        $stageName: String
+        $taskSearch: String
+        $manualLabelingFilters: TasksFilter
+        $first: Int
+        $after: String
+    ) {
+        genericTasks(
+            orgId: $orgId
+            projectId: $projectId
+            stageName: $stageName
+            taskSearch: $taskSearch
+            manualLabelingFilters: $manualLabelingFilters
+            first: $first
+            after: $after
+        ) {
+            entries {
+                taskId
+                currentStageName
+                createdAt
+                datapoint { dpId name }
+            }
+            cursor
+        }
+    }
+"""
