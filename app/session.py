@@ -247,6 +247,21 @@ class Session:
                                 f"({seg.mask}): RedBrick rejects it."))
         return rows
 
+    def colour(self, row: Row) -> tuple[int, int, int]:
+        """The colour a row is drawn in: its category's in the taxonomy, else a distinct
+        colour for its value (stable from run to run)."""
+        from app.overlay_style import default_colour
+
+        if row.category is not None and self.taxonomy is not None:
+            rgb = self.taxonomy.color_for(row.category)
+            if rgb is not None:
+                return (int(rgb[0]), int(rgb[1]), int(rgb[2]))
+        return default_colour(row.label_value or 0)
+
+    def colours(self, case: CaseState) -> dict[int, tuple[int, int, int]]:
+        """Colour per label value of the merged volume (instance ids)."""
+        return {r.label_value: self.colour(r) for r in self.rows(case) if r.label_value is not None}
+
     # ------------------------------------------------------------------ editing
     def set_category(self, case: CaseState, row: Row, category: Category | None) -> None:
         """Map a row to ``category`` (None unmaps it); the change is the user's, so reviewed."""
@@ -310,6 +325,60 @@ class Session:
             series.segmentations = rel[0]
         else:
             series.segmentations = rel
+
+    # ---------------------------------------------------------------- re-pairing
+    def move_mask(self, mask: Path, source: CaseState, target: CaseState) -> list[str]:
+        """Move a mask to another case's image (re-pairing); returns what changed, in words.
+
+        The mask must sit on the target image in world space (same grid, or the same
+        voxels reoriented), and fit the target's shape: a binary case takes binary
+        masks; a label-map case takes label maps (and becomes shape II with two files).
+        """
+        from app import niio
+        from app.geometry import Grid, compare_grids
+
+        if mask not in source.masks:
+            raise InputError(f"{mask.name} is not a mask of case {source.name}.")
+        if source is target:
+            return []
+        c = self.census(mask)
+        if c is None:
+            raise InputError(f"{mask.name} cannot be read, so it cannot be moved.")
+        if target.binary and not c.binary:
+            raise InputError(f"{mask.name} holds several values; case {target.name} takes one "
+                             "binary mask per structure.", "Move it to a label-map case.")
+        info = niio.read_info(mask)
+        match = compare_grids(self.cache.image_grid(list(target.image.files)),
+                              Grid.of(info.shape, info.affine))
+        if not match.aligned:
+            raise InputError(f"{mask.name} does not lie on the image of {target.name}: "
+                             f"{match.message}", "Choose the image the mask was drawn on.")
+        done = []
+        key = self.mapped_key_of(source, mask) if source.binary else None
+        if key is not None and source.series.segment_map is not None:
+            source.series.segment_map.remove(key)
+            source.unreviewed.discard(key)
+        source.masks.remove(mask)
+        moved = {k: v for k, v in source.suggestions.items() if k[0] == mask}
+        for k in moved:
+            del source.suggestions[k]
+        if not source.binary and source.series.segment_map is not None:
+            left = {int(v) for f in source.masks if (cf := self.census(f)) is not None
+                    for v in cf.nonzero if float(v).is_integer()}
+            for k in [k for k in source.series.segment_map.segments if k not in left]:
+                source.series.segment_map.remove(k)
+                source.unreviewed.discard(k)
+                done.append(f"value {k} left {source.name} with the mask")
+            if len(source.masks) == 1:
+                source.mode = MODE_I
+        target.masks.append(mask)
+        target.suggestions.update(moved)
+        if not target.binary and len(target.masks) > 1:
+            target.mode = MODE_II
+        self._sync_segmentations(source)
+        self._sync_segmentations(target)
+        done.insert(0, f"{mask.name} moved from {source.name} to {target.name}")
+        return done
 
     # ------------------------------------------------------- mapping several cases
     def label_set(self, case: CaseState) -> frozenset[str]:

@@ -15,7 +15,6 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from app.items import Category, category_label
 from app.session import (ABSENT, EMPTY, NOT_IN_TAXONOMY, OK, SUGGESTED, UNMAPPED, CaseState, Row,
                          Session)
-from app.taxonomy import sdk_color
 
 COLUMNS = ("", "Value", "File", "Voxels", "Volume (mL)", "Mean", "Category", "Suggested by",
            "Status")
@@ -105,15 +104,10 @@ class MappingTableModel(QAbstractTableModel):
         return self._case
 
     def colour_of(self, row: Row) -> tuple[int, int, int] | None:
-        """The colour RedBrick shows the row's category in (grey when unmapped)."""
-        if row.category is None:
+        """The colour the row is drawn in (no swatch for a row without voxels)."""
+        if self._session is None or row.label_value is None:
             return None
-        tax = self._session.taxonomy if self._session else None
-        rgb = tax.color_for(row.category) if tax is not None else None
-        if rgb is None:
-            # No taxonomy colour: the SDK's deterministic colour of the value.
-            rgb = tuple(sdk_color(None, row.label_value or 0))  # type: ignore[assignment]
-        return rgb
+        return self._session.colour(row)
 
     def _icon(self, rgb: tuple[int, int, int] | None) -> QIcon:
         if rgb not in self._icons:

@@ -46,6 +46,7 @@ class Worker(QObject):
     """
 
     progress = Signal(float, float, str)  # done, total, message
+    stepped = Signal(object)  # the Progress object itself (e.g. UploadProgress with task states)
     finished = Signal(object)  # the result
     failed = Signal(object, str)  # the exception, its traceback as text
     cancelled = Signal()
@@ -110,6 +111,7 @@ class Worker(QObject):
             except StopIteration as stop:
                 if pending is not None:
                     self.progress.emit(pending.done, pending.total, pending.message)
+                    self.stepped.emit(pending)
                 return stop.value
             if self._cancel.is_set():
                 work.close()  # GeneratorExit at the yield: the work's finally blocks run
@@ -118,6 +120,7 @@ class Worker(QObject):
             now = time.monotonic()
             if pending is not None and now - last >= _PROGRESS_INTERVAL_S:
                 self.progress.emit(pending.done, pending.total, pending.message)
+                self.stepped.emit(pending)
                 last, pending = now, None
 
     @staticmethod

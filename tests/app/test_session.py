@@ -174,3 +174,20 @@ def test_export_cli_rebases_paths(demo, tmp_path, capsys):
     items = load_items(out)
     for _, _, _, s in items.iter_series():
         assert all(Path(items.resolve(p)).is_file() for p in s.segmentation_paths)
+
+
+def test_moving_a_mask_to_another_case(folder_session):
+    one, two = by_mode(folder_session, "I"), by_mode(folder_session, "II")
+    mask = two.masks[1]  # vessels_lesion: values 5 and 6
+    done = folder_session.move_mask(mask, two, one)
+    assert mask in one.masks and mask not in two.masks
+    assert one.mode == "II" and two.mode == "I"
+    assert two.series.segment_map is not None and set(two.series.segment_map.segments) == {1, 2, 3, 4}
+    assert "moved" in done[0]
+    assert len(one.series.segmentation_paths) == 2
+
+
+def test_moving_a_label_map_into_a_binary_case_is_refused(folder_session):
+    one, three = by_mode(folder_session, "I"), by_mode(folder_session, "III")
+    with pytest.raises(InputError, match="binary mask per structure"):
+        folder_session.move_mask(one.masks[0], one, three)

@@ -1,0 +1,49 @@
+"""What every page has: a title, gating of Next, and hooks the window calls."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+
+
+class Page(QWidget):
+    """A wizard page. Subclasses set ``title`` and ``subtitle`` and build their widgets."""
+
+    title = ""
+    subtitle = ""
+    completeChanged = Signal()  # re-evaluate can_next()
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__()
+        self.window_ = window
+        self.state = window.state
+        self.layout_ = QVBoxLayout(self)
+        self.layout_.setContentsMargins(18, 14, 18, 10)
+        heading = QLabel(self.title)
+        heading.setObjectName("pageTitle")
+        heading.setStyleSheet("font-size: 17px; font-weight: 600;")
+        self.layout_.addWidget(heading)
+        if self.subtitle:
+            sub = QLabel(self.subtitle)
+            sub.setWordWrap(True)
+            sub.setStyleSheet("color: palette(mid);")
+            sub.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.layout_.addWidget(sub)
+
+    def enter(self) -> None:
+        """Called each time the page is shown."""
+
+    def leave(self) -> None:
+        """Called when another page is shown."""
+
+    def can_next(self) -> tuple[bool, str]:
+        """Whether Next is allowed, and why not (shown beside the button)."""
+        return True, ""
+
+    def next_text(self) -> str:
+        return "&Next"

@@ -1,0 +1,202 @@
+"""Page 2, Cases: what was found, paired and in which import shape; include, exclude, re-pair."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+                               QListWidget, QListWidgetItem, QPushButton, QSplitter, QTableView,
+                               QTextBrowser, QVBoxLayout, QWidget)
+
+from app.errors import SegmapError
+from ui import errors
+from ui.cases_model import COL_CASE, COL_INCLUDE, COL_MAPPING, COL_SERIES, CasesModel
+from ui.pages.base import Page
+
+
+class CasesPage(Page):
+    title = "Cases"
+    subtitle = ("Each case becomes one RedBrick task: an image series and its masks in one "
+                "import shape. Untick a case to leave it out; move a mask that was paired "
+                "with the wrong image.")
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.model = CasesModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_SERIES, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_MAPPING, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setToolTip("Space toggles Include; Enter opens the case's mapping")
+        self.table.selectionModel().currentRowChanged.connect(self._on_table_current_changed)
+        self.table.doubleClicked.connect(self._on_table_double_clicked)
+        self.table.activated.connect(self._on_table_double_clicked)
+        self.model.includedChanged.connect(self._on_model_included_changed)
+
+        buttons = QHBoxLayout()
+        self.include_all = QPushButton("Include &all")
+        self.exclude_all = QPushButton("E&xclude all")
+        self.include_all.clicked.connect(lambda: self._set_all(True))
+        self.exclude_all.clicked.connect(lambda: self._set_all(False))
+        self.count_label = QLabel()
+        buttons.addWidget(self.include_all)
+        buttons.addWidget(self.exclude_all)
+        buttons.addStretch(1)
+        buttons.addWidget(self.count_label)
+
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.table, 1)
+        tl.addLayout(buttons)
+
+        self.details = QTextBrowser()
+        self.details.setOpenLinks(False)
+        self.masks = QListWidget()
+        self.masks.setToolTip("The case's mask files, in the order RedBrick merges them")
+        self.move_target = QComboBox()
+        self.move_target.setToolTip("The case whose image the selected mask belongs to")
+        self.move_button = QPushButton("&Move mask to this case")
+        self.move_button.setToolTip("Re-pair the selected mask with another case's image "
+                                    "(checked in world space first)")
+        self.move_button.clicked.connect(self._on_move_clicked)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(QLabel("<b>Masks</b>"))
+        rl.addWidget(self.masks, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.move_target, 1)
+        row.addWidget(self.move_button)
+        rl.addLayout(row)
+        bottom = QSplitter()
+        bottom.addWidget(self.details)
+        bottom.addWidget(right)
+        bottom.setSizes([600, 400])
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(top)
+        split.addWidget(bottom)
+        split.setSizes([430, 220])
+        self.layout_.addWidget(split, 1)
+        self.state.sessionChanged.connect(self._on_session_changed)
+        self.state.mappingChanged.connect(lambda _name: self.model.refresh())
+        self.state.taxonomyChanged.connect(self.model.refresh)
+
+    # ------------------------------------------------------------------ events
+    def enter(self) -> None:
+        self.model.refresh()
+        case = self.state.current_case()
+        row = self.model.row_of(case.name) if case else 0
+        if self.model.rowCount() and row >= 0:
+            self.table.selectionModel().setCurrentIndex(
+                self.model.index(row, COL_CASE),
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.setFocus()
+        self._update_count()
+
+    def _on_session_changed(self) -> None:
+        self.model.set_session(self.state.session)
+        self._update_count()
+        self.completeChanged.emit()
+
+    def _on_table_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            case = self.model.case_at(current.row())
+            self.state.set_current_case(case.name)
+            self._show_details(current.row())
+
+    def _on_table_double_clicked(self, index: QModelIndex) -> None:
+        if index.isValid() and index.column() != COL_INCLUDE:
+            self.state.set_current_case(self.model.case_at(index.row()).name)
+            self.window_.go_next()
+
+    def _on_model_included_changed(self) -> None:
+        self._update_count()
+        self.state.casesChanged.emit()
+        self.completeChanged.emit()
+
+    def _set_all(self, included: bool) -> None:
+        session = self.state.session
+        if session is None:
+            return
+        for c in session.cases:
+            session.set_included(c, included)
+        self.model.refresh()
+        self._on_model_included_changed()
+
+    def _on_move_clicked(self) -> None:
+        session = self.state.session
+        item = self.masks.currentItem()
+        target_name = self.move_target.currentData()
+        source = self.state.current_case()
+        if session is None or item is None or source is None or not target_name:
+            return
+        target = session.case(target_name)
+        try:
+            done = session.move_mask(item.data(Qt.ItemDataRole.UserRole), source, target)
+        except SegmapError as exc:
+            errors.show_error(exc, None, self)
+            return
+        self.state.casesChanged.emit()
+        self.state.mappingChanged.emit(source.name)
+        self.state.mappingChanged.emit(target.name)
+        self.model.refresh()
+        self._show_details(self.model.row_of(source.name), note="; ".join(done))
+
+    # -------------------------------------------------------------------- view
+    def _update_count(self) -> None:
+        s = self.state.session
+        if s is None:
+            self.count_label.setText("")
+            return
+        n = sum(c.included for c in s.cases)
+        self.count_label.setText(f"{n} of {len(s.cases)} cases included")
+
+    def _show_details(self, row: int, note: str = "") -> None:
+        session = self.state.session
+        if session is None or row < 0:
+            return
+        case = self.model.case_at(row)
+        img = case.image
+        lines = [f"<b>{case.name}</b> — import shape {case.mode}"]
+        if note:
+            lines.append(f"<span style='color:#2a6f2a'>{note}</span>")
+        lines.append(f"Image: {img.label}" + (f" ({img.slices} slices)" if img.slices else ""))
+        if case.evidence:
+            lines.append(f"Paired because: {case.evidence}")
+        for w in case.warnings:
+            lines.append(f"<span style='color:#9a5b00'>⚠ {w}</span>")
+        if session.messages:
+            lines.append("<br><b>Notes from the scan</b>")
+            lines.extend(f"<span style='color:#666'>{m}</span>" for m in session.messages[:40])
+            if len(session.messages) > 40:
+                lines.append(f"… and {len(session.messages) - 40} more")
+        self.details.setHtml("<br>".join(lines))
+        self.masks.clear()
+        for m in case.masks:
+            it = QListWidgetItem(m.name)
+            it.setToolTip(str(m))
+            it.setData(Qt.ItemDataRole.UserRole, m)
+            self.masks.addItem(it)
+        self.move_target.clear()
+        for other in session.cases:
+            if other is not case:
+                self.move_target.addItem(f"{other.name} ({other.image.label})", other.name)
+        self.move_button.setEnabled(self.move_target.count() > 0 and bool(case.masks))
+
+    def can_next(self) -> tuple[bool, str]:
+        s = self.state.session
+        if s is None:
+            return False, "Open a source first"
+        if not any(c.included for c in s.cases):
+            return False, "Include at least one case"
+        return True, ""

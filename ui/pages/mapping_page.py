@@ -1,0 +1,321 @@
+"""Page 3, Mapping: which category every value (or binary mask) is, beside a live preview."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout,
+                               QHeaderView, QLabel, QMessageBox, QPushButton, QSplitter,
+                               QTableView, QVBoxLayout, QWidget)
+
+from app.errors import SegmapError
+from app.preview_data import CasePreview
+from app.session import ABSENT, NOT_IN_TAXONOMY, SUGGESTED, UNMAPPED, CaseState
+from app.templates import load_template
+from ui import errors
+from ui.case_loader import CaseLoader
+from ui.category_delegate import CategoryDelegate
+from ui.mapping_model import COL_CATEGORY, MappingTableModel
+from ui.pages.base import Page
+from ui.preview import PreviewWidget
+
+
+def consequences(rows: list[Any]) -> tuple[str, str]:
+    """(text, colour) spelling out what the current mapping does on import."""
+    n = {s: sum(1 for r in rows if r.status == s) for s in (ABSENT, NOT_IN_TAXONOMY, UNMAPPED,
+                                                           SUGGESTED)}
+    parts = []
+    if n[ABSENT]:
+        parts.append(f"{n[ABSENT]} mapped value(s) occur in no file: RedBrick rejects the task.")
+    if n[NOT_IN_TAXONOMY]:
+        parts.append(f"{n[NOT_IN_TAXONOMY]} categor(y/ies) are not in the taxonomy: RedBrick "
+                     "refuses the task.")
+    if n[UNMAPPED]:
+        values = ", ".join(str(r.label_value) for r in rows if r.status == UNMAPPED
+                           and r.label_value is not None)
+        parts.append(
+            (f"Value(s) {values} are not mapped: they will import as uneditable, view-only "
+             "annotations." if values else
+             f"{n[UNMAPPED]} mask(s) are not mapped: they will not be imported."))
+    if n[SUGGESTED]:
+        parts.append(f"{n[SUGGESTED]} suggestion(s) to review: check them, then Accept.")
+    if not parts:
+        return "Every label is mapped to a category.", "#2a6f2a"
+    colour = "#a0281e" if n[ABSENT] or n[NOT_IN_TAXONOMY] else "#9a5b00"
+    return " ".join(parts), colour
+
+
+class MappingPage(Page):
+    title = "Mapping"
+    subtitle = ("Choose the taxonomy category of every label. Suggestions show where they "
+                "came from and stay marked until you accept them. Select a row to see the "
+                "label on the image.")
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.loader: CaseLoader = window.loader
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Case"))
+        self.case_combo = QComboBox()
+        self.case_combo.setMinimumWidth(280)
+        self.case_combo.setToolTip("The case to map (Ctrl+PgDown / Ctrl+PgUp for the next / "
+                                   "previous case)")
+        self.case_combo.currentIndexChanged.connect(self._on_case_combo_changed)
+        bar.addWidget(self.case_combo)
+        self.accept_button = QPushButton("&Accept suggestions")
+        self.accept_button.setToolTip("Accept every suggestion of this case (Ctrl+Enter)")
+        self.accept_button.clicked.connect(self._on_accept_clicked)
+        self.apply_button = QPushButton("A&pply to same labels")
+        self.apply_button.setToolTip("Copy this mapping to every case with the same label values "
+                                     "(or the same structure files)")
+        self.apply_button.clicked.connect(self._on_apply_clicked)
+        self.save_button = QPushButton("&Save template…")
+        self.save_button.setToolTip("Save this mapping to apply to other datasets")
+        self.save_button.clicked.connect(self._on_save_template_clicked)
+        self.load_button = QPushButton("&Load template…")
+        self.load_button.setToolTip("Apply a saved mapping to every case it covers")
+        self.load_button.clicked.connect(self._on_load_template_clicked)
+        for b in (self.accept_button, self.apply_button, self.save_button, self.load_button):
+            bar.addWidget(b)
+        bar.addStretch(1)
+        self.layout_.addLayout(bar)
+
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.layout_.addWidget(self.banner)
+
+        self.model = MappingTableModel(parent=self)
+        self.model.mappingChanged.connect(self._on_model_mapping_changed)
+        self.delegate = CategoryDelegate(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setItemDelegateForColumn(COL_CATEGORY, self.delegate)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                   | QAbstractItemView.EditTrigger.EditKeyPressed
+                                   | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setToolTip("F2 or type to choose a category; Delete unmaps the row")
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_CATEGORY, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(24)
+        self.table.selectionModel().currentRowChanged.connect(self._on_table_current_changed)
+        QShortcut(QKeySequence(Qt.Key.Key_Delete), self.table, self._on_delete_pressed)
+        QShortcut(QKeySequence("Ctrl+Return"), self, self._on_accept_clicked)
+        QShortcut(QKeySequence("Ctrl+PgDown"), self, lambda: self._step_case(1))
+        QShortcut(QKeySequence("Ctrl+PgUp"), self, lambda: self._step_case(-1))
+
+        self.preview = PreviewWidget()
+        self.preview_note = QLabel()
+        self.preview_note.setWordWrap(True)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.preview, 1)
+        rl.addWidget(self.preview_note)
+        split = QSplitter()
+        split.addWidget(self.table)
+        split.addWidget(right)
+        split.setSizes([640, 560])
+        self.layout_.addWidget(split, 1)
+
+        self.loader.loading.connect(self._on_loader_loading)
+        self.loader.ready.connect(self._on_loader_ready)
+        self.loader.statsReady.connect(self._on_loader_stats)
+        self.loader.failed.connect(self._on_loader_failed)
+        self.state.sessionChanged.connect(self._fill_cases)
+        self.state.casesChanged.connect(self._fill_cases)
+        self.state.taxonomyChanged.connect(self._on_taxonomy_changed)
+        self._active = False
+
+    # ------------------------------------------------------------------ page
+    def enter(self) -> None:
+        self._active = True
+        self._fill_cases()
+        self.table.setFocus()
+
+    def leave(self) -> None:
+        self._active = False
+
+    def case(self) -> CaseState | None:
+        return self.state.current_case()
+
+    def _fill_cases(self) -> None:
+        session = self.state.session
+        self.case_combo.blockSignals(True)
+        self.case_combo.clear()
+        for c in (session.cases if session else []):
+            if c.included:
+                self.case_combo.addItem(f"{c.name}  [{c.mode}]", c.name)
+        current = self.case()
+        i = self.case_combo.findData(current.name) if current else -1
+        self.case_combo.setCurrentIndex(max(0, i))
+        self.case_combo.blockSignals(False)
+        self._show_case()
+
+    def _on_case_combo_changed(self, _index: int) -> None:
+        name = self.case_combo.currentData()
+        if name:
+            self.state.set_current_case(name)
+            self._show_case()
+
+    def _step_case(self, delta: int) -> None:
+        i = self.case_combo.currentIndex() + delta
+        if 0 <= i < self.case_combo.count():
+            self.case_combo.setCurrentIndex(i)
+
+    def _show_case(self) -> None:
+        session, case = self.state.session, self.case()
+        if case is not None and not case.included:
+            case = None
+        self.delegate.taxonomy = session.taxonomy if session else None
+        self.delegate.used = [r.category for c in (session.cases if session else [])
+                              for r in session.rows(c)] if session and not session.taxonomy else []
+        self.model.set_case(session, case)
+        self._update_banner()
+        if session is not None and case is not None and self._active:
+            self.loader.load(session, case)
+        if self.model.rowCount():
+            self.table.selectionModel().setCurrentIndex(
+                self.model.index(0, COL_CATEGORY),
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows)
+
+    def _update_banner(self) -> None:
+        text, colour = consequences(self.model.rows())
+        self.banner.setText(text)
+        self.banner.setStyleSheet(f"color: {colour}; font-weight: 500;")
+        case = self.case()
+        self.accept_button.setEnabled(bool(case and case.unreviewed))
+        self.completeChanged.emit()
+
+    # -------------------------------------------------------------- handlers
+    def _on_model_mapping_changed(self) -> None:
+        case = self.case()
+        if case is None:
+            return
+        self._update_banner()
+        self.state.mappingChanged.emit(case.name)
+        if self.state.session is not None:
+            self.preview.set_colours(self.state.session.colours(case))
+            self.loader.load(self.state.session, case, soon=True)
+
+    def _on_table_current_changed(self, current: QModelIndex, _prev: QModelIndex) -> None:
+        if not current.isValid():
+            return
+        row = self.model.row_at(current.row())
+        if row.label_value is not None and not self.preview.jump_to(row.label_value):
+            self.preview_note.setText(f"{row.files[0].name if row.files else 'This label'} has "
+                                      "no voxels in the merged volume.")
+
+    def _on_delete_pressed(self) -> None:
+        index = self.table.currentIndex()
+        if index.isValid():
+            self.model.setData(self.model.index(index.row(), COL_CATEGORY), None)
+
+    def _on_accept_clicked(self) -> None:
+        session, case = self.state.session, self.case()
+        if session is None or case is None:
+            return
+        session.accept(case)
+        self.model.refresh()
+        self._update_banner()
+        self.state.mappingChanged.emit(case.name)
+
+    def _on_apply_clicked(self) -> None:
+        session, case = self.state.session, self.case()
+        if session is None or case is None:
+            return
+        changed, differ = session.apply_mapping(case)
+        text = f"Applied to {len(changed)} case(s)."
+        if differ:
+            text += (f" {len(differ)} case(s) have other labels and were left as they are: "
+                     + ", ".join(differ[:12]) + (" …" if len(differ) > 12 else ""))
+        QMessageBox.information(self, "Apply mapping", text)
+        for name in changed:
+            self.state.mappingChanged.emit(name)
+
+    def _on_save_template_clicked(self) -> None:
+        session, case = self.state.session, self.case()
+        if session is None or case is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save mapping template",
+                                              str(session.base / "mapping-template.json"),
+                                              "Mapping template (*.json)")
+        if path:
+            try:
+                session.template(case).save(Path(path))
+            except SegmapError as exc:
+                errors.show_error(exc, None, self)
+
+    def _on_load_template_clicked(self) -> None:
+        session = self.state.session
+        if session is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Mapping template", str(session.base),
+                                              "Mapping template (*.json)")
+        if not path:
+            return
+        try:
+            changed, differ = session.apply_template(load_template(path))
+        except SegmapError as exc:
+            errors.show_error(exc, None, self)
+            return
+        for name in changed:
+            self.state.mappingChanged.emit(name)
+        self._show_case()
+        msg = f"Applied to {len(changed)} case(s)."
+        if differ:
+            msg += " These differ from the template (shared labels applied): " + ", ".join(
+                differ[:12])
+        QMessageBox.information(self, "Template", msg)
+
+    def _on_taxonomy_changed(self) -> None:
+        self._show_case()
+
+    # ---------------------------------------------------------------- preview
+    def _on_loader_loading(self, name: str) -> None:
+        if self._active:
+            self.preview_note.setText(f"Loading {name}…")
+
+    def _on_loader_ready(self, preview: CasePreview) -> None:
+        if not self._active:
+            return
+        case = self.case()
+        session = self.state.session
+        if case is None or session is None or case.name != preview.case:
+            return
+        self.preview.set_volumes(preview.volumes)
+        self.preview.set_colours(session.colours(case))
+        labels = {r.label_value: r for r in session.rows(case) if r.label_value is not None}
+        self.preview.set_category_lookup(
+            lambda v: (labels[v].category and str(labels[v].category)) if v in labels else None)
+        note = "Shown as RedBrick will store it (merged, overlap groups included)."
+        if preview.merge_error:
+            note = f"The masks cannot be merged: {preview.merge_error}"
+        self.preview_note.setText(note)
+        current = self.table.currentIndex()
+        if current.isValid():
+            self._on_table_current_changed(current, current)
+
+    def _on_loader_stats(self, name: str, _stats: object) -> None:
+        if self.loader.current is not None and self.case() and self.case().name == name:
+            self.model.set_means(self.loader.current.instance_means())
+
+    def _on_loader_failed(self, name: str, exc: object) -> None:
+        if self._active:
+            self.preview.set_volumes(None)
+            self.preview_note.setText(f"No preview for {name}: {exc}")
+
+    def can_next(self) -> tuple[bool, str]:
+        s = self.state.session
+        if s is None or not any(c.included for c in s.cases):
+            return False, "No case to map"
+        return True, ""
+

@@ -1,0 +1,176 @@
+"""Page 4, Preview: the merged labels on the image, large, with a legend to show, hide, solo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from app.items import category_label
+from app.overlay_style import group_members
+from app.preview_data import CasePreview
+from ui.mapping_model import swatch
+from ui.pages.base import Page
+from ui.preview import PreviewWidget
+
+
+class PreviewPage(Page):
+    title = "Preview"
+    subtitle = ("The labels exactly as RedBrick will receive them, merged and placed on the image "
+                "in world space. Tick labels to show or hide them; Solo shows one alone.")
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.loader = window.loader
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Case"))
+        self.case_combo = QComboBox()
+        self.case_combo.setMinimumWidth(280)
+        self.case_combo.currentIndexChanged.connect(self._on_case_combo_changed)
+        bar.addWidget(self.case_combo)
+        bar.addStretch(1)
+        self.status = QLabel()
+        bar.addWidget(self.status)
+        self.layout_.addLayout(bar)
+
+        self.preview = PreviewWidget()
+        self.legend = QTableWidget(0, 4)
+        self.legend.setHorizontalHeaderLabels(["Show", "Value", "Category", "Voxels"])
+        self.legend.verticalHeader().setVisible(False)
+        self.legend.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.legend.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.legend.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.legend.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.legend.setToolTip("Space shows / hides the selected label; S solos it")
+        self.legend.itemChanged.connect(self._on_legend_item_changed)
+        self.legend.currentCellChanged.connect(self._on_legend_current_changed)
+        self.solo_button = QPushButton("&Solo")
+        self.solo_button.setCheckable(True)
+        self.solo_button.setToolTip("Show only the selected label (S)")
+        self.solo_button.setShortcut("S")
+        self.solo_button.toggled.connect(self._apply_visibility)
+        self.all_button = QPushButton("Show a&ll")
+        self.all_button.clicked.connect(self._on_show_all_clicked)
+        side = QWidget()
+        sl = QVBoxLayout(side)
+        sl.setContentsMargins(0, 0, 0, 0)
+        sl.addWidget(self.legend, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.solo_button)
+        row.addWidget(self.all_button)
+        sl.addLayout(row)
+        self.groups = QLabel()
+        self.groups.setWordWrap(True)
+        sl.addWidget(self.groups)
+        split = QSplitter()
+        split.addWidget(self.preview)
+        split.addWidget(side)
+        split.setSizes([900, 320])
+        self.layout_.addWidget(split, 1)
+        self.loader.ready.connect(self._on_loader_ready)
+        self.loader.loading.connect(lambda name: self._active and self.status.setText(
+            f"Loading {name}…"))
+        self.loader.failed.connect(self._on_loader_failed)
+        self._active = False
+        self._filling = False
+
+    def enter(self) -> None:
+        self._active = True
+        session = self.state.session
+        self.case_combo.blockSignals(True)
+        self.case_combo.clear()
+        for c in (session.cases if session else []):
+            if c.included:
+                self.case_combo.addItem(f"{c.name}  [{c.mode}]", c.name)
+        case = self.state.current_case()
+        self.case_combo.setCurrentIndex(max(0, self.case_combo.findData(case.name) if case else 0))
+        self.case_combo.blockSignals(False)
+        self._on_case_combo_changed(self.case_combo.currentIndex())
+        self.preview.setFocus()
+
+    def leave(self) -> None:
+        self._active = False
+
+    def _on_case_combo_changed(self, _i: int) -> None:
+        name = self.case_combo.currentData()
+        session = self.state.session
+        if not name or session is None:
+            return
+        self.state.set_current_case(name)
+        self.loader.load(session, session.case(name))
+
+    def _on_loader_ready(self, preview: CasePreview) -> None:
+        case, session = self.state.current_case(), self.state.session
+        if not self._active or case is None or session is None or case.name != preview.case:
+            return
+        self.preview.set_volumes(preview.volumes)
+        colours = session.colours(case)
+        self.preview.set_colours(colours)
+        rows = {r.label_value: r for r in session.rows(case) if r.label_value is not None}
+        self.preview.set_category_lookup(
+            lambda v: category_label(rows[v].category) if v in rows and rows[v].category else None)
+        self._filling = True
+        self.legend.setRowCount(0)
+        for value, row in sorted(rows.items()):
+            n = self.legend.rowCount()
+            self.legend.insertRow(n)
+            show = QTableWidgetItem()
+            show.setCheckState(Qt.CheckState.Checked)
+            show.setData(Qt.ItemDataRole.UserRole, value)
+            self.legend.setItem(n, 0, show)
+            v = QTableWidgetItem(str(value))
+            v.setIcon(swatch(colours.get(value)))
+            self.legend.setItem(n, 1, v)
+            self.legend.setItem(n, 2, QTableWidgetItem(
+                category_label(row.category) if row.category is not None else "(not mapped)"))
+            self.legend.setItem(n, 3, QTableWidgetItem(f"{row.voxels:,}"))
+        self._filling = False
+        groups = group_members(preview.segments)
+        if groups:
+            names = {v: (category_label(r.category) if r.category else str(v))
+                     for v, r in rows.items()}
+            self.groups.setText("<b>Overlap groups</b> (voxels in several labels):<br>" + "<br>".join(
+                f"{g}: " + " + ".join(names.get(m, str(m)) for m in members)
+                for g, members in sorted(groups.items())))
+        else:
+            self.groups.setText("No overlapping labels.")
+        self.status.setText(preview.merge_error or "")
+        self._apply_visibility()
+
+    def _on_loader_failed(self, name: str, exc: object) -> None:
+        if self._active:
+            self.preview.set_volumes(None)
+            self.status.setText(f"No preview for {name}: {exc}")
+
+    def _on_legend_item_changed(self, _item: QTableWidgetItem) -> None:
+        if not self._filling:
+            self._apply_visibility()
+
+    def _on_legend_current_changed(self, row: int, *_: int) -> None:
+        item = self.legend.item(row, 0) if row >= 0 else None
+        if item is not None:
+            self.preview.jump_to(int(item.data(Qt.ItemDataRole.UserRole)))
+            if self.solo_button.isChecked():
+                self._apply_visibility()
+
+    def _on_show_all_clicked(self) -> None:
+        self._filling = True
+        for n in range(self.legend.rowCount()):
+            self.legend.item(n, 0).setCheckState(Qt.CheckState.Checked)
+        self._filling = False
+        self.solo_button.setChecked(False)
+        self._apply_visibility()
+
+    def _apply_visibility(self, *_: object) -> None:
+        visible = set()
+        for n in range(self.legend.rowCount()):
+            item = self.legend.item(n, 0)
+            if item.checkState() == Qt.CheckState.Checked:
+                visible.add(int(item.data(Qt.ItemDataRole.UserRole)))
+        solo = None
+        if self.solo_button.isChecked() and self.legend.currentRow() >= 0:
+            solo = int(self.legend.item(self.legend.currentRow(), 0).data(Qt.ItemDataRole.UserRole))
+        self.preview.set_label_visibility(visible, solo)

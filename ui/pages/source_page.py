@@ -1,0 +1,258 @@
+"""Page 1, Source: a folder (or items.json) to open, and the taxonomy to map to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QStandardPaths, Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel,
+                               QListWidget, QListWidgetItem, QPushButton, QVBoxLayout)
+
+from app.demo import is_demo, write_demo
+from app.errors import SegmapError
+from app.progress import Work
+from app.session import Session
+from app.session_open import open_source
+from app.taxonomy import Taxonomy, load_taxonomy
+from ui import errors
+from ui.pages.base import Page
+
+
+def demo_folder() -> Path:
+    """Where `segmap-gui --demo` writes the demo (the user's Documents folder)."""
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(docs or Path.home()) / "Segmap demo"
+
+
+def _demo_then_open(folder: Path, taxonomy: Taxonomy | None) -> Work[tuple[Session, Taxonomy]]:
+    if not is_demo(folder):
+        yield from write_demo(folder, overwrite=False)
+    tax = taxonomy or load_taxonomy(folder / "taxonomy.json")
+    session = yield from open_source(folder, tax)
+    session.taxonomy_path = folder / "taxonomy.json" if taxonomy is None else None
+    return session, tax
+
+
+class DropZone(QFrame):
+    """A large target for dropping a folder or an items.json."""
+
+    def __init__(self, on_drop: Any) -> None:
+        super().__init__()
+        self._on_drop = on_drop
+        self.setAcceptDrops(True)
+        self.setMinimumHeight(130)
+        self.setStyleSheet("DropZone { border: 2px dashed palette(mid); border-radius: 10px; }"
+                           "DropZone[hover=\"true\"] { border-color: palette(highlight); }")
+        text = QLabel("Drop a folder of images and masks, or an items.json, here")
+        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        text.setStyleSheet("font-size: 15px;")
+        hint = QLabel("DICOM series, NIfTI / NRRD volumes; nnU-Net, MSD, TotalSegmentator, "
+                      "BraTS, KiTS and folder-per-case layouts are recognised")
+        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        hint.setStyleSheet("color: palette(mid);")
+        lay = QVBoxLayout(self)
+        lay.addStretch(1)
+        lay.addWidget(text)
+        lay.addWidget(hint)
+        lay.addStretch(1)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls():
+            self.setProperty("hover", True)
+            self.style().polish(self)
+            event.acceptProposedAction()
+
+    def dragLeaveEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        self.setProperty("hover", False)
+        self.style().polish(self)
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        self.setProperty("hover", False)
+        self.style().polish(self)
+        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            event.acceptProposedAction()
+            self._on_drop(Path(urls[0]))
+
+
+class SourcePage(Page):
+    title = "Source"
+    subtitle = ("Choose the images and masks to import, and the taxonomy of your RedBrick "
+                "project. Segmap finds every series, pairs each mask with its image and "
+                "suggests a category for every label.")
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.drop = DropZone(self.open_path)
+        self.layout_.addWidget(self.drop)
+
+        buttons = QHBoxLayout()
+        self.folder_button = QPushButton("Choose &folder…")
+        self.folder_button.setToolTip("Open a folder of images and masks (Ctrl+O)")
+        self.items_button = QPushButton("Open &items list…")
+        self.items_button.setToolTip("Check and edit an existing items.json (Ctrl+Shift+O)")
+        self.demo_button = QPushButton("Open the &demo")
+        self.demo_button.setToolTip("Write a small synthetic CT with masks in all three import "
+                                    f"shapes to {demo_folder()} and open it")
+        for b in (self.folder_button, self.items_button, self.demo_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        self.layout_.addLayout(buttons)
+        self.folder_button.clicked.connect(self._on_folder_clicked)
+        self.items_button.clicked.connect(self._on_items_clicked)
+        self.demo_button.clicked.connect(self.open_demo)
+        QShortcut(QKeySequence("Ctrl+O"), self, self._on_folder_clicked)
+        QShortcut(QKeySequence("Ctrl+Shift+O"), self, self._on_items_clicked)
+
+        grid = QGridLayout()
+        grid.setColumnStretch(1, 1)
+        grid.addWidget(QLabel("<b>Taxonomy</b>"), 0, 0)
+        self.taxonomy_label = QLabel()
+        self.taxonomy_label.setWordWrap(True)
+        grid.addWidget(self.taxonomy_label, 0, 1)
+        tax_buttons = QHBoxLayout()
+        self.taxonomy_button = QPushButton("Choose &taxonomy file…")
+        self.taxonomy_button.setToolTip("A RedBrick taxonomy JSON, v1 or v2 (Ctrl+T)")
+        self.taxonomy_button.clicked.connect(self._on_taxonomy_clicked)
+        QShortcut(QKeySequence("Ctrl+T"), self, self._on_taxonomy_clicked)
+        self.project_button = QPushButton("Load from RedBrick &project…")
+        self.project_button.setToolTip("Read the taxonomy of a RedBrick project with your API key")
+        self.project_button.clicked.connect(self._on_project_clicked)
+        tax_buttons.addWidget(self.taxonomy_button)
+        tax_buttons.addWidget(self.project_button)
+        tax_buttons.addStretch(1)
+        grid.addLayout(tax_buttons, 1, 1)
+        grid.addWidget(QLabel("<b>Opened</b>"), 2, 0)
+        self.opened_label = QLabel("Nothing yet.")
+        self.opened_label.setWordWrap(True)
+        self.opened_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        grid.addWidget(self.opened_label, 2, 1)
+        self.layout_.addSpacing(8)
+        self.layout_.addLayout(grid)
+
+        self.layout_.addSpacing(8)
+        self.layout_.addWidget(QLabel("<b>Recent folders</b> (double-click or Enter to open)"))
+        self.recent = QListWidget()
+        self.recent.itemActivated.connect(self._on_recent_activated)
+        self.layout_.addWidget(self.recent, 1)
+        self.state.taxonomyChanged.connect(self._show_taxonomy)
+        self.state.sessionChanged.connect(self._show_opened)
+        self._show_taxonomy()
+        self._fill_recent()
+
+    # ------------------------------------------------------------ handlers
+    def _on_folder_clicked(self) -> None:
+        start = self.state.settings.recent_folders()[:1] or [str(Path.home())]
+        folder = QFileDialog.getExistingDirectory(self, "Folder of images and masks", start[0])
+        if folder:
+            self.open_path(Path(folder))
+
+    def _on_items_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Items list", str(Path.home()),
+                                              "Items list (*.json)")
+        if path:
+            self.open_path(Path(path))
+
+    def _on_taxonomy_clicked(self) -> None:
+        last = self.state.settings.last_taxonomy() or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "RedBrick taxonomy", last, "Taxonomy (*.json)")
+        if path:
+            self.load_taxonomy(Path(path))
+
+    def _on_project_clicked(self) -> None:
+        from ui.project_dialog import ProjectDialog
+
+        dialog = ProjectDialog(self.window_, self.state)
+        if dialog.exec() and dialog.taxonomy is not None:
+            self.state.set_taxonomy(dialog.taxonomy, None)
+            self._relabel()
+
+    def _on_recent_activated(self, item: QListWidgetItem) -> None:
+        self.open_path(Path(item.data(Qt.ItemDataRole.UserRole)))
+
+    # --------------------------------------------------------------- actions
+    def load_taxonomy(self, path: Path) -> None:
+        try:
+            tax = load_taxonomy(path)
+        except SegmapError as exc:
+            errors.show_error(exc, None, self)
+            return
+        self.state.set_taxonomy(tax, path)
+        self.state.settings.set_last_taxonomy(path)
+        self._relabel()
+
+    def _relabel(self) -> None:
+        """Re-suggest with the new taxonomy: reopen the current source, if any."""
+        if self.state.session is not None:
+            self.open_path(self.state.session.source, go_on=False)
+
+    def open_path(self, path: Path, go_on: bool = True) -> None:
+        def done(session: Session) -> None:
+            self.state.set_session(session)
+            if path.is_dir():
+                self.state.settings.add_recent_folder(path)
+                self._fill_recent()
+            if go_on:
+                self.window_.go_next()
+
+        self.window_.run_work(open_source(path, self.state.taxonomy), f"Opening {path.name}",
+                              done)
+
+    def open_demo(self) -> None:
+        folder = demo_folder()
+
+        def done(result: tuple[Session, Taxonomy]) -> None:
+            session, tax = result
+            self.state.set_taxonomy(tax, folder / "taxonomy.json")
+            self.state.set_session(session)
+            self.state.settings.add_recent_folder(folder)
+            self._fill_recent()
+            self.window_.go_next()
+
+        self.window_.run_work(_demo_then_open(folder, self.state.taxonomy), "Opening the demo",
+                              done)
+
+    # ------------------------------------------------------------------ view
+    def _show_taxonomy(self) -> None:
+        tax = self.state.taxonomy
+        if tax is None:
+            self.taxonomy_label.setText(
+                "None chosen. You can still map by typing category names, but Segmap cannot "
+                "check that they exist in your project.")
+            return
+        n = len(tax.segmentation_categories())
+        where = str(self.state.taxonomy_path) if self.state.taxonomy_path else "RedBrick project"
+        self.taxonomy_label.setText(f"{tax.name or 'taxonomy'} (v{tax.version}): {n} "
+                                    f"segmentation categories — {where}")
+
+    def _show_opened(self) -> None:
+        s = self.state.session
+        if s is None:
+            self.opened_label.setText("Nothing yet.")
+            return
+        shapes = ", ".join(sorted({c.mode for c in s.cases})) or "none"
+        notes = f"; {len(s.messages)} note(s) on the Cases page" if s.messages else ""
+        self.opened_label.setText(f"{s.source}: {len(s.cases)} case(s), import shapes "
+                                  f"{shapes}{notes}")
+        self.completeChanged.emit()
+
+    def _fill_recent(self) -> None:
+        self.recent.clear()
+        for folder in self.state.settings.recent_folders():
+            item = QListWidgetItem(folder)
+            item.setData(Qt.ItemDataRole.UserRole, folder)
+            if not Path(folder).is_dir():
+                item.setForeground(Qt.GlobalColor.gray)
+                item.setToolTip("This folder no longer exists")
+            self.recent.addItem(item)
+
+    def can_next(self) -> tuple[bool, str]:
+        s = self.state.session
+        if s is None:
+            return False, "Open a folder or an items list first"
+        if not s.cases:
+            return False, "No case was found in the source"
+        return True, ""
+

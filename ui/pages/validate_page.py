@@ -1,0 +1,141 @@
+"""Page 5, Validate: everything RedBrick would reject or silently get wrong, by case.
+
+Errors block the export; warnings can be accepted explicitly. Selecting a finding
+goes to its case and label on the Mapping page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QPushButton, QTreeWidget,
+                               QTreeWidgetItem)
+
+from app.validate import Finding, counts
+from ui.mapping_model import swatch
+from ui.pages.base import Page
+
+SEVERITY_COLOUR = {"error": (192, 48, 40), "warning": (214, 140, 0), "info": (110, 130, 160)}
+
+
+class ValidatePage(Page):
+    title = "Validate"
+    subtitle = ("Segmap checks the items list as RedBrick would: missing files, unmapped "
+                "values, categories outside the taxonomy, masks that do not fit the image, "
+                "overlaps. Errors must be fixed; warnings can be accepted.")
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        bar = QHBoxLayout()
+        self.summary = QLabel()
+        self.summary.setStyleSheet("font-weight: 600;")
+        bar.addWidget(self.summary, 1)
+        self.rerun = QPushButton("&Validate again")
+        self.rerun.setToolTip("Check everything again (F5)")
+        self.rerun.setShortcut("F5")
+        self.rerun.clicked.connect(self.run)
+        bar.addWidget(self.rerun)
+        self.layout_.addLayout(bar)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Finding", "Code", "File", "Value"])
+        self.tree.setColumnWidth(0, 720)
+        self.tree.setWordWrap(True)
+        self.tree.setUniformRowHeights(False)
+        self.tree.setToolTip("Enter or double-click goes to the case and label")
+        self.tree.itemActivated.connect(self._on_tree_item_activated)
+        self.layout_.addWidget(self.tree, 1)
+        self.accept_warnings = QCheckBox("I have read the &warnings and want to export anyway")
+        self.accept_warnings.toggled.connect(lambda _: self.completeChanged.emit())
+        self.layout_.addWidget(self.accept_warnings)
+        self.findings: list[Finding] | None = None
+        self._stale = True
+        for signal in (self.state.sessionChanged, self.state.casesChanged,
+                       self.state.taxonomyChanged):
+            signal.connect(self._mark_stale)
+        self.state.mappingChanged.connect(self._mark_stale)
+
+    def _mark_stale(self, *_: object) -> None:
+        self._stale = True
+        self.accept_warnings.setChecked(False)
+        self.completeChanged.emit()
+
+    def enter(self) -> None:
+        if self._stale:
+            self.run()
+        self.tree.setFocus()
+
+    def run(self) -> None:
+        session = self.state.session
+        if session is None:
+            return
+        self.summary.setText("Validating…")
+        self.tree.clear()
+        self.window_.run_work(session.validate_work(), "Validating", self._on_validated,
+                              on_cancel=lambda: self.summary.setText("Validation cancelled."))
+
+    def _on_validated(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        self._stale = False
+        self.tree.clear()
+        c = counts(findings)
+        if not findings:
+            self.summary.setText("No problems found: RedBrick will accept this items list.")
+        else:
+            self.summary.setText(f"{c['error']} error(s), {c['warning']} warning(s), "
+                                 f"{c['info']} note(s)")
+        colour = "#a0281e" if c["error"] else "#9a5b00" if c["warning"] else "#2a6f2a"
+        self.summary.setStyleSheet(f"font-weight: 600; color: {colour};")
+        groups: dict[str, QTreeWidgetItem] = {}
+        for f in findings:
+            key = f.task or "(whole items list)"
+            if key not in groups:
+                top = QTreeWidgetItem([key])
+                top.setData(0, Qt.ItemDataRole.UserRole, None)
+                self.tree.addTopLevelItem(top)
+                groups[key] = top
+            item = QTreeWidgetItem([f.message, f.code, (f.file or "").split("/")[-1],
+                                    "" if f.value is None else str(f.value)])
+            item.setIcon(0, swatch(SEVERITY_COLOUR[f.severity], 10))
+            item.setToolTip(0, f"{f.severity}: {f.message}")
+            item.setData(0, Qt.ItemDataRole.UserRole, f)
+            if f.severity == "error":
+                item.setForeground(0, QBrush(QColor(160, 40, 30)))
+            groups[key].addChild(item)
+        for key, top in groups.items():
+            sev = counts([top.child(i).data(0, Qt.ItemDataRole.UserRole)
+                          for i in range(top.childCount())])
+            top.setText(0, f"{key} — {sev['error']} error(s), {sev['warning']} warning(s)"
+                        + (f", {sev['info']} note(s)" if sev["info"] else ""))
+            top.setExpanded(sev["error"] > 0 or sev["warning"] > 0)
+        self.accept_warnings.setVisible(c["warning"] > 0 and c["error"] == 0)
+        self.completeChanged.emit()
+
+    def _on_tree_item_activated(self, item: QTreeWidgetItem, _col: int) -> None:
+        f = item.data(0, Qt.ItemDataRole.UserRole)
+        session = self.state.session
+        if not isinstance(f, Finding) or session is None or f.task is None:
+            return
+        if any(c.name == f.task for c in session.cases):
+            self.state.set_current_case(f.task)
+            mapping = self.window_.pages[2]
+            self.window_.go_to(2)
+            if f.value is not None:
+                model = mapping.model  # type: ignore[attr-defined]
+                for n, row in enumerate(model.rows()):
+                    if row.label_value == f.value or row.key == f.value:
+                        mapping.table.selectRow(n)  # type: ignore[attr-defined]
+                        break
+
+    def can_next(self) -> tuple[bool, str]:
+        if self.state.session is None:
+            return False, "Open a source first"
+        if self._stale or self.findings is None:
+            return False, "Validate first"
+        c = counts(self.findings)
+        if c["error"]:
+            return False, f"Fix the {c['error']} error(s) first"
+        if c["warning"] and not self.accept_warnings.isChecked():
+            return False, "Accept the warnings (tick the box) or fix them"
+        return True, ""
