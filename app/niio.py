@@ -133,7 +133,9 @@ def read_info(path: str | os.PathLike[str]) -> NiftiInfo:
             "Save it as NIfTI (.nii.gz).",
         )
     try:
-        header = header_cls.from_fileobj(io.BytesIO(block))
+        # Only the fixed header: with the extension flag set, nibabel would go on to read
+        # extension content that lies beyond the bytes read here and fail.
+        header = header_cls.from_fileobj(io.BytesIO(block[:348] if version == 1 else block))
         shape = tuple(int(s) for s in header.get_data_shape())
         dtype = header.get_data_dtype()
         affine = np.asarray(header.get_best_affine(), dtype=np.float64)

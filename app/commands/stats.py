@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _num(x: float | None, fmt: str) -> str:
-    return "-" if x is None else format(x, fmt)
+    return format("-", ">9") if x is None else format(x, fmt)
 
 
 def run(args: argparse.Namespace) -> int:
