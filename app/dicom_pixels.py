@@ -81,8 +81,11 @@ class _Volume:
             from pydicom.pixels import apply_modality_lut
 
             values = np.asarray(apply_modality_lut(plane, lut))
-        elif slope == 1.0 and float(inter).is_integer() and plane.dtype.kind in "iub":
-            values = plane.astype(np.int32) + int(inter) if inter else plane
+        elif float(slope).is_integer() and float(inter).is_integer() and plane.dtype.kind in "iub":
+            if slope == 1.0 and not inter:
+                values = plane
+            else:
+                values = plane.astype(np.int64) * int(slope) + int(inter)
         else:
             values = plane.astype(np.float32) * np.float32(slope) + np.float32(inter)
         if self.data.dtype == np.int16:
@@ -94,7 +97,7 @@ class _Volume:
 
 
 def _exact(rescales: Sequence[tuple[float, float]]) -> bool:
-    return all(s == 1.0 and float(i).is_integer() for s, i in rescales)
+    return all(float(s).is_integer() and float(i).is_integer() for s, i in rescales)
 
 
 def _check_plane(plane: np.ndarray, shape: tuple[int, int, int], path: Path) -> None:
