@@ -287,15 +287,19 @@ def series_of(uid: str, slices: list[Header], made_up: bool = False) -> list[Dic
     if unusable:
         notes.append(f"{len(unusable)} file(s) with unusable pixel data are left out of the "
                      "volume.")
-    numbers = _partition(slices, lambda s: s.series_number)
     parts: list[_Part] = []
-    for group in numbers:
-        for part in _image_parts(group):
-            if len(numbers) > 1:
-                part.notes.insert(0, f"Several series numbers: files sharing this "
-                                  f"SeriesInstanceUID carry {len(numbers)} SeriesNumbers; "
-                                  "split by SeriesNumber.")
+    for part in _image_parts(slices):
+        # Series numbers split what geometry alone keeps together (edited or copied files).
+        numbers = _partition(part.slices, lambda s: s.series_number)
+        if len(numbers) == 1:
             parts.append(part)
+            continue
+        for group in numbers:
+            for sub in _image_parts(group):
+                sub.notes.insert(0, f"Several series numbers: files sharing this "
+                                 f"SeriesInstanceUID carry {len(numbers)} SeriesNumbers; "
+                                 "split by SeriesNumber.")
+                parts.append(sub)
     # The largest part keeps the UID; equal parts keep the series number order.
     parts.sort(key=lambda p: (-len(p.slices), p.slices[0].series_number or 0))
     named = _is_localizer(first)
