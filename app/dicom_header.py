@@ -32,6 +32,10 @@ IMPLICIT_LE = "1.2.840.10008.1.2"
 EXPLICIT_BE = "1.2.840.10008.1.2.2"
 DEFLATED = ("1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1")
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+# Enhanced images keep geometry and rescale in functional groups, even with one frame.
+ENHANCED_CLASSES = frozenset(
+    "1.2.840.10008.5.1.4.1.1." + c
+    for c in ("2.1", "2.2", "4.1", "4.3", "4.4", "128.1", "130", "6.2", "13.1.3"))
 PIXEL_DATA = 0x7FE00010
 _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
@@ -496,7 +500,8 @@ def read_header(path: Path) -> Header | None:
         return None  # an index of other files, not an object of its own
     header = Header(path=path, gzipped=src.gzipped, file_size=src.size,
                     pixel_offset=offset, pixel_length=length, **fields)
-    if header.frames is not None or "MOSAIC" in header.image_type:
+    if (header.frames is not None or "MOSAIC" in header.image_type
+            or header.sop_class in ENHANCED_CLASSES):
         # Per-frame geometry or the CSA header: pydicom (and nibabel) read those.
         return read_header_pydicom(path, src.gzipped)
     return _checked(header)
