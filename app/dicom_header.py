@@ -419,58 +419,65 @@ def _parse(src: _Source, start: int) -> tuple[dict[int, bytes], bool, int | None
 # -- decoding values ----------------------------------------------------------------------------
 
 
+_PAD = b" \x00"
+
+
 def _text(value: bytes) -> str:
-    return value.decode("latin-1").strip(" \x00")
+    return value.strip(_PAD).decode("latin-1")
 
 
 def _numbers(value: bytes, what: str) -> list[float]:
-    parts = [p for p in _text(value).split("\\") if p.strip()]
-    try:
-        return [float(p) for p in parts]
+    try:  # float() reads ASCII bytes directly: no str round trip on the hot path
+        return [float(p) for p in value.split(b"\\") if p.strip(_PAD)]
     except ValueError:
         raise ValueError(f"{what} is not a number: {_text(value)!r}") from None
+
+
+def _decode_text(value: bytes, charset: bytes | None) -> str:
+    if value.isascii():
+        return value.decode("ascii")
+    # Non-ASCII text: decode as the file's SpecificCharacterSet says.
+    encodings = convert_encodings(
+        [p.strip() for p in _text(charset).split("\\")] if charset else None)
+    return decode_bytes(value, encodings, {0x5C, 0x5E, 0x3D})
 
 
 def decode(raw: dict[int, bytes], little: bool) -> dict[str, Any]:
     """Header fields from raw element values (problems go in ``problems``)."""
     out: dict[str, Any] = {}
     problems: list[str] = []
-    charset_raw = raw.get(0x00080005)
-    encodings = convert_encodings(
-        [p.strip() for p in _text(charset_raw).split("\\")] if charset_raw else None)
+    charset = raw.get(0x00080005)
     u16 = _LE_U16 if little else _BE_U16
     for tag, value in raw.items():
         name, kind = WANTED[tag]
         if kind == "present":
             out[name] = True
             continue
-        if not value:
+        if not value or tag == 0x00080005:
             continue
         try:
-            if kind in ("uid", "str"):
+            if kind == "uid" or kind == "str":
                 out[name] = _text(value)
-            elif kind == "strs":
-                out[name] = tuple(p.strip(" \x00").upper() for p in _text(value).split("\\"))
-            elif kind == "text":
-                text = (value.decode("ascii") if value.isascii()
-                        else decode_bytes(value, encodings, {0x5C, 0x5E, 0x3D}))
-                if name == "patient_name":
-                    text = " ".join(p for p in text.split("=")[0].split("^") if p.strip())
-                out[name] = text.strip(" \x00")
-            elif kind == "us":
-                out[name] = u16.unpack_from(value)[0] if len(value) >= 2 else None
-            elif kind == "is":
-                nums = _numbers(value, name)
-                out[name] = int(nums[0]) if nums else None
-            else:  # ds1, ds2, ds3, ds6
+            elif kind[0] == "d":  # ds1, ds2, ds3, ds6
                 count = int(kind[2:])
                 nums = _numbers(value, name)
                 if len(nums) < count:
                     raise ValueError(f"{name} has {len(nums)} values where {count} are needed")
                 out[name] = nums[0] if count == 1 else tuple(nums[:count])
+            elif kind == "us":
+                out[name] = u16.unpack_from(value)[0] if len(value) >= 2 else None
+            elif kind == "is":
+                nums = _numbers(value, name)
+                out[name] = int(nums[0]) if nums else None
+            elif kind == "strs":
+                out[name] = tuple(p.strip(" \x00").upper() for p in _text(value).split("\\"))
+            else:  # text
+                text = _decode_text(value, charset)
+                if name == "patient_name":
+                    text = " ".join(p for p in text.split("=")[0].split("^") if p.strip())
+                out[name] = text.strip(" \x00")
         except (ValueError, struct.error, LookupError) as exc:
             problems.append(str(exc))
-    out.pop("charset", None)
     if problems:
         out["problems"] = tuple(problems)
     return out
