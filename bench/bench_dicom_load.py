@@ -11,6 +11,7 @@ Run: python -m bench.bench_dicom_load   (writes the files once under $SEGMAP_BEN
 
 from __future__ import annotations
 
+import statistics
 import sys
 from pathlib import Path
 
@@ -73,9 +74,22 @@ def noop(folder: str) -> None:
 METHODS = {f.__name__: f for f in (pydicom_decode, segmap_load, noop)}
 
 
+def interleaved(folder: str, rounds: int) -> dict[str, dict[str, float]]:
+    """Median seconds and peak memory per method, the methods taking turns round by round.
+
+    The machine is shared: taking turns exposes every method to the same load.
+    """
+    seen: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
+    for _ in range(rounds):
+        for m in METHODS:
+            seen[m].append(harness.measure("bench_dicom_load", m, folder, runs=1))
+    return {m: {"seconds": statistics.median(r["seconds"] for r in rs),
+                "peak_mb": max(r["peak_mb"] for r in rs)} for m, rs in seen.items()}
+
+
 def main() -> None:
     print(f"512x512x{SLICES} int16 CT series; machine: {harness.machine()}")
-    print("| series | pydicom decode (s) | segmap scan + load (s) | segmap / pydicom | "
+    print("| series | pydicom decode (s, median of 5) | segmap scan + load (s) | segmap / pydicom | "
           "peak MB pydicom / segmap (above imports) |")
     print("|---|---|---|---|---|")
     for compressed in (False, True):
@@ -84,7 +98,7 @@ def main() -> None:
         vol = run(load_dicom_volume(series))
         ref = pydicom.dcmread(series.files[7]).pixel_array
         assert vol.dtype == np.int16 and np.array_equal(vol[:, :, 7], ref.T.astype(np.int32) - 1024)
-        runs = {m: harness.measure("bench_dicom_load", m, str(folder), runs=3) for m in METHODS}
+        runs = interleaved(str(folder), rounds=5)
         base = runs["noop"]["peak_mb"]
         a, b = runs["pydicom_decode"], runs["segmap_load"]
         name = "JPEG 2000 lossless" if compressed else "uncompressed"

@@ -258,3 +258,17 @@ def test_threads_give_the_same_result(tmp_path: Path) -> None:
     one = run(scan_dicom(tmp_path, threads=1))
     four = run(scan_dicom(tmp_path, threads=4))
     assert [(s.uid, s.files) for s in one] == [(s.uid, s.files) for s in four]
+
+
+@pytest.mark.parametrize("signed", [0, 1])
+def test_bits_above_bits_stored_are_treated_as_pydicom_does(tmp_path: Path, signed: int) -> None:
+    import pydicom
+
+    raw = np.array([[0x7FFF, 0x1ABC, -1], [5, 0x0FFF, 0x0800]] * 2, dtype=np.int16)
+    files = [write_slice(tmp_path / f"{k}.dcm", series_uid="1.2.3", position=(0, 0, k),
+                         instance=k + 1, pixels=raw, BitsStored=12, HighBit=11,
+                         PixelRepresentation=signed) for k in range(3)]
+    (s,) = scan(tmp_path)
+    vol = run(load_dicom_volume(s))
+    expected = pydicom.dcmread(files[0]).pixel_array
+    assert np.array_equal(vol[:, :, 0], expected.T)
