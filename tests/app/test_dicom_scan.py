@@ -272,3 +272,9 @@ def test_bits_above_bits_stored_are_treated_as_pydicom_does(tmp_path: Path, sign
     vol = run(load_dicom_volume(s))
     expected = pydicom.dcmread(files[0]).pixel_array
     assert np.array_equal(vol[:, :, 0], expected.T)
+
+
+def test_scans_of_the_same_tree_compare_equal(tmp_path: Path) -> None:
+    write_series(tmp_path, axial_positions(range(3)))
+    a, b = scan(tmp_path), scan(tmp_path)
+    assert a == b and hash(a[0].grid) == hash(b[0].grid)
