@@ -11,7 +11,6 @@ Run: python -m bench.bench_dicom_load   (writes the files once under $SEGMAP_BEN
 
 from __future__ import annotations
 
-import statistics
 import sys
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from pydicom.uid import JPEG2000Lossless, generate_uid
 from app.dicom import load_dicom_volume, scan_dicom
 from app.progress import run
 from bench import harness
+from bench.bench_dicom_scan import interleaved
 from tests.app.dicom_synth import write_slice
 
 SLICES = 300
@@ -74,19 +74,6 @@ def noop(folder: str) -> None:
 METHODS = {f.__name__: f for f in (pydicom_decode, segmap_load, noop)}
 
 
-def interleaved(folder: str, rounds: int) -> dict[str, dict[str, float]]:
-    """Median seconds and peak memory per method, the methods taking turns round by round.
-
-    The machine is shared: taking turns exposes every method to the same load.
-    """
-    seen: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
-    for _ in range(rounds):
-        for m in METHODS:
-            seen[m].append(harness.measure("bench_dicom_load", m, folder, runs=1))
-    return {m: {"seconds": statistics.median(r["seconds"] for r in rs),
-                "peak_mb": max(r["peak_mb"] for r in rs)} for m, rs in seen.items()}
-
-
 def main() -> None:
     print(f"512x512x{SLICES} int16 CT series; machine: {harness.machine()}")
     print("| series | pydicom decode (s, median of 5) | segmap scan + load (s) | segmap / pydicom | "
@@ -98,7 +85,7 @@ def main() -> None:
         vol = run(load_dicom_volume(series))
         ref = pydicom.dcmread(series.files[7]).pixel_array
         assert vol.dtype == np.int16 and np.array_equal(vol[:, :, 7], ref.T.astype(np.int32) - 1024)
-        runs = interleaved(str(folder), rounds=5)
+        runs = interleaved("bench_dicom_load", list(METHODS), str(folder), rounds=5)
         base = runs["noop"]["peak_mb"]
         a, b = runs["pydicom_decode"], runs["segmap_load"]
         name = "JPEG 2000 lossless" if compressed else "uncompressed"
