@@ -9,9 +9,12 @@ need (sequences included, by length or by delimiter) and stops once past group
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import struct
+import threading
+import warnings
 import zlib
 from pathlib import Path
 
@@ -32,6 +35,18 @@ _LONG_VRS = frozenset(
 )
 _FIRST_READ = 8192  # bytes: holds the wanted part of most headers (CT ~3 KB, MR ~5 KB)
 _MAX_HEADER = 64 << 20  # a header larger than this is not an image header
+
+
+def quiet_warnings() -> contextlib.AbstractContextManager[object]:
+    """Silence library warnings about odd files (Segmap reports problems its own way).
+
+    Only on the main thread: ``warnings.catch_warnings`` saves and restores the global
+    filter list, so two threads using it at once can leave "ignore" in force for good.
+    On worker threads the (rare) warnings go to stderr.
+    """
+    if threading.current_thread() is threading.main_thread():
+        return warnings.catch_warnings(action="ignore")
+    return contextlib.nullcontext()
 
 
 class HeaderError(Exception):

@@ -16,6 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app.dicom_elements import quiet_warnings
+
+with warnings.catch_warnings(action="ignore"):
+    # nibabel warns on import that its DICOM readers are experimental; Segmap uses only
+    # its Siemens mosaic reader, which dcm_qa_ts checks (tests/app/test_dicom_real.py).
+    from nibabel.nicom import dicomwrappers
+
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
@@ -109,10 +116,7 @@ def _legacy_frames(ds: Dataset, header: Header) -> list[dict[str, Any]]:
 
 
 def _mosaic(ds: Dataset, header: Header) -> dict[str, Any]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # nibabel calls its readers experimental
-        from nibabel.nicom import dicomwrappers
-
+    with quiet_warnings():
         try:
             w = dicomwrappers.wrapper_from_data(ds)
         except Exception:  # noqa: BLE001 - nibabel raises many kinds for odd CSA headers

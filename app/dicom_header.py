@@ -15,7 +15,6 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -35,6 +34,7 @@ from app.dicom_elements import (
     HeaderError,
     maybe_dicom_name,
     parse,
+    quiet_warnings,
     sniff,
 )
 from app.dicom_frames import dataset_header_extras
@@ -285,8 +285,7 @@ def read_header_pydicom(path: Path, gzipped: bool = False) -> Header:
 
     pixel: list[int | None] = [None, None]
     try:
-        with _open_dataset_stream(path, gzipped) as fh, warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pydicom warns about every odd VR it meets
+        with _open_dataset_stream(path, gzipped) as fh, quiet_warnings():
 
             def at_pixels(tag: Any, vr: Any, length: int) -> bool:
                 if tag == PIXEL_DATA:

@@ -12,7 +12,6 @@ else float32. Colour images become their luminance.
 from __future__ import annotations
 
 import gzip
-import warnings
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from app.dicom_frames import frame_rescale
+from app.dicom_elements import quiet_warnings
+from app.dicom_frames import dicomwrappers, frame_rescale
 from app.dicom_header import Header, HeaderError, read_header
 from app.dicom_series import DicomSeries
 from app.errors import VolumeReadError
@@ -37,8 +37,7 @@ def _read(path: Path) -> Any:
     with open(path, "rb") as fh:
         gz = fh.read(2) == b"\x1f\x8b"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_warnings():
             if gz:
                 with gzip.open(path, "rb") as fh:
                     return pydicom.dcmread(fh, force=True)
@@ -50,8 +49,7 @@ def _read(path: Path) -> Any:
 
 def _pixels(ds: Any, path: Path) -> np.ndarray:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_warnings():
             return np.asarray(ds.pixel_array)
     except Exception as exc:  # noqa: BLE001 - decoder plugins raise many kinds
         text = str(exc)
@@ -265,12 +263,9 @@ def _multi_frame(series: DicomSeries, shape: tuple[int, int, int]) -> Work[np.nd
 
 
 def _mosaic(ds: Any, path: Path, shape: tuple[int, int, int]) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # nibabel calls its DICOM readers experimental
-        from nibabel.nicom.dicomwrappers import MosaicWrapper
-
+    with quiet_warnings():
         try:
-            tiles = MosaicWrapper(ds).get_unscaled_data()  # [row, column, slice]
+            tiles = dicomwrappers.MosaicWrapper(ds).get_unscaled_data()  # [row, column, slice]
         except Exception as exc:  # noqa: BLE001
             raise VolumeReadError(f"Cannot unpack the Siemens mosaic {path}: {exc}") from None
     slope, inter = _rescale_of(ds)
