@@ -25,6 +25,16 @@ class Grid:
     shape: tuple[int, int, int]
     affine: np.ndarray
 
+    def __eq__(self, other: object) -> bool:
+        # The generated __eq__ compares the affine arrays with ==, which raises
+        # "truth value of an array is ambiguous"; compare them as values.
+        if not isinstance(other, Grid):
+            return NotImplemented
+        return self.shape == other.shape and bool(np.array_equal(self.affine, other.affine))
+
+    def __hash__(self) -> int:
+        return hash((self.shape, np.asarray(self.affine, dtype=np.float64).tobytes()))
+
     @classmethod
     def of(cls, shape: tuple[int, ...], affine: np.ndarray) -> Grid:
         """A grid from any shape whose first three axes are spatial."""

@@ -1,0 +1,148 @@
+"""NRRD volumes and label maps (.nrrd, or a .nhdr header with a detached data file).
+
+pynrrd (MIT) parses the header and decodes the raw, gzip, bzip2 and text
+encodings, attached or detached; this module turns NRRD's geometry into a world
+grid. NRRD gives each spatial axis a vector (``space directions``) and an origin
+(``space origin``) in a named ``space``: left-posterior-superior (Slicer's and
+ITK's default), right-anterior-superior or left-anterior-superior; the affine is
+converted to RAS+ like every grid in Segmap. Non-spatial axes (the layers of a
+Slicer ``.seg.nrrd``, vector components, time) are moved after the three
+spatial ones.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.errors import VolumeReadError
+from app.geometry import Grid
+
+NRRD_SUFFIXES = (".nrrd", ".nhdr")
+# Sign flips from each NRRD space to RAS; spaces with "-time" add a time axis.
+_TO_RAS = {
+    "right-anterior-superior": (1.0, 1.0, 1.0),
+    "ras": (1.0, 1.0, 1.0),
+    "left-posterior-superior": (-1.0, -1.0, 1.0),
+    "lps": (-1.0, -1.0, 1.0),
+    "left-anterior-superior": (-1.0, 1.0, 1.0),
+    "las": (-1.0, 1.0, 1.0),
+    # Scanner and unnamed right-handed spaces carry no anatomy: they are taken as RAS.
+    "scanner-xyz": (1.0, 1.0, 1.0),
+    "3d-right-handed": (1.0, 1.0, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class NrrdInfo:
+    """What an NRRD header says: its fields, the spatial axes and the RAS grid."""
+
+    path: Path
+    header: dict[str, Any]
+    grid: Grid
+    spatial_axes: tuple[int, ...]  # which data axes are spatial, in order
+
+
+def _error(path: Path, what: str) -> VolumeReadError:
+    return VolumeReadError(f"{path} is not a readable NRRD file: {what}.",
+                           "Save it again from Slicer or ITK as .nrrd (gzip encoding).")
+
+
+def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parsed header fields of an NRRD file (values as pynrrd types them)."""
+    import nrrd
+
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            lines = []
+            for raw in fh:  # the header ends at the first blank line (attached data follows)
+                line = raw.decode("ascii", errors="replace").rstrip("\r\n")
+                if not line:
+                    break
+                lines.append(line)
+                if len(lines) > 10000:
+                    raise _error(p, "no end of header")
+        return dict(nrrd.read_header(lines))
+    except FileNotFoundError:
+        raise VolumeReadError(f"File not found: {p}", "Check the path.") from None
+    except IsADirectoryError:
+        raise VolumeReadError(f"{p} is a folder, not an NRRD file.") from None
+    except OSError as exc:
+        raise VolumeReadError(f"Cannot read {p}: {exc.strerror or exc}") from None
+    except nrrd.NRRDError as exc:
+        raise _error(p, str(exc)) from None
+
+
+def header_grid(header: dict[str, Any], path: Path) -> tuple[Grid, tuple[int, ...]]:
+    """The RAS grid of the spatial axes, and which data axes they are."""
+    sizes = [int(s) for s in header.get("sizes", [])]
+    if not sizes:
+        raise _error(path, "no sizes")
+    directions = header.get("space directions")
+    if directions is not None:
+        dirs = np.asarray(directions, dtype=np.float64)
+        spatial = tuple(i for i in range(len(sizes)) if np.all(np.isfinite(dirs[i])))
+        vectors = np.array([dirs[i] for i in spatial])
+    else:
+        spacings = header.get("spacings")
+        spatial = tuple(i for i in range(len(sizes))
+                        if spacings is None or np.isfinite(float(spacings[i])))[:3]
+        vectors = np.diag([float(spacings[i]) if spacings is not None else 1.0 for i in spatial])
+    if not 1 <= len(spatial) <= 3 or vectors.shape[1] < len(spatial):
+        raise _error(path, f"{len(spatial)} spatial axes (2 or 3 are needed)")
+    dim = vectors.shape[1]
+    space = str(header.get("space", "")).lower().removesuffix("-time")
+    flips = np.ones(3)
+    if space:
+        if space not in _TO_RAS:
+            raise _error(path, f"unknown space {header.get('space')!r}")
+        flips = np.array(_TO_RAS[space])
+    affine = np.eye(4)
+    for col, vec in enumerate(vectors):
+        affine[:dim, col] = vec[:3]
+    origin = header.get("space origin")
+    if origin is not None:
+        affine[: min(dim, 3), 3] = np.asarray(origin, dtype=np.float64)[:3]
+    affine[:3, :] *= flips[:, None]
+    shape = tuple(sizes[i] for i in spatial) + (1,) * (3 - len(spatial))
+    if len(spatial) < 3:  # a 2-D image: give the missing axis a unit step along the normal
+        affine[:3, len(spatial):3] = np.eye(3)[:, len(spatial):3]
+    return Grid.of(shape, affine), spatial
+
+
+def read_info(path: str | os.PathLike[str]) -> NrrdInfo:
+    """The header and grid of an NRRD file, without reading its voxels."""
+    p = Path(path)
+    header = read_header(p)
+    grid, spatial = header_grid(header, p)
+    return NrrdInfo(p, header, grid, spatial)
+
+
+def read_nrrd(path: str | os.PathLike[str]) -> tuple[np.ndarray, Grid]:
+    """The voxels (spatial axes first, in NRRD axis order) and the RAS grid of a file."""
+    import nrrd
+
+    p = Path(path)
+    info = read_info(p)
+    try:
+        data = nrrd.read(str(p), index_order="F")[0]
+    except FileNotFoundError as exc:
+        raise VolumeReadError(
+            f"The data file of {p} is missing ({exc.filename or exc}).",
+            "A .nhdr header needs its data file next to it, named as in its 'data file' "
+            "field.") from None
+    except (nrrd.NRRDError, ValueError, EOFError, OSError) as exc:
+        raise _error(p, str(exc)) from None
+    other = [i for i in range(data.ndim) if i not in info.spatial_axes]
+    data = np.transpose(data, (*info.spatial_axes, *other))
+    if len(info.spatial_axes) < 3:
+        data = data.reshape(data.shape[: len(info.spatial_axes)]
+                            + (1,) * (3 - len(info.spatial_axes)) + data.shape[len(info.spatial_axes):])
+    if not data.dtype.isnative:
+        data = data.astype(data.dtype.newbyteorder("="))
+    return data, info.grid
