@@ -99,8 +99,9 @@ class ScanResult:
         """``{"root", "series", "volumes", "masks", "cases", "unpaired", "tables", "warnings"}``."""
         series = []
         for s in self.series:
-            j = s.to_json()
-            j["files"] = [self.rel(Path(f)) for f in j.get("files", [])]
+            j = s.to_json()  # "files" is a count: a series can hold thousands
+            if j.get("folder"):
+                j["folder"] = self.rel(Path(j["folder"]))
             series.append(j)
         masks = []
         own = {t.path: t for t in self.tables if t.path in self.censuses}  # header names

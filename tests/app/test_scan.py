@@ -306,7 +306,9 @@ class _Series:  # the fields of app.dicom.DicomSeries that the scan uses
     warnings: tuple = ()
 
     def to_json(self):
-        return {"uid": self.uid, "files": [str(f) for f in self.files], "warnings": []}
+        # As app.dicom's DicomSeries: the files as a count, the folder as a path.
+        return {"uid": self.uid, "files": len(self.files), "warnings": [],
+                "folder": str(self.files[0].parent)}
 
 
 def test_a_dicom_case_folder_pairs_its_series_with_the_nifti_mask(tmp_path, monkeypatch):
@@ -332,7 +334,7 @@ def test_a_dicom_case_folder_pairs_its_series_with_the_nifti_mask(tmp_path, monk
     j = r.to_json()
     assert j["cases"][0]["image_files"] == [f"patient1/dicom/IM{i}" for i in range(5)]
     assert j["cases"][0]["series_uid"] == "1.2.3"
-    assert j["series"][0]["files"][0] == "patient1/dicom/IM0"
+    assert j["series"][0]["files"] == 5 and j["series"][0]["folder"] == "patient1/dicom"
     (u,) = r.unpaired
     assert u.kind == "series" and "DICOM SEG" in u.reason
     out = tmp_path / "items.json"
