@@ -164,6 +164,8 @@ class MainWindow(QMainWindow):
         for n in range(self.steps.count()):
             reachable = all(self.pages[k].can_next()[0] for k in range(n))
             item = self.steps.item(n)
+            done = n < i and self.pages[n].can_next()[0]
+            item.setText(f"{'✓' if done else n + 1}  {self.pages[n].title}")
             flags = Qt.ItemFlag.ItemIsSelectable
             if reachable:
                 flags |= Qt.ItemFlag.ItemIsEnabled

@@ -16,8 +16,7 @@ from app.items import Category, category_label
 from app.session import (ABSENT, EMPTY, NOT_IN_TAXONOMY, OK, SUGGESTED, UNMAPPED, CaseState, Row,
                          Session)
 
-COLUMNS = ("", "Value", "File", "Voxels", "Volume (mL)", "Mean", "Category", "Suggested by",
-           "Status")
+COLUMNS = ("", "Value", "File", "Voxels", "mL", "Mean", "Category", "Suggested by", "Status")
 COL_SWATCH, COL_VALUE, COL_FILE, COL_VOXELS, COL_ML, COL_MEAN, COL_CATEGORY, COL_SOURCE, \
     COL_STATUS = range(len(COLUMNS))
 
@@ -128,6 +127,7 @@ class MappingTableModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
             return {
                 COL_VALUE: "The value in the label map, or the instance id a binary mask gets",
+                COL_ML: "Volume in millilitres, from the voxel size",
                 COL_MEAN: "Mean image intensity inside the label (HU for CT)",
                 COL_CATEGORY: "Taxonomy category (double-click or F2 to edit; type to search)",
                 COL_SOURCE: "Where the suggestion came from",

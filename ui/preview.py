@@ -91,8 +91,7 @@ class PreviewWidget(QWidget):
             self._view_group.addButton(b)
             bar.addWidget(b)
         self._view_group.buttonClicked.connect(self._on_view_button_clicked)
-        bar.addSpacing(12)
-        bar.addWidget(QLabel("Window"))
+        bar.addSpacing(8)
         self._preset = QComboBox()
         for name in PRESET_NAMES:
             self._preset.addItem("Auto (MR, other)" if name == AUTO else name.capitalize(), name)
@@ -100,15 +99,17 @@ class PreviewWidget(QWidget):
                                 "adjusts it: across = width, up/down = level")
         self._preset.activated.connect(self._on_preset_activated)
         bar.addWidget(self._preset)
+        # The numbers sit under the image (beside the slice), keeping the toolbar narrow
+        # enough for the Mapping page's side-by-side layout.
         self._window_label = QLabel()
         self._window_label.setToolTip("Window width and level (centre), in image units "
                                       "(Hounsfield units for CT)")
-        bar.addWidget(self._window_label)
-        bar.addSpacing(12)
+        bar.addSpacing(8)
         bar.addWidget(QLabel("Opacity"))
         self._opacity_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100,
                                        value=int(self._opacity * 100), pageStep=10)
         self._opacity_slider.setMaximumWidth(120)
+        self._opacity_slider.setMinimumWidth(70)
         self._opacity_slider.setToolTip("Label opacity ([ lower, ] higher)")
         self._opacity_slider.valueChanged.connect(self._on_opacity_slider_changed)
         bar.addWidget(self._opacity_slider)
@@ -130,6 +131,7 @@ class PreviewWidget(QWidget):
         self._slice_label = QLabel()
         self._slice_label.setMinimumWidth(200)
         slices.addWidget(self._slider, 1)
+        slices.addWidget(self._window_label)
         slices.addWidget(self._slice_label)
         self._readout = QLabel(_MOUSE_HINT)
         self._readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

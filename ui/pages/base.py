@@ -31,7 +31,7 @@ class Page(QWidget):
         if self.subtitle:
             sub = QLabel(self.subtitle)
             sub.setWordWrap(True)
-            sub.setStyleSheet("color: palette(mid);")
+            sub.setStyleSheet("color: #555;")
             sub.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.layout_.addWidget(sub)
 

@@ -18,7 +18,7 @@ from app.templates import load_template
 from ui import errors
 from ui.case_loader import CaseLoader
 from ui.category_delegate import CategoryDelegate
-from ui.mapping_model import COL_CATEGORY, MappingTableModel
+from ui.mapping_model import COL_CATEGORY, COL_FILE, MappingTableModel
 from ui.pages.base import Page
 from ui.preview import PreviewWidget
 
@@ -103,8 +103,12 @@ class MappingPage(Page):
         self.table.setToolTip("F2 or type to choose a category; Delete unmaps the row")
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(COL_CATEGORY, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(24)
+        self.table.setColumnWidth(COL_FILE, 150)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)
         self.table.selectionModel().currentRowChanged.connect(self._on_table_current_changed)
         QShortcut(QKeySequence(Qt.Key.Key_Delete), self.table, self._on_delete_pressed)
         QShortcut(QKeySequence("Ctrl+Return"), self, self._on_accept_clicked)
@@ -122,7 +126,9 @@ class MappingPage(Page):
         split = QSplitter()
         split.addWidget(self.table)
         split.addWidget(right)
-        split.setSizes([640, 560])
+        split.setSizes([760, 520])
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
         self.layout_.addWidget(split, 1)
 
         self.loader.loading.connect(self._on_loader_loading)
@@ -178,6 +184,8 @@ class MappingPage(Page):
         self.delegate.used = [r.category for c in (session.cases if session else [])
                               for r in session.rows(c)] if session and not session.taxonomy else []
         self.model.set_case(session, case)
+        # One file holds every value of a shape-I case: the File column would repeat it.
+        self.table.setColumnHidden(COL_FILE, case is not None and len(case.masks) == 1)
         self._update_banner()
         if session is not None and case is not None and self._active:
             self.loader.load(session, case)

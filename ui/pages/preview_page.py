@@ -37,13 +37,15 @@ class PreviewPage(Page):
         self.layout_.addLayout(bar)
 
         self.preview = PreviewWidget()
-        self.legend = QTableWidget(0, 4)
-        self.legend.setHorizontalHeaderLabels(["Show", "Value", "Category", "Voxels"])
+        self.legend = QTableWidget(0, 3)
+        self.legend.setHorizontalHeaderLabels(["Value", "Category", "Voxels"])
         self.legend.verticalHeader().setVisible(False)
         self.legend.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.legend.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.legend.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.legend.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        head = self.legend.horizontalHeader()
+        head.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        head.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.legend.setToolTip("Space shows / hides the selected label; S solos it")
         self.legend.itemChanged.connect(self._on_legend_item_changed)
         self.legend.currentCellChanged.connect(self._on_legend_current_changed)
@@ -68,7 +70,7 @@ class PreviewPage(Page):
         split = QSplitter()
         split.addWidget(self.preview)
         split.addWidget(side)
-        split.setSizes([900, 320])
+        split.setSizes([880, 340])
         self.layout_.addWidget(split, 1)
         self.loader.ready.connect(self._on_loader_ready)
         self.loader.loading.connect(lambda name: self._active and self.status.setText(
@@ -117,16 +119,17 @@ class PreviewPage(Page):
         for value, row in sorted(rows.items()):
             n = self.legend.rowCount()
             self.legend.insertRow(n)
-            show = QTableWidgetItem()
+            show = QTableWidgetItem(str(value))
             show.setCheckState(Qt.CheckState.Checked)
+            show.setIcon(swatch(colours.get(value)))
             show.setData(Qt.ItemDataRole.UserRole, value)
+            show.setToolTip("Tick to show, untick to hide")
             self.legend.setItem(n, 0, show)
-            v = QTableWidgetItem(str(value))
-            v.setIcon(swatch(colours.get(value)))
-            self.legend.setItem(n, 1, v)
-            self.legend.setItem(n, 2, QTableWidgetItem(
+            self.legend.setItem(n, 1, QTableWidgetItem(
                 category_label(row.category) if row.category is not None else "(not mapped)"))
-            self.legend.setItem(n, 3, QTableWidgetItem(f"{row.voxels:,}"))
+            voxels = QTableWidgetItem(f"{row.voxels:,}")
+            voxels.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+            self.legend.setItem(n, 2, voxels)
         self._filling = False
         groups = group_members(preview.segments)
         if groups:

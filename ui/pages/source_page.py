@@ -51,7 +51,7 @@ class DropZone(QFrame):
         hint = QLabel("DICOM series, NIfTI / NRRD volumes; nnU-Net, MSD, TotalSegmentator, "
                       "BraTS, KiTS and folder-per-case layouts are recognised")
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        hint.setStyleSheet("color: palette(mid);")
+        hint.setStyleSheet("color: #666;")
         lay = QVBoxLayout(self)
         lay.addStretch(1)
         lay.addWidget(text)
@@ -135,8 +135,10 @@ class SourcePage(Page):
         self.layout_.addSpacing(8)
         self.layout_.addWidget(QLabel("<b>Recent folders</b> (double-click or Enter to open)"))
         self.recent = QListWidget()
+        self.recent.setMaximumHeight(180)
         self.recent.itemActivated.connect(self._on_recent_activated)
-        self.layout_.addWidget(self.recent, 1)
+        self.layout_.addWidget(self.recent)
+        self.layout_.addStretch(1)
         self.state.taxonomyChanged.connect(self._show_taxonomy)
         self.state.sessionChanged.connect(self._show_opened)
         self._show_taxonomy()
@@ -240,6 +242,11 @@ class SourcePage(Page):
 
     def _fill_recent(self) -> None:
         self.recent.clear()
+        if not self.state.settings.recent_folders():
+            empty = QListWidgetItem("No folder opened yet. Try the demo: it writes a small "
+                                    "synthetic CT with masks and opens it.")
+            empty.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.recent.addItem(empty)
         for folder in self.state.settings.recent_folders():
             item = QListWidgetItem(folder)
             item.setData(Qt.ItemDataRole.UserRole, folder)

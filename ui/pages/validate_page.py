@@ -10,8 +10,8 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QPushButton, QTreeWidget,
-                               QTreeWidgetItem)
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QTreeWidget, QTreeWidgetItem)
 
 from app.validate import Finding, counts
 from ui.mapping_model import swatch
@@ -40,12 +40,23 @@ class ValidatePage(Page):
         self.layout_.addLayout(bar)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Finding", "Code", "File", "Value"])
-        self.tree.setColumnWidth(0, 720)
-        self.tree.setWordWrap(True)
-        self.tree.setUniformRowHeights(False)
+        head = self.tree.header()
+        head.setStretchLastSection(False)
+        head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3):
+            head.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setToolTip("Enter or double-click goes to the case and label")
         self.tree.itemActivated.connect(self._on_tree_item_activated)
+        self.tree.currentItemChanged.connect(self._on_tree_current_changed)
+        self.detail = QLabel("Select a finding to read it in full.")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail.setMinimumHeight(60)
+        self.detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.detail.setStyleSheet("background: palette(base); border: 1px solid palette(mid);"
+                                  " padding: 6px;")
         self.layout_.addWidget(self.tree, 1)
+        self.layout_.addWidget(self.detail)
         self.accept_warnings = QCheckBox("I have read the &warnings and want to export anyway")
         self.accept_warnings.toggled.connect(lambda _: self.completeChanged.emit())
         self.layout_.addWidget(self.accept_warnings)
@@ -111,6 +122,18 @@ class ValidatePage(Page):
             top.setExpanded(sev["error"] > 0 or sev["warning"] > 0)
         self.accept_warnings.setVisible(c["warning"] > 0 and c["error"] == 0)
         self.completeChanged.emit()
+
+    def _on_tree_current_changed(self, item: QTreeWidgetItem | None, _prev: object) -> None:
+        f = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+        if not isinstance(f, Finding):
+            self.detail.setText("Select a finding to read it in full.")
+            return
+        where = " · ".join(x for x in (f.task, f"series {f.series}" if f.series is not None
+                                       else None, f.file, f"value {f.value}"
+                                       if f.value is not None else None) if x)
+        colour = "#%02x%02x%02x" % SEVERITY_COLOUR[f.severity]
+        self.detail.setText(f"<b style='color:{colour}'>{f.severity}</b> <code>{f.code}</code>"
+                            f" — {where}<br>{f.message}<br><i>Enter: go to this label.</i>")
 
     def _on_tree_item_activated(self, item: QTreeWidgetItem, _col: int) -> None:
         f = item.data(0, Qt.ItemDataRole.UserRole)
