@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QCompleter, QStyledItemDelegate, QStyleOptionViewItem,
                                QWidget)
 
@@ -52,13 +52,27 @@ class CategoryCombo(QComboBox):
         self.setCompleter(completer)
         self.setToolTip("Type to search the taxonomy; Enter to choose, Esc to cancel")
 
+    def _index_of(self, text: str) -> int:
+        """The item shown as ``text``, or whose segmentMap value reads as ``text``."""
+        i = self.findText(text, Qt.MatchFlag.MatchFixedString)
+        if i > 0:
+            return i
+        for n in range(1, self.count()):
+            if category_label(self.itemData(n)).lower() == text.lower():
+                return n
+        return -1
+
     def set_category(self, category: Category | None) -> None:
         if category is None:
             self.setCurrentIndex(0)
             return
+        for n in range(1, self.count()):
+            if self.itemData(n) == category:
+                self.setCurrentIndex(n)
+                return
         label = category_label(category)
-        i = self.findText(label, Qt.MatchFlag.MatchFixedString)
-        if i >= 0:
+        i = self._index_of(label)
+        if i > 0:
             self.setCurrentIndex(i)
         else:
             self.setEditText(label)
@@ -68,7 +82,7 @@ class CategoryCombo(QComboBox):
         text = self.currentText().strip()
         if not text or text == NOT_MAPPED:
             return True, None
-        i = self.findText(text, Qt.MatchFlag.MatchFixedString)
+        i = self._index_of(text)
         if i > 0:
             return True, self.itemData(i)
         if self.free_text:
@@ -78,6 +92,8 @@ class CategoryCombo(QComboBox):
 
 class CategoryDelegate(QStyledItemDelegate):
     """Edits the Category column with a CategoryCombo."""
+
+    refused = Signal(str)  # typed text that names no taxonomy category
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -100,3 +116,5 @@ class CategoryDelegate(QStyledItemDelegate):
         ok, category = editor.category()
         if ok:
             model.setData(index, category, Qt.ItemDataRole.EditRole)
+        else:
+            self.refused.emit(editor.currentText().strip())

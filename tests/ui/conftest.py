@@ -14,3 +14,22 @@ def _drain_thread_pool(qapp):
     """Every ui test has a QApplication, and no worker outlives its test."""
     yield
     QThreadPool.globalInstance().waitForDone(5000)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    """The wizard with its settings and autosave in tmp_path (never the user's)."""
+    from PySide6.QtCore import QSettings
+
+    from ui.main_window import MainWindow
+    from ui.settings import Settings
+    from ui.state import WizardState
+
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    state = WizardState(settings, autosave_path=tmp_path / "autosave.json")
+    w = MainWindow(state)
+    w.resize(1300, 850)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.close()

@@ -91,6 +91,7 @@ class MappingPage(Page):
         self.model = MappingTableModel(parent=self)
         self.model.mappingChanged.connect(self._on_model_mapping_changed)
         self.delegate = CategoryDelegate(self)
+        self.delegate.refused.connect(self._on_delegate_refused)
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setItemDelegateForColumn(COL_CATEGORY, self.delegate)
@@ -221,6 +222,11 @@ class MappingPage(Page):
         if row.label_value is not None and not self.preview.jump_to(row.label_value):
             self.preview_note.setText(f"{row.files[0].name if row.files else 'This label'} has "
                                       "no voxels in the merged volume.")
+
+    def _on_delegate_refused(self, text: str) -> None:
+        self.banner.setText(f"“{text}” is not a segmentation category of the taxonomy; the "
+                            "mapping was not changed. Type part of a name and pick from the list.")
+        self.banner.setStyleSheet("color: #a0281e; font-weight: 500;")
 
     def _on_delete_pressed(self) -> None:
         index = self.table.currentIndex()

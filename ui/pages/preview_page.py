@@ -128,7 +128,7 @@ class PreviewPage(Page):
             self.legend.setItem(n, 1, QTableWidgetItem(
                 category_label(row.category) if row.category is not None else "(not mapped)"))
             voxels = QTableWidgetItem(f"{row.voxels:,}")
-            voxels.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+            voxels.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.legend.setItem(n, 2, voxels)
         self._filling = False
         groups = group_members(preview.segments)
