@@ -52,10 +52,9 @@ def quiet_warnings() -> contextlib.AbstractContextManager[object]:
 class HeaderError(Exception):
     """A file that looks like DICOM but whose header cannot be read."""
 
-    def __init__(self, reason: str, partial: dict[str, Any] | None = None) -> None:
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.partial = partial or {}
 
 
 # -- sniffing -----------------------------------------------------------------------------------

@@ -68,7 +68,15 @@ def _partition(items: list[Header], key: Callable[[Header], Hashable]) -> list[l
 
 
 def _has_geometry(s: Header) -> bool:
-    return s.position is not None and s.orientation is not None and s.pixel_spacing is not None
+    """Position, orientation and spacing present and sane (unit, orthogonal cosines)."""
+    if s.position is None or s.orientation is None or s.pixel_spacing is None:
+        return False
+    o = np.asarray(s.orientation, dtype=np.float64)
+    if not (np.all(np.isfinite(o)) and np.all(np.isfinite(s.position))
+            and min(s.pixel_spacing) > 0 and np.isfinite(s.pixel_spacing).all()):
+        return False
+    lengths = np.linalg.norm(o.reshape(2, 3), axis=1)
+    return bool(np.all(np.abs(lengths - 1) < 0.01) and abs(float(o[:3] @ o[3:])) < 0.01)
 
 
 def _orientation_clusters(slices: list[Header]) -> list[list[Header]]:
@@ -187,9 +195,10 @@ def _image_parts(slices: list[Header]) -> list[_Part]:
     nogeo = [s for s in slices if not _has_geometry(s)]
     if nogeo:
         parts.append(_Part(sorted(nogeo, key=_order), [
-            f"No geometry: {len(nogeo)} image(s) lack ImagePositionPatient, "
-            "ImageOrientationPatient or PixelSpacing, so they cannot be placed in world space "
-            "(a 2-D image such as an X-ray, or incomplete headers)."]))
+            f"No geometry: {len(nogeo)} image(s) lack a usable ImagePositionPatient, "
+            "ImageOrientationPatient (unit, perpendicular direction cosines) or PixelSpacing, "
+            "so they cannot be placed in world space (a 2-D image such as an X-ray, or "
+            "incomplete headers)."]))
     placed = [s for s in slices if _has_geometry(s)]
     # Multi-slice files stand alone: an enhanced file per file, mosaics together.
     for container in _partition(placed, lambda s: str(s.path) if s.frame is not None
@@ -224,7 +233,7 @@ def _file_notes(slices: Sequence[Header]) -> tuple[list[str], set[Path]]:
             continue
         seen.add(s.path)
         notes.append(f"Problem in {s.path.name}: {'; '.join(s.problems)}.")
-        if any("pixel data" in p for p in s.problems):
+        if s.pixels_unusable:
             unusable.add(s.path)
     if len(notes) > 5:
         notes = [*notes[:5], f"... and {len(notes) - 5} more files with problems."]

@@ -126,7 +126,8 @@ class Header:
     file_size: int = 0
     pixel_offset: int | None = None  # where the pixel data value starts (None: not reached)
     pixel_length: int | None = None  # its declared length (None: undefined / not reached)
-    problems: tuple[str, ...] = ()  # non-fatal: the header is usable, something is off
+    problems: tuple[str, ...] = ()  # what is off in the file, in words
+    pixels_unusable: bool = False  # the pixel data is too short to hold the image
     # Set for files that hold more than one slice (see app.dicom_frames).
     frame: int | None = None  # this record's frame index in a multi-frame file
     mosaic: int | None = None  # number of slices in a Siemens mosaic
@@ -184,7 +185,8 @@ def _decode_text(value: bytes, charset: bytes | None) -> str:
     # Non-ASCII text: decode as the file's SpecificCharacterSet says.
     encodings = convert_encodings(
         [p.strip() for p in _text(charset).split("\\")] if charset else None)
-    return decode_bytes(value, encodings, {0x5C, 0x5E, 0x3D})
+    with quiet_warnings():  # pydicom warns, then falls back to latin-1 or replacements
+        return decode_bytes(value, encodings, {0x5C, 0x5E, 0x3D})
 
 
 def decode(raw: dict[int, bytes], little: bool) -> dict[str, Any]:
@@ -260,18 +262,19 @@ def read_header(path: Path) -> Header | None:
 
 
 def _checked(header: Header) -> Header:
-    problems = list(header.problems)
+    """The header with a problem (and ``pixels_unusable``) when its pixel data is too short."""
     need = header.native_pixel_bytes()
-    if (need and not is_compressed(header.transfer_syntax) and not header.gzipped
-            and header.transfer_syntax not in DEFLATED):
-        if header.pixel_length is not None and header.pixel_length < need:
-            problems.append(f"its pixel data holds {header.pixel_length} bytes where "
-                            f"{header.rows}x{header.columns} pixels need {need}")
-        elif header.pixel_offset is not None and header.pixel_offset + need > header.file_size:
-            problems.append("its pixel data is truncated (the file is shorter than the image)")
-        elif header.pixel_offset is None and need > header.file_size:
-            problems.append("its pixel data is truncated (the file is shorter than the image)")
-    return replace(header, problems=tuple(problems)) if problems != list(header.problems) else header
+    if not need or is_compressed(header.transfer_syntax) or header.gzipped \
+            or header.transfer_syntax in DEFLATED:
+        return header
+    if header.pixel_length is not None and header.pixel_length < need:
+        problem = (f"its pixel data holds {header.pixel_length} bytes where "
+                   f"{header.rows}x{header.columns} pixels need {need}")
+    elif need + (header.pixel_offset or 0) > header.file_size:
+        problem = "its pixel data is truncated (the file is shorter than the image)"
+    else:
+        return header
+    return replace(header, problems=(*header.problems, problem), pixels_unusable=True)
 
 
 def _open_dataset_stream(path: Path, gzipped: bool) -> BinaryIO:
@@ -310,7 +313,12 @@ def read_header_pydicom(path: Path, gzipped: bool = False) -> Header:
     size = os.stat(path).st_size
     header = Header(path=path, gzipped=gzipped, file_size=size, pixel_offset=pixel[0],
                     pixel_length=pixel[1], **decode(raw, little))
-    extras = dataset_header_extras(ds, header)
+    try:
+        with quiet_warnings():
+            extras = dataset_header_extras(ds, header)
+    except Exception as exc:  # noqa: BLE001 - malformed functional groups raise many kinds
+        extras = {"problems": (*header.problems,
+                               f"its per-frame geometry cannot be read ({exc})")}
     if extras:
         header = replace(header, **extras)
     return _checked(header)

@@ -52,7 +52,7 @@ def _single(paths: Sequence[Path]) -> tuple[Path, str] | None:
 def dicom_image_series(paths: Sequence[Path]) -> DicomSeries:
     """The one image series among DICOM files (a clear error when there is none or several)."""
     for p in paths:
-        if not Path(p).is_file():
+        if not Path(p).exists():
             raise VolumeReadError(f"Image file not found: {p}", "Check the items' paths.")
     found = run(scan_dicom([Path(p) for p in paths]))
     images = [s for s in found if s.kind == "image"] or [s for s in found if s.kind == "localizer"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import random
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -252,11 +253,24 @@ def test_progress_and_missing_root(tmp_path: Path) -> None:
         scan(tmp_path / "nope")
 
 
-def test_threads_give_the_same_result(tmp_path: Path) -> None:
+def test_threads_give_the_same_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.dicom_scan
+
     for n in range(3):
         write_series(tmp_path / str(n), axial_positions(range(50)))
     one = run(scan_dicom(tmp_path, threads=1))
+    # As if the disk were slow: the first chunk hands the rest to the thread pool.
+    monkeypatch.setattr(app.dicom_scan, "_io_bound", lambda wall, cpu: True)
+    threads: set[str] = set()
+    real = app.dicom_scan.read_chunk
+
+    def spy(paths):  # noqa: ANN001, ANN202
+        threads.add(threading.current_thread().name)
+        return real(paths)
+
+    monkeypatch.setattr(app.dicom_scan, "read_chunk", spy)
     four = run(scan_dicom(tmp_path, threads=4))
+    assert any(name.startswith("dicom-scan") for name in threads)
     assert [(s.uid, s.files) for s in one] == [(s.uid, s.files) for s in four]
 
 
@@ -278,3 +292,38 @@ def test_scans_of_the_same_tree_compare_equal(tmp_path: Path) -> None:
     write_series(tmp_path, axial_positions(range(3)))
     a, b = scan(tmp_path), scan(tmp_path)
     assert a == b and hash(a[0].grid) == hash(b[0].grid)
+
+
+@pytest.mark.parametrize("orientation", [(0, 0, 0, 0, 0, 0), (1, 0, 0, 1, 0, 0),
+                                         (2, 0, 0, 0, 2, 0)])
+def test_unusable_orientation_means_no_geometry_not_a_crash(tmp_path: Path,
+                                                            orientation: tuple) -> None:
+    write_series(tmp_path, axial_positions(range(3)), orientation=orientation)
+    (s,) = scan(tmp_path)
+    assert s.grid is None
+    warned(s, "No geometry")
+
+
+def test_damaged_files_never_crash_the_scan_or_the_load(tmp_path: Path) -> None:
+    from app.errors import SegmapError
+
+    rng = random.Random(7)
+    sources = write_series(tmp_path / "src", axial_positions(range(4)), syntax="implicit")
+    sources += write_series(tmp_path / "src2", axial_positions(range(4)), CodeMeaning="x")
+    for trial in range(30):
+        folder = tmp_path / f"t{trial}"
+        folder.mkdir()
+        for i, f in enumerate(sources):
+            data = bytearray(f.read_bytes())
+            if rng.random() < 0.5:
+                data = data[: rng.randrange(0, len(data))]
+            else:
+                for _ in range(rng.randrange(1, 10)):
+                    data[rng.randrange(0, len(data))] = rng.randrange(256)
+            (folder / f"{i}.dcm").write_bytes(bytes(data))
+        for s in scan(folder):
+            if s.grid is not None and s.kind == "image":
+                try:
+                    run(load_dicom_volume(s))
+                except SegmapError:
+                    pass
