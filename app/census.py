@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from app import niio
+from app import niio, runs
+from app.runs import Runs, chunk_runs
 
 # Stable flag codes; validation turns them into findings.
 FLAG_NON_INTEGER = "non-integer"
@@ -125,8 +126,9 @@ class _Tally:
         self.add(*np.unique(values, return_counts=True))
 
 
-def _runs(chunk: np.ndarray, scratch: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Run-length encode a 1-D chunk: (value of each run, its length).
+def _runs(chunk: np.ndarray, scratch: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Run-length encode a 1-D chunk: (value of each run, its length, its last index).
 
     Label maps are piecewise constant, so a chunk of a million voxels holds a few
     thousand runs and counting runs is several times cheaper than counting voxels.
@@ -138,36 +140,52 @@ def _runs(chunk: np.ndarray, scratch: np.ndarray) -> tuple[np.ndarray, np.ndarra
     if ends.size > n // 8:
         return None
     ends = np.append(ends, n - 1)
-    return chunk[ends], np.diff(ends, prepend=-1)
+    return chunk[ends], np.diff(ends, prepend=-1), ends
 
 
-def tally_chunks(chunks: Iterable[np.ndarray]) -> _Tally:
-    """Count the values of 1-D chunks (the streaming core of the census)."""
+def tally_chunks(chunks: Iterable[np.ndarray], record: list[tuple[np.ndarray, ...]] | None = None
+                 ) -> _Tally:
+    """Count the values of 1-D chunks (the streaming core of the census).
+
+    With ``record``, the non-zero runs of integer chunks are appended to it as
+    (starts, lengths, values) with starts counted from the first chunk.
+    """
     t = _Tally()
     scratch = np.empty(0, dtype=bool)
     zeros = 0
+    offset = 0
     for chunk in chunks:
+        here, offset = offset, offset + chunk.size
         nonzero = int(np.count_nonzero(chunk))
         zeros += chunk.size - nonzero
         if not nonzero:
             continue
         if chunk.dtype.kind not in "iu":
+            record = None  # only integer label maps are kept as runs
             t.add_floats(chunk[chunk != 0].astype(np.float64, copy=False))
             continue
         if scratch.size < chunk.size:
             scratch = np.empty(chunk.size, dtype=bool)
         runs = _runs(chunk, scratch) if nonzero * 16 > chunk.size else None
         if runs is not None:
-            keep = runs[0] != 0
-            t.add_integers(runs[0][keep], runs[1][keep].astype(np.float64))
+            values, lengths, ends = runs
+            keep = values != 0
+            t.add_integers(values[keep], lengths[keep].astype(np.float64))
+            if record is not None:
+                record.append(((ends[keep] - lengths[keep] + 1 + here).astype(np.int64),
+                               lengths[keep].astype(np.int32), values[keep]))
         else:
-            t.add_integers(chunk[chunk != 0])
+            at = niio.nonzero_in(chunk)
+            t.add_integers(chunk[at])
+            if record is not None:
+                record.append(chunk_runs(chunk, here, at))
     if zeros:
         t.counts[0] = t.counts.get(0, 0) + zeros
     return t
 
 
-def census(path: str | os.PathLike[str], info: niio.NiftiInfo | None = None) -> Census:
+def census(path: str | os.PathLike[str], info: niio.NiftiInfo | None = None,
+           keep_runs: bool = True) -> Census:
     """Census one mask file.
 
     Values are those a reader sees: when the header sets scl_slope / scl_inter
@@ -178,7 +196,18 @@ def census(path: str | os.PathLike[str], info: niio.NiftiInfo | None = None) -> 
     if info.scaled:
         slope, inter = info.slope or 1.0, info.inter or 0.0
         chunks = (c.astype(np.float64) * slope + inter for c in chunks)
-    t = tally_chunks(chunks)
+    # The runs of a plain uint8/uint16 label map are kept for the merge (app.runs).
+    record: list[tuple[np.ndarray, ...]] | None = (
+        [] if keep_runs and not info.scaled and info.dtype.kind == "u" and info.dtype.itemsize <= 2
+        else None)
+    t = tally_chunks(chunks, record)
+    if record is not None:
+        runs.CACHE.put(info.path, Runs(
+            np.concatenate([r[0] for r in record]) if record else np.empty(0, np.int64),
+            np.concatenate([r[1] for r in record]) if record else np.empty(0, np.int32),
+            np.concatenate([r[2] for r in record]) if record
+            else np.empty(0, info.dtype.newbyteorder("=")),
+            info.shape))
     values = t.counts
     return Census(
         file=info.path,

@@ -14,6 +14,8 @@ What differs, on purpose:
 * a file whose shape differs from the base file is refused with both shapes
   named (the SDK merges a smaller file silently into a corner of the volume, and
   fails on a larger one with a numpy indexing message);
+* when uint8 masks end with ids above 255, the result is written as uint16 (the
+  SDK writes it as uint8 with a scale factor, which corrupts every label);
 * it is fast: masks are inflated with ISA-L, only their non-zero voxels are kept,
   and overlap pairs are found with dense lookup tables instead of sorting.
 """
@@ -29,7 +31,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from app import niio
+from app import niio, runs
 from app.census import tally_chunks
 from app.errors import MergeError, VolumeReadError
 from app.items import ItemsList, Task
@@ -97,8 +99,14 @@ def _uint16_exact(info: niio.NiftiInfo) -> bool:
     return bool(info.dtype == np.uint8 or info.dtype == np.uint16)
 
 
-def _read_like_sdk(path: str, base: bool) -> tuple[niio.NiftiInfo, np.ndarray]:
-    """Read a mask as the SDK reads it (uint8/uint16 raw, anything else rounded)."""
+def _read_like_sdk(path: str, base: bool
+                   ) -> tuple[niio.NiftiInfo, np.ndarray, np.ndarray | None]:
+    """Read a mask as the SDK reads it (uint8/uint16 raw, anything else rounded).
+
+    Returns the info, the voxels (uint8 files stay uint8: the merge widens them only
+    if a value above 255 must be written, which gives the SDK's uint16 results) and,
+    when they are known without a scan, the flat indices of the non-zero voxels.
+    """
     _check_name(path)
     try:
         info = niio.read_info(path)
@@ -124,23 +132,30 @@ def _read_like_sdk(path: str, base: bool) -> tuple[niio.NiftiInfo, np.ndarray]:
                     f"{path} has scl_slope/scl_inter that turn its labels into fractions.",
                     "Save the mask with scl_slope 1 and scl_inter 0 (plain integer labels).",
                 )
-            data = scaled.astype(np.uint16 if base else info.dtype)
+            data = scaled.astype(info.dtype)
         else:
             data = np.round(img.get_fdata(caching="unchanged")).astype(np.uint16)
-        return info, np.asfortranarray(data)
+        return info, np.asfortranarray(data), None
+    cached = runs.CACHE.get(path) if _uint16_exact(info) else None
+    if cached is not None and cached.shape == info.shape:
+        # Rebuilt from the census's runs: no second inflate of the file.
+        flat = np.zeros(int(np.prod(info.shape)), info.dtype.newbyteorder("="))
+        idx, vals = cached.expand()
+        flat[idx] = vals
+        return info, flat.reshape(info.shape, order="F"), idx
     try:
         raw = niio.read_raw(info)
     except VolumeReadError as exc:
         raise MergeError(exc.message, exc.hint, sdk_message=exc.message) from None
     if _uint16_exact(info):
-        return info, raw.astype(np.uint16, order="F") if base and raw.dtype != np.uint16 else raw
+        return info, raw, None
     # Float and signed data: np.round(get_fdata()).astype(uint16), done in slabs.
     out = np.empty(info.shape, dtype=np.uint16, order="F")
     flat_in, flat_out = raw.reshape(-1, order="F"), out.reshape(-1, order="F")
     for start in range(0, flat_in.size, _SLAB_VOXELS):
         part = flat_in[start : start + _SLAB_VOXELS].astype(np.float64)
         flat_out[start : start + _SLAB_VOXELS] = np.round(part).astype(np.uint16)
-    return info, out
+    return info, out, None
 
 
 def _shape_error(path: str, shape: Sequence[int], base_path: str, base_shape: Sequence[int]
@@ -152,6 +167,23 @@ def _shape_error(path: str, shape: Sequence[int], base_path: str, base_shape: Se
         + ("fail on it." if larger else "merge it silently into a corner of the volume."),
         "Every segmentation of a series must have the image's grid; resample the mask.",
     )
+
+
+def _write(flat: np.ndarray, where: np.ndarray, value: int) -> None:
+    """flat[where] = value, with the SDK's outcome for an id numpy cannot store."""
+    try:
+        flat[where] = value
+    except OverflowError as exc:
+        raise MergeError(f"Instance id {value} is outside 1..65535; RedBrick cannot store it.",
+                         "Use instance ids from 1 to 65535.", sdk_message=str(exc)) from None
+
+
+def _as_uint16(values: list[int]) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.uint16)
+    except OverflowError as exc:
+        raise MergeError("An instance id is outside 1..65535; RedBrick cannot store it.",
+                         "Use instance ids from 1 to 65535.", sdk_message=str(exc)) from None
 
 
 def _unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -263,12 +295,10 @@ def merge_files(
     total = len(files) + 2
     yield Progress(0, total, f"Reading {Path(files[0]).name}")
 
-    def load(path: str, base: bool) -> tuple[niio.NiftiInfo | None, np.ndarray]:
-        if path in png_volumes:
-            return None, (png_volumes[path].astype(np.uint16) if base else png_volumes[path])
-        return _read_like_sdk(path, base)
-
-    base_info, base = load(files[0], True)
+    if files[0] in png_volumes:
+        base_info, base, known_nz = None, png_volumes[files[0]].copy(), None
+    else:
+        base_info, base, known_nz = _read_like_sdk(files[0], True)
     if base_info is not None:
         header = base_info.header.copy()
         affine = base_info.affine
@@ -282,6 +312,14 @@ def merge_files(
     base = np.asfortranarray(base)
     base_flat = base.reshape(-1, order="F")
     base_shape = base.shape
+
+    def widen(value: int) -> None:
+        # The SDK merges in uint16; a uint8 base works the same until a value above
+        # 255 must be written, and then becomes uint16 (saves a copy and a cast).
+        nonlocal base, base_flat
+        if base.dtype == np.uint8 and value > 255:
+            base = base.astype(np.uint16, order="F")
+            base_flat = base.reshape(-1, order="F")
 
     group_map: dict[int, set[int]] = {}
     map_instances: set[int] = set()
@@ -304,11 +342,12 @@ def merge_files(
         for g, members in group_map.items():
             reverse_map[tuple(sorted(members))] = g
 
-    base_nz = np.flatnonzero(base_flat)
+    base_nz = known_nz if known_nz is not None else np.flatnonzero(base_flat)
     if binary_mask:
         if files[0] in reverse_masks:
             inst = reverse_masks[files[0]][0]
-            base_flat[base_nz] = inst
+            widen(inst)
+            _write(base_flat, base_nz, inst)
             file_instances.add(inst)
     elif base_nz.size:
         file_instances.update(_final_values(base_flat))
@@ -331,11 +370,14 @@ def merge_files(
         if len(info.shape) == 3 and info.shape != base_shape:
             raise _shape_error(path, info.shape, files[0], base_shape)
         if len(info.shape) == 3 and _uint16_exact(info) and not info.scaled:
+            cached = runs.CACHE.get(path)
+            if cached is not None and cached.shape == info.shape:
+                return cached.expand()  # the census already streamed this file
             try:
                 return niio.nonzero(info)
             except VolumeReadError as exc:
                 raise MergeError(exc.message, exc.hint, sdk_message=exc.message) from None
-        _, data = _read_like_sdk(path, False)
+        _, data, _ = _read_like_sdk(path, False)
         flat = data.reshape(-1, order="F")
         nz = np.flatnonzero(flat)
         return nz, flat[nz]
@@ -437,16 +479,24 @@ def merge_files(
             instance_pool.discard(mask_v)
             if mask_v in group_map:
                 instance_pool -= group_map[mask_v]
-        base_flat[nz] = np.asarray(new_values, dtype=np.uint16)[inverse]
+        new = _as_uint16(new_values)
+        widen(int(new.max()) if new.size else 0)
+        base_flat[nz] = new[inverse]
 
     if mask_data:
         final_instances = _final_values(base_flat)
     if prune and not final_instances:
         return MergeResult(None, None, None, {}, files=files)
-    volume: np.ndarray = base
     if not final_instances or max(final_instances) < 256:
         header.set_data_dtype(np.uint8)
-        volume = base.astype(np.uint8, order="F")
+        volume = base if base.dtype == np.uint8 else base.astype(np.uint8, order="F")
+    else:
+        volume = base if base.dtype == np.uint16 else base.astype(np.uint16, order="F")
+        if header.get_data_dtype() == np.uint8:
+            # The SDK keeps the uint8 header of a uint8 base here, and nibabel then
+            # stores ids above 255 scaled into uint8: 7 reads back as 7.06. Segmap
+            # writes uint16 instead (deliberate difference 2).
+            header.set_data_dtype(np.uint16)
     changed = binary_mask or bool(file_excess) or bool(mask_data) or (
         base_dtype != header.get_data_dtype()
     )

@@ -305,7 +305,7 @@ def _prefetched(
         stream.close()
 
 
-def _nonzero_in(chunk: np.ndarray) -> np.ndarray:
+def nonzero_in(chunk: np.ndarray) -> np.ndarray:
     """Indices of the non-zero values of a 1-D chunk.
 
     Masks are mostly zeros: scanning 8-byte words first and looking inside only
@@ -335,7 +335,7 @@ def nonzero(info: NiftiInfo, chunk_bytes: int = 1 << 20) -> tuple[np.ndarray, np
     parts_val: list[np.ndarray] = []
     offset = 0
     for chunk in iter_raw(info, chunk_bytes, prefetch=False):
-        idx = _nonzero_in(chunk)
+        idx = nonzero_in(chunk)
         if idx.size:
             parts_idx.append(idx + offset)
             parts_val.append(chunk[idx])

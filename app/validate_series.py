@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -243,10 +244,31 @@ class SeriesRun:
             return
         values = {f: sdk_values(c.census) for f, c in self.checks.items()
                   if c.census is not None}
+        self.check_uint8_ids(values)
         if self.series.is_binary:
             self.out.extend(check_binary(self, values))
         else:
             self.out.extend(check_values(self, values))
+
+    def check_uint8_ids(self, values: dict[Any, Any]) -> None:
+        """RedBrick's SDK corrupts ids above 255 when the first file is uint8."""
+        smap = self.smap
+        first = self.checks.get(self.files[0]) if self.files else None
+        if smap is None or first is None or first.census is None or first.census.dtype != "uint8":
+            return
+        ids = set(smap.segments) | {g for s in smap.segments.values()
+                                    for g in s.overlapping_groups or []}
+        if not self.series.is_binary:
+            ids |= {int(v) for vals in values.values() for v in vals}
+        big = sorted(i for i in ids if 255 < i <= 65535)
+        if big:
+            self.add("uint8-ids-over-255", (
+                f"The first segmentation file {os.path.basename(self.files[0])} is uint8 and ids above 255 "
+                f"occur ({', '.join(map(str, big[:5]))}). RedBrick's SDK then writes the merged "
+                "labels into a uint8 file with a scale factor, and every label value is distorted "
+                "(7 reads back as 7.06). Save that file as uint16 or use ids below 256. (Segmap's "
+                "own upload writes uint16 and is not affected.)"), file=self.files[0],
+                value=big[0])
 
     def check_own_map(self) -> None:
         smap = self.series.segment_map

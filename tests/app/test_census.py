@@ -154,3 +154,24 @@ def test_cli_census_bad_file_is_one_line_no_traceback(tmp_path, capsys):
     assert main(["census", str(tmp_path / "missing.nii.gz")]) == 1
     err = capsys.readouterr().err
     assert "error: File not found" in err and "Traceback" not in err
+
+
+def test_census_keeps_the_runs_the_merge_rebuilds_voxels_from(tmp_path):
+    from app import runs
+
+    rng = np.random.default_rng(5)
+    arr = np.zeros((30, 20, 10), np.uint16)
+    arr[3:12, 4:9, 2:7] = 4
+    arr[10:25, 8:18, 5:9] = 300
+    arr[26:, :, :] = rng.integers(0, 3, (4, 20, 10))  # noisy corner: short runs
+    path = save(tmp_path / "r.nii.gz", arr)
+    census(path)
+    kept = runs.CACHE.get(path)
+    assert kept is not None and kept.shape == arr.shape
+    idx, vals = kept.expand()
+    flat = arr.reshape(-1, order="F")
+    np.testing.assert_array_equal(idx, np.flatnonzero(flat))
+    np.testing.assert_array_equal(vals, flat[np.flatnonzero(flat)])
+    floats = save(tmp_path / "f.nii.gz", arr.astype(np.float32))
+    census(floats)
+    assert runs.CACHE.get(floats) is None  # only integer label maps are kept

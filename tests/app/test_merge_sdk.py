@@ -310,3 +310,64 @@ def test_file_variants(tmp_path, kind, suffix):
     assert_same([a], {1: None, 2: None, 3: None})
     assert_same([a, b], {1: None, 2: None, 3: None})
     assert_same([b], {1: None})
+
+
+# ------------------------------------------ merging from the census's kept runs
+@pytest.mark.parametrize("seed", range(4))
+def test_random_cases_match_the_sdk_when_the_census_kept_runs(tmp_path, seed):
+    from app import runs
+    from app.census import census
+
+    rng = random.Random(1000 + seed)
+    for n in range(25):
+        case = _random_case(rng, tmp_path, n)
+        for f in case["files"]:
+            census(f)  # what a scan does first; uint8/uint16 files now merge from runs
+        assert_same(case["files"], case["instances"], binary_mask=case["binary_mask"],
+                    masks=case["masks"], label_validate=case["label_validate"],
+                    prune=case["prune"])
+    runs.CACHE.clear()
+
+
+def test_a_file_changed_after_its_census_is_read_again(tmp_path):
+    import os
+
+    from app.census import census
+
+    a = write(tmp_path / "a.nii.gz", np.array([[[1, 1, 0, 0]]], np.uint8), np.uint8)
+    b = write(tmp_path / "b.nii.gz", np.array([[[0, 2, 2, 0]]], np.uint8), np.uint8)
+    census(a), census(b)
+    write(tmp_path / "b.nii.gz", np.array([[[0, 0, 3, 3]]], np.uint8), np.uint8)
+    os.utime(b, ns=(1, 1))  # another size/mtime: the kept runs no longer apply
+    assert_same([a, b], {1: None, 3: None})
+
+
+@pytest.mark.parametrize("keys", [(200, 7), (7, 255), (70000, 1)])
+def test_large_instance_ids_like_the_sdk(tmp_path, keys):
+    from app.census import census
+
+    m1, m2 = _row(tmp_path, "m1.nii.gz", [1, 1, 0, 0]), _row(tmp_path, "m2.nii.gz", [0, 1, 1, 0])
+    masks = {str(keys[0]): m1, str(keys[1]): m2}
+    assert_same([m1, m2], {keys[0]: None, keys[1]: None}, binary_mask=True, masks=masks,
+                exact_error_text=False)
+    census(m1), census(m2)  # and again with the volume rebuilt from the census's runs
+    assert_same([m1, m2], {keys[0]: None, keys[1]: None}, binary_mask=True, masks=masks,
+                exact_error_text=False)
+
+
+@pytest.mark.parametrize("keys", [(300, 7), (7, 300), (255, 256)])
+def test_ids_above_255_from_uint8_masks_are_stored_as_uint16_not_corrupted(tmp_path, keys):
+    # Deliberate difference 2: the SDK writes these into a uint8 file with a scale
+    # factor (7 reads back as 7.06); Segmap writes the true values as uint16.
+    m1, m2 = _row(tmp_path, "m1.nii.gz", [1, 1, 0, 0]), _row(tmp_path, "m2.nii.gz", [0, 1, 1, 0])
+    masks = {str(keys[0]): m1, str(keys[1]): m2}
+    theirs = sdk_merge([m1, m2], {keys[0]: None, keys[1]: None}, True, False, masks)
+    r = merge([m1, m2], {keys[0]: None, keys[1]: None}, binary_mask=True, masks=masks)
+    assert {k: sorted(v) for k, v in r.segments.items()} == {
+        k: sorted(v) for k, v in theirs.segments.items()}
+    group = r.segments[keys[0]][0]
+    assert r.volume.ravel().tolist() == [keys[0], group, keys[1], 0]
+    assert theirs.dtype == "uint8" and not np.allclose(theirs.volume.ravel(), r.volume.ravel())
+    saved = nib.load(r.save(tmp_path / "out.nii.gz"))
+    assert saved.get_data_dtype() == np.uint16
+    assert np.asanyarray(saved.dataobj).ravel().tolist() == [keys[0], group, keys[1], 0]

@@ -326,3 +326,16 @@ def test_wrapped_values_still_get_their_overlaps_checked(tmp_path):
     nifti(tmp_path / "s2.nii.gz", volume({(0, 0, 0): 2, (3, 2, 1): -1}, dtype=np.int16))
     found = check(tmp_path, tasks=json.loads(path.read_text()), taxonomy=TAX)
     assert {"values-negative", "unmapped-value", "overlap"} <= codes(found)
+
+
+def test_uint8_ids_over_255(tmp_path):
+    image(tmp_path / "scan.nii.gz")
+    nifti(tmp_path / "m1.nii.gz", volume({(0, 0, 0): 1}))
+    nifti(tmp_path / "m2.nii.gz", volume({(1, 0, 0): 1}))
+    series = {"items": "scan.nii.gz", "segmentations": ["m1.nii.gz", "m2.nii.gz"],
+              "segmentMap": {"300": {"category": "a", "mask": "m1.nii.gz"},
+                             "2": {"category": "b", "mask": "m2.nii.gz"}, "binaryMask": True}}
+    (f,) = only(check(tmp_path, series), "uint8-ids-over-255")
+    assert f.value == 300 and "uint16" in f.message
+    series["segmentMap"]["3"] = series["segmentMap"].pop("300")
+    assert not only(check(tmp_path, series), "uint8-ids-over-255")

@@ -1,0 +1,113 @@
+"""Non-zero runs of label maps, kept from the census so a merge need not inflate again.
+
+A label map is piecewise constant: its non-zero voxels, in file order, form runs
+(start, length, value), usually a few hundred times fewer than the voxels. The
+census streams every mask once anyway; it records the runs here, and the merge
+(and so the wizard's preview) rebuilds a mask's non-zero voxels from them instead
+of inflating the whole file again. Entries are keyed by path, size and
+modification time (a changed file is read again) and the cache is bounded in
+bytes, least recently used first out.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_BUDGET = 768 << 20  # bytes of runs kept (about 55M runs)
+
+
+@dataclass(frozen=True)
+class Runs:
+    """The non-zero runs of one file: flat (Fortran-order) starts, lengths, values."""
+
+    starts: np.ndarray  # int64
+    lengths: np.ndarray  # int32
+    values: np.ndarray  # the file's stored dtype, native byte order
+    shape: tuple[int, ...]
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.starts.nbytes + self.lengths.nbytes + self.values.nbytes)
+
+    def expand(self) -> tuple[np.ndarray, np.ndarray]:
+        """(flat indices, values) of every non-zero voxel, in file order.
+
+        Indices are int32 when the volume allows it (half the memory traffic).
+        """
+        total = int(self.lengths.sum())
+        itype = np.int32 if int(np.prod(self.shape)) < 2**31 else np.int64
+        first = np.cumsum(self.lengths, dtype=np.int64) - self.lengths
+        index = np.arange(total, dtype=itype)
+        index += np.repeat((self.starts - first).astype(itype), self.lengths)
+        return index, np.repeat(self.values, self.lengths)
+
+
+def chunk_runs(chunk: np.ndarray, offset: int, nonzero_at: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of equal non-zero values in a 1-D chunk, starts shifted by ``offset``.
+
+    ``nonzero_at`` are the chunk's non-zero indices when the caller has them.
+    """
+    idx = np.flatnonzero(chunk) if nonzero_at is None else nonzero_at
+    if not idx.size:
+        empty = np.empty(0, np.int64)
+        return empty, empty.astype(np.int32), chunk[:0]
+    vals = chunk[idx]
+    # A run breaks where the index jumps or the value changes.
+    brk = np.flatnonzero((np.diff(idx) != 1) | (vals[1:] != vals[:-1])) + 1
+    starts = np.concatenate(([0], brk))
+    lengths = np.diff(np.concatenate((starts, [idx.size])))
+    return idx[starts].astype(np.int64) + offset, lengths.astype(np.int32), vals[starts]
+
+
+class RunCache:
+    """A bounded, thread-safe LRU of Runs keyed by (path, size, mtime)."""
+
+    def __init__(self, budget: int = DEFAULT_BUDGET) -> None:
+        self.budget = budget
+        self._items: OrderedDict[tuple[str, int, int], Runs] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(path: str | os.PathLike[str]) -> tuple[str, int, int] | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+
+    def get(self, path: str | os.PathLike[str]) -> Runs | None:
+        key = self.key(path)
+        with self._lock:
+            runs = self._items.get(key) if key else None
+            if runs is not None:
+                self._items.move_to_end(key)  # type: ignore[arg-type]
+            return runs
+
+    def put(self, path: str | os.PathLike[str], runs: Runs) -> None:
+        key = self.key(path)
+        if key is None or runs.nbytes > self.budget // 4:
+            return  # one noisy file must not push out everything else
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            self._items[key] = runs
+            self._bytes += runs.nbytes
+            while self._bytes > self.budget and self._items:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= dropped.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+CACHE = RunCache()
