@@ -442,11 +442,21 @@ def merge_files(
     yield Progress(total - 1, total, "Merging")
     for nz, maskv in mask_data:
         basev = base_flat[nz]
+        overlap: np.ndarray | None = None
         if isinstance(maskv, int):
             if maskv in file_excess:
                 continue
-            uniq, inverse = _unique_inverse(basev)
-            pairs: Iterable[tuple[int, int]] = ((int(b), maskv) for b in uniq)
+            # Binary masks mostly fall on background: those voxels form the pair
+            # (0, mask), which sorts first; only the overlapping ones need the
+            # unique-pair bookkeeping. Same pairs, same order as the SDK.
+            hit = np.flatnonzero(basev)
+            if hit.size < basev.size:
+                overlap = hit
+                uniq, inverse = _unique_inverse(basev[hit])
+                pairs: Iterable[tuple[int, int]] = [(0, maskv), *((int(b), maskv) for b in uniq)]
+            else:
+                uniq, inverse = _unique_inverse(basev)
+                pairs = ((int(b), maskv) for b in uniq)
         else:
             upairs, inverse = _pairs_inverse(basev, maskv)
             pairs = ((int(b), int(m)) for b, m in upairs)
@@ -481,7 +491,12 @@ def merge_files(
                 instance_pool -= group_map[mask_v]
         new = _as_uint16(new_values)
         widen(int(new.max()) if new.size else 0)
-        base_flat[nz] = new[inverse]
+        if overlap is None:
+            base_flat[nz] = new[inverse]
+        else:
+            base_flat[nz] = new[0]  # the background pair
+            if overlap.size:
+                base_flat[nz[overlap]] = new[1:][inverse]
 
     if mask_data:
         final_instances = _final_values(base_flat)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from app.errors import InputError
 from app.geometry import Grid
 from app.merge import MergeResult, merge_series
 from app.overlay import DisplayVolumes
-from app.progress import Progress, Work
+from app.progress import Progress, Work, run
 from app.session import CaseState, Session
 from app.stats import value_stats
 from app.volumes import load_image
@@ -86,17 +87,23 @@ def load_case_preview(session: Session, case: CaseState, cache: ImageCache | Non
         raise InputError(f"Case {case.name} has no local image to show.")
     cache = cache or ImageCache(1)
     yield Progress(0, 3, f"Reading the image of {case.name}")
-    image, grid = yield from cache.load(case.image.files)
-    merged: MergeResult | None = None
-    error = None
-    if case.series.segmentation_paths:
-        yield Progress(1, 3, "Merging the masks as RedBrick will")
+    # The image is read on a second thread while the masks merge on this one: both
+    # are mostly I/O and numpy, which release the GIL, so the waits overlap.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        image_future = pool.submit(run, cache.load(case.image.files))
+        merged: MergeResult | None = None
+        error = None
         try:
-            merged = yield from merge_series(session.items, case.task, case.series_index)
-        except InputError as exc:  # MergeError is not an InputError: let it through below
-            error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - shown next to the image, not fatal
-            error = str(exc)
+            if case.series.segmentation_paths:
+                yield Progress(1, 3, "Merging the masks as RedBrick will")
+                try:
+                    merged = yield from merge_series(session.items, case.task, case.series_index)
+                except Exception as exc:  # noqa: BLE001 - shown beside the image, not fatal
+                    error = str(exc)
+        finally:
+            if not image_future.done():
+                image_future.cancel()
+        image, grid = image_future.result()
     labels = merged.volume if merged is not None and not merged.empty else None
     lgrid = Grid.of(labels.shape, merged.affine) if labels is not None and merged is not None \
         and merged.affine is not None else None

@@ -139,6 +139,7 @@ class Session:
     taxonomy_path: Path | None = None
     cache: FileCache = field(default_factory=FileCache)
     messages: list[str] = field(default_factory=list)  # what opening the source reported
+    _reals: dict[str, Path] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -156,19 +157,29 @@ class Session:
                 return c
         raise InputError(f"No case named {name!r}.")
 
+    def _real(self, path: Path) -> Path:
+        # Rows are recomputed on every edit for cases of 100+ masks: remember the
+        # symlink-resolved form of each path instead of asking the file system again.
+        key = str(path)
+        if key not in self._reals:
+            self._reals[key] = path.resolve()
+        return self._reals[key]
+
     def _resolve(self, p: str) -> Path:
         resolved = self.items.resolve(p)
-        return resolved.resolve() if resolved else Path(p)
+        return self._real(resolved) if resolved else Path(p)
+
+    def mask_keys(self, case: CaseState) -> dict[Path, int]:
+        """Instance id per binary mask file (resolved path) of a case."""
+        smap = case.series.segment_map
+        if smap is None:
+            return {}
+        return {self._resolve(seg.mask): key for key, seg in smap.segments.items()
+                if isinstance(seg.mask, str)}
 
     def mapped_key_of(self, case: CaseState, mask: Path) -> int | None:
         """The instance id whose binary ``mask`` is this file, if any."""
-        smap = case.series.segment_map
-        if smap is None:
-            return None
-        for key, seg in smap.segments.items():
-            if isinstance(seg.mask, str) and self._resolve(seg.mask) == mask.resolve():
-                return key
-        return None
+        return self.mask_keys(case).get(self._real(mask))
 
     def rows(self, case: CaseState) -> list[Row]:
         """The mapping rows of a case (see Row), in value order."""
@@ -225,9 +236,10 @@ class Session:
         smap = case.series.segment_map
         rows = []
         seen: set[int] = set()
+        keys = self.mask_keys(case)
         for f in case.masks:
             c = self.census(f)
-            key = self.mapped_key_of(case, f)
+            key = keys.get(self._real(f))
             seg = smap.segments[key] if smap is not None and key is not None else None
             voxels = sum(c.nonzero.values()) if c else 0
             ml = voxels * c.voxel_volume_ml if c else 0.0
@@ -309,9 +321,8 @@ class Session:
         series = case.series
         smap = series.segment_map
         if case.binary:
-            mapped = {self._resolve(s.mask) for s in (smap.segments.values() if smap else ())
-                      if isinstance(s.mask, str)}
-            files = [f for f in case.masks if f.resolve() in mapped]
+            mapped = set(self.mask_keys(case))
+            files = [f for f in case.masks if self._real(f) in mapped]
         else:
             files = [f for f in case.masks if (c := self.census(f)) is None or not c.empty]
             if not smap or not smap.segments:
