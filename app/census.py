@@ -172,8 +172,9 @@ def tally_chunks(chunks: Iterable[np.ndarray], record: list[tuple[np.ndarray, ..
             keep = values != 0
             t.add_integers(values[keep], lengths[keep].astype(np.float64))
             if record is not None:
-                record.append(((ends[keep] - lengths[keep] + 1 + here).astype(np.int64),
-                               lengths[keep].astype(np.int32), values[keep]))
+                kept = lengths[keep]
+                record.append((ends[keep] - kept + (1 + here), kept.astype(np.int32),
+                               values[keep]))
         else:
             at = niio.nonzero_in(chunk)
             t.add_integers(chunk[at])

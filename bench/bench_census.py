@@ -36,7 +36,13 @@ def decompress_isal(path: str) -> None:
 
 
 def census_segmap(path: str) -> None:
-    census(path)
+    """`segmap census`: counts only."""
+    census(path, keep_runs=False)
+
+
+def census_keeping_runs(path: str) -> None:
+    """The census a scan runs: counts, plus the non-zero runs kept for later merges."""
+    census(path, keep_runs=True)
 
 
 def census_nibabel_unique(path: str) -> None:
@@ -49,7 +55,7 @@ def noop(path: str) -> None:
 
 
 METHODS = {f.__name__: f for f in (decompress_zlib, decompress_isal, census_segmap,
-                                   census_nibabel_unique, noop)}
+                                   census_keeping_runs, census_nibabel_unique, noop)}
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ def _human(c: Census) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    results = [census(m) for m in args.masks]
+    results = [census(m, keep_runs=False) for m in args.masks]
     if args.json:
         print_json([c.to_json() for c in results])
     else:
