@@ -248,6 +248,11 @@ def pair_masks(images: Sequence[ImageRef], masks: Sequence[MaskRef], root: Path,
         if head not in used:
             reason = ("no mask found for it" if head.grid is not None or not head.error
                       else head.error)
+            twin = next((u for u in used if u.is_dicom and not head.is_dicom
+                         and head.grid is not None and u.grid == head.grid), None)
+            if twin is not None:
+                reason = (f"a converted copy of the DICOM series {twin.label} (same grid); "
+                          "its masks are paired with the series")
             result.unpaired.append(Unpaired(head.label, "series" if head.is_dicom else "image",
                                             reason))
     return result

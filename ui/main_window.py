@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
             bottom.addWidget(w)
         bottom.addStretch(1)
         bottom.addWidget(self.reason)
+        bottom.addSpacing(10)
         bottom.addWidget(self.back_button)
         bottom.addWidget(self.next_button)
         self._set_busy(None)
