@@ -103,7 +103,8 @@ def _previous_entries(root: Path) -> list[str] | None:
     if not isinstance(entries, list):
         return None
     # Only plain names inside the folder: a tampered marker must not move anything else.
-    return [e for e in entries if isinstance(e, str) and e == Path(e).name and e not in ("", ".", "..")]
+    return [e for e in entries
+            if isinstance(e, str) and e == Path(e).name and e not in ("", ".", "..")]
 
 
 def _is_scratch(name: str) -> bool:

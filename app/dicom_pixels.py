@@ -165,7 +165,8 @@ def _native_plane(h: Header | None, shape: tuple[int, int, int]) -> np.ndarray |
     plane = plane.reshape(h.rows, h.columns)
     stored = h.bits_stored or h.bits_allocated
     if stored < h.bits_allocated:
-        lo, hi = (-(1 << (stored - 1)), (1 << (stored - 1)) - 1) if signed else (0, (1 << stored) - 1)
+        lo, hi = ((-(1 << (stored - 1)), (1 << (stored - 1)) - 1) if signed
+                  else (0, (1 << stored) - 1))
         if plane.min() < lo or plane.max() > hi:
             shift = h.bits_allocated - stored
             plane = (plane << shift) >> shift if signed else plane & hi

@@ -146,8 +146,9 @@ def compare_grids(image: Grid, mask: Grid, tolerance_mm: float | None = None) ->
         index_map = np.eye(4)
         index_map[:3, :3] = perm
         index_map[:3, 3] = np.round(off)
-        lo = np.minimum(index_map[:3, 3], (index_map[:3, :3] @ (np.array(mask.shape) - 1)) + index_map[:3, 3])
-        hi = np.maximum(index_map[:3, 3], (index_map[:3, :3] @ (np.array(mask.shape) - 1)) + index_map[:3, 3])
+        far = index_map[:3, :3] @ (np.array(mask.shape) - 1) + index_map[:3, 3]
+        lo = np.minimum(index_map[:3, 3], far)
+        hi = np.maximum(index_map[:3, 3], far)
         inside = bool((lo >= 0).all() and (hi <= np.array(image.shape) - 1).all())
         full = inside and bool((lo == 0).all() and (hi == np.array(image.shape) - 1).all())
         # Corner distance after matching each mask corner to the image corner it maps to.
@@ -170,7 +171,8 @@ def compare_grids(image: Grid, mask: Grid, tolerance_mm: float | None = None) ->
         return GridMatch(
             Relation.CROP if overlap > 0 else Relation.INCOMPATIBLE, image, mask,
             _corner_gap(icorners, mcorners), tol, index_map if overlap > 0 else None, inside,
-            f"The mask ({_fmt(mask.shape)}) covers a box of the image's grid ({_fmt(image.shape)}), "
+            f"The mask ({_fmt(mask.shape)}) covers a box of the image's grid "
+            f"({_fmt(image.shape)}), "
             f"{where}, offset by {np.round(lo).astype(int).tolist()} voxels.")
     # Not one lattice: another resolution (axes still aligned), or incompatible.
     axis_aligned = _axis_aligned(lin)

@@ -127,7 +127,8 @@ def _read_like_sdk(path: str, base: bool
         img = nib.load(path)
         if _uint16_exact(info):
             scaled = np.asanyarray(img.dataobj, dtype=np.float64)
-            if not np.array_equal(scaled, np.round(scaled)) or scaled.min() < 0 or scaled.max() > 65535:
+            integral = np.array_equal(scaled, np.round(scaled))
+            if not integral or scaled.min() < 0 or scaled.max() > 65535:
                 raise MergeError(
                     f"{path} has scl_slope/scl_inter that turn its labels into fractions.",
                     "Save the mask with scl_slope 1 and scl_inter 0 (plain integer labels).",
@@ -238,7 +239,8 @@ def _png_to_volume(path: str) -> np.ndarray:
             "Save the mask as RGB or RGBA.",
             sdk_message=f"axis 2 is out of bounds for array of dimension {png.ndim}",
         )
-    return np.any(png, axis=2).astype(np.uint8).reshape(png.shape[0], png.shape[1], 1).swapaxes(0, 1)
+    flat = np.any(png, axis=2).astype(np.uint8)
+    return flat.reshape(png.shape[0], png.shape[1], 1).swapaxes(0, 1)
 
 
 def merge_files(
@@ -275,7 +277,8 @@ def merge_files(
     if binary_mask or png_mask:
         if not binary_mask:
             raise MergeError(
-                "pngMask is set without binaryMask; RedBrick only accepts PNG masks as binary masks.",
+                "pngMask is set without binaryMask; RedBrick only accepts PNG masks as binary "
+                "masks.",
                 "Set binaryMask: true as well.",
                 sdk_message="PNG mask upload only supports binary masks",
             )
@@ -285,7 +288,8 @@ def merge_files(
                     f"The mask file {mask} is used by instances {', '.join(map(str, ids))}; "
                     "in binaryMask mode one file is one instance.",
                     "Give each instance its own mask file.",
-                    sdk_message=f"Binary mask upload only supports single instance per file: '{mask}'",
+                    sdk_message="Binary mask upload only supports single instance per file: "
+                    f"'{mask}'",
                 )
         if png_mask:
             for mask in list(reverse_masks):
@@ -534,8 +538,8 @@ def merge_files(
     )
 
 
-def merge(files: Sequence[str], instances: dict[int, list[int] | None], **options: bool | dict[str, str]
-          ) -> MergeResult:
+def merge(files: Sequence[str], instances: dict[int, list[int] | None],
+          **options: bool | dict[str, str]) -> MergeResult:
     """Run :func:`merge_files` to the end (no progress reporting)."""
     return run(merge_files(files, instances, **options))  # type: ignore[arg-type]
 

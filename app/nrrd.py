@@ -140,9 +140,9 @@ def read_nrrd(path: str | os.PathLike[str]) -> tuple[np.ndarray, Grid]:
         raise _error(p, str(exc)) from None
     other = [i for i in range(data.ndim) if i not in info.spatial_axes]
     data = np.transpose(data, (*info.spatial_axes, *other))
-    if len(info.spatial_axes) < 3:
-        data = data.reshape(data.shape[: len(info.spatial_axes)]
-                            + (1,) * (3 - len(info.spatial_axes)) + data.shape[len(info.spatial_axes):])
+    n = len(info.spatial_axes)
+    if n < 3:
+        data = data.reshape(data.shape[:n] + (1,) * (3 - n) + data.shape[n:])
     if not data.dtype.isnative:
         data = data.astype(data.dtype.newbyteorder("="))
     return data, info.grid

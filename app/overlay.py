@@ -258,7 +258,8 @@ class DisplayVolumes:
 
     def _slicer(self, view: View, index: int) -> tuple[int | slice, ...]:
         d = self._display_index(view, index)
-        return {"axial": (d,), "coronal": (slice(None), d), "sagittal": (slice(None), slice(None), d)}[view]
+        every = slice(None)
+        return {"axial": (d,), "coronal": (every, d), "sagittal": (every, every, d)}[view]
 
     def slice(self, view: View, index: int) -> tuple[np.ndarray, np.ndarray | None]:
         """The image and label slices of ``view`` number ``index``, as numpy views.
@@ -317,7 +318,8 @@ class DisplayVolumes:
         overlap group ids themselves. Computed once, then cached.
         """
         if self._largest is None:
-            self._largest = {} if self.labels is None else largest_slices(self.labels, self.segments)
+            self._largest = ({} if self.labels is None
+                             else largest_slices(self.labels, self.segments))
         return self._largest
 
 

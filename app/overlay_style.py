@@ -69,7 +69,8 @@ def preset_window(name: str, volume: np.ndarray) -> tuple[float, float]:
     try:
         return WINDOW_PRESETS[name]
     except KeyError:
-        raise ValueError(f"unknown window preset {name!r}; known: {', '.join(PRESET_NAMES)}") from None
+        known = ", ".join(PRESET_NAMES)
+        raise ValueError(f"unknown window preset {name!r}; known: {known}") from None
 
 
 def window_to_uint8(image2d: np.ndarray, center: float, width: float,

@@ -23,7 +23,6 @@ from pathlib import Path
 from app import layouts
 from app.geometry import Grid, GridMatch, compare_grids
 
-
 _MAX_GEOMETRY_ONLY = 50  # images compared by grid alone for a mask no name places
 
 

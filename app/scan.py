@@ -29,8 +29,14 @@ from app.errors import InputError, SegmapError
 from app.geometry import Grid
 from app.pairing import ImageRef, MaskRef, Pairing, Unpaired, image_keys, pair_masks, series_keys
 from app.progress import Progress, Work
-from app.sidecars import (KIND_NIFTI_EXT, SIDECAR_SUFFIXES, LabelTable, nifti_label_table,
-                          read_sidecar, seg_nrrd_table)
+from app.sidecars import (
+    KIND_NIFTI_EXT,
+    SIDECAR_SUFFIXES,
+    LabelTable,
+    nifti_label_table,
+    read_sidecar,
+    seg_nrrd_table,
+)
 
 # Files that are certainly not DICOM: not worth opening during the DICOM scan.
 _NOT_DICOM = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".pdf", ".md", ".rst",

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.census import Census
-from app.progress import Work
 from app.errors import InputError
 from app.items import Category, ItemsList, Segment, SegmentMap, Series, Task, category_label
+from app.progress import Work
 from app.suggest import Suggestion
 from app.taxonomy import Taxonomy
 from app.templates import Template, file_key

@@ -50,7 +50,8 @@ def open_folder(root: str | os.PathLike[str], taxonomy: Taxonomy | None = None,
 
     folder = Path(root).expanduser().resolve()
     if not folder.is_dir():
-        raise InputError(f"{folder} is not a folder.", "Choose the folder holding images and masks.")
+        raise InputError(f"{folder} is not a folder.",
+                         "Choose the folder holding images and masks.")
     result = yield from scan(folder)
     template = load_template(template_path) if template_path else None
     built = yield from build(result, folder / "items.json", matcher=matcher_for(taxonomy),

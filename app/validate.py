@@ -71,7 +71,7 @@ sort.
 | mask-not-binary | warning | binaryMask mode, a file with several values; all become one label |
 | overlap | warning | labels overlap; RedBrick stores the shared voxels as an overlap group |
 | merge-failed | error | RedBrick's merge fails on this series |
-| uint8-ids-over-255 | warning | uint8 first file and ids above 255: RedBrick's SDK distorts the labels |
+| uint8-ids-over-255 | warning | uint8 first file, ids above 255: RedBrick's SDK distorts labels |
 | suggestion-unreviewed | warning | (wizard) mappings suggested by Segmap that nobody reviewed |
 """
 

@@ -263,7 +263,8 @@ class SeriesRun:
         big = sorted(i for i in ids if 255 < i <= 65535)
         if big:
             self.add("uint8-ids-over-255", (
-                f"The first segmentation file {os.path.basename(self.files[0])} is uint8 and ids above 255 "
+                f"The first segmentation file {os.path.basename(self.files[0])} is uint8 and "
+                "ids above 255 "
                 f"occur ({', '.join(map(str, big[:5]))}). RedBrick's SDK then writes the merged "
                 "labels into a uint8 file with a scale factor, and every label value is distorted "
                 "(7 reads back as 7.06). Save that file as uint16 or use ids below 256. (Segmap's "

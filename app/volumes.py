@@ -90,7 +90,8 @@ def _three_d(data: np.ndarray, path: Path) -> np.ndarray:
         data = data[..., 0]
     if data.ndim > 3:
         raise VolumeReadError(
-            f"{path} holds {int(np.prod(data.shape[3:]))} volumes ({'x'.join(map(str, data.shape))}),"
+            f"{path} holds {int(np.prod(data.shape[3:]))} volumes "
+            f"({'x'.join(map(str, data.shape))}),"
             " not one 3-D volume.", "Save the one volume (or label map) to use as its own file.")
     return data
 

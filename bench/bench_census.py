@@ -71,7 +71,7 @@ def main() -> None:
     base = rows["noop"]["peak_mb"]
     print(f"file: {path.name}, {size / 1e6:.1f} MB gzip, {np.prod(c.shape) / 1e6:.0f} M voxels "
           f"uint8, {len(c.values)} values; machine: {harness.machine()}")
-    print(f"| method | seconds (median of 5) | peak memory above imports (MB) |")
+    print("| method | seconds (median of 5) | peak memory above imports (MB) |")
     print("|---|---|---|")
     for m, r in rows.items():
         if m != "noop":

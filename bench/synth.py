@@ -33,10 +33,6 @@ def label_field(shape: tuple[int, int, int], n_labels: int, seed: int = 0) -> np
     body = (((grid - centre) / radii) ** 2).sum(1) < 1
     lab[(best > 1.0) | ~body] = 0
     lab = lab.reshape(coarse)
-    idx = []
-    for axis, n in enumerate(shape):
-        base = np.arange(n)
-        idx.append(base)
     out = np.empty(shape, np.uint16 if n_labels > 255 else np.uint8)
     for z in range(shape[2]):
         jitter = rng.integers(-1, 2, size=(shape[0], shape[1], 2))

@@ -10,8 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QCompleter, QStyledItemDelegate, QStyleOptionViewItem,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QCompleter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
 
 from app.items import Category, category_label
 from app.taxonomy import Taxonomy
@@ -20,7 +25,8 @@ from ui.mapping_model import swatch
 NOT_MAPPED = "(not mapped)"
 
 
-def category_choices(taxonomy: Taxonomy | None, used: list[Category]) -> list[tuple[str, Category, Any]]:
+def category_choices(taxonomy: Taxonomy | None, used: list[Category]
+                     ) -> list[tuple[str, Category, Any]]:
     """(label, value written to the segmentMap, colour) for the combo, in taxonomy order."""
     if taxonomy is None:
         seen: dict[str, Category] = {}

@@ -13,8 +13,17 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 
 from app.items import Category, category_label
-from app.session import (ABSENT, EMPTY, NOT_IN_TAXONOMY, OK, SUGGESTED, UNMAPPED, CaseState, Row,
-                         Session)
+from app.session import (
+    ABSENT,
+    EMPTY,
+    NOT_IN_TAXONOMY,
+    OK,
+    SUGGESTED,
+    UNMAPPED,
+    CaseState,
+    Row,
+    Session,
+)
 
 COLUMNS = ("", "Value", "File", "Voxels", "mL", "Mean", "Category", "Suggested by", "Status")
 COL_SWATCH, COL_VALUE, COL_FILE, COL_VOXELS, COL_ML, COL_MEAN, COL_CATEGORY, COL_SOURCE, \
@@ -91,7 +100,8 @@ class MappingTableModel(QAbstractTableModel):
         """Mean image intensity per label value (computed off the GUI thread)."""
         self._means = dict(means)
         if self._rows:
-            self.dataChanged.emit(self.index(0, COL_MEAN), self.index(len(self._rows) - 1, COL_MEAN))
+            last = len(self._rows) - 1
+            self.dataChanged.emit(self.index(0, COL_MEAN), self.index(last, COL_MEAN))
 
     def rows(self) -> list[Row]:
         return list(self._rows)

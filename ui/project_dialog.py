@@ -5,13 +5,25 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.errors import SegmapError
 from app.taxonomy import Taxonomy
-from app.upload import (Credentials, CredentialsError, RedBrickClient, load_credentials,
-                        project_taxonomy)
+from app.upload import (
+    Credentials,
+    CredentialsError,
+    RedBrickClient,
+    load_credentials,
+    project_taxonomy,
+)
 from app.upload.credentials import DEFAULT_URL, check_key
 from ui.worker import Worker
 
@@ -51,7 +63,8 @@ class ProjectDialog(QDialog):
         self.status = QLabel("The key is only sent to RedBrick; Segmap never saves it.")
         self.status.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.load_button = buttons.addButton("Load taxonomy", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.load_button = buttons.addButton("Load taxonomy",
+                                             QDialogButtonBox.ButtonRole.AcceptRole)
         buttons.accepted.connect(self._on_load_clicked)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)

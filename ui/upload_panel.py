@@ -10,14 +10,25 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.errors import SegmapError
 from app.items import load_items
-from app.upload import (Credentials, Destination, UploadBlocked, UploadOptions, parse_storage,
-                        upload)
+from app.upload import Credentials, Destination, UploadBlocked, UploadOptions, parse_storage, upload
 from app.upload.credentials import DEFAULT_URL, check_key
 from app.upload.report import TaskResult, TaskState, UploadProgress, UploadReport
 from ui import errors

@@ -20,7 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _human(c: Census) -> str:
     total = sum(c.values.values())
     lines = [f"{c.file}  {'x'.join(map(str, c.shape))} {c.dtype}"
-             + ("  binary" if c.binary else "") + (f"  flags: {', '.join(c.flags)}" if c.flags else "")]
+             + ("  binary" if c.binary else "")
+             + (f"  flags: {', '.join(c.flags)}" if c.flags else "")]
     for value, n in c.values.items():
         ml = n * c.voxel_volume_ml
         lines.append(f"  {value_text(value):>8}  {n:>12,} voxels  "

@@ -27,7 +27,8 @@ ORDER = 5
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("directory", metavar="DIR", help="folder to create (new, empty, or an earlier demo)")
+    p.add_argument("directory", metavar="DIR",
+                   help="folder to create (new, empty, or an earlier demo)")
     p.add_argument("--force", action="store_true",
                    help="write into a folder that has other files (the demo's own names are "
                         "replaced, nothing else is touched)")

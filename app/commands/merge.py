@@ -24,9 +24,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", metavar="DIR", help="resolve relative paths against DIR "
                    "(default: the items list's folder)")
     p.add_argument("--label-validate", action="store_true",
-                   help="fail when file values and segmentMap ids differ (RedBrick's --label-validate)")
+                   help="fail when file values and segmentMap ids differ "
+                   "(RedBrick's --label-validate)")
     p.add_argument("--prune", action="store_true",
-                   help="drop unmapped values and ids in no file (RedBrick's --prune-segmentations)")
+                   help="drop unmapped values and ids in no file "
+                   "(RedBrick's --prune-segmentations)")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
 
 
@@ -54,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     vol = result.volume
     assert vol is not None
-    print(f"Merged {len(result.files)} file(s) into {'x'.join(map(str, vol.shape))} {vol.dtype.name}"
+    shape = "x".join(map(str, vol.shape))
+    print(f"Merged {len(result.files)} file(s) into {shape} {vol.dtype.name}"
           + (f" -> {output}" if output else ""))
     for key, groups in result.segments_json().items():
         print(f"  instance {key:>5}" + (f"  overlap groups {groups}" if groups else ""))

@@ -5,9 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.items import category_label
 from app.overlay_style import group_members
@@ -135,7 +145,8 @@ class PreviewPage(Page):
         if groups:
             names = {v: (category_label(r.category) if r.category else str(v))
                      for v, r in rows.items()}
-            self.groups.setText("<b>Overlap groups</b> (voxels in several labels):<br>" + "<br>".join(
+            self.groups.setText(
+                "<b>Overlap groups</b> (voxels in several labels):<br>" + "<br>".join(
                 f"{g}: " + " + ".join(names.get(m, str(m)) for m in members)
                 for g, members in sorted(groups.items())))
         else:
