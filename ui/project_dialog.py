@@ -24,7 +24,7 @@ from app.upload import (
     load_credentials,
     project_taxonomy,
 )
-from app.upload.credentials import DEFAULT_URL, check_key
+from app.upload.credentials import DEFAULT_URL, typed_or_stored
 from ui.worker import Worker
 
 
@@ -74,13 +74,7 @@ class ProjectDialog(QDialog):
         self.resize(520, 0)
 
     def _credentials(self) -> Credentials:
-        typed = self.key.text().strip()
-        if typed:
-            return Credentials(check_key(typed, "the API key field"), "the API key field")
-        if self._stored is not None:
-            return self._stored
-        raise CredentialsError("No API key.", "Type your RedBrick API key, or set "
-                                              "REDBRICK_API_KEY before starting Segmap.")
+        return typed_or_stored(self.key.text(), self._stored)
 
     def _on_load_clicked(self) -> None:
         try:

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from app.errors import SegmapError
 from app.items import load_items
 from app.upload import Credentials, Destination, UploadBlocked, UploadOptions, parse_storage, upload
-from app.upload.credentials import DEFAULT_URL, check_key
+from app.upload.credentials import DEFAULT_URL, typed_or_stored
 from app.upload.report import TaskResult, TaskState, UploadProgress, UploadReport
 from ui import errors
 from ui.project_dialog import stored_credentials
@@ -109,13 +109,7 @@ class UploadPanel(QGroupBox):
 
     # ---------------------------------------------------------------- actions
     def _credentials(self) -> Credentials:
-        typed = self.key.text().strip()
-        if typed:
-            return Credentials(check_key(typed, "the API key field"), "the API key field")
-        if self._stored is not None:
-            return self._stored
-        raise SegmapError("No RedBrick API key.", "Type it in the API key field, or set "
-                                                  "REDBRICK_API_KEY before starting Segmap.")
+        return typed_or_stored(self.key.text(), self._stored)
 
     def _on_upload_clicked(self) -> None:
         self.start(None)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from app.build import BuildResult, build
 from app.commands._common import drive, print_json
+from app.commands.scan import notes
 from app.errors import InputError
 from app.scan import ScanResult, scan
 from app.suggest import CONFIDENT, Matcher, taxonomy_candidates
@@ -55,10 +56,7 @@ def human(result: BuildResult, scan_result: ScanResult) -> str:
         for d in result.differences:
             lines.append(f"  {d.case}: missing {', '.join(d.missing) or '-'}; "
                          f"extra {', '.join(d.extra) or '-'}")
-    if scan_result.unpaired:
-        lines.append(f"Not paired ({len(scan_result.unpaired)}):")
-        lines.extend(f"  {u.kind} {u.file}: {u.reason}" for u in scan_result.unpaired)
-    lines.extend(f"warning: {w}" for w in scan_result.warnings)
+    lines.extend(notes(scan_result))
     return "\n".join(lines)
 
 

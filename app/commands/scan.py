@@ -29,11 +29,18 @@ def human(r: ScanResult) -> str:
                      f"<- {len(c.masks)} mask(s)"
                      + (f" + {len(c.others)} other channel(s)" if c.others else ""))
         lines.append(f"      {c.evidence}")
+    lines.extend(notes(r))
+    return "\n".join(lines)
+
+
+def notes(r: ScanResult) -> list[str]:
+    """What could not be paired and the scan's warnings, as both scan and build print them."""
+    lines = []
     if r.unpaired:
         lines.append(f"Not paired ({len(r.unpaired)}):")
         lines.extend(f"  {u.kind} {u.file}: {u.reason}" for u in r.unpaired)
     lines.extend(f"warning: {w}" for w in r.warnings)
-    return "\n".join(lines)
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:

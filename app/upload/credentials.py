@@ -82,6 +82,17 @@ def check_key(key: str, source: str) -> str:
     return key
 
 
+def typed_or_stored(typed: str, stored: Credentials | None) -> Credentials:
+    """The key typed in a form (checked), else the one the RedBrick CLI would use."""
+    typed = typed.strip()
+    if typed:
+        return Credentials(check_key(typed, "the API key field"), "the API key field")
+    if stored is not None:
+        return stored
+    raise CredentialsError("No RedBrick API key.", "Type it in the API key field, or set "
+                                                   "REDBRICK_API_KEY before starting Segmap.")
+
+
 def credentials_files(env: Mapping[str, str]) -> list[Path]:
     """Where the RedBrick CLI keeps its credentials, in the order it looks."""
     found = []

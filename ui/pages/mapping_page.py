@@ -9,7 +9,6 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -27,6 +26,7 @@ from app.preview_data import CasePreview
 from app.session import ABSENT, NOT_IN_TAXONOMY, SUGGESTED, UNMAPPED, CaseState
 from app.templates import load_template
 from ui import errors
+from ui.case_combo import CaseCombo
 from ui.case_loader import CaseLoader
 from ui.category_delegate import CategoryDelegate
 from ui.mapping_model import COL_CATEGORY, COL_FILE, MappingTableModel
@@ -70,8 +70,7 @@ class MappingPage(Page):
         self.loader: CaseLoader = window.loader
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Case"))
-        self.case_combo = QComboBox()
-        self.case_combo.setMinimumWidth(280)
+        self.case_combo = CaseCombo()
         self.case_combo.setToolTip("The case to map (Ctrl+PgDown / Ctrl+PgUp for the next / "
                                    "previous case)")
         self.case_combo.currentIndexChanged.connect(self._on_case_combo_changed)
@@ -165,16 +164,8 @@ class MappingPage(Page):
         return self.state.current_case()
 
     def _fill_cases(self) -> None:
-        session = self.state.session
-        self.case_combo.blockSignals(True)
-        self.case_combo.clear()
-        for c in (session.cases if session else []):
-            if c.included:
-                self.case_combo.addItem(f"{c.name}  [{c.mode}]", c.name)
         current = self.case()
-        i = self.case_combo.findData(current.name) if current else -1
-        self.case_combo.setCurrentIndex(max(0, i))
-        self.case_combo.blockSignals(False)
+        self.case_combo.fill(self.state.session, current.name if current else None)
         self._show_case()
 
     def _on_case_combo_changed(self, _index: int) -> None:

@@ -7,7 +7,6 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 from app.items import category_label
 from app.overlay_style import group_members
 from app.preview_data import CasePreview
+from ui.case_combo import CaseCombo
 from ui.mapping_model import swatch
 from ui.pages.base import Page
 from ui.preview import PreviewWidget
@@ -37,8 +37,7 @@ class PreviewPage(Page):
         self.loader = window.loader
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Case"))
-        self.case_combo = QComboBox()
-        self.case_combo.setMinimumWidth(280)
+        self.case_combo = CaseCombo()
         self.case_combo.currentIndexChanged.connect(self._on_case_combo_changed)
         bar.addWidget(self.case_combo)
         bar.addStretch(1)
@@ -91,15 +90,8 @@ class PreviewPage(Page):
 
     def enter(self) -> None:
         self._active = True
-        session = self.state.session
-        self.case_combo.blockSignals(True)
-        self.case_combo.clear()
-        for c in (session.cases if session else []):
-            if c.included:
-                self.case_combo.addItem(f"{c.name}  [{c.mode}]", c.name)
         case = self.state.current_case()
-        self.case_combo.setCurrentIndex(max(0, self.case_combo.findData(case.name) if case else 0))
-        self.case_combo.blockSignals(False)
+        self.case_combo.fill(self.state.session, case.name if case else None)
         self._on_case_combo_changed(self.case_combo.currentIndex())
         self.preview.setFocus()
 
