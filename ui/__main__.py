@@ -32,6 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Segmap")
     app.setOrganizationName("Segmap")
+    from ui.icons import icon
+
+    app.setWindowIcon(icon("segmap"))
     errors.install_excepthooks()
     state = WizardState(Settings())
     window = MainWindow(state)
