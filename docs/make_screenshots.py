@@ -83,7 +83,23 @@ def main(out: Path) -> None:
     export.path_edit.setText(str(tmp / "export" / "items.json"))
     export.export()
     wait(app, lambda: True)
+    # Upload to the RedBrick-protocol test server on 127.0.0.1 (no real project needed).
+    import json
+
+    from tests.app.rb_server import API_KEY, ORG, PROJECT, RBServer
+
+    server = RBServer(taxonomy=json.loads(demo.taxonomy_json.read_text())).start()
+    panel = export.upload
+    panel.url.setText(server.url)
+    panel.org.setText(ORG)
+    panel.project.setText(PROJECT)
+    panel.key.setText(API_KEY)
+    panel.upload_button.click()
+    wait(app, lambda: panel.report is not None)
+    panel.key.clear()  # never in a screenshot, even masked
+    wait(app, lambda: True)
     window.grab().save(str(out / "6_export.png"))
+    server.stop()
     window.close()
     print(f"screenshots in {out}")
 

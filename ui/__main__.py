@@ -67,7 +67,7 @@ def restore(window: object, state: object) -> None:
     try:
         session = load_session(state.autosave_path)  # type: ignore[attr-defined]
     except SegmapError as exc:
-        errors.show_error(exc, None, None)
+        errors.show(exc, None, None)
         return
     state.set_session(session)  # type: ignore[attr-defined]
     window.go_to(2)  # type: ignore[attr-defined]

@@ -205,7 +205,7 @@ class MainWindow(QMainWindow):
 
         def failed(exc: BaseException, tb: str) -> None:
             ended()
-            (on_failed or (lambda e, t: errors.show_error(e, t, self)))(exc, tb)
+            (on_failed or (lambda e, t: errors.show(e, t, self)))(exc, tb)
 
         def cancelled() -> None:
             ended()

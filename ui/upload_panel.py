@@ -95,7 +95,9 @@ class UploadPanel(QGroupBox):
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Task", "Status", "Details"])
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        head = self.table.horizontalHeader()
+        head.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        head.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addLayout(buttons)
@@ -135,7 +137,7 @@ class UploadPanel(QGroupBox):
                                     ground_truth=self.ground_truth.isChecked(), only=only)
             items = load_items(self.items_path)
         except SegmapError as exc:
-            errors.show_error(exc, None, self)
+            errors.show(exc, None, self)
             return
         self.retry_button.setEnabled(False)
         self.status.setText("Uploading…")
@@ -185,4 +187,4 @@ class UploadPanel(QGroupBox):
                                 "see the Validate page).")
             return
         self.status.setText(f"Upload failed: {exc}")
-        errors.show_error(exc, tb, self)
+        errors.show(exc, tb, self)

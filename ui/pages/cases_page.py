@@ -156,7 +156,7 @@ class CasesPage(Page):
         try:
             done = session.move_mask(item.data(Qt.ItemDataRole.UserRole), source, target)
         except SegmapError as exc:
-            errors.show_error(exc, None, self)
+            errors.show(exc, None, self)
             return
         self.state.casesChanged.emit()
         self.state.mappingChanged.emit(source.name)

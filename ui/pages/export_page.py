@@ -137,10 +137,10 @@ class ExportPage(Page):
         try:
             summary = session.export(Path(text), self.root_edit.text().strip() or None)
         except SegmapError as exc:
-            errors.show_error(exc, None, self)
+            errors.show(exc, None, self)
             return None
         except OSError as exc:
-            errors.show_error(SegmapError(f"Cannot write {text}: {exc.strerror or exc}",
+            errors.show(SegmapError(f"Cannot write {text}: {exc.strerror or exc}",
                                           "Choose a folder you can write to."), None, self)
             return None
         self.written = summary

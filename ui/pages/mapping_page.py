@@ -268,7 +268,7 @@ class MappingPage(Page):
             try:
                 session.template(case).save(Path(path))
             except SegmapError as exc:
-                errors.show_error(exc, None, self)
+                errors.show(exc, None, self)
 
     def _on_load_template_clicked(self) -> None:
         session = self.state.session
@@ -281,7 +281,7 @@ class MappingPage(Page):
         try:
             changed, differ = session.apply_template(load_template(path))
         except SegmapError as exc:
-            errors.show_error(exc, None, self)
+            errors.show(exc, None, self)
             return
         for name in changed:
             self.state.mappingChanged.emit(name)

@@ -188,7 +188,7 @@ class SourcePage(Page):
         try:
             tax = load_taxonomy(path)
         except SegmapError as exc:
-            errors.show_error(exc, None, self)
+            errors.show(exc, None, self)
             return
         self.state.set_taxonomy(tax, path)
         self.state.settings.set_last_taxonomy(path)

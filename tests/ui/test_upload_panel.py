@@ -1,0 +1,81 @@
+"""Upload from the wizard's last page to a RedBrick-protocol server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.upload.report import TaskState
+from ui import errors
+from ui.pages.source_page import SourcePage
+
+from ..app.rb_server import API_KEY, ORG, PROJECT, RBServer
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    seen = []
+    monkeypatch.setattr(errors, "show", lambda exc, details=None, parent=None: seen.append(exc))
+    return seen
+
+
+def exported(qtbot, window, demo, tmp_path):
+    source = window.page(SourcePage)
+    source.load_taxonomy(demo.taxonomy_json)
+    source.open_path(demo.items_json)
+    qtbot.waitUntil(lambda: not window.busy(), timeout=60_000)
+    window.go_to(4)
+    qtbot.waitUntil(lambda: not window.busy(), timeout=60_000)
+    window.pages[4].accept_warnings.setChecked(True)
+    window.go_to(5)
+    page = window.pages[5]
+    page.path_edit.setText(str(tmp_path / "up" / "items.json"))
+    assert page.export() is not None
+    return page.upload
+
+
+def test_upload_from_the_wizard_creates_every_task(qtbot, window, demo_dataset, tmp_path, shown):
+    server = RBServer(taxonomy=json.loads(demo_dataset.taxonomy_json.read_text())).start()
+    try:
+        panel = exported(qtbot, window, demo_dataset, tmp_path)
+        panel.url.setText(server.url)
+        panel.org.setText(ORG)
+        panel.project.setText(PROJECT)
+        panel.key.setText(API_KEY)
+        panel.upload_button.click()
+        qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
+        assert shown == []
+        assert panel.report.ok, panel.report.summary()
+        assert sorted(server.datapoints) == sorted(t.name for t in panel.report.tasks)
+        states = {panel.table.item(r, 1).text() for r in range(panel.table.rowCount())}
+        assert states == {str(TaskState.CREATED)}
+        assert not panel.retry_button.isEnabled()
+        # Uploading again resumes from the journal: nothing is created twice.
+        panel.upload_button.click()
+        qtbot.waitUntil(lambda: not window.busy(), timeout=60_000)
+        assert all(n == 1 for n in server.creations.values())
+        # The key was only used in memory: not in the exported list, the journal or settings.
+        for path in (tmp_path / "up").iterdir():
+            assert API_KEY not in path.read_text(errors="ignore"), path
+        assert API_KEY not in (tmp_path / "settings.ini").read_text(errors="ignore") \
+            if (tmp_path / "settings.ini").exists() else True
+    finally:
+        server.stop()
+
+
+def test_a_wrong_key_fails_once_with_a_clear_message(qtbot, window, demo_dataset, tmp_path,
+                                                     shown):
+    server = RBServer(taxonomy=json.loads(demo_dataset.taxonomy_json.read_text())).start()
+    try:
+        panel = exported(qtbot, window, demo_dataset, tmp_path)
+        panel.url.setText(server.url)
+        panel.org.setText(ORG)
+        panel.project.setText(PROJECT)
+        panel.key.setText("x" * 43)
+        panel.upload_button.click()
+        qtbot.waitUntil(lambda: not window.busy(), timeout=60_000)
+        assert server.requests == 1  # 401: no retry storm
+        assert "Upload failed" in panel.status.text() and shown
+    finally:
+        server.stop()
