@@ -43,18 +43,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     assert isinstance(source, SourcePage)
     if args.taxonomy:
         source.load_taxonomy(Path(args.taxonomy))
+    # Offered first, whatever was asked for: opening something else would autosave over it.
+    if state.autosave_path.is_file():
+        answer = QMessageBox.question(
+            window, "Segmap", "Segmap kept the work of your last session (it was not exported "
+            "since). Continue with it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        if answer == QMessageBox.StandardButton.Yes:
+            restore(window, state)
+            return int(app.exec())
+        state.discard_autosave()
     if args.demo:
         source.open_demo()
     elif args.path:
         source.open_path(Path(args.path))
-    elif state.autosave_path.is_file():
-        answer = QMessageBox.question(
-            window, "Segmap", "Segmap kept the work of your last session. Continue with it?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-        if answer == QMessageBox.StandardButton.Yes:
-            restore(window, state)
-        else:
-            state.discard_autosave()
     return int(app.exec())
 
 

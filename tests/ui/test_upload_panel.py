@@ -79,3 +79,30 @@ def test_a_wrong_key_fails_once_with_a_clear_message(qtbot, window, demo_dataset
         assert "Upload failed" in panel.status.text() and shown
     finally:
         server.stop()
+
+
+def test_taxonomy_from_a_redbrick_project(qtbot, window, demo_dataset, shown):
+    from ui.project_dialog import ProjectDialog
+
+    server = RBServer(taxonomy=json.loads(demo_dataset.taxonomy_json.read_text())).start()
+    try:
+        dialog = ProjectDialog(window, window.state)
+        qtbot.addWidget(dialog)
+        dialog.url.setText(server.url)
+        dialog.org.setText(ORG)
+        dialog.project.setText(PROJECT)
+        dialog.key.setText(API_KEY)
+        with qtbot.waitSignal(dialog.accepted, timeout=30_000):
+            dialog.load_button.click()
+        assert dialog.taxonomy is not None
+        names = {c.name for c in dialog.taxonomy.segmentation_categories()}
+        assert {"Liver", "Spleen", "Liver Tumor"} <= names
+        short = ProjectDialog(window, window.state)
+        qtbot.addWidget(short)
+        short.key.setText("too short")
+        short.org.setText(ORG)
+        short.project.setText(PROJECT)
+        short.load_button.click()
+        assert "43" in short.status.text() and short.taxonomy is None
+    finally:
+        server.stop()

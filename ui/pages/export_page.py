@@ -144,6 +144,8 @@ class ExportPage(Page):
                                           "Choose a folder you can write to."), None, self)
             return None
         self.written = summary
+        # Exported: the autosave has done its job (a later edit writes a new one).
+        self.state.discard_autosave()
         self.open_button.setEnabled(True)
         self.result.setText(
             f"<span style='color:#2a6f2a'>Wrote <b>{summary.path}</b></span>: {summary.tasks} "
