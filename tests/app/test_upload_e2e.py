@@ -39,13 +39,6 @@ from app.upload.protocol import get_project
 from .rb_server import API_KEY, ORG, PROJECT, RBServer, make_items
 
 
-@pytest.fixture
-def rb():
-    server = RBServer().start()
-    yield server
-    server.stop()
-
-
 def fast_client(server: RBServer, key: str = API_KEY, attempts: int = 8) -> RedBrickClient:
     return RedBrickClient(key, server.url, retry=RetryPolicy(attempts, 0.001, 0.01),
                           timeouts=Timeouts(api=(2, 5), put=(2, 5)))

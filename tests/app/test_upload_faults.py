@@ -26,13 +26,6 @@ from .rb_server import ORG, PROJECT, Faults, RBServer, make_items
 from .test_upload_e2e import fast_client, segmap_upload
 
 
-@pytest.fixture
-def rb():
-    server = RBServer().start()
-    yield server
-    server.stop()
-
-
 def local_files(items_path: Path) -> list[Path]:
     """Every image and mask of the synthetic list (each has unique content)."""
     return sorted(p for p in items_path.parent.rglob("*.nii.gz"))

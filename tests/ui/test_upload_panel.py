@@ -35,14 +35,18 @@ def exported(qtbot, window, demo, tmp_path):
     return page.upload
 
 
+def fill(form, server, key=API_KEY):
+    form.url.setText(server.url)
+    form.org.setText(ORG)
+    form.project.setText(PROJECT)
+    form.key.setText(key)
+
+
 def test_upload_from_the_wizard_creates_every_task(qtbot, window, demo_dataset, tmp_path, shown):
     server = RBServer(taxonomy=json.loads(demo_dataset.taxonomy_json.read_text())).start()
     try:
         panel = exported(qtbot, window, demo_dataset, tmp_path)
-        panel.url.setText(server.url)
-        panel.org.setText(ORG)
-        panel.project.setText(PROJECT)
-        panel.key.setText(API_KEY)
+        fill(panel, server)
         panel.upload_button.click()
         qtbot.waitUntil(lambda: panel.report is not None, timeout=120_000)
         assert shown == []
@@ -69,10 +73,7 @@ def test_a_wrong_key_fails_once_with_a_clear_message(qtbot, window, demo_dataset
     server = RBServer(taxonomy=json.loads(demo_dataset.taxonomy_json.read_text())).start()
     try:
         panel = exported(qtbot, window, demo_dataset, tmp_path)
-        panel.url.setText(server.url)
-        panel.org.setText(ORG)
-        panel.project.setText(PROJECT)
-        panel.key.setText("x" * 43)
+        fill(panel, server, key="x" * 43)
         panel.upload_button.click()
         qtbot.waitUntil(lambda: not window.busy(), timeout=60_000)
         assert server.requests == 1  # 401: no retry storm
@@ -88,10 +89,7 @@ def test_taxonomy_from_a_redbrick_project(qtbot, window, demo_dataset, shown):
     try:
         dialog = ProjectDialog(window, window.state)
         qtbot.addWidget(dialog)
-        dialog.url.setText(server.url)
-        dialog.org.setText(ORG)
-        dialog.project.setText(PROJECT)
-        dialog.key.setText(API_KEY)
+        fill(dialog, server)
         with qtbot.waitSignal(dialog.accepted, timeout=30_000):
             dialog.load_button.click()
         assert dialog.taxonomy is not None
