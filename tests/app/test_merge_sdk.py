@@ -371,3 +371,30 @@ def test_ids_above_255_from_uint8_masks_are_stored_as_uint16_not_corrupted(tmp_p
     saved = nib.load(r.save(tmp_path / "out.nii.gz"))
     assert saved.get_data_dtype() == np.uint16
     assert np.asanyarray(saved.dataobj).ravel().tolist() == [keys[0], group, keys[1], 0]
+
+
+def test_png_masks_merge_like_the_sdk(tmp_path):
+    from PIL import Image
+
+    def png(name: str, on: list[tuple[int, int]], rgba: bool) -> str:
+        arr = np.zeros((3, 4, 4 if rgba else 3), np.uint8)
+        for r, c in on:
+            arr[r, c, 1] = 200
+        path = tmp_path / name
+        Image.fromarray(arr).save(path)
+        return str(path)
+
+    a = png("a.png", [(0, 0), (1, 1)], rgba=False)
+    b = png("b.png", [(1, 1), (2, 3)], rgba=True)
+    masks = {"1": a, "2": b}
+    # The SDK writes <png>.nii.gz beside each PNG; Segmap reads them in memory only.
+    theirs = sdk_merge([a, b], {1: None, 2: None}, True, True, dict(masks))
+    mine = merge([a, b], {1: None, 2: None}, binary_mask=True, png_mask=True, masks=masks)
+    assert theirs.error is None and mine.volume is not None
+    np.testing.assert_array_equal(mine.volume, theirs.volume)
+    assert {k: sorted(v or []) for k, v in mine.segments.items()} == {
+        k: sorted(v or []) for k, v in theirs.segments.items()}
+    gray = tmp_path / "g.png"
+    Image.fromarray(np.zeros((3, 4), np.uint8)).save(gray)
+    with pytest.raises(MergeError, match="single-channel"):
+        merge([str(gray)], {1: None}, binary_mask=True, png_mask=True, masks={"1": str(gray)})
