@@ -99,19 +99,30 @@ def _uint16_exact(info: niio.NiftiInfo) -> bool:
     return bool(info.dtype == np.uint8 or info.dtype == np.uint16)
 
 
-def _read_like_sdk(path: str, base: bool
+def _merge_error(exc: VolumeReadError) -> MergeError:
+    # A file the SDK cannot read either: its message is what the SDK reports too.
+    return MergeError(exc.message, exc.hint, sdk_message=exc.message)
+
+
+def _sdk_info(path: str) -> niio.NiftiInfo:
+    """The header of a mask the SDK would accept as NIfTI, or the MergeError it fails with."""
+    _check_name(path)
+    try:
+        return niio.read_info(path)
+    except VolumeReadError as exc:
+        raise _merge_error(exc) from None
+
+
+def _read_like_sdk(path: str, base: bool, info: niio.NiftiInfo | None = None
                    ) -> tuple[niio.NiftiInfo, np.ndarray, np.ndarray | None]:
     """Read a mask as the SDK reads it (uint8/uint16 raw, anything else rounded).
 
     Returns the info, the voxels (uint8 files stay uint8: the merge widens them only
     if a value above 255 must be written, which gives the SDK's uint16 results) and,
     when they are known without a scan, the flat indices of the non-zero voxels.
+    ``info`` is the header when the caller has read it already.
     """
-    _check_name(path)
-    try:
-        info = niio.read_info(path)
-    except VolumeReadError as exc:
-        raise MergeError(exc.message, exc.hint, sdk_message=exc.message) from None
+    info = info or _sdk_info(path)
     if len(info.shape) != 3:
         which = "base mask" if base else "mask"
         raise MergeError(
@@ -147,7 +158,7 @@ def _read_like_sdk(path: str, base: bool
     try:
         raw = niio.read_raw(info)
     except VolumeReadError as exc:
-        raise MergeError(exc.message, exc.hint, sdk_message=exc.message) from None
+        raise _merge_error(exc) from None
     if _uint16_exact(info):
         return info, raw, None
     # Float and signed data: np.round(get_fdata()).astype(uint16), done in slabs.
@@ -366,11 +377,7 @@ def merge_files(
                 raise _shape_error(path, png_volumes[path].shape, files[0], base_shape)
             nz = np.flatnonzero(flat)
             return nz, flat[nz]
-        _check_name(path)
-        try:
-            info = niio.read_info(path)
-        except VolumeReadError as exc:
-            raise MergeError(exc.message, exc.hint, sdk_message=exc.message) from None
+        info = _sdk_info(path)
         if len(info.shape) == 3 and info.shape != base_shape:
             raise _shape_error(path, info.shape, files[0], base_shape)
         if len(info.shape) == 3 and _uint16_exact(info) and not info.scaled:
@@ -380,8 +387,8 @@ def merge_files(
             try:
                 return niio.nonzero(info)
             except VolumeReadError as exc:
-                raise MergeError(exc.message, exc.hint, sdk_message=exc.message) from None
-        _, data, _ = _read_like_sdk(path, False)
+                raise _merge_error(exc) from None
+        _, data, _ = _read_like_sdk(path, False, info)
         flat = data.reshape(-1, order="F")
         nz = np.flatnonzero(flat)
         return nz, flat[nz]

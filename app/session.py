@@ -395,7 +395,7 @@ class Session:
     def label_set(self, case: CaseState) -> frozenset[str]:
         """What must be equal for a mapping to apply as is: values, or structure names."""
         if case.binary:
-            return frozenset(file_key(f, _case_key(case)) for f in case.masks)
+            return frozenset(file_key(f, case.case_key) for f in case.masks)
         values: set[str] = set()
         for f in case.masks:
             c = self.census(f)
@@ -408,7 +408,7 @@ class Session:
         out: dict[str, Category | None] = {}
         for row in self.rows(case):
             if case.binary and row.files:
-                out[file_key(row.files[0], _case_key(case))] = row.category
+                out[file_key(row.files[0], case.case_key)] = row.category
             elif not case.binary and row.value is not None:
                 out[str(row.value)] = row.category
         return out
@@ -437,7 +437,7 @@ class Session:
             if case.binary:
                 if not row.files:
                     continue
-                k = file_key(row.files[0], _case_key(case))
+                k = file_key(row.files[0], case.case_key)
             else:
                 k = str(row.value)
             if k not in mapping:
@@ -523,7 +523,3 @@ def _free_key(smap: SegmentMap) -> int:
     while key in used:
         key += 1
     return key
-
-
-def _case_key(case: CaseState) -> str:
-    return case.case_key

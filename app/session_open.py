@@ -154,10 +154,6 @@ def open_source(path: str | os.PathLike[str], taxonomy: Taxonomy | None = None) 
 
 
 # ------------------------------------------------------------------- autosave
-def _suggestion_json(s: Suggestion) -> dict[str, Any]:
-    return s.to_json()
-
-
 def _suggestion(d: dict[str, Any]) -> Suggestion:
     cat = d.get("category")
     return Suggestion(tuple(cat) if isinstance(cat, list) else cat, d.get("source", ""),
@@ -181,7 +177,7 @@ def session_json(session: Session) -> dict[str, Any]:
             "masks": [str(m) for m in c.masks], "image": c.image.to_json(), "layout": c.layout,
             "evidence": c.evidence, "case_key": c.case_key, "warnings": c.warnings,
             "included": c.included, "unreviewed": sorted(c.unreviewed),
-            "suggestions": [{"file": str(f), "value": v, "suggestion": _suggestion_json(s)}
+            "suggestions": [{"file": str(f), "value": v, "suggestion": s.to_json()}
                             for (f, v), s in c.suggestions.items()],
         } for c in session.cases],
     }
