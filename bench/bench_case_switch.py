@@ -40,7 +40,7 @@ def dataset() -> Path:
         return root
     series = make_series(root / "case", compressed=False)
     from app.progress import run
-    from app.volumes import image_grid
+    from app.readers._volumes import image_grid
 
     files = sorted(series.glob("*.dcm"))
     grid = image_grid(files)
@@ -57,7 +57,7 @@ def dataset() -> Path:
 
 def _session(root: str):  # type: ignore[no-untyped-def]
     from app.progress import run
-    from app.session_open import open_folder
+    from app.session._open import open_folder
 
     session = run(open_folder(root))
     case = next(c for c in session.cases if c.mode == "III")
@@ -69,7 +69,7 @@ def switch(root: str) -> None:
     """Open the session (not timed), then time switching to the case until painted."""
     from PySide6.QtWidgets import QApplication
 
-    from app.preview_data import ImageCache, load_case_preview
+    from app.preview._case import ImageCache, load_case_preview
     from app.progress import run
     from ui.preview import PreviewWidget
 
@@ -98,13 +98,13 @@ def switch(root: str) -> None:
 
 def read_image(root: str) -> None:
     from app.progress import run
-    from app.volumes import load_image
+    from app.readers._volumes import load_image
 
     run(load_image(sorted((Path(root) / "case" / "ct-512x300-raw").glob("*.dcm"))))
 
 
 def merge_only(root: str) -> None:
-    from app.merge import merge_series
+    from app.merge._engine import merge_series
     from app.progress import run
 
     session, case = _session(root)

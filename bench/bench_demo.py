@@ -3,7 +3,7 @@
 Budget (issue 2): well under 2 s. Side by side in one run, each in fresh processes:
 
 * ``segmap demo DIR``: what a user waits for (interpreter start to exit);
-* reference: a process that only imports ``app.demo`` and ``app.cli``, the floor
+* reference: a process that only imports ``app.demo._writer`` and ``app.cli``, the floor
   of any command (interpreter, numpy, nibabel, pydicom);
 * ``make_demo`` alone, timed inside its process (drawing, DICOM, NIfTI, masks,
   JSON, rename), with the process's peak memory.
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.demo import make_demo as write_demo_folder
+from app.demo._writer import make_demo as write_demo_folder
 from bench import harness
 
 
@@ -47,13 +47,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "demo"
         cli = _wall([sys.executable, "-m", "app.cli", "demo", str(target)], runs, before=target)
-        imports = _wall([sys.executable, "-c", "import app.demo, app.cli"], runs)
+        imports = _wall([sys.executable, "-c", "import app.demo._writer, app.cli"], runs)
         inner = harness.measure("bench_demo", "make_demo", str(target), runs=runs)
         size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
     print(f"{harness.machine()}; median of {runs} runs; demo folder {size / 1e6:.1f} MB")
     print(f"| {'what':<52} | {'seconds':>7} |")
     print(f"| {'segmap demo DIR, fresh process (wall)':<52} | {cli:7.2f} |")
-    print(f"| {'reference: import app.demo, app.cli (wall)':<52} | {imports:7.2f} |")
+    print(f"| {'reference: import app.demo._writer, app.cli (wall)':<52} | {imports:7.2f} |")
     print(f"| {'make_demo alone, peak ' + format(inner['peak_mb'], '.0f') + ' MB':<52} | "
           f"{inner['seconds']:7.2f} |")
 

@@ -18,7 +18,7 @@ import numpy as np
 import pydicom
 from pydicom.uid import JPEG2000Lossless, generate_uid
 
-from app.dicom import load_dicom_volume, scan_dicom
+from app.readers.dicom import load_dicom_volume, scan_dicom
 from app.progress import run
 from bench import harness
 from bench.bench_dicom_scan import interleaved

@@ -21,8 +21,8 @@ import numpy as np
 import pydicom
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from app.dicom_group import build_series
-from app.dicom_scan import CHUNK, list_candidates, read_chunk, scan_dicom
+from app.readers.dicom._group import build_series
+from app.readers.dicom._scan import CHUNK, list_candidates, read_chunk, scan_dicom
 from app.progress import run
 from bench import harness
 

@@ -3,7 +3,7 @@
 The dataset: an nnU-Net raw folder of N cases (CT-like int16 image 192x192x64,
 a uint8 label map with 5 organs), written once under /tmp/segmap-bench/scan.
 
-* segmap: ``app.scan.scan`` -- image headers only, one streamed census per mask,
+* segmap: ``app.discover._scan.scan`` -- image headers only, one streamed census per mask,
   pairing confirmed by geometry.
 * reference: what a hand-written checker does (nnU-Net's ``verify_dataset_integrity``
   works this way): ``nibabel.load(...).get_fdata()`` for every image and
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth import label_field, save  # noqa: E402
 
 from app.progress import run  # noqa: E402
-from app.scan import scan  # noqa: E402
+from app.discover._scan import scan  # noqa: E402
 
 SHAPE = (192, 192, 64)
 ROOT = Path("/tmp/segmap-bench/scan")

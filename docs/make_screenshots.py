@@ -31,7 +31,7 @@ def wait(app: QApplication, done, timeout: float = 60.0) -> None:
 
 
 def main(out: Path) -> None:
-    from app.demo import make_demo
+    from app.demo._writer import make_demo
     from ui.main_window import MainWindow
     from ui.pages.source_page import SourcePage
     from ui.settings import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox
 
-from app.session import Session
+from app.session._model import Session
 
 
 class CaseCombo(QComboBox):

@@ -7,7 +7,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from app.session import ABSENT, NOT_IN_TAXONOMY, OK, SUGGESTED, UNMAPPED, CaseState, Session
+from app.session._model import ABSENT, NOT_IN_TAXONOMY, OK, SUGGESTED, UNMAPPED, CaseState, Session
 
 COLUMNS = ("Include", "Case", "Patient", "Study / series", "Modality", "Slices", "Masks", "Shape",
            "Mapping", "Warnings")

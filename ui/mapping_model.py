@@ -12,8 +12,8 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 
-from app.items import Category, category_label
-from app.session import (
+from app.items._model import Category, category_label
+from app.session._model import (
     ABSENT,
     EMPTY,
     NOT_IN_TAXONOMY,

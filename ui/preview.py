@@ -1,7 +1,7 @@
 """The preview: a series with its labels as coloured overlays, and the controls to move through it.
 
 All the arithmetic (orientation, window/level, colours, outlines, where a label is
-largest, what lies under the cursor) is ``app.overlay``'s; ``ui.slice_view`` paints
+largest, what lies under the cursor) is ``app.preview._display``'s; ``ui.slice_view`` paints
 the arrays; this widget holds the state (view, slice, window, opacity, which labels
 show) and turns keys, wheel and controls into it.
 """
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.overlay import (
+from app.preview._display import (
     AUTO,
     EDGE_LETTERS,
     PRESET_NAMES,
@@ -47,7 +47,7 @@ _MOUSE_HINT = ("Wheel: slices  ·  Ctrl+wheel: zoom  ·  drag: pan  ·  right-dr
 
 
 class PreviewWidget(QWidget):
-    """A slice viewer for ``app.overlay.DisplayVolumes`` with label overlays.
+    """A slice viewer for ``app.preview._display.DisplayVolumes`` with label overlays.
 
     The page gives it volumes (``set_volumes``), label colours (``set_colours``),
     a way to name labels (``set_category_lookup``) and which labels show
@@ -56,7 +56,7 @@ class PreviewWidget(QWidget):
 
     sliceChanged = Signal(int)
     viewChanged = Signal(str)
-    hovered = Signal(object)  # app.overlay.HoverInfo, or None off the image
+    hovered = Signal(object)  # app.preview._display.HoverInfo, or None off the image
     windowChanged = Signal(float, float)  # centre, width
     presetChanged = Signal(str)
     opacityChanged = Signal(float)
@@ -195,7 +195,7 @@ class PreviewWidget(QWidget):
         """Which instances show: ``visible`` (None: all); ``solo`` shows only that one.
 
         Overlap group voxels show while any of their members shows
-        (``app.overlay.label_lut``).
+        (``app.preview._display.label_lut``).
         """
         self._visible = None if visible is None else set(visible)
         self._solo = solo
@@ -250,7 +250,7 @@ class PreviewWidget(QWidget):
         return str(self._preset.currentData())
 
     def set_preset(self, name: str) -> None:
-        """Apply a named window preset (``app.overlay.PRESET_NAMES``)."""
+        """Apply a named window preset (``app.preview._display.PRESET_NAMES``)."""
         self._apply_preset(name, emit=True)
 
     def opacity(self) -> float:

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import SegmapError
-from app.taxonomy import Taxonomy
+from app.items._taxonomy import Taxonomy
 from app.upload import (
     Credentials,
     CredentialsError,
@@ -24,7 +24,7 @@ from app.upload import (
     load_credentials,
     project_taxonomy,
 )
-from app.upload.credentials import DEFAULT_URL, typed_or_stored
+from app.upload._credentials import DEFAULT_URL, typed_or_stored
 from ui.worker import Worker
 
 

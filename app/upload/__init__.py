@@ -7,7 +7,7 @@ operations), ``datapoint`` (the SDK's local steps on converted tasks),
 ``report`` (statuses and summary).
 """
 
-from app.upload.client import (
+from app.upload._client import (
     AuthError,
     RedBrickClient,
     RedBrickError,
@@ -16,7 +16,7 @@ from app.upload.client import (
     TransientError,
     api_url,
 )
-from app.upload.credentials import (
+from app.upload._credentials import (
     PUBLIC_STORAGE,
     REDBRICK_STORAGE,
     Credentials,
@@ -26,10 +26,10 @@ from app.upload.credentials import (
     parse_storage,
     resolve_destination,
 )
-from app.upload.journal import Journal, journal_path
-from app.upload.protocol import Project, get_project, project_taxonomy
-from app.upload.report import TaskResult, TaskState, UploadProgress, UploadReport
-from app.upload.uploader import UploadBlocked, UploadOptions, upload
+from app.upload._journal import Journal, journal_path
+from app.upload._protocol import Project, get_project, project_taxonomy
+from app.upload._report import TaskResult, TaskState, UploadProgress, UploadReport
+from app.upload._uploader import UploadBlocked, UploadOptions, upload
 
 __all__ = [
     "PUBLIC_STORAGE", "REDBRICK_STORAGE", "AuthError", "Credentials", "CredentialsError",

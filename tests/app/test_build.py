@@ -6,14 +6,14 @@ import json
 import os
 from pathlib import Path
 
-from app.build import build
+from app.mapping._build import build
 from app.cli import main
-from app.items import load_items
-from app.merge import merge_series
+from app.items._model import load_items
+from app.merge._engine import merge_series
 from app.progress import run
-from app.scan import scan
-from app.suggest import Matcher, taxonomy_candidates
-from app.templates import Template, load_template
+from app.discover._scan import scan
+from app.mapping._suggest import Matcher, taxonomy_candidates
+from app.mapping._templates import Template, load_template
 
 from . import synth_layouts as synth
 

@@ -9,8 +9,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from app import niio
-from app.census import census, tally_chunks
+from app.readers import _nifti as niio
+from app.readers._census import census, tally_chunks
 from app.cli import main
 from app.errors import VolumeReadError
 
@@ -157,7 +157,7 @@ def test_cli_census_bad_file_is_one_line_no_traceback(tmp_path, capsys):
 
 
 def test_census_keeps_the_runs_the_merge_rebuilds_voxels_from(tmp_path):
-    from app import runs
+    from app.readers import _runs as runs
 
     rng = np.random.default_rng(5)
     arr = np.zeros((30, 20, 10), np.uint16)

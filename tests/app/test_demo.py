@@ -14,10 +14,10 @@ import pytest
 from pydicom import config
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 
-from app.census import census
+from app.readers._census import census
 from app.cli import main
-from app.demo import MARKER, SCRATCH_PREFIX, DemoInfo, is_demo, make_demo, write_demo
-from app.demo_layout import (
+from app.demo._writer import MARKER, SCRATCH_PREFIX, DemoInfo, is_demo, make_demo, write_demo
+from app.demo._layout import (
     MASK_I,
     MASKS_II,
     STRUCTURES,
@@ -28,8 +28,8 @@ from app.demo_layout import (
     mask_iii,
 )
 from app.errors import InputError, MergeError
-from app.items import load_items
-from app.merge import merge_series
+from app.items._model import load_items
+from app.merge._engine import merge_series
 from app.progress import Progress, run
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])

@@ -9,8 +9,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from app import dicom_elements, dicom_header
-from app.dicom_header import HeaderError, read_header, read_header_pydicom
+from app.readers.dicom import _elements as dicom_elements, _header as dicom_header
+from app.readers.dicom._header import HeaderError, read_header, read_header_pydicom
 from tests.app.dicom_synth import write_slice
 
 PYDICOM_FILES = Path(pydicom.__file__).parent / "data" / "test_files"

@@ -14,7 +14,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from app.dicom import DicomSeries, load_dicom_volume, scan_dicom
+from app.readers.dicom import DicomSeries, load_dicom_volume, scan_dicom
 from app.geometry import Grid, align_to_image, compare_grids
 from app.progress import run
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from pydicom.uid import generate_uid
 
-from app.dicom import DicomSeries, load_dicom_volume, scan_dicom
+from app.readers.dicom import DicomSeries, load_dicom_volume, scan_dicom
 from app.errors import InputError, VolumeReadError
 from app.progress import Progress, run
 from tests.app.dicom_synth import (
@@ -254,21 +254,21 @@ def test_progress_and_missing_root(tmp_path: Path) -> None:
 
 
 def test_threads_give_the_same_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import app.dicom_scan
+    import app.readers.dicom._scan
 
     for n in range(3):
         write_series(tmp_path / str(n), axial_positions(range(50)))
     one = run(scan_dicom(tmp_path, threads=1))
     # As if the disk were slow: the first chunk hands the rest to the thread pool.
-    monkeypatch.setattr(app.dicom_scan, "_io_bound", lambda wall, cpu: True)
+    monkeypatch.setattr(app.readers.dicom._scan, "_io_bound", lambda wall, cpu: True)
     threads: set[str] = set()
-    real = app.dicom_scan.read_chunk
+    real = app.readers.dicom._scan.read_chunk
 
     def spy(paths):  # noqa: ANN001, ANN202
         threads.add(threading.current_thread().name)
         return real(paths)
 
-    monkeypatch.setattr(app.dicom_scan, "read_chunk", spy)
+    monkeypatch.setattr(app.readers.dicom._scan, "read_chunk", spy)
     four = run(scan_dicom(tmp_path, threads=4))
     assert any(name.startswith("dicom-scan") for name in threads)
     assert [(s.uid, s.files) for s in one] == [(s.uid, s.files) for s in four]

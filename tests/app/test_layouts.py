@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from app import layouts
-from app.layouts import parse_name, role_hint, structure_name
+from app.discover import _layouts as layouts
+from app.discover._layouts import parse_name, role_hint, structure_name
 
 ROOT = Path("/data")
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from app.items import load_items
-from app.merge import merge_series, series_inputs
+from app.items._model import load_items
+from app.merge._engine import merge_series, series_inputs
 from app.progress import run
 
 

@@ -12,9 +12,9 @@ import pytest
 
 from app.errors import VolumeReadError
 from app.geometry import Grid, align_to_image, compare_grids
-from app.nrrd import read_info, read_nrrd
+from app.readers._nrrd import read_info, read_nrrd
 from app.progress import run
-from app.volumes import image_grid, load_image, load_mask
+from app.readers._volumes import image_grid, load_image, load_mask
 
 FLIPS = {"left-posterior-superior": [-1, -1, 1], "right-anterior-superior": [1, 1, 1],
          "left-anterior-superior": [-1, 1, 1]}

@@ -7,7 +7,7 @@ import pytest
 
 from app.errors import InputError
 from app.geometry import Grid
-from app.overlay import (
+from app.preview._display import (
     WINDOW_PRESETS,
     DisplayVolumes,
     HoverInfo,

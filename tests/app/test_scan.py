@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app import niio
+from app.readers import _nifti as niio
 from app.cli import main
 from app.errors import InputError
 from app.progress import run
-from app.scan import ScanResult, scan
+from app.discover._scan import ScanResult, scan
 
 from . import synth_layouts as synth
 
@@ -240,7 +240,7 @@ def test_totalsegmentator_reference_files(shared_data):
 
 
 def test_dicom_case_folder_with_a_nifti_mask(shared_data, tmp_path):
-    pytest.importorskip("app.dicom")
+    pytest.importorskip("app.readers.dicom")
     src = shared_data / TS_REF
     case = tmp_path / "patient1"
     (case / "dicom").mkdir(parents=True)
@@ -255,8 +255,8 @@ def test_dicom_case_folder_with_a_nifti_mask(shared_data, tmp_path):
 
 
 def test_dcmqi_nrrd_masks_on_their_dicom_series(shared_data, tmp_path):
-    pytest.importorskip("app.dicom")
-    from app import volumes
+    pytest.importorskip("app.readers.dicom")
+    from app.readers import _volumes as volumes
     if not hasattr(volumes, "load_mask"):
         pytest.skip("the NRRD reader is not in this build")
     src = shared_data / "dcmqi" / "data" / "segmentations"
@@ -273,26 +273,22 @@ def test_dcmqi_nrrd_masks_on_their_dicom_series(shared_data, tmp_path):
     assert np.all([c.layout == "DICOM folder" for c in r.cases])
 
 
-# --- DICOM, through the app.dicom API (a test double until the reader is merged) ---------
+# --- DICOM, through the app.readers.dicom API (a test double until the reader is merged) ---------
 
 
 def _fake_dicom(monkeypatch, series):
-    """Serve ``series`` from app.dicom.scan_dicom, as the DICOM reader's API does."""
-    import types
-
-    import app
+    """Serve ``series`` from the DICOM reader's scan_dicom, as the scan calls it."""
+    from app.discover import _scan
 
     def scan_dicom(paths):
         yield from ()
         return series
 
-    module = types.SimpleNamespace(scan_dicom=scan_dicom)
-    monkeypatch.setitem(sys.modules, "app.dicom", module)
-    monkeypatch.setattr(app, "dicom", module, raising=False)
+    monkeypatch.setattr(_scan, "scan_dicom", scan_dicom)
 
 
 @dataclass(frozen=True)
-class _Series:  # the fields of app.dicom.DicomSeries that the scan uses
+class _Series:  # the fields of app.readers.dicom.DicomSeries that the scan uses
     uid: str
     files: tuple
     grid: object
@@ -306,7 +302,7 @@ class _Series:  # the fields of app.dicom.DicomSeries that the scan uses
     warnings: tuple = ()
 
     def to_json(self):
-        # As app.dicom's DicomSeries: the files as a count, the folder as a path.
+        # As app.readers.dicom's DicomSeries: the files as a count, the folder as a path.
         return {"uid": self.uid, "files": len(self.files), "warnings": [],
                 "folder": str(self.files[0].parent)}
 
@@ -338,7 +334,7 @@ def test_a_dicom_case_folder_pairs_its_series_with_the_nifti_mask(tmp_path, monk
     (u,) = r.unpaired
     assert u.kind == "series" and "DICOM SEG" in u.reason
     out = tmp_path / "items.json"
-    from app.build import build
+    from app.mapping._build import build
     run(build(r, out))
     task = json.loads(out.read_text())[0]
     assert task["series"][0]["items"] == [f"patient1/dicom/IM{i}" for i in range(5)]

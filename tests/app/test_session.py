@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from app.errors import InputError
-from app.items import load_items
+from app.items._model import load_items
 from app.progress import run
-from app.session import ABSENT, NOT_IN_TAXONOMY, OK, SUGGESTED, UNMAPPED
-from app.session_open import load_session, open_folder, open_items, open_source, save_session
-from app.taxonomy import load_taxonomy
+from app.session._model import ABSENT, NOT_IN_TAXONOMY, OK, SUGGESTED, UNMAPPED
+from app.session._open import load_session, open_folder, open_items, open_source, save_session
+from app.items._taxonomy import load_taxonomy
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_templates_round_trip_and_apply(folder_session, tmp_path):
     three = by_mode(folder_session, "III")
     t = folder_session.template(three)
     t.save(tmp_path / "map.json")
-    from app.templates import load_template
+    from app.mapping._templates import load_template
 
     loaded = load_template(tmp_path / "map.json")
     assert loaded.files["liver"] == "Liver"

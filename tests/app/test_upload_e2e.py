@@ -21,8 +21,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from app.items import load_items
-from app.merge import merge_series
+from app.items._model import load_items
+from app.merge._engine import merge_series
 from app.progress import run
 from app.upload import (
     Destination,
@@ -34,7 +34,7 @@ from app.upload import (
     UploadOptions,
     upload,
 )
-from app.upload.protocol import get_project
+from app.upload._protocol import get_project
 
 from .rb_server import API_KEY, ORG, PROJECT, RBServer, make_items
 
@@ -260,7 +260,7 @@ def test_dicom_series_upload_every_instance_in_order(rb, tmp_path):
 
 
 def test_project_taxonomy_for_the_category_choices(rb):
-    from app.upload.protocol import project_taxonomy
+    from app.upload._protocol import project_taxonomy
 
     taxonomy = project_taxonomy(fast_client(rb), ORG, PROJECT)
     names = [c.label for c in taxonomy.segmentation_categories()]

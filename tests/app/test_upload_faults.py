@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.items import load_items
+from app.items._model import load_items
 from app.progress import run
 from app.upload import (
     AuthError,
@@ -20,7 +20,7 @@ from app.upload import (
     UploadProgress,
     upload,
 )
-from app.upload.journal import Journal, journal_path
+from app.upload._journal import Journal, journal_path
 
 from .rb_server import ORG, PROJECT, Faults, RBServer, make_items
 from .test_upload_e2e import fast_client, segmap_upload

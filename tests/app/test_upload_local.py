@@ -16,7 +16,7 @@ from app.upload import (
     parse_storage,
     resolve_destination,
 )
-from app.upload.credentials import Credentials, find_project_config
+from app.upload._credentials import Credentials, find_project_config
 
 from .rb_server import API_KEY
 

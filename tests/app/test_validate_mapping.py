@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from app.items import load_items
-from app.taxonomy import Taxonomy
-from app.validate import validate
+from app.items._model import load_items
+from app.items._taxonomy import Taxonomy
+from app.validate._run import validate
 
 from .builders import check, codes, image, nifti, only, seed, taxonomy_v2, volume
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from app.items import load_items
-from app.validate import validate
+from app.items._model import load_items
+from app.validate._run import validate
 
 from .builders import codes, only
 
@@ -48,12 +48,12 @@ def test_totalsegmentator_multilabel_pairs(tmp_path, ts):
 
 
 def test_demo_shows_exactly_its_deliberate_problems(demo_dataset):
-    from app.taxonomy import load_taxonomy
+    from app.items._taxonomy import load_taxonomy
 
     items = load_items(demo_dataset.items_json)
     found = validate(items, load_taxonomy(demo_dataset.taxonomy_json))
     problems = [(f.task, f.code, f.value) for f in found if f.severity != "info"]
     assert problems == [("demo-I-one-multilabel-file", "unmapped-value", 7),
                         ("demo-III-binary-mask-per-organ", "overlap", 7)]
-    # Until DICOM geometry lands in app.volumes, the DICOM series are only noted.
+    # Until DICOM geometry lands in app.readers._volumes, the DICOM series are only noted.
     assert {f.code for f in found if f.severity == "info"} <= {"grid-not-checked"}

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import app.validate
-import app.validate_files
-from app.items import load_items
+import app.validate._run
+import app.validate._files
+from app.items._model import load_items
 from app.progress import Progress
-from app.validate import CODES, Finding, validate, validate_work
-from app.validate_files import FileCache
+from app.validate._run import CODES, Finding, validate, validate_work
+from app.validate._files import FileCache
 
 from .builders import check, codes, image, items_file, nifti, only, seed, volume
 
@@ -35,7 +35,7 @@ def test_code_table_is_complete_and_every_code_is_tested():
 
 
 def test_finding_json_has_the_documented_keys():
-    f = app.validate.finding("overlap", "m", task="t", series=0, file=Path("a"), value=3)
+    f = app.validate._run.finding("overlap", "m", task="t", series=0, file=Path("a"), value=3)
     assert f.to_json() == {"severity": "warning", "code": "overlap", "task": "t", "series": 0,
                            "file": "a", "value": 3, "message": "m"}
     with pytest.raises(AttributeError):
@@ -159,13 +159,13 @@ def test_progress_per_series_and_result(tmp_path):
 
 def test_each_file_is_censused_once_and_the_cache_survives_runs(tmp_path, monkeypatch):
     calls: list[str] = []
-    real = app.validate_files.census
+    real = app.validate._files.census
 
     def counting(path, info=None):
         calls.append(str(path))
         return real(path, info)
 
-    monkeypatch.setattr(app.validate_files, "census", counting)
+    monkeypatch.setattr(app.validate._files, "census", counting)
     s = good_series(tmp_path)
     path = items_file(tmp_path, [{"name": n, "series": [s, s]} for n in "abc"])
     cache = FileCache()

@@ -11,7 +11,7 @@ from pydicom.uid import generate_uid
 
 from app.errors import VolumeReadError
 from app.progress import run
-from app.volumes import image_grid, load_image, load_mask
+from app.readers._volumes import image_grid, load_image, load_mask
 from tests.app.dicom_synth import axial_positions, pixels_for, write_series
 
 

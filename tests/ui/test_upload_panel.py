@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.upload.report import TaskState
+from app.upload._report import TaskState
 from ui import errors
 from ui.pages.source_page import SourcePage
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 
-from app.items import load_items
-from app.session import OK
+from app.items._model import load_items
+from app.session._model import OK
 from ui.mapping_model import COL_CATEGORY
 from ui.pages.source_page import SourcePage
 

@@ -19,12 +19,12 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.demo import is_demo, write_demo
+from app.demo._writer import is_demo, write_demo
 from app.errors import SegmapError
 from app.progress import Work
-from app.session import Session
-from app.session_open import open_source
-from app.taxonomy import Taxonomy, load_taxonomy
+from app.session._model import Session
+from app.session._open import open_source
+from app.items._taxonomy import Taxonomy, load_taxonomy
 from ui import errors
 from ui.pages.base import Page
 

@@ -1,0 +1,81 @@
+"""The `segmap` command line.
+
+Each subcommand lives in its own module under ``app/commands`` and is discovered
+here; a module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
+``run(args) -> int``. Errors the user can act on are printed as one message with
+a hint, never as a traceback; exit codes are 0 (ok), 1 (the work failed or found
+errors), 2 (usage), 130 (interrupted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+import traceback
+from collections.abc import Sequence
+from types import ModuleType
+
+from app import __version__
+from app.cli import commands
+from app.errors import SegmapError
+
+
+def _command_modules() -> list[ModuleType]:
+    found = []
+    for info in pkgutil.iter_modules(commands.__path__):
+        if info.name.startswith("_"):
+            continue
+        found.append(importlib.import_module(f"app.cli.commands.{info.name}"))
+    return sorted(found, key=lambda m: getattr(m, "ORDER", 50))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (used by main and by the tests)."""
+    parser = argparse.ArgumentParser(
+        prog="segmap",
+        description="Get medical image segmentations into RedBrick AI: find, pair, map, "
+        "merge, validate and export items lists.",
+    )
+    parser.add_argument("--version", action="version", version=f"segmap {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for module in _command_modules():
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `segmap` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args))
+    except SegmapError as exc:
+        print(f"segmap {args.command}: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"segmap {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"segmap {args.command}: error: out of memory", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: say so plainly, full details on request
+        print(f"segmap {args.command}: internal error: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        if os.environ.get("SEGMAP_DEBUG"):
+            traceback.print_exc()
+        else:
+            print("  This is a bug in Segmap. Run again with SEGMAP_DEBUG=1 for the details "
+                  "and report them.", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""`segmap build DIR -o items.json`: an items list for every case, with suggested segmentMaps."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.mapping._build import BuildResult, build
+from app.cli._common import drive, print_json
+from app.cli.commands.scan import notes
+from app.errors import InputError
+from app.discover._scan import ScanResult, scan
+from app.mapping._suggest import CONFIDENT, Matcher, taxonomy_candidates
+from app.mapping._templates import load_template, template_from
+
+NAME = "build"
+HELP = ("Scan a folder and write an items list for every case, mapping each value or binary "
+        "mask to the category suggested for it; what is not certain is left out and reported.")
+ORDER = 11
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("folder", metavar="DIR", help="the folder to scan")
+    p.add_argument("-o", "--output", required=True, metavar="ITEMS.json",
+                   help="where to write the items list (paths in it are relative to its folder)")
+    p.add_argument("--taxonomy", metavar="TAX.json",
+                   help="RedBrick taxonomy: suggestions are matched to its categories")
+    p.add_argument("--template", metavar="MAP.json",
+                   help="a saved mapping to apply to every case (see --save-template)")
+    p.add_argument("--save-template", metavar="MAP.json",
+                   help="save the mapping used as a template, to edit and reuse")
+    p.add_argument("--min-confidence", type=float, default=CONFIDENT, metavar="X",
+                   help=f"use suggestions at least this confident (default {CONFIDENT})")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def human(result: BuildResult, scan_result: ScanResult) -> str:
+    """The report as text for a person."""
+    lines = [f"Wrote {result.output}: {len(result.items.tasks)} tasks."]
+    for cb in result.cases:
+        n = len(cb.segment_map)
+        lines.append(f"  {cb.case.name} [{cb.case.mode}]: {n} segment(s) mapped"
+                     + (f" from {len(cb.files)} file(s)" if cb.files else ", no segmentation"))
+    if result.left_out:
+        lines.append(f"Left out ({len(result.left_out)}): no confident category")
+        for x in result.left_out:
+            what = x.file + ("" if x.value is None else f" value {x.value}")
+            lines.append(f"  {x.case}: {what}: {x.reason}")
+    if result.empty:
+        lines.append(f"Empty masks left out ({len(result.empty)}):")
+        lines.extend(f"  {x.case}: {x.file}" for x in result.empty)
+    if result.differences:
+        lines.append(f"Cases that differ from the template ({len(result.differences)}):")
+        for d in result.differences:
+            lines.append(f"  {d.case}: missing {', '.join(d.missing) or '-'}; "
+                         f"extra {', '.join(d.extra) or '-'}")
+    lines.extend(notes(scan_result))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.min_confidence <= 1.0:
+        raise InputError(f"--min-confidence {args.min_confidence} is outside 0..1.",
+                         f"The default is {CONFIDENT}.")
+    matcher = Matcher(taxonomy_candidates(args.taxonomy) if args.taxonomy else None)
+    template = load_template(args.template) if args.template else None
+    scanned = drive(scan(args.folder), "scan", enabled=not args.quiet)
+    result = drive(build(scanned, args.output, matcher=matcher, template=template,
+                         min_confidence=args.min_confidence), "build", enabled=not args.quiet)
+    if args.save_template:
+        saved, conflicts = template_from(result.mappings(),
+                                         {p: c.image.name for c in scanned.cases for p in c.masks})
+        saved.save(args.save_template)
+        for c in conflicts:
+            print(f"segmap build: template: left out {c} (cases disagree)", file=sys.stderr)
+    if args.json:
+        report = result.to_json(scanned)
+        report["template_saved"] = str(Path(args.save_template)) if args.save_template else None
+        print_json(report)
+    else:
+        print(human(result, scanned))
+    return 0

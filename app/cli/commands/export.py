@@ -1,0 +1,42 @@
+"""`segmap export ITEMS.json -o OUT.json`: write an items list elsewhere, paths rebased."""
+
+from __future__ import annotations
+
+import argparse
+
+from app.cli._common import print_json
+from app.errors import InputError
+from app.export._export import export_items
+from app.items._model import ItemsList, load_items
+
+NAME = "export"
+HELP = ("Write an items list to another place with its paths made relative to that place "
+        "(or to --root), optionally only some tasks.")
+ORDER = 60
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("items", metavar="ITEMS.json", help="the items list to export")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.json", help="where to write it")
+    p.add_argument("--root", metavar="DIR",
+                   help="make paths relative to DIR (default: the output file's folder)")
+    p.add_argument("--task", action="append", metavar="NAME",
+                   help="export only this task (repeat for several)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    items = load_items(args.items)
+    if args.task:
+        missing = [n for n in args.task if n not in {t.name for t in items.tasks}]
+        if missing:
+            raise InputError(f"No task named {', '.join(map(repr, missing))} in {args.items}.")
+        items = ItemsList([t for t in items.tasks if t.name in args.task], items.path, items.root)
+    summary = export_items(items, args.output, args.root)
+    if args.json:
+        print_json(summary.to_json())
+    else:
+        print(f"Wrote {summary.path}: {summary.tasks} task(s), {summary.series} series, "
+              f"{summary.segmentation_files} segmentation file(s); paths relative to "
+              f"{summary.root}")
+    return 0

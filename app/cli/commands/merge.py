@@ -1,0 +1,68 @@
+"""`segmap merge ITEMS.json --task NAME --series N -o OUT.nii.gz`: RedBrick's merge, offline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from app.cli._common import drive, print_json
+from app.errors import MergeError
+from app.items._model import load_items
+from app.merge._engine import merge_series
+
+NAME = "merge"
+HELP = ("Merge the segmentation files of one series exactly as RedBrick will store them "
+        "(overlap groups included) and write the label volume.")
+ORDER = 30
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("items", metavar="ITEMS.json", help="the items list")
+    p.add_argument("--task", required=True, metavar="NAME", help="task name")
+    p.add_argument("--series", type=int, default=0, metavar="N", help="series index (default 0)")
+    p.add_argument("-o", "--output", metavar="OUT.nii.gz", help="where to write the merged volume")
+    p.add_argument("--root", metavar="DIR", help="resolve relative paths against DIR "
+                   "(default: the items list's folder)")
+    p.add_argument("--label-validate", action="store_true",
+                   help="fail when file values and segmentMap ids differ "
+                   "(RedBrick's --label-validate)")
+    p.add_argument("--prune", action="store_true",
+                   help="drop unmapped values and ids in no file "
+                   "(RedBrick's --prune-segmentations)")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    items = load_items(args.items, args.root)
+    task = items.find(args.task)
+    try:
+        result = drive(merge_series(items, task, args.series, label_validate=args.label_validate,
+                                    prune=args.prune), "merge", enabled=True)
+    except MergeError as exc:
+        if not args.json:
+            raise
+        print_json({"output": None, "segments": {}, "error": str(exc),
+                    "sdk_error": exc.sdk_message})
+        return 1
+    output = None
+    if args.output and not result.empty:
+        output = str(result.save(args.output))
+    if args.json:
+        print_json({"output": output, "segments": result.segments_json(), "error": None,
+                    "unchanged": result.source is not None})
+        return 0
+    if result.empty:
+        print("Nothing left to upload: pruning removed every value (RedBrick skips these labels).")
+        return 0
+    vol = result.volume
+    assert vol is not None
+    shape = "x".join(map(str, vol.shape))
+    print(f"Merged {len(result.files)} file(s) into {shape} {vol.dtype.name}"
+          + (f" -> {output}" if output else ""))
+    for key, groups in result.segments_json().items():
+        print(f"  instance {key:>5}" + (f"  overlap groups {groups}" if groups else ""))
+    if result.source is not None:
+        print(f"RedBrick would upload {result.source} unchanged.")
+    if not args.output:
+        print("(no -o given: nothing written)", file=sys.stderr)
+    return 0

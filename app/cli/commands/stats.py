@@ -1,0 +1,43 @@
+"""`segmap stats ITEMS.json --task NAME --series N`: voxels, mL and intensity per segment."""
+
+from __future__ import annotations
+
+import argparse
+
+from app.cli._common import drive, print_json
+from app.items._model import category_label, load_items
+from app.preview._stats import series_stats
+
+NAME = "stats"
+HELP = ("Measure each segment of one series on the merged mask as RedBrick receives it: "
+        "voxels, volume in mL and image intensity (mean/min/max), mask aligned in world space.")
+ORDER = 40
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("items", metavar="ITEMS.json", help="the items list")
+    p.add_argument("--task", required=True, metavar="NAME", help="task name")
+    p.add_argument("--series", type=int, default=0, metavar="N", help="series index (default 0)")
+    p.add_argument("--root", metavar="DIR", help="resolve relative paths against DIR "
+                   "(default: the items list's folder)")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+
+
+def _num(x: float | None, fmt: str) -> str:
+    return format("-", ">9") if x is None else format(x, fmt)
+
+
+def run(args: argparse.Namespace) -> int:
+    items = load_items(args.items, args.root)
+    task = items.find(args.task)
+    stats = drive(series_stats(items, task, args.series), "stats", enabled=True)
+    if args.json:
+        print_json({"segments": [s.to_json() for s in stats]})
+        return 0
+    print(f"{'key':>6}  {'category':<28} {'voxels':>12} {'mL':>10} {'mean':>9} {'min':>9} "
+          f"{'max':>9}")
+    for s in stats:
+        print(f"{s.key:>6}  {category_label(s.category)[:28]:<28} {s.voxels:>12,} "
+              f"{s.volume_ml:>10.2f} {_num(s.mean, '9.1f')} {_num(s.min, '9.1f')} "
+              f"{_num(s.max, '9.1f')}")
+    return 0

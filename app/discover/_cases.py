@@ -1,0 +1,146 @@
+"""Cases: an image with the masks paired to it, in one of RedBrick's import shapes.
+
+RedBrick imports segmentations in three shapes (redbrick.md §2.4):
+
+* **I**: one multi-label file, ``segmentMap`` value -> category;
+* **II**: several multi-label files sharing one value -> category map;
+* **III**: binary masks, one per structure (``binaryMask``), each naming its file.
+
+One image can carry masks of several shapes (TotalSegmentator's folder of binary
+masks beside its ``--ml`` file). RedBrick cannot mix shapes in one series, so each
+shape becomes its own case. Multi-label files that reuse the same values are
+alternatives (two models' outputs, three annotators), not parts of one map: each
+becomes its own case too; files with disjoint values form one case of shape II.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.discover import _layouts as layouts
+from app.readers._census import Census
+from app.discover._pairing import ImageRef, Pair, Pairing
+
+MODE_LABELMAP = "I"
+MODE_MULTI = "II"
+MODE_BINARY = "III"
+
+
+@dataclass
+class Case:
+    """One future task: an image (plus other channels) and its masks in one shape."""
+
+    name: str
+    image: ImageRef
+    pairs: list[Pair]  # one per mask, in segmentation order
+    mode: str  # "I" | "II" | "III"
+    layout: str
+    others: list[ImageRef] = field(default_factory=list)  # other channels of the case
+    note: str = ""  # why this shape
+
+    @property
+    def masks(self) -> list[Path]:
+        """The mask files in segmentation order."""
+        return [p.mask.path for p in self.pairs]
+
+    @property
+    def evidence(self) -> str:
+        """Why these masks were paired with this image, and why this shape."""
+        reasons: dict[str, int] = defaultdict(int)
+        for p in self.pairs:
+            reasons[p.evidence_as(self.layout)] += 1
+        parts = []
+        for text, n in list(reasons.items())[:2]:
+            parts.append(text + (f" ({n} masks)" if n > 1 else ""))
+        if len(reasons) > 2:
+            parts.append(f"and {len(reasons) - 2} more")
+        return " | ".join(parts) + (f" | {self.note}" if self.note else "")
+
+
+def _structure_named(pair: Pair, case_key: str) -> bool:
+    return bool(layouts.structure_name(pair.mask.path, case_key))
+
+
+def split_by_shape(image: ImageRef, pairs: Sequence[Pair], censuses: dict[Path, Census]
+                   ) -> list[tuple[str, list[Pair], str]]:
+    """Group one image's masks into (mode, pairs, note) by binary-ness and folder."""
+    binary_by_folder: dict[Path, list[Pair]] = defaultdict(list)
+    labelmaps: list[Pair] = []
+    for p in pairs:
+        c = censuses.get(p.mask.path)
+        if c is not None and c.binary:
+            binary_by_folder[p.mask.path.parent].append(p)
+        else:
+            labelmaps.append(p)
+    out: list[tuple[str, list[Pair], str]] = []
+    key = image.name
+    for folder, group in binary_by_folder.items():
+        named = [p for p in group if _structure_named(p, key)]
+        if len(group) >= 2 and len(named) == len(group):
+            where = f"in {folder.name}/" if folder != image.folder else "beside the image"
+            out.append((MODE_BINARY, sorted(group, key=lambda p: p.mask.path.name),
+                        f"{len(group)} binary masks {where}, one per structure"))
+        else:
+            labelmaps.extend(group)  # a lone binary file is a label map with one value
+    # Label maps in one folder with distinct values are parts of one map (II); sharing
+    # values, they are alternatives (one case each). Other folders: other cases.
+    by_folder: dict[Path, list[Pair]] = defaultdict(list)
+    for p in sorted(labelmaps, key=lambda p: p.mask.path.as_posix()):
+        by_folder[p.mask.path.parent].append(p)
+    shaped: list[tuple[str, list[Pair], str]] = []
+    for group in by_folder.values():
+        if len(group) == 1:
+            shaped.append((MODE_LABELMAP, group, ""))
+            continue
+        value_sets = [set(censuses[p.mask.path].nonzero) if p.mask.path in censuses else set()
+                      for p in group]
+        if sum(len(v) for v in value_sets) == len(set().union(*value_sets)):
+            shaped.append((MODE_MULTI, group,
+                           f"{len(group)} label maps with distinct values, merged"))
+        else:
+            shaped.extend((MODE_LABELMAP, [p], "label maps sharing values are alternatives, "
+                           "one case each") for p in group)
+    return shaped + out
+
+
+def make_cases(pairing: Pairing, censuses: dict[Path, Census]) -> list[Case]:
+    """Turn confirmed pairs into cases with unique names (see the module docstring)."""
+    by_image: dict[ImageRef, list[Pair]] = defaultdict(list)
+    for p in pairing.pairs:
+        by_image[p.image].append(p)
+    cases: list[Case] = []
+    taken: set[str] = set()
+    for image, pairs in by_image.items():
+        shapes = split_by_shape(image, pairs, censuses)
+        base = image.name or image.label
+        for mode, group, note in shapes:
+            name = base
+            if len(shapes) > 1:
+                name = f"{base}-{_suffix(mode, group)}"
+            if mode == MODE_BINARY and name in taken:
+                name += "-binary"  # beside a label map of the same name (x.nii.gz + x/)
+            name = _unique(name, taken)
+            layout = group[0].layout
+            cases.append(Case(name, image, group, mode, layout,
+                              list(pairing.groups.get(image, [])), note))
+    cases.sort(key=lambda c: c.name)
+    return cases
+
+
+def _suffix(mode: str, group: list[Pair]) -> str:
+    if mode == MODE_BINARY:
+        return group[0].mask.path.parent.name
+    if mode == MODE_MULTI:
+        return group[0].mask.path.parent.name
+    return layouts.strip_suffix(group[0].mask.path.name)[0]
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    out, n = name, 2
+    while out in taken:
+        out, n = f"{name}-{n}", n + 1
+    taken.add(out)
+    return out

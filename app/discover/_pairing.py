@@ -1,0 +1,386 @@
+"""Pairing: which image each mask belongs to, by layout and name first, then by geometry.
+
+Every candidate the names propose is confirmed in world space
+(:func:`app.geometry.compare_grids`): the same grid, or the same voxels stored with
+other axes, confirm; anything else refuses the pairing and says why. Tiers, tried
+in order until one gives a confirmed image:
+
+1. listed together (MSD ``dataset.json`` ``training``);
+2. the same case id in the name (``labelsTr/x.nii.gz`` <-> ``imagesTr/x_0000.nii.gz``);
+3. the only image of the mask's case folder (``s0001/ct.nii.gz``, a DICOM series);
+4. the mask's name starts with an image's case id (``case7_liver_mask`` <-> ``case7``);
+5. the only image of the case folder with the same grid.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.discover import _layouts as layouts
+from app.geometry import Grid, GridMatch, compare_grids
+
+_MAX_GEOMETRY_ONLY = 50  # images compared by grid alone for a mask no name places
+
+
+@dataclass(frozen=True, eq=False)  # identity: one object per image
+class ImageRef:
+    """An image a mask can belong to: one volume file or one DICOM series."""
+
+    label: str  # what the user reads: a path relative to the scan root, or the series
+    files: tuple[Path, ...]  # the volume file, or the series' instances
+    folder: Path  # the folder holding it (a series: the common folder of its files)
+    grid: Grid | None
+    kind: str  # "nifti" | "nrrd" | "dicom"
+    name: str = ""  # the case name it proposes (``case_001``, ``s0001``)
+    keys: frozenset[str] = frozenset()  # case ids it answers to (name key, folder names)
+    series_uid: str | None = None
+    error: str | None = None  # why there is no grid
+
+    @property
+    def is_dicom(self) -> bool:
+        return self.kind == "dicom"
+
+
+@dataclass(frozen=True, eq=False)
+class MaskRef:
+    """A mask file with the grid its header gives."""
+
+    path: Path
+    label: str
+    grid: Grid | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A mask confirmed on an image, with how the pairing was made."""
+
+    image: ImageRef
+    mask: MaskRef
+    layout: str
+    reason: str  # how the names / folders placed it ("only image in s0001/")
+    match: GridMatch
+    refused: tuple[str, ...] = ()  # candidates the geometry refused on the way
+
+    @property
+    def evidence(self) -> str:
+        """Why the pairing was made: layout, name rule, geometry (and refusals)."""
+        return self.evidence_as(self.layout)
+
+    def evidence_as(self, layout: str) -> str:
+        """The evidence under another layout name (a case may recognise more)."""
+        text = f"{layout}: {self.reason}; {relation_text(self.match)}"
+        return text + "".join(f"; {r}" for r in self.refused)
+
+
+@dataclass(frozen=True)
+class Unpaired:
+    """Something that could not be paired, and why."""
+
+    file: str
+    kind: str  # "mask" | "image" | "series"
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"file": self.file, "kind": self.kind, "reason": self.reason}
+
+
+@dataclass
+class Pairing:
+    """The result of :func:`pair_masks`."""
+
+    pairs: list[Pair] = field(default_factory=list)
+    unpaired: list[Unpaired] = field(default_factory=list)
+    groups: dict[ImageRef, list[ImageRef]] = field(default_factory=dict)  # primary -> others
+
+
+def image_keys(path: Path, root: Path) -> frozenset[str]:
+    """The case ids a volume file answers to: its name key, or its case folder's name."""
+    parsed = layouts.parse_name(path)
+    keys = {parsed.key} if parsed.key else set()
+    if parsed.generic or layouts.folder_kind(path.parent) is None:
+        folder = _case_folder(path.parent, root)
+        if folder != root or parsed.generic:
+            keys.add("_".join(layouts.name_tokens(folder.name)))
+    return frozenset(k for k in keys if k)
+
+
+def series_keys(folder: Path, root: Path, patient: str = "") -> frozenset[str]:
+    """The case ids of a DICOM series: the names of its folders and its patient."""
+    keys = set()
+    p = folder
+    while p != root and root in p.parents:
+        keys.add("_".join(layouts.name_tokens(p.name)))
+        p = p.parent
+    if patient:
+        keys.add("_".join(layouts.name_tokens(patient)))
+    return frozenset(k for k in keys if k)
+
+
+def mask_key(path: Path, root: Path) -> str:
+    """The case id of a mask: its name key, or its case folder's name for generic names.
+
+    A structure name (``segmentations/liver.nii.gz``) gives the key ``liver``, which
+    matches no image; such masks are paired by their case folder instead.
+    """
+    parsed = layouts.parse_name(path)
+    return parsed.key or "_".join(layouts.name_tokens(_case_folder(path.parent, root).name))
+
+
+def _case_folder(folder: Path, root: Path) -> Path:
+    """The nearest folder at or above ``folder`` that is not a mask/image folder."""
+    while folder != root and root in folder.parents and layouts.folder_kind(folder):
+        folder = folder.parent
+    return folder
+
+
+def relation_text(match: GridMatch) -> str:
+    """``same grid`` or how the mask's axes differ from the image's."""
+    if match.relation == "same":
+        return "same grid"
+    return (f"same voxels with axes {match.mask.orientation} "
+            f"(image {match.image.orientation}), aligned by reorientation")
+
+
+class _Index:
+    """Images by folder and by (ancestor folder, case id), for near-linear pairing."""
+
+    def __init__(self, images: Sequence[ImageRef], root: Path) -> None:
+        self.root = root
+        self.under: dict[Path, list[ImageRef]] = defaultdict(list)
+        self.by_key: dict[tuple[Path, str], list[ImageRef]] = defaultdict(list)
+        for im in images:
+            for anc in self._ancestors(im.folder):
+                self.under[anc].append(im)
+                for k in im.keys:
+                    self.by_key[(anc, k)].append(im)
+
+    def _ancestors(self, folder: Path) -> Iterable[Path]:
+        p = folder
+        while True:
+            yield p
+            if p == self.root or self.root not in p.parents:
+                return
+            p = p.parent
+
+    def near(self, folder: Path, up: int = 2) -> Path:
+        """The ancestor ``up`` levels above ``folder``, clamped to the root."""
+        p = folder
+        for _ in range(up):
+            if p == self.root or self.root not in p.parents:
+                break
+            p = p.parent
+        return p
+
+
+class _Matcher:
+    """Geometry confirmation with a cache (one comparison per image-mask pair)."""
+
+    def __init__(self) -> None:
+        self.rejected: list[str] = []
+
+    def confirm(self, image: ImageRef, mask: MaskRef, why: str) -> GridMatch | None:
+        if image.grid is None:
+            self.rejected.append(f"{why} {image.label} has no usable geometry "
+                                 f"({image.error or 'unreadable'})")
+            return None
+        assert mask.grid is not None
+        match = compare_grids(image.grid, mask.grid)
+        if match.aligned:
+            return match
+        self.rejected.append(f"{why} {image.label} refused ({match.relation}): {match.message}")
+        return None
+
+
+def group_images(images: Sequence[ImageRef]) -> dict[ImageRef, list[ImageRef]]:
+    """Channels of one case: volumes in one folder with the same case id and grid.
+
+    Returns primary -> the other channels (``case_0000`` first, then CT, T1ce, ...).
+    """
+    buckets: dict[tuple[Path, frozenset[str]], list[ImageRef]] = defaultdict(list)
+    for im in images:
+        if im.kind == "dicom" or not im.keys:
+            buckets[(im.folder, frozenset({im.label}))].append(im)
+        else:
+            buckets[(im.folder, im.keys)].append(im)
+    groups: dict[ImageRef, list[ImageRef]] = {}
+    for members in buckets.values():
+        members = sorted(members, key=lambda m: layouts.channel_rank(m.files[0]))
+        while members:
+            head, rest = members[0], members[1:]
+            same = [m for m in rest if head.grid is not None and m.grid is not None
+                    and compare_grids(head.grid, m.grid).relation == "same"]
+            groups[head] = same
+            members = [m for m in rest if m not in same]
+    return groups
+
+
+def pair_masks(images: Sequence[ImageRef], masks: Sequence[MaskRef], root: Path,
+               listed: dict[Path, Path] | None = None) -> Pairing:
+    """Pair every mask with its image (see the module docstring for the tiers).
+
+    ``listed`` maps mask paths to image paths given by a sidecar (MSD ``training``).
+    Images that receive no mask are reported as unpaired too.
+    """
+    groups = group_images(images)
+    primary_of = {m: head for head, rest in groups.items() for m in (head, *rest)}
+    primaries = list(groups)
+    index = _Index(primaries, root)
+    by_path = {im.files[0]: im for im in images if not im.is_dicom}
+    result = Pairing(groups=groups)
+    used: set[ImageRef] = set()
+    for mask in masks:
+        if mask.grid is None:
+            result.unpaired.append(Unpaired(mask.label, "mask", mask.error or "unreadable"))
+            continue
+        pair = _pair_one(mask, index, by_path, primary_of, listed or {}, root)
+        if isinstance(pair, Unpaired):
+            result.unpaired.append(pair)
+        else:
+            result.pairs.append(pair)
+            used.add(pair.image)
+    for head in primaries:
+        if head not in used:
+            reason = ("no mask found for it" if head.grid is not None or not head.error
+                      else head.error)
+            twin = next((u for u in used if u.is_dicom and not head.is_dicom
+                         and head.grid is not None and u.grid == head.grid), None)
+            if twin is not None:
+                reason = (f"a converted copy of the DICOM series {twin.label} (same grid); "
+                          "its masks are paired with the series")
+            result.unpaired.append(Unpaired(head.label, "series" if head.is_dicom else "image",
+                                            reason))
+    return result
+
+
+def _pair_one(mask: MaskRef, index: _Index, by_path: dict[Path, ImageRef],
+              primary_of: dict[ImageRef, ImageRef], listed: dict[Path, Path], root: Path
+              ) -> Pair | Unpaired:
+    m = _Matcher()
+    folder = mask.path.parent
+    key = mask_key(mask.path, root)
+    case_folder = _case_folder(folder, root)
+    near = index.near(folder)
+
+    def found(image: ImageRef, match: GridMatch, why: str) -> Pair:
+        layout = layouts.layout_of(None if image.is_dicom else image.files[0], mask.path,
+                                   image.is_dicom)
+        return Pair(image, mask, layout, why, match, tuple(m.rejected))
+
+    # 1. Listed together by a sidecar.
+    target = listed.get(mask.path)
+    if target is not None and target in by_path:
+        image = primary_of[by_path[target]]
+        match = m.confirm(image, mask, "dataset.json lists")
+        if match:
+            return found(image, match, "listed with its image in dataset.json")
+    # 2. The same case id in the name.
+    if key:
+        cands = index.by_key.get((near, key), [])
+        confirmed = [(im, mt) for im in cands if (mt := m.confirm(im, mask, "name match"))]
+        if len(confirmed) > 1:
+            confirmed = _closest(confirmed, folder)
+        if len(confirmed) == 1:
+            image, match = confirmed[0]
+            return found(image, match, f"same case id '{key}' ({_name(image)} / "
+                                       f"{mask.path.name})")
+        if len(confirmed) > 1:
+            return Unpaired(mask.label, "mask", "its name matches several images with the same "
+                            f"grid: {', '.join(im.label for im, _ in confirmed[:5])}")
+    # 3. The only image of its case folder (walking up from a mask folder).
+    in_case = [im for im in index.under.get(case_folder, [])
+               if not _in_mask_folder(im, case_folder)]
+    while not in_case and case_folder != root and root in case_folder.parents:
+        # case/nrrd/label.nrrd beside case/image/*.dcm, or ct.nii.gz above
+        # masks/I_one_file/seg.nii.gz: the case folder is further up.
+        case_folder = case_folder.parent
+        in_case = [im for im in index.under.get(case_folder, [])
+                   if not _in_mask_folder(im, case_folder)]
+    if len(in_case) == 1:
+        match = m.confirm(in_case[0], mask, "case folder image")
+        if match:
+            return found(in_case[0], match, f"only image in {_rel(case_folder, root)}")
+    # 4. The mask's name starts with an image's case id.
+    if key:
+        prefixed = [im for im in index.under.get(near, [])
+                    if any(key.startswith(k + "_") for k in im.keys)]
+        prefixed.sort(key=lambda im: -max(len(k) for k in im.keys if key.startswith(k + "_")))
+        for im in prefixed[:3]:
+            match = m.confirm(im, mask, "name prefix")
+            if match:
+                return found(im, match, f"name starts with the case id of {_name(im)}")
+    # 5. The only image of the case folder with the same grid (a bounded search: with
+    # hundreds of images in one folder, names must do the pairing).
+    if 1 < len(in_case) <= _MAX_GEOMETRY_ONLY:
+        confirmed = []
+        for im in in_case:
+            if im.grid is not None and mask.grid is not None:
+                mt = compare_grids(im.grid, mask.grid)
+                if mt.aligned:
+                    confirmed.append((im, mt))
+        if len(confirmed) == 1:
+            image, match = confirmed[0]
+            return found(image, match, f"the only image in {_rel(case_folder, root)} "
+                                       "with the mask's grid")
+        series = [c for c in confirmed if c[0].is_dicom]
+        if len(series) == 1:
+            # A DICOM series and NIfTI files on one grid: the files are its converted
+            # copies; the series, with its metadata, is the image to annotate.
+            copies = ", ".join(im.label for im, _ in confirmed if not im.is_dicom)
+            image, match = series[0]
+            return found(image, match, f"the only DICOM series in {_rel(case_folder, root)} "
+                                       f"with the mask's grid ({copies}: same grid, taken "
+                                       "as a converted copy)")
+        if len(confirmed) > 1:
+            names = ", ".join(im.label for im, _ in confirmed[:5])
+            return Unpaired(mask.label, "mask", f"several images share its grid ({names}); "
+                            "name the mask after its image (case_seg.nii.gz beside case.nii.gz)")
+    if m.rejected:
+        return Unpaired(mask.label, "mask", "; ".join(m.rejected[:3]))
+    if not in_case:
+        return Unpaired(mask.label, "mask", f"no image found in {_rel(case_folder, root)}")
+    if len(in_case) > _MAX_GEOMETRY_ONLY:
+        return Unpaired(mask.label, "mask",
+                        f"its name matches none of the {len(in_case)} images in "
+                        f"{_rel(case_folder, root)}; name it after its image")
+    return Unpaired(mask.label, "mask",
+                    f"none of the {len(in_case)} images in {_rel(case_folder, root)} "
+                    "has its grid or its name")
+
+
+def _closest(confirmed: list[tuple[ImageRef, GridMatch]], folder: Path
+             ) -> list[tuple[ImageRef, GridMatch]]:
+    """Keep the candidates nearest the mask: a twin folder first, then the shortest walk."""
+    twins = [c for c in confirmed if layouts.twin_folders(folder, c[0].folder)]
+    if len(twins) == 1:
+        return twins
+
+    def steps(c: tuple[ImageRef, GridMatch]) -> int:
+        common = Path(os.path.commonpath([folder, c[0].folder]))
+        return len(folder.relative_to(common).parts) + len(c[0].folder.relative_to(common).parts)
+
+    best = min(steps(c) for c in confirmed)
+    return [c for c in confirmed if steps(c) == best]
+
+
+def _in_mask_folder(image: ImageRef, case_folder: Path) -> bool:
+    # Images nested in another case's mask folder do not belong to this case folder.
+    rel = image.folder.relative_to(case_folder).parts if image.folder != case_folder else ()
+    return any(layouts.folder_kind(Path(p)) == "mask" for p in rel)
+
+
+def _name(image: ImageRef) -> str:
+    return image.files[0].name if not image.is_dicom else image.label
+
+
+def _rel(folder: Path, root: Path) -> str:
+    if folder == root:
+        return "the scanned folder"
+    try:
+        return folder.relative_to(root).as_posix() + "/"
+    except ValueError:
+        return str(folder)

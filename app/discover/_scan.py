@@ -1,0 +1,357 @@
+"""Scan a folder: find image series and volumes, masks and label tables, and pair them.
+
+What a user waits for is reading: so images are read from their headers only
+(NIfTI header, DICOM headers through :mod:`app.readers.dicom`), and each mask is read
+exactly once, for its census (values and voxel counts), which decides its import
+shape. Pairing itself works on names and header geometry and costs nothing next
+to that. The order:
+
+1. walk the tree once (hidden files and macOS ``._`` files skipped);
+2. DICOM headers -> series (:func:`app.readers.dicom.scan_dicom`);
+3. NIfTI / NRRD headers -> images and masks (by folder, name, then header);
+4. label tables (``dataset.json``, colour tables, ...);
+5. pair masks with images (:mod:`app.discover._pairing`), confirmed by geometry;
+6. census of every mask, then cases in shapes I / II / III (:mod:`app.discover._cases`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.discover import _layouts as layouts
+from app.readers import _nifti as niio, _volumes as volumes
+from app.discover._cases import MODE_BINARY, Case, make_cases
+from app.readers._census import Census, census, tally_chunks
+from app.errors import InputError, SegmapError
+from app.readers.dicom import scan_dicom
+from app.geometry import Grid
+from app.discover._pairing import ImageRef, MaskRef, Pairing, Unpaired, image_keys, pair_masks, series_keys
+from app.progress import Progress, Work
+from app.discover._sidecars import (
+    KIND_NIFTI_EXT,
+    SIDECAR_SUFFIXES,
+    LabelTable,
+    nifti_label_table,
+    read_sidecar,
+    seg_nrrd_table,
+)
+
+# Files that are certainly not DICOM: not worth opening during the DICOM scan.
+_NOT_DICOM = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".pdf", ".md", ".rst",
+              ".html", ".htm", ".xml", ".py", ".ipynb", ".zip", ".tar", ".gz", ".bz2", ".xz",
+              ".7z", ".npy", ".npz", ".pkl", ".h5", ".hdf5", ".mat", ".mha", ".mhd", ".raw",
+              ".vtk", ".stl", ".obj", ".ply", ".mgz", ".yaml", ".yml", ".toml", ".cfg", ".ini",
+              ".log", ".sh", ".bat", ".exe", ".dll", ".so", ".pth", ".pt", ".onnx")
+_OTHER_VOLUMES = (".mha", ".mhd", ".mgz")
+_LABEL_INTENT = 1002  # NIFTI_INTENT_LABEL
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A NIfTI or NRRD file with the role Segmap gave it."""
+
+    path: Path
+    label: str  # relative to the scanned folder
+    format: str  # "nifti" | "nrrd"
+    role: str  # "image" | "mask"
+    why: str  # what decided the role
+    grid: Grid | None
+    dtype: str
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"file": self.label, "format": self.format, "role": self.role,
+                               "why": self.why, "dtype": self.dtype}
+        if self.grid is not None:
+            g = self.grid.to_json()
+            out.update(shape=g["shape"], spacing=g["spacing"], orientation=g["orientation"])
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class ScanResult:
+    """Everything a scan found (see :meth:`to_json` for the CLI's shape)."""
+
+    root: Path
+    series: list[Any] = field(default_factory=list)  # app.readers.dicom.DicomSeries
+    volumes: list[Volume] = field(default_factory=list)  # images and masks
+    censuses: dict[Path, Census] = field(default_factory=dict)
+    tables: list[LabelTable] = field(default_factory=list)
+    pairing: Pairing = field(default_factory=Pairing)
+    cases: list[Case] = field(default_factory=list)
+    unpaired: list[Unpaired] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def images(self) -> list[Volume]:
+        return [v for v in self.volumes if v.role == "image"]
+
+    @property
+    def masks(self) -> list[Volume]:
+        return [v for v in self.volumes if v.role == "mask"]
+
+    def rel(self, path: Path) -> str:
+        """A path relative to the scanned folder (POSIX separators), else absolute."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"root", "series", "volumes", "masks", "cases", "unpaired", "tables", "warnings"}``."""
+        series = []
+        for s in self.series:
+            j = s.to_json()  # "files" is a count: a series can hold thousands
+            if j.get("folder"):
+                j["folder"] = self.rel(Path(j["folder"]))
+            series.append(j)
+        masks = []
+        own = {t.path: t for t in self.tables if t.path in self.censuses}  # header names
+        for v in self.masks:
+            j = v.to_json()
+            c = self.censuses.get(v.path)
+            if c is not None:
+                cj = c.to_json()
+                j.update(values=cj["values"], binary=c.binary, empty=c.empty, flags=cj["flags"])
+            if v.path in own:
+                j["labels"] = {str(k): n for k, n in sorted(own[v.path].names.items())}
+            masks.append(j)
+        return {
+            "root": str(self.root),
+            "series": series,
+            "volumes": [v.to_json() for v in self.images],
+            "masks": masks,
+            "cases": [self.case_json(c) for c in self.cases],
+            "unpaired": [u.to_json() for u in self.unpaired],
+            "tables": [{"file": self.rel(t.path), "kind": t.kind,
+                        "labels": {str(k): n for k, n in sorted(t.names.items())}}
+                       for t in self.tables if t.path not in self.censuses],
+            "warnings": list(self.warnings),
+        }
+
+    def case_json(self, c: Case) -> dict[str, Any]:
+        """``{"name", "image", "segmentations", "mode", "layout", "evidence", ...}``."""
+        im = c.image
+        return {
+            "name": c.name,
+            "image": im.label,
+            "image_files": [self.rel(f) for f in im.files] if im.is_dicom else [im.label],
+            "series_uid": im.series_uid,
+            "segmentations": [self.rel(p) for p in c.masks],
+            "mode": c.mode,
+            "layout": c.layout,
+            "evidence": c.evidence,
+            "other_images": [o.label for o in c.others],
+        }
+
+
+def _walk(root: Path, warnings: list[str]) -> tuple[list[Path], list[Path], list[Path]]:
+    """(volumes, sidecars, other files) under ``root``; hidden entries skipped."""
+    vols, sides, other = [], [], []
+
+    def onerror(exc: OSError) -> None:
+        warnings.append(f"Cannot read folder {exc.filename}: {exc.strerror or exc}")
+
+    unsupported = 0
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX")
+        base = Path(dirpath)
+        for f in sorted(filenames):
+            if f.startswith("."):  # includes macOS ._ resource forks
+                continue
+            low = f.lower()
+            if low.endswith(layouts.VOLUME_SUFFIXES):
+                vols.append(base / f)
+            elif low.endswith(SIDECAR_SUFFIXES):
+                sides.append(base / f)
+            elif low.endswith(_OTHER_VOLUMES):
+                unsupported += 1
+            elif not low.endswith(_NOT_DICOM):
+                other.append(base / f)
+    if unsupported:
+        warnings.append(f"{unsupported} MetaImage / MGH files (.mha, .mhd, .mgz) were skipped: "
+                        "Segmap reads NIfTI, NRRD and DICOM; convert them to NIfTI.")
+    return vols, sides, other
+
+
+def _header_role(info: niio.NiftiInfo) -> tuple[str, str]:
+    if int(info.header.get("intent_code", 0)) == _LABEL_INTENT:
+        return "mask", "NIfTI intent: label map"
+    if info.dtype.kind == "f" or info.scaled:
+        return "image", f"{info.dtype.name} voxels"
+    if info.dtype.itemsize == 1 or info.dtype.kind == "b":
+        return "mask", f"{info.dtype.name} voxels"
+    return "image", f"{info.dtype.name} voxels"
+
+
+def _nrrd_type(path: Path) -> str:
+    """The ``type:`` field of an NRRD header (for the role of an unnamed file)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8192).split(b"\n\n", 1)[0].decode("latin-1")
+    except OSError:
+        return ""
+    for line in head.splitlines():
+        if line.lower().startswith("type:"):
+            return line.split(":", 1)[1].strip().lower()
+    return ""
+
+
+def _read_volume(path: Path, root: Path, rel: str) -> tuple[Volume, niio.NiftiInfo | None]:
+    role, why = layouts.role_hint(path, root)
+    if path.name.lower().endswith(layouts.NIFTI_SUFFIXES):
+        try:
+            info = niio.read_info(path)
+        except SegmapError as exc:
+            return Volume(path, rel, "nifti", role or "mask", why, None, "", exc.message), None
+        if role is None:
+            role, why = _header_role(info)
+        return Volume(path, rel, "nifti", role, why, Grid.of(info.shape, info.affine),
+                      info.dtype.name), info
+    # NRRD: geometry from app.readers._volumes (header only).
+    if path.name.lower().endswith(".seg.nrrd"):
+        role, why = "mask", "Slicer .seg.nrrd"
+    dtype = _nrrd_type(path)
+    if role is None:
+        small = dtype in ("uchar", "unsigned char", "uint8", "uint8_t", "signed char", "int8")
+        role, why = ("mask", f"{dtype} voxels") if small else ("image", f"{dtype} voxels")
+    try:
+        grid: Grid | None = volumes.image_grid([path])
+        error = None
+    except SegmapError as exc:
+        grid, error = None, exc.message
+    return Volume(path, rel, "nrrd", role, why, grid, dtype, error), None
+
+
+def _mask_census(path: Path, info: niio.NiftiInfo | None) -> Census:
+    if info is not None:
+        return census(path, info)
+    load_mask = getattr(volumes, "load_mask", None)
+    if load_mask is None:
+        raise InputError(f"Cannot read {path.name}: NRRD masks are not supported yet.",
+                         "Convert it to NIfTI (.nii.gz).")
+    arr, grid = load_mask(path)
+    t = tally_chunks([arr.reshape(-1, order="F")])
+    return Census(path, tuple(arr.shape), arr.dtype.name, grid.affine, grid.spacing,
+                  dict(sorted(t.counts.items())), tuple(sorted(t.flags)))
+
+
+def _dicom_images(series: Sequence[Any], root: Path) -> tuple[list[ImageRef], list[Unpaired]]:
+    images, skipped = [], []
+    by_folder: dict[Path, int] = {}
+    for s in series:
+        by_folder[_common_folder(s.files)] = by_folder.get(_common_folder(s.files), 0) + 1
+    for s in series:
+        folder = _common_folder(s.files)
+        rel = folder.relative_to(root).as_posix() if folder != root else "."
+        label = rel if by_folder[folder] == 1 else \
+            f"{rel} [series {s.series_number if s.series_number is not None else s.uid}]"
+        if s.kind != "image":
+            what = {"localizer": "a localizer (scout), not a volume to annotate",
+                    "SEG": "a DICOM SEG; import it with RedBrick's DICOM SEG support or "
+                           "convert it to NIfTI",
+                    "RTSTRUCT": "an RT-STRUCT; convert it to NIfTI masks first",
+                    "SR": "a structured report, not an image"}.get(s.kind, f"a {s.kind} object")
+            skipped.append(Unpaired(label, "series", f"not paired: {what}"))
+            continue
+        name = folder.name if folder != root else (s.description or "series")
+        if by_folder[folder] > 1:
+            name = f"{name}-S{s.series_number}" if s.series_number is not None else \
+                f"{name}-{s.uid[-8:]}"
+        error = "; ".join(s.warnings) if s.grid is None else None
+        images.append(ImageRef(label, tuple(s.files), folder, s.grid, "dicom", name,
+                               series_keys(folder, root, s.patient), s.uid, error))
+    return images, skipped
+
+
+def _common_folder(files: Sequence[Path]) -> Path:
+    return Path(os.path.commonpath([str(Path(f).parent) for f in files])) if files else Path()
+
+
+def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
+    """Scan ``root`` (see the module docstring); yields Progress, returns the ScanResult."""
+    base = Path(root).expanduser().resolve()
+    if not base.is_dir():
+        raise InputError(f"{root} is not a folder." if base.exists() else f"{root} not found.",
+                         "Give the folder that holds the images and masks.")
+    result = ScanResult(base)
+    yield Progress(0, 0, "finding files")
+    vol_paths, side_paths, other = _walk(base, result.warnings)
+    if other:
+        result.series = yield from scan_dicom(other)
+    infos: dict[Path, niio.NiftiInfo] = {}
+    for i, p in enumerate(vol_paths):
+        if i % 50 == 0:
+            yield Progress(i, len(vol_paths), f"reading headers ({i}/{len(vol_paths)})")
+        vol, info = _read_volume(p, base, result.rel(p))
+        result.volumes.append(vol)
+        if info is not None and vol.role == "mask":
+            infos[p] = info
+    for p in side_paths:
+        table, problem = read_sidecar(p)
+        if table is not None:
+            result.tables.append(table)
+        if problem:
+            result.warnings.append(problem)
+    images, skipped = _dicom_images(result.series, base)
+    for v in result.images:
+        images.append(ImageRef(v.label, (v.path,), v.path.parent, v.grid, v.format,
+                               layouts.case_name_of(v.path, base), image_keys(v.path, base),
+                               error=v.error))
+    masks = [MaskRef(v.path, v.label, v.grid, v.error) for v in result.masks]
+    listed = {k: v for t in result.tables for k, v in t.pairs.items()}
+    result.pairing = pair_masks(images, masks, base, listed)
+    result.unpaired = skipped + result.pairing.unpaired
+    yield from _census_all(result, infos)
+    result.cases = make_cases(result.pairing, result.censuses)
+    _refine_layouts(result)
+    yield Progress(1, 1, f"{len(result.cases)} cases")
+    return result
+
+
+def _census_all(result: ScanResult, infos: dict[Path, niio.NiftiInfo]) -> Work[None]:
+    """Census every readable mask once; unreadable ones become unpaired entries."""
+    todo = [v for v in result.masks if v.grid is not None]
+    failed: set[Path] = set()
+    for i, v in enumerate(todo):
+        yield Progress(i, len(todo), f"census {i + 1}/{len(todo)}: {v.path.name}")
+        try:
+            result.censuses[v.path] = _mask_census(v.path, infos.get(v.path))
+        except SegmapError as exc:
+            failed.add(v.path)
+            result.unpaired.append(Unpaired(v.label, "mask", exc.message))
+        if v.format == "nifti":
+            table = nifti_label_table(v.path)
+        else:
+            table = seg_nrrd_table(v.path)
+        if table is not None:
+            result.tables.append(table)
+    if failed:  # a mask that cannot be read cannot be imported: drop it from its pair
+        result.pairing.pairs = [p for p in result.pairing.pairs if p.mask.path not in failed]
+    yield Progress(len(todo), len(todo), "census done")
+
+
+def _refine_layouts(result: ScanResult) -> None:
+    """Name TotalSegmentator output that names alone did not reveal.
+
+    Its ``--ml`` files carry label names in a NIfTI header extension; its default
+    output folder (one binary mask per structure) holds ``statistics.json`` or
+    ``preview_*.png`` beside the masks.
+    """
+    labelled = {t.path for t in result.tables if t.kind == KIND_NIFTI_EXT}
+    for case in result.cases:
+        if case.layout != layouts.GENERIC:
+            continue
+        if case.mode != MODE_BINARY and any(m in labelled for m in case.masks):
+            case.layout = layouts.TOTALSEG
+            case.note = "label names in the NIfTI header (TotalSegmentator --ml)"
+        elif case.mode == MODE_BINARY:
+            folder = case.masks[0].parent
+            if (folder / "statistics.json").exists() or any(folder.glob("preview*.png")):
+                case.layout = layouts.TOTALSEG

@@ -1,0 +1,131 @@
+"""Per-segment statistics of one series: voxels, volume and image intensity inside each mask.
+
+Computed on the merged label volume exactly as RedBrick will receive it
+(``app.merge._engine.merge_series``), put on the image grid in world space
+(``compare_grids`` + ``align_to_image``), so a mask stored with flipped or
+permuted axes still measures the right anatomy. A voxel in an overlap group
+counts for every instance of the group. Volume comes from the real voxel size of
+the image grid (for DICOM, the distance between slices, not SliceThickness).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from app.errors import InputError
+from app.geometry import Grid, GridMatch, Relation, align_to_image, compare_grids
+from app.items._model import Category, ItemsList, Task
+from app.merge._engine import merge_series, series_inputs
+from app.progress import Progress, Work
+from app.readers._volumes import load_image
+
+
+class GeometryMismatchError(InputError):
+    """A mask does not sit on its image's grid (not the same voxels, even reoriented)."""
+
+    def __init__(self, match: GridMatch) -> None:
+        hints = {
+            Relation.CROP: "Resample or pad the mask onto the image grid (same size and origin).",
+            Relation.RESOLUTION: "Resample the mask to the image's voxel size (nearest neighbour).",
+            Relation.INCOMPATIBLE: "Check that the mask belongs to this image; it was probably "
+                                   "made on another series or a resampled copy.",
+        }
+        super().__init__(f"The segmentation does not match the image grid ({match.relation}): "
+                         f"{match.message}", hints.get(match.relation))
+        self.match = match
+
+
+@dataclass(frozen=True)
+class SegmentStats:
+    """Statistics of one segmentMap entry."""
+
+    key: str
+    category: Category | None
+    voxels: int
+    volume_ml: float
+    mean: float | None
+    min: float | None
+    max: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        """As `segmap stats --json` prints it."""
+        def num(x: float | None) -> float | None:
+            return None if x is None else round(float(x), 4)
+
+        return {"key": self.key, "category": self.category, "voxels": self.voxels,
+                "volume_ml": round(self.volume_ml, 4), "mean": num(self.mean),
+                "min": num(self.min), "max": num(self.max)}
+
+
+def value_stats(labels: np.ndarray, image: np.ndarray
+                ) -> dict[int, tuple[int, float, float, float]]:
+    """{label value: (voxels, sum, min, max)} of ``image`` over each non-zero label."""
+    if labels.shape != image.shape:
+        raise ValueError(f"labels {labels.shape} and image {image.shape} differ in shape")
+    order = "F" if labels.flags.f_contiguous and image.flags.f_contiguous else "C"
+    flat_l = labels.ravel(order=order)
+    nz = np.flatnonzero(flat_l)
+    if nz.size == 0:
+        return {}
+    lv = flat_l[nz].astype(np.int64)
+    iv = image.ravel(order=order)[nz].astype(np.float64)
+    del nz
+    counts = np.bincount(lv)
+    sums = np.bincount(lv, weights=iv)
+    sort = np.argsort(lv, kind="stable")
+    sorted_iv = iv[sort]
+    present = np.flatnonzero(counts)
+    starts = np.concatenate(([0], np.cumsum(counts[present])[:-1]))
+    mins = np.minimum.reduceat(sorted_iv, starts)
+    maxs = np.maximum.reduceat(sorted_iv, starts)
+    return {int(v): (int(counts[v]), float(sums[v]), float(lo), float(hi))
+            for v, lo, hi in zip(present, mins, maxs, strict=True)}
+
+
+def series_stats(items: ItemsList, task: Task, series_index: int) -> Work[list[SegmentStats]]:
+    """Statistics per segmentMap key of one series; yields Progress.
+
+    Raises GeometryMismatchError unless the merged mask lies on the image grid
+    (the same grid, or the same voxels with axes flipped or permuted).
+    """
+    series_inputs(items, task, series_index)  # checks the index with a clear message
+    series = task.series[series_index]
+    paths = []
+    for p in series.item_paths:
+        local = items.resolve(p)
+        if local is None:
+            raise InputError(f"The image {p!r} is a URL or storage key, not a local file.",
+                             "Statistics need the image on this computer.")
+        paths.append(local)
+    image, grid = yield from load_image(paths)
+    merged = yield from merge_series(items, task, series_index)
+    smap = task.segment_map_of(series_index)
+    yield Progress(0, 1, "Measuring segments")
+    per_value: dict[int, tuple[int, float, float, float]] = {}
+    if merged.volume is not None and merged.affine is not None:
+        match = compare_grids(grid, Grid.of(merged.volume.shape, merged.affine))
+        if not match.aligned:
+            raise GeometryMismatchError(match)
+        labels = align_to_image(merged.volume, match)
+        if labels.ndim > 3:
+            labels = labels.reshape(labels.shape[:3])
+        per_value = value_stats(labels, image)
+    voxel_ml = abs(float(np.linalg.det(grid.affine[:3, :3]))) / 1000.0
+    out: list[SegmentStats] = []
+    for inst, seg in (smap.segments.items() if smap is not None else []):
+        if inst == 0:
+            continue  # RedBrick ignores instance 0 (background)
+        values = [inst, *(merged.segments.get(inst) or [])]
+        hits = [per_value[v] for v in dict.fromkeys(values) if v in per_value]
+        n = sum(h[0] for h in hits)
+        out.append(SegmentStats(
+            key=smap.key_of(inst) if smap is not None else str(inst), category=seg.category,
+            voxels=n, volume_ml=n * voxel_ml,
+            mean=sum(h[1] for h in hits) / n if n else None,
+            min=min(h[2] for h in hits) if n else None,
+            max=max(h[3] for h in hits) if n else None))
+    yield Progress(1, 1, "Measured")
+    return out

@@ -1,0 +1,337 @@
+"""The header of one DICOM file, fast: the few elements Segmap needs, never the pixels.
+
+The raw values come from app.readers.dicom._elements' small parser (5-8x faster than
+``pydicom.dcmread(stop_before_pixels=True)``, see bench/bench_dicom_scan.py; its
+memory does not depend on the pixel size) and are decoded here.
+
+pydicom reads what the small parser does not handle: deflated transfer syntax,
+enhanced multi-frame files (per-frame functional groups) and Siemens mosaics
+(the CSA header, through nibabel). Both paths give the same ``Header``;
+tests/app/test_dicom_header.py checks they agree on real files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from pydicom.charset import convert_encodings, decode_bytes
+
+from app.readers.dicom._elements import (
+    BE_U16,
+    DEFLATED,
+    DICOMDIR_CLASS,
+    ENHANCED_CLASSES,
+    EXPLICIT_BE,
+    IMPLICIT_LE,
+    LE_U16,
+    PIXEL_DATA,
+    UNDEFINED_LENGTH,
+    HeaderError,
+    maybe_dicom_name,
+    parse,
+    quiet_warnings,
+    sniff,
+)
+from app.readers.dicom._frames import dataset_header_extras
+
+__all__ = ["Header", "HeaderError", "decode", "is_compressed", "maybe_dicom_name", "read_header",
+           "read_header_pydicom"]
+
+# tag -> (Header field, how to decode the value)
+WANTED: dict[int, tuple[str, str]] = {
+    0x00020002: ("media_class", "uid"),
+    0x00020010: ("transfer_syntax", "uid"),
+    0x00080005: ("charset", "strs"),
+    0x00080008: ("image_type", "strs"),
+    0x00080016: ("sop_class", "uid"),
+    0x00080018: ("sop_uid", "uid"),
+    0x00080060: ("modality", "str"),
+    0x00081030: ("study_description", "text"),
+    0x0008103E: ("series_description", "text"),
+    0x00100010: ("patient_name", "text"),
+    0x00100020: ("patient_id", "text"),
+    0x00180050: ("thickness", "ds1"),
+    0x00180086: ("echo_number", "is"),
+    0x00180088: ("spacing_between", "ds1"),
+    0x00181120: ("tilt", "ds1"),
+    0x0020000D: ("study_uid", "uid"),
+    0x0020000E: ("series_uid", "uid"),
+    0x00200011: ("series_number", "is"),
+    0x00200012: ("acquisition_number", "is"),
+    0x00200013: ("instance_number", "is"),
+    0x00200032: ("position", "ds3"),
+    0x00200037: ("orientation", "ds6"),
+    0x00200100: ("temporal_position", "is"),
+    0x00280002: ("samples", "us"),
+    0x00280004: ("photometric", "str"),
+    0x00280008: ("frames", "is"),
+    0x00280010: ("rows", "us"),
+    0x00280011: ("columns", "us"),
+    0x00280030: ("pixel_spacing", "ds2"),
+    0x00280100: ("bits_allocated", "us"),
+    0x00280101: ("bits_stored", "us"),
+    0x00280103: ("pixel_representation", "us"),
+    0x00281052: ("intercept", "ds1"),
+    0x00281053: ("slope", "ds1"),
+    0x00283000: ("modality_lut", "present"),
+}
+
+
+
+@dataclass(frozen=True)
+class Header:
+    """What the scan needs from one DICOM file (or one frame of a multi-frame file)."""
+
+    path: Path
+    transfer_syntax: str = ""
+    media_class: str = ""
+    sop_class: str = ""
+    sop_uid: str = ""
+    modality: str = ""
+    image_type: tuple[str, ...] = ()
+    study_uid: str = ""
+    series_uid: str = ""
+    study_description: str = ""
+    series_description: str = ""
+    patient_name: str = ""
+    patient_id: str = ""
+    series_number: int | None = None
+    acquisition_number: int | None = None
+    instance_number: int | None = None
+    echo_number: int | None = None
+    temporal_position: int | None = None
+    position: tuple[float, float, float] | None = None
+    orientation: tuple[float, float, float, float, float, float] | None = None
+    pixel_spacing: tuple[float, float] | None = None
+    thickness: float | None = None
+    spacing_between: float | None = None
+    tilt: float | None = None
+    rows: int | None = None
+    columns: int | None = None
+    frames: int | None = None
+    samples: int | None = None
+    photometric: str = ""
+    bits_allocated: int | None = None
+    bits_stored: int | None = None
+    pixel_representation: int | None = None
+    slope: float | None = None
+    intercept: float | None = None
+    modality_lut: bool = False
+    gzipped: bool = False
+    file_size: int = 0
+    pixel_offset: int | None = None  # where the pixel data value starts (None: not reached)
+    pixel_length: int | None = None  # its declared length (None: undefined / not reached)
+    problems: tuple[str, ...] = ()  # what is off in the file, in words
+    pixels_unusable: bool = False  # the pixel data is too short to hold the image
+    # Set for files that hold more than one slice (see app.readers.dicom._frames).
+    frame: int | None = None  # this record's frame index in a multi-frame file
+    mosaic: int | None = None  # number of slices in a Siemens mosaic
+    stack: str | None = None  # StackID of an enhanced multi-frame frame
+    extras: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def patient(self) -> str:
+        """PatientName, else PatientID."""
+        return self.patient_name or self.patient_id
+
+    @property
+    def multi_slice(self) -> bool:
+        """True when the file holds several slices (multi-frame or mosaic)."""
+        return self.frame is not None or self.mosaic is not None
+
+    def native_pixel_bytes(self) -> int | None:
+        """Bytes the pixel data needs when stored uncompressed (None when unknown)."""
+        if not (self.rows and self.columns and self.bits_allocated):
+            return None
+        samples = self.samples or 1
+        if self.photometric in ("YBR_FULL_422", "YBR_PARTIAL_422") and samples == 3:
+            samples = 2  # two chroma samples are shared by each pair of pixels
+        bits = self.rows * self.columns * (self.frames or 1) * samples * self.bits_allocated
+        return (bits + 7) // 8
+
+
+def is_compressed(transfer_syntax: str) -> bool:
+    """True for encapsulated (compressed) transfer syntaxes."""
+    return transfer_syntax not in ("", IMPLICIT_LE, "1.2.840.10008.1.2.1", EXPLICIT_BE, *DEFLATED)
+
+
+
+
+# -- decoding values ----------------------------------------------------------------------------
+
+
+_PAD = b" \x00"
+
+
+def _text(value: bytes) -> str:
+    return value.strip(_PAD).decode("latin-1")
+
+
+def _numbers(value: bytes, what: str) -> list[float]:
+    try:  # float() reads ASCII bytes directly: no str round trip on the hot path
+        return [float(p) for p in value.split(b"\\") if p.strip(_PAD)]
+    except ValueError:
+        raise ValueError(f"{what} is not a number: {_text(value)!r}") from None
+
+
+def _decode_text(value: bytes, charset: bytes | None) -> str:
+    if value.isascii():
+        return value.decode("ascii")
+    # Non-ASCII text: decode as the file's SpecificCharacterSet says.
+    encodings = convert_encodings(
+        [p.strip() for p in _text(charset).split("\\")] if charset else None)
+    with quiet_warnings():  # pydicom warns, then falls back to latin-1 or replacements
+        return decode_bytes(value, encodings, {0x5C, 0x5E, 0x3D})
+
+
+def decode(raw: dict[int, bytes], little: bool) -> dict[str, Any]:
+    """Header fields from raw element values (problems go in ``problems``)."""
+    out: dict[str, Any] = {}
+    problems: list[str] = []
+    charset = raw.get(0x00080005)
+    u16 = LE_U16 if little else BE_U16
+    for tag, value in raw.items():
+        name, kind = WANTED[tag]
+        if kind == "present":
+            out[name] = True
+            continue
+        if not value or tag == 0x00080005:
+            continue
+        try:
+            if kind == "uid" or kind == "str":
+                out[name] = _text(value)
+            elif kind[0] == "d":  # ds1, ds2, ds3, ds6
+                count = int(kind[2:])
+                nums = _numbers(value, name)
+                if len(nums) < count:
+                    raise ValueError(f"{name} has {len(nums)} values where {count} are needed")
+                out[name] = nums[0] if count == 1 else tuple(nums[:count])
+            elif kind == "us":
+                out[name] = u16.unpack_from(value)[0] if len(value) >= 2 else None
+            elif kind == "is":
+                nums = _numbers(value, name)
+                out[name] = int(nums[0]) if nums else None
+            elif kind == "strs":
+                out[name] = tuple(p.strip(" \x00").upper() for p in _text(value).split("\\"))
+            else:  # text
+                text = _decode_text(value, charset)
+                if name == "patient_name":
+                    text = " ".join(p for p in text.split("=")[0].split("^") if p.strip())
+                out[name] = text.strip(" \x00")
+        except (ValueError, struct.error, LookupError) as exc:
+            problems.append(str(exc))
+    if problems:
+        out["problems"] = tuple(problems)
+    return out
+
+
+# -- reading one file ---------------------------------------------------------------------------
+
+
+def read_header(path: Path) -> Header | None:
+    """The header of ``path``; None when it is not DICOM; HeaderError when it is broken.
+
+    Multi-frame files and mosaics come back with ``extras`` holding the dataset's
+    per-frame geometry (see app.readers.dicom._frames); ``expand_frames`` turns them into slices.
+    """
+    sniffed = sniff(path)
+    if sniffed is None:
+        return None
+    src, start = sniffed
+    try:
+        raw, little, offset, length = parse(src, start, WANTED)
+        fields = decode(raw, little)
+    except HeaderError as exc:
+        if exc.reason != "deflated":
+            raise
+        return read_header_pydicom(path, src.gzipped)
+    if fields.get("media_class") == DICOMDIR_CLASS:
+        return None  # an index of other files, not an object of its own
+    header = Header(path=path, gzipped=src.gzipped, file_size=src.size,
+                    pixel_offset=offset, pixel_length=length, **fields)
+    if (header.frames is not None or "MOSAIC" in header.image_type
+            or header.sop_class in ENHANCED_CLASSES):
+        # Per-frame geometry or the CSA header: pydicom (and nibabel) read those.
+        return read_header_pydicom(path, src.gzipped)
+    return _checked(header)
+
+
+def _checked(header: Header) -> Header:
+    """The header with a problem (and ``pixels_unusable``) when its pixel data is too short."""
+    need = header.native_pixel_bytes()
+    if not need or is_compressed(header.transfer_syntax) or header.gzipped \
+            or header.transfer_syntax in DEFLATED:
+        return header
+    if header.pixel_length is not None and header.pixel_length < need:
+        problem = (f"its pixel data holds {header.pixel_length} bytes where "
+                   f"{header.rows}x{header.columns} pixels need {need}")
+    elif need + (header.pixel_offset or 0) > header.file_size:
+        problem = "its pixel data is truncated (the file is shorter than the image)"
+    else:
+        return header
+    return replace(header, problems=(*header.problems, problem), pixels_unusable=True)
+
+
+def _open_dataset_stream(path: Path, gzipped: bool) -> BinaryIO:
+    return gzip.open(path, "rb") if gzipped else open(path, "rb")  # type: ignore[return-value]
+
+
+def read_header_pydicom(path: Path, gzipped: bool = False) -> Header:
+    """The same Header through pydicom (deflated files, multi-frame files, mosaics)."""
+    import pydicom
+    from pydicom.dataelem import RawDataElement
+
+    pixel: list[int | None] = [None, None]
+    try:
+        with _open_dataset_stream(path, gzipped) as fh, quiet_warnings():
+
+            def at_pixels(tag: Any, vr: Any, length: int) -> bool:
+                if tag == PIXEL_DATA:
+                    pixel[:] = [fh.tell(), None if length == UNDEFINED_LENGTH else length]
+                return bool(tag >= PIXEL_DATA)
+
+            ds = pydicom.filereader.read_partial(fh, stop_when=at_pixels, force=True)
+            # read_partial defers nothing here: every value read is in memory already
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds for broken files
+        raise HeaderError(f"pydicom cannot read it ({type(exc).__name__}: {exc})") from None
+    little = ds.original_encoding[1] is not False
+    raw: dict[int, bytes] = {}
+    for tag in WANTED:
+        holder = ds.file_meta if tag >> 16 == 0x0002 else ds
+        if tag not in holder:
+            continue
+        elem = holder.get_item(tag)
+        if isinstance(elem, RawDataElement):
+            raw[tag] = bytes(elem.value or b"") if WANTED[tag][1] != "present" else b"1"
+        elif elem is not None:
+            raw[tag] = _reencode(elem.value, WANTED[tag][1], little)
+    size = os.stat(path).st_size
+    header = Header(path=path, gzipped=gzipped, file_size=size, pixel_offset=pixel[0],
+                    pixel_length=pixel[1], **decode(raw, little))
+    try:
+        with quiet_warnings():
+            extras = dataset_header_extras(ds, header)
+    except Exception as exc:  # noqa: BLE001 - malformed functional groups raise many kinds
+        extras = {"problems": (*header.problems,
+                               f"its per-frame geometry cannot be read ({exc})")}
+    if extras:
+        header = replace(header, **extras)
+    return _checked(header)
+
+
+def _reencode(value: Any, kind: str, little: bool) -> bytes:
+    # An element pydicom already converted (file meta, or read while parsing): back to bytes.
+    if kind == "present":
+        return b"1"
+    if value is None:
+        return b""
+    if kind == "us":
+        return (LE_U16 if little else BE_U16).pack(int(value))
+    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+        return "\\".join(str(v) for v in value).encode("utf-8")
+    return str(value).encode("utf-8")

@@ -1,0 +1,221 @@
+"""Opening a session: from a folder (scan + suggested mapping), an items list, or an autosave.
+
+Each opener is long work (``Work[Session]``): the wizard runs it on a worker
+thread with progress and Cancel; the CLI equivalents are ``segmap scan``/``build``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from app.mapping import _suggest as suggest
+from app.readers._census import Census
+from app.errors import InputError, SegmapError
+from app.items._model import load_items, parse_items
+from app.jsonio import load_json, write_json_atomic
+from app.discover._pairing import ImageRef
+from app.progress import Progress, Work
+from app.discover._scan import ScanResult, scan
+from app.session._model import MODE_I, MODE_II, MODE_III, CaseState, ImageInfo, Session
+from app.mapping._suggest import Matcher, Suggestion, suggest_file
+from app.items._taxonomy import Taxonomy, load_taxonomy
+from app.mapping._templates import load_template
+
+SESSION_FORMAT = "segmap-session"
+
+
+def matcher_for(taxonomy: Taxonomy | None) -> Matcher:
+    """A name matcher over the taxonomy's segmentation categories (or none)."""
+    return Matcher(suggest.candidates_of(taxonomy)) if taxonomy is not None else Matcher()
+
+
+def _image_info(result: ScanResult, ref: ImageRef) -> ImageInfo:
+    shape = ref.grid.shape if ref.grid is not None else ()
+    if ref.is_dicom:
+        series = next((s for s in result.series if s.uid == ref.series_uid), None)
+        if series is not None:
+            return ImageInfo(ref.label, ref.files, True, series.modality, series.patient,
+                             series.study_description, series.description, len(series.files),
+                             shape)
+    return ImageInfo(ref.label, ref.files, ref.is_dicom, description=ref.files[0].name,
+                     slices=shape[2] if len(shape) > 2 else 0, shape=shape)
+
+
+def open_folder(root: str | os.PathLike[str], taxonomy: Taxonomy | None = None,
+                template_path: str | os.PathLike[str] | None = None) -> Work[Session]:
+    """Scan a folder, pair masks with images and suggest every mapping."""
+    from app.mapping._build import build
+
+    folder = Path(root).expanduser().resolve()
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder.",
+                         "Choose the folder holding images and masks.")
+    result = yield from scan(folder)
+    template = load_template(template_path) if template_path else None
+    built = yield from build(result, folder / "items.json", matcher=matcher_for(taxonomy),
+                             template=template, write=False)
+    session = Session(items=built.items, cases=[], source=folder, taxonomy=taxonomy)
+    for path, c in result.censuses.items():
+        session.cache.remember(str(path), c)
+    for cb, task in zip(built.cases, built.items.tasks, strict=True):
+        case = cb.case
+        warnings = [f"{x.file}: empty mask, left out" for x in built.empty if x.case == case.name]
+        warnings += [f"{p.mask.label}: {r}" for p in case.pairs for r in p.refused]
+        dicom = next((s for s in result.series if s.uid == case.image.series_uid), None)
+        if dicom is not None:
+            warnings += list(dicom.warnings)
+        session.cases.append(CaseState(
+            task=task, mode=case.mode, masks=list(case.masks),
+            image=_image_info(result, case.image), layout=case.layout, evidence=case.evidence,
+            case_key=case.image.name, warnings=warnings,
+            suggestions={(p.target.file, p.target.value): p.best for p in cb.proposals if p.best},
+            unreviewed={k for k, s in cb.segment_map.items() if not s.accepted},
+        ))
+    session.messages = list(result.warnings) + [
+        f"not paired: {u.file}: {u.reason}" for u in result.unpaired]
+    return session
+
+
+def _mode(binary: bool, n_files: int) -> str:
+    return MODE_III if binary else (MODE_I if n_files <= 1 else MODE_II)
+
+
+def open_items(path: str | os.PathLike[str], taxonomy: Taxonomy | None = None) -> Work[Session]:
+    """Open an existing items list to check, map and export it again."""
+    items = load_items(path)
+    session = Session(items=items, cases=[], source=items.path or Path(path), taxonomy=taxonomy)
+    matcher = matcher_for(taxonomy)
+    names: set[str] = set()
+    for ti, task in enumerate(items.tasks):
+        yield Progress(ti, len(items.tasks), f"Reading {task.name}")
+        if not task.series:
+            session.messages.append(f"task {ti} ({task.name!r}) has no series; kept as it is")
+            continue
+        si = next((i for i, s in enumerate(task.series) if s.segmentations), 0)
+        series = task.series[si]
+        if not isinstance(task.name, str) or not task.name or task.name in names:
+            session.messages.append(f"task {ti} has no unique name; it is shown as task-{ti}")
+            task.name = task.name if isinstance(task.name, str) and task.name not in names \
+                and task.name else f"task-{ti}"
+        names.add(str(task.name))
+        masks: list[Path] = []
+        for p in series.segmentation_paths:
+            local = items.resolve(p)
+            if local is not None and local.is_dir():
+                masks.extend(sorted(x.resolve() for x in local.iterdir() if x.is_file()))
+            elif local is not None:
+                masks.append(local.resolve())
+        smap = task.segment_map_of(si)
+        if series.is_binary and smap is not None:
+            for seg in smap.segments.values():
+                local = items.resolve(seg.mask) if isinstance(seg.mask, str) else None
+                if local is not None and local.resolve() not in masks:
+                    masks.append(local.resolve())
+        files = tuple(f for f in (items.resolve(p) for p in series.item_paths) if f is not None)
+        is_dicom = len(files) > 1 or any(f.suffix.lower() == ".dcm" for f in files)
+        image = ImageInfo(series.name or (files[0].name if files else "(no image)"), files,
+                          is_dicom, description=series.name or "", slices=len(files) if is_dicom
+                          else 0)
+        case = CaseState(task=task, mode=_mode(series.is_binary, len(masks)), masks=masks,
+                         image=image, series_index=si, layout="items list",
+                         evidence=f"from {Path(path).name}")
+        for f in masks:
+            c = session.census(f)
+            if c is None:
+                case.warnings.append(f"{f.name}: cannot be read")
+                continue
+            _suggest_unmapped(session, case, f, c, matcher)
+        session.cases.append(case)
+    yield Progress(len(items.tasks), len(items.tasks), "Opened")
+    return session
+
+
+def _suggest_unmapped(session: Session, case: CaseState, f: Path, c: Census,
+                      matcher: Matcher) -> None:
+    """Suggestions (from file names) for what the list leaves unmapped."""
+    for p in suggest_file(f, c, [], session.base, matcher, binary_file=case.binary):
+        if p.best is not None:
+            case.suggestions[(p.target.file, p.target.value)] = p.best
+
+
+def open_source(path: str | os.PathLike[str], taxonomy: Taxonomy | None = None) -> Work[Session]:
+    """A folder or an items list, whichever ``path`` is."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        return (yield from open_folder(p, taxonomy))
+    if p.suffix.lower() == ".json":
+        return (yield from open_items(p, taxonomy))
+    if not p.exists():
+        raise InputError(f"{p} does not exist.", "Choose a folder or an items list (.json).")
+    raise InputError(f"{p} is neither a folder nor an items list (.json).",
+                     "Choose the folder holding images and masks, or an items.json.")
+
+
+# ------------------------------------------------------------------- autosave
+def _suggestion(d: dict[str, Any]) -> Suggestion:
+    cat = d.get("category")
+    return Suggestion(tuple(cat) if isinstance(cat, list) else cat, d.get("source", ""),
+                      float(d.get("confidence", 0.0)), bool(d.get("accepted", False)),
+                      d.get("name", ""), d.get("how", ""))
+
+
+def session_json(session: Session) -> dict[str, Any]:
+    """Everything needed to resume the session (no API key, no voxels)."""
+    index = {id(t): i for i, t in enumerate(session.items.tasks)}
+    return {
+        "format": SESSION_FORMAT, "version": 1,
+        "source": str(session.source),
+        "items_path": str(session.items.path) if session.items.path else None,
+        "root": str(session.items.root) if session.items.root else None,
+        "taxonomy_path": str(session.taxonomy_path) if session.taxonomy_path else None,
+        "items": session.items.to_json(),
+        "messages": session.messages,
+        "cases": [{
+            "task": index[id(c.task)], "series": c.series_index, "mode": c.mode,
+            "masks": [str(m) for m in c.masks], "image": c.image.to_json(), "layout": c.layout,
+            "evidence": c.evidence, "case_key": c.case_key, "warnings": c.warnings,
+            "included": c.included, "unreviewed": sorted(c.unreviewed),
+            "suggestions": [{"file": str(f), "value": v, "suggestion": s.to_json()}
+                            for (f, v), s in c.suggestions.items()],
+        } for c in session.cases],
+    }
+
+
+def save_session(session: Session, path: str | os.PathLike[str]) -> Path:
+    """Autosave: write the session atomically."""
+    write_json_atomic(path, session_json(session), indent=None)
+    return Path(path)
+
+
+def load_session(path: str | os.PathLike[str]) -> Session:
+    """Resume an autosaved session; the masks are read again on demand."""
+    d = load_json(path, "saved session")
+    if not isinstance(d, dict) or d.get("format") != SESSION_FORMAT:
+        raise InputError(f"{path} is not a Segmap session file.")
+    try:
+        items = parse_items(d["items"], path=Path(d["items_path"]) if d.get("items_path") else None,
+                            root=Path(d["root"]) if d.get("root") else None)
+        taxonomy = None
+        if d.get("taxonomy_path"):
+            try:
+                taxonomy = load_taxonomy(d["taxonomy_path"])
+            except SegmapError:
+                taxonomy = None  # the file moved: the user picks it again
+        session = Session(items=items, cases=[], source=Path(d["source"]), taxonomy=taxonomy,
+                          taxonomy_path=Path(d["taxonomy_path"]) if taxonomy else None,
+                          messages=list(d.get("messages", [])))
+        for c in d["cases"]:
+            session.cases.append(CaseState(
+                task=items.tasks[c["task"]], mode=c["mode"], masks=[Path(m) for m in c["masks"]],
+                image=ImageInfo.from_json(c["image"]), layout=c["layout"],
+                evidence=c["evidence"], case_key=c.get("case_key", ""),
+                warnings=list(c["warnings"]), included=bool(c["included"]),
+                suggestions={(Path(s["file"]), s["value"]): _suggestion(s["suggestion"])
+                             for s in c["suggestions"]},
+                unreviewed=set(c["unreviewed"]), series_index=int(c.get("series", 0))))
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise InputError(f"{path} is a damaged session file ({exc}).",
+                         "Start again from the folder or items list.") from None
+    return session

@@ -1,0 +1,232 @@
+"""One task's upload, in the SDK's order: images, merged labels, then createDatapoint.
+
+Runs on a worker thread. Finished files are in the journal and are reused on the
+next run; createDatapoint is written to the journal before it is sent, so an
+interrupted run looks the task up instead of creating it twice.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from app.readers import _nifti as niio
+from app.errors import Cancelled, MergeError
+from app.merge._engine import merge_files
+from app.progress import run
+from app.upload import _datapoint as dp
+from app.upload import _protocol as protocol
+from app.upload._client import RedBrickClient, RedBrickError, TransientError
+from app.upload._credentials import REDBRICK_STORAGE, Destination
+from app.upload._journal import Journal, fingerprint
+from app.upload._report import TaskState
+
+
+@dataclass
+class TaskContext:
+    """What every task of a run shares."""
+
+    client: RedBrickClient
+    destination: Destination
+    storage: str
+    label_validate: bool
+    prune: bool
+    ground_truth: bool
+    dry_run: bool
+    files_per_task: int
+    journal: Journal
+    task_dir: Path
+    merge_slots: threading.Semaphore
+    update: Callable[..., None]  # update(index, **TaskResult fields)
+    file_done: Callable[[int, bool], None]  # file_done(index, reused)
+
+
+def upload_task(ctx: TaskContext, index: int, name: str, converted: dict[str, Any]) -> None:
+    """Upload one converted task; reports through ``ctx.update``; raises on failure."""
+    point = copy.deepcopy(converted)
+    dp.prepare_point(point, ctx.task_dir, ctx.storage)
+    dp.apply_segment_map(point)
+    dp.check_structure(point)
+    direct = ctx.storage == REDBRICK_STORAGE
+    if direct and any(os.path.splitext(i)[1].lower() in protocol.VIDEO_EXTENSIONS
+                      for i in point["items"]):
+        raise dp.TaskError("Video items are not supported by Segmap's upload.",
+                           "Upload videos with the RedBrick CLI (`redbrick upload`).")
+    volumes = dp.label_volumes(point)
+    files = list(point["items"]) + [h["item"] for h in point.get("heatMaps") or []]
+    types = [protocol.file_type(f) for f in files] if direct else []
+    ctx.update(index, state=TaskState.UPLOADING,
+               files_total=(len(files) if direct else 0) + len(volumes))
+    if direct and not ctx.dry_run:
+        _upload_items(ctx, index, name, point, files, types)
+    labels_data_path = _upload_labels(ctx, index, name, point, volumes)
+    labels_map = [m if m and m.get("labelName") else None for m in point.get("labelsMap") or []]
+    if ctx.dry_run:
+        ctx.update(index, state=TaskState.READY)
+        return
+    variables = dp.datapoint_variables(
+        org_id=ctx.destination.org_id, project_id=ctx.destination.project_id,
+        storage_id=ctx.storage, point=point, labels_data_path=labels_data_path,
+        labels_map=labels_map, ground_truth=ctx.ground_truth)
+    _create(ctx, index, name, variables)
+
+
+def _create(ctx: TaskContext, index: int, name: str, variables: dict[str, Any]) -> None:
+    dest = ctx.destination
+    if ctx.client.cancel.is_set():
+        raise Cancelled()
+    ctx.journal.creating(name)
+    ctx.update(index, state=TaskState.CREATING)
+    try:
+        created = protocol.create_datapoint(
+            ctx.client, variables,
+            reconcile=lambda: protocol.find_task(ctx.client, dest.org_id, dest.project_id,
+                                                 variables["name"]))
+    except TransientError:
+        raise  # outcome unknown: the journal keeps "creating", the next run looks first
+    except RedBrickError:
+        ctx.journal.not_created(name)  # an answer: the task was not created
+        raise
+    # Cancelled passes through too: a cancel during a backoff may follow an attempt
+    # that worked, so "creating" stays and the next run looks the task up first.
+    ctx.journal.created(name, created.dp_id, created.task_id, created.task_ids)
+    ctx.update(index, state=TaskState.CREATED, dp_id=created.dp_id, task_id=created.task_id,
+               task_ids=tuple(created.task_ids))
+
+
+def _upload_items(ctx: TaskContext, index: int, name: str, point: dict[str, Any],
+                  files: list[str], types: list[str]) -> None:
+    """Presign and PUT every image (and heat map) not uploaded before; use RedBrick's paths."""
+    dest, targets = ctx.destination, [""] * len(files)
+    pending: list[tuple[int, list[int]]] = []
+    for i, path in enumerate(files):
+        fp = fingerprint(path)
+        earlier = ctx.journal.uploaded_file(name, path, fp)
+        if earlier:
+            targets[i] = earlier
+            ctx.file_done(index, True)
+        else:
+            pending.append((i, fp))
+    if pending:
+        presigned = protocol.items_upload_presign(
+            ctx.client, dest.org_id, dest.project_id,
+            [os.path.split(files[i])[-1] for i, _ in pending], [types[i] for i, _ in pending])
+
+        def put(job: tuple[int, list[int]], link: protocol.Presigned) -> None:
+            i, fp = job
+            ctx.client.put(link.url, Path(files[i]), {"Content-Type": types[i]},
+                           what=os.path.basename(files[i]))
+            ctx.journal.record_file(name, files[i], fp, link.file_path)
+            targets[i] = link.file_path
+            ctx.file_done(index, False)
+
+        _run_all(ctx.files_per_task, [lambda j=j, p=p: put(j, p)
+                                      for j, p in zip(pending, presigned, strict=True)])
+    n_items = len(point["items"])
+    point["items"] = targets[:n_items]
+    for j, heat_map in enumerate(point.get("heatMaps") or []):
+        heat_map["item"] = targets[n_items + j]
+
+
+def _run_all(workers: int, jobs: list[Callable[[], None]]) -> None:
+    """Run jobs, ``workers`` at a time; the first error is raised once the rest stop."""
+    if len(jobs) == 1 or workers <= 1:
+        for job in jobs:
+            job()
+        return
+    with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for f in futures:
+            f.cancel()
+        for f in futures:
+            if f.done() and not f.cancelled() and f.exception() is not None:
+                raise f.exception()  # type: ignore[misc]
+
+
+def _label_key(vol: dp.LabelVolume, instances: dict[int, list[int] | None],
+               validate: bool, prune: bool) -> str:
+    """A fingerprint of everything the merged volume depends on."""
+    parts = [
+        [(f, fingerprint(f)) for f in vol.files],
+        sorted((k, sorted(v) if v else None) for k, v in instances.items()),
+        vol.binary_mask, vol.png_mask,
+        sorted((k, m, fingerprint(m) if os.path.isfile(m) else None)
+               for k, m in vol.masks.items() if isinstance(m, str)),
+        validate, prune,
+    ]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+
+
+def _upload_labels(ctx: TaskContext, index: int, name: str, point: dict[str, Any],
+                   volumes: list[dp.LabelVolume]) -> str | None:
+    """Merge each label volume as RedBrick does, upload it, and rewrite labels and labelsMap."""
+    dest = ctx.destination
+    for vol in volumes:
+        instances = dp.instances_of(point, vol.index)
+        key = _label_key(vol, instances, ctx.label_validate, ctx.prune)
+        earlier = ctx.journal.label(name, vol.index, key)
+        if earlier is not None:
+            segments, file_path = earlier.segments, earlier.file_path
+            ctx.file_done(index, True)
+        else:
+            segments, file_path = _merge_and_put(ctx, name, vol, instances)
+            if not ctx.dry_run:
+                ctx.journal.record_label(name, vol.index, key, file_path, segments)
+            ctx.file_done(index, False)
+        dp.apply_segments(point, vol.index, segments, ctx.prune)
+        label_map = point["labelsMap"][vol.index]
+        if file_path is None:
+            ctx.update(index, note=f"series {vol.index}: skipping empty labels (all pruned)")
+        label_map["labelName"] = file_path
+    labels = point.get("labels") or []
+    if len(labels) <= dp.LABELS_ARRAY_LIMIT or ctx.dry_run:
+        return None
+    # Over 1000 labels the SDK sends them as a gzipped JSON file instead of inline.
+    data, _ = protocol.presign_uploads(ctx.client, dest.org_id, dest.project_id,
+                                       str(uuid4()), str(uuid4()), 1, 0)
+    ctx.client.put(data[0].url, gzip.compress(json.dumps(labels).encode("utf-8")),
+                   {"Content-Type": "application/json", "Content-Encoding": "gzip",
+                    "x-ms-blob-type": "BlockBlob"}, what="labels data")
+    point["labels"] = []
+    return data[0].file_path
+
+
+def _merge_and_put(ctx: TaskContext, name: str, vol: dp.LabelVolume,
+                   instances: dict[int, list[int] | None]
+                   ) -> tuple[dict[int, list[int] | None], str | None]:
+    if ctx.client.cancel.is_set():
+        raise Cancelled()
+    with ctx.merge_slots:
+        try:
+            result = run(merge_files(vol.files, instances, binary_mask=vol.binary_mask,
+                                     png_mask=vol.png_mask, masks=vol.masks,
+                                     label_validate=ctx.label_validate, prune=ctx.prune))
+        except MergeError as exc:
+            sdk = f" (SDK: `{name}`: Error processing labels: {exc.sdk_message})" \
+                if exc.sdk_message else ""
+            raise dp.TaskError(f"Series {vol.index}: {exc.message}{sdk}", exc.hint) from None
+        body: bytes | Path | None = None
+        if not result.empty and not ctx.dry_run:
+            # Unchanged single files go up as they are, as the SDK sends them.
+            body = result.source if result.source is not None else niio.nifti_bytes(
+                result.image())
+    if body is None:
+        return result.segments, (None if result.empty else "(dry run)")
+    dest = ctx.destination
+    _, seg = protocol.presign_uploads(ctx.client, dest.org_id, dest.project_id,
+                                      str(uuid4()), str(uuid4()), 0, 1)
+    ctx.client.put(seg[0].url, body, {"Content-Type": protocol.NIFTI_TYPE,
+                                      "x-ms-blob-type": "BlockBlob"},
+                   what=f"merged labels of series {vol.index}")
+    return result.segments, seg[0].file_path

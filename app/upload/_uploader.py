@@ -1,0 +1,419 @@
+"""Upload an items list to a RedBrick project: the whole run, as one ``Work`` generator.
+
+Order (reference redbrick.md §5.3, with Segmap's checks first):
+``getProjectSDK`` (the project must be ready; its taxonomy is the one validated
+against) -> local validation (errors block the upload) -> per-task checks of
+local files (a task with missing files uploads nothing) -> the journal (tasks
+created earlier are skipped; an interrupted createDatapoint is looked up) ->
+``validateAndConvertToImportFormat`` in batches (a rejected batch is asked
+about task by task, so one bad task does not sink the rest) -> ``getLabelStorage``
+-> per task, ``concurrency`` at a time: images, merged labels, createDatapoint.
+
+The generator yields :class:`UploadProgress` (with every task's status) about ten
+times a second and returns an :class:`UploadReport`. Closing it cancels: requests
+stop at their next step, finished work is in the journal, and the next run
+resumes. To retry failed tasks run again with ``only=report.failed_names()``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Generator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from app.errors import Cancelled, SegmapError, TaxonomyError
+from app.items._model import ItemsList
+from app.progress import Work
+from app.items._taxonomy import Taxonomy
+from app.upload import _protocol as protocol
+from app.upload._client import AuthError, RedBrickClient
+from app.upload._credentials import REDBRICK_STORAGE, Credentials, Destination
+from app.upload._journal import Journal, journal_path
+from app.upload._preflight import task_name, task_problems
+from app.upload._report import TaskResult, TaskState, UploadProgress, UploadReport
+from app.upload._task_upload import TaskContext, upload_task
+from app.validate._run import validate_work
+
+T = TypeVar("T")
+log = logging.getLogger("segmap.upload")
+# Findings about local image files, which an external storage makes moot.
+_LOCAL_IMAGE_CODES = frozenset({"image-missing", "image-unreadable", "image-type-unsupported"})
+# What the SDK prints when RedBrick gives no reason.
+DEFAULT_INVALID = ("Error: Invalid format\n"
+                   "Docs: https://sdk.redbrickai.com/formats/index.html#import")
+
+
+class UploadBlocked(SegmapError):
+    """Validation found errors: nothing was uploaded."""
+
+    def __init__(self, message: str, findings: list[Any]) -> None:
+        super().__init__(message, "Fix the errors (segmap validate lists them), then upload again.")
+        self.findings = findings
+
+
+@dataclass(frozen=True)
+class UploadOptions:
+    """How to upload. ``concurrency`` tasks are in flight, each with ``files_per_task`` PUTs."""
+
+    storage: str = REDBRICK_STORAGE
+    label_validate: bool = False
+    prune: bool = False
+    ground_truth: bool = False
+    concurrency: int = 10
+    files_per_task: int = 5
+    batch_size: int = 10
+    dry_run: bool = False
+    restart: bool = False
+    validate: bool = True  # Segmap's validation first (RedBrick validates in any case)
+    only: frozenset[str] | None = None
+    journal: Path | None = None  # default: beside the items list
+
+
+class _Board:
+    """Task statuses shared by the worker threads and the generator."""
+
+    def __init__(self, results: list[TaskResult]) -> None:
+        self._lock = threading.Lock()
+        self._pos = {r.index: n for n, r in enumerate(results)}
+        self.results = results
+        self.message = ""
+
+    def update(self, index: int, note: str | None = None, **changes: Any) -> None:
+        with self._lock:
+            n = self._pos[index]
+            current = self.results[n]
+            if note:
+                changes["notes"] = (*current.notes, note)
+            self.results[n] = current.with_(**changes)
+            state = changes.get("state")
+            if state is not None:
+                self.message = f"{current.name}: {state}"
+
+    def file_done(self, index: int, reused: bool) -> None:
+        with self._lock:
+            n = self._pos[index]
+            r = self.results[n]
+            self.results[n] = r.with_(files_done=r.files_done + 1,
+                                      files_reused=r.files_reused + reused)
+
+    def progress(self, message: str | None = None) -> UploadProgress:
+        with self._lock:
+            snapshot = tuple(self.results)
+            text = message or self.message
+        done = sum(1.0 if r.state.finished else
+                   0.9 * r.files_done / r.files_total if r.files_total else 0.0
+                   for r in snapshot)
+        return UploadProgress(done, max(1, len(snapshot)), text, snapshot)
+
+
+def upload(items: ItemsList, destination: Destination, credentials: Credentials | None = None,
+           options: UploadOptions | None = None, *, client: RedBrickClient | None = None
+           ) -> Work[UploadReport]:
+    """Upload ``items`` to ``destination``; yields UploadProgress, returns the report.
+
+    Pass ``credentials`` (a client is made from them) or a ready ``client``.
+    """
+    options = options or UploadOptions()
+    if client is not None:
+        return (yield from _Run(items, destination, options, client).work())
+    if credentials is None:
+        raise ValueError("upload() needs credentials or a client")
+    own = RedBrickClient(credentials.api_key, destination.url,
+                         pool_size=options.concurrency * options.files_per_task + 4)
+    try:
+        return (yield from _Run(items, destination, options, own).work())
+    finally:
+        own.close()
+
+
+class _Run:
+    def __init__(self, items: ItemsList, destination: Destination, options: UploadOptions,
+                 client: RedBrickClient) -> None:
+        self.items, self.dest, self.options, self.client = items, destination, options, client
+        self.retries = 0
+        self.warnings: list[str] = []
+        self.board = _Board([])
+        self.fatal: BaseException | None = None
+        self._retry_lock = threading.Lock()
+        self._their_on_retry = client.on_retry
+        client.on_retry = self._count_retry
+
+    def _count_retry(self, operation: str, failures: int, reason: str) -> None:
+        with self._retry_lock:
+            self.retries += 1
+        if self._their_on_retry is not None:
+            self._their_on_retry(operation, failures, reason)
+
+    def _call(self, pool: ThreadPoolExecutor, message: str, fn: Callable[..., T],
+              *args: Any) -> Generator[UploadProgress, None, T]:
+        """Run ``fn`` on the pool, yielding progress until it returns."""
+        future = pool.submit(fn, *args)
+        while not future.done():
+            wait([future], timeout=0.1)
+            yield self.board.progress(message)
+        return future.result()
+
+    def work(self) -> Work[UploadReport]:
+        started = time.monotonic()
+        self.client.cancel.clear()
+        opts = self.options
+        pool = ThreadPoolExecutor(max_workers=max(2, opts.concurrency),
+                                  thread_name_prefix="segmap-upload")
+        journal: Journal | None = None
+        try:
+            yield self.board.progress("Checking the RedBrick project")
+            project = yield from self._call(pool, "Checking the RedBrick project",
+                                            protocol.get_project, self.client,
+                                            self.dest.org_id, self.dest.project_id)
+            path = opts.journal or (journal_path(self.items.path) if self.items.path else None)
+            yield from self._validate(project, self._to_do(path))
+            journal = Journal(path, self.dest.key, restart=opts.restart,
+                              read_only=opts.dry_run)
+            selected = self._select(journal)
+            yield self.board.progress("Checking files")
+            selected = yield from self._reconcile(pool, journal, selected)
+            converted = yield from self._server_validate(pool, selected)
+            if converted and not opts.dry_run:
+                # As the SDK does once per upload; its answer matters only for label
+                # files kept in an external storage, which Segmap does not read.
+                yield from self._call(pool, "Uploading", protocol.get_label_storage,
+                                      self.client, self.dest.org_id, self.dest.project_id)
+            ctx = self._context(journal)
+            pending: set[Future[None]] = {pool.submit(self._task, ctx, i, name, point)
+                                          for i, (name, point) in converted.items()}
+            while pending:
+                _, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                yield self.board.progress()
+            if self.fatal is not None:
+                raise self.fatal
+            yield self.board.progress("Done")
+            return UploadReport(project.name, self.dest.key, opts.dry_run,
+                                list(self.board.results), self.retries,
+                                time.monotonic() - started, path, self.warnings)
+        except BaseException:
+            self.client.cancel.set()  # closed (GeneratorExit), interrupted or failed
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            for r in self.board.results:
+                if not r.state.finished:
+                    self.board.update(r.index, state=TaskState.CANCELLED)
+            if journal is not None:
+                journal.close()
+            self.client.on_retry = self._their_on_retry
+
+    # -- before any task -------------------------------------------------------------
+
+    def _to_do(self, path: Path | None) -> list[int]:
+        """Indices of the tasks this run may upload (not created by an earlier run)."""
+        earlier = None
+        if path is not None and path.exists() and not self.options.restart:
+            earlier = Journal(path, self.dest.key, read_only=True)
+        out = []
+        for i, task in enumerate(self.items.tasks):
+            name = task_name(task)
+            if self.options.only is not None and name not in self.options.only:
+                continue
+            if earlier is not None and name and earlier.state(name)[0] == "created":
+                continue
+            out.append(i)
+        return out
+
+    def _validate(self, project: protocol.Project, to_do: list[int]
+                  ) -> Generator[UploadProgress, None, None]:
+        """App validation against the project's taxonomy; errors block the upload.
+
+        Only the tasks still to upload are validated, so resuming a long upload
+        does not read the masks of the tasks already in RedBrick again.
+        """
+        if not self.options.validate or not to_do:
+            return
+        taxonomy = None
+        if project.taxonomy:
+            try:
+                taxonomy = Taxonomy.from_json(project.taxonomy,
+                                              source=f"project {project.name!r}")
+            except TaxonomyError as exc:
+                self.warnings.append(f"The project's taxonomy could not be read: {exc.message}")
+        work = validate_work(_subset(self.items, to_do), taxonomy, self.items.root)
+        while True:  # relay its progress, so a cancel reaches it at the next series
+            try:
+                step = next(work)
+            except StopIteration as stop:
+                findings = stop.value
+                break
+            yield UploadProgress(step.done, step.total, f"Validating: {step.message}")
+        if self.options.storage != REDBRICK_STORAGE:
+            # Items are storage paths, not local files: nothing to find on this computer.
+            findings = [f for f in findings if getattr(f, "code", "") not in _LOCAL_IMAGE_CODES]
+        errors = [f for f in findings if getattr(f, "severity", "") == "error"]
+        self.warnings += [_finding_text(f) for f in findings
+                          if getattr(f, "severity", "") == "warning"]
+        if errors:
+            lines = [_finding_text(f) for f in errors[:20]]
+            more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
+            raise UploadBlocked(f"{len(errors)} validation error(s); nothing was uploaded:\n  "
+                                + "\n  ".join(lines) + more, errors)
+
+    def _select(self, journal: Journal) -> list[tuple[int, str]]:
+        """The tasks of this run: checked for names and files; created ones skipped."""
+        results, selected, seen = [], [], set()
+        for i, task in enumerate(self.items.tasks):
+            name = task_name(task)
+            if self.options.only is not None and name not in self.options.only:
+                continue
+            result = TaskResult(i, name or f"(task {i})")
+            state, ids = journal.state(name) if name else (None, {})
+            if name is None:
+                result = result.with_(state=TaskState.FAILED,
+                                      error="The task has no name and no items.")
+            elif name in seen:
+                result = result.with_(state=TaskState.FAILED, error=(
+                    f"Another task is also called {name!r}; RedBrick needs unique names "
+                    "(the SDK would skip this one)."))
+            elif state == "created":
+                result = result.with_(state=TaskState.EXISTING, dp_id=ids.get("dpId"),
+                                      task_id=ids.get("taskId"),
+                                      task_ids=tuple(ids.get("taskIds") or ()))
+            elif problems := task_problems(self.items, task, self.options.storage):
+                result = result.with_(state=TaskState.FAILED,
+                                      error="Nothing uploaded: " + "; ".join(problems))
+            else:
+                selected.append((i, name))
+            if name:
+                seen.add(name)
+            results.append(result)
+        self.board = _Board(results)
+        return selected
+
+    def _reconcile(self, pool: ThreadPoolExecutor, journal: Journal,
+                   selected: list[tuple[int, str]]
+                   ) -> Generator[UploadProgress, None, list[tuple[int, str]]]:
+        """Tasks whose createDatapoint was in flight when a run stopped: look them up."""
+        unsure = [(i, n) for i, n in selected if journal.state(n)[0] == "creating"]
+        if not unsure or self.options.dry_run:
+            return selected
+
+        def look(name: str) -> protocol.Created | None:
+            return protocol.find_task(self.client, self.dest.org_id, self.dest.project_id, name)
+
+        futures = {pool.submit(look, n): (i, n) for i, n in unsure}
+        while not all(f.done() for f in futures):
+            wait(list(futures), timeout=0.1)
+            yield self.board.progress("Checking tasks an interrupted run was creating")
+        existing = set()
+        for future, (i, name) in futures.items():
+            found = future.result()
+            if found is None:
+                journal.not_created(name)
+                continue
+            journal.created(name, found.dp_id, found.task_id, found.task_ids)
+            self.board.update(i, state=TaskState.EXISTING, dp_id=found.dp_id,
+                              task_id=found.task_id, task_ids=tuple(found.task_ids))
+            existing.add(i)
+        return [(i, n) for i, n in selected if i not in existing]
+
+    def _server_validate(self, pool: ThreadPoolExecutor, selected: list[tuple[int, str]]
+                         ) -> Generator[UploadProgress, None, dict[int, tuple[str, dict]]]:
+        """``validateAndConvertToImportFormat`` in batches; the converted task per index."""
+        payloads = []
+        for i, name in selected:
+            body = self.items.tasks[i].to_json()
+            body.pop("status", None)  # the SDK deletes it before sending
+            payloads.append((i, name, body))
+            self.board.update(i, state=TaskState.CHECKING)
+        size = max(1, self.options.batch_size)
+        batches = [payloads[k:k + size] for k in range(0, len(payloads), size)]
+        futures = [pool.submit(self._check_batch, b) for b in batches]
+        while not all(f.done() for f in futures):
+            wait(futures, timeout=0.1)
+            done = sum(f.done() for f in futures)
+            yield self.board.progress(f"Validating with RedBrick: {done}/{len(futures)} batches")
+        converted: dict[int, tuple[str, dict]] = {}
+        for future in futures:
+            for i, (name, outcome) in future.result().items():
+                if isinstance(outcome, str):
+                    self.board.update(i, state=TaskState.FAILED,
+                                      error=self.client.redact(outcome))
+                else:
+                    converted[i] = (name, outcome)
+        return converted
+
+    def _check_batch(self, batch: list[tuple[int, str, dict]]
+                     ) -> dict[int, tuple[str, dict | str]]:
+        verdict = protocol.validate_and_convert(self.client, [b for _, _, b in batch],
+                                                self.options.storage)
+        if not verdict.valid:
+            if len(batch) == 1:
+                i, name, _ = batch[0]
+                return {i: (name, "RedBrick rejected the task: "
+                            + (verdict.error or DEFAULT_INVALID))}
+            out: dict[int, tuple[str, dict | str]] = {}
+            for one in batch:  # find which tasks of the batch are the bad ones
+                out.update(self._check_batch([one]))
+            return out
+        converted = verdict.converted or [b for _, _, b in batch]
+        if len(converted) == len(batch):
+            return {i: (name, c) for (i, name, _), c in zip(batch, converted, strict=True)}
+        by_name = {c.get("name"): c for c in converted if isinstance(c, dict)}
+        return {i: (name, by_name.get(name) or "RedBrick's conversion lost this task.")
+                for i, name, _ in batch}
+
+    # -- the tasks -------------------------------------------------------------------
+
+    def _context(self, journal: Journal) -> TaskContext:
+        opts = self.options
+        merges = max(1, min(opts.concurrency, os.cpu_count() or 1, 4))
+        return TaskContext(
+            client=self.client, destination=self.dest, storage=opts.storage,
+            label_validate=opts.label_validate, prune=opts.prune,
+            ground_truth=opts.ground_truth, dry_run=opts.dry_run,
+            files_per_task=max(1, opts.files_per_task), journal=journal,
+            task_dir=self.items.base_dir, merge_slots=threading.BoundedSemaphore(merges),
+            update=self.board.update, file_done=self.board.file_done)
+
+    def _task(self, ctx: TaskContext, index: int, name: str, point: dict) -> None:
+        try:
+            upload_task(ctx, index, name, point)
+        except Cancelled:
+            self.board.update(index, state=TaskState.CANCELLED)
+        except AuthError as exc:
+            self.board.update(index, state=TaskState.FAILED, error=str(exc))
+            self.fatal = exc
+            self.client.cancel.set()  # every other task would be refused too
+        except SegmapError as exc:
+            self.board.update(index, state=TaskState.FAILED, error=self.client.redact(str(exc)))
+        except OSError as exc:  # a file moved or changed while the upload ran
+            self.board.update(index, state=TaskState.FAILED, error=(
+                f"Cannot read {exc.filename or 'a file'}: {exc.strerror or exc}."))
+        except Exception as exc:  # a bug: fail this task, keep the others going
+            log.exception("upload of task %s failed", name)
+            self.board.update(index, state=TaskState.FAILED, error=self.client.redact(
+                f"internal error: {type(exc).__name__}: {exc}"))
+
+
+def _subset(items: ItemsList, keep: list[int]) -> ItemsList:
+    """The list with only the tasks at ``keep`` (format problems renumbered to match)."""
+    if len(keep) == len(items.tasks):
+        return items
+    new_index = {old: new for new, old in enumerate(keep)}
+    problems = [dataclasses.replace(p, task=new_index[p.task]) for p in items.problems
+                if p.task in new_index]
+    return dataclasses.replace(items, tasks=[items.tasks[i] for i in keep], problems=problems)
+
+
+def _finding_text(finding: Any) -> str:
+    where = []
+    for attr in ("task", "series"):
+        value = getattr(finding, attr, None)
+        if value is not None:
+            where.append(f"{attr} {value}")
+    message = getattr(finding, "message", str(finding))
+    return (", ".join(where) + ": " if where else "") + str(message)

@@ -1,0 +1,189 @@
+"""File checks for validation: can RedBrick read this mask, and what does it hold?
+
+Each file is censused once per (path, size, modification time) and remembered in
+a ``FileCache``; a run over hundreds of cases, or the wizard validating again after
+a mapping change, reads each mask once. A file's fault is classified into a
+finding code (see ``app.validate._run``) with a message a user can act on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.readers import _nifti as niio
+from app.readers._census import Census, census
+from app.errors import VolumeReadError
+from app.geometry import Grid
+from app.readers._volumes import image_grid
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What reading one mask file found: its census, or why it cannot be used.
+
+    ``code``/``message`` describe a fault that stops RedBrick using the file;
+    ``census`` is None then, except for ``gzip-name-mismatch`` (Segmap can read
+    the file, RedBrick cannot), where the values are still known.
+    """
+
+    path: str
+    census: Census | None
+    code: str | None = None
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when RedBrick can read the file as a 3-D mask."""
+        return self.code is None and self.census is not None
+
+    @property
+    def grid(self) -> Grid | None:
+        """The file's world grid, when it has been read."""
+        c = self.census
+        return Grid.of(c.shape, c.affine) if c is not None and len(c.shape) == 3 else None
+
+
+def sdk_values(c: Census) -> dict[int, int]:
+    """Non-zero label values as RedBrick stores them, with voxel counts.
+
+    The SDK rounds non-integer data half to even and casts to uint16, so
+    negative values and values above 65535 wrap (-1 becomes 65535).
+    """
+    out: dict[int, int] = {}
+    for v, n in c.values.items():
+        if v == 0 or not np.isfinite(v):
+            continue
+        stored = int(np.round(v)) % 65536
+        if stored:
+            out[stored] = out.get(stored, 0) + n
+    return out
+
+
+class FileCache:
+    """Censuses and image grids remembered across series and validation runs."""
+
+    def __init__(self) -> None:
+        self._files: dict[tuple[str, int, int], FileCheck] = {}
+        self._grids: dict[tuple[tuple[str, int, int], ...], Grid | VolumeReadError] = {}
+
+    @staticmethod
+    def _key(path: str) -> tuple[str, int, int]:
+        st = os.stat(path)
+        return (os.path.abspath(path), st.st_mtime_ns, st.st_size)
+
+    def check(self, path: str) -> FileCheck:
+        """Check one local mask file (the census is cached)."""
+        fault = access_fault(path)
+        if fault is not None:
+            return FileCheck(path, None, *fault)
+        key = self._key(path)
+        if key not in self._files:
+            self._files[key] = _check_nifti(path)
+        found = self._files[key]
+        return found if found.path == path else FileCheck(path, found.census, found.code,
+                                                          found.message)
+
+    def remember(self, path: str, census: Census) -> None:
+        """Keep a census made elsewhere (a scan), so the file is not read again."""
+        self._files[self._key(path)] = FileCheck(path, census, None, None)
+
+    def image_grid(self, paths: Sequence[Path]) -> Grid:
+        """``app.readers._volumes.image_grid``, cached; raises VolumeReadError as it does."""
+        key = tuple(self._key(str(p)) for p in paths)
+        if key not in self._grids:
+            try:
+                self._grids[key] = image_grid(list(paths))
+            except VolumeReadError as exc:
+                self._grids[key] = exc
+        got = self._grids[key]
+        if isinstance(got, VolumeReadError):
+            raise got
+        return got
+
+
+def access_fault(path: str, nifti: bool = True) -> tuple[str, str] | None:
+    """(code, message) when ``path`` is missing, a folder, unreadable or (``nifti``) not
+    named as NIfTI; None when it can be opened."""
+    name = os.path.basename(path)
+    if not os.path.lexists(path):
+        return "file-missing", (
+            f"{path} does not exist. RedBrick then looks for it in its label storage and the "
+            "task fails with 'Invalid label files'. Check the path (relative paths start at "
+            "the items list's folder).")
+    if not os.path.exists(path):
+        return "file-missing", (f"{path} is a broken link (its target does not exist). "
+                                "Point it at the real file.")
+    if os.path.isdir(path):
+        return "file-unreadable", (f"{path} is a folder, but a mask file is expected here. "
+                                   "Give the path of the .nii.gz file itself.")
+    if not os.access(path, os.R_OK):
+        return "file-unreadable", (f"Permission denied reading {path}. Give yourself read "
+                                   "access to the file (or run as a user who has it).")
+    if nifti and not name.lower().endswith(NIFTI_SUFFIXES):
+        return "not-nifti", (
+            f"{name} is not a NIfTI file (.nii or .nii.gz); RedBrick fails with "
+            "'Invalid mask type'. Convert the mask to NIfTI first (NRRD, MHA and DICOM SEG "
+            "need converting).")
+    return None
+
+
+def _classify(exc: VolumeReadError) -> str:
+    text = exc.message.lower()
+    if "permission" in text or "cannot open" in text:
+        return "file-unreadable"
+    if "gzip" in text or "truncated" in text or "compressed" in text:
+        return "file-corrupt"
+    return "not-nifti"
+
+
+def _read_fault(path: str, exc: VolumeReadError) -> FileCheck:
+    code = _classify(exc)
+    then = {
+        "file-corrupt": "RedBrick's upload of this task fails on it. Export or copy the file "
+                        "again.",
+        "not-nifti": "RedBrick fails with 'Invalid mask type'. Save the mask as NIfTI "
+                     "(.nii.gz).",
+        "file-unreadable": "Check the file's permissions.",
+    }[code]
+    return FileCheck(path, None, code, f"{exc.message} {then}")
+
+
+def _check_nifti(path: str) -> FileCheck:
+    try:
+        info = niio.read_info(path)
+    except VolumeReadError as exc:
+        return _read_fault(path, exc)
+    name = os.path.basename(path)
+    if len(info.shape) != 3:
+        shape = "x".join(map(str, info.shape))
+        return FileCheck(path, None, "mask-dimensions", (
+            f"{name} has {len(info.shape)} dimensions ({shape}); RedBrick needs a 3-D volume "
+            f"and fails with 'Invalid mask shape'. Save it as a 3-D volume"
+            + (" (drop the singleton 4th dimension)." if len(info.shape) == 4
+               and info.shape[3] == 1 else ".")))
+    try:
+        c = census(path, info)
+    except VolumeReadError as exc:
+        return _read_fault(path, exc)
+    if info.gzipped != name.lower().endswith(".gz"):
+        what = ("is named .nii.gz but is not gzip-compressed" if not info.gzipped
+                else "is gzip-compressed but named .nii")
+        return FileCheck(path, c, "gzip-name-mismatch", (
+            f"{name} {what}; RedBrick opens files by their name and fails on it "
+            f"('{'is not a gzip file' if not info.gzipped else 'Cannot work out file type'}'). "
+            "Rename it to match its content (.nii.gz when compressed, .nii otherwise)."))
+    return FileCheck(path, c)
+
+
+def relation_code(relation: Any) -> str:
+    """The finding code for a geometry relation other than SAME."""
+    return {"reoriented": "grid-reoriented", "crop": "grid-crop",
+            "resolution": "grid-resolution"}.get(str(relation), "grid-mismatch")

@@ -1,0 +1,119 @@
+"""Checks of a segmentMap on its own: ids, overlap groups, categories, attributes.
+
+These need no file: they compare the map with RedBrick's rules (reference
+redbrick.md §2.3, §3.4) and with the project's taxonomy.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+
+from app.items._model import Segment, SegmentMap, category_label
+from app.items._taxonomy import CategoryInfo, Taxonomy
+from app.validate._run import Finding, finding
+
+MAX_ID = 65535
+
+
+def check_map(smap: SegmentMap, taxonomy: Taxonomy | None, task: str | None,
+              series: int | None) -> Iterator[Finding]:
+    """Findings about one segmentMap (task-level when ``series`` is None).
+
+    A missing category is reported here (``category-none``), not as a format
+    problem, with what RedBrick does about it.
+    """
+    where = {"task": task, "series": series}
+    groups_of: dict[int, list[int]] = {}
+    for inst, seg in smap.segments.items():
+        key = smap.key_of(inst)
+        name = _name(seg)
+        if inst == 0:
+            yield finding("instance-zero", (
+                f"segmentMap id 0 ({name}) is ignored by RedBrick: 0 is the background value, so "
+                "this category gets no label. Give it a value from 1 up (and the same value in "
+                "the mask)."), value=0, **where)
+        elif not 1 <= inst <= MAX_ID:
+            yield finding("id-out-of-range", (
+                f"segmentMap id {key} ({name}) is outside 1..{MAX_ID}; RedBrick stores labels as "
+                "16-bit values, so no voxel can carry it. Use an id from 1 to 65535."),
+                value=inst, **where)
+        for g in seg.overlapping_groups or []:
+            groups_of.setdefault(g, []).append(inst)
+            if not 1 <= g <= MAX_ID:
+                yield finding("id-out-of-range", (
+                    f"Overlap group {g} of segmentMap id {key} ({name}) is outside 1..{MAX_ID}; "
+                    "no voxel can carry it. Use ids from 1 to 65535."), value=g, **where)
+        if seg.category is None:
+            if "" not in seg.extra:  # an unparseable value is a format finding
+                yield finding("category-none", (
+                    f"segmentMap id {key} has no category. RedBrick refuses it ('Invalid "
+                    "category None') and uploads nothing for the task. Choose a category."),
+                    value=inst, **where)
+        elif taxonomy is not None:
+            yield from _check_category(seg, inst, key, taxonomy, where)
+    for g, members in sorted(groups_of.items()):
+        if g in smap.segments:
+            yield finding("group-id-collision", (
+                f"Id {g} is both a segmentMap id ({_name(smap.segments[g])}) and an overlap group "
+                f"of id {', '.join(map(str, members))}. RedBrick's merge fails ('Found common "
+                f"instance and group ids: {{{g}}}') and the task is not uploaded. Renumber the "
+                "overlappingGroups to ids no segmentMap key uses."), value=g, **where)
+
+
+def _name(seg: Segment) -> str:
+    return repr(category_label(seg.category)) if seg.category is not None else "no category"
+
+
+def _check_category(seg: Segment, inst: int, key: str, taxonomy: Taxonomy,
+                    where: dict[str, str | int | None]) -> Iterator[Finding]:
+    label = category_label(seg.category)
+    found = taxonomy.matches(seg.category)
+    tax = taxonomy.name or taxonomy.source
+    if not found:
+        near = difflib.get_close_matches(str(label), [c.label for c in
+                                         taxonomy.segmentation_categories()], n=3, cutoff=0.6)
+        did = f" Did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+        yield finding("category-missing", (
+            f"segmentMap id {key}: category {label!r} is not in the taxonomy {tax!r}. RedBrick "
+            f"refuses the items list (categories must exist in the project's taxonomy).{did} "
+            "Choose an existing category or add it to the taxonomy."), value=inst, **where)
+        return
+    info = taxonomy.lookup(seg.category)
+    assert info is not None
+    if len(found) > 1:
+        which = "; ".join(f"{c.label} (class {c.class_id})" for c in found[:4])
+        yield finding("category-ambiguous", (
+            f"segmentMap id {key}: {label!r} matches {len(found)} taxonomy entries ({which}); "
+            f"Segmap assumes {info.label} (class {info.class_id}), RedBrick may pick another. "
+            "Write the full path, e.g. [\"Parent\", \"Name\"], to make it unique."),
+            value=inst, **where)
+    if info.archived:
+        yield finding("category-archived", (
+            f"segmentMap id {key}: category {info.label!r} is archived in the taxonomy; RedBrick "
+            "does not accept new labels of it. Choose an active category or restore it."),
+            value=inst, **where)
+    elif not info.is_segmentation:
+        yield finding("category-not-segmentation", (
+            f"segmentMap id {key}: category {info.label!r} is a {info.label_type} category, not "
+            "SEGMENTATION, so a mask cannot use it. Choose a segmentation category (or add one "
+            "with this name)."), value=inst, **where)
+    yield from _check_attributes(seg, inst, key, info, taxonomy, where)
+
+
+def _check_attributes(seg: Segment, inst: int, key: str, info: CategoryInfo,
+                      taxonomy: Taxonomy, where: dict[str, str | int | None]
+                      ) -> Iterator[Finding]:
+    defined = {a.name for a in (info.attributes or tuple(taxonomy.attributes))}
+    given: list[str] = []
+    if isinstance(seg.attributes, dict):
+        given = [str(k) for k in seg.attributes]
+    elif isinstance(seg.attributes, list):  # the taxonomy v2 list form
+        given = [str(a["name"]) for a in seg.attributes if isinstance(a, dict) and "name" in a]
+    for name in given:
+        if name not in defined:
+            known = ", ".join(sorted(defined)) or "none"
+            yield finding("attribute-unknown", (
+                f"segmentMap id {key}: attribute {name!r} is not defined for category "
+                f"{info.label!r} (its attributes: {known}); RedBrick may refuse it or drop it. "
+                "Fix the attribute name."), value=inst, **where)
