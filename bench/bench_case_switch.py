@@ -40,7 +40,7 @@ def dataset() -> Path:
         return root
     series = make_series(root / "case", compressed=False)
     from app.progress import run
-    from app.readers._volumes import image_grid
+    from app.readers import image_grid
 
     files = sorted(series.glob("*.dcm"))
     grid = image_grid(files)
@@ -98,7 +98,7 @@ def switch(root: str) -> None:
 
 def read_image(root: str) -> None:
     from app.progress import run
-    from app.readers._volumes import load_image
+    from app.readers import load_image
 
     run(load_image(sorted((Path(root) / "case" / "ct-512x300-raw").glob("*.dcm"))))
 

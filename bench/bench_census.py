@@ -13,7 +13,7 @@ import nibabel as nib
 import numpy as np
 from isal import igzip
 
-from app.readers._census import census
+from app.readers import census
 from bench import harness, synth
 
 

@@ -18,8 +18,8 @@ import numpy as np
 import pydicom
 from pydicom.uid import JPEG2000Lossless, generate_uid
 
-from app.readers.dicom import load_dicom_volume, scan_dicom
 from app.progress import run
+from app.readers.dicom import load_dicom_volume, scan_dicom
 from bench import harness
 from bench.bench_dicom_scan import interleaved
 from tests.app.dicom_synth import write_slice

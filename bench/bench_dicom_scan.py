@@ -21,9 +21,9 @@ import numpy as np
 import pydicom
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
+from app.progress import run
 from app.readers.dicom._group import build_series
 from app.readers.dicom._scan import CHUNK, list_candidates, read_chunk, scan_dicom
-from app.progress import run
 from bench import harness
 
 SHARED = Path(os.environ.get("SEGMAP_SHARED_DATA", harness.ROOT.parent / "shared" / "data"))

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synth import label_field, save  # noqa: E402
 
-from app.progress import run  # noqa: E402
 from app.discover._scan import scan  # noqa: E402
+from app.progress import run  # noqa: E402
 
 SHAPE = (192, 192, 64)
 ROOT = Path("/tmp/segmap-bench/scan")

@@ -33,15 +33,17 @@ from unittest.mock import patch
 import nibabel as nib
 import numpy as np
 
-from app.items._model import load_items
+from app.items import load_items
 from app.progress import run
 from app.upload import (
     Credentials,
     Destination,
     RedBrickClient,
     UploadOptions,
-    _queries as queries,
     upload,
+)
+from app.upload import (
+    _queries as queries,
 )
 from bench import harness, synth
 from tests.app.rb_server import API_KEY, ORG, PROJECT

@@ -21,9 +21,9 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from app.readers._census import census
-from app.items._model import load_items
+from app.items import load_items
 from app.merge._engine import merge
+from app.readers import census
 from app.validate._run import validate
 from bench import harness, synth
 

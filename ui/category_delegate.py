@@ -18,8 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.items._model import Category, category_label
-from app.items._taxonomy import Taxonomy
+from app.items import Category, Taxonomy, category_label
 from ui.mapping_model import swatch
 
 NOT_MAPPED = "(not mapped)"

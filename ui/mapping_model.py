@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 
-from app.items._model import Category, category_label
+from app.items import Category, category_label
 from app.session._model import (
     ABSENT,
     EMPTY,

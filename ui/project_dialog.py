@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import SegmapError
-from app.items._taxonomy import Taxonomy
+from app.items import Taxonomy
 from app.upload import (
     Credentials,
     CredentialsError,

@@ -13,9 +13,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
 from app.errors import SegmapError
+from app.items import Taxonomy
 from app.session._model import CaseState, Session
 from app.session._open import save_session
-from app.items._taxonomy import Taxonomy
 from ui.settings import Settings
 
 log = logging.getLogger("segmap")

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import SegmapError
-from app.items._model import load_items
+from app.items import load_items
 from app.upload import Credentials, Destination, UploadBlocked, UploadOptions, parse_storage, upload
 from app.upload._credentials import DEFAULT_URL, typed_or_stored
 from app.upload._report import TaskResult, TaskState, UploadProgress, UploadReport

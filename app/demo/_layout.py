@@ -15,7 +15,7 @@ import numpy as np
 
 from app.demo._dicom import PATIENT_ID, SERIES_DESCRIPTION
 from app.demo._phantom import SHAPE, SPACING, Phantom, Tissue
-from app.items._model import ItemsList, SegmentMap, Series, Task
+from app.items import ItemsList, SegmentMap, Series, Task
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.discover import _layouts as layouts
-from app.readers._census import Census
 from app.discover._pairing import ImageRef, Pair, Pairing
+from app.readers import Census, split_suffix
 
 MODE_LABELMAP = "I"
 MODE_MULTI = "II"
@@ -135,7 +135,7 @@ def _suffix(mode: str, group: list[Pair]) -> str:
         return group[0].mask.path.parent.name
     if mode == MODE_MULTI:
         return group[0].mask.path.parent.name
-    return layouts.strip_suffix(group[0].mask.path.name)[0]
+    return split_suffix(group[0].mask.path.name)[0]
 
 
 def _unique(name: str, taken: set[str]) -> str:

@@ -14,9 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-NIFTI_SUFFIXES = (".nii.gz", ".nii")
-NRRD_SUFFIXES = (".seg.nrrd", ".nrrd", ".nhdr")
-VOLUME_SUFFIXES = NIFTI_SUFFIXES + NRRD_SUFFIXES
+from app.readers import split_suffix
 
 # Layout names as reported in a case's ``layout``.
 NNUNET = "nnU-Net"
@@ -55,16 +53,6 @@ _CHANNEL = re.compile(r"_(\d{4})$")
 _SPLIT = re.compile(r"[\s_.\-]+")
 
 
-def strip_suffix(name: str) -> tuple[str, str]:
-    """(stem, suffix) for a volume file name: ``liver.nii.gz`` -> ``("liver", ".nii.gz")``."""
-    low = name.lower()
-    for suffix in VOLUME_SUFFIXES:
-        if low.endswith(suffix):
-            return name[: -len(suffix)], name[-len(suffix):]
-    dot = name.rfind(".")
-    return (name[:dot], name[dot:]) if dot > 0 else (name, "")
-
-
 def name_tokens(text: str) -> list[str]:
     """Lower-case tokens of a file or folder name, split on ``_ - . space``."""
     return [t for t in _SPLIT.split(text.lower()) if t]
@@ -89,7 +77,7 @@ class ParsedName:
 
 def parse_name(path: Path) -> ParsedName:
     """Parse a volume file name (see anchors.md §12 "Pairing heuristics")."""
-    stem, _ = strip_suffix(path.name)
+    stem, _ = split_suffix(path.name)
     channel = None
     m = _CHANNEL.search(stem)
     if m:

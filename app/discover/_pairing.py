@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.discover import _layouts as layouts
-from app.geometry import Grid, GridMatch, compare_grids
+from app.geometry import Grid, GridMatch, Relation, compare_grids
+from app.readers import Format
 
 _MAX_GEOMETRY_ONLY = 50  # images compared by grid alone for a mask no name places
 
@@ -34,7 +35,7 @@ class ImageRef:
     files: tuple[Path, ...]  # the volume file, or the series' instances
     folder: Path  # the folder holding it (a series: the common folder of its files)
     grid: Grid | None
-    kind: str  # "nifti" | "nrrd" | "dicom"
+    kind: Format
     name: str = ""  # the case name it proposes (``case_001``, ``s0001``)
     keys: frozenset[str] = frozenset()  # case ids it answers to (name key, folder names)
     series_uid: str | None = None
@@ -42,7 +43,7 @@ class ImageRef:
 
     @property
     def is_dicom(self) -> bool:
-        return self.kind == "dicom"
+        return self.kind is Format.DICOM
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,7 +141,7 @@ def _case_folder(folder: Path, root: Path) -> Path:
 
 def relation_text(match: GridMatch) -> str:
     """``same grid`` or how the mask's axes differ from the image's."""
-    if match.relation == "same":
+    if match.relation is Relation.SAME:
         return "same grid"
     return (f"same voxels with axes {match.mask.orientation} "
             f"(image {match.image.orientation}), aligned by reorientation")
@@ -213,7 +214,7 @@ def group_images(images: Sequence[ImageRef]) -> dict[ImageRef, list[ImageRef]]:
         while members:
             head, rest = members[0], members[1:]
             same = [m for m in rest if head.grid is not None and m.grid is not None
-                    and compare_grids(head.grid, m.grid).relation == "same"]
+                    and compare_grids(head.grid, m.grid).relation is Relation.SAME]
             groups[head] = same
             members = [m for m in rest if m not in same]
     return groups

@@ -23,14 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from app.discover import _layouts as layouts
-from app.readers import _nifti as niio, _volumes as volumes
 from app.discover._cases import MODE_BINARY, Case, make_cases
-from app.readers._census import Census, census, tally_chunks
-from app.errors import InputError, SegmapError
-from app.readers.dicom import scan_dicom
-from app.geometry import Grid
-from app.discover._pairing import ImageRef, MaskRef, Pairing, Unpaired, image_keys, pair_masks, series_keys
-from app.progress import Progress, Work
+from app.discover._pairing import (
+    ImageRef,
+    MaskRef,
+    Pairing,
+    Unpaired,
+    image_keys,
+    pair_masks,
+    series_keys,
+)
 from app.discover._sidecars import (
     KIND_NIFTI_EXT,
     SIDECAR_SUFFIXES,
@@ -39,6 +41,20 @@ from app.discover._sidecars import (
     read_sidecar,
     seg_nrrd_table,
 )
+from app.errors import InputError, SegmapError
+from app.geometry import Grid
+from app.progress import Progress, Work
+from app.readers import (
+    Census,
+    Format,
+    NiftiInfo,
+    census,
+    is_volume_name,
+    nifti_info,
+    nrrd_info,
+    volume_format,
+)
+from app.readers.dicom import scan_dicom
 
 # Files that are certainly not DICOM: not worth opening during the DICOM scan.
 _NOT_DICOM = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".pdf", ".md", ".rst",
@@ -56,7 +72,7 @@ class Volume:
 
     path: Path
     label: str  # relative to the scanned folder
-    format: str  # "nifti" | "nrrd"
+    format: Format  # NIfTI or NRRD
     role: str  # "image" | "mask"
     why: str  # what decided the role
     grid: Grid | None
@@ -166,7 +182,7 @@ def _walk(root: Path, warnings: list[str]) -> tuple[list[Path], list[Path], list
             if f.startswith("."):  # includes macOS ._ resource forks
                 continue
             low = f.lower()
-            if low.endswith(layouts.VOLUME_SUFFIXES):
+            if is_volume_name(low):
                 vols.append(base / f)
             elif low.endswith(SIDECAR_SUFFIXES):
                 sides.append(base / f)
@@ -180,7 +196,7 @@ def _walk(root: Path, warnings: list[str]) -> tuple[list[Path], list[Path], list
     return vols, sides, other
 
 
-def _header_role(info: niio.NiftiInfo) -> tuple[str, str]:
+def _header_role(info: NiftiInfo) -> tuple[str, str]:
     if int(info.header.get("intent_code", 0)) == _LABEL_INTENT:
         return "mask", "NIfTI intent: label map"
     if info.dtype.kind == "f" or info.scaled:
@@ -190,56 +206,29 @@ def _header_role(info: niio.NiftiInfo) -> tuple[str, str]:
     return "image", f"{info.dtype.name} voxels"
 
 
-def _nrrd_type(path: Path) -> str:
-    """The ``type:`` field of an NRRD header (for the role of an unnamed file)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(8192).split(b"\n\n", 1)[0].decode("latin-1")
-    except OSError:
-        return ""
-    for line in head.splitlines():
-        if line.lower().startswith("type:"):
-            return line.split(":", 1)[1].strip().lower()
-    return ""
-
-
-def _read_volume(path: Path, root: Path, rel: str) -> tuple[Volume, niio.NiftiInfo | None]:
+def _read_volume(path: Path, root: Path, rel: str) -> tuple[Volume, NiftiInfo | None]:
     role, why = layouts.role_hint(path, root)
-    if path.name.lower().endswith(layouts.NIFTI_SUFFIXES):
+    kind = volume_format(path)
+    if kind is Format.NIFTI:
         try:
-            info = niio.read_info(path)
+            info = nifti_info(path)
         except SegmapError as exc:
-            return Volume(path, rel, "nifti", role or "mask", why, None, "", exc.message), None
+            return Volume(path, rel, kind, role or "mask", why, None, "", exc.message), None
         if role is None:
             role, why = _header_role(info)
-        return Volume(path, rel, "nifti", role, why, Grid.of(info.shape, info.affine),
+        return Volume(path, rel, kind, role, why, Grid.of(info.shape, info.affine),
                       info.dtype.name), info
-    # NRRD: geometry from app.readers._volumes (header only).
     if path.name.lower().endswith(".seg.nrrd"):
         role, why = "mask", "Slicer .seg.nrrd"
-    dtype = _nrrd_type(path)
+    try:
+        nrrd = nrrd_info(path)
+    except SegmapError as exc:
+        return Volume(path, rel, kind, role or "mask", why, None, "", exc.message), None
+    dtype = str(nrrd.header.get("type", "")).lower()
     if role is None:
         small = dtype in ("uchar", "unsigned char", "uint8", "uint8_t", "signed char", "int8")
         role, why = ("mask", f"{dtype} voxels") if small else ("image", f"{dtype} voxels")
-    try:
-        grid: Grid | None = volumes.image_grid([path])
-        error = None
-    except SegmapError as exc:
-        grid, error = None, exc.message
-    return Volume(path, rel, "nrrd", role, why, grid, dtype, error), None
-
-
-def _mask_census(path: Path, info: niio.NiftiInfo | None) -> Census:
-    if info is not None:
-        return census(path, info)
-    load_mask = getattr(volumes, "load_mask", None)
-    if load_mask is None:
-        raise InputError(f"Cannot read {path.name}: NRRD masks are not supported yet.",
-                         "Convert it to NIfTI (.nii.gz).")
-    arr, grid = load_mask(path)
-    t = tally_chunks([arr.reshape(-1, order="F")])
-    return Census(path, tuple(arr.shape), arr.dtype.name, grid.affine, grid.spacing,
-                  dict(sorted(t.counts.items())), tuple(sorted(t.flags)))
+    return Volume(path, rel, kind, role, why, nrrd.grid, dtype), None
 
 
 def _dicom_images(series: Sequence[Any], root: Path) -> tuple[list[ImageRef], list[Unpaired]]:
@@ -265,7 +254,7 @@ def _dicom_images(series: Sequence[Any], root: Path) -> tuple[list[ImageRef], li
             name = f"{name}-S{s.series_number}" if s.series_number is not None else \
                 f"{name}-{s.uid[-8:]}"
         error = "; ".join(s.warnings) if s.grid is None else None
-        images.append(ImageRef(label, tuple(s.files), folder, s.grid, "dicom", name,
+        images.append(ImageRef(label, tuple(s.files), folder, s.grid, Format.DICOM, name,
                                series_keys(folder, root, s.patient), s.uid, error))
     return images, skipped
 
@@ -285,7 +274,7 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
     vol_paths, side_paths, other = _walk(base, result.warnings)
     if other:
         result.series = yield from scan_dicom(other)
-    infos: dict[Path, niio.NiftiInfo] = {}
+    infos: dict[Path, NiftiInfo] = {}
     for i, p in enumerate(vol_paths):
         if i % 50 == 0:
             yield Progress(i, len(vol_paths), f"reading headers ({i}/{len(vol_paths)})")
@@ -315,18 +304,18 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
     return result
 
 
-def _census_all(result: ScanResult, infos: dict[Path, niio.NiftiInfo]) -> Work[None]:
+def _census_all(result: ScanResult, infos: dict[Path, NiftiInfo]) -> Work[None]:
     """Census every readable mask once; unreadable ones become unpaired entries."""
     todo = [v for v in result.masks if v.grid is not None]
     failed: set[Path] = set()
     for i, v in enumerate(todo):
         yield Progress(i, len(todo), f"census {i + 1}/{len(todo)}: {v.path.name}")
         try:
-            result.censuses[v.path] = _mask_census(v.path, infos.get(v.path))
+            result.censuses[v.path] = census(v.path, infos.get(v.path))
         except SegmapError as exc:
             failed.add(v.path)
             result.unpaired.append(Unpaired(v.label, "mask", exc.message))
-        if v.format == "nifti":
+        if v.format is Format.NIFTI:
             table = nifti_label_table(v.path)
         else:
             table = seg_nrrd_table(v.path)

@@ -25,7 +25,7 @@ from typing import Any
 import nibabel as nib
 
 from app.errors import SegmapError
-from app.items._model import Category, parse_items
+from app.items import Category, parse_items
 
 SIDECAR_SUFFIXES = (".json", ".ctbl", ".txt", ".csv", ".tsv")
 _MAX_BYTES = 20 << 20  # larger files are data, not label tables
@@ -243,10 +243,10 @@ def nifti_label_table(path: Path) -> LabelTable | None:
 
     Reads the header and its extensions only, never the voxels.
     """
-    from app.readers import _nifti as niio  # the gzip stream helpers live there
+    from app.readers import open_nifti_stream
 
     try:
-        stream, _ = niio._open_stream(path)
+        stream, _ = open_nifti_stream(path)
         with stream:
             head = stream.read(352)
             if len(head) < 352 or head[348] == 0:

@@ -1,1 +1,66 @@
-"""TODO"""
+"""The items list (RedBrick's import format) as one typed model, with RedBrick's rules.
+
+* the model: ``ItemsList``, ``Task``, ``Series``, ``SegmentMap``, ``Segment``, ``Category``;
+  ``load_items`` / ``parse_items``; unknown fields are carried through untouched;
+* RedBrick's rules, once each: ``ImportShape``, ``MAX_ID``, ``task_label`` (the name a task
+  gets), ``sdk_path`` (how the CLI rewrites a path), ``file_type`` / ``uploadable`` (which
+  files go up), ``mask_accepted`` / ``mask_converted`` (which masks it reads);
+* every path of a list: ``walk``, ``iter_paths``, ``rebase``, ``relpath``;
+* the taxonomy: ``Taxonomy``, ``load_taxonomy``.
+"""
+
+from app.items._model import (
+    MASK_FLAGS,
+    Category,
+    ItemsList,
+    Problem,
+    Segment,
+    SegmentMap,
+    Series,
+    Task,
+    category_label,
+    load_items,
+    parse_items,
+)
+from app.items._paths import (
+    PathRef,
+    PathRole,
+    iter_paths,
+    rebase,
+    relpath,
+    task_paths,
+    walk,
+    walk_task,
+)
+from app.items._rules import (
+    BACKGROUND,
+    FILE_TYPES,
+    MAX_ID,
+    NIFTI_TYPE,
+    VIDEO_EXTENSIONS,
+    ImportShape,
+    file_extension,
+    file_type,
+    is_remote,
+    mask_accepted,
+    mask_converted,
+    sdk_path,
+    task_label,
+    uploadable,
+)
+from app.items._taxonomy import (
+    AttributeInfo,
+    CategoryInfo,
+    Taxonomy,
+    load_taxonomy,
+    sdk_color,
+)
+
+__all__ = [
+    "BACKGROUND", "FILE_TYPES", "MASK_FLAGS", "MAX_ID", "NIFTI_TYPE", "VIDEO_EXTENSIONS",
+    "AttributeInfo", "Category", "CategoryInfo", "ImportShape", "ItemsList", "PathRef",
+    "PathRole", "Problem", "Segment", "SegmentMap", "Series", "Task", "Taxonomy",
+    "category_label", "file_extension", "file_type", "is_remote", "iter_paths", "load_items",
+    "load_taxonomy", "mask_accepted", "mask_converted", "parse_items", "rebase", "relpath",
+    "sdk_color", "sdk_path", "task_label", "task_paths", "uploadable", "walk", "walk_task",
+]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import ItemsFormatError
+from app.items._rules import is_remote
 from app.jsonio import load_json, write_json_atomic
 
 # A category: a name (taxonomy v2), a class id, a nested path, or the internal v1 form.
@@ -360,6 +361,12 @@ class ItemsList:
         write_json_atomic(target, self.to_json())
         return target
 
+    def copy(self, root: Path | None = None) -> ItemsList:
+        """A deep copy (through JSON, as a reader of the saved list would get it), with
+        ``root`` as the folder relative paths resolve against when it is given."""
+        return parse_items(copy.deepcopy(self.to_json()), path=self.path,
+                           root=root if root is not None else self.root)
+
     def find(self, name: str) -> Task:
         """The task called ``name``."""
         for t in self.tasks:
@@ -374,11 +381,6 @@ class ItemsList:
         for ti, t in enumerate(self.tasks):
             for si, s in enumerate(t.series):
                 yield ti, t, si, s
-
-
-def is_remote(path: str) -> bool:
-    """True for URLs and cloud storage keys, which are not local files."""
-    return "://" in path[:16] or path.startswith(("s3:", "gs:", "az:"))
 
 
 def _parse_series(value: Any, ti: int, si: int, problems: list[Problem]) -> Series:

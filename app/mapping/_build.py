@@ -15,15 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.discover import _layouts as layouts
 from app.discover._cases import MODE_BINARY, MODE_LABELMAP, Case
-from app.readers._census import value_text
-from app.items._model import ItemsList, SegmentMap, Series, Task
-from app.progress import Progress, Work
 from app.discover._scan import ScanResult
 from app.discover._sidecars import LabelTable
+from app.items import ItemsList, SegmentMap, Series, Task, relpath
 from app.mapping._suggest import CONFIDENT, Matcher, Proposal, Suggestion, suggest_file
 from app.mapping._templates import Difference, Template, file_key
+from app.progress import Progress, Work
+from app.readers import split_suffix, value_text
 
 
 @dataclass(frozen=True)
@@ -96,13 +95,6 @@ class BuildResult:
             "template_differences": [d.to_json() for d in self.differences],
             "unpaired": [u.to_json() for u in scan.unpaired],
         }
-
-
-def _rel(path: Path, base: Path) -> str:
-    try:
-        return Path(os.path.relpath(path, base)).as_posix()
-    except ValueError:  # another drive (Windows): RedBrick takes absolute paths too
-        return str(path)
 
 
 def propose(scan: ScanResult, case: Case, matcher: Matcher,
@@ -200,11 +192,11 @@ def build_case(scan: ScanResult, case: Case, base: Path, matcher: Matcher,
 
 
 def _series_name(image: Any) -> str:
-    return image.name if image.is_dicom else layouts.strip_suffix(image.files[0].name)[0]
+    return image.name if image.is_dicom else split_suffix(image.files[0].name)[0]
 
 
 def _items(image: Any, base: Path) -> str | list[str]:
-    paths = [_rel(f, base) for f in image.files]
+    paths = [relpath(f, base) for f in image.files]
     return paths if image.is_dicom else paths[0]
 
 
@@ -214,11 +206,11 @@ def _task(case: Case, base: Path, seg_map: dict[int, Suggestion], masks: dict[in
     if files:
         cats = {inst: s.category_json() for inst, s in seg_map.items()}
         if case.mode == MODE_BINARY:
-            series.segmentations = [_rel(f, base) for f in files]
+            series.segmentations = [relpath(f, base) for f in files]
             series.segment_map = SegmentMap.of(
-                cats, {i: _rel(p, base) for i, p in masks.items()})  # type: ignore[arg-type]
+                cats, {i: relpath(p, base) for i, p in masks.items()})  # type: ignore[arg-type]
         else:
-            rel = [_rel(f, base) for f in files]
+            rel = [relpath(f, base) for f in files]
             series.segmentations = rel[0] if case.mode == MODE_LABELMAP and len(rel) == 1 else rel
             series.segment_map = SegmentMap.of(cats)  # type: ignore[arg-type]
     others = [Series(items=_items(o, base), name=_series_name(o)) for o in case.others]

@@ -17,10 +17,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from app.discover import _layouts as layouts
-from app.mapping import _names as names
-from app.readers._census import Census, value_text
 from app.discover._sidecars import KIND_DCMQI, KIND_ITEMS, KIND_MSD, KIND_NNUNET, LabelTable
-from app.items._taxonomy import Taxonomy, load_taxonomy
+from app.items import Taxonomy, load_taxonomy
+from app.mapping import _names as names
+from app.readers import Census, split_suffix, value_text
 
 CONFIDENT = 0.8  # suggestions at or above this are used by `segmap build`
 Candidate = str | tuple[str, ...]  # a category name, or a nested category path
@@ -202,7 +202,7 @@ class Proposal:
 
 
 def _stem(path: Path) -> str:
-    stem = layouts.strip_suffix(path.name)[0].lower()
+    stem = split_suffix(path.name)[0].lower()
     for tail in ("_labels", "-labels", "_label", "-label", "_colors", "_colortable", "_lut"):
         if stem.endswith(tail) and len(stem) > len(tail):
             return stem[: -len(tail)]
@@ -218,7 +218,7 @@ def applicable_tables(mask: Path, tables: Iterable[LabelTable], root: Path,
     colour tables cover their folder and below, nearer ones first.
     """
     out: list[tuple[LabelTable, dict[int, str], float]] = []
-    mstem = layouts.strip_suffix(mask.name)[0].lower()
+    mstem = split_suffix(mask.name)[0].lower()
     for t in tables:
         if t.kind == KIND_ITEMS:
             continue

@@ -22,18 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from app.discover import _layouts as layouts
-from app.mapping import _names as names
-from app.readers._census import value_text
 from app.errors import InputError
 from app.jsonio import load_json, write_json_atomic
+from app.mapping import _names as names
 from app.mapping._suggest import Candidate, Proposal, Suggestion
+from app.readers import split_suffix, value_text
 
 FORMAT = "segmap-mapping-template"
 
 
 def file_key(path: Path, case_key: str = "") -> str:
     """The template key of a binary mask: its structure name, normalised (``kidney_left``)."""
-    structure = layouts.structure_name(path, case_key) or layouts.strip_suffix(path.name)[0]
+    structure = layouts.structure_name(path, case_key) or split_suffix(path.name)[0]
     return "_".join(names.normalise(structure, expand=False).tokens)
 
 

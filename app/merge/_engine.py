@@ -31,11 +31,19 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from app.readers import _nifti as niio, _runs as runs
-from app.readers._census import tally_chunks
 from app.errors import MergeError, VolumeReadError
-from app.items._model import ItemsList, Task
+from app.items import ItemsList, Task, sdk_path
 from app.progress import Progress, Work, run
+from app.readers import (
+    RUNS,
+    NiftiHeader,
+    NiftiInfo,
+    nifti_info,
+    nonzero,
+    read_raw,
+    save_nifti,
+    tally_chunks,
+)
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 _SLAB_VOXELS = 1 << 22  # float conversion in slabs keeps memory near one uint16 volume
@@ -53,7 +61,7 @@ class MergeResult:
 
     volume: np.ndarray | None
     affine: np.ndarray | None
-    header: niio.NiftiHeader | None
+    header: NiftiHeader | None
     segments: dict[int, list[int] | None]
     source: Path | None = None
     files: list[str] = field(default_factory=list)
@@ -72,7 +80,7 @@ class MergeResult:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the merged volume as NIfTI (atomically)."""
-        return niio.save_nifti(self.image(), path)
+        return save_nifti(self.image(), path)
 
     def segments_json(self) -> dict[str, list[int] | None]:
         """The segment map with text keys, sorted, as the CLI prints it."""
@@ -94,7 +102,7 @@ def _check_name(path: str) -> None:
         )
 
 
-def _uint16_exact(info: niio.NiftiInfo) -> bool:
+def _uint16_exact(info: NiftiInfo) -> bool:
     # The SDK compares dtypes with ==, which is False for big-endian uint16.
     return bool(info.dtype == np.uint8 or info.dtype == np.uint16)
 
@@ -104,17 +112,17 @@ def _merge_error(exc: VolumeReadError) -> MergeError:
     return MergeError(exc.message, exc.hint, sdk_message=exc.message)
 
 
-def _sdk_info(path: str) -> niio.NiftiInfo:
+def _sdk_info(path: str) -> NiftiInfo:
     """The header of a mask the SDK would accept as NIfTI, or the MergeError it fails with."""
     _check_name(path)
     try:
-        return niio.read_info(path)
+        return nifti_info(path)
     except VolumeReadError as exc:
         raise _merge_error(exc) from None
 
 
-def _read_like_sdk(path: str, base: bool, info: niio.NiftiInfo | None = None
-                   ) -> tuple[niio.NiftiInfo, np.ndarray, np.ndarray | None]:
+def _read_like_sdk(path: str, base: bool, info: NiftiInfo | None = None
+                   ) -> tuple[NiftiInfo, np.ndarray, np.ndarray | None]:
     """Read a mask as the SDK reads it (uint8/uint16 raw, anything else rounded).
 
     Returns the info, the voxels (uint8 files stay uint8: the merge widens them only
@@ -148,7 +156,7 @@ def _read_like_sdk(path: str, base: bool, info: niio.NiftiInfo | None = None
         else:
             data = np.round(img.get_fdata(caching="unchanged")).astype(np.uint16)
         return info, np.asfortranarray(data), None
-    cached = runs.CACHE.get(path) if _uint16_exact(info) else None
+    cached = RUNS.get(path) if _uint16_exact(info) else None
     if cached is not None and cached.shape == info.shape:
         # Rebuilt from the census's runs: no second inflate of the file.
         flat = np.zeros(int(np.prod(info.shape)), info.dtype.newbyteorder("="))
@@ -156,7 +164,7 @@ def _read_like_sdk(path: str, base: bool, info: niio.NiftiInfo | None = None
         flat[idx] = vals
         return info, flat.reshape(info.shape, order="F"), idx
     try:
-        raw = niio.read_raw(info)
+        raw = read_raw(info)
     except VolumeReadError as exc:
         raise _merge_error(exc) from None
     if _uint16_exact(info):
@@ -381,11 +389,11 @@ def merge_files(
         if len(info.shape) == 3 and info.shape != base_shape:
             raise _shape_error(path, info.shape, files[0], base_shape)
         if len(info.shape) == 3 and _uint16_exact(info) and not info.scaled:
-            cached = runs.CACHE.get(path)
+            cached = RUNS.get(path)
             if cached is not None and cached.shape == info.shape:
                 return cached.expand()  # the census already streamed this file
             try:
-                return niio.nonzero(info)
+                return nonzero(info)
             except VolumeReadError as exc:
                 raise _merge_error(exc) from None
         _, data, _ = _read_like_sdk(path, False, info)
@@ -549,18 +557,6 @@ def merge(files: Sequence[str], instances: dict[int, list[int] | None],
           **options: bool | dict[str, str]) -> MergeResult:
     """Run :func:`merge_files` to the end (no progress reporting)."""
     return run(merge_files(files, instances, **options))  # type: ignore[arg-type]
-
-
-def sdk_path(path: str, base_dir: Path) -> str:
-    """A path as the RedBrick CLI rewrites it before merging.
-
-    Relative paths that exist under the items list's folder become absolute and
-    normalised; others are left as written (RedBrick then treats them as keys in
-    its label storage).
-    """
-    if os.path.isabs(path) or not os.path.exists(os.path.join(base_dir, path)):
-        return path
-    return os.path.abspath(os.path.join(base_dir, path))
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from app.errors import InputError
 from app.geometry import Grid
 from app.merge._engine import MergeResult, merge_series
 from app.preview._display import DisplayVolumes
-from app.progress import Progress, Work, run
-from app.session._model import CaseState, Session
 from app.preview._stats import value_stats
-from app.readers._volumes import load_image
+from app.progress import Progress, Work, run
+from app.readers import load_image
+from app.session._model import CaseState, Session
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,53 @@
-"""TODO"""
+"""What is in a file: volumes, masks and DICOM series, read fast. No RedBrick rules here.
+
+Grids are RAS+ world grids (``app.geometry.Grid``); voxel arrays keep the file's
+array order (NIfTI's x fastest). Which of these files RedBrick accepts, and how
+its SDK turns their values into labels, is decided in ``app.items`` and
+``app.merge``.
+
+* formats: ``Format``, ``volume_format``, ``split_suffix`` and the suffix lists;
+* NIfTI: ``nifti_info`` (header only), ``read_raw``, ``iter_raw`` (streamed), ``nonzero``,
+  ``nifti_bytes``, ``save_nifti`` (atomic);
+* NRRD: ``nrrd_info``, ``read_nrrd``; ``mask_as_nifti`` (an NRRD mask as the NIfTI it
+  converts to);
+* any image: ``image_grid`` (headers only), ``load_image``;
+* masks: ``census`` (values and voxel counts, streamed), with each label map's non-zero
+  runs kept in ``RUNS`` for a later merge;
+* DICOM: ``scan_dicom``, ``load_dicom_volume``, ``DicomSeries``.
+"""
+
+from app.readers._census import Census, ValueFlag, census, tally_chunks, value_text
+from app.readers._formats import (
+    NIFTI_SUFFIXES,
+    NRRD_SUFFIXES,
+    VOLUME_SUFFIXES,
+    Format,
+    is_volume_name,
+    split_suffix,
+    volume_format,
+)
+from app.readers._nifti import (
+    NiftiHeader,
+    NiftiInfo,
+    iter_raw,
+    nifti_bytes,
+    nifti_info,
+    nonzero,
+    nonzero_in,
+    open_nifti_stream,
+    read_raw,
+    save_nifti,
+)
+from app.readers._nrrd import NrrdInfo, nrrd_info, read_nrrd
+from app.readers._runs import RUNS, RunCache, Runs
+from app.readers._volumes import dicom_image_series, image_grid, load_image, mask_as_nifti
+from app.readers.dicom import DicomSeries, load_dicom_volume, scan_dicom
+
+__all__ = [
+    "NIFTI_SUFFIXES", "NRRD_SUFFIXES", "RUNS", "VOLUME_SUFFIXES", "Census", "DicomSeries",
+    "Format", "NiftiHeader", "NiftiInfo", "NrrdInfo", "RunCache", "Runs", "ValueFlag", "census",
+    "dicom_image_series", "image_grid", "is_volume_name", "iter_raw", "load_dicom_volume",
+    "load_image", "mask_as_nifti", "nifti_bytes", "nifti_info", "nonzero", "nonzero_in",
+    "nrrd_info", "open_nifti_stream", "read_nrrd", "read_raw", "save_nifti", "scan_dicom",
+    "split_suffix", "tally_chunks", "value_text", "volume_format",
+]

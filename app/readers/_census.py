@@ -11,18 +11,26 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 
-from app.readers import _nifti as niio, _runs as runs
+from app.readers import _nifti as niio
+from app.readers import _runs as runs
+from app.readers._formats import Format, volume_format
 from app.readers._runs import Runs, chunk_runs
+from app.readers._volumes import mask_as_nifti
 
-# Stable flag codes; validation turns them into findings.
-FLAG_NON_INTEGER = "non-integer"
-FLAG_NEGATIVE = "negative"
-FLAG_OVER_UINT16 = "over-65535"
-FLAG_NON_FINITE = "non-finite"
+
+class ValueFlag(StrEnum):
+    """What is unusual about a mask's values (validation turns each into a finding)."""
+
+    NON_INTEGER = "non-integer"
+    NEGATIVE = "negative"
+    OVER_UINT16 = "over-65535"
+    NON_FINITE = "non-finite"
+
 
 _DENSE_RANGE = 1 << 17  # integer ranges up to this size are counted with bincount
 
@@ -37,7 +45,7 @@ class Census:
     affine: np.ndarray = field(repr=False)
     zooms: tuple[float, ...]
     values: dict[float, int]
-    flags: tuple[str, ...] = ()
+    flags: tuple[ValueFlag, ...] = ()
 
     @property
     def nonzero(self) -> dict[float, int]:
@@ -82,7 +90,7 @@ class _Tally:
 
     def __init__(self) -> None:
         self.counts: dict[float, int] = {}
-        self.flags: set[str] = set()
+        self.flags: set[ValueFlag] = set()
 
     def add(self, values: np.ndarray, counts: np.ndarray) -> None:
         for v, n in zip(values.tolist(), counts.tolist(), strict=True):
@@ -92,9 +100,9 @@ class _Tally:
         """Count integer ``values`` (each ``weights`` times, when given)."""
         lo, hi = int(values.min()), int(values.max())
         if lo < 0:
-            self.flags.add(FLAG_NEGATIVE)
+            self.flags.add(ValueFlag.NEGATIVE)
         if hi > 65535:
-            self.flags.add(FLAG_OVER_UINT16)
+            self.flags.add(ValueFlag.OVER_UINT16)
         if hi - lo < _DENSE_RANGE and hi < 2**62:
             shifted = values.astype(np.int64) - lo if lo else values
             hist = np.bincount(shifted, weights=weights, minlength=hi - lo + 1)
@@ -109,7 +117,7 @@ class _Tally:
     def add_floats(self, values: np.ndarray) -> None:
         finite = np.isfinite(values)
         if not finite.all():
-            self.flags.add(FLAG_NON_FINITE)
+            self.flags.add(ValueFlag.NON_FINITE)
             self.add(*np.unique(values[~finite], return_counts=True))
             values = values[finite]
             if not values.size:
@@ -118,11 +126,11 @@ class _Tally:
         if (rounded == values).all() and -(2.0**62) < rounded.min() and rounded.max() < 2.0**62:
             self.add_integers(rounded.astype(np.int64))
             return
-        self.flags.add(FLAG_NON_INTEGER)
+        self.flags.add(ValueFlag.NON_INTEGER)
         if values.min() < 0:
-            self.flags.add(FLAG_NEGATIVE)
+            self.flags.add(ValueFlag.NEGATIVE)
         if values.max() > 65535:
-            self.flags.add(FLAG_OVER_UINT16)
+            self.flags.add(ValueFlag.OVER_UINT16)
         self.add(*np.unique(values, return_counts=True))
 
 
@@ -187,12 +195,14 @@ def tally_chunks(chunks: Iterable[np.ndarray], record: list[tuple[np.ndarray, ..
 
 def census(path: str | os.PathLike[str], info: niio.NiftiInfo | None = None,
            keep_runs: bool = True) -> Census:
-    """Census one mask file.
+    """Census one mask file (NIfTI streamed; NRRD through its NIfTI conversion).
 
-    Values are those a reader sees: when the header sets scl_slope / scl_inter
+    Values are those a reader sees: when a NIfTI header sets scl_slope / scl_inter
     they are applied, as nibabel and RedBrick's SDK apply them.
     """
-    info = info or niio.read_info(path)
+    if info is None and volume_format(path) is Format.NRRD:
+        return _nrrd_census(Path(path))
+    info = info or niio.nifti_info(path)
     chunks: Iterable[np.ndarray] = niio.iter_raw(info)
     if info.scaled:
         slope, inter = info.slope or 1.0, info.inter or 0.0
@@ -203,7 +213,7 @@ def census(path: str | os.PathLike[str], info: niio.NiftiInfo | None = None,
         else None)
     t = tally_chunks(chunks, record)
     if record is not None:
-        runs.CACHE.put(info.path, Runs(
+        runs.RUNS.put(info.path, Runs(
             np.concatenate([r[0] for r in record]) if record else np.empty(0, np.int64),
             np.concatenate([r[1] for r in record]) if record else np.empty(0, np.int32),
             np.concatenate([r[2] for r in record]) if record
@@ -217,5 +227,21 @@ def census(path: str | os.PathLike[str], info: niio.NiftiInfo | None = None,
         affine=info.affine,
         zooms=info.zooms,
         values=dict(sorted(values.items(), key=lambda kv: (np.isnan(kv[0]), kv[0]))),
+        flags=tuple(sorted(t.flags)),
+    )
+
+
+def _nrrd_census(path: Path) -> Census:
+    """The census of an NRRD mask: the values of the NIfTI image it converts to."""
+    img = mask_as_nifti(path)
+    data = np.asanyarray(img.dataobj)
+    t = tally_chunks([data.reshape(-1, order="F")])
+    return Census(
+        file=path,
+        shape=tuple(int(n) for n in data.shape),
+        dtype=data.dtype.name,
+        affine=np.asarray(img.affine, dtype=np.float64),
+        zooms=tuple(float(z) for z in img.header.get_zooms()[:3]),
+        values=dict(sorted(t.counts.items(), key=lambda kv: (np.isnan(kv[0]), kv[0]))),
         flags=tuple(sorted(t.flags)),
     )

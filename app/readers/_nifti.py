@@ -64,7 +64,7 @@ class NiftiInfo:
         return tuple(float(z) for z in self.header.get_zooms()[: len(self.shape)])
 
 
-def _open_stream(path: Path) -> tuple[BinaryIO, bool]:
+def open_nifti_stream(path: Path) -> tuple[BinaryIO, bool]:
     try:
         fh: BinaryIO = open(path, "rb")  # noqa: SIM115 - returned to the caller
     except FileNotFoundError:
@@ -95,10 +95,10 @@ def _gzip_error(path: Path, exc: BaseException) -> VolumeReadError:
     )
 
 
-def read_info(path: str | os.PathLike[str]) -> NiftiInfo:
+def nifti_info(path: str | os.PathLike[str]) -> NiftiInfo:
     """Read and check the header of a NIfTI-1 or NIfTI-2 file (gzipped or not)."""
     p = Path(path)
-    stream, gz = _open_stream(p)
+    stream, gz = open_nifti_stream(p)
     try:
         block = stream.read(540)
     except _GZIP_ERRORS as exc:
@@ -158,7 +158,7 @@ def read_info(path: str | os.PathLike[str]) -> NiftiInfo:
 
 
 def _payload(info: NiftiInfo) -> BinaryIO:
-    stream, _ = _open_stream(info.path)
+    stream, _ = open_nifti_stream(info.path)
     try:
         if info.gzipped:
             skip = info.offset

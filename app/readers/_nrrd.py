@@ -22,7 +22,6 @@ import numpy as np
 from app.errors import VolumeReadError
 from app.geometry import Grid
 
-NRRD_SUFFIXES = (".nrrd", ".nhdr")
 # Sign flips from each NRRD space to RAS; spaces with "-time" add a time axis.
 _TO_RAS = {
     "right-anterior-superior": (1.0, 1.0, 1.0),
@@ -52,7 +51,7 @@ def _error(path: Path, what: str) -> VolumeReadError:
                            "Save it again from Slicer or ITK as .nrrd (gzip encoding).")
 
 
-def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+def _read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The parsed header fields of an NRRD file (values as pynrrd types them)."""
     import nrrd
 
@@ -78,7 +77,7 @@ def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise _error(p, str(exc)) from None
 
 
-def header_grid(header: dict[str, Any], path: Path) -> tuple[Grid, tuple[int, ...]]:
+def _header_grid(header: dict[str, Any], path: Path) -> tuple[Grid, tuple[int, ...]]:
     """The RAS grid of the spatial axes, and which data axes they are."""
     sizes = [int(s) for s in header.get("sizes", [])]
     if not sizes:
@@ -115,11 +114,11 @@ def header_grid(header: dict[str, Any], path: Path) -> tuple[Grid, tuple[int, ..
     return Grid.of(shape, affine), spatial
 
 
-def read_info(path: str | os.PathLike[str]) -> NrrdInfo:
+def nrrd_info(path: str | os.PathLike[str]) -> NrrdInfo:
     """The header and grid of an NRRD file, without reading its voxels."""
     p = Path(path)
-    header = read_header(p)
-    grid, spatial = header_grid(header, p)
+    header = _read_header(p)
+    grid, spatial = _header_grid(header, p)
     return NrrdInfo(p, header, grid, spatial)
 
 
@@ -128,7 +127,7 @@ def read_nrrd(path: str | os.PathLike[str]) -> tuple[np.ndarray, Grid]:
     import nrrd
 
     p = Path(path)
-    info = read_info(p)
+    info = nrrd_info(p)
     try:
         data = nrrd.read(str(p), index_order="F")[0]
     except FileNotFoundError as exc:

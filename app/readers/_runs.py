@@ -110,4 +110,4 @@ class RunCache:
             self._bytes = 0
 
 
-CACHE = RunCache()
+RUNS = RunCache()

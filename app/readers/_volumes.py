@@ -8,39 +8,31 @@ files of one DICOM series; a mask is a NIfTI or NRRD label map. Grids are RAS+
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 
-from app.readers import _nifti as niio, _nrrd as nrrd
-from app.readers.dicom._pixels import load_dicom_volume
-from app.readers.dicom._scan import scan_dicom
-from app.readers.dicom._series import DicomSeries
 from app.errors import VolumeReadError
 from app.geometry import Grid
 from app.progress import Progress, Work, run
-
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
-
-
-def volume_format(path: Path) -> str:
-    """"nifti", "nrrd" or "dicom" (anything else is tried as DICOM)."""
-    name = path.name.lower()
-    if name.endswith(NIFTI_SUFFIXES):
-        return "nifti"
-    if name.endswith(nrrd.NRRD_SUFFIXES):
-        return "nrrd"
-    return "dicom"
+from app.readers import _nifti as niio
+from app.readers import _nrrd as nrrd
+from app.readers._formats import Format, volume_format
+from app.readers.dicom._pixels import load_dicom_volume
+from app.readers.dicom._scan import scan_dicom
+from app.readers.dicom._series import DicomSeries
 
 
-def _single(paths: Sequence[Path]) -> tuple[Path, str] | None:
+def _single(paths: Sequence[Path]) -> tuple[Path, Format] | None:
     if not paths:
         raise VolumeReadError("The series lists no image items.",
                               "Give the image file, or the files of one DICOM series.")
     first = Path(paths[0])
     kind = volume_format(first)
-    if kind == "dicom":
+    if kind is Format.DICOM:
         return None
     if len(paths) > 1:
         raise VolumeReadError(
@@ -79,10 +71,10 @@ def image_grid(paths: Sequence[Path]) -> Grid:
                                   " ".join(series.warnings) or None)
         return series.grid
     path, kind = single
-    if kind == "nifti":
-        info = niio.read_info(path)
+    if kind is Format.NIFTI:
+        info = niio.nifti_info(path)
         return Grid.of(info.shape, info.affine)
-    return nrrd.read_info(path).grid
+    return nrrd.nrrd_info(path).grid
 
 
 def _three_d(data: np.ndarray, path: Path) -> np.ndarray:
@@ -97,7 +89,7 @@ def _three_d(data: np.ndarray, path: Path) -> np.ndarray:
 
 
 def _nifti(path: Path, scaled: bool) -> tuple[np.ndarray, Grid]:
-    info = niio.read_info(path)
+    info = niio.nifti_info(path)
     data = niio.read_raw(info)
     if scaled and info.scaled:
         data = data.astype(np.float32) * np.float32(info.slope or 1.0) + np.float32(info.inter or 0)
@@ -114,7 +106,7 @@ def load_image(paths: Sequence[Path]) -> Work[tuple[np.ndarray, Grid]]:
         return volume, series.grid
     path, kind = single
     yield Progress(0, 1, f"Reading {path.name}")
-    if kind == "nifti":
+    if kind is Format.NIFTI:
         data, grid = _nifti(path, scaled=True)
     else:
         raw, grid = nrrd.read_nrrd(path)
@@ -123,35 +115,36 @@ def load_image(paths: Sequence[Path]) -> Work[tuple[np.ndarray, Grid]]:
     return data, grid
 
 
-def _as_labels(data: np.ndarray, path: Path) -> np.ndarray:
-    if data.dtype.kind in "iub":
-        return data.astype(np.uint8) if data.dtype == np.bool_ else data
-    if data.dtype.kind != "f":
-        raise VolumeReadError(f"{path} stores {data.dtype} voxels, not labels.",
-                              "A label map must hold whole numbers (uint8 or uint16 is best).")
-    finite = np.isfinite(data)
-    if not finite.all() or not np.array_equal(data, np.round(data)):
-        raise VolumeReadError(
-            f"{path} holds fractional values (e.g. {data[finite & (data != np.round(data))][:1]}),"
-            " not labels.", "Threshold or round the mask to whole numbers before importing it.")
-    lo, hi = (float(data.min()), float(data.max())) if data.size else (0.0, 0.0)
-    for dtype in (np.uint8, np.uint16, np.int16, np.int32, np.int64):
-        info = np.iinfo(dtype)
-        if info.min <= lo and hi <= info.max:
-            return data.astype(dtype)
-    raise VolumeReadError(f"{path} holds label values too large to be labels ({hi:g}).")
+def mask_as_nifti(path: str | os.PathLike[str]) -> nib.Nifti1Image:
+    """An NRRD mask as the NIfTI-1 image Segmap converts it to: same voxels, same world grid.
 
-
-def load_mask(path: Path) -> tuple[np.ndarray, Grid]:
-    """A NIfTI or NRRD label map: integer voxels (scaling applied) and its world grid."""
+    RedBrick takes NIfTI masks only; ``app.export`` writes this image when it exports
+    or uploads an NRRD mask, and the merge reads it in memory, so both see the same
+    thing. The spatial axes come first (a Slicer ``.seg.nrrd``'s single layer is
+    dropped); values and dtype are kept (booleans become uint8, 64-bit integers the
+    narrowest type that holds them); the RAS affine is both sform and qform.
+    """
     p = Path(path)
-    kind = volume_format(p)
-    if kind == "nifti":
-        data, grid = _nifti(p, scaled=True)
-    elif kind == "nrrd":
-        raw, grid = nrrd.read_nrrd(p)
-        data = _three_d(raw, p)
-    else:
-        raise VolumeReadError(f"{p} is not a NIfTI or NRRD mask.",
-                              "Masks must be .nii, .nii.gz, .nrrd or .nhdr files.")
-    return _as_labels(data, p), grid
+    if volume_format(p) is not Format.NRRD:
+        raise VolumeReadError(f"{p} is not an NRRD file.", "Convert NRRD masks only.")
+    raw, grid = nrrd.read_nrrd(p)
+    data = _three_d(raw, p)
+    if data.dtype == np.bool_:
+        data = data.astype(np.uint8)
+    elif data.dtype.kind in "iu" and data.dtype.itemsize == 8:
+        data = _narrowest(data, p)
+    img = nib.Nifti1Image(np.asfortranarray(data), grid.affine)
+    img.header.set_qform(grid.affine, code=1)
+    img.header.set_sform(grid.affine, code=1)
+    img.header.set_xyzt_units("mm")
+    return img
+
+
+def _narrowest(data: np.ndarray, path: Path) -> np.ndarray:
+    lo, hi = (int(data.min()), int(data.max())) if data.size else (0, 0)
+    for dtype in (np.uint8, np.uint16, np.int16, np.uint32, np.int32):
+        limits = np.iinfo(dtype)
+        if limits.min <= lo and hi <= limits.max:
+            return data.astype(dtype)
+    raise VolumeReadError(f"{path} holds label values NIfTI cannot store as labels "
+                          f"({lo}..{hi}).", "Renumber the labels from 1.")

@@ -17,13 +17,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.readers._census import Census
 from app.errors import InputError
-from app.items._model import Category, ItemsList, Segment, SegmentMap, Series, Task, category_label
-from app.progress import Work
+from app.items import (
+    Category,
+    ItemsList,
+    Segment,
+    SegmentMap,
+    Series,
+    Task,
+    Taxonomy,
+    category_label,
+    relpath,
+)
 from app.mapping._suggest import Suggestion
-from app.items._taxonomy import Taxonomy
 from app.mapping._templates import Template, file_key
+from app.progress import Work
+from app.readers import Census, nifti_info
 from app.validate._files import FileCache
 
 if TYPE_CHECKING:
@@ -118,14 +127,6 @@ class Row:
     def label_value(self) -> int | None:
         """The value this row has in the merged volume RedBrick receives (its instance id)."""
         return self.key if self.key is not None else self.value
-
-
-def relpath(path: Path, base: Path) -> str:
-    """``path`` relative to ``base`` with POSIX separators (absolute on another drive)."""
-    try:
-        return Path(os.path.relpath(path, base)).as_posix()
-    except ValueError:
-        return str(path)
 
 
 @dataclass
@@ -345,7 +346,6 @@ class Session:
         voxels reoriented), and fit the target's shape: a binary case takes binary
         masks; a label-map case takes label maps (and becomes shape II with two files).
         """
-        from app.readers import _nifti as niio
         from app.geometry import Grid, compare_grids
 
         if mask not in source.masks:
@@ -358,7 +358,7 @@ class Session:
         if target.binary and not c.binary:
             raise InputError(f"{mask.name} holds several values; case {target.name} takes one "
                              "binary mask per structure.", "Move it to a label-map case.")
-        info = niio.read_info(mask)
+        info = nifti_info(mask)
         match = compare_grids(self.cache.image_grid(list(target.image.files)),
                               Grid.of(info.shape, info.affine))
         if not match.aligned:

@@ -10,18 +10,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from app.mapping import _suggest as suggest
-from app.readers._census import Census
-from app.errors import InputError, SegmapError
-from app.items._model import load_items, parse_items
-from app.jsonio import load_json, write_json_atomic
 from app.discover._pairing import ImageRef
-from app.progress import Progress, Work
 from app.discover._scan import ScanResult, scan
-from app.session._model import MODE_I, MODE_II, MODE_III, CaseState, ImageInfo, Session
+from app.errors import InputError, SegmapError
+from app.items import Taxonomy, load_items, load_taxonomy, parse_items
+from app.jsonio import load_json, write_json_atomic
+from app.mapping import _suggest as suggest
 from app.mapping._suggest import Matcher, Suggestion, suggest_file
-from app.items._taxonomy import Taxonomy, load_taxonomy
 from app.mapping._templates import load_template
+from app.progress import Progress, Work
+from app.readers import Census
+from app.session._model import MODE_I, MODE_II, MODE_III, CaseState, ImageInfo, Session
 
 SESSION_FORMAT = "segmap-session"
 

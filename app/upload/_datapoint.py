@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import SegmapError
+from app.items import sdk_path
 from app.upload._credentials import REDBRICK_STORAGE
 
 LABELS_ARRAY_LIMIT = 1000
@@ -25,14 +26,6 @@ _MASK_KEYS = ("binaryMask", "semanticMask", "pngMask", "masks")
 
 class TaskError(SegmapError):
     """This task cannot be uploaded as it is."""
-
-
-def _local(path: str, task_dir: Path) -> str:
-    # The CLI's rule: a relative path that exists under the items list's folder
-    # becomes absolute; anything else stays as written.
-    if os.path.isabs(path) or not os.path.exists(os.path.join(task_dir, path)):
-        return path
-    return os.path.abspath(os.path.join(task_dir, path))
 
 
 def prepare_point(point: dict[str, Any], task_dir: Path, storage_id: str) -> dict[str, Any]:
@@ -59,13 +52,13 @@ def prepare_point(point: dict[str, Any], task_dir: Path, storage_id: str) -> dic
         if not isinstance(label_map, dict) or not label_map.get("labelName"):
             continue
         names = label_map["labelName"]
-        names = [_local(n, task_dir) for n in (names if isinstance(names, list) else [names])]
+        names = [sdk_path(n, task_dir) for n in (names if isinstance(names, list) else [names])]
         label_map["labelName"] = names[0] if len(names) == 1 else names
     for series_info in point.get("seriesInfo") or []:
         masks = series_info.get("masks") or {}
         for inst, mask in masks.items():
             if isinstance(mask, str):
-                masks[inst] = _local(mask, task_dir)
+                masks[inst] = sdk_path(mask, task_dir)
     if storage_id != REDBRICK_STORAGE:
         return point
     for idx, path in enumerate(point["items"]):

@@ -9,18 +9,8 @@ from __future__ import annotations
 
 import os
 
-from app.items._model import ItemsList, Task
+from app.items import ItemsList, Task
 from app.upload._credentials import REDBRICK_STORAGE
-
-
-def task_name(task: Task) -> str | None:
-    """The task's name as RedBrick will have it: ``name``, else its first item."""
-    if task.name:
-        return task.name
-    for series in task.series:
-        if series.item_paths:
-            return series.item_paths[0]
-    return None
 
 
 def _check(items: ItemsList, path: str, what: str, problems: list[str],

@@ -8,43 +8,15 @@ the ``createDatapoint`` variables from a converted task is in ``datapoint``.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.errors import InputError
-from app.items._taxonomy import Taxonomy
+from app.items import NIFTI_TYPE, Taxonomy
 from app.upload import _queries as queries
 from app.upload._client import RedBrickClient, RedBrickError
 
 READY = "CREATION_SUCCESS"
-
-# MIME types by extension, as the SDK's redbrick.utils.files.get_file_type.
-FILE_TYPES = {
-    "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "bmp": "image/bmp",
-    "dcm": "application/dicom", "mp4": "video/mp4", "avi": "video/x-msvideo",
-    "": "application/dicom", "ima": "application/dicom", "dicom": "application/dicom",
-    "json": "application/json", "nii": "application/octet-stream",
-    "nrrd": "application/octet-stream", "txt": "text/plain", "html": "text/html",
-}
-NIFTI_TYPE = "application/octet-stream"
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi")
-
-
-def file_type(path: str) -> str:
-    """The MIME type RedBrick expects for a file, or an error for a type it refuses."""
-    stem, ext = os.path.splitext(path.lower())
-    if ext == ".gz":
-        stem, ext = os.path.splitext(stem)
-    ext = ext.lstrip(".")
-    if ext not in FILE_TYPES:
-        raise InputError(
-            f"{path}: RedBrick does not accept .{ext} files "
-            f"(SDK: Unsupported file type {ext}!).",
-            "Convert it to NIfTI (.nii.gz) or DICOM first.")
-    return FILE_TYPES[ext]
-
 
 @dataclass(frozen=True)
 class Project:

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from app.readers import _nifti as niio
 from app.errors import Cancelled, MergeError
+from app.items import NIFTI_TYPE, VIDEO_EXTENSIONS, file_type
 from app.merge._engine import merge_files
 from app.progress import run
+from app.readers import nifti_bytes
 from app.upload import _datapoint as dp
 from app.upload import _protocol as protocol
 from app.upload._client import RedBrickClient, RedBrickError, TransientError
@@ -58,13 +59,13 @@ def upload_task(ctx: TaskContext, index: int, name: str, converted: dict[str, An
     dp.apply_segment_map(point)
     dp.check_structure(point)
     direct = ctx.storage == REDBRICK_STORAGE
-    if direct and any(os.path.splitext(i)[1].lower() in protocol.VIDEO_EXTENSIONS
+    if direct and any(os.path.splitext(i)[1].lower() in VIDEO_EXTENSIONS
                       for i in point["items"]):
         raise dp.TaskError("Video items are not supported by Segmap's upload.",
                            "Upload videos with the RedBrick CLI (`redbrick upload`).")
     volumes = dp.label_volumes(point)
     files = list(point["items"]) + [h["item"] for h in point.get("heatMaps") or []]
-    types = [protocol.file_type(f) for f in files] if direct else []
+    types = [file_type(f) for f in files] if direct else []
     ctx.update(index, state=TaskState.UPLOADING,
                files_total=(len(files) if direct else 0) + len(volumes))
     if direct and not ctx.dry_run:
@@ -219,14 +220,14 @@ def _merge_and_put(ctx: TaskContext, name: str, vol: dp.LabelVolume,
         body: bytes | Path | None = None
         if not result.empty and not ctx.dry_run:
             # Unchanged single files go up as they are, as the SDK sends them.
-            body = result.source if result.source is not None else niio.nifti_bytes(
+            body = result.source if result.source is not None else nifti_bytes(
                 result.image())
     if body is None:
         return result.segments, (None if result.empty else "(dry run)")
     dest = ctx.destination
     _, seg = protocol.presign_uploads(ctx.client, dest.org_id, dest.project_id,
                                       str(uuid4()), str(uuid4()), 0, 1)
-    ctx.client.put(seg[0].url, body, {"Content-Type": protocol.NIFTI_TYPE,
+    ctx.client.put(seg[0].url, body, {"Content-Type": NIFTI_TYPE,
                                       "x-ms-blob-type": "BlockBlob"},
                    what=f"merged labels of series {vol.index}")
     return result.segments, seg[0].file_path

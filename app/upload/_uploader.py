@@ -29,14 +29,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.errors import Cancelled, SegmapError, TaxonomyError
-from app.items._model import ItemsList
+from app.items import ItemsList, Taxonomy, task_label
 from app.progress import Work
-from app.items._taxonomy import Taxonomy
 from app.upload import _protocol as protocol
 from app.upload._client import AuthError, RedBrickClient
 from app.upload._credentials import REDBRICK_STORAGE, Credentials, Destination
 from app.upload._journal import Journal, journal_path
-from app.upload._preflight import task_name, task_problems
+from app.upload._preflight import task_problems
 from app.upload._report import TaskResult, TaskState, UploadProgress, UploadReport
 from app.upload._task_upload import TaskContext, upload_task
 from app.validate._run import validate_work
@@ -218,7 +217,7 @@ class _Run:
             earlier = Journal(path, self.dest.key, read_only=True)
         out = []
         for i, task in enumerate(self.items.tasks):
-            name = task_name(task)
+            name = task_label(task)
             if self.options.only is not None and name not in self.options.only:
                 continue
             if earlier is not None and name and earlier.state(name)[0] == "created":
@@ -266,7 +265,7 @@ class _Run:
         """The tasks of this run: checked for names and files; created ones skipped."""
         results, selected, seen = [], [], set()
         for i, task in enumerate(self.items.tasks):
-            name = task_name(task)
+            name = task_label(task)
             if self.options.only is not None and name not in self.options.only:
                 continue
             result = TaskResult(i, name or f"(task {i})")

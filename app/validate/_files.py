@@ -16,11 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from app.readers import _nifti as niio
-from app.readers._census import Census, census
 from app.errors import VolumeReadError
 from app.geometry import Grid
-from app.readers._volumes import image_grid
+from app.readers import Census, census, image_grid, nifti_info
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
@@ -158,7 +156,7 @@ def _read_fault(path: str, exc: VolumeReadError) -> FileCheck:
 
 def _check_nifti(path: str) -> FileCheck:
     try:
-        info = niio.read_info(path)
+        info = nifti_info(path)
     except VolumeReadError as exc:
         return _read_fault(path, exc)
     name = os.path.basename(path)

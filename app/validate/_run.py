@@ -83,9 +83,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.items._model import ItemsList, Task
+from app.items import ItemsList, Taxonomy, task_label
 from app.progress import Work, run
-from app.items._taxonomy import Taxonomy
 from app.validate._files import FileCache
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -171,16 +170,6 @@ def sort_findings(items: ItemsList, found: list[Finding]) -> list[Finding]:
     unique = list(dict.fromkeys(found))
     return sorted(unique, key=lambda f: (order.get(f.task, len(order)), _RANK[f.severity],
                                          -1 if f.series is None else f.series))
-
-
-def task_label(task: Task) -> str | None:
-    """The name RedBrick gives a task: its name, else its first image path."""
-    if isinstance(task.name, str) and task.name:
-        return str(task.name)
-    for s in task.series:
-        if s.item_paths:
-            return str(s.item_paths[0])
-    return None
 
 
 def counts(found: list[Finding]) -> dict[str, int]:

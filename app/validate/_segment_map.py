@@ -9,11 +9,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 
-from app.items._model import Segment, SegmentMap, category_label
-from app.items._taxonomy import CategoryInfo, Taxonomy
+from app.items import MAX_ID, CategoryInfo, Segment, SegmentMap, Taxonomy, category_label
 from app.validate._run import Finding, finding
-
-MAX_ID = 65535
 
 
 def check_map(smap: SegmentMap, taxonomy: Taxonomy | None, task: str | None,

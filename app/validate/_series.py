@@ -16,32 +16,29 @@ import numpy as np
 
 from app.errors import SegmapError, VolumeReadError
 from app.geometry import Grid, Relation, compare_grids
-from app.items._model import ItemsList, SegmentMap, Series, Task, is_remote
-from app.merge._engine import merge_files, sdk_path
+from app.items import (
+    ItemsList,
+    SegmentMap,
+    Series,
+    Task,
+    Taxonomy,
+    file_extension,
+    is_remote,
+    sdk_path,
+    task_label,
+    uploadable,
+)
+from app.merge._engine import merge_files
 from app.progress import Progress, Work
-from app.items._taxonomy import Taxonomy
-from app.validate._run import Finding, finding, task_label
 from app.validate._files import FileCache, FileCheck, access_fault, relation_code, sdk_values
+from app.validate._run import Finding, finding
 from app.validate._segment_map import check_map
 from app.validate._values import check_binary, check_census, check_values, overlap_findings
-
-# File extensions RedBrick's SDK uploads (redbrick.utils.files.FILE_TYPES); "" is DICOM.
-UPLOAD_EXTENSIONS = {"png", "jpg", "jpeg", "bmp", "mp4", "avi", "dcm", "", "ima", "dicom",
-                     "json", "nii", "nrrd", "txt", "html"}
-
 
 # Findings that make RedBrick's merge fail (or that it refuses) for the same reason.
 MERGE_BLOCKERS = {"mask-shared", "png-without-binary", "files-misaligned", "mask-dimensions",
                   "file-missing", "file-unreadable", "file-corrupt", "not-nifti",
                   "gzip-name-mismatch", "remote-file"}
-
-
-def upload_extension(path: str) -> str:
-    """The extension RedBrick's SDK judges a file by (``get_file_type``)."""
-    stem, ext = os.path.splitext(path.lower())
-    if ext == ".gz":
-        _, ext = os.path.splitext(stem)
-    return ext.lstrip(".")
 
 
 @dataclass
@@ -98,10 +95,9 @@ class SeriesRun:
                 "Check the `items` paths (relative paths start at the items list's folder; "
                 "a DICOM series lists its files, not their folder)."),
                 file=missing[0])
-        bad = [p for p in local if p.is_file() and upload_extension(p.name) not in
-               UPLOAD_EXTENSIONS]
+        bad = [p for p in local if p.is_file() and not uploadable(p.name)]
         if bad:
-            ext = upload_extension(bad[0].name)
+            ext = file_extension(bad[0].name)
             self.add("image-type-unsupported", (
                 f"RedBrick does not upload files ending in .{ext} ({bad[0].name}"
                 f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}): 'Unsupported file "

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from app.items._model import MASK_FLAGS, ItemsList, Problem, Task
-from app.items._taxonomy import Taxonomy
-from app.validate._run import Finding, finding, task_label
+from app.items import MASK_FLAGS, ItemsList, Problem, Task, Taxonomy, task_label
+from app.validate._run import Finding, finding
 from app.validate._segment_map import check_map
 
 NO_CATEGORY = "has no `category`"  # the items parser's text for a segment without one

@@ -8,16 +8,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.readers._census import (
-    FLAG_NEGATIVE,
-    FLAG_NON_FINITE,
-    FLAG_NON_INTEGER,
-    FLAG_OVER_UINT16,
-    Census,
-    value_text,
-)
-from app.items._model import category_label
-from app.merge._engine import MergeResult, sdk_path
+from app.items import category_label, sdk_path
+from app.merge._engine import MergeResult
+from app.readers import Census, ValueFlag, value_text
 from app.validate._run import Finding, finding
 
 if TYPE_CHECKING:
@@ -56,7 +49,7 @@ def check_census(c: Census) -> Iterator[tuple[str, str, int | None]]:
     """(code, message, value) for the value flags of one file's census."""
     name = os.path.basename(str(c.file))
     vals = sorted(v for v in c.values if v != 0 and np.isfinite(v))
-    if FLAG_NON_INTEGER in c.flags:
+    if ValueFlag.NON_INTEGER in c.flags:
         frac = [v for v in vals if not float(v).is_integer()]
         n = sum(c.values[v] for v in frac)
         lost = sum(c.values[v] for v in frac if abs(v) <= 0.5)
@@ -66,7 +59,7 @@ def check_census(c: Census) -> Iterator[tuple[str, str, int | None]]:
             + (f", so {_n(lost)} at or below 0.5 become background" if lost else "")
             + ". A probability map or an interpolated resampling is the usual cause: save "
             "whole-number labels (threshold, or resample with nearest neighbour)."), None
-    if FLAG_NEGATIVE in c.flags:
+    if ValueFlag.NEGATIVE in c.flags:
         neg = [v for v in vals if v < 0]
         to = ", ".join(f"{value_text(v)} -> {int(np.round(v)) % 65536}" for v in neg[:4])
         yield "values-negative", (
@@ -74,14 +67,14 @@ def check_census(c: Census) -> Iterator[tuple[str, str, int | None]]:
             f"RedBrick stores labels as 0..65535 and wraps them ({to}), creating labels no "
             "segmentMap entry expects. Use 0 for background and positive label values."), (
             int(neg[0]) if neg and float(neg[0]).is_integer() else None)
-    if FLAG_OVER_UINT16 in c.flags:
+    if ValueFlag.OVER_UINT16 in c.flags:
         big = [v for v in vals if v > 65535]
         to = ", ".join(f"{value_text(v)} -> {int(np.round(v)) % 65536}" for v in big[:4])
         yield "values-over-65535", (
             f"{name} holds values above 65535 ({_some(big)}). RedBrick stores labels as 16-bit "
             f"values and wraps them ({to}), mixing them up with other labels. Renumber the "
             "labels from 1."), (int(big[0]) if big and float(big[0]).is_integer() else None)
-    if FLAG_NON_FINITE in c.flags:
+    if ValueFlag.NON_FINITE in c.flags:
         bad = sum(n for v, n in c.values.items() if not np.isfinite(v))
         yield "values-non-finite", (
             f"{name} holds {bad:,} NaN or infinite voxels; RedBrick's conversion to 16-bit "

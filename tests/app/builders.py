@@ -93,7 +93,7 @@ def seed(folder: Path, shape_kind: str) -> Path:
 def check(folder: Path, series: dict[str, Any] | list[dict[str, Any]] | None = None,
           taxonomy: Any = None, tasks: list[Any] | None = None) -> list[Any]:
     """Write an items list (one task 'case' holding ``series``) and validate it."""
-    from app.items._model import load_items
+    from app.items import load_items
     from app.validate._run import validate
 
     if tasks is None:

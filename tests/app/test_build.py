@@ -6,14 +6,14 @@ import json
 import os
 from pathlib import Path
 
-from app.mapping._build import build
 from app.cli import main
-from app.items._model import load_items
-from app.merge._engine import merge_series
-from app.progress import run
 from app.discover._scan import scan
+from app.items import load_items
+from app.mapping._build import build
 from app.mapping._suggest import Matcher, taxonomy_candidates
 from app.mapping._templates import Template, load_template
+from app.merge._engine import merge_series
+from app.progress import run
 
 from . import synth_layouts as synth
 

@@ -9,10 +9,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from app.readers import _nifti as niio
-from app.readers._census import census, tally_chunks
 from app.cli import main
 from app.errors import VolumeReadError
+from app.readers import RUNS, census, iter_raw, nifti_info, read_raw, tally_chunks
 
 
 def save(path, arr, affine=None, **kw):
@@ -89,9 +88,9 @@ def test_streaming_matches_whole_volume_on_many_chunks(tmp_path):
     rng = np.random.default_rng(0)
     arr = (rng.random((64, 64, 64)) < 0.3).astype(np.uint8) * rng.integers(1, 9, (64, 64, 64)).astype(np.uint8)
     path = save(tmp_path / "big.nii.gz", arr)
-    info = niio.read_info(path)
+    info = nifti_info(path)
     for prefetch in (False, True):
-        t = tally_chunks(niio.iter_raw(info, chunk_bytes=4096, prefetch=prefetch))
+        t = tally_chunks(iter_raw(info, chunk_bytes=4096, prefetch=prefetch))
         assert t.counts == reference_counts(arr)
 
 
@@ -99,7 +98,7 @@ def test_read_raw_is_writable_and_never_touches_the_file(tmp_path):
     arr = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
     path = save(tmp_path / "r.nii.gz", arr)
     before = path.read_bytes()
-    data = niio.read_raw(niio.read_info(path))
+    data = read_raw(nifti_info(path))
     np.testing.assert_array_equal(data, arr)
     data[:] = 0
     assert path.read_bytes() == before
@@ -157,7 +156,6 @@ def test_cli_census_bad_file_is_one_line_no_traceback(tmp_path, capsys):
 
 
 def test_census_keeps_the_runs_the_merge_rebuilds_voxels_from(tmp_path):
-    from app.readers import _runs as runs
 
     rng = np.random.default_rng(5)
     arr = np.zeros((30, 20, 10), np.uint16)
@@ -166,7 +164,7 @@ def test_census_keeps_the_runs_the_merge_rebuilds_voxels_from(tmp_path):
     arr[26:, :, :] = rng.integers(0, 3, (4, 20, 10))  # noisy corner: short runs
     path = save(tmp_path / "r.nii.gz", arr)
     census(path)
-    kept = runs.CACHE.get(path)
+    kept = RUNS.get(path)
     assert kept is not None and kept.shape == arr.shape
     idx, vals = kept.expand()
     flat = arr.reshape(-1, order="F")
@@ -174,4 +172,4 @@ def test_census_keeps_the_runs_the_merge_rebuilds_voxels_from(tmp_path):
     np.testing.assert_array_equal(vals, flat[np.flatnonzero(flat)])
     floats = save(tmp_path / "f.nii.gz", arr.astype(np.float32))
     census(floats)
-    assert runs.CACHE.get(floats) is None  # only integer label maps are kept
+    assert RUNS.get(floats) is None  # only integer label maps are kept

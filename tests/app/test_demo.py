@@ -14,9 +14,7 @@ import pytest
 from pydicom import config
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 
-from app.readers._census import census
 from app.cli import main
-from app.demo._writer import MARKER, SCRATCH_PREFIX, DemoInfo, is_demo, make_demo, write_demo
 from app.demo._layout import (
     MASK_I,
     MASKS_II,
@@ -27,10 +25,12 @@ from app.demo._layout import (
     UNMAPPED,
     mask_iii,
 )
+from app.demo._writer import MARKER, SCRATCH_PREFIX, DemoInfo, is_demo, make_demo, write_demo
 from app.errors import InputError, MergeError
-from app.items._model import load_items
+from app.items import load_items
 from app.merge._engine import merge_series
 from app.progress import Progress, run
+from app.readers import census
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 

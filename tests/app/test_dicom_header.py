@@ -9,7 +9,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from app.readers.dicom import _elements as dicom_elements, _header as dicom_header
+from app.readers.dicom import _elements as dicom_elements
+from app.readers.dicom import _header as dicom_header
 from app.readers.dicom._header import HeaderError, read_header, read_header_pydicom
 from tests.app.dicom_synth import write_slice
 

@@ -14,9 +14,9 @@ import numpy as np
 import pydicom
 import pytest
 
-from app.readers.dicom import DicomSeries, load_dicom_volume, scan_dicom
 from app.geometry import Grid, align_to_image, compare_grids
 from app.progress import run
+from app.readers.dicom import DicomSeries, load_dicom_volume, scan_dicom
 
 pytestmark = pytest.mark.shared_data
 PYDICOM_FILES = Path(pydicom.__file__).parent / "data" / "test_files"

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from pydicom.uid import generate_uid
 
-from app.readers.dicom import DicomSeries, load_dicom_volume, scan_dicom
 from app.errors import InputError, VolumeReadError
 from app.progress import Progress, run
+from app.readers.dicom import DicomSeries, load_dicom_volume, scan_dicom
 from tests.app.dicom_synth import (
     CORONAL,
     SAGITTAL,

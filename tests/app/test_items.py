@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.errors import ItemsFormatError, JsonFileError
-from app.items._model import Segment, SegmentMap, Series, Task, load_items, parse_items
+from app.items import Segment, SegmentMap, Series, Task, load_items, parse_items
 
 # The three seed cases of RedBrick's importing-annotations guide (reference §2.4).
 GUIDE_I = [{"name": "task-1", "series": [{"items": "scan.nii.gz", "segmentations": "seg.nii.gz",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from app.items._model import load_items
+from app.items import load_items
 from app.merge._engine import merge_series, series_inputs
 from app.progress import run
 

@@ -315,8 +315,7 @@ def test_file_variants(tmp_path, kind, suffix):
 # ------------------------------------------ merging from the census's kept runs
 @pytest.mark.parametrize("seed", range(4))
 def test_random_cases_match_the_sdk_when_the_census_kept_runs(tmp_path, seed):
-    from app.readers import _runs as runs
-    from app.readers._census import census
+    from app.readers import RUNS, census
 
     rng = random.Random(1000 + seed)
     for n in range(25):
@@ -326,13 +325,13 @@ def test_random_cases_match_the_sdk_when_the_census_kept_runs(tmp_path, seed):
         assert_same(case["files"], case["instances"], binary_mask=case["binary_mask"],
                     masks=case["masks"], label_validate=case["label_validate"],
                     prune=case["prune"])
-    runs.CACHE.clear()
+    RUNS.clear()
 
 
 def test_a_file_changed_after_its_census_is_read_again(tmp_path):
     import os
 
-    from app.readers._census import census
+    from app.readers import census
 
     a = write(tmp_path / "a.nii.gz", np.array([[[1, 1, 0, 0]]], np.uint8), np.uint8)
     b = write(tmp_path / "b.nii.gz", np.array([[[0, 2, 2, 0]]], np.uint8), np.uint8)
@@ -344,7 +343,7 @@ def test_a_file_changed_after_its_census_is_read_again(tmp_path):
 
 @pytest.mark.parametrize("keys", [(200, 7), (7, 255), (70000, 1)])
 def test_large_instance_ids_like_the_sdk(tmp_path, keys):
-    from app.readers._census import census
+    from app.readers import census
 
     m1, m2 = _row(tmp_path, "m1.nii.gz", [1, 1, 0, 0]), _row(tmp_path, "m2.nii.gz", [0, 1, 1, 0])
     masks = {str(keys[0]): m1, str(keys[1]): m2}

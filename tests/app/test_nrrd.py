@@ -12,9 +12,15 @@ import pytest
 
 from app.errors import VolumeReadError
 from app.geometry import Grid, align_to_image, compare_grids
-from app.readers._nrrd import read_info, read_nrrd
 from app.progress import run
-from app.readers._volumes import image_grid, load_image, load_mask
+from app.readers import image_grid, load_image, mask_as_nifti, nrrd_info, read_nrrd
+
+
+def load_mask(path: Path) -> tuple[np.ndarray, Grid]:
+    """An NRRD mask's voxels and grid, as the NIfTI image Segmap converts it to."""
+    img = mask_as_nifti(path)
+    return np.asanyarray(img.dataobj), Grid.of(img.shape, img.affine)
+
 
 FLIPS = {"left-posterior-superior": [-1, -1, 1], "right-anterior-superior": [1, 1, 1],
          "left-anterior-superior": [-1, 1, 1]}
@@ -122,13 +128,13 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
     bad.write_text("NRRD0004\ntype: short\ndimension: 3\nsizes: 2 2 2\nspace: martian\n"
                    "space directions: (1,0,0) (0,1,0) (0,0,1)\nencoding: raw\n\n")
     with pytest.raises(VolumeReadError, match="unknown space 'martian'"):
-        read_info(bad)
+        nrrd_info(bad)
     junk = tmp_path / "junk.nrrd"
     junk.write_text("hello\n")
     with pytest.raises(VolumeReadError, match="junk.nrrd is not a readable NRRD"):
-        read_info(junk)
+        nrrd_info(junk)
     with pytest.raises(VolumeReadError, match="not found"):
-        read_info(tmp_path / "none.nrrd")
+        nrrd_info(tmp_path / "none.nrrd")
 
 
 @pytest.mark.shared_data

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.readers import _nifti as niio
 from app.cli import main
+from app.discover._scan import ScanResult, scan
 from app.errors import InputError
 from app.progress import run
-from app.discover._scan import ScanResult, scan
 
 from . import synth_layouts as synth
+from app.readers import _nifti as niio
 
 TS_REF = "totalsegmentator/tests/reference_files"
 
@@ -240,7 +239,6 @@ def test_totalsegmentator_reference_files(shared_data):
 
 
 def test_dicom_case_folder_with_a_nifti_mask(shared_data, tmp_path):
-    pytest.importorskip("app.readers.dicom")
     src = shared_data / TS_REF
     case = tmp_path / "patient1"
     (case / "dicom").mkdir(parents=True)
@@ -255,10 +253,6 @@ def test_dicom_case_folder_with_a_nifti_mask(shared_data, tmp_path):
 
 
 def test_dcmqi_nrrd_masks_on_their_dicom_series(shared_data, tmp_path):
-    pytest.importorskip("app.readers.dicom")
-    from app.readers import _volumes as volumes
-    if not hasattr(volumes, "load_mask"):
-        pytest.skip("the NRRD reader is not in this build")
     src = shared_data / "dcmqi" / "data" / "segmentations"
     case = tmp_path / "ct"
     (case / "image").mkdir(parents=True)
@@ -273,7 +267,7 @@ def test_dcmqi_nrrd_masks_on_their_dicom_series(shared_data, tmp_path):
     assert np.all([c.layout == "DICOM folder" for c in r.cases])
 
 
-# --- DICOM, through the app.readers.dicom API (a test double until the reader is merged) ---------
+# --- DICOM, through a test double of the DICOM reader's scan ---------------------------
 
 
 def _fake_dicom(monkeypatch, series):

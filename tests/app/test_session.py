@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from app.errors import InputError
-from app.items._model import load_items
+from app.items import load_items, load_taxonomy
 from app.progress import run
 from app.session._model import ABSENT, NOT_IN_TAXONOMY, OK, SUGGESTED, UNMAPPED
 from app.session._open import load_session, open_folder, open_items, open_source, save_session
-from app.items._taxonomy import load_taxonomy
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from app.items._model import load_items
-from app.progress import run
+from app.items import load_items
 from app.preview._stats import GeometryMismatchError, SegmentStats, series_stats
-from app.readers._volumes import image_grid
+from app.progress import run
+from app.readers import image_grid
 from tests.app.dicom_synth import axial_positions, pixels_for, write_series
 
 AFFINE = np.diag([2.0, 2.0, 3.0, 1.0])  # 12 mm3 = 0.012 mL per voxel

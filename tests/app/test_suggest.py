@@ -9,10 +9,10 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from app.mapping import _names as names
 from app.discover import _sidecars as sidecars
-from app.readers._census import census
+from app.mapping import _names as names
 from app.mapping._suggest import CONFIDENT, Matcher, suggest_file, taxonomy_candidates
+from app.readers import census
 
 from . import synth_layouts as synth
 

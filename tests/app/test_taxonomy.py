@@ -7,7 +7,7 @@ import json
 import pytest
 
 from app.errors import TaxonomyError
-from app.items._taxonomy import Taxonomy, load_taxonomy, sdk_color
+from app.items import Taxonomy, load_taxonomy, sdk_color
 
 V2 = {
     "orgId": "o", "taxId": "t", "name": "Clinical", "isNew": True, "createdAt": "2025-01-01",

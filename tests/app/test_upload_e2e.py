@@ -21,7 +21,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from app.items._model import load_items
+from app.items import load_items
 from app.merge._engine import merge_series
 from app.progress import run
 from app.upload import (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from app.items._model import load_items
+from app.items import load_items
 from app.progress import run
 from app.upload import (
     AuthError,

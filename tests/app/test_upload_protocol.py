@@ -11,10 +11,11 @@ import re
 import pytest
 
 from app.errors import InputError
-from app.upload import RedBrickClient, RetryPolicy, Timeouts, api_url, _queries as queries
+from app.upload import RedBrickClient, RetryPolicy, Timeouts, api_url
+from app.upload import _queries as queries
 from app.upload._client import encode_body
 from app.upload._datapoint import TaskError, map_segmentation_category, series_info_variable
-from app.upload._protocol import file_type
+from app.items import file_type
 
 from .rb_server import API_KEY, ORG, PROJECT, Faults, RBServer, make_items
 from .test_upload_e2e import segmap_upload
@@ -122,7 +123,7 @@ def test_slow_create_answers_time_out_and_are_looked_up(tmp_path):
                     ops=frozenset({"createDatapointSDK"}))
     server = RBServer(faults=faults).start()
     try:
-        from app.items._model import load_items
+        from app.items import load_items
         from app.progress import run
         from app.upload import Destination, UploadOptions, upload
 

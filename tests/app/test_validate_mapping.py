@@ -7,8 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from app.items._model import load_items
-from app.items._taxonomy import Taxonomy
+from app.items import Taxonomy, load_items
 from app.validate._run import validate
 
 from .builders import check, codes, image, nifti, only, seed, taxonomy_v2, volume

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.items._model import load_items
+from app.items import load_items
 from app.validate._run import validate
 
 from .builders import codes, only
@@ -48,7 +48,7 @@ def test_totalsegmentator_multilabel_pairs(tmp_path, ts):
 
 
 def test_demo_shows_exactly_its_deliberate_problems(demo_dataset):
-    from app.items._taxonomy import load_taxonomy
+    from app.items import load_taxonomy
 
     items = load_items(demo_dataset.items_json)
     found = validate(items, load_taxonomy(demo_dataset.taxonomy_json))

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import app.validate._run
 import app.validate._files
-from app.items._model import load_items
+import app.validate._run
+from app.items import load_items
 from app.progress import Progress
-from app.validate._run import CODES, Finding, validate, validate_work
 from app.validate._files import FileCache
+from app.validate._run import CODES, Finding, validate, validate_work
 
 from .builders import check, codes, image, items_file, nifti, only, seed, volume
 

@@ -11,7 +11,7 @@ from pydicom.uid import generate_uid
 
 from app.errors import VolumeReadError
 from app.progress import run
-from app.readers._volumes import image_grid, load_image, load_mask
+from app.readers import image_grid, load_image, mask_as_nifti
 from tests.app.dicom_synth import axial_positions, pixels_for, write_series
 
 
@@ -66,17 +66,25 @@ def test_several_volume_files_are_refused(tmp_path: Path) -> None:
         image_grid([])
 
 
-def test_masks_become_integer_labels(tmp_path: Path) -> None:
-    whole = save(tmp_path, "f.nii.gz", np.array([[[0.0, 1.0], [2.0, 300.0]]], np.float32))
-    labels, _ = load_mask(whole)
-    assert labels.dtype == np.uint16 and labels.max() == 300
-    boolean = save(tmp_path, "b.nii", np.ones((2, 2, 2), np.uint8))
-    assert load_mask(boolean)[0].dtype == np.uint8
-    fraction = save(tmp_path, "p.nii.gz", np.full((2, 2, 2), 0.25, np.float32))
-    with pytest.raises(VolumeReadError, match="fractional values"):
-        load_mask(fraction)
-    four = save(tmp_path, "t.nii.gz", np.zeros((2, 2, 2, 3), np.uint8))
+def test_an_nrrd_mask_converts_to_nifti_with_its_values_and_grid(tmp_path: Path) -> None:
+    import nrrd as pynrrd
+
+    values = np.array([[[0.0, 1.0], [2.0, 300.0]]], np.float32)
+    header = {"space": "left-posterior-superior", "space directions": np.diag([2.0, 1, 3]),
+              "space origin": np.array([5.0, 6, 7])}
+    pynrrd.write(str(tmp_path / "f.nrrd"), values, header)
+    img = mask_as_nifti(tmp_path / "f.nrrd")
+    assert img.get_data_dtype() == np.float32
+    assert np.array_equal(np.asanyarray(img.dataobj), values)
+    expected = np.diag([-2.0, -1.0, 3.0, 1.0])
+    expected[:3, 3] = [-5.0, -6.0, 7.0]
+    np.testing.assert_allclose(img.affine, expected)
+    assert int(img.header["sform_code"]) == 1 and int(img.header["qform_code"]) == 1
+    pynrrd.write(str(tmp_path / "b.nrrd"), np.ones((2, 2, 2), np.int64), header)
+    assert mask_as_nifti(tmp_path / "b.nrrd").get_data_dtype() == np.uint8
+    pynrrd.write(str(tmp_path / "t.nrrd"), np.zeros((2, 2, 2, 3), np.uint8),
+                 {"kinds": ["domain", "domain", "domain", "list"]})
     with pytest.raises(VolumeReadError, match="holds 3 volumes"):
-        load_mask(four)
-    with pytest.raises(VolumeReadError, match="not a NIfTI or NRRD mask"):
-        load_mask(tmp_path / "m.png")
+        mask_as_nifti(tmp_path / "t.nrrd")
+    with pytest.raises(VolumeReadError, match="not an NRRD file"):
+        mask_as_nifti(tmp_path / "m.png")

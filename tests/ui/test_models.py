@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
+from app.items import load_taxonomy
 from app.progress import run
 from app.session._model import OK, SUGGESTED, UNMAPPED
 from app.session._open import open_folder
-from app.items._taxonomy import load_taxonomy
 from ui.cases_model import COL_INCLUDE, COL_MAPPING, CasesModel
 from ui.category_delegate import CategoryCombo, category_choices
 from ui.mapping_model import COL_CATEGORY, COL_STATUS, MappingTableModel

@@ -7,7 +7,7 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 
-from app.items._model import load_items
+from app.items import load_items
 from app.session._model import OK
 from ui.mapping_model import COL_CATEGORY
 from ui.pages.source_page import SourcePage

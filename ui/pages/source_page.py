@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
 
 from app.demo._writer import is_demo, write_demo
 from app.errors import SegmapError
+from app.items import Taxonomy, load_taxonomy
 from app.progress import Work
 from app.session._model import Session
 from app.session._open import open_source
-from app.items._taxonomy import Taxonomy, load_taxonomy
 from ui import errors
 from ui.pages.base import Page
 

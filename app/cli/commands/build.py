@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.mapping._build import BuildResult, build
 from app.cli._common import drive, print_json
 from app.cli.commands.scan import notes
-from app.errors import InputError
 from app.discover._scan import ScanResult, scan
+from app.errors import InputError
+from app.mapping._build import BuildResult, build
 from app.mapping._suggest import CONFIDENT, Matcher, taxonomy_candidates
 from app.mapping._templates import load_template, template_from
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from app.readers._census import Census, census, value_text
 from app.cli._common import print_json
+from app.readers import Census, census, value_text
 
 NAME = "census"
 HELP = "List every value in mask files with its voxel count (no sorting; fast on large volumes)."

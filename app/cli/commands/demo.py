@@ -7,7 +7,6 @@ import shlex
 import time
 
 from app.cli._common import drive, print_json
-from app.demo._writer import DemoInfo, write_demo
 from app.demo._layout import (
     CT_NIFTI,
     DICOM_DIR,
@@ -19,6 +18,7 @@ from app.demo._layout import (
     UNMAPPED,
 )
 from app.demo._phantom import SHAPE
+from app.demo._writer import DemoInfo, write_demo
 
 NAME = "demo"
 HELP = ("Write a demo dataset: a synthetic CT (DICOM and NIfTI) with organ masks in all three "

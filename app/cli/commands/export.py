@@ -7,7 +7,7 @@ import argparse
 from app.cli._common import print_json
 from app.errors import InputError
 from app.export._export import export_items
-from app.items._model import ItemsList, load_items
+from app.items import ItemsList, load_items
 
 NAME = "export"
 HELP = ("Write an items list to another place with its paths made relative to that place "

@@ -7,7 +7,7 @@ import sys
 
 from app.cli._common import drive, print_json
 from app.errors import MergeError
-from app.items._model import load_items
+from app.items import load_items
 from app.merge._engine import merge_series
 
 NAME = "merge"

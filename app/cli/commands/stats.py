@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app.cli._common import drive, print_json
-from app.items._model import category_label, load_items
+from app.items import category_label, load_items
 from app.preview._stats import series_stats
 
 NAME = "stats"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from app.cli._common import drive, print_json
 from app.errors import SegmapError
-from app.items._model import load_items
+from app.items import load_items
 from app.upload import (
     UploadOptions,
     load_credentials,

@@ -8,8 +8,7 @@ import textwrap
 from itertools import groupby
 
 from app.cli._common import drive, print_json
-from app.items._model import load_items
-from app.items._taxonomy import load_taxonomy
+from app.items import load_items, load_taxonomy
 from app.validate._run import Finding, counts, validate_work
 
 NAME = "validate"

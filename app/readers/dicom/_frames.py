@@ -26,7 +26,7 @@ with warnings.catch_warnings(action="ignore"):
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-    from app.readers.dicom._header import Header
+    from app.readers.dicom._record import Header
 
 
 def _floats(value: Any, count: int) -> tuple[float, ...] | None:

@@ -18,11 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from app.readers.dicom._frames import expand_frames
-from app.readers.dicom._geometry import analyse_positions, ras_affine, same_orientation, slice_normal
-from app.readers.dicom._header import Header
-from app.readers.dicom._series import DicomSeries, object_kind
 from app.geometry import Grid
+from app.readers.dicom._frames import expand_frames
+from app.readers.dicom._geometry import (
+    analyse_positions,
+    ras_affine,
+    same_orientation,
+    slice_normal,
+)
+from app.readers.dicom._record import Header
+from app.readers.dicom._series import DicomSeries, object_kind
 
 MIN_SLICES = 3  # fewer cannot make a volume to segment
 LOCALIZER_MAX_SLICES = 5  # each plane of a multi-plane localizer has about 1-3 slices

@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from app.errors import VolumeReadError
+from app.progress import Progress, Work
 from app.readers.dicom._elements import quiet_warnings
 from app.readers.dicom._frames import dicomwrappers, frame_rescale
 from app.readers.dicom._header import Header, HeaderError, read_header
 from app.readers.dicom._series import DicomSeries
-from app.errors import VolumeReadError
-from app.progress import Progress, Work
 
 _THREADS = 2  # decoders that release the GIL (openjpeg, gdcm, file reads) overlap
 _INT16 = np.iinfo(np.int16)

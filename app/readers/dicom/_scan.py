@@ -19,11 +19,11 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from app.errors import InputError
+from app.progress import Progress, Work
 from app.readers.dicom._group import build_series
 from app.readers.dicom._header import Header, HeaderError, maybe_dicom_name, read_header
 from app.readers.dicom._series import DicomSeries
-from app.errors import InputError
-from app.progress import Progress, Work
 
 CHUNK = 64  # files per task: amortises scheduling, keeps progress and cancel responsive
 THREADS = 4  # I/O overlap; more gains little with the GIL held while parsing

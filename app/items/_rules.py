@@ -1,0 +1,129 @@
+"""RedBrick's own rules about an items list, each stated once.
+
+What redbrick-sdk 2.35.4 does with the paths, names, file types and label ids of
+an items list (reference redbrick.md §2, §3.1, §3.4, §9). Validation, the merge,
+export and upload all ask these functions; none of them repeats a rule.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.errors import InputError
+from app.readers import Format, volume_format
+
+if TYPE_CHECKING:
+    from app.items._model import Task
+
+MAX_ID = 65535  # labels are stored as uint16: ids and overlap groups are 1..65535
+BACKGROUND = 0  # value 0 is background: RedBrick ignores segmentMap id 0
+
+
+class ImportShape(StrEnum):
+    """RedBrick's three ways to import segmentations (redbrick.md §2.4)."""
+
+    LABEL_MAP = "I"  # one multi-label file; segmentMap maps its values to categories
+    LABEL_MAPS = "II"  # several multi-label files sharing one value -> category map
+    BINARY_MASKS = "III"  # one binary mask per category: binaryMask, a `mask` per entry
+
+    @property
+    def binary(self) -> bool:
+        """True for shape III."""
+        return self is ImportShape.BINARY_MASKS
+
+    @classmethod
+    def of(cls, binary: bool, files: int) -> ImportShape:
+        """The shape of a series with ``files`` segmentation files."""
+        if binary:
+            return cls.BINARY_MASKS
+        return cls.LABEL_MAP if files <= 1 else cls.LABEL_MAPS
+
+
+# -- paths -----------------------------------------------------------------------------
+
+
+def is_remote(path: str) -> bool:
+    """True for URLs and cloud storage keys, which are not local files."""
+    return "://" in path[:16] or path.startswith(("s3:", "gs:", "az:"))
+
+
+def sdk_path(path: str, base_dir: str | os.PathLike[str]) -> str:
+    """A path as the RedBrick CLI rewrites it before using it (``prepare_json_files``).
+
+    A relative path that exists under the items list's folder becomes absolute and
+    normalised; any other path is left as written (RedBrick then treats it as a key
+    in its label storage, and a local file that is not there fails the task).
+    """
+    joined = os.path.join(base_dir, path)
+    if os.path.isabs(path) or not os.path.exists(joined):
+        return path
+    return os.path.abspath(joined)
+
+
+# -- names -----------------------------------------------------------------------------
+
+
+def task_label(task: Task) -> str | None:
+    """The name RedBrick gives a task: its ``name``, else its first image path."""
+    if isinstance(task.name, str) and task.name:
+        return task.name
+    for series in task.series:
+        if series.item_paths:
+            return series.item_paths[0]
+    return None
+
+
+# -- file types ------------------------------------------------------------------------
+
+# MIME type by extension, as the SDK's redbrick.utils.files.get_file_type ("" is DICOM).
+FILE_TYPES = {
+    "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "bmp": "image/bmp",
+    "dcm": "application/dicom", "mp4": "video/mp4", "avi": "video/x-msvideo",
+    "": "application/dicom", "ima": "application/dicom", "dicom": "application/dicom",
+    "json": "application/json", "nii": "application/octet-stream",
+    "nrrd": "application/octet-stream", "txt": "text/plain", "html": "text/html",
+}
+NIFTI_TYPE = "application/octet-stream"
+# Items with these extensions go up through the items-list-file path (not supported).
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi")
+
+
+def file_extension(path: str) -> str:
+    """The extension RedBrick's SDK judges a file by: ``scan.nii.gz`` -> ``nii``."""
+    stem, ext = os.path.splitext(path.lower())
+    if ext == ".gz":
+        _, ext = os.path.splitext(stem)
+    return ext.lstrip(".")
+
+
+def uploadable(path: str) -> bool:
+    """True when RedBrick's SDK uploads a file of this type."""
+    return file_extension(path) in FILE_TYPES
+
+
+def file_type(path: str) -> str:
+    """The MIME type RedBrick expects for a file; InputError for a type it refuses."""
+    ext = file_extension(path)
+    if ext not in FILE_TYPES:
+        raise InputError(
+            f"{path}: RedBrick does not accept .{ext} files (SDK: Unsupported file type {ext}!).",
+            "Convert it to NIfTI (.nii.gz) or DICOM first.")
+    return FILE_TYPES[ext]
+
+
+# -- masks -----------------------------------------------------------------------------
+
+
+def mask_accepted(path: str | os.PathLike[str]) -> bool:
+    """True when RedBrick's merge can read the file: it loads masks with nibabel, by name,
+    and refuses anything but NIfTI-1/2 ('Invalid mask type')."""
+    return volume_format(Path(path)) is Format.NIFTI
+
+
+def mask_converted(path: str | os.PathLike[str]) -> bool:
+    """True for masks RedBrick refuses but Segmap converts to NIfTI when it exports or
+    uploads (NRRD, Slicer's format); the merge reads them as that NIfTI."""
+    return volume_format(Path(path)) is Format.NRRD
