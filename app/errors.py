@@ -56,6 +56,11 @@ class MergeError(SegmapError):
         self.sdk_message = sdk_message
 
 
+class OutputError(SegmapError):
+    """An output cannot be written where the user asked (a file in the way, no permission,
+    a full disk, ...). The message names the path."""
+
+
 class TaxonomyError(InputError):
     """A taxonomy file is malformed."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from app.errors import JsonFileError
+from app.errors import JsonFileError, OutputError
 
 
 def read_bytes_checked(path: Path, what: str = "file") -> bytes:
@@ -53,24 +54,53 @@ def load_json(path: str | os.PathLike[str], what: str = "JSON file") -> Any:
         ) from None
 
 
+def output_error(target: Path, exc: OSError) -> OutputError:
+    """A plain error for an output that cannot be written, naming the path and what to do."""
+    blocker = next((p for p in target.parents if os.path.lexists(p) and not p.is_dir()), None)
+    if blocker is not None:
+        return OutputError(f"Cannot write {target}: {blocker} is a file, not a folder.",
+                           "Choose another output path, or move that file out of the way.")
+    if target.is_dir():
+        return OutputError(f"Cannot write {target}: it is a folder.",
+                           f"Give a file name, e.g. {target / 'items.json'}.")
+    if isinstance(exc, PermissionError):
+        return OutputError(f"Permission denied writing {target}.",
+                           "Choose a folder you can write to.")
+    if exc.errno == errno.ENOSPC:
+        return OutputError(f"No space left on the disk to write {target}.",
+                           "Free some space, or choose another disk.")
+    if exc.errno == errno.EROFS:
+        return OutputError(f"Cannot write {target}: the disk is read-only.",
+                           "Choose a folder on a writable disk.")
+    return OutputError(f"Cannot write {target}: {exc.strerror or exc}.",
+                       "Choose another output path.")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` on success.
 
     A reader never sees a half-written file, and a failed write leaves the old
-    file as it was.
+    file as it was. An OS error (a file where a folder must be, no permission, a
+    full disk) becomes an ``OutputError`` that names ``path``.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(target.suffixes[-2:]) or ".tmp"
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
-    os.close(fd)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        suffix = "".join(target.suffixes[-2:]) or ".tmp"
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise output_error(target, exc) from None
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        raise output_error(target, exc) from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise

@@ -57,10 +57,10 @@ def dataset() -> Path:
 
 def _session(root: str):  # type: ignore[no-untyped-def]
     from app.progress import run
-    from app.session._open import open_folder
+    from app.session import open_folder
 
     session = run(open_folder(root))
-    case = next(c for c in session.cases if c.mode == "III")
+    case = next(c for c in session.cases if c.shape == "III")
     session.accept(case)
     return session, case
 
@@ -69,7 +69,7 @@ def switch(root: str) -> None:
     """Open the session (not timed), then time switching to the case until painted."""
     from PySide6.QtWidgets import QApplication
 
-    from app.preview._case import ImageCache, load_case_preview
+    from app.preview import ImageCache, load_case_preview
     from app.progress import run
     from ui.preview import PreviewWidget
 
@@ -104,7 +104,7 @@ def read_image(root: str) -> None:
 
 
 def merge_only(root: str) -> None:
-    from app.merge._engine import merge_series
+    from app.merge import merge_series
     from app.progress import run
 
     session, case = _session(root)

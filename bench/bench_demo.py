@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.demo._writer import make_demo as write_demo_folder
+from app.demo import make_demo as write_demo_folder
 from bench import harness
 
 

@@ -16,7 +16,7 @@ from unittest.mock import patch
 import nibabel as nib
 import numpy as np
 
-from app.merge._engine import merge
+from app.merge import merge
 from bench import bench_census, harness, synth
 
 

@@ -65,7 +65,7 @@ def data() -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, list[int] | No
 def _widget(pyqtgraph_paints: bool = False):
     from PySide6.QtWidgets import QApplication
 
-    from app.preview._display import label_lut
+    from app.preview import label_lut
     from ui.preview import PreviewWidget
 
     class PyqtgraphPaints(PreviewWidget):
@@ -100,7 +100,7 @@ def _widget(pyqtgraph_paints: bool = False):
 def first_overlay(mode: str) -> dict[str, float]:
     """Seconds from arrays in memory to the first painted overlay (5 runs, same widget)."""
     from app.geometry import Grid
-    from app.preview._display import DisplayVolumes
+    from app.preview import DisplayVolumes
 
     image, labels, affine, segments = data()
     grid = Grid.of(image.shape, affine)
@@ -130,7 +130,7 @@ def first_overlay(mode: str) -> dict[str, float]:
 def slice_changes(painter: str) -> dict[str, float]:
     """Mean and max ms per slice change (set_slice + grab), 100 changes per view."""
     from app.geometry import Grid
-    from app.preview._display import DisplayVolumes
+    from app.preview import DisplayVolumes
 
     image, labels, affine, segments = data()
     grid = Grid.of(image.shape, affine)
@@ -159,7 +159,7 @@ def slice_changes(painter: str) -> dict[str, float]:
 
 
 def largest_by_runs() -> dict[str, float]:
-    from app.preview._display import largest_slices
+    from app.preview import largest_slices
 
     _, labels, _, segments = data()
     display = labels.T[::-1]  # the display orientation of this LPS volume: a view

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from synth import label_field, save  # noqa: E402
 
-from app.discover._scan import scan  # noqa: E402
+from app.discover import scan
 from app.progress import run  # noqa: E402
 
 SHAPE = (192, 192, 64)

@@ -22,9 +22,9 @@ import nibabel as nib
 import numpy as np
 
 from app.items import load_items
-from app.merge._engine import merge
+from app.merge import merge
 from app.readers import census
-from app.validate._run import validate
+from app.validate import validate
 from bench import harness, synth
 
 

@@ -18,7 +18,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.geometry import Grid  # noqa: E402
-from app.preview._display import DisplayVolumes  # noqa: E402
+from app.preview import DisplayVolumes
 from bench import phantom  # noqa: E402
 from ui.preview import PreviewWidget  # noqa: E402
 

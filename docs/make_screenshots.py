@@ -31,7 +31,7 @@ def wait(app: QApplication, done, timeout: float = 60.0) -> None:
 
 
 def main(out: Path) -> None:
-    from app.demo._writer import make_demo
+    from app.demo import make_demo
     from ui.main_window import MainWindow
     from ui.pages.source_page import SourcePage
     from ui.settings import Settings
@@ -58,13 +58,13 @@ def main(out: Path) -> None:
     wait(app, lambda: True)
     window.grab().save(str(out / "2_cases.png"))
     # Map the case with one multi-label file: it has the unmapped value.
-    one = next(c for c in state.session.cases if c.mode == "I")
+    one = next(c for c in state.session.cases if c.shape == "I")
     state.set_current_case(one.name)
     window.go_to(2)
     wait(app, lambda: window.loader.current is not None and window.loader.current.case == one.name)
     window.grab().save(str(out / "3_mapping.png"))
     window.go_to(3)
-    three = next(c for c in state.session.cases if c.mode == "III")
+    three = next(c for c in state.session.cases if c.shape == "III")
     preview = window.pages[3]
     preview.case_combo.setCurrentIndex(preview.case_combo.findData(three.name))
     wait(app, lambda: window.loader.current is not None and window.loader.current.case == three.name)

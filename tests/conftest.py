@@ -23,6 +23,6 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def demo_dataset(tmp_path_factory: pytest.TempPathFactory):
     """The demo dataset (app.demo._writer), written once per test session; treat it as read-only."""
-    from app.demo._writer import make_demo
+    from app.demo import make_demo
 
     return make_demo(tmp_path_factory.mktemp("demo") / "segmap-demo")

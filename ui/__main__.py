@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def restore(window: object, state: object) -> None:
     """Reopen the autosaved session."""
     from app.errors import SegmapError
-    from app.session._open import load_session
+    from app.session import load_session
     from ui import errors
 
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox
 
-from app.session._model import Session
+from app.session import Session
 
 
 class CaseCombo(QComboBox):
@@ -20,6 +20,6 @@ class CaseCombo(QComboBox):
         self.clear()
         for c in (session.cases if session else []):
             if c.included:
-                self.addItem(f"{c.name}  [{c.mode}]", c.name)
+                self.addItem(f"{c.name}  [{c.shape}]", c.name)
         self.setCurrentIndex(max(0, self.findData(current) if current else 0))
         self.blockSignals(False)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.preview._case import CasePreview, ImageCache, load_case_preview, preview_stats
-from app.session._model import CaseState, Session
+from app.preview import CasePreview, ImageCache, load_case_preview, preview_stats
+from app.session import CaseState, Session
 from ui.worker import LatestRequest
 
 

@@ -7,14 +7,16 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from app.session._model import ABSENT, NOT_IN_TAXONOMY, OK, SUGGESTED, UNMAPPED, CaseState, Session
+from app.items import ImportShape
+from app.session import ABSENT, NOT_IN_TAXONOMY, OK, SUGGESTED, UNMAPPED, CaseState, Session
 
 COLUMNS = ("Include", "Case", "Patient", "Study / series", "Modality", "Slices", "Masks", "Shape",
            "Mapping", "Warnings")
 COL_INCLUDE, COL_CASE, COL_PATIENT, COL_SERIES, COL_MODALITY, COL_SLICES, COL_MASKS, COL_SHAPE, \
     COL_MAPPING, COL_WARNINGS = range(len(COLUMNS))
-SHAPE_TEXT = {"I": "I  one label map", "II": "II  several label maps",
-              "III": "III  binary masks"}
+SHAPE_TEXT = {ImportShape.LABEL_MAP: "I  one label map",
+              ImportShape.LABEL_MAPS: "II  several label maps",
+              ImportShape.BINARY_MASKS: "III  binary masks"}
 IndexLike = QModelIndex | QPersistentModelIndex
 
 
@@ -105,7 +107,7 @@ class CasesModel(QAbstractTableModel):
                 COL_MODALITY: img.modality or ("DICOM" if img.is_dicom else "NIfTI/NRRD"),
                 COL_SLICES: str(img.slices) if img.slices else "",
                 COL_MASKS: str(len(case.masks)),
-                COL_SHAPE: SHAPE_TEXT.get(case.mode, case.mode),
+                COL_SHAPE: SHAPE_TEXT[case.shape],
                 COL_MAPPING: text,
                 COL_WARNINGS: str(len(case.warnings)) if case.warnings else "",
             }.get(col)

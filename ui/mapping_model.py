@@ -13,7 +13,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 
 from app.items import Category, category_label
-from app.session._model import (
+from app.session import (
     ABSENT,
     EMPTY,
     NOT_IN_TAXONOMY,

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.preview._display import (
+from app.preview import (
     AUTO,
     EDGE_LETTERS,
     PRESET_NAMES,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from app.preview._display import PRESET_NAMES
+from app.preview import PRESET_NAMES
 
 ORGANISATION = "Segmap"
 APPLICATION = "Segmap"

@@ -14,8 +14,7 @@ from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
 from app.errors import SegmapError
 from app.items import Taxonomy
-from app.session._model import CaseState, Session
-from app.session._open import save_session
+from app.session import CaseState, Session, save_session
 from ui.settings import Settings
 
 log = logging.getLogger("segmap")

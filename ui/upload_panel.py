@@ -173,7 +173,7 @@ class UploadPanel(QGroupBox):
         self.report = report
         self._show_tasks(report.tasks)
         self.status.setText(("Done: " if report.ok else "Finished with problems: ")
-                            + report.summary())
+                            + report.summary() + "".join(f"\n{n}" for n in report.notes))
         self.retry_button.setEnabled(not report.ok)
 
     def _on_cancelled(self) -> None:

@@ -1,1 +1,19 @@
-"""TODO"""
+"""A folder in, the cases out: what is an image, what is a mask, and which goes with which.
+
+``scan(folder)`` (long work) walks the folder once, reads image headers (NIfTI,
+NRRD, DICOM series), censuses every mask once, reads label tables beside them
+(dataset.json, colour tables, ...), pairs each mask with its image by the
+dataset's layout and names, confirmed in world space, and groups them into
+``Case``s in RedBrick's import shapes. Names and folders are read by
+``parse_name`` / ``role_hint`` / ``structure_name``; label tables are ``LabelTable``s.
+"""
+
+from app.discover._cases import Case
+from app.discover._layouts import Layout, ParsedName, parse_name, role_hint, structure_name
+from app.discover._pairing import ImageRef, MaskRef, Pair, Unpaired
+from app.discover._scan import ScanResult, Volume, scan
+from app.discover._sidecars import LabelTable, TableKind, dcmqi_name, read_sidecar
+
+__all__ = ["Case", "ImageRef", "LabelTable", "Layout", "MaskRef", "Pair", "ParsedName",
+           "ScanResult", "TableKind", "Unpaired", "Volume", "dcmqi_name", "parse_name",
+           "read_sidecar", "role_hint", "scan", "structure_name"]

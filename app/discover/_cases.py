@@ -21,12 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.discover import _layouts as layouts
+from app.discover._layouts import Layout
 from app.discover._pairing import ImageRef, Pair, Pairing
+from app.items import ImportShape
 from app.readers import Census, split_suffix
-
-MODE_LABELMAP = "I"
-MODE_MULTI = "II"
-MODE_BINARY = "III"
 
 
 @dataclass
@@ -36,8 +34,8 @@ class Case:
     name: str
     image: ImageRef
     pairs: list[Pair]  # one per mask, in segmentation order
-    mode: str  # "I" | "II" | "III"
-    layout: str
+    shape: ImportShape
+    layout: Layout
     others: list[ImageRef] = field(default_factory=list)  # other channels of the case
     note: str = ""  # why this shape
 
@@ -65,8 +63,8 @@ def _structure_named(pair: Pair, case_key: str) -> bool:
 
 
 def split_by_shape(image: ImageRef, pairs: Sequence[Pair], censuses: dict[Path, Census]
-                   ) -> list[tuple[str, list[Pair], str]]:
-    """Group one image's masks into (mode, pairs, note) by binary-ness and folder."""
+                   ) -> list[tuple[ImportShape, list[Pair], str]]:
+    """Group one image's masks into (shape, pairs, note) by binary-ness and folder."""
     binary_by_folder: dict[Path, list[Pair]] = defaultdict(list)
     labelmaps: list[Pair] = []
     for p in pairs:
@@ -75,13 +73,13 @@ def split_by_shape(image: ImageRef, pairs: Sequence[Pair], censuses: dict[Path, 
             binary_by_folder[p.mask.path.parent].append(p)
         else:
             labelmaps.append(p)
-    out: list[tuple[str, list[Pair], str]] = []
+    out: list[tuple[ImportShape, list[Pair], str]] = []
     key = image.name
     for folder, group in binary_by_folder.items():
         named = [p for p in group if _structure_named(p, key)]
         if len(group) >= 2 and len(named) == len(group):
             where = f"in {folder.name}/" if folder != image.folder else "beside the image"
-            out.append((MODE_BINARY, sorted(group, key=lambda p: p.mask.path.name),
+            out.append((ImportShape.BINARY_MASKS, sorted(group, key=lambda p: p.mask.path.name),
                         f"{len(group)} binary masks {where}, one per structure"))
         else:
             labelmaps.extend(group)  # a lone binary file is a label map with one value
@@ -90,18 +88,18 @@ def split_by_shape(image: ImageRef, pairs: Sequence[Pair], censuses: dict[Path, 
     by_folder: dict[Path, list[Pair]] = defaultdict(list)
     for p in sorted(labelmaps, key=lambda p: p.mask.path.as_posix()):
         by_folder[p.mask.path.parent].append(p)
-    shaped: list[tuple[str, list[Pair], str]] = []
+    shaped: list[tuple[ImportShape, list[Pair], str]] = []
     for group in by_folder.values():
         if len(group) == 1:
-            shaped.append((MODE_LABELMAP, group, ""))
+            shaped.append((ImportShape.LABEL_MAP, group, ""))
             continue
         value_sets = [set(censuses[p.mask.path].nonzero) if p.mask.path in censuses else set()
                       for p in group]
         if sum(len(v) for v in value_sets) == len(set().union(*value_sets)):
-            shaped.append((MODE_MULTI, group,
+            shaped.append((ImportShape.LABEL_MAPS, group,
                            f"{len(group)} label maps with distinct values, merged"))
         else:
-            shaped.extend((MODE_LABELMAP, [p], "label maps sharing values are alternatives, "
+            shaped.extend((ImportShape.LABEL_MAP, [p], "label maps sharing values are alternatives, "
                            "one case each") for p in group)
     return shaped + out
 
@@ -116,24 +114,24 @@ def make_cases(pairing: Pairing, censuses: dict[Path, Census]) -> list[Case]:
     for image, pairs in by_image.items():
         shapes = split_by_shape(image, pairs, censuses)
         base = image.name or image.label
-        for mode, group, note in shapes:
+        for shape, group, note in shapes:
             name = base
             if len(shapes) > 1:
-                name = f"{base}-{_suffix(mode, group)}"
-            if mode == MODE_BINARY and name in taken:
+                name = f"{base}-{_suffix(shape, group)}"
+            if shape is ImportShape.BINARY_MASKS and name in taken:
                 name += "-binary"  # beside a label map of the same name (x.nii.gz + x/)
             name = _unique(name, taken)
             layout = group[0].layout
-            cases.append(Case(name, image, group, mode, layout,
+            cases.append(Case(name, image, group, shape, layout,
                               list(pairing.groups.get(image, [])), note))
     cases.sort(key=lambda c: c.name)
     return cases
 
 
-def _suffix(mode: str, group: list[Pair]) -> str:
-    if mode == MODE_BINARY:
+def _suffix(shape: ImportShape, group: list[Pair]) -> str:
+    if shape is ImportShape.BINARY_MASKS:
         return group[0].mask.path.parent.name
-    if mode == MODE_MULTI:
+    if shape is ImportShape.LABEL_MAPS:
         return group[0].mask.path.parent.name
     return split_suffix(group[0].mask.path.name)[0]
 

@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from app.readers import split_suffix
 
-# Layout names as reported in a case's ``layout``.
-NNUNET = "nnU-Net"
-MSD = "MSD"
-TOTALSEG = "TotalSegmentator"
-BRATS = "BraTS"
-KITS = "KiTS"
-DICOM_FOLDER = "DICOM folder"
-GENERIC = "generic"
+
+class Layout(StrEnum):
+    """The dataset layouts Segmap recognises (a case's ``layout``)."""
+
+    NNUNET = "nnU-Net"
+    MSD = "MSD"
+    TOTALSEG = "TotalSegmentator"
+    BRATS = "BraTS"
+    KITS = "KiTS"
+    DICOM_FOLDER = "DICOM folder"
+    GENERIC = "generic"
+
 
 # Tokens that mark a mask file (anchors.md §12, suffix grammar).
 MASK_TOKENS = frozenset({
@@ -208,22 +213,22 @@ def twin_folders(mask_folder: Path, image_folder: Path) -> bool:
     return m in MASK_FOLDERS and i in IMAGE_FOLDERS
 
 
-def layout_of(image: Path | None, mask: Path, image_is_dicom: bool) -> str:
+def layout_of(image: Path | None, mask: Path, image_is_dicom: bool) -> Layout:
     """The dataset layout a (image, mask) pair follows, by names and folders."""
     if image_is_dicom:
-        return DICOM_FOLDER
+        return Layout.DICOM_FOLDER
     assert image is not None
     im, mk = parse_name(image), parse_name(mask)
     if mask.parent.name.lower() in ("labelstr", "labelsts", "labelsva") and \
             image.parent.name.lower().startswith("images"):
-        return NNUNET if im.channel is not None else MSD
+        return Layout.NNUNET if im.channel is not None else Layout.MSD
     if im.stem.lower() == "imaging" and (mk.stem.lower() == "segmentation"
                                           or mask.parent.parent == image.parent):
-        return KITS
+        return Layout.KITS
     if mask.parent.name.lower() == "segmentations" and image.parent == mask.parent.parent:
-        return TOTALSEG
+        return Layout.TOTALSEG
     if im.tokens and im.tokens[0].startswith("brats"):
-        return BRATS
+        return Layout.BRATS
     if im.modality in ("t1ce", "t1c", "t1n", "flair", "t2f", "t2w") and mk.mask_token == "seg":
-        return BRATS
-    return GENERIC
+        return Layout.BRATS
+    return Layout.GENERIC

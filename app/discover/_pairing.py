@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.discover import _layouts as layouts
+from app.discover._layouts import Layout
 from app.geometry import Grid, GridMatch, Relation, compare_grids
 from app.readers import Format
 
@@ -62,7 +63,7 @@ class Pair:
 
     image: ImageRef
     mask: MaskRef
-    layout: str
+    layout: Layout
     reason: str  # how the names / folders placed it ("only image in s0001/")
     match: GridMatch
     refused: tuple[str, ...] = ()  # candidates the geometry refused on the way
@@ -72,7 +73,7 @@ class Pair:
         """Why the pairing was made: layout, name rule, geometry (and refusals)."""
         return self.evidence_as(self.layout)
 
-    def evidence_as(self, layout: str) -> str:
+    def evidence_as(self, layout: Layout) -> str:
         """The evidence under another layout name (a case may recognise more)."""
         text = f"{layout}: {self.reason}; {relation_text(self.match)}"
         return text + "".join(f"; {r}" for r in self.refused)

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from app.discover import _layouts as layouts
-from app.discover._cases import MODE_BINARY, Case, make_cases
+from app.discover._cases import Case, make_cases
+from app.discover._layouts import Layout
 from app.discover._pairing import (
     ImageRef,
     MaskRef,
@@ -34,9 +35,9 @@ from app.discover._pairing import (
     series_keys,
 )
 from app.discover._sidecars import (
-    KIND_NIFTI_EXT,
     SIDECAR_SUFFIXES,
     LabelTable,
+    TableKind,
     nifti_label_table,
     read_sidecar,
     seg_nrrd_table,
@@ -152,7 +153,7 @@ class ScanResult:
         }
 
     def case_json(self, c: Case) -> dict[str, Any]:
-        """``{"name", "image", "segmentations", "mode", "layout", "evidence", ...}``."""
+        """``{"name", "image", "segmentations", "shape", "layout", "evidence", ...}``."""
         im = c.image
         return {
             "name": c.name,
@@ -160,7 +161,7 @@ class ScanResult:
             "image_files": [self.rel(f) for f in im.files] if im.is_dicom else [im.label],
             "series_uid": im.series_uid,
             "segmentations": [self.rel(p) for p in c.masks],
-            "mode": c.mode,
+            "shape": c.shape,
             "layout": c.layout,
             "evidence": c.evidence,
             "other_images": [o.label for o in c.others],
@@ -333,14 +334,14 @@ def _refine_layouts(result: ScanResult) -> None:
     output folder (one binary mask per structure) holds ``statistics.json`` or
     ``preview_*.png`` beside the masks.
     """
-    labelled = {t.path for t in result.tables if t.kind == KIND_NIFTI_EXT}
+    labelled = {t.path for t in result.tables if t.kind == TableKind.NIFTI_EXT}
     for case in result.cases:
-        if case.layout != layouts.GENERIC:
+        if case.layout != Layout.GENERIC:
             continue
-        if case.mode != MODE_BINARY and any(m in labelled for m in case.masks):
-            case.layout = layouts.TOTALSEG
+        if not case.shape.binary and any(m in labelled for m in case.masks):
+            case.layout = Layout.TOTALSEG
             case.note = "label names in the NIfTI header (TotalSegmentator --ml)"
-        elif case.mode == MODE_BINARY:
+        elif case.shape.binary:
             folder = case.masks[0].parent
             if (folder / "statistics.json").exists() or any(folder.glob("preview*.png")):
-                case.layout = layouts.TOTALSEG
+                case.layout = Layout.TOTALSEG

@@ -19,6 +19,7 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +31,21 @@ from app.items import Category, parse_items
 SIDECAR_SUFFIXES = (".json", ".ctbl", ".txt", ".csv", ".tsv")
 _MAX_BYTES = 20 << 20  # larger files are data, not label tables
 
-KIND_NNUNET = "nnU-Net v2 dataset.json"
-KIND_MSD = "MSD dataset.json"
-KIND_SLICER = "3D Slicer colour table"
-KIND_ITKSNAP = "ITK-SNAP label descriptions"
-KIND_DCMQI = "dcmqi segment metadata"
-KIND_ITEMS = "items list"
-KIND_BIDS = "BIDS dseg.tsv"
-KIND_DATATURE = "labels.json"
-KIND_NIFTI_EXT = "NIfTI header extension"
-KIND_SEG_NRRD = "Slicer .seg.nrrd header"
+
+
+class TableKind(StrEnum):
+    """Where a label table came from."""
+
+    NNUNET = "nnU-Net v2 dataset.json"
+    MSD = "MSD dataset.json"
+    SLICER = "3D Slicer colour table"
+    ITKSNAP = "ITK-SNAP label descriptions"
+    DCMQI = "dcmqi segment metadata"
+    ITEMS = "items list"
+    BIDS = "BIDS dseg.tsv"
+    DATATURE = "labels.json"
+    NIFTI_EXT = "NIfTI header extension"
+    SEG_NRRD = "Slicer .seg.nrrd header"
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class LabelTable:
     """
 
     path: Path
-    kind: str
+    kind: TableKind
     names: dict[int, str] = field(default_factory=dict)
     per_file: tuple[dict[int, str], ...] = ()
     by_file: dict[Path, dict[int | None, Category]] = field(default_factory=dict)
@@ -107,7 +113,7 @@ def _from_json(path: Path, obj: Any) -> LabelTable | None:
         return _dcmqi(path, obj)
     if isinstance(obj, list) and obj and all(isinstance(t, dict) for t in obj):
         if all("id" in t and "name" in t and "series" not in t for t in obj):
-            return LabelTable(path, KIND_DATATURE,
+            return LabelTable(path, TableKind.DATATURE,
                               {int(t["id"]): str(t["name"]) for t in obj if int(t["id"])})
         if any("series" in t or "segmentations" in t or "items" in t for t in obj):
             return _items_list(path, obj)
@@ -137,7 +143,7 @@ def _dataset_json(path: Path, obj: dict[str, Any]) -> LabelTable:
                 and isinstance(entry.get("label"), str):
             pairs[(path.parent / entry["label"]).resolve()] = \
                 (path.parent / entry["image"]).resolve()
-    kind = KIND_MSD if v1 else KIND_NNUNET
+    kind = TableKind.MSD if v1 else TableKind.NNUNET
     return LabelTable(path, kind, names, pairs=pairs, ignore=frozenset(ignore))
 
 
@@ -168,7 +174,7 @@ def _dcmqi(path: Path, obj: dict[str, Any]) -> LabelTable:
     merged: dict[int, str] = {}
     for t in per_file:
         merged.update(t)
-    return LabelTable(path, KIND_DCMQI, merged, per_file=tuple(per_file))
+    return LabelTable(path, TableKind.DCMQI, merged, per_file=tuple(per_file))
 
 
 def _items_list(path: Path, obj: list[Any]) -> LabelTable | None:
@@ -191,7 +197,7 @@ def _items_list(path: Path, obj: list[Any]) -> LabelTable | None:
                 for f in files:
                     if f is not None:
                         by_file.setdefault(f.resolve(), {})[inst] = seg.category
-    return LabelTable(path, KIND_ITEMS, by_file=by_file) if by_file else None
+    return LabelTable(path, TableKind.ITEMS, by_file=by_file) if by_file else None
 
 
 _ITKSNAP = re.compile(r'^\s*(\d+)\s+\d+\s+\d+\s+\d+\s+[\d.eE+-]+\s+\d+\s+\d+\s+"(.*)"\s*$')
@@ -210,9 +216,9 @@ def _from_text_table(path: Path, text: str) -> LabelTable | None:
         elif len(itk) + len(ctbl) == 0:
             return None  # the first data line decides: not a label table
     if itk:
-        return LabelTable(path, KIND_ITKSNAP, {v: n for v, n in itk.items() if v and n})
+        return LabelTable(path, TableKind.ITKSNAP, {v: n for v, n in itk.items() if v and n})
     if ctbl:
-        return LabelTable(path, KIND_SLICER, {v: n for v, n in ctbl.items() if v and n})
+        return LabelTable(path, TableKind.SLICER, {v: n for v, n in ctbl.items() if v and n})
     return None
 
 
@@ -222,7 +228,7 @@ def _from_slicer_csv(path: Path, text: str) -> LabelTable | None:
         return None
     names = {int(r["LabelValue"]): r["Name"].strip() for r in rows
              if _is_int(r.get("LabelValue")) and (r.get("Name") or "").strip()}
-    return LabelTable(path, KIND_SLICER, {v: n for v, n in names.items() if v})
+    return LabelTable(path, TableKind.SLICER, {v: n for v, n in names.items() if v})
 
 
 def _from_tsv(path: Path, text: str) -> LabelTable | None:
@@ -231,7 +237,7 @@ def _from_tsv(path: Path, text: str) -> LabelTable | None:
         return None
     names = {int(r["index"]): r["name"].strip() for r in rows
              if _is_int(r.get("index")) and (r.get("name") or "").strip()}
-    return LabelTable(path, KIND_BIDS, {v: n for v, n in names.items() if v})
+    return LabelTable(path, TableKind.BIDS, {v: n for v, n in names.items() if v})
 
 
 _CARET_LABEL = re.compile(
@@ -264,7 +270,7 @@ def nifti_label_table(path: Path) -> LabelTable | None:
             for key, name in _CARET_LABEL.findall(content.decode("utf-8", "replace")):
                 if int(key) and name.strip():
                     names[int(key)] = name.strip()
-    return LabelTable(path, KIND_NIFTI_EXT, names) if names else None
+    return LabelTable(path, TableKind.NIFTI_EXT, names) if names else None
 
 
 def seg_nrrd_table(path: Path) -> LabelTable | None:
@@ -282,4 +288,4 @@ def seg_nrrd_table(path: Path) -> LabelTable | None:
             value = fields.get(key[: -len("_Name")] + "_LabelValue", "")
             if _is_int(value) and int(value):
                 names[int(value)] = name.strip()
-    return LabelTable(path, KIND_SEG_NRRD, names) if names else None
+    return LabelTable(path, TableKind.SEG_NRRD, names) if names else None

@@ -1,1 +1,30 @@
-"""TODO"""
+"""Which category every label is: names, suggestions, templates, and the built items list.
+
+* ``Matcher`` / ``suggest_file``: suggestions for a mask's values (or a binary mask)
+  from label tables, header names, file names and dataset conventions, each with its
+  source and confidence (``Suggestion``, ``Proposal``);
+* ``Template`` / ``load_template`` / ``template_from``: a mapping saved once and applied
+  to every case with the same labels;
+* ``build(scan_result, output)``: the items list of a scanned folder, with only the
+  mappings that are certain, and a report of what was left out (``BuildResult``).
+"""
+
+from app.mapping._build import BuildResult, CaseBuild, LeftOut, build
+from app.mapping._names import display_name, normalise
+from app.mapping._suggest import (
+    CONFIDENT,
+    Matcher,
+    Proposal,
+    Suggestion,
+    Target,
+    candidates_of,
+    describe,
+    suggest_file,
+    taxonomy_candidates,
+)
+from app.mapping._templates import Difference, Template, file_key, load_template, template_from
+
+__all__ = ["CONFIDENT", "BuildResult", "CaseBuild", "Difference", "LeftOut", "Matcher",
+           "Proposal", "Suggestion", "Target", "Template", "build", "candidates_of", "describe",
+           "display_name", "file_key", "load_template", "normalise", "suggest_file",
+           "taxonomy_candidates", "template_from"]

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.discover._cases import MODE_BINARY, MODE_LABELMAP, Case
-from app.discover._scan import ScanResult
-from app.discover._sidecars import LabelTable
-from app.items import ItemsList, SegmentMap, Series, Task, relpath
+from app.discover import Case, LabelTable, ScanResult
+from app.export import CONVERTED_FOLDER, Conversion, convert_masks
+from app.items import ImportShape, ItemsList, SegmentMap, Series, Task, relpath
 from app.mapping._suggest import CONFIDENT, Matcher, Proposal, Suggestion, suggest_file
 from app.mapping._templates import Difference, Template, file_key
 from app.progress import Progress, Work
@@ -61,13 +60,14 @@ class BuildResult:
     empty: list[LeftOut] = field(default_factory=list)
     differences: list[Difference] = field(default_factory=list)
     output: Path | None = None
+    converted: tuple[Conversion, ...] = ()
 
     def mappings(self) -> list[tuple[bool, Path, int | None, Any]]:
         """Decided mappings ``(binary, file, value, category)`` for a template."""
         out: list[tuple[bool, Path, int | None, Any]] = []
         for cb in self.cases:
             for inst, s in cb.segment_map.items():
-                if cb.case.mode == MODE_BINARY:
+                if cb.case.shape.binary:
                     out.append((True, cb.masks[inst], None, s.category))
                 else:
                     out.append((False, cb.files[0], inst, s.category))
@@ -83,7 +83,7 @@ class BuildResult:
                 if inst in cb.masks:
                     j["mask"] = scan.rel(cb.masks[inst])
                 segs[str(inst)] = j
-            return {"name": cb.case.name, "mode": cb.case.mode, "layout": cb.case.layout,
+            return {"name": cb.case.name, "shape": cb.case.shape, "layout": cb.case.layout,
                     "segmentations": [scan.rel(f) for f in cb.files], "segments": segs}
 
         return {
@@ -93,6 +93,7 @@ class BuildResult:
             "left_out": [x.to_json() for x in self.left_out],
             "empty": [x.to_json() for x in self.empty],
             "template_differences": [d.to_json() for d in self.differences],
+            "converted": [c.to_json() for c in self.converted],
             "unpaired": [u.to_json() for u in scan.unpaired],
         }
 
@@ -107,7 +108,7 @@ def propose(scan: ScanResult, case: Case, matcher: Matcher,
         if c is None:
             continue
         out.extend(suggest_file(path, c, tables, scan.root, matcher,
-                                binary_file=case.mode == MODE_BINARY, case_key=case.image.name,
+                                binary_file=case.shape.binary, case_key=case.image.name,
                                 layout=case.layout))
     if template is not None:
         template.apply(out, case.image.name)
@@ -144,7 +145,7 @@ def build_case(scan: ScanResult, case: Case, base: Path, matcher: Matcher,
             files.append(path)
     seg_map: dict[int, Suggestion] = {}
     masks: dict[int, Path] = {}
-    if case.mode == MODE_BINARY:
+    if case.shape.binary:
         for path in files:
             best = by_file[path][0].best if by_file.get(path) else None
             if _usable(best, min_confidence):
@@ -180,7 +181,7 @@ def build_case(scan: ScanResult, case: Case, base: Path, matcher: Matcher,
         result.left_out.extend(LeftOut(case.name, scan.rel(path), value, reason + tail, s)
                                for path, value, reason, s in pending)
     if template is not None:
-        binary = case.mode == MODE_BINARY
+        binary = case.shape.binary
         keys = ([file_key(p, case.image.name) for p in case.masks] if binary else
                 [value_text(v) for v in {int(v) for p in case.masks if p in scan.censuses
                                          for v in scan.censuses[p].nonzero}])
@@ -205,13 +206,13 @@ def _task(case: Case, base: Path, seg_map: dict[int, Suggestion], masks: dict[in
     series = Series(items=_items(case.image, base), name=_series_name(case.image))
     if files:
         cats = {inst: s.category_json() for inst, s in seg_map.items()}
-        if case.mode == MODE_BINARY:
+        if case.shape.binary:
             series.segmentations = [relpath(f, base) for f in files]
             series.segment_map = SegmentMap.of(
                 cats, {i: relpath(p, base) for i, p in masks.items()})  # type: ignore[arg-type]
         else:
             rel = [relpath(f, base) for f in files]
-            series.segmentations = rel[0] if case.mode == MODE_LABELMAP and len(rel) == 1 else rel
+            series.segmentations = rel[0] if case.shape is ImportShape.LABEL_MAP and len(rel) == 1 else rel
             series.segment_map = SegmentMap.of(cats)  # type: ignore[arg-type]
     others = [Series(items=_items(o, base), name=_series_name(o)) for o in case.others]
     return Task(name=case.name, series=[series, *others])
@@ -230,7 +231,10 @@ def build(scan: ScanResult, output: str | os.PathLike[str], *, matcher: Matcher 
             yield Progress(i, len(scan.cases), f"mapping {case.name}")
         result.items.tasks.append(build_case(scan, case, base, matcher, template,
                                              min_confidence, result))
-    if write:
+    if write:  # RedBrick reads NIfTI masks only: NRRD masks are written as NIfTI beside it
+        result.items, converted = convert_masks(result.items, out.parent / CONVERTED_FOLDER,
+                                                mirror=scan.root)
+        result.converted = tuple(converted)
         result.items.save(out)
         result.output = out
     yield Progress(len(scan.cases), len(scan.cases), "items list written" if write else "done")

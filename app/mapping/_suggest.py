@@ -16,8 +16,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-from app.discover import _layouts as layouts
-from app.discover._sidecars import KIND_DCMQI, KIND_ITEMS, KIND_MSD, KIND_NNUNET, LabelTable
+from app.discover import LabelTable, Layout, TableKind, structure_name
 from app.items import Taxonomy, load_taxonomy
 from app.mapping import _names as names
 from app.readers import Census, split_suffix, value_text
@@ -220,7 +219,7 @@ def applicable_tables(mask: Path, tables: Iterable[LabelTable], root: Path,
     out: list[tuple[LabelTable, dict[int, str], float]] = []
     mstem = split_suffix(mask.name)[0].lower()
     for t in tables:
-        if t.kind == KIND_ITEMS:
+        if t.kind == TableKind.ITEMS:
             continue
         if t.path == mask:  # the mask's own header
             out.append((t, t.names, _CONF_TABLE))
@@ -228,9 +227,9 @@ def applicable_tables(mask: Path, tables: Iterable[LabelTable], root: Path,
         folder = t.path.parent
         if folder != mask.parent and folder not in mask.parents:
             continue
-        if t.kind in (KIND_NNUNET, KIND_MSD):
+        if t.kind in (TableKind.NNUNET, TableKind.MSD):
             out.append((t, t.names, _CONF_TABLE))
-        elif t.kind == KIND_DCMQI:
+        elif t.kind == TableKind.DCMQI:
             out.append((t, _dcmqi_table(t, structure), _CONF_NEAR_TABLE))
         elif _stem(t.path) == mstem:
             out.append((t, t.names, _CONF_TABLE))
@@ -254,12 +253,12 @@ def _dcmqi_table(t: LabelTable, structure: str) -> dict[int, str]:
     return t.names if len(values) == len(set(values)) else {}
 
 
-def _convention(layout: str, values: set[int]) -> tuple[str, dict[int, str]] | None:
-    if layout == layouts.BRATS and values and 4 in values and values <= {1, 2, 4}:
+def _convention(layout: Layout, values: set[int]) -> tuple[str, dict[int, str]] | None:
+    if layout == Layout.BRATS and values and 4 in values and values <= {1, 2, 4}:
         return "BraTS 2021 label convention", _BRATS_2021
-    if layout == layouts.BRATS and values and values <= {1, 2, 3}:
+    if layout == Layout.BRATS and values and values <= {1, 2, 3}:
         return "BraTS 2023 label convention", _BRATS_2023
-    if layout == layouts.KITS and values and values <= {1, 2, 3}:
+    if layout == Layout.KITS and values and values <= {1, 2, 3}:
         return "KiTS label convention", _KITS
     return None
 
@@ -301,11 +300,11 @@ def _rank(suggestions: list[Suggestion]) -> list[Suggestion]:
 
 def suggest_file(path: Path, census: Census, tables: Sequence[LabelTable], root: Path,
                  matcher: Matcher, *, binary_file: bool, case_key: str = "",
-                 layout: str = layouts.GENERIC) -> list[Proposal]:
+                 layout: Layout = Layout.GENERIC) -> list[Proposal]:
     """Suggestions for one mask: the whole file (``binary_file``) or each of its values."""
-    structure = layouts.structure_name(path, case_key)
+    structure = structure_name(path, case_key)
     resolved = path.resolve()
-    items = [(t, t.by_file[resolved]) for t in tables if t.kind == KIND_ITEMS
+    items = [(t, t.by_file[resolved]) for t in tables if t.kind == TableKind.ITEMS
              and resolved in t.by_file]
     named = applicable_tables(path, tables, root, structure)
     values = sorted(int(v) for v in census.nonzero if float(v).is_integer())

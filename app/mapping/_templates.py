@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.discover import _layouts as layouts
+from app.discover import structure_name
 from app.errors import InputError
 from app.jsonio import load_json, write_json_atomic
 from app.mapping import _names as names
@@ -33,7 +33,7 @@ FORMAT = "segmap-mapping-template"
 
 def file_key(path: Path, case_key: str = "") -> str:
     """The template key of a binary mask: its structure name, normalised (``kidney_left``)."""
-    structure = layouts.structure_name(path, case_key) or split_suffix(path.name)[0]
+    structure = structure_name(path, case_key) or split_suffix(path.name)[0]
     return "_".join(names.normalise(structure, expand=False).tokens)
 
 

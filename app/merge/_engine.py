@@ -1,13 +1,19 @@
 """Merge the segmentation files of one series exactly as RedBrick will store them.
 
 This re-implements ``redbrick.utils.nifti.process_upload`` of redbrick-sdk 2.35.4
-(reference redbrick.md §3.4) voxel for voxel: the base file, then every later file
-in order; voxels claimed by more than one instance become an overlap group whose
-id is the smallest unused positive integer; binary mode writes each mask file's
-non-zero voxels as the instance whose ``mask`` names it; float and signed data are
-rounded and wrapped to uint16; the result is uint8 when its largest value is below
-256; ``label_validate`` and ``prune`` behave as the SDK's flags. Differential
-tests run the SDK on the same inputs and compare.
+(reference redbrick.md §3.4) voxel for voxel, in the SDK's steps:
+
+1. check the inputs (files exist, masks are paths, one file per instance in
+   binary mode; PNG masks are converted);
+2. read the base file (the first) and the overlap groups the segmentMap declares;
+3. read every later file, keeping only its non-zero voxels;
+4. prune and validate (``prune`` and ``label_validate``, the SDK's flags);
+5. merge each later file into the base: voxels claimed by more than one instance
+   become an overlap group whose id is the smallest unused positive integer;
+   binary mode writes each mask file's non-zero voxels as the instance whose
+   ``mask`` names it;
+6. the result: uint8 when its largest value is below 256, else uint16, with the
+   segment map. Differential tests run the SDK on the same inputs and compare.
 
 What differs, on purpose:
 
@@ -16,6 +22,7 @@ What differs, on purpose:
   fails on a larger one with a numpy indexing message);
 * when uint8 masks end with ids above 255, the result is written as uint16 (the
   SDK writes it as uint8 with a scale factor, which corrupts every label);
+* NRRD masks are merged as the NIfTI images Segmap converts them to;
 * it is fast: masks are inflated with ISA-L, only their non-zero voxels are kept,
   and overlap pairs are found with dense lookup tables instead of sorting.
 """
@@ -23,7 +30,7 @@ What differs, on purpose:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,22 +38,21 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from app.errors import MergeError, VolumeReadError
-from app.items import ItemsList, Task, sdk_path
-from app.progress import Progress, Work, run
-from app.readers import (
-    RUNS,
-    NiftiHeader,
-    NiftiInfo,
-    nifti_info,
-    nonzero,
-    read_raw,
-    save_nifti,
-    tally_chunks,
+from app.errors import MergeError
+from app.merge._read import (
+    MaskFile,
+    open_mask,
+    png_mask,
+    png_volume,
+    read_nonzero,
+    read_voxels,
+    shape_text,
 )
+from app.progress import Progress, Work, run
+from app.readers import NiftiHeader, save_nifti, tally_chunks
 
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
-_SLAB_VOXELS = 1 << 22  # float conversion in slabs keeps memory near one uint16 volume
+Instances = Mapping[int, Sequence[int] | None]
+MaskPaths = Mapping[str, str | Sequence[str]]
 
 
 @dataclass
@@ -55,7 +61,7 @@ class MergeResult:
 
     ``segments`` maps every instance id that has voxels to its overlap group ids
     (None when it overlaps nothing). ``source`` is set when RedBrick would upload
-    the original file unchanged (a single uint8 file needing no rewrite).
+    the original file unchanged (a single uint8 NIfTI file needing no rewrite).
     ``volume`` is None when pruning left nothing: RedBrick then skips the labels.
     """
 
@@ -87,103 +93,12 @@ class MergeResult:
         return {str(k): (sorted(v) if v else None) for k, v in sorted(self.segments.items())}
 
 
-def _shape_text(shape: Sequence[int]) -> str:
-    return "x".join(str(s) for s in shape)
-
-
-def _check_name(path: str) -> None:
-    # nibabel picks the image class from the file name; the SDK refuses anything
-    # that does not load as NIfTI-1/2, so names that are not NIfTI fail there too.
-    if not path.lower().endswith(NIFTI_SUFFIXES):
-        raise MergeError(
-            f"{path} is not a NIfTI file (.nii or .nii.gz); RedBrick cannot merge it.",
-            "Convert the mask to NIfTI (.nii.gz) first.",
-            sdk_message="Invalid mask type",
-        )
-
-
-def _uint16_exact(info: NiftiInfo) -> bool:
-    # The SDK compares dtypes with ==, which is False for big-endian uint16.
-    return bool(info.dtype == np.uint8 or info.dtype == np.uint16)
-
-
-def _merge_error(exc: VolumeReadError) -> MergeError:
-    # A file the SDK cannot read either: its message is what the SDK reports too.
-    return MergeError(exc.message, exc.hint, sdk_message=exc.message)
-
-
-def _sdk_info(path: str) -> NiftiInfo:
-    """The header of a mask the SDK would accept as NIfTI, or the MergeError it fails with."""
-    _check_name(path)
-    try:
-        return nifti_info(path)
-    except VolumeReadError as exc:
-        raise _merge_error(exc) from None
-
-
-def _read_like_sdk(path: str, base: bool, info: NiftiInfo | None = None
-                   ) -> tuple[NiftiInfo, np.ndarray, np.ndarray | None]:
-    """Read a mask as the SDK reads it (uint8/uint16 raw, anything else rounded).
-
-    Returns the info, the voxels (uint8 files stay uint8: the merge widens them only
-    if a value above 255 must be written, which gives the SDK's uint16 results) and,
-    when they are known without a scan, the flat indices of the non-zero voxels.
-    ``info`` is the header when the caller has read it already.
-    """
-    info = info or _sdk_info(path)
-    if len(info.shape) != 3:
-        which = "base mask" if base else "mask"
-        raise MergeError(
-            f"{path} has {len(info.shape)} dimensions ({_shape_text(info.shape)}); "
-            "RedBrick needs a 3-D volume.",
-            "Save the mask as a 3-D volume (drop singleton 4th dimensions).",
-            sdk_message=f"Invalid {which} shape",
-        )
-    if info.scaled:
-        # Rare: a label map with scl_slope / scl_inter. The SDK rounds scaled float
-        # data; for scaled uint8/uint16 it keeps nibabel's float values, which only
-        # make sense as labels when they are whole numbers.
-        img = nib.load(path)
-        if _uint16_exact(info):
-            scaled = np.asanyarray(img.dataobj, dtype=np.float64)
-            integral = np.array_equal(scaled, np.round(scaled))
-            if not integral or scaled.min() < 0 or scaled.max() > 65535:
-                raise MergeError(
-                    f"{path} has scl_slope/scl_inter that turn its labels into fractions.",
-                    "Save the mask with scl_slope 1 and scl_inter 0 (plain integer labels).",
-                )
-            data = scaled.astype(info.dtype)
-        else:
-            data = np.round(img.get_fdata(caching="unchanged")).astype(np.uint16)
-        return info, np.asfortranarray(data), None
-    cached = RUNS.get(path) if _uint16_exact(info) else None
-    if cached is not None and cached.shape == info.shape:
-        # Rebuilt from the census's runs: no second inflate of the file.
-        flat = np.zeros(int(np.prod(info.shape)), info.dtype.newbyteorder("="))
-        idx, vals = cached.expand()
-        flat[idx] = vals
-        return info, flat.reshape(info.shape, order="F"), idx
-    try:
-        raw = read_raw(info)
-    except VolumeReadError as exc:
-        raise _merge_error(exc) from None
-    if _uint16_exact(info):
-        return info, raw, None
-    # Float and signed data: np.round(get_fdata()).astype(uint16), done in slabs.
-    out = np.empty(info.shape, dtype=np.uint16, order="F")
-    flat_in, flat_out = raw.reshape(-1, order="F"), out.reshape(-1, order="F")
-    for start in range(0, flat_in.size, _SLAB_VOXELS):
-        part = flat_in[start : start + _SLAB_VOXELS].astype(np.float64)
-        flat_out[start : start + _SLAB_VOXELS] = np.round(part).astype(np.uint16)
-    return info, out, None
-
-
 def _shape_error(path: str, shape: Sequence[int], base_path: str, base_shape: Sequence[int]
                  ) -> MergeError:
     larger = any(a > b for a, b in zip(shape, base_shape, strict=False))
     return MergeError(
-        f"{path} is {_shape_text(shape)} but the first segmentation file {base_path} is "
-        f"{_shape_text(base_shape)}; RedBrick would "
+        f"{path} is {shape_text(shape)} but the first segmentation file {base_path} is "
+        f"{shape_text(base_shape)}; RedBrick would "
         + ("fail on it." if larger else "merge it silently into a corner of the volume."),
         "Every segmentation of a series must have the image's grid; resample the mask.",
     )
@@ -241,34 +156,313 @@ def _final_values(flat: np.ndarray) -> set[int]:
     return set(sorted(int(v) for v in tally_chunks(chunks).counts if v != 0))
 
 
-def _png_to_volume(path: str) -> np.ndarray:
-    """A PNG mask as the SDK converts it: any channel non-zero -> 1, shape (W, H, 1)."""
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - Pillow is a dependency
-        raise MergeError("PNG masks need Pillow (pip install pillow).") from None
-    try:
-        with Image.open(path) as img:
-            png = np.array(img)
-    except (OSError, ValueError) as exc:
-        raise MergeError(f"{path} is not a readable PNG: {exc}", sdk_message=str(exc)) from None
-    if png.ndim != 3:
+def _check_files(files: list[str]) -> None:
+    missing = [f for f in files if not isinstance(f, str) or not os.path.isfile(f)]
+    if not files or missing:
         raise MergeError(
-            f"{path} is a single-channel PNG; RedBrick's PNG import needs an RGB(A) image.",
-            "Save the mask as RGB or RGBA.",
-            sdk_message=f"axis 2 is out of bounds for array of dimension {png.ndim}",
+            "Segmentation file not found: " + ", ".join(map(str, missing))
+            if missing else "The series lists no segmentation files.",
+            "Check the paths in `segmentations` (relative paths start at the items list's folder).",
+            sdk_message="Files do not exist",
         )
-    flat = np.any(png, axis=2).astype(np.uint8)
-    return flat.reshape(png.shape[0], png.shape[1], 1).swapaxes(0, 1)
+
+
+def _reverse_masks(masks: MaskPaths) -> dict[str, tuple[int, ...]]:
+    """Mask path -> the instance ids naming it (the SDK's ``reverse_masks``)."""
+    out: dict[str, tuple[int, ...]] = {}
+    for inst_id, mask in masks.items():
+        if not isinstance(mask, str):
+            # The SDK hashes each mask path: a list (an MHD pair, converted only with
+            # --mhd) raises there, and the task fails after its retries.
+            raise MergeError(
+                f"The `mask` of instance {inst_id} is a list ({', '.join(map(str, mask))}); "
+                "RedBrick's merge takes one path per instance and fails on it.",
+                "Write the mask as one NIfTI path (\"mask\": \"file.nii.gz\"); a list is only "
+                "for MHD pairs uploaded with the RedBrick CLI's --mhd.",
+                sdk_message="unhashable type: 'list'")
+        out[mask] = out.get(mask, ()) + (int(inst_id),)
+    return out
+
+
+def _check_binary(reverse: dict[str, tuple[int, ...]], binary_mask: bool) -> None:
+    if not binary_mask:
+        raise MergeError(
+            "pngMask is set without binaryMask; RedBrick only accepts PNG masks as binary masks.",
+            "Set binaryMask: true as well.",
+            sdk_message="PNG mask upload only supports binary masks",
+        )
+    for mask, ids in reverse.items():
+        if len(ids) > 1:
+            raise MergeError(
+                f"The mask file {mask} is used by instances {', '.join(map(str, ids))}; "
+                "in binaryMask mode one file is one instance.",
+                "Give each instance its own mask file.",
+                sdk_message=f"Binary mask upload only supports single instance per file: "
+                f"'{mask}'",
+            )
+
+
+class _Merge:
+    """The state of one merge, step by step (see the module docstring)."""
+
+    def __init__(self, files: list[str], instances: Instances, binary_mask: bool,
+                 png_mask: bool, masks: MaskPaths, label_validate: bool, prune: bool) -> None:
+        # Step 1: the inputs, checked in the SDK's order.
+        _check_files(files)
+        self.reverse = _reverse_masks(masks)
+        self.pngs: dict[str, MaskFile] = {}
+        if binary_mask or png_mask:
+            _check_binary(self.reverse, binary_mask)
+            if png_mask:  # the SDK converts each PNG and merges the conversions instead
+                for mask in list(self.reverse):
+                    self.pngs[mask + ".nii.gz"] = png_mask_file(mask)
+                    self.reverse[mask + ".nii.gz"] = self.reverse.pop(mask)
+                files = list(self.reverse)
+        self.files = files
+        self.binary = binary_mask
+        self.validate_ids, self.prune = label_validate, prune
+        self._groups(instances)
+        self.file_instances: set[int] = set()
+        self.file_excess: set[int] = set()
+        self.mask_data: list[tuple[np.ndarray, int | np.ndarray]] = []
+
+    def _open(self, path: str) -> MaskFile:
+        return self.pngs[path] if path in self.pngs else open_mask(path)
+
+    def _groups(self, instances: Instances) -> None:
+        """Step 2b: the overlap groups the segmentMap declares."""
+        self.group_map: dict[int, set[int]] = {}
+        self.map_instances: set[int] = set()
+        self.reverse_map: dict[tuple[int, ...], int] = {}
+        for inst, groups in instances.items():
+            self.map_instances.add(inst)
+            self.reverse_map[(inst,)] = inst
+            if groups:
+                self.map_instances.update(groups)
+                for g in groups:
+                    self.group_map.setdefault(g, set()).add(inst)
+        if not self.group_map:
+            return
+        if common := set(instances) & set(self.group_map):
+            raise MergeError(
+                f"Ids {sorted(common)} are used both as instance ids and as overlap group ids.",
+                "Renumber the overlappingGroups so no group id is also a segmentMap key.",
+                sdk_message=f"Found common instance and group ids: {common}",
+            )
+        for g, members in self.group_map.items():
+            self.reverse_map[tuple(sorted(members))] = g
+
+    def read_base(self) -> None:
+        """Step 2a: the first file, which gives the header, affine and shape."""
+        first = self._open(self.files[0])
+        base, known_nz = read_voxels(first, True)
+        self.header = first.header.copy()
+        self.affine = first.affine
+        self.base_dtype = first.dtype
+        # A converted file (NRRD) is never uploaded as it is: its NIfTI conversion is.
+        self.base_is_file = first.nifti is not None
+        if not first.exact_dtype:
+            self.header.set_data_dtype(np.uint16)
+        self.base = np.asfortranarray(base)
+        self.base_flat = self.base.reshape(-1, order="F")
+        self.base_nz = known_nz if known_nz is not None else np.flatnonzero(self.base_flat)
+        if self.binary:
+            if self.files[0] in self.reverse:
+                inst = self.reverse[self.files[0]][0]
+                self.widen(inst)
+                _write(self.base_flat, self.base_nz, inst)
+                self.file_instances.add(inst)
+        elif self.base_nz.size:
+            self.file_instances.update(_final_values(self.base_flat))
+        self.final_instances = set(self.file_instances)
+
+    def widen(self, value: int) -> None:
+        """The SDK merges in uint16; a uint8 base works the same until a value above 255
+        must be written, and then becomes uint16 (saves a copy and a cast)."""
+        if self.base.dtype == np.uint8 and value > 255:
+            self.base = self.base.astype(np.uint16, order="F")
+            self.base_flat = self.base.reshape(-1, order="F")
+
+    def _nonzero_of(self, path: str) -> tuple[np.ndarray, np.ndarray]:
+        mask = self._open(path)
+        if len(mask.shape) == 3 and mask.shape != self.base.shape:
+            raise _shape_error(path, mask.shape, self.files[0], self.base.shape)
+        return read_nonzero(mask)
+
+    def read_later(self, total: int) -> Work[None]:
+        """Step 3: the later files' non-zero voxels (flat Fortran indices) and values.
+
+        They are read on a small thread pool (inflating releases the GIL) and used in order.
+        """
+        index_type = np.int32 if self.base_flat.size < 2**31 else np.int64
+        later = self.files[1:]
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            try:
+                for n, (path, (nz, values)) in enumerate(
+                        zip(later, pool.map(self._nonzero_of, later), strict=True), start=1):
+                    yield Progress(n, total, f"Read {Path(path).name}")
+                    if not nz.size:
+                        continue
+                    nz = nz.astype(index_type, copy=False)
+                    if not self.binary:
+                        self.mask_data.append((nz, values))
+                        self.file_instances.update(_final_values(values))
+                    elif path in self.reverse:
+                        inst = self.reverse[path][0]
+                        self.mask_data.append((nz, inst))
+                        self.file_instances.add(inst)
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+        for inst in list(self.file_instances):
+            if inst in self.group_map:
+                self.file_instances.update(self.group_map[inst])
+        self.instance_pool = set(range(1, 65536)) - self.map_instances - self.file_instances
+
+    def prune_and_validate(self) -> None:
+        """Step 4: --prune-segmentations and --label-validate, as the SDK applies them."""
+        if self.prune:
+            if excess := self.file_instances - self.map_instances:
+                self.file_excess = excess
+                drop = np.array(sorted(excess), dtype=np.uint16)
+                hit = np.isin(self.base_flat[self.base_nz], drop)
+                if hit.any():
+                    self.base_flat[self.base_nz[hit]] = 0
+                self.file_instances -= excess
+                self.final_instances -= excess
+            self.map_instances &= self.file_instances
+        if self.validate_ids and self.file_instances != self.map_instances:
+            raise self._mismatch()
+
+    def _mismatch(self) -> MergeError:
+        only_files = sorted(self.file_instances - self.map_instances)
+        only_map = sorted(self.map_instances - self.file_instances)
+        parts = []
+        if only_files:
+            parts.append(f"values {only_files} are in the files but not in the segmentMap")
+        if only_map:
+            parts.append(f"segmentMap ids {only_map} are in no file")
+        return MergeError(
+            "With --label-validate the segmentation values and the segmentMap must match: "
+            + "; ".join(parts) + ".",
+            "Map every value, remove unused ids, or use --prune to drop the extras.",
+            sdk_message=(
+                "Instance IDs in segmentation file(s) and segmentMap do not match.\n"
+                f"Segmentation file(s) have instances: {self.file_instances} and "
+                f"segmentMap has instances: {self.map_instances}\n"
+                f"Segmentation(s): {self.files}"
+            ),
+        )
+
+    def merge_all(self) -> None:
+        """Step 5: merge every later file into the base, in order."""
+        for nz, maskv in self.mask_data:
+            if isinstance(maskv, int) and maskv in self.file_excess:
+                continue
+            self._merge_one(nz, maskv)
+
+    def _pairs(self, basev: np.ndarray, maskv: int | np.ndarray
+               ) -> tuple[Iterable[tuple[int, int]], np.ndarray, np.ndarray | None]:
+        """The distinct (base, mask) value pairs in the SDK's order, each voxel's pair
+        index, and (binary masks) which voxels overlap something."""
+        if not isinstance(maskv, int):
+            upairs, inverse = _pairs_inverse(basev, maskv)
+            return ((int(b), int(m)) for b, m in upairs), inverse, None
+        # Binary masks mostly fall on background: those voxels form the pair (0, mask),
+        # which sorts first; only the overlapping ones need the unique-pair bookkeeping.
+        # Same pairs, same order as the SDK.
+        hit = np.flatnonzero(basev)
+        if hit.size < basev.size:
+            uniq, inverse = _unique_inverse(basev[hit])
+            return [(0, maskv), *((int(b), maskv) for b in uniq)], inverse, hit
+        uniq, inverse = _unique_inverse(basev)
+        return ((int(b), maskv) for b in uniq), inverse, None
+
+    def _merge_one(self, nz: np.ndarray, maskv: int | np.ndarray) -> None:
+        pairs, inverse, overlap = self._pairs(self.base_flat[nz], maskv)
+        new = _as_uint16([self._pair_value(b, m) for b, m in pairs])
+        self.widen(int(new.max()) if new.size else 0)
+        if overlap is None:
+            self.base_flat[nz] = new[inverse]
+        else:
+            self.base_flat[nz] = new[0]  # the background pair
+            if overlap.size:
+                self.base_flat[nz[overlap]] = new[1:][inverse]
+
+    def _pair_value(self, base_v: int, mask_v: int) -> int:
+        """The value a voxel with this (base, mask) pair gets; may create an overlap group."""
+        if mask_v in self.file_excess:
+            return base_v
+        mask_instances = self.group_map.get(mask_v, {mask_v})
+        if base_v == 0:
+            group_key = tuple(sorted(mask_instances))
+        else:
+            base_instances = self.group_map.get(base_v, {base_v})
+            if base_instances == mask_instances:
+                return base_v
+            group_instances = base_instances | mask_instances
+            group_key = tuple(sorted(group_instances))
+            if group_key in self.reverse_map:
+                mask_v = self.reverse_map[group_key]
+            else:
+                if not self.instance_pool:
+                    raise MergeError(
+                        "Too many overlap combinations: no free id below 65536 is left.",
+                        sdk_message="min() arg is an empty sequence",
+                    )
+                mask_v = min(self.instance_pool)
+                self.group_map[mask_v] = group_instances
+        self.reverse_map[group_key] = mask_v
+        self.instance_pool.discard(mask_v)
+        if mask_v in self.group_map:
+            self.instance_pool -= self.group_map[mask_v]
+        return mask_v
+
+    def result(self) -> MergeResult:
+        """Step 6: the volume in the SDK's dtype, and the segment map."""
+        if self.mask_data:
+            self.final_instances = _final_values(self.base_flat)
+        if self.prune and not self.final_instances:
+            return MergeResult(None, None, None, {}, files=self.files)
+        header = self.header
+        if not self.final_instances or max(self.final_instances) < 256:
+            header.set_data_dtype(np.uint8)
+            volume = self.base if self.base.dtype == np.uint8 else \
+                self.base.astype(np.uint8, order="F")
+        else:
+            volume = self.base if self.base.dtype == np.uint16 else \
+                self.base.astype(np.uint16, order="F")
+            if header.get_data_dtype() == np.uint8:
+                # The SDK keeps the uint8 header of a uint8 base here, and nibabel then
+                # stores ids above 255 scaled into uint8: 7 reads back as 7.06. Segmap
+                # writes uint16 instead (deliberate difference 2).
+                header.set_data_dtype(np.uint16)
+        first = self.files[0]
+        changed = self.binary or bool(self.file_excess) or bool(self.mask_data) or (
+            self.base_dtype != header.get_data_dtype())
+        segments: dict[int, list[int] | None] = {}
+        for value in self.final_instances:
+            if value in self.group_map:
+                for inst in self.group_map[value]:
+                    segments[inst] = (segments.get(inst) or []) + [value]
+            elif value not in segments:
+                segments[value] = None
+        unchanged = not changed and self.base_is_file
+        return MergeResult(volume=volume, affine=self.affine, header=header, segments=segments,
+                           source=Path(first) if unchanged else None, files=self.files)
+
+
+def png_mask_file(path: str) -> MaskFile:
+    """A PNG mask converted in memory, as the SDK merges it."""
+    return png_mask(path, png_volume(path))
 
 
 def merge_files(
     files: Sequence[str],
-    instances: dict[int, list[int] | None],
+    instances: Instances,
     *,
     binary_mask: bool = False,
     png_mask: bool = False,
-    masks: dict[str, str] | None = None,
+    masks: MaskPaths | None = None,
     label_validate: bool = False,
     prune: bool = False,
 ) -> Work[MergeResult]:
@@ -279,337 +473,19 @@ def merge_files(
     (binary mode). Raises MergeError where the SDK returns an error.
     """
     files = [files] if isinstance(files, str) else list(files)
-    masks = dict(masks or {})
-    if not files or any(not isinstance(f, str) or not os.path.isfile(f) for f in files):
-        missing = [f for f in files if not isinstance(f, str) or not os.path.isfile(f)]
-        raise MergeError(
-            "Segmentation file not found: " + ", ".join(map(str, missing))
-            if missing else "The series lists no segmentation files.",
-            "Check the paths in `segmentations` (relative paths start at the items list's folder).",
-            sdk_message="Files do not exist",
-        )
-    reverse_masks: dict[str, tuple[int, ...]] = {}
-    for inst_id, mask in masks.items():
-        reverse_masks[mask] = reverse_masks.get(mask, ()) + (int(inst_id),)
-
-    png_volumes: dict[str, np.ndarray] = {}
-    if binary_mask or png_mask:
-        if not binary_mask:
-            raise MergeError(
-                "pngMask is set without binaryMask; RedBrick only accepts PNG masks as binary "
-                "masks.",
-                "Set binaryMask: true as well.",
-                sdk_message="PNG mask upload only supports binary masks",
-            )
-        for mask, ids in reverse_masks.items():
-            if len(ids) > 1:
-                raise MergeError(
-                    f"The mask file {mask} is used by instances {', '.join(map(str, ids))}; "
-                    "in binaryMask mode one file is one instance.",
-                    "Give each instance its own mask file.",
-                    sdk_message="Binary mask upload only supports single instance per file: "
-                    f"'{mask}'",
-                )
-        if png_mask:
-            for mask in list(reverse_masks):
-                png_volumes[mask + ".nii.gz"] = _png_to_volume(mask)
-                reverse_masks[mask + ".nii.gz"] = reverse_masks.pop(mask)
-            files = list(reverse_masks)
-    total = len(files) + 2
-    yield Progress(0, total, f"Reading {Path(files[0]).name}")
-
-    if files[0] in png_volumes:
-        base_info, base, known_nz = None, png_volumes[files[0]].copy(), None
-    else:
-        base_info, base, known_nz = _read_like_sdk(files[0], True)
-    if base_info is not None:
-        header = base_info.header.copy()
-        affine = base_info.affine
-        base_dtype = base_info.dtype
-        if not _uint16_exact(base_info):
-            header.set_data_dtype(np.uint16)
-    else:  # a PNG converted in memory, saved by the SDK as a fresh NIfTI-1 image
-        img = nib.Nifti1Image(png_volumes[files[0]], np.diag([-1.0, -1.0, 1.0, 1.0]))
-        header, affine = img.header, img.affine
-        base_dtype = header.get_data_dtype()
-    base = np.asfortranarray(base)
-    base_flat = base.reshape(-1, order="F")
-    base_shape = base.shape
-
-    def widen(value: int) -> None:
-        # The SDK merges in uint16; a uint8 base works the same until a value above
-        # 255 must be written, and then becomes uint16 (saves a copy and a cast).
-        nonlocal base, base_flat
-        if base.dtype == np.uint8 and value > 255:
-            base = base.astype(np.uint16, order="F")
-            base_flat = base.reshape(-1, order="F")
-
-    group_map: dict[int, set[int]] = {}
-    map_instances: set[int] = set()
-    file_instances: set[int] = set()
-    reverse_map: dict[tuple[int, ...], int] = {}
-    for inst, groups in instances.items():
-        map_instances.add(inst)
-        reverse_map[(inst,)] = inst
-        if groups:
-            map_instances.update(groups)
-            for g in groups:
-                group_map.setdefault(g, set()).add(inst)
-    if group_map:
-        if common := set(instances) & set(group_map):
-            raise MergeError(
-                f"Ids {sorted(common)} are used both as instance ids and as overlap group ids.",
-                "Renumber the overlappingGroups so no group id is also a segmentMap key.",
-                sdk_message=f"Found common instance and group ids: {common}",
-            )
-        for g, members in group_map.items():
-            reverse_map[tuple(sorted(members))] = g
-
-    base_nz = known_nz if known_nz is not None else np.flatnonzero(base_flat)
-    if binary_mask:
-        if files[0] in reverse_masks:
-            inst = reverse_masks[files[0]][0]
-            widen(inst)
-            _write(base_flat, base_nz, inst)
-            file_instances.add(inst)
-    elif base_nz.size:
-        file_instances.update(_final_values(base_flat))
-    final_instances = set(file_instances)
-
-    # Later files: keep only their non-zero voxels (flat Fortran indices) and values.
-    # They are read on a small thread pool (inflating releases the GIL) and used in order.
-    def nonzero_of(path: str) -> tuple[np.ndarray, np.ndarray]:
-        if path in png_volumes:
-            flat = png_volumes[path].reshape(-1, order="F")
-            if png_volumes[path].shape != base_shape:
-                raise _shape_error(path, png_volumes[path].shape, files[0], base_shape)
-            nz = np.flatnonzero(flat)
-            return nz, flat[nz]
-        info = _sdk_info(path)
-        if len(info.shape) == 3 and info.shape != base_shape:
-            raise _shape_error(path, info.shape, files[0], base_shape)
-        if len(info.shape) == 3 and _uint16_exact(info) and not info.scaled:
-            cached = RUNS.get(path)
-            if cached is not None and cached.shape == info.shape:
-                return cached.expand()  # the census already streamed this file
-            try:
-                return nonzero(info)
-            except VolumeReadError as exc:
-                raise _merge_error(exc) from None
-        _, data, _ = _read_like_sdk(path, False, info)
-        flat = data.reshape(-1, order="F")
-        nz = np.flatnonzero(flat)
-        return nz, flat[nz]
-
-    mask_data: list[tuple[np.ndarray, int | np.ndarray]] = []
-    index_type = np.int32 if base_flat.size < 2**31 else np.int64
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        try:
-            for n, (path, (nz, values)) in enumerate(
-                zip(files[1:], pool.map(nonzero_of, files[1:]), strict=True), start=1
-            ):
-                yield Progress(n, total, f"Read {Path(path).name}")
-                if not nz.size:
-                    continue
-                nz = nz.astype(index_type, copy=False)
-                if binary_mask:
-                    if path in reverse_masks:
-                        inst = reverse_masks[path][0]
-                        mask_data.append((nz, inst))
-                        file_instances.add(inst)
-                else:
-                    mask_data.append((nz, values))
-                    file_instances.update(_final_values(values))
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-
-    for inst in list(file_instances):
-        if inst in group_map:
-            file_instances.update(group_map[inst])
-    instance_pool = set(range(1, 65536)) - map_instances - file_instances
-    file_excess: set[int] = set()
-    if prune:
-        if file_excess := file_instances - map_instances:
-            excess = np.array(sorted(file_excess), dtype=np.uint16)
-            hit = np.isin(base_flat[base_nz], excess)
-            if hit.any():
-                base_flat[base_nz[hit]] = 0
-            file_instances -= file_excess
-            final_instances -= file_excess
-        if map_excess := map_instances - file_instances:
-            map_instances -= map_excess
-    if label_validate and file_instances != map_instances:
-        only_files = sorted(file_instances - map_instances)
-        only_map = sorted(map_instances - file_instances)
-        parts = []
-        if only_files:
-            parts.append(f"values {only_files} are in the files but not in the segmentMap")
-        if only_map:
-            parts.append(f"segmentMap ids {only_map} are in no file")
-        raise MergeError(
-            "With --label-validate the segmentation values and the segmentMap must match: "
-            + "; ".join(parts) + ".",
-            "Map every value, remove unused ids, or use --prune to drop the extras.",
-            sdk_message=(
-                "Instance IDs in segmentation file(s) and segmentMap do not match.\n"
-                f"Segmentation file(s) have instances: {file_instances} and "
-                f"segmentMap has instances: {map_instances}\n"
-                f"Segmentation(s): {files}"
-            ),
-        )
-
+    m = _Merge(files, instances, binary_mask, png_mask, dict(masks or {}), label_validate, prune)
+    total = len(m.files) + 2
+    yield Progress(0, total, f"Reading {Path(m.files[0]).name}")
+    m.read_base()
+    yield from m.read_later(total)
+    m.prune_and_validate()
     yield Progress(total - 1, total, "Merging")
-    for nz, maskv in mask_data:
-        basev = base_flat[nz]
-        overlap: np.ndarray | None = None
-        if isinstance(maskv, int):
-            if maskv in file_excess:
-                continue
-            # Binary masks mostly fall on background: those voxels form the pair
-            # (0, mask), which sorts first; only the overlapping ones need the
-            # unique-pair bookkeeping. Same pairs, same order as the SDK.
-            hit = np.flatnonzero(basev)
-            if hit.size < basev.size:
-                overlap = hit
-                uniq, inverse = _unique_inverse(basev[hit])
-                pairs: Iterable[tuple[int, int]] = [(0, maskv), *((int(b), maskv) for b in uniq)]
-            else:
-                uniq, inverse = _unique_inverse(basev)
-                pairs = ((int(b), maskv) for b in uniq)
-        else:
-            upairs, inverse = _pairs_inverse(basev, maskv)
-            pairs = ((int(b), int(m)) for b, m in upairs)
-        new_values = []
-        for base_v, mask_v in pairs:
-            new_values.append(base_v)
-            if mask_v in file_excess:
-                continue
-            mask_instances = group_map.get(mask_v, {mask_v})
-            if base_v == 0:
-                group_key = tuple(sorted(mask_instances))
-            else:
-                base_instances = group_map.get(base_v, {base_v})
-                if base_instances == mask_instances:
-                    continue
-                group_instances = base_instances | mask_instances
-                group_key = tuple(sorted(group_instances))
-                if group_key in reverse_map:
-                    mask_v = reverse_map[group_key]
-                else:
-                    if not instance_pool:
-                        raise MergeError(
-                            "Too many overlap combinations: no free id below 65536 is left.",
-                            sdk_message="min() arg is an empty sequence",
-                        )
-                    mask_v = min(instance_pool)
-                    group_map[mask_v] = group_instances
-            new_values[-1] = mask_v
-            reverse_map[group_key] = mask_v
-            instance_pool.discard(mask_v)
-            if mask_v in group_map:
-                instance_pool -= group_map[mask_v]
-        new = _as_uint16(new_values)
-        widen(int(new.max()) if new.size else 0)
-        if overlap is None:
-            base_flat[nz] = new[inverse]
-        else:
-            base_flat[nz] = new[0]  # the background pair
-            if overlap.size:
-                base_flat[nz[overlap]] = new[1:][inverse]
-
-    if mask_data:
-        final_instances = _final_values(base_flat)
-    if prune and not final_instances:
-        return MergeResult(None, None, None, {}, files=files)
-    if not final_instances or max(final_instances) < 256:
-        header.set_data_dtype(np.uint8)
-        volume = base if base.dtype == np.uint8 else base.astype(np.uint8, order="F")
-    else:
-        volume = base if base.dtype == np.uint16 else base.astype(np.uint16, order="F")
-        if header.get_data_dtype() == np.uint8:
-            # The SDK keeps the uint8 header of a uint8 base here, and nibabel then
-            # stores ids above 255 scaled into uint8: 7 reads back as 7.06. Segmap
-            # writes uint16 instead (deliberate difference 2).
-            header.set_data_dtype(np.uint16)
-    changed = binary_mask or bool(file_excess) or bool(mask_data) or (
-        base_dtype != header.get_data_dtype()
-    )
-    segments: dict[int, list[int] | None] = {}
-    for value in final_instances:
-        if value in group_map:
-            for inst in group_map[value]:
-                segments.setdefault(inst, None)
-                segments[inst] = (segments[inst] or []) + [value]
-        elif value not in segments:
-            segments[value] = None
+    m.merge_all()
+    result = m.result()
     yield Progress(total, total, "Merged")
-    return MergeResult(
-        volume=volume,
-        affine=affine,
-        header=header,
-        segments=segments,
-        source=None if changed else Path(files[0]),
-        files=files,
-    )
+    return result
 
 
-def merge(files: Sequence[str], instances: dict[int, list[int] | None],
-          **options: bool | dict[str, str]) -> MergeResult:
+def merge(files: Sequence[str], instances: Instances, **options: bool | MaskPaths) -> MergeResult:
     """Run :func:`merge_files` to the end (no progress reporting)."""
     return run(merge_files(files, instances, **options))  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class SeriesInputs:
-    """What RedBrick would pass to its merge for one series."""
-
-    files: list[str]
-    instances: dict[int, list[int] | None]
-    binary_mask: bool
-    png_mask: bool
-    masks: dict[str, str]
-
-    def options(self) -> dict[str, bool | dict[str, str]]:
-        """Keyword arguments for :func:`merge_files`."""
-        return {"binary_mask": self.binary_mask, "png_mask": self.png_mask, "masks": self.masks}
-
-
-def series_inputs(items: ItemsList, task: Task, series_index: int) -> SeriesInputs:
-    """Translate a series of the items list into merge inputs, as the RedBrick CLI does."""
-    if not 0 <= series_index < len(task.series):
-        raise MergeError(
-            f"Task {task.name!r} has {len(task.series)} series; there is no series {series_index}.",
-            f"Series are numbered from 0 to {len(task.series) - 1}.",
-        )
-    series = task.series[series_index]
-    smap = task.segment_map_of(series_index)
-    files: list[str] = []
-    for p in series.segmentation_paths:
-        local = sdk_path(p, items.base_dir)
-        if os.path.isdir(local):
-            # RedBrick lists the folder in file-system order; Segmap sorts it so the
-            # result is repeatable (validation warns that the order is undefined).
-            files.extend(sorted(os.path.join(local, f) for f in os.listdir(local)))
-        else:
-            files.append(local)
-    instances: dict[int, list[int] | None] = {}
-    masks: dict[str, str] = {}
-    if smap is not None:
-        for inst, seg in smap.segments.items():
-            if inst:  # RedBrick ignores instance id 0
-                instances[inst] = list(seg.overlapping_groups) if seg.overlapping_groups else None
-            if isinstance(seg.mask, str):
-                masks[str(inst)] = sdk_path(seg.mask, items.base_dir)
-    return SeriesInputs(files, instances, series.is_binary, series.flag("pngMask"), masks)
-
-
-def merge_series(
-    items: ItemsList, task: Task, series_index: int, *, label_validate: bool = False,
-    prune: bool = False,
-) -> Work[MergeResult]:
-    """Merge one series of an items list; yields Progress, returns the MergeResult."""
-    inputs = series_inputs(items, task, series_index)
-    return (yield from merge_files(
-        inputs.files, inputs.instances, binary_mask=inputs.binary_mask,
-        png_mask=inputs.png_mask, masks=inputs.masks, label_validate=label_validate, prune=prune,
-    ))

@@ -18,12 +18,12 @@ import numpy as np
 
 from app.errors import InputError
 from app.geometry import Grid
-from app.merge._engine import MergeResult, merge_series
+from app.merge import MergeResult, merge_series
 from app.preview._display import DisplayVolumes
 from app.preview._stats import value_stats
 from app.progress import Progress, Work, run
 from app.readers import load_image
-from app.session._model import CaseState, Session
+from app.session import CaseState, Session
 
 
 @dataclass(frozen=True)

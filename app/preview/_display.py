@@ -37,27 +37,8 @@ from nibabel.orientations import (
 from app.errors import InputError
 from app.geometry import Grid, GridMatch, Relation, align_to_image, compare_grids
 from app.preview._style import (
-    AUTO,
-    PRESET_NAMES,
-    WINDOW_PRESETS,
-    auto_window,
-    default_colour,
-    default_colours,
-    default_preset,
     group_members,
-    label_lut,
-    looks_like_ct,
-    outline,
-    preset_window,
-    window_to_uint8,
 )
-
-__all__ = [
-    "AUTO", "DISPLAY_AXCODES", "EDGE_LETTERS", "PRESET_NAMES", "VIEWS", "WINDOW_PRESETS",
-    "DisplayVolumes", "HoverInfo", "View", "auto_window", "default_colour", "default_colours",
-    "default_preset", "group_members", "label_lut", "largest_slices", "looks_like_ct",
-    "outline", "preset_window", "window_to_uint8",
-]
 
 View = Literal["axial", "coronal", "sagittal"]
 VIEWS: tuple[View, ...] = ("axial", "coronal", "sagittal")

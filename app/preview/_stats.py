@@ -18,7 +18,7 @@ import numpy as np
 from app.errors import InputError
 from app.geometry import Grid, GridMatch, Relation, align_to_image, compare_grids
 from app.items import Category, ItemsList, Task
-from app.merge._engine import merge_series, series_inputs
+from app.merge import merge_series, series_inputs
 from app.progress import Progress, Work
 from app.readers import load_image
 

@@ -346,8 +346,11 @@ def nonzero(info: NiftiInfo, chunk_bytes: int = 1 << 20) -> tuple[np.ndarray, np
 
 
 def nifti_bytes(img: nib.Nifti1Image | nib.Nifti2Image, compresslevel: int = 1) -> bytes:
-    """Serialise an image to .nii.gz bytes (ISA-L deflate, level 1 as nibabel uses)."""
-    return igzip.compress(img.to_bytes(), compresslevel=compresslevel)
+    """Serialise an image to .nii.gz bytes (ISA-L deflate, level 1 as nibabel uses).
+
+    The gzip header carries no time stamp, so the same image gives the same bytes.
+    """
+    return igzip.compress(img.to_bytes(), compresslevel=compresslevel, mtime=0)
 
 
 def save_nifti(img: nib.Nifti1Image | nib.Nifti2Image, path: str | os.PathLike[str]) -> Path:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from app.errors import InputError
 from app.items import (
     Category,
+    ImportShape,
     ItemsList,
     Segment,
     SegmentMap,
@@ -29,17 +30,15 @@ from app.items import (
     category_label,
     relpath,
 )
-from app.mapping._suggest import Suggestion
-from app.mapping._templates import Template, file_key
+from app.mapping import Suggestion, Template, file_key
 from app.progress import Work
 from app.readers import Census, nifti_info
-from app.validate._files import FileCache
+from app.validate import FileCache
 
 if TYPE_CHECKING:
-    from app.export._export import ExportSummary
-    from app.validate._run import Finding
+    from app.export import ExportSummary
+    from app.validate import Finding
 
-MODE_I, MODE_II, MODE_III = "I", "II", "III"
 
 # Row statuses, from worst to best (the table sorts and colours by them).
 ABSENT = "absent"  # mapped, but the value is in no file: RedBrick rejects it
@@ -82,7 +81,7 @@ class CaseState:
     """One task of the session and what the wizard knows around it."""
 
     task: Task
-    mode: str
+    shape: ImportShape
     masks: list[Path]  # every mask file of the case, absolute, in segmentation order
     image: ImageInfo
     layout: str = ""
@@ -106,7 +105,7 @@ class CaseState:
 
     @property
     def binary(self) -> bool:
-        return self.mode == MODE_III
+        return self.shape.binary
 
 
 @dataclass(frozen=True)
@@ -263,7 +262,7 @@ class Session:
     def colour(self, row: Row) -> tuple[int, int, int]:
         """The colour a row is drawn in: its category's in the taxonomy, else a distinct
         colour for its value (stable from run to run)."""
-        from app.preview._style import default_colour
+        from app.preview import default_colour
 
         if row.category is not None and self.taxonomy is not None:
             rgb = self.taxonomy.color_for(row.category)
@@ -333,7 +332,7 @@ class Session:
             series.segmentations = None
             if smap is not None and not smap.segments and not smap.extra:
                 series.segment_map = None
-        elif case.mode == MODE_I and len(rel) == 1:
+        elif case.shape is ImportShape.LABEL_MAP and len(rel) == 1:
             series.segmentations = rel[0]
         else:
             series.segmentations = rel
@@ -381,11 +380,11 @@ class Session:
                 source.unreviewed.discard(k)
                 done.append(f"value {k} left {source.name} with the mask")
             if len(source.masks) == 1:
-                source.mode = MODE_I
+                source.shape = ImportShape.LABEL_MAP
         target.masks.append(mask)
         target.suggestions.update(moved)
         if not target.binary and len(target.masks) > 1:
-            target.mode = MODE_II
+            target.shape = ImportShape.LABEL_MAPS
         self._sync_segmentations(source)
         self._sync_segmentations(target)
         done.insert(0, f"{mask.name} moved from {source.name} to {target.name}")
@@ -495,7 +494,7 @@ class Session:
 
     def validate_work(self) -> Work[list[Finding]]:
         """Validate the included cases (as ``segmap validate`` would) plus the review state."""
-        from app.validate._run import finding, sort_findings, validate_work
+        from app.validate import finding, sort_findings, validate_work
 
         items = self.included_items()
         found = yield from validate_work(items, self.taxonomy, cache=self.cache)
@@ -512,7 +511,7 @@ class Session:
     def export(self, path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None
                ) -> ExportSummary:
         """Write the included cases as an items list (atomic), paths relative to ``root``."""
-        from app.export._export import export_items
+        from app.export import export_items
 
         return export_items(self.included_items(), path, root)
 

@@ -10,24 +10,21 @@ import os
 from pathlib import Path
 from typing import Any
 
-from app.discover._pairing import ImageRef
-from app.discover._scan import ScanResult, scan
+from app.discover import ImageRef, ScanResult, scan
 from app.errors import InputError, SegmapError
-from app.items import Taxonomy, load_items, load_taxonomy, parse_items
+from app.items import ImportShape, Taxonomy, load_items, load_taxonomy, parse_items
 from app.jsonio import load_json, write_json_atomic
-from app.mapping import _suggest as suggest
-from app.mapping._suggest import Matcher, Suggestion, suggest_file
-from app.mapping._templates import load_template
+from app.mapping import Matcher, Suggestion, candidates_of, load_template, suggest_file
 from app.progress import Progress, Work
 from app.readers import Census
-from app.session._model import MODE_I, MODE_II, MODE_III, CaseState, ImageInfo, Session
+from app.session._model import CaseState, ImageInfo, Session
 
 SESSION_FORMAT = "segmap-session"
 
 
 def matcher_for(taxonomy: Taxonomy | None) -> Matcher:
     """A name matcher over the taxonomy's segmentation categories (or none)."""
-    return Matcher(suggest.candidates_of(taxonomy)) if taxonomy is not None else Matcher()
+    return Matcher(candidates_of(taxonomy)) if taxonomy is not None else Matcher()
 
 
 def _image_info(result: ScanResult, ref: ImageRef) -> ImageInfo:
@@ -45,7 +42,7 @@ def _image_info(result: ScanResult, ref: ImageRef) -> ImageInfo:
 def open_folder(root: str | os.PathLike[str], taxonomy: Taxonomy | None = None,
                 template_path: str | os.PathLike[str] | None = None) -> Work[Session]:
     """Scan a folder, pair masks with images and suggest every mapping."""
-    from app.mapping._build import build
+    from app.mapping import build
 
     folder = Path(root).expanduser().resolve()
     if not folder.is_dir():
@@ -66,7 +63,7 @@ def open_folder(root: str | os.PathLike[str], taxonomy: Taxonomy | None = None,
         if dicom is not None:
             warnings += list(dicom.warnings)
         session.cases.append(CaseState(
-            task=task, mode=case.mode, masks=list(case.masks),
+            task=task, shape=case.shape, masks=list(case.masks),
             image=_image_info(result, case.image), layout=case.layout, evidence=case.evidence,
             case_key=case.image.name, warnings=warnings,
             suggestions={(p.target.file, p.target.value): p.best for p in cb.proposals if p.best},
@@ -75,10 +72,6 @@ def open_folder(root: str | os.PathLike[str], taxonomy: Taxonomy | None = None,
     session.messages = list(result.warnings) + [
         f"not paired: {u.file}: {u.reason}" for u in result.unpaired]
     return session
-
-
-def _mode(binary: bool, n_files: int) -> str:
-    return MODE_III if binary else (MODE_I if n_files <= 1 else MODE_II)
 
 
 def open_items(path: str | os.PathLike[str], taxonomy: Taxonomy | None = None) -> Work[Session]:
@@ -117,7 +110,7 @@ def open_items(path: str | os.PathLike[str], taxonomy: Taxonomy | None = None) -
         image = ImageInfo(series.name or (files[0].name if files else "(no image)"), files,
                           is_dicom, description=series.name or "", slices=len(files) if is_dicom
                           else 0)
-        case = CaseState(task=task, mode=_mode(series.is_binary, len(masks)), masks=masks,
+        case = CaseState(task=task, shape=ImportShape.of(series.is_binary, len(masks)), masks=masks,
                          image=image, series_index=si, layout="items list",
                          evidence=f"from {Path(path).name}")
         for f in masks:
@@ -172,7 +165,7 @@ def session_json(session: Session) -> dict[str, Any]:
         "items": session.items.to_json(),
         "messages": session.messages,
         "cases": [{
-            "task": index[id(c.task)], "series": c.series_index, "mode": c.mode,
+            "task": index[id(c.task)], "series": c.series_index, "shape": c.shape,
             "masks": [str(m) for m in c.masks], "image": c.image.to_json(), "layout": c.layout,
             "evidence": c.evidence, "case_key": c.case_key, "warnings": c.warnings,
             "included": c.included, "unreviewed": sorted(c.unreviewed),
@@ -207,7 +200,7 @@ def load_session(path: str | os.PathLike[str]) -> Session:
                           messages=list(d.get("messages", [])))
         for c in d["cases"]:
             session.cases.append(CaseState(
-                task=items.tasks[c["task"]], mode=c["mode"], masks=[Path(m) for m in c["masks"]],
+                task=items.tasks[c["task"]], shape=ImportShape(c.get("shape", c.get("mode"))), masks=[Path(m) for m in c["masks"]],
                 image=ImageInfo.from_json(c["image"]), layout=c["layout"],
                 evidence=c["evidence"], case_key=c.get("case_key", ""),
                 warnings=list(c["warnings"]), included=bool(c["included"]),

@@ -84,6 +84,7 @@ class UploadReport:
     seconds: float = 0.0
     journal: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what Segmap did on the way (conversions)
 
     def count(self, *states: TaskState) -> int:
         """How many tasks are in any of ``states``."""
@@ -126,5 +127,6 @@ class UploadReport:
             "seconds": round(self.seconds, 3),
             "journal": str(self.journal) if self.journal else None,
             "warnings": self.warnings,
+            "notes": self.notes,
             "tasks": [t.to_json() for t in self.tasks],
         }

@@ -22,7 +22,7 @@ from uuid import uuid4
 
 from app.errors import Cancelled, MergeError
 from app.items import NIFTI_TYPE, VIDEO_EXTENSIONS, file_type
-from app.merge._engine import merge_files
+from app.merge import merge_files
 from app.progress import run
 from app.readers import nifti_bytes
 from app.upload import _datapoint as dp

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.errors import Cancelled, SegmapError, TaxonomyError
+from app.export import CONVERTED_FOLDER, convert_masks
 from app.items import ItemsList, Taxonomy, task_label
 from app.progress import Work
 from app.upload import _protocol as protocol
@@ -38,12 +39,13 @@ from app.upload._journal import Journal, journal_path
 from app.upload._preflight import task_problems
 from app.upload._report import TaskResult, TaskState, UploadProgress, UploadReport
 from app.upload._task_upload import TaskContext, upload_task
-from app.validate._run import validate_work
+from app.validate import Code, Severity, validate_work
 
 T = TypeVar("T")
 log = logging.getLogger("segmap.upload")
 # Findings about local image files, which an external storage makes moot.
-_LOCAL_IMAGE_CODES = frozenset({"image-missing", "image-unreadable", "image-type-unsupported"})
+_LOCAL_IMAGE_CODES = frozenset({Code.IMAGE_MISSING, Code.IMAGE_UNREADABLE,
+                                Code.IMAGE_TYPE_UNSUPPORTED})
 # What the SDK prints when RedBrick gives no reason.
 DEFAULT_INVALID = ("Error: Invalid format\n"
                    "Docs: https://sdk.redbrickai.com/formats/index.html#import")
@@ -138,6 +140,7 @@ class _Run:
         self.items, self.dest, self.options, self.client = items, destination, options, client
         self.retries = 0
         self.warnings: list[str] = []
+        self.notes: list[str] = []
         self.board = _Board([])
         self.fatal: BaseException | None = None
         self._retry_lock = threading.Lock()
@@ -173,6 +176,7 @@ class _Run:
                                             self.dest.org_id, self.dest.project_id)
             path = opts.journal or (journal_path(self.items.path) if self.items.path else None)
             yield from self._validate(project, self._to_do(path))
+            self._convert_masks()
             journal = Journal(path, self.dest.key, restart=opts.restart,
                               read_only=opts.dry_run)
             selected = self._select(journal)
@@ -195,7 +199,7 @@ class _Run:
             yield self.board.progress("Done")
             return UploadReport(project.name, self.dest.key, opts.dry_run,
                                 list(self.board.results), self.retries,
-                                time.monotonic() - started, path, self.warnings)
+                                time.monotonic() - started, path, self.warnings, self.notes)
         except BaseException:
             self.client.cancel.set()  # closed (GeneratorExit), interrupted or failed
             raise
@@ -251,15 +255,26 @@ class _Run:
             yield UploadProgress(step.done, step.total, f"Validating: {step.message}")
         if self.options.storage != REDBRICK_STORAGE:
             # Items are storage paths, not local files: nothing to find on this computer.
-            findings = [f for f in findings if getattr(f, "code", "") not in _LOCAL_IMAGE_CODES]
-        errors = [f for f in findings if getattr(f, "severity", "") == "error"]
+            findings = [f for f in findings if f.code not in _LOCAL_IMAGE_CODES]
+        errors = [f for f in findings if f.severity is Severity.ERROR]
         self.warnings += [_finding_text(f) for f in findings
-                          if getattr(f, "severity", "") == "warning"]
+                          if f.severity is Severity.WARNING]
         if errors:
             lines = [_finding_text(f) for f in errors[:20]]
             more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
             raise UploadBlocked(f"{len(errors)} validation error(s); nothing was uploaded:\n  "
                                 + "\n  ".join(lines) + more, errors)
+
+    def _convert_masks(self) -> None:
+        """RedBrick reads NIfTI masks only: NRRD masks go up as their NIfTI conversions,
+        written beside the items list (a dry run writes nothing: the merge reads them
+        as those conversions anyway)."""
+        folder = self.items.base_dir / CONVERTED_FOLDER
+        self.items, done = convert_masks(self.items, folder, write=not self.options.dry_run)
+        if done:
+            verb = "Would convert" if self.options.dry_run else "Converted"
+            self.notes.append(f"{verb} {len(done)} NRRD mask(s) to NIfTI in {folder} "
+                              "(RedBrick reads NIfTI masks only).")
 
     def _select(self, journal: Journal) -> list[tuple[int, str]]:
         """The tasks of this run: checked for names and files; created ones skipped."""

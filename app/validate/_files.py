@@ -12,15 +12,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from app.errors import VolumeReadError
-from app.geometry import Grid
+from app.geometry import Grid, Relation
+from app.items import mask_accepted, mask_converted
+from app.merge import sdk_label
 from app.readers import Census, census, image_grid, nifti_info
-
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
+from app.validate._codes import Code
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class FileCheck:
 
     path: str
     census: Census | None
-    code: str | None = None
+    code: Code | None = None
     message: str | None = None
 
     @property
@@ -59,7 +59,7 @@ def sdk_values(c: Census) -> dict[int, int]:
     for v, n in c.values.items():
         if v == 0 or not np.isfinite(v):
             continue
-        stored = int(np.round(v)) % 65536
+        stored = sdk_label(v)
         if stored:
             out[stored] = out.get(stored, 0) + n
     return out
@@ -84,7 +84,7 @@ class FileCache:
             return FileCheck(path, None, *fault)
         key = self._key(path)
         if key not in self._files:
-            self._files[key] = _check_nifti(path)
+            self._files[key] = _check_nrrd(path) if mask_converted(path) else _check_nifti(path)
         found = self._files[key]
         return found if found.path == path else FileCheck(path, found.census, found.code,
                                                           found.message)
@@ -107,49 +107,49 @@ class FileCache:
         return got
 
 
-def access_fault(path: str, nifti: bool = True) -> tuple[str, str] | None:
-    """(code, message) when ``path`` is missing, a folder, unreadable or (``nifti``) not
-    named as NIfTI; None when it can be opened."""
+def access_fault(path: str, nifti: bool = True) -> tuple[Code, str] | None:
+    """(code, message) when ``path`` is missing, a folder, unreadable or (``nifti``) not a
+    mask RedBrick can read or Segmap can convert; None when it can be opened."""
     name = os.path.basename(path)
     if not os.path.lexists(path):
-        return "file-missing", (
+        return Code.FILE_MISSING, (
             f"{path} does not exist. RedBrick then looks for it in its label storage and the "
             "task fails with 'Invalid label files'. Check the path (relative paths start at "
             "the items list's folder).")
     if not os.path.exists(path):
-        return "file-missing", (f"{path} is a broken link (its target does not exist). "
-                                "Point it at the real file.")
+        return Code.FILE_MISSING, (f"{path} is a broken link (its target does not exist). "
+                                   "Point it at the real file.")
     if os.path.isdir(path):
-        return "file-unreadable", (f"{path} is a folder, but a mask file is expected here. "
-                                   "Give the path of the .nii.gz file itself.")
+        return Code.FILE_UNREADABLE, (f"{path} is a folder, but a mask file is expected here. "
+                                      "Give the path of the .nii.gz file itself.")
     if not os.access(path, os.R_OK):
-        return "file-unreadable", (f"Permission denied reading {path}. Give yourself read "
-                                   "access to the file (or run as a user who has it).")
-    if nifti and not name.lower().endswith(NIFTI_SUFFIXES):
-        return "not-nifti", (
+        return Code.FILE_UNREADABLE, (f"Permission denied reading {path}. Give yourself read "
+                                      "access to the file (or run as a user who has it).")
+    if nifti and not (mask_accepted(path) or mask_converted(path)):
+        return Code.NOT_NIFTI, (
             f"{name} is not a NIfTI file (.nii or .nii.gz); RedBrick fails with "
-            "'Invalid mask type'. Convert the mask to NIfTI first (NRRD, MHA and DICOM SEG "
-            "need converting).")
+            "'Invalid mask type'. Convert the mask to NIfTI first (MHA and DICOM SEG "
+            "need converting; Segmap converts NRRD itself).")
     return None
 
 
-def _classify(exc: VolumeReadError) -> str:
+def _classify(exc: VolumeReadError) -> Code:
     text = exc.message.lower()
     if "permission" in text or "cannot open" in text:
-        return "file-unreadable"
+        return Code.FILE_UNREADABLE
     if "gzip" in text or "truncated" in text or "compressed" in text:
-        return "file-corrupt"
-    return "not-nifti"
+        return Code.FILE_CORRUPT
+    return Code.NOT_NIFTI
 
 
 def _read_fault(path: str, exc: VolumeReadError) -> FileCheck:
     code = _classify(exc)
     then = {
-        "file-corrupt": "RedBrick's upload of this task fails on it. Export or copy the file "
+        Code.FILE_CORRUPT: "RedBrick's upload of this task fails on it. Export or copy the file "
                         "again.",
-        "not-nifti": "RedBrick fails with 'Invalid mask type'. Save the mask as NIfTI "
+        Code.NOT_NIFTI: "RedBrick fails with 'Invalid mask type'. Save the mask as NIfTI "
                      "(.nii.gz).",
-        "file-unreadable": "Check the file's permissions.",
+        Code.FILE_UNREADABLE: "Check the file's permissions.",
     }[code]
     return FileCheck(path, None, code, f"{exc.message} {then}")
 
@@ -162,7 +162,7 @@ def _check_nifti(path: str) -> FileCheck:
     name = os.path.basename(path)
     if len(info.shape) != 3:
         shape = "x".join(map(str, info.shape))
-        return FileCheck(path, None, "mask-dimensions", (
+        return FileCheck(path, None, Code.MASK_DIMENSIONS, (
             f"{name} has {len(info.shape)} dimensions ({shape}); RedBrick needs a 3-D volume "
             f"and fails with 'Invalid mask shape'. Save it as a 3-D volume"
             + (" (drop the singleton 4th dimension)." if len(info.shape) == 4
@@ -174,14 +174,33 @@ def _check_nifti(path: str) -> FileCheck:
     if info.gzipped != name.lower().endswith(".gz"):
         what = ("is named .nii.gz but is not gzip-compressed" if not info.gzipped
                 else "is gzip-compressed but named .nii")
-        return FileCheck(path, c, "gzip-name-mismatch", (
+        return FileCheck(path, c, Code.GZIP_NAME_MISMATCH, (
             f"{name} {what}; RedBrick opens files by their name and fails on it "
             f"('{'is not a gzip file' if not info.gzipped else 'Cannot work out file type'}'). "
             "Rename it to match its content (.nii.gz when compressed, .nii otherwise)."))
     return FileCheck(path, c)
 
 
-def relation_code(relation: Any) -> str:
+def _check_nrrd(path: str) -> FileCheck:
+    """An NRRD mask, checked as the NIfTI Segmap converts it to."""
+    try:
+        c = census(path)
+    except VolumeReadError as exc:
+        if "volumes" in exc.message:  # a Slicer .seg.nrrd with several layers, a 4-D file
+            return FileCheck(path, None, Code.MASK_DIMENSIONS, (
+                f"{exc.message} A RedBrick mask is one 3-D label map, so Segmap cannot convert "
+                "it. Export one labelmap volume per file from Slicer (Segmentations > Export to "
+                "files, as a labelmap)."))
+        return FileCheck(path, None, Code.FILE_CORRUPT, (
+            f"{exc.message} Segmap cannot read it to convert it to NIfTI for RedBrick. Save it "
+            "again from Slicer or ITK, or as NIfTI (.nii.gz)."))
+    return FileCheck(path, c)
+
+
+_RELATION_CODES = {Relation.REORIENTED: Code.GRID_REORIENTED, Relation.CROP: Code.GRID_CROP,
+                   Relation.RESOLUTION: Code.GRID_RESOLUTION}
+
+
+def relation_code(relation: Relation) -> Code:
     """The finding code for a geometry relation other than SAME."""
-    return {"reoriented": "grid-reoriented", "crop": "grid-crop",
-            "resolution": "grid-resolution"}.get(str(relation), "grid-mismatch")
+    return _RELATION_CODES.get(relation, Code.GRID_MISMATCH)

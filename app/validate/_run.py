@@ -1,136 +1,17 @@
-"""Validation: everything RedBrick would reject or silently get wrong, said before upload.
-
-``validate(items, taxonomy, root)`` returns findings; it never raises for a
-problem in the user's data. Each finding has a severity, a stable code, where it
-is (task name, series index, file, label value) and a message that says what
-happens on import and how to fix it. Errors make an upload fail or store wrong
-labels; warnings store something the user may not expect; info says what could
-not be checked.
-
-The mapping checks reason on the values RedBrick's SDK would see (floats rounded
-half to even, negatives and values above 65535 wrapped), and the overlap check
-runs the RedBrick-identical merge (``app.merge._engine``) so overlap group ids are
-exactly those RedBrick assigns. Every mask file is read once per run (and once
-across runs when a ``FileCache`` is passed back in): a streamed census, never a
-sort.
-
-| code | severity | meaning |
-|---|---|---|
-| format | error | a field of the items list has the wrong type or shape |
-| no-tasks | error | the items list holds no tasks |
-| task-name-missing | warning | a task has no name; RedBrick names it after its first image path |
-| task-name-duplicate | error | two tasks share a name; RedBrick skips the second |
-| task-no-series | error | a task lists no series |
-| priority-range | error | `priority` is not a number from 0 to 1 |
-| task-segment-map-flag | error | a task-level segmentMap holds a mask flag: nothing is uploaded |
-| series-name-duplicate | warning | two series of a task share a name (exports are named after it) |
-| items-missing | error | a series lists no image items |
-| image-missing | error | an image file does not exist |
-| image-type-unsupported | error | RedBrick refuses to upload an image with that file extension |
-| image-unreadable | error | a NIfTI image cannot be read |
-| grid-not-checked | info | the image's geometry could not be read (type not supported, remote) |
-| remote-file | info | a path is a URL or storage key; it is not checked |
-| file-missing | error | a segmentation or mask file does not exist |
-| file-unreadable | error | a file cannot be read (permissions, a folder where a file is expected) |
-| file-corrupt | error | corrupt or truncated gzip, or voxel data cut short |
-| not-nifti | error | a segmentation is not a NIfTI file (.nii / .nii.gz) |
-| gzip-name-mismatch | error | .nii.gz not compressed, or .nii compressed: RedBrick cannot open it |
-| segmentations-directory | warning | `segmentations` names a folder: merged in no defined order |
-| mask-dimensions | error | a mask is 2-D or 4-D; RedBrick needs 3-D |
-| values-non-integer | warning | fractional values; RedBrick rounds them (half to even) |
-| values-negative | error | negative values; RedBrick wraps them to 65536 - n |
-| values-over-65535 | error | values above 65535; RedBrick wraps them modulo 65536 |
-| values-non-finite | error | NaN or infinite values |
-| empty-mask | warning | a mask file holds no labelled voxel |
-| uncompressed-upload | warning | a single uint8 .nii is uploaded as is, under a .nii.gz name |
-| grid-reoriented | warning | same voxels as the image, axes stored differently |
-| grid-crop | error | the mask covers only part of the image's grid |
-| grid-resolution | error | the mask has another voxel size than the image |
-| grid-mismatch | error | the mask does not line up with the image in world space |
-| files-misaligned | error | segmentation files of one series are on different grids |
-| no-segmentations | error | a segmentMap but no segmentation files |
-| mapped-value-absent | error | a segmentMap id occurs in no file |
-| unmapped-value | warning | a value in the files has no segmentMap entry: uneditable, view-only |
-| instance-zero | warning | segmentMap id 0: RedBrick ignores it (0 is background) |
-| id-out-of-range | error | an instance or group id outside 1..65535 |
-| group-id-collision | error | an overlappingGroups id is also a segmentMap id |
-| category-none | error | a segmentMap entry has no category |
-| category-missing | error | the category is not in the taxonomy |
-| category-archived | error | the category is archived in the taxonomy |
-| category-not-segmentation | error | the category is not a SEGMENTATION category |
-| category-ambiguous | warning | the category matches several taxonomy entries |
-| attribute-unknown | warning | an attribute the category does not define |
-| taxonomy-not-checked | info | no taxonomy given: categories were not checked |
-| png-without-binary | error | pngMask without binaryMask |
-| binary-flag-missing | error | entries name separate `mask` files but binaryMask is not set |
-| binary-no-mask | error | binaryMask mode, an entry names no `mask` file |
-| mask-list | error | `mask` lists several files (an MHD pair) that must be converted first |
-| mask-shared | error | one mask file used by two segmentMap entries |
-| mask-not-listed | error | a `mask` matches no `segmentations` entry as RedBrick compares paths |
-| mask-unreferenced | warning | binaryMask: a file no `mask` names (first leaks, rest ignored) |
-| mask-not-binary | warning | binaryMask mode, a file with several values; all become one label |
-| overlap | warning | labels overlap; RedBrick stores the shared voxels as an overlap group |
-| merge-failed | error | RedBrick's merge fails on this series |
-| uint8-ids-over-255 | warning | uint8 first file, ids above 255: RedBrick's SDK distorts labels |
-| suggestion-unreviewed | warning | (wizard) mappings suggested by Segmap that nobody reviewed |
-"""
+"""Running validation over a whole items list: the checks of each task and series."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from app.items import ItemsList, Taxonomy, task_label
+from app.items import ItemsList, Taxonomy
 from app.progress import Work, run
 from app.validate._files import FileCache
-
-ERROR, WARNING, INFO = "error", "warning", "info"
-_RANK = {ERROR: 0, WARNING: 1, INFO: 2}
-
-
-def _codes_from_doc(doc: str) -> dict[str, str]:
-    table = {}
-    for line in doc.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("| ") and len(cells) == 3 and cells[1] in _RANK:
-            table[cells[0]] = cells[1]
-    return table
-
-
-# The table in the docstring is the one source of codes and their severities.
-CODES: dict[str, str] = _codes_from_doc(__doc__ or "")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing validation found: severity, stable code, where, and what to do."""
-
-    severity: str
-    code: str
-    task: str | None
-    series: int | None
-    file: str | None
-    value: int | None
-    message: str
-
-    def to_json(self) -> dict[str, Any]:
-        """The finding as the CLI prints it."""
-        return dataclasses.asdict(self)
-
-    @property
-    def is_error(self) -> bool:
-        """True for findings that make the upload fail or store wrong labels."""
-        return self.severity == ERROR
-
-
-def finding(code: str, message: str, task: str | None = None, series: int | None = None,
-            file: str | os.PathLike[str] | None = None, value: int | None = None) -> Finding:
-    """A finding with the severity its code has in the table."""
-    return Finding(CODES[code], code, task, series, None if file is None else str(file),
-                   value, message)
+from app.validate._findings import Finding, sort_findings
+from app.validate._series import SeriesChecker
+from app.validate._tasks import check_tasks
 
 
 def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
@@ -143,9 +24,6 @@ def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
     validate again after a mapping change without reading the masks again (a file
     changed on disk is read again).
     """
-    from app.validate._series import SeriesChecker
-    from app.validate._tasks import check_tasks
-
     if root is not None:
         items = dataclasses.replace(items, root=Path(root).resolve())
     checker = SeriesChecker(items, taxonomy, cache)
@@ -158,23 +36,5 @@ def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
 
 def validate(items: ItemsList, taxonomy: Taxonomy | None = None,
              root: str | os.PathLike[str] | None = None) -> list[Finding]:
-    """Validate an items list (see the module docstring for every code)."""
+    """Validate an items list (see ``app.validate`` for every code)."""
     return run(validate_work(items, taxonomy, root))
-
-
-def sort_findings(items: ItemsList, found: list[Finding]) -> list[Finding]:
-    """Findings of the whole list first, then task by task; errors first within each."""
-    order: dict[str | None, int] = {None: -1}
-    for i, t in enumerate(items.tasks):
-        order.setdefault(task_label(t), i)
-    unique = list(dict.fromkeys(found))
-    return sorted(unique, key=lambda f: (order.get(f.task, len(order)), _RANK[f.severity],
-                                         -1 if f.series is None else f.series))
-
-
-def counts(found: list[Finding]) -> dict[str, int]:
-    """Number of findings per severity."""
-    out = {ERROR: 0, WARNING: 0, INFO: 0}
-    for f in found:
-        out[f.severity] += 1
-    return out

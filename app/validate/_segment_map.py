@@ -10,7 +10,8 @@ import difflib
 from collections.abc import Iterator
 
 from app.items import MAX_ID, CategoryInfo, Segment, SegmentMap, Taxonomy, category_label
-from app.validate._run import Finding, finding
+from app.validate._codes import Code
+from app.validate._findings import Finding, finding
 
 
 def check_map(smap: SegmentMap, taxonomy: Taxonomy | None, task: str | None,
@@ -26,24 +27,24 @@ def check_map(smap: SegmentMap, taxonomy: Taxonomy | None, task: str | None,
         key = smap.key_of(inst)
         name = _name(seg)
         if inst == 0:
-            yield finding("instance-zero", (
+            yield finding(Code.INSTANCE_ZERO, (
                 f"segmentMap id 0 ({name}) is ignored by RedBrick: 0 is the background value, so "
                 "this category gets no label. Give it a value from 1 up (and the same value in "
                 "the mask)."), value=0, **where)
         elif not 1 <= inst <= MAX_ID:
-            yield finding("id-out-of-range", (
+            yield finding(Code.ID_OUT_OF_RANGE, (
                 f"segmentMap id {key} ({name}) is outside 1..{MAX_ID}; RedBrick stores labels as "
                 "16-bit values, so no voxel can carry it. Use an id from 1 to 65535."),
                 value=inst, **where)
         for g in seg.overlapping_groups or []:
             groups_of.setdefault(g, []).append(inst)
             if not 1 <= g <= MAX_ID:
-                yield finding("id-out-of-range", (
+                yield finding(Code.ID_OUT_OF_RANGE, (
                     f"Overlap group {g} of segmentMap id {key} ({name}) is outside 1..{MAX_ID}; "
                     "no voxel can carry it. Use ids from 1 to 65535."), value=g, **where)
         if seg.category is None:
             if "" not in seg.extra:  # an unparseable value is a format finding
-                yield finding("category-none", (
+                yield finding(Code.CATEGORY_NONE, (
                     f"segmentMap id {key} has no category. RedBrick refuses it ('Invalid "
                     "category None') and uploads nothing for the task. Choose a category."),
                     value=inst, **where)
@@ -51,7 +52,7 @@ def check_map(smap: SegmentMap, taxonomy: Taxonomy | None, task: str | None,
             yield from _check_category(seg, inst, key, taxonomy, where)
     for g, members in sorted(groups_of.items()):
         if g in smap.segments:
-            yield finding("group-id-collision", (
+            yield finding(Code.GROUP_ID_COLLISION, (
                 f"Id {g} is both a segmentMap id ({_name(smap.segments[g])}) and an overlap group "
                 f"of id {', '.join(map(str, members))}. RedBrick's merge fails ('Found common "
                 f"instance and group ids: {{{g}}}') and the task is not uploaded. Renumber the "
@@ -71,7 +72,7 @@ def _check_category(seg: Segment, inst: int, key: str, taxonomy: Taxonomy,
         near = difflib.get_close_matches(str(label), [c.label for c in
                                          taxonomy.segmentation_categories()], n=3, cutoff=0.6)
         did = f" Did you mean {', '.join(repr(n) for n in near)}?" if near else ""
-        yield finding("category-missing", (
+        yield finding(Code.CATEGORY_MISSING, (
             f"segmentMap id {key}: category {label!r} is not in the taxonomy {tax!r}. RedBrick "
             f"refuses the items list (categories must exist in the project's taxonomy).{did} "
             "Choose an existing category or add it to the taxonomy."), value=inst, **where)
@@ -80,18 +81,18 @@ def _check_category(seg: Segment, inst: int, key: str, taxonomy: Taxonomy,
     assert info is not None
     if len(found) > 1:
         which = "; ".join(f"{c.label} (class {c.class_id})" for c in found[:4])
-        yield finding("category-ambiguous", (
+        yield finding(Code.CATEGORY_AMBIGUOUS, (
             f"segmentMap id {key}: {label!r} matches {len(found)} taxonomy entries ({which}); "
             f"Segmap assumes {info.label} (class {info.class_id}), RedBrick may pick another. "
             "Write the full path, e.g. [\"Parent\", \"Name\"], to make it unique."),
             value=inst, **where)
     if info.archived:
-        yield finding("category-archived", (
+        yield finding(Code.CATEGORY_ARCHIVED, (
             f"segmentMap id {key}: category {info.label!r} is archived in the taxonomy; RedBrick "
             "does not accept new labels of it. Choose an active category or restore it."),
             value=inst, **where)
     elif not info.is_segmentation:
-        yield finding("category-not-segmentation", (
+        yield finding(Code.CATEGORY_NOT_SEGMENTATION, (
             f"segmentMap id {key}: category {info.label!r} is a {info.label_type} category, not "
             "SEGMENTATION, so a mask cannot use it. Choose a segmentation category (or add one "
             "with this name)."), value=inst, **where)
@@ -110,7 +111,7 @@ def _check_attributes(seg: Segment, inst: int, key: str, info: CategoryInfo,
     for name in given:
         if name not in defined:
             known = ", ".join(sorted(defined)) or "none"
-            yield finding("attribute-unknown", (
+            yield finding(Code.ATTRIBUTE_UNKNOWN, (
                 f"segmentMap id {key}: attribute {name!r} is not defined for category "
                 f"{info.label!r} (its attributes: {known}); RedBrick may refuse it or drop it. "
                 "Fix the attribute name."), value=inst, **where)

@@ -1,9 +1,10 @@
 """Checks of one series: its image, its segmentation files, their values and overlaps.
 
-The segmentation files are listed exactly as RedBrick's CLI would pass them to
-its merge (paths rewritten by ``merge.sdk_path``, folders expanded), so a `mask`
-spelled differently from its `segmentations` entry is caught here as it would
-fail there.
+The segmentation files, masks and instance ids are those RedBrick's CLI would pass
+to its merge (``app.merge.series_inputs``: paths rewritten by ``sdk_path``, folders
+expanded), so a `mask` spelled differently from its `segmentations` entry is
+caught here as it would fail there, and the overlap check merges exactly what
+RedBrick will.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from app.errors import SegmapError, VolumeReadError
+from app.errors import MergeError, VolumeReadError
 from app.geometry import Grid, Relation, compare_grids
 from app.items import (
     ItemsList,
@@ -24,21 +25,29 @@ from app.items import (
     Taxonomy,
     file_extension,
     is_remote,
-    sdk_path,
+    mask_converted,
     task_label,
     uploadable,
 )
-from app.merge._engine import merge_files
+from app.merge import Entry, SeriesInputs, series_inputs
 from app.progress import Progress, Work
+from app.validate._codes import Code
 from app.validate._files import FileCache, FileCheck, access_fault, relation_code, sdk_values
-from app.validate._run import Finding, finding
+from app.validate._findings import Finding, finding
 from app.validate._segment_map import check_map
-from app.validate._values import check_binary, check_census, check_values, overlap_findings
+from app.validate._values import (
+    check_binary,
+    check_census,
+    check_values,
+    describe,
+    overlap_findings,
+)
 
 # Findings that make RedBrick's merge fail (or that it refuses) for the same reason.
-MERGE_BLOCKERS = {"mask-shared", "png-without-binary", "files-misaligned", "mask-dimensions",
-                  "file-missing", "file-unreadable", "file-corrupt", "not-nifti",
-                  "gzip-name-mismatch", "remote-file"}
+MERGE_BLOCKERS = frozenset({
+    Code.MASK_SHARED, Code.MASK_LIST, Code.PNG_WITHOUT_BINARY, Code.FILES_MISALIGNED,
+    Code.MASK_DIMENSIONS, Code.FILE_MISSING, Code.FILE_UNREADABLE, Code.FILE_CORRUPT,
+    Code.NOT_NIFTI, Code.GZIP_NAME_MISMATCH, Code.REMOTE_FILE})
 
 
 @dataclass
@@ -52,6 +61,7 @@ class SeriesRun:
     task_index: int
     index: int
     label: str | None
+    inputs: SeriesInputs
     out: list[Finding] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     checks: dict[str, FileCheck] = field(default_factory=dict)
@@ -66,7 +76,7 @@ class SeriesRun:
     def smap(self) -> SegmentMap | None:
         return self.task.segment_map_of(self.index)
 
-    def add(self, code: str, message: str, file: str | os.PathLike[str] | None = None,
+    def add(self, code: Code, message: str, file: str | os.PathLike[str] | None = None,
             value: int | None = None) -> None:
         self.out.append(finding(code, message, self.label, self.index, file, value))
 
@@ -76,12 +86,12 @@ class SeriesRun:
         paths = self.series.item_paths
         if not paths:
             if "items" not in self.series.extra and "" not in self.series.extra:
-                self.add("items-missing", "The series lists no image `items`; RedBrick needs "
+                self.add(Code.ITEMS_MISSING, "The series lists no image `items`; RedBrick needs "
                          "the image of every series and refuses or skips the task. Add the "
                          "image file(s) of the series.")
             return
         if any(is_remote(p) for p in paths):
-            self.add("grid-not-checked", "The image is a URL or storage key, so its geometry "
+            self.add(Code.GRID_NOT_CHECKED, "The image is a URL or storage key, so its geometry "
                      "was not compared with the masks.")
             return
         local = [p for p in (self.items.resolve(x) for x in paths) if p is not None]
@@ -89,7 +99,7 @@ class SeriesRun:
         if missing:
             more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
             what = "is a folder, not an image file" if missing[0].is_dir() else "not found"
-            self.add("image-missing", (
+            self.add(Code.IMAGE_MISSING, (
                 f"Image file {missing[0]}{more} {what}. RedBrick warns 'Could not find ...' "
                 "but queues the task anyway, which then fails after about 35 s of retries. "
                 "Check the `items` paths (relative paths start at the items list's folder; "
@@ -98,7 +108,7 @@ class SeriesRun:
         bad = [p for p in local if p.is_file() and not uploadable(p.name)]
         if bad:
             ext = file_extension(bad[0].name)
-            self.add("image-type-unsupported", (
+            self.add(Code.IMAGE_TYPE_UNSUPPORTED, (
                 f"RedBrick does not upload files ending in .{ext} ({bad[0].name}"
                 f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}): 'Unsupported file "
                 f"type {ext}!'. Convert the image (NIfTI .nii.gz, NRRD or DICOM .dcm), or "
@@ -110,14 +120,14 @@ class SeriesRun:
         except VolumeReadError as exc:
             nifti = len(local) == 1 and local[0].name.lower().endswith((".nii", ".nii.gz"))
             if nifti:
-                self.add("image-unreadable", f"{exc.message} RedBrick cannot show this image. "
+                self.add(Code.IMAGE_UNREADABLE, f"{exc.message} RedBrick cannot show this image. "
                          "Export or copy it again.", file=local[0])
             else:
-                self.add("grid-not-checked", f"{exc.message} The masks' geometry was not "
+                self.add(Code.GRID_NOT_CHECKED, f"{exc.message} The masks' geometry was not "
                          "compared with the image.", file=local[0])
             return
         if degenerate(self.image):
-            self.add("grid-not-checked", f"The image header of {local[0].name} gives no usable "
+            self.add(Code.GRID_NOT_CHECKED, f"The image header of {local[0].name} gives no usable "
                      "geometry (a zero voxel size), so the masks were not compared with it.",
                      file=local[0])
             self.image = None
@@ -125,41 +135,33 @@ class SeriesRun:
     # -- the segmentation files -------------------------------------------------------
 
     def list_files(self) -> None:
-        """The files RedBrick would merge, in its order (folders expanded)."""
-        base = self.items.base_dir
-        for p in self.series.segmentation_paths:
-            if is_remote(p):
-                self.add("remote-file", f"{p} is a URL or storage key; it was not checked.",
-                         file=p)
+        """The files RedBrick would merge, in its order (folders expanded), as local paths."""
+        for entry in self.inputs.entries:
+            if entry.local is None:
+                self.add(Code.REMOTE_FILE, f"{entry.written} is a URL or storage key; it was "
+                         "not checked.", file=entry.written)
                 self.complete = False
-                continue
-            local = sdk_path(p, base)
-            if not os.path.isabs(local):  # not found under the list's folder
-                local = str(self.items.resolve(p))
-            if os.path.isdir(local):
-                self._expand(local)
-            else:
-                self.files.append(local)
+            elif entry.folder:
+                self._folder(entry)
+            else:  # the CLI's path when it exists, else where the file should be
+                self.files.append(entry.sdk if os.path.isabs(entry.sdk) else str(entry.local))
 
-    def _expand(self, folder: str) -> None:
-        try:
-            entries = sorted(os.listdir(folder))
-        except OSError as exc:
-            self.add("file-unreadable", f"Cannot list the folder {folder}: "
-                     f"{exc.strerror or exc}. Check its permissions.", file=folder)
+    def _folder(self, entry: Entry) -> None:
+        folder = entry.sdk
+        if entry.listing_error is not None:
+            self.add(Code.FILE_UNREADABLE, f"Cannot list the folder {folder}: "
+                     f"{entry.listing_error}. Check its permissions.", file=folder)
             self.complete = False
             return
-        paths = [os.path.join(folder, e) for e in entries]
-        subdirs = [p for p in paths if not os.path.isfile(p)]
-        if subdirs:
-            self.add("file-unreadable", (
-                f"The segmentations folder {folder} holds {os.path.basename(subdirs[0])}, which "
-                "is not a file; RedBrick refuses the whole folder ('Invalid label files'). List "
-                "the mask files themselves."), file=folder)
+        if entry.non_files:
+            self.add(Code.FILE_UNREADABLE, (
+                f"The segmentations folder {folder} holds {os.path.basename(entry.non_files[0])}, "
+                "which is not a file; RedBrick refuses the whole folder ('Invalid label files'). "
+                "List the mask files themselves."), file=folder)
             self.complete = False
-        files = [p for p in paths if os.path.isfile(p)]
+        files = [f for f in entry.files if f not in entry.non_files]
         if len(files) > 1:
-            self.add("segmentations-directory", (
+            self.add(Code.SEGMENTATIONS_DIRECTORY, (
                 f"`segmentations` names the folder {folder} ({len(files)} files). RedBrick "
                 "merges its files in the order the file system lists them, which is not "
                 "defined, so overlap group ids and the first file's role can change between "
@@ -179,6 +181,12 @@ class SeriesRun:
             self.checks[f] = check
             if check.code is not None:
                 self.add(check.code, check.message or "", file=f)
+            elif mask_converted(f):
+                self.add(Code.MASK_CONVERTED, (
+                    f"{os.path.basename(f)} is an NRRD mask. RedBrick reads NIfTI masks only "
+                    "(its CLI fails with 'Invalid mask type'), so Segmap's export and upload write "
+                    "it as NIfTI (same voxels, same world grid) and point the items list at "
+                    "that copy; the checks here are made on it."), file=f)
             if check.census is None:
                 self.complete = False
                 continue
@@ -189,7 +197,7 @@ class SeriesRun:
         grids = [(f, c.grid) for f, c in self.checks.items() if c.grid is not None]
         for f, grid in grids:
             if grid is not None and degenerate(grid):
-                self.add("grid-mismatch", (
+                self.add(Code.GRID_MISMATCH, (
                     f"The header of {os.path.basename(f)} gives no usable geometry (a zero voxel "
                     "size), so it cannot be placed on the image. Save the mask with its image's "
                     "voxel size and orientation."), file=f)
@@ -224,7 +232,7 @@ class SeriesRun:
                 continue  # already reported against the image
             m = compare_grids(base_grid, grid)
             if m.relation != Relation.SAME:
-                self.add("files-misaligned", (
+                self.add(Code.FILES_MISALIGNED, (
                     f"{os.path.basename(f)} is not on the grid of the first segmentation file "
                     f"{os.path.basename(base_file)} ({m.message}). RedBrick merges files voxel by "
                     "voxel by array position and keeps the first file's geometry, so its labels "
@@ -234,10 +242,18 @@ class SeriesRun:
     def check_mapping(self) -> None:
         smap = self.smap
         if smap is not None and set(smap.segments) - {0} and not self.series.segmentation_paths:
-            self.add("no-segmentations", (
+            self.add(Code.NO_SEGMENTATIONS, (
                 "The series has a segmentMap but no `segmentations` file, so every category in "
                 "it would be an empty label. Add the mask file(s), or remove the segmentMap."))
             return
+        for key, mask in self.inputs.list_masks.items():
+            inst = int(key)
+            self.add(Code.MASK_LIST, (
+                f"{describe(self, inst)} names {len(mask)} file(s) as a list in its `mask` "
+                f"({', '.join(mask[:2])}). RedBrick's merge takes one path per entry and fails "
+                "on a list ('unhashable type: 'list''), so the task is not uploaded; only MHD "
+                "pairs uploaded with the RedBrick CLI's --mhd may be lists. Write the mask as "
+                "one NIfTI path: \"mask\": \"file.nii.gz\"."), value=inst)
         values = {f: sdk_values(c.census) for f, c in self.checks.items()
                   if c.census is not None}
         self.check_uint8_ids(values)
@@ -258,7 +274,7 @@ class SeriesRun:
             ids |= {int(v) for vals in values.values() for v in vals}
         big = sorted(i for i in ids if 255 < i <= 65535)
         if big:
-            self.add("uint8-ids-over-255", (
+            self.add(Code.UINT8_IDS_OVER_255, (
                 f"The first segmentation file {os.path.basename(self.files[0])} is uint8 and "
                 "ids above 255 "
                 f"occur ({', '.join(map(str, big[:5]))}). RedBrick's SDK then writes the merged "
@@ -272,46 +288,36 @@ class SeriesRun:
         if smap is not None:
             self.out.extend(check_map(smap, self.taxonomy, self.label, self.index))
         if self.series.flag("pngMask") and not self.series.is_binary:
-            self.add("png-without-binary", (
+            self.add(Code.PNG_WITHOUT_BINARY, (
                 "pngMask is set without binaryMask; RedBrick's merge fails ('PNG mask upload only "
                 "supports binary masks') and the task is not uploaded. Set \"binaryMask\": true "
                 "as well."))
 
     # -- overlaps: the merge RedBrick will run --------------------------------------------
 
-    def merge_inputs(self) -> tuple[dict[int, list[int] | None], dict[str, str]] | None:
-        """Instances and masks for the merge, when it can run and overlaps are possible."""
+    def merge_can_show(self) -> bool:
+        """True when the merge can run and overlaps are possible (two files with voxels)."""
         smap = self.smap
         if not self.complete or smap is None or not self.files:
-            return None
+            return False
         if any(f.code in MERGE_BLOCKERS for f in self.out) or any(
                 g in smap.segments for s in smap.segments.values()
                 for g in s.overlapping_groups or []):
-            return None  # already reported: the merge would only fail on the same thing
-        instances = {i: (list(s.overlapping_groups) if s.overlapping_groups else None)
-                     for i, s in smap.segments.items() if i}
-        masks: dict[str, str] = {}
-        base = self.items.base_dir
-        for inst, seg in smap.segments.items():
-            mask = seg.mask[0] if isinstance(seg.mask, list) and len(seg.mask) == 1 else seg.mask
-            if isinstance(mask, str):
-                masks[str(inst)] = sdk_path(mask, base)
+            return False  # already reported: the merge would only fail on the same thing
+        masks = self.inputs.masks
         binary = self.series.is_binary
         if self.series.flag("pngMask"):  # PNGs are only read by the merge: let it judge them
-            return (instances, masks) if binary and masks else None
+            return binary and bool(masks)
         used = [f for f in self.files
                 if (not binary or f in masks.values() or f == self.files[0])
                 and (c := self.checks.get(f)) is not None and c.census is not None
                 and not c.census.empty]
-        return (instances, masks) if len(used) >= 2 else None
+        return len(used) >= 2
 
     def check_overlaps(self, done: int, total: int) -> Work[None]:
-        got = self.merge_inputs()
-        if got is None:
+        if not self.merge_can_show():
             return
-        instances, masks = got
-        work = merge_files(self.files, instances, binary_mask=self.series.is_binary,
-                           png_mask=self.series.flag("pngMask"), masks=masks)
+        work = self.inputs.merge()
         try:
             while True:
                 try:
@@ -323,13 +329,12 @@ class SeriesRun:
         except GeneratorExit:  # cancelled by the caller: stop the merge too
             work.close()
             raise
-        except SegmapError as exc:
-            said = getattr(exc, "sdk_message", None)
-            sdk = f" (RedBrick: '{said}')" if said else ""
-            self.add("merge-failed", f"RedBrick's merge of this series fails: {exc.message}"
+        except MergeError as exc:
+            sdk = f" (RedBrick: '{exc.sdk_message}')" if exc.sdk_message else ""
+            self.add(Code.MERGE_FAILED, f"RedBrick's merge of this series fails: {exc.message}"
                      f"{sdk}. The task would not be uploaded. {exc.hint or ''}".strip())
             return
-        self.out.extend(overlap_findings(self, result, instances, masks))
+        self.out.extend(overlap_findings(self, result))
 
 
 def degenerate(grid: Grid) -> bool:
@@ -351,9 +356,10 @@ class SeriesChecker:
         """Findings of series ``si`` of task ``ti``; yields Progress while reading."""
         label = task_label(task)
         yield Progress(done, total, f"{label or f'task {ti + 1}'}, series {si}")
-        run = SeriesRun(self.items, self.taxonomy, self.cache, task, ti, si, label)
-        if "" in run.series.extra:  # not an object: a format finding already says so
+        if "" in task.series[si].extra:  # not an object: a format finding already says so
             return []
+        run = SeriesRun(self.items, self.taxonomy, self.cache, task, ti, si, label,
+                        series_inputs(self.items, task, si))
         run.check_own_map()
         run.check_image()
         run.list_files()

@@ -6,7 +6,8 @@ from collections import Counter
 from collections.abc import Iterator
 
 from app.items import MASK_FLAGS, ItemsList, Problem, Task, Taxonomy, task_label
-from app.validate._run import Finding, finding
+from app.validate._codes import Code
+from app.validate._findings import Finding, finding
 from app.validate._segment_map import check_map
 
 NO_CATEGORY = "has no `category`"  # the items parser's text for a segment without one
@@ -17,7 +18,7 @@ def _format(items: ItemsList, p: Problem) -> Finding:
     name = task_label(task) if task is not None else None
     where = f"series {p.series}: " if p.series is not None else ""
     field = f"`{p.field}` " if p.field else ""
-    return finding("format", (
+    return finding(Code.FORMAT, (
         f"{'' if name else f'Task #{p.task + 1}: '}{where}{field}{p.message}. RedBrick checks "
         "the format on its server and refuses a batch holding such a field, and then uploads "
         "none of its tasks. Fix the value (see RedBrick's items-list format)."),
@@ -27,7 +28,7 @@ def _format(items: ItemsList, p: Problem) -> Finding:
 def check_tasks(items: ItemsList, taxonomy: Taxonomy | None) -> Iterator[Finding]:
     """Findings about the list and its tasks that need no image or mask file."""
     if not items.tasks:
-        yield finding("no-tasks", "The items list holds no tasks, so nothing would be uploaded. "
+        yield finding(Code.NO_TASKS, "The items list holds no tasks, so nothing would be uploaded. "
                       "Add tasks: [{\"name\": ..., \"series\": [...]}].")
         return
     for p in items.problems:
@@ -42,18 +43,18 @@ def check_tasks(items: ItemsList, taxonomy: Taxonomy | None) -> Iterator[Finding
         if "" in task.extra:  # not an object: reported as a format problem
             continue
         if not (isinstance(task.name, str) and task.name):
-            yield finding("task-name-missing", (
+            yield finding(Code.TASK_NAME_MISSING, (
                 f"Task #{i + 1} has no name; RedBrick names it after its first image "
                 f"({label or 'none'}). Give it a name (names must be unique in the project)."),
                 task=label)
         if label and seen[label] > 1 and label not in reported:
             reported.add(label)
-            yield finding("task-name-duplicate", (
+            yield finding(Code.TASK_NAME_DUPLICATE, (
                 f"{seen[label]} tasks are named {label!r}. RedBrick uploads the first and skips "
                 "the others ('Skipping duplicate item name'). Give every task its own name."),
                 task=label)
         if not task.series and not task.legacy and "series" not in task.extra:
-            yield finding("task-no-series", (
+            yield finding(Code.TASK_NO_SERIES, (
                 f"Task {label or f'#{i + 1}'!r} lists no series, so it has no image. RedBrick "
                 "skips it. Add a series with its image `items`."), task=label)
         yield from _check_priority(task, label)
@@ -63,7 +64,7 @@ def check_tasks(items: ItemsList, taxonomy: Taxonomy | None) -> Iterator[Finding
             yield from _check_task_map(items, task, i, label, taxonomy)
         any_map = any_map or any(s.segment_map is not None for s in task.series)
     if any_map and taxonomy is None:
-        yield finding("taxonomy-not-checked", (
+        yield finding(Code.TAXONOMY_NOT_CHECKED, (
             "No taxonomy was given, so categories were not checked; RedBrick refuses the items "
             "list if a category is not in the project's taxonomy. Pass --taxonomy TAX.json."))
 
@@ -73,7 +74,7 @@ def _check_priority(task: Task, label: str | None) -> Iterator[Finding]:
         return
     p = task.extra["priority"]
     if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
-        yield finding("priority-range", (
+        yield finding(Code.PRIORITY_RANGE, (
             f"`priority` is {p!r}; RedBrick expects a number from 0 to 1 and refuses the items "
             "list otherwise. Use a value such as 0.5 (or remove it)."), task=label)
 
@@ -82,7 +83,7 @@ def _check_series_names(task: Task, label: str | None) -> Iterator[Finding]:
     names = Counter(s.name for s in task.series if s.name)
     for name, n in names.items():
         if n > 1:
-            yield finding("series-name-duplicate", (
+            yield finding(Code.SERIES_NAME_DUPLICATE, (
                 f"{n} series of this task are named {name!r}; RedBrick names exported "
                 "segmentation files after the series, so they would overwrite each other on "
                 "export. Give each series its own name."), task=label)
@@ -93,7 +94,7 @@ def _check_task_map(items: ItemsList, task: Task, index: int, label: str | None,
     assert task.segment_map is not None
     flags = [f for f in MASK_FLAGS if f in task.segment_map.flags]
     if flags:
-        yield finding("task-segment-map-flag", (
+        yield finding(Code.TASK_SEGMENT_MAP_FLAG, (
             f"The task-level segmentMap holds {', '.join(flags)}. RedBrick's SDK then stops "
             "with \"invalid literal for int() with base 10: '" + flags[0] + "'\" and silently "
             "uploads nothing at all (no task of the list). Move the flag into each series "

@@ -94,7 +94,7 @@ def check(folder: Path, series: dict[str, Any] | list[dict[str, Any]] | None = N
           taxonomy: Any = None, tasks: list[Any] | None = None) -> list[Any]:
     """Write an items list (one task 'case' holding ``series``) and validate it."""
     from app.items import load_items
-    from app.validate._run import validate
+    from app.validate import validate
 
     if tasks is None:
         tasks = [{"name": "case", "series": series if isinstance(series, list) else [series]}]

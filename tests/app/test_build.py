@@ -7,12 +7,10 @@ import os
 from pathlib import Path
 
 from app.cli import main
-from app.discover._scan import scan
+from app.discover import scan
 from app.items import load_items
-from app.mapping._build import build
-from app.mapping._suggest import Matcher, taxonomy_candidates
-from app.mapping._templates import Template, load_template
-from app.merge._engine import merge_series
+from app.mapping import Matcher, Template, build, load_template, taxonomy_candidates
+from app.merge import merge_series
 from app.progress import run
 
 from . import synth_layouts as synth
@@ -160,7 +158,7 @@ def test_totalsegmentator_reference_build(shared_data, tmp_path):
 
 def test_demo_dataset_scans_into_the_three_shapes_and_builds(demo_dataset, tmp_path):
     scanned = run(scan(demo_dataset.root))
-    shapes = {c.mode: sorted(p.name for p in c.masks) for c in scanned.cases}
+    shapes = {c.shape: sorted(p.name for p in c.masks) for c in scanned.cases}
     assert shapes == {
         "I": ["segmentation.nii.gz"],
         "II": ["organs.nii.gz", "vessels_lesion.nii.gz"],
@@ -169,7 +167,7 @@ def test_demo_dataset_scans_into_the_three_shapes_and_builds(demo_dataset, tmp_p
     out = tmp_path / "items.json"
     result = run(build(scanned, out, matcher=Matcher(taxonomy_candidates(
         demo_dataset.taxonomy_json))))
-    maps = {cb.case.mode: {k: s.category for k, s in cb.segment_map.items()}
+    maps = {cb.case.shape: {k: s.category for k, s in cb.segment_map.items()}
             for cb in result.cases}
     # The demo's own items.json names shape I's values 1-6; 7 (vertebrae) it leaves out.
     assert maps["I"] == {1: "Liver", 2: "Spleen", 3: "Left Kidney", 4: "Right Kidney",

@@ -15,20 +15,25 @@ from pydicom import config
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 
 from app.cli import main
-from app.demo._layout import (
+from app.demo import (
+    MARKER,
     MASK_I,
     MASKS_II,
+    SCRATCH_PREFIX,
     STRUCTURES,
     TASK_I,
     TASK_II,
     TASK_III,
     UNMAPPED,
+    DemoInfo,
+    is_demo,
+    make_demo,
     mask_iii,
+    write_demo,
 )
-from app.demo._writer import MARKER, SCRATCH_PREFIX, DemoInfo, is_demo, make_demo, write_demo
 from app.errors import InputError, MergeError
 from app.items import load_items
-from app.merge._engine import merge_series
+from app.merge import merge_series
 from app.progress import Progress, run
 from app.readers import census
 

@@ -81,12 +81,12 @@ def test_channel_order_puts_channel_zero_and_t1ce_first():
 
 
 @pytest.mark.parametrize(("image", "mask", "layout"), [
-    ("d/imagesTr/c_0000.nii.gz", "d/labelsTr/c.nii.gz", layouts.NNUNET),
-    ("d/imagesTr/c.nii.gz", "d/labelsTr/c.nii.gz", layouts.MSD),
-    ("s1/ct.nii.gz", "s1/segmentations/liver.nii.gz", layouts.TOTALSEG),
-    ("b/b_t1ce.nii.gz", "b/b_seg.nii.gz", layouts.BRATS),
-    ("case_00000/imaging.nii.gz", "case_00000/segmentation.nii.gz", layouts.KITS),
-    ("p/p.nii.gz", "p/p_mask.nii.gz", layouts.GENERIC),
+    ("d/imagesTr/c_0000.nii.gz", "d/labelsTr/c.nii.gz", layouts.Layout.NNUNET),
+    ("d/imagesTr/c.nii.gz", "d/labelsTr/c.nii.gz", layouts.Layout.MSD),
+    ("s1/ct.nii.gz", "s1/segmentations/liver.nii.gz", layouts.Layout.TOTALSEG),
+    ("b/b_t1ce.nii.gz", "b/b_seg.nii.gz", layouts.Layout.BRATS),
+    ("case_00000/imaging.nii.gz", "case_00000/segmentation.nii.gz", layouts.Layout.KITS),
+    ("p/p.nii.gz", "p/p_mask.nii.gz", layouts.Layout.GENERIC),
 ])
 def test_layout_of_a_pair(image, mask, layout):
     assert layouts.layout_of(ROOT / image, ROOT / mask, False) == layout

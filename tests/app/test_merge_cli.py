@@ -11,7 +11,7 @@ import pytest
 
 from app.cli import main
 from app.items import load_items
-from app.merge._engine import merge_series, series_inputs
+from app.merge import merge_series, series_inputs
 from app.progress import run
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from app.errors import MergeError
-from app.merge._engine import merge
+from app.merge import merge
 
 from .sdk_oracle import Outcome, sdk_merge
 

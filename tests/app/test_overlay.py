@@ -7,7 +7,7 @@ import pytest
 
 from app.errors import InputError
 from app.geometry import Grid
-from app.preview._display import (
+from app.preview import (
     WINDOW_PRESETS,
     DisplayVolumes,
     HoverInfo,

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from app.discover._scan import ScanResult, scan
+from app.discover import ScanResult, scan
 from app.errors import InputError
 from app.progress import run
+from app.readers import _nifti as niio
 
 from . import synth_layouts as synth
-from app.readers import _nifti as niio
 
 TS_REF = "totalsegmentator/tests/reference_files"
 
@@ -38,7 +38,7 @@ def test_nnunet_pairs_by_case_id_and_keeps_channels_together(tmp_path):
     assert c["image"] == "imagesTr/case_001_0000.nii.gz"
     assert c["other_images"] == ["imagesTr/case_001_0001.nii.gz"]
     assert c["segmentations"] == ["labelsTr/case_001.nii.gz"]
-    assert (c["mode"], c["layout"]) == ("I", "nnU-Net")
+    assert (c["shape"], c["layout"]) == ("I", "nnU-Net")
     assert "case_001" in c["evidence"] and "same grid" in c["evidence"]
     # Test images have no labels: listed, with the reason, not silently dropped.
     assert [(u.file, u.reason) for u in r.unpaired] == [
@@ -60,7 +60,7 @@ def test_totalsegmentator_case_folders_are_binary_mask_cases(tmp_path):
     cases = by_name(r)
     assert sorted(cases) == ["s0000", "s0001"]
     c = cases["s0001"]
-    assert (c["mode"], c["layout"], c["image"]) == ("III", "TotalSegmentator", "s0001/ct.nii.gz")
+    assert (c["shape"], c["layout"], c["image"]) == ("III", "TotalSegmentator", "s0001/ct.nii.gz")
     assert c["segmentations"] == [f"s0001/segmentations/{s}.nii.gz" for s in
                                   ("kidney_left", "kidney_right", "liver", "vertebrae_L3")]
 
@@ -71,7 +71,7 @@ def test_brats_puts_the_mask_on_t1ce_and_lists_the_other_modalities(tmp_path):
     assert c["image"].endswith("_t1ce.nii.gz")
     assert sorted(Path(o).name for o in c["other_images"]) == [
         "BraTS2021_00001_flair.nii.gz", "BraTS2021_00001_t1.nii.gz", "BraTS2021_00001_t2.nii.gz"]
-    assert (c["mode"], c["layout"]) == ("I", "BraTS")
+    assert (c["shape"], c["layout"]) == ("I", "BraTS")
 
 
 def test_kits_case_folders(tmp_path):
@@ -90,7 +90,7 @@ def test_generic_twin_folders_and_case_prefixed_masks(tmp_path):
     synth.binary(tmp_path / "p2" / "p2_spleen_mask.nii.gz")
     cases = by_name(do_scan(tmp_path))
     assert cases["p1"]["segmentations"] == ["labels/p1.nii.gz"]
-    assert cases["p2"]["mode"] == "III"
+    assert cases["p2"]["shape"] == "III"
     assert cases["p2"]["segmentations"] == ["p2/p2_liver_mask.nii.gz", "p2/p2_spleen_mask.nii.gz"]
 
 
@@ -122,7 +122,7 @@ def test_one_image_with_a_label_map_and_a_folder_of_binary_masks_gives_two_cases
     for s in ("liver", "spleen"):
         synth.binary(tmp_path / "masks" / f"{s}.nii.gz")
     cases = do_scan(tmp_path).cases
-    assert sorted(c.mode for c in cases) == ["I", "III"]
+    assert sorted(c.shape for c in cases) == ["I", "III"]
     assert len({c.name for c in cases}) == 2
 
 
@@ -131,7 +131,7 @@ def test_label_maps_with_disjoint_values_merge_as_shape_two(tmp_path):
     synth.labelmap(tmp_path / "p1_organs_seg.nii.gz", (1, 2))
     synth.labelmap(tmp_path / "p1_tumor_seg.nii.gz", (3, 4))
     (c,) = do_scan(tmp_path).cases
-    assert c.mode == "II" and len(c.masks) == 2
+    assert c.shape == "II" and len(c.masks) == 2
 
 
 def test_label_maps_reusing_values_are_alternatives_one_case_each(tmp_path):
@@ -139,7 +139,7 @@ def test_label_maps_reusing_values_are_alternatives_one_case_each(tmp_path):
     synth.labelmap(tmp_path / "p1_reader1_seg.nii.gz", (1, 2))
     synth.labelmap(tmp_path / "p1_reader2_seg.nii.gz", (1, 2))
     cases = do_scan(tmp_path).cases
-    assert [c.mode for c in cases] == ["I", "I"]
+    assert [c.shape for c in cases] == ["I", "I"]
     assert "alternatives" in cases[0].evidence
 
 
@@ -196,7 +196,7 @@ def test_cli_scan_json_is_clean_and_progress_goes_to_stderr(tmp_path, capsys):
     out, err = capsys.readouterr()
     data = json.loads(out)
     assert set(data) >= {"series", "volumes", "masks", "cases", "unpaired"}
-    assert set(data["cases"][0]) >= {"name", "image", "segmentations", "mode", "layout",
+    assert set(data["cases"][0]) >= {"name", "image", "segmentations", "shape", "layout",
                                       "evidence"}
     assert data["masks"][0]["values"] == {"0": 266, "1": 7, "2": 7}
     assert "scan" in err
@@ -218,11 +218,11 @@ def test_totalsegmentator_reference_files(shared_data):
     mine = {seg: c for c in cases for seg in c["segmentations"]}
     for seg in ("example_seg.nii.gz", "example_seg_fast.nii.gz", "example_seg_roi_subset.nii.gz"):
         assert mine[seg]["image"] == "example_ct_sm.nii.gz"
-        assert mine[seg]["mode"] == "I"
+        assert mine[seg]["shape"] == "I"
     binaries = sorted(f for f in os.listdir(shared_data / TS_REF / "example_seg_fast")
                       if f.endswith(".nii.gz"))
     assert len(binaries) == 117
-    fast = [c for c in cases if c["mode"] == "III" and
+    fast = [c for c in cases if c["shape"] == "III" and
             c["segmentations"][0].startswith("example_seg_fast/")]
     assert len(fast) == 1 and fast[0]["image"] == "example_ct_sm.nii.gz"
     assert fast[0]["segmentations"] == [f"example_seg_fast/{b}" for b in binaries]
@@ -248,7 +248,7 @@ def test_dicom_case_folder_with_a_nifti_mask(shared_data, tmp_path):
     r = do_scan(tmp_path)
     (c,) = r.cases
     assert c.image.is_dicom and len(c.image.files) == 20
-    assert c.layout == "DICOM folder" and c.mode == "I"
+    assert c.layout == "DICOM folder" and c.shape == "I"
     assert "reorientation" in c.evidence
 
 
@@ -328,7 +328,7 @@ def test_a_dicom_case_folder_pairs_its_series_with_the_nifti_mask(tmp_path, monk
     (u,) = r.unpaired
     assert u.kind == "series" and "DICOM SEG" in u.reason
     out = tmp_path / "items.json"
-    from app.mapping._build import build
+    from app.mapping import build
     run(build(r, out))
     task = json.loads(out.read_text())[0]
     assert task["series"][0]["items"] == [f"patient1/dicom/IM{i}" for i in range(5)]

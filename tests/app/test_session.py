@@ -10,8 +10,18 @@ import pytest
 from app.errors import InputError
 from app.items import load_items, load_taxonomy
 from app.progress import run
-from app.session._model import ABSENT, NOT_IN_TAXONOMY, OK, SUGGESTED, UNMAPPED
-from app.session._open import load_session, open_folder, open_items, open_source, save_session
+from app.session import (
+    ABSENT,
+    NOT_IN_TAXONOMY,
+    OK,
+    SUGGESTED,
+    UNMAPPED,
+    load_session,
+    open_folder,
+    open_items,
+    open_source,
+    save_session,
+)
 
 
 @pytest.fixture
@@ -25,11 +35,11 @@ def folder_session(demo):
 
 
 def by_mode(session, mode):
-    return next(c for c in session.cases if c.mode == mode)
+    return next(c for c in session.cases if c.shape == mode)
 
 
 def test_a_folder_opens_as_cases_with_suggested_unreviewed_mappings(folder_session):
-    modes = sorted(c.mode for c in folder_session.cases)
+    modes = sorted(c.shape for c in folder_session.cases)
     assert modes == ["I", "II", "III"]
     one = by_mode(folder_session, "I")
     rows = folder_session.rows(one)
@@ -109,7 +119,7 @@ def test_templates_round_trip_and_apply(folder_session, tmp_path):
     three = by_mode(folder_session, "III")
     t = folder_session.template(three)
     t.save(tmp_path / "map.json")
-    from app.mapping._templates import load_template
+    from app.mapping import load_template
 
     loaded = load_template(tmp_path / "map.json")
     assert loaded.files["liver"] == "Liver"
@@ -119,7 +129,7 @@ def test_templates_round_trip_and_apply(folder_session, tmp_path):
 
 def test_opening_an_items_list_keeps_its_mappings_as_reviewed(demo):
     s = run(open_items(demo.items_json, load_taxonomy(demo.taxonomy_json)))
-    assert [c.mode for c in s.cases] == ["I", "II", "III"]
+    assert [c.shape for c in s.cases] == ["I", "II", "III"]
     assert all(not c.unreviewed for c in s.cases)
     statuses = [r.status for r in s.rows(s.cases[0])]
     assert statuses == [OK] * 6 + [UNMAPPED]
@@ -145,8 +155,8 @@ def test_autosave_round_trip(folder_session, tmp_path):
     path = save_session(folder_session, tmp_path / "session.json")
     back = load_session(path)
     assert back.items.to_json() == folder_session.items.to_json()
-    assert [(c.name, c.mode, c.included, c.unreviewed) for c in back.cases] == [
-        (c.name, c.mode, c.included, c.unreviewed) for c in folder_session.cases]
+    assert [(c.name, c.shape, c.included, c.unreviewed) for c in back.cases] == [
+        (c.name, c.shape, c.included, c.unreviewed) for c in folder_session.cases]
     assert [r.status for r in back.rows(back.cases[0])] == [
         r.status for r in folder_session.rows(folder_session.cases[0])]
 
@@ -180,7 +190,7 @@ def test_moving_a_mask_to_another_case(folder_session):
     mask = two.masks[1]  # vessels_lesion: values 5 and 6
     done = folder_session.move_mask(mask, two, one)
     assert mask in one.masks and mask not in two.masks
-    assert one.mode == "II" and two.mode == "I"
+    assert one.shape == "II" and two.shape == "I"
     assert two.series.segment_map is not None and set(two.series.segment_map.segments) == {1, 2, 3, 4}
     assert "moved" in done[0]
     assert len(one.series.segmentation_paths) == 2

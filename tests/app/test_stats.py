@@ -11,7 +11,7 @@ import pytest
 
 from app.cli import main
 from app.items import load_items
-from app.preview._stats import GeometryMismatchError, SegmentStats, series_stats
+from app.preview import GeometryMismatchError, SegmentStats, series_stats
 from app.progress import run
 from app.readers import image_grid
 from tests.app.dicom_synth import axial_positions, pixels_for, write_series

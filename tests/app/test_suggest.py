@@ -120,12 +120,12 @@ def test_dataset_json_in_both_directions(tmp_path):
     v2.write_text(json.dumps({"labels": {"background": 0, "PZ": 1, "TZ": 2, "gland": [1, 2],
                                          "ignore": 3}, "channel_names": {"0": "T2"}}))
     t = read(v2)
-    assert (t.kind, t.names, t.ignore) == (sidecars.KIND_NNUNET, {1: "PZ", 2: "TZ"}, {3})
+    assert (t.kind, t.names, t.ignore) == (sidecars.TableKind.NNUNET, {1: "PZ", 2: "TZ"}, {3})
     v1 = tmp_path / "b" / "dataset.json"
     v1.parent.mkdir()
     v1.write_text(json.dumps({"labels": {"0": "background", "1": "liver", "2": "cancer"}}))
     t = read(v1)
-    assert (t.kind, t.names) == (sidecars.KIND_MSD, {1: "liver", 2: "cancer"})
+    assert (t.kind, t.names) == (sidecars.TableKind.MSD, {1: "liver", 2: "cancer"})
 
 
 def test_a_malformed_dataset_json_is_a_problem_not_a_crash(tmp_path):
@@ -153,7 +153,7 @@ def test_itksnap_label_description(tmp_path):
                  '    1   255    0    0        1  1  1    "Liver"\n'
                  '    2     0  255    0        1  1  1    "Left kidney"\n')
     t = read(p)
-    assert (t.kind, t.names) == (sidecars.KIND_ITKSNAP, {1: "Liver", 2: "Left kidney"})
+    assert (t.kind, t.names) == (sidecars.TableKind.ITKSNAP, {1: "Liver", 2: "Left kidney"})
 
 
 def test_other_text_files_are_not_tables(tmp_path):
@@ -200,7 +200,7 @@ def test_totalsegmentator_ml_header(shared_data):
 
 def test_dcmqi_segment_metadata(shared_data):
     t = read(shared_data / "dcmqi/doc/examples/seg-example_multiple_segments.json")
-    assert t.kind == sidecars.KIND_DCMQI
+    assert t.kind == sidecars.TableKind.DCMQI
     assert [list(f.values()) for f in t.per_file] == [["Liver"], ["Thoracic spine"], ["Heart"]]
 
 

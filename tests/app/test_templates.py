@@ -8,8 +8,15 @@ from pathlib import Path
 import pytest
 
 from app.errors import InputError, JsonFileError
-from app.mapping._suggest import Proposal, Suggestion, Target
-from app.mapping._templates import Template, file_key, load_template, template_from
+from app.mapping import (
+    Proposal,
+    Suggestion,
+    Target,
+    Template,
+    file_key,
+    load_template,
+    template_from,
+)
 
 
 def test_save_and_load_round_trip(tmp_path):

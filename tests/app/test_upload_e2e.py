@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from app.items import load_items
-from app.merge._engine import merge_series
+from app.merge import merge_series
 from app.progress import run
 from app.upload import (
     Destination,

@@ -11,11 +11,11 @@ import re
 import pytest
 
 from app.errors import InputError
+from app.items import file_type
 from app.upload import RedBrickClient, RetryPolicy, Timeouts, api_url
 from app.upload import _queries as queries
 from app.upload._client import encode_body
 from app.upload._datapoint import TaskError, map_segmentation_category, series_info_variable
-from app.items import file_type
 
 from .rb_server import API_KEY, ORG, PROJECT, Faults, RBServer, make_items
 from .test_upload_e2e import segmap_upload

@@ -90,11 +90,18 @@ def test_file_corrupt_payload_cut_short(case):
 
 
 def test_not_nifti(case):
-    (case / "seg.nrrd").write_text("NRRD0004\n")
+    # MetaImage is neither NIfTI (RedBrick reads it) nor NRRD (Segmap converts it).
+    (case / "seg.mha").write_text("ObjectType = Image\n")
     (case / "text.nii.gz").write_bytes(gzip.compress(b"hello" * 100))
-    found = check(case, series(["good.nii.gz", "seg.nrrd", "text.nii.gz"]))
-    assert {f.file.rsplit("/", 1)[-1] for f in only(found, "not-nifti")} == {"seg.nrrd",
+    found = check(case, series(["good.nii.gz", "seg.mha", "text.nii.gz"]))
+    assert {f.file.rsplit("/", 1)[-1] for f in only(found, "not-nifti")} == {"seg.mha",
                                                                           "text.nii.gz"}
+
+
+def test_an_unreadable_nrrd_mask_cannot_be_converted(case):
+    (case / "seg.nrrd").write_text("NRRD0004\n")
+    [f] = only(check(case, series(["good.nii.gz", "seg.nrrd"])), "file-corrupt")
+    assert f.file.endswith("seg.nrrd") and "convert it to NIfTI" in f.message
 
 
 def test_gzip_name_mismatch(case):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.items import Taxonomy, load_items
-from app.validate._run import validate
+from app.validate import validate
 
 from .builders import check, codes, image, nifti, only, seed, taxonomy_v2, volume
 
@@ -169,10 +169,44 @@ def test_mask_list(tmp_path):
     assert "mask-list" in codes(seeded(tmp_path, "III", edit))
 
 
-def test_one_element_mask_list_is_the_file(tmp_path):
-    def edit(s):
-        s["segmentMap"]["2"]["mask"] = ["m2.nii.gz"]
-    assert seeded(tmp_path, "III", edit) == []
+@pytest.mark.oracle
+@pytest.mark.parametrize("kind", ["I", "III"])
+def test_a_one_element_mask_list_fails_in_every_path_as_in_redbricks_merge(tmp_path, kind):
+    """RedBrick's merge hashes each `mask`: a list, even of one file, fails the task.
+
+    Validation says so (and merges nothing), and merge, stats and the preview refuse
+    the series with the same reason, instead of treating the list as the file.
+    """
+    from app.errors import MergeError
+    from app.merge import merge_series, series_inputs
+    from app.preview import series_stats
+    from app.progress import run
+
+    from .sdk_oracle import nifti as sdk_nifti
+
+    path = seed(tmp_path, kind)
+    tasks = json.loads(path.read_text())
+    smap = tasks[0]["series"][0]["segmentMap"]
+    first = next(k for k in smap if k.isdigit())
+    listed = tasks[0]["series"][0]["segmentations"]
+    listed = listed if isinstance(listed, str) else listed[0]
+    smap[first] = {"category": "category-a", "mask": [listed]}
+    path.write_text(json.dumps(tasks))
+    found = check(tmp_path, tasks=tasks, taxonomy=TAX)
+    assert "mask-list" in codes(found) and "overlap" not in codes(found)
+    [f] = only(found, "mask-list")
+    assert f.is_error and "unhashable type" in f.message
+    items = load_items(path)
+    inputs = series_inputs(items, items.tasks[0], 0)
+    with pytest.raises(MergeError) as ours:
+        run(merge_series(items, items.tasks[0], 0))
+    assert ours.value.sdk_message == "unhashable type: 'list'"
+    with pytest.raises(MergeError, match="is a list"):
+        run(series_stats(items, items.tasks[0], 0))
+    with pytest.raises(TypeError, match="unhashable type: 'list'"):
+        sdk_nifti.process_upload(list(inputs.files), dict(inputs.instances), inputs.binary_mask,
+                                 False, {k: list(m) if isinstance(m, tuple) else m
+                                         for k, m in inputs.masks.items()})
 
 
 def test_mask_shared(tmp_path):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from app.items import load_items
-from app.validate._run import validate
+from app.validate import validate
 
 from .builders import codes, only
 

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import app.validate
 import app.validate._files
-import app.validate._run
 from app.items import load_items
 from app.progress import Progress
-from app.validate._files import FileCache
-from app.validate._run import CODES, Finding, validate, validate_work
+from app.validate import Code, FileCache, Finding, validate, validate_work
 
 from .builders import check, codes, image, items_file, nifti, only, seed, volume
 
@@ -27,15 +26,24 @@ def good_series(folder: Path) -> dict:
 
 
 def test_code_table_is_complete_and_every_code_is_tested():
-    assert len(CODES) >= 50
-    assert set(CODES.values()) == {"error", "warning", "info"}
-    sources = "".join(p.read_text() for p in HERE.glob("test_*.py"))
-    untested = [c for c in CODES if f'"{c}"' not in sources]
+    assert len(Code) >= 50
+    assert {c.severity for c in Code} == {"error", "warning", "info"}
+    sources = "".join(p.read_text() for p in HERE.rglob("test_*.py"))
+    untested = [c for c in Code if f'"{c}"' not in sources]
     assert untested == []
 
 
+def test_the_documented_code_table_is_the_codes():
+    """The table in app.validate's docstring lists exactly the codes, severities, meanings."""
+    doc = app.validate.__doc__ or ""
+    rows = [tuple(c.strip() for c in line.strip().strip("|").split("|"))
+            for line in doc.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[0] == ("code", "severity", "meaning")
+    assert rows[1:] == [(c.value, c.severity.value, c.meaning) for c in Code]
+
+
 def test_finding_json_has_the_documented_keys():
-    f = app.validate._run.finding("overlap", "m", task="t", series=0, file=Path("a"), value=3)
+    f = app.validate.finding("overlap", "m", task="t", series=0, file=Path("a"), value=3)
     assert f.to_json() == {"severity": "warning", "code": "overlap", "task": "t", "series": 0,
                            "file": "a", "value": 3, "message": "m"}
     with pytest.raises(AttributeError):

@@ -7,8 +7,7 @@ from PySide6.QtCore import Qt
 
 from app.items import load_taxonomy
 from app.progress import run
-from app.session._model import OK, SUGGESTED, UNMAPPED
-from app.session._open import open_folder
+from app.session import OK, SUGGESTED, UNMAPPED, open_folder
 from ui.cases_model import COL_INCLUDE, COL_MAPPING, CasesModel
 from ui.category_delegate import CategoryCombo, category_choices
 from ui.mapping_model import COL_CATEGORY, COL_STATUS, MappingTableModel
@@ -20,7 +19,7 @@ def session(demo_dataset):
 
 
 def case_of(session, mode):
-    return next(c for c in session.cases if c.mode == mode)
+    return next(c for c in session.cases if c.shape == mode)
 
 
 def test_mapping_model_passes_the_model_tester(qtmodeltester, session):

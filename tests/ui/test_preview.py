@@ -10,7 +10,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QCheckBox, QComboBox, QSlider, QToolButton
 
 from app.geometry import Grid
-from app.preview._display import DisplayVolumes, label_lut
+from app.preview import DisplayVolumes, label_lut
 from bench import phantom
 from ui.preview import PreviewWidget
 
@@ -178,7 +178,7 @@ def test_empty_and_label_free_volumes(qtbot, torso):
 
 
 def test_uint16_labels_beyond_the_segment_map_still_paint(qtbot, torso):
-    from app.preview._display import default_colour
+    from app.preview import default_colour
 
     labels = torso.labels.astype(np.uint16)
     labels[labels == 2] = 3000  # a value the segment map does not know

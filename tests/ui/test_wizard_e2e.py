@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.items import load_items
-from app.session._model import OK
+from app.session import OK
 from ui.mapping_model import COL_CATEGORY
 from ui.pages.source_page import SourcePage
 
@@ -24,10 +24,10 @@ def test_demo_from_folder_to_items_json(qtbot, window, demo_dataset, tmp_path):
     wait_idle(qtbot, window)
     state = window.state
     assert state.session is not None and window.current_index() == 1  # went on to Cases
-    assert sorted(c.mode for c in state.session.cases) == ["I", "II", "III"]
+    assert sorted(c.shape for c in state.session.cases) == ["I", "II", "III"]
 
     # Mapping: the shape-I case has value 7 unmapped; map it, accept the suggestions.
-    one = next(c for c in state.session.cases if c.mode == "I")
+    one = next(c for c in state.session.cases if c.shape == "I")
     state.set_current_case(one.name)
     qtbot.mouseClick(window.next_button, Qt.MouseButton.LeftButton)
     mapping = window.pages[2]
@@ -43,7 +43,7 @@ def test_demo_from_folder_to_items_json(qtbot, window, demo_dataset, tmp_path):
     assert "Every label is mapped" in mapping.banner.text()
 
     # Preview: the overlap group of shape III is listed.
-    three = next(c for c in state.session.cases if c.mode == "III")
+    three = next(c for c in state.session.cases if c.shape == "III")
     window.go_to(3)
     preview = window.pages[3]
     preview.case_combo.setCurrentIndex(preview.case_combo.findData(three.name))
@@ -115,7 +115,7 @@ def test_autosaved_work_is_restored(qtbot, window, demo_dataset, tmp_path):
     source.open_path(demo_dataset.root, go_on=False)
     wait_idle(qtbot, window)
     session = window.state.session
-    one = next(c for c in session.cases if c.mode == "I")
+    one = next(c for c in session.cases if c.shape == "I")
     session.set_category(one, session.rows(one)[-1], "Aorta")
     window.state.mappingChanged.emit(one.name)
     qtbot.waitUntil(lambda: window.state.autosave_path.is_file(), timeout=5000)
@@ -123,7 +123,7 @@ def test_autosaved_work_is_restored(qtbot, window, demo_dataset, tmp_path):
     restore(window, window.state)
     again = window.state.session
     assert again is not None
-    case = next(c for c in again.cases if c.mode == "I")
+    case = next(c for c in again.cases if c.shape == "I")
     assert case.series.segment_map.segments[7].category == "Aorta"
     assert window.current_index() == 2
 
@@ -141,7 +141,7 @@ def test_totalsegmentator_binary_masks_land_in_the_wizard(qtbot, window, shared_
     wait_idle(qtbot, window, timeout=120_000)
     session = window.state.session
     assert session is not None
-    binary = [c for c in session.cases if c.mode == "III"]
+    binary = [c for c in session.cases if c.shape == "III"]
     assert len(binary) == 1 and len(binary[0].masks) >= 100
     window.state.set_current_case(binary[0].name)
     window.go_to(2)

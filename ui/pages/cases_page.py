@@ -179,7 +179,7 @@ class CasesPage(Page):
             return
         case = self.model.case_at(row)
         img = case.image
-        lines = [f"<b>{case.name}</b> — import shape {case.mode}"]
+        lines = [f"<b>{case.name}</b> — import shape {case.shape}"]
         if note:
             lines.append(f"<span style='color:#2a6f2a'>{note}</span>")
         lines.append(f"Image: {img.label}" + (f" ({img.slices} slices)" if img.slices else ""))

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import SegmapError
-from app.export._export import ExportSummary
+from app.export import ExportSummary
 from ui import errors
 from ui.pages.base import Page
 from ui.upload_panel import UploadPanel

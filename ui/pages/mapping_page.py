@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import SegmapError
-from app.mapping._templates import load_template
-from app.preview._case import CasePreview
-from app.session._model import ABSENT, NOT_IN_TAXONOMY, SUGGESTED, UNMAPPED, CaseState
+from app.mapping import load_template
+from app.preview import CasePreview
+from app.session import ABSENT, NOT_IN_TAXONOMY, SUGGESTED, UNMAPPED, CaseState
 from ui import errors
 from ui.case_combo import CaseCombo
 from ui.case_loader import CaseLoader

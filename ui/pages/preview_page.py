@@ -19,8 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.items import category_label
-from app.preview._case import CasePreview
-from app.preview._style import group_members
+from app.preview import CasePreview, group_members
 from ui.case_combo import CaseCombo
 from ui.mapping_model import swatch
 from ui.pages.base import Page

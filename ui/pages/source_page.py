@@ -19,12 +19,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.demo._writer import is_demo, write_demo
+from app.demo import is_demo, write_demo
 from app.errors import SegmapError
 from app.items import Taxonomy, load_taxonomy
 from app.progress import Work
-from app.session._model import Session
-from app.session._open import open_source
+from app.session import Session, open_source
 from ui import errors
 from ui.pages.base import Page
 
@@ -243,7 +242,7 @@ class SourcePage(Page):
         if s is None:
             self.opened_label.setText("Nothing yet.")
             return
-        shapes = ", ".join(sorted({c.mode for c in s.cases})) or "none"
+        shapes = ", ".join(sorted({c.shape for c in s.cases})) or "none"
         notes = f"; {len(s.messages)} note(s) on the Cases page" if s.messages else ""
         self.opened_label.setText(f"{s.source}: {len(s.cases)} case(s), import shapes "
                                   f"{shapes}{notes}")

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QTreeWidgetItem,
 )
 
-from app.validate._run import Finding, counts
+from app.validate import Finding, counts
 from ui.mapping_model import swatch
 from ui.pages.base import Page
 

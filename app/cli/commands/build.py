@@ -8,11 +8,18 @@ from pathlib import Path
 
 from app.cli._common import drive, print_json
 from app.cli.commands.scan import notes
-from app.discover._scan import ScanResult, scan
+from app.discover import ScanResult, scan
 from app.errors import InputError
-from app.mapping._build import BuildResult, build
-from app.mapping._suggest import CONFIDENT, Matcher, taxonomy_candidates
-from app.mapping._templates import load_template, template_from
+from app.export import CONVERTED_FOLDER
+from app.mapping import (
+    CONFIDENT,
+    BuildResult,
+    Matcher,
+    build,
+    load_template,
+    taxonomy_candidates,
+    template_from,
+)
 
 NAME = "build"
 HELP = ("Scan a folder and write an items list for every case, mapping each value or binary "
@@ -39,9 +46,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def human(result: BuildResult, scan_result: ScanResult) -> str:
     """The report as text for a person."""
     lines = [f"Wrote {result.output}: {len(result.items.tasks)} tasks."]
+    if result.converted:
+        lines.append(f"Converted {len(result.converted)} NRRD mask(s) to NIfTI in "
+                     f"{result.output.parent / CONVERTED_FOLDER} (RedBrick reads NIfTI masks "
+                     "only).")
     for cb in result.cases:
         n = len(cb.segment_map)
-        lines.append(f"  {cb.case.name} [{cb.case.mode}]: {n} segment(s) mapped"
+        lines.append(f"  {cb.case.name} [{cb.case.shape}]: {n} segment(s) mapped"
                      + (f" from {len(cb.files)} file(s)" if cb.files else ", no segmentation"))
     if result.left_out:
         lines.append(f"Left out ({len(result.left_out)}): no confident category")

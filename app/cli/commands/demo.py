@@ -7,18 +7,19 @@ import shlex
 import time
 
 from app.cli._common import drive, print_json
-from app.demo._layout import (
+from app.demo import (
     CT_NIFTI,
     DICOM_DIR,
     MASK_I,
     MASKS_III_DIR,
     README,
+    SHAPE,
     STRUCTURES,
     TASK_III,
     UNMAPPED,
+    DemoInfo,
+    write_demo,
 )
-from app.demo._phantom import SHAPE
-from app.demo._writer import DemoInfo, write_demo
 
 NAME = "demo"
 HELP = ("Write a demo dataset: a synthetic CT (DICOM and NIfTI) with organ masks in all three "

@@ -6,7 +6,7 @@ import argparse
 
 from app.cli._common import print_json
 from app.errors import InputError
-from app.export._export import export_items
+from app.export import export_items
 from app.items import ItemsList, load_items
 
 NAME = "export"
@@ -39,4 +39,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"Wrote {summary.path}: {summary.tasks} task(s), {summary.series} series, "
               f"{summary.segmentation_files} segmentation file(s); paths relative to "
               f"{summary.root}")
+        if summary.converted:
+            print(summary.converted_text())
+            for c in summary.converted:
+                print(f"  {c.source} -> {c.target}")
     return 0

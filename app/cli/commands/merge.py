@@ -8,7 +8,7 @@ import sys
 from app.cli._common import drive, print_json
 from app.errors import MergeError
 from app.items import load_items
-from app.merge._engine import merge_series
+from app.merge import merge_series
 
 NAME = "merge"
 HELP = ("Merge the segmentation files of one series exactly as RedBrick will store them "

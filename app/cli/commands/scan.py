@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app.cli._common import drive, print_json
-from app.discover._scan import ScanResult, scan
+from app.discover import ScanResult, scan
 
 NAME = "scan"
 HELP = ("Find DICOM series, NIfTI/NRRD images and masks under a folder, recognise the dataset "
@@ -25,7 +25,7 @@ def human(r: ScanResult) -> str:
     lines = [f"{r.root}: {len(r.series)} DICOM series, {len(r.images)} image volumes, "
              f"{len(r.masks)} masks -> {len(r.cases)} cases"]
     for c in r.cases:
-        lines.append(f"  {c.name}  [{c.mode}, {c.layout}]  {c.image.label}  "
+        lines.append(f"  {c.name}  [{c.shape}, {c.layout}]  {c.image.label}  "
                      f"<- {len(c.masks)} mask(s)"
                      + (f" + {len(c.others)} other channel(s)" if c.others else ""))
         lines.append(f"      {c.evidence}")

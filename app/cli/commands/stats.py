@@ -6,7 +6,7 @@ import argparse
 
 from app.cli._common import drive, print_json
 from app.items import category_label, load_items
-from app.preview._stats import series_stats
+from app.preview import series_stats
 
 NAME = "stats"
 HELP = ("Measure each segment of one series on the merged mask as RedBrick receives it: "

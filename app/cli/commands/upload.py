@@ -92,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
 def _print(report: UploadReport) -> None:
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
     for t in report.tasks:
         if t.state in (TaskState.CREATED, TaskState.EXISTING):
             files = f", {t.files_done - t.files_reused} file(s) sent" if t.files_done else ""

@@ -9,7 +9,7 @@ from itertools import groupby
 
 from app.cli._common import drive, print_json
 from app.items import load_items, load_taxonomy
-from app.validate._run import Finding, counts, validate_work
+from app.validate import Finding, counts, validate_work
 
 NAME = "validate"
 HELP = ("Check an items list before upload: files, label values, mapping, categories, "

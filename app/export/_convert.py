@@ -1,0 +1,119 @@
+"""NRRD masks written as NIfTI for RedBrick, which reads NIfTI masks only.
+
+Slicer saves segmentations as NRRD; RedBrick's merge refuses anything but NIfTI
+('Invalid mask type'). When Segmap builds, exports or uploads an items list, each
+NRRD mask it names (in ``segmentations`` or as a ``mask``) is written once as the
+NIfTI image ``app.readers.mask_as_nifti`` gives (same voxels, same world grid)
+into a folder of the output, and the list is pointed at that copy. The user's
+files are never touched; a conversion never overwrites a file the list uses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.errors import OutputError
+from app.items import (
+    ItemsList,
+    PathRef,
+    PathRole,
+    is_remote,
+    iter_paths,
+    mask_converted,
+    relpath,
+    walk,
+)
+from app.jsonio import write_bytes_atomic
+from app.readers import mask_as_nifti, nifti_bytes, split_suffix
+
+CONVERTED_FOLDER = "nifti-masks"  # beside the written items list
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """One NRRD mask and the NIfTI file it is written as."""
+
+    source: Path
+    target: Path
+
+    def to_json(self) -> dict[str, str]:
+        return {"source": str(self.source), "target": str(self.target)}
+
+
+def _mask_refs(items: ItemsList) -> dict[Path, list[PathRef]]:
+    """The local NRRD masks the list names, by resolved path."""
+    found: dict[Path, list[PathRef]] = {}
+    for ref in iter_paths(items):
+        if ref.role in (PathRole.SEGMENTATION, PathRole.MASK) and not is_remote(ref.path) \
+                and mask_converted(ref.path):
+            local = items.resolve(ref.path)
+            if local is not None:
+                found.setdefault(local.resolve(), []).append(ref)
+    return found
+
+
+def _target(source: Path, base: Path, folder: Path) -> Path:
+    """Where a mask's conversion goes: its path under ``base``, mirrored in ``folder``."""
+    stem, _ = split_suffix(source.name)
+    try:
+        rel = source.parent.relative_to(base.resolve())
+    except ValueError:  # outside the list's folder: a folder of its own per source folder
+        digest = hashlib.sha1(str(source.parent).encode("utf-8")).hexdigest()[:10]
+        rel = Path("_outside") / f"{source.parent.name}-{digest}"
+    return folder / rel / f"{stem}.nii.gz"
+
+
+def plan_conversions(items: ItemsList, folder: Path, mirror: Path | None = None
+                     ) -> list[Conversion]:
+    """The conversions ``convert_masks`` would write, without writing anything.
+
+    A mask's conversion keeps its path relative to ``mirror`` (default: the list's
+    folder) under ``folder``, so masks of the same name in different cases stay apart.
+    """
+    base = mirror if mirror is not None else items.base_dir
+    plan = [Conversion(src, _target(src, base, folder)) for src in sorted(_mask_refs(items))]
+    used = {p.resolve() for p in (items.resolve(r.path) for r in iter_paths(items)
+                                  if not is_remote(r.path)) if p is not None}
+    for c in plan:
+        if c.target.resolve() in used:
+            raise OutputError(
+                f"Cannot convert {c.source.name} to NIfTI: {c.target} is a file the items "
+                "list uses.", f"Move that file, or write the items list to another folder "
+                f"(conversions go into {CONVERTED_FOLDER}/ beside it).")
+    return plan
+
+
+def convert_masks(items: ItemsList, folder: Path, write: bool = True,
+                  mirror: Path | None = None) -> tuple[ItemsList, list[Conversion]]:
+    """A copy of ``items`` whose NRRD masks point at their NIfTI conversions in ``folder``.
+
+    Paths to the conversions are written relative to the list's folder. Every
+    ``segmentations`` entry and ``mask`` naming one NRRD file points at the same
+    conversion, so a binary mask still names its segmentation exactly. With
+    ``write`` False nothing is written and ``items`` itself is returned (a dry run).
+    """
+    plan = plan_conversions(items, folder, mirror)
+    if not plan or not write:
+        return items, plan
+    for c in plan:
+        data = nifti_bytes(mask_as_nifti(c.source))
+        if not (c.target.is_file() and c.target.read_bytes() == data):
+            write_bytes_atomic(c.target, data)  # unchanged conversions keep their time
+    out = items.copy()
+    targets = {c.source: c.target for c in plan}
+    base = out.base_dir
+
+    def point(ref: PathRef) -> str | None:
+        if ref.role not in (PathRole.SEGMENTATION, PathRole.MASK) or is_remote(ref.path):
+            return None
+        local = out.resolve(ref.path)
+        target = targets.get(local.resolve()) if local is not None else None
+        if target is None:
+            return None
+        return str(target) if os.path.isabs(ref.path) else relpath(target, base)
+
+    walk(out, point)
+    return out, plan
