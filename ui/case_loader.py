@@ -2,14 +2,15 @@
 
 The Mapping and Preview pages share one loader: the image is read once (cached),
 the masks merged as RedBrick will, and the statistics (mean intensity per label)
-computed after the first overlay is shown.
+computed after the first overlay is shown. The worker gets a frozen
+``PreviewRequest`` built here, on the GUI thread, never the live session.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.preview import CasePreview, ImageCache, load_case_preview, preview_stats
+from app.preview import CasePreview, ImageCache, PreviewRequest, load_case_preview, preview_stats
 from app.session import CaseState, Session
 from ui.worker import LatestRequest
 
@@ -32,7 +33,7 @@ class CaseLoader(QObject):
         self._request.failed.connect(self._on_request_failed)
         self._stats = LatestRequest(self)
         self._stats.finished.connect(self._on_stats_finished)
-        self._pending: tuple[Session, CaseState] | None = None
+        self._pending: PreviewRequest | None = None
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(250)
@@ -44,7 +45,7 @@ class CaseLoader(QObject):
                 and self._case == case.name:
             self.ready.emit(self.current)
             return
-        self._pending = (session, case)
+        self._pending = session.preview_request(case)  # frozen now, on the GUI thread
         if soon:
             self._debounce.start()
         else:
@@ -53,11 +54,11 @@ class CaseLoader(QObject):
     def _start(self) -> None:
         if self._pending is None:
             return
-        session, case = self._pending
-        self._pending = None
-        self._case = case.name
-        self.loading.emit(case.name)
-        self._request.request(lambda: load_case_preview(session, case, self.cache))
+        request, self._pending = self._pending, None
+        self._case = request.case
+        self.loading.emit(request.case)
+        cache = self.cache
+        self._request.request(lambda: load_case_preview(request, cache))
 
     def _on_request_finished(self, preview: CasePreview) -> None:
         self.current = preview

@@ -8,7 +8,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from app.items import ImportShape
-from app.session import ABSENT, NOT_IN_TAXONOMY, OK, SUGGESTED, UNMAPPED, CaseState, Session
+from app.session import CaseState, RowStatus, Session
+from ui.state import WizardState
 
 COLUMNS = ("Include", "Case", "Patient", "Study / series", "Modality", "Slices", "Masks", "Shape",
            "Mapping", "Warnings")
@@ -20,18 +21,16 @@ SHAPE_TEXT = {ImportShape.LABEL_MAP: "I  one label map",
 IndexLike = QModelIndex | QPersistentModelIndex
 
 
-def mapping_summary(session: Session, case: CaseState) -> tuple[str, str]:
-    """(short text, worst status) of a case's mapping rows."""
-    rows = session.rows(case)
-    counts: dict[str, int] = {}
-    for r in rows:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    parts = []
-    for status, word in ((ABSENT, "in no file"), (NOT_IN_TAXONOMY, "not in taxonomy"),
-                         (UNMAPPED, "not mapped"), (SUGGESTED, "to review"), (OK, "mapped")):
-        if counts.get(status):
-            parts.append(f"{counts[status]} {word}")
-    worst = next((s for s in (ABSENT, NOT_IN_TAXONOMY, UNMAPPED, SUGGESTED) if counts.get(s)), OK)
+_SUMMARY_WORDS = ((RowStatus.ABSENT, "in no file"), (RowStatus.NOT_IN_TAXONOMY, "not in taxonomy"),
+                  (RowStatus.UNMAPPED, "not mapped"), (RowStatus.SUGGESTED, "to review"),
+                  (RowStatus.OK, "mapped"))
+
+
+def mapping_summary(session: Session, case: CaseState) -> tuple[str, RowStatus]:
+    """(short text, worst status needing attention, else OK) of a case's mapping rows."""
+    statuses = [r.status for r in session.rows(case)]
+    parts = [f"{n} {word}" for status, word in _SUMMARY_WORDS if (n := statuses.count(status))]
+    worst = min((s for s in statuses if s.needs_attention), default=RowStatus.OK)
     return (" · ".join(parts) or "no labels"), worst
 
 
@@ -40,10 +39,15 @@ class CasesModel(QAbstractTableModel):
 
     includedChanged = Signal()
 
-    def __init__(self, parent: Any = None) -> None:
+    def __init__(self, parent: Any = None, state: WizardState | None = None) -> None:
         super().__init__(parent)
+        self._state = state
         self._session: Session | None = None
-        self._summary: list[tuple[str, str]] = []
+        self._summary: list[tuple[str, RowStatus]] = []
+        if state is not None:  # every announced change shows here
+            for signal in (state.casesChanged, state.taxonomyChanged):
+                signal.connect(self.refresh)
+            state.mappingChanged.connect(lambda _name: self.refresh())
 
     def set_session(self, session: Session | None) -> None:
         self.beginResetModel()
@@ -121,10 +125,10 @@ class CasesModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and not case.included:
             return QBrush(QColor(150, 150, 150))
         if role == Qt.ItemDataRole.BackgroundRole and col == COL_MAPPING and case.included:
-            colour = {ABSENT: (250, 215, 212), NOT_IN_TAXONOMY: (250, 215, 212),
-                      UNMAPPED: (253, 236, 200), SUGGESTED: (222, 235, 250)}.get(worst)
+            colour = {RowStatus.ABSENT: (250, 215, 212), RowStatus.NOT_IN_TAXONOMY: (250, 215, 212),
+                      RowStatus.UNMAPPED: (253, 236, 200), RowStatus.SUGGESTED: (222, 235, 250)}.get(worst)
             return QBrush(QColor(*colour)) if colour else None
-        if role == Qt.ItemDataRole.ForegroundRole and col == COL_MAPPING and worst != OK:
+        if role == Qt.ItemDataRole.ForegroundRole and col == COL_MAPPING and worst != RowStatus.OK:
             return QBrush(QColor(20, 20, 20))
         return None
 
@@ -137,7 +141,10 @@ class CasesModel(QAbstractTableModel):
         case = self._session.cases[index.row()]
         if case.included == checked:
             return False
-        self._session.set_included(case, checked)
+        if self._state is not None:
+            self._state.edit(lambda s: s.set_included(case, checked))
+        else:
+            self._session.set_included(case, checked)
         self.dataChanged.emit(self.index(index.row(), 0), self.index(index.row(),
                                                                      len(COLUMNS) - 1))
         self.includedChanged.emit()

@@ -1,8 +1,10 @@
 """The mapping table: a QAbstractTableModel over the session's rows of one case.
 
 One row per label value (shapes I, II) or per binary mask file (shape III). Only
-the Category column is editable; editing it calls ``Session.set_category``. What
-a status means is spelled out in the tooltip and in the Status column.
+the Category column is editable; editing it calls ``Session.set_category`` through
+the wizard's state, whose announcement refreshes every view of the case (this
+model included). What a status means is spelled out in the tooltip and in the
+Status column.
 """
 
 from __future__ import annotations
@@ -13,36 +15,27 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 
 from app.items import Category, category_label
-from app.session import (
-    ABSENT,
-    EMPTY,
-    NOT_IN_TAXONOMY,
-    OK,
-    SUGGESTED,
-    UNMAPPED,
-    CaseState,
-    Row,
-    Session,
-)
+from app.session import CaseState, Change, Row, RowStatus, Session
+from ui.state import WizardState
 
 COLUMNS = ("", "Value", "File", "Voxels", "mL", "Mean", "Category", "Suggested by", "Status")
 COL_SWATCH, COL_VALUE, COL_FILE, COL_VOXELS, COL_ML, COL_MEAN, COL_CATEGORY, COL_SOURCE, \
     COL_STATUS = range(len(COLUMNS))
 
 STATUS_TEXT = {
-    OK: "mapped",
-    SUGGESTED: "suggested: review",
-    UNMAPPED: "not mapped",
-    ABSENT: "in no file",
-    NOT_IN_TAXONOMY: "not in taxonomy",
-    EMPTY: "empty mask",
+    RowStatus.OK: "mapped",
+    RowStatus.SUGGESTED: "suggested: review",
+    RowStatus.UNMAPPED: "not mapped",
+    RowStatus.ABSENT: "in no file",
+    RowStatus.NOT_IN_TAXONOMY: "not in taxonomy",
+    RowStatus.EMPTY: "empty mask",
 }
 # Pale backgrounds that keep black text readable; errors red, warnings amber, review blue.
 STATUS_COLOUR = {
-    ABSENT: QColor(250, 215, 212),
-    NOT_IN_TAXONOMY: QColor(250, 215, 212),
-    UNMAPPED: QColor(253, 236, 200),
-    SUGGESTED: QColor(222, 235, 250),
+    RowStatus.ABSENT: QColor(250, 215, 212),
+    RowStatus.NOT_IN_TAXONOMY: QColor(250, 215, 212),
+    RowStatus.UNMAPPED: QColor(253, 236, 200),
+    RowStatus.SUGGESTED: QColor(222, 235, 250),
 }
 IndexLike = QModelIndex | QPersistentModelIndex
 
@@ -66,13 +59,21 @@ class MappingTableModel(QAbstractTableModel):
 
     mappingChanged = Signal()  # a category was set by the user
 
-    def __init__(self, session: Session | None = None, parent: Any = None) -> None:
+    def __init__(self, state: WizardState | None = None, parent: Any = None) -> None:
         super().__init__(parent)
-        self._session = session
+        self._state = state
+        self._session: Session | None = None
         self._case: CaseState | None = None
         self._rows: list[Row] = []
         self._means: dict[int, float] = {}
         self._icons: dict[tuple[int, int, int] | None, QIcon] = {}
+        if state is not None:
+            state.mappingChanged.connect(self._on_state_mapping_changed)
+            state.taxonomyChanged.connect(self.refresh)
+
+    def _on_state_mapping_changed(self, name: str) -> None:
+        if self._case is not None and self._case.name == name:
+            self.refresh()
 
     # ------------------------------------------------------------ population
     def set_case(self, session: Session | None, case: CaseState | None) -> None:
@@ -207,9 +208,17 @@ class MappingTableModel(QAbstractTableModel):
             return False
         category: Category | None = value if value not in ("", None) else None
         row = self._rows[index.row()]
-        if category == row.category and row.status != SUGGESTED:
+        if category == row.category and row.status != RowStatus.SUGGESTED:
             return False
-        self._session.set_category(self._case, row, category)
-        self.refresh()
+        case = self._case
+
+        def edit(session: Session) -> Change:
+            return session.set_category(case, row, category)
+
+        if self._state is not None:
+            self._state.edit(edit)  # its announcement refreshes this model
+        else:
+            edit(self._session)
+            self.refresh()
         self.mappingChanged.emit()
         return True

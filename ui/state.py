@@ -1,20 +1,23 @@
 """The wizard's shared state: the session, the taxonomy, the current case, autosave.
 
-Pages read and change the session through this object and announce changes with
-its signals; nothing else holds domain state. Autosave writes the session (never
-an API key) a moment after each change, so nothing the user mapped is lost.
+Pages read the session through this object and change it only through ``edit``:
+every session edit returns a ``Change``, and ``edit`` turns it into the signals
+every page and model listens to, so no page announces a change by hand and no
+view can go stale. Nothing else holds domain state. Autosave writes the session
+(never an API key) a moment after each change, so nothing the user mapped is lost.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
 from app.errors import SegmapError
 from app.items import Taxonomy
-from app.session import CaseState, Session, save_session
+from app.session import CaseState, Change, Session, save_session
 from ui.settings import Settings
 
 log = logging.getLogger("segmap")
@@ -70,6 +73,21 @@ class WizardState(QObject):
             self.session.taxonomy, self.session.taxonomy_path = taxonomy, path
         self.taxonomyChanged.emit()
         self._schedule_autosave()
+
+    def edit(self, do: Callable[[Session], Change]) -> Change:
+        """Run an edit of the session and announce what it changed.
+
+        ``do`` is a session method call, e.g. ``lambda s: s.accept(case)``; with no
+        session open nothing happens.
+        """
+        if self.session is None:
+            return Change()
+        change = do(self.session)
+        if change.cases:
+            self.casesChanged.emit()
+        for name in sorted(change.mapping):
+            self.mappingChanged.emit(name)
+        return change
 
     def current_case(self) -> CaseState | None:
         if self.session is None or self._current is None:

@@ -13,6 +13,7 @@ from app.mapping._build import BuildResult, CaseBuild, LeftOut, build
 from app.mapping._names import display_name, normalise
 from app.mapping._suggest import (
     CONFIDENT,
+    Candidate,
     Matcher,
     Proposal,
     Suggestion,
@@ -24,7 +25,7 @@ from app.mapping._suggest import (
 )
 from app.mapping._templates import Difference, Template, file_key, load_template, template_from
 
-__all__ = ["CONFIDENT", "BuildResult", "CaseBuild", "Difference", "LeftOut", "Matcher",
+__all__ = ["CONFIDENT", "BuildResult", "Candidate", "CaseBuild", "Difference", "LeftOut", "Matcher",
            "Proposal", "Suggestion", "Target", "Template", "build", "candidates_of", "describe",
            "display_name", "file_key", "load_template", "normalise", "suggest_file",
            "taxonomy_candidates", "template_from"]

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from app.discover import LabelTable, Layout, TableKind, structure_name
 from app.items import Taxonomy, load_taxonomy
@@ -71,6 +72,14 @@ class Suggestion:
         return {"category": self.category_json(), "source": self.source,
                 "confidence": round(self.confidence, 3), "accepted": self.accepted,
                 "name": self.name, "how": self.how}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Suggestion:
+        """The suggestion ``to_json`` wrote."""
+        cat = d.get("category")
+        return cls(tuple(cat) if isinstance(cat, list) else cat, d.get("source", ""),
+                   float(d.get("confidence", 0.0)), bool(d.get("accepted", False)),
+                   d.get("name", ""), d.get("how", ""))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,14 @@
   ``preview_stats``.
 """
 
-from app.preview._case import CasePreview, ImageCache, ValueStats, load_case_preview, preview_stats
+from app.preview._case import (
+    CasePreview,
+    ImageCache,
+    PreviewRequest,
+    ValueStats,
+    load_case_preview,
+    preview_stats,
+)
 from app.preview._display import (
     DISPLAY_AXCODES,
     EDGE_LETTERS,
@@ -40,7 +47,7 @@ from app.preview._style import (
 
 __all__ = ["AUTO", "DISPLAY_AXCODES", "EDGE_LETTERS", "PRESET_NAMES", "RGB", "VIEWS",
            "WINDOW_PRESETS", "CasePreview", "DisplayVolumes", "GeometryMismatchError",
-           "HoverInfo", "ImageCache", "SegmentStats", "ValueStats", "View", "auto_window",
+           "HoverInfo", "ImageCache", "PreviewRequest", "SegmentStats", "ValueStats", "View", "auto_window",
            "default_colour", "default_colours", "default_preset", "group_members", "label_lut",
            "largest_slices", "load_case_preview", "looks_like_ct", "outline", "preset_window",
            "preview_stats", "series_stats", "value_stats", "window_to_uint8"]

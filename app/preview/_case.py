@@ -4,10 +4,15 @@ The labels are the merged volume exactly as RedBrick will receive it (overlap
 groups included), placed on the image in world space. Images are the slow part
 (DICOM decoding), so the last few are kept in an ``ImageCache``; the merge is
 redone after every mapping change (it is fast and keys can change in binary mode).
+
+The work runs on a worker thread from a ``PreviewRequest``: frozen, built on the
+GUI thread from the session, so the worker never reads the items list the user is
+editing.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,12 +23,23 @@ import numpy as np
 
 from app.errors import InputError
 from app.geometry import Grid
-from app.merge import MergeResult, merge_series
+from app.merge import MergeResult, SeriesInputs
 from app.preview._display import DisplayVolumes
 from app.preview._stats import value_stats
 from app.progress import Progress, Work, run
 from app.readers import load_image
-from app.session import CaseState, Session
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    """What the preview of one case needs: the image's files and the merge inputs.
+
+    ``merge`` is None when the case has no segmentation file yet.
+    """
+
+    case: str
+    image: tuple[Path, ...]
+    merge: SeriesInputs | None
 
 
 @dataclass(frozen=True)
@@ -62,42 +78,45 @@ class CasePreview:
 
 
 class ImageCache:
-    """The last few images read (voxels and grid), keyed by their files."""
+    """The last few images read (voxels and grid), keyed by their files (thread-safe)."""
 
     def __init__(self, size: int = 3) -> None:
         self.size = size
         self._items: OrderedDict[tuple[str, ...], tuple[np.ndarray, Grid]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def load(self, files: Sequence[Path]) -> Work[tuple[np.ndarray, Grid]]:
         key = tuple(str(f) for f in files)
-        if key in self._items:
-            self._items.move_to_end(key)
-            return self._items[key]
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
         got = yield from load_image(list(files))
-        self._items[key] = got
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[key] = got
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
         return got
 
 
-def load_case_preview(session: Session, case: CaseState, cache: ImageCache | None = None
+def load_case_preview(request: PreviewRequest, cache: ImageCache | None = None
                       ) -> Work[CasePreview]:
     """Read the case's image, merge its masks as RedBrick will, and align them for display."""
-    if not case.image.files:
-        raise InputError(f"Case {case.name} has no local image to show.")
+    if not request.image:
+        raise InputError(f"Case {request.case} has no local image to show.")
     cache = cache or ImageCache(1)
-    yield Progress(0, 3, f"Reading the image of {case.name}")
+    yield Progress(0, 3, f"Reading the image of {request.case}")
     # The image is read on a second thread while the masks merge on this one: both
     # are mostly I/O and numpy, which release the GIL, so the waits overlap.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        image_future = pool.submit(run, cache.load(case.image.files))
+        image_future = pool.submit(run, cache.load(request.image))
         merged: MergeResult | None = None
         error = None
         try:
-            if case.series.segmentation_paths:
+            if request.merge is not None:
                 yield Progress(1, 3, "Merging the masks as RedBrick will")
                 try:
-                    merged = yield from merge_series(session.items, case.task, case.series_index)
+                    merged = yield from request.merge.merge()
                 except Exception as exc:  # noqa: BLE001 - shown beside the image, not fatal
                     error = str(exc)
         finally:
@@ -111,7 +130,7 @@ def load_case_preview(session: Session, case: CaseState, cache: ImageCache | Non
     yield Progress(2, 3, "Placing the labels on the image")
     volumes = DisplayVolumes.build(image, grid, labels, lgrid, segments)
     yield Progress(3, 3, "Ready")
-    return CasePreview(case.name, volumes, segments, {}, error)
+    return CasePreview(request.case, volumes, segments, {}, error)
 
 
 def preview_stats(preview: CasePreview) -> dict[int, ValueStats]:

@@ -1,27 +1,20 @@
-"""The wizard's model, without Qt: the items list being built, its cases and their rows."""
+"""The wizard's model, without Qt: the items list being built, its cases, rows and edits.
 
-from app.session._model import (
-    ABSENT,
-    EMPTY,
-    NOT_IN_TAXONOMY,
-    OK,
-    SUGGESTED,
-    UNMAPPED,
-    CaseState,
-    ImageInfo,
-    Row,
-    Session,
-)
-from app.session._open import (
-    load_session,
-    matcher_for,
-    open_folder,
-    open_items,
-    open_source,
-    save_session,
-    session_json,
-)
+One job a module: the data (``CaseState``, ``Change``), rows and their status
+(``Row``, ``RowStatus``), edits (categories, accepting, including, applying a
+mapping), repairs (moving a mask), templates, opening (``open_folder``,
+``open_items``, ``open_source``) and autosave (``save_session``, ``load_session``).
+Every edit returns a ``Change``; the wizard's state announces it, so no view
+goes stale. Work for a worker thread leaves as a frozen copy
+(``Session.validate_work``, ``Session.preview_request``).
+"""
 
-__all__ = ["ABSENT", "EMPTY", "NOT_IN_TAXONOMY", "OK", "SUGGESTED", "UNMAPPED", "CaseState",
-           "ImageInfo", "Row", "Session", "load_session", "matcher_for", "open_folder",
-           "open_items", "open_source", "save_session", "session_json"]
+from app.session._autosave import SESSION_FORMAT, load_session, save_session, session_json
+from app.session._model import CaseState, Change, ImageInfo
+from app.session._open import matcher_for, open_folder, open_items, open_source
+from app.session._rows import Row, RowStatus
+from app.session._session import Session
+
+__all__ = ["SESSION_FORMAT", "CaseState", "Change", "ImageInfo", "Row", "RowStatus", "Session",
+           "load_session", "matcher_for", "open_folder", "open_items", "open_source",
+           "save_session", "session_json"]

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from app.discover import ImageRef, ScanResult, scan
-from app.errors import InputError, SegmapError
-from app.items import ImportShape, Taxonomy, load_items, load_taxonomy, parse_items
-from app.jsonio import load_json, write_json_atomic
-from app.mapping import Matcher, Suggestion, candidates_of, load_template, suggest_file
+from app.errors import InputError
+from app.items import ImportShape, ItemsList, PathRole, Task, Taxonomy, load_items, task_paths
+from app.mapping import Matcher, candidates_of, load_template, suggest_file
 from app.progress import Progress, Work
 from app.readers import Census
-from app.session._model import CaseState, ImageInfo, Session
-
-SESSION_FORMAT = "segmap-session"
+from app.session._model import CaseState, ImageInfo
+from app.session._session import Session
 
 
 def matcher_for(taxonomy: Taxonomy | None) -> Matcher:
@@ -92,19 +89,7 @@ def open_items(path: str | os.PathLike[str], taxonomy: Taxonomy | None = None) -
             task.name = task.name if isinstance(task.name, str) and task.name not in names \
                 and task.name else f"task-{ti}"
         names.add(str(task.name))
-        masks: list[Path] = []
-        for p in series.segmentation_paths:
-            local = items.resolve(p)
-            if local is not None and local.is_dir():
-                masks.extend(sorted(x.resolve() for x in local.iterdir() if x.is_file()))
-            elif local is not None:
-                masks.append(local.resolve())
-        smap = task.segment_map_of(si)
-        if series.is_binary and smap is not None:
-            for seg in smap.segments.values():
-                local = items.resolve(seg.mask) if isinstance(seg.mask, str) else None
-                if local is not None and local.resolve() not in masks:
-                    masks.append(local.resolve())
+        masks = _case_masks(items, task, ti, si)
         files = tuple(f for f in (items.resolve(p) for p in series.item_paths) if f is not None)
         is_dicom = len(files) > 1 or any(f.suffix.lower() == ".dcm" for f in files)
         image = ImageInfo(series.name or (files[0].name if files else "(no image)"), files,
@@ -122,6 +107,26 @@ def open_items(path: str | os.PathLike[str], taxonomy: Taxonomy | None = None) -
         session.cases.append(case)
     yield Progress(len(items.tasks), len(items.tasks), "Opened")
     return session
+
+
+def _case_masks(items: ItemsList, task: Task, ti: int, si: int) -> list[Path]:
+    """The mask files of series ``si``: its segmentations (folders listed), then, in binary
+    mode, the files its entries name as ``mask`` (from the map that applies to it)."""
+    series = task.series[si]
+    own_map = series.segment_map is not None
+    masks: list[Path] = []
+    for ref in task_paths(task, ti):
+        local = items.resolve(ref.path)
+        if local is None or ref.series not in (si, None):
+            continue
+        if ref.role is PathRole.SEGMENTATION:
+            found = sorted(x.resolve() for x in local.iterdir() if x.is_file()) \
+                if local.is_dir() else [local.resolve()]
+            masks.extend(found)
+        elif ref.role is PathRole.MASK and series.is_binary and not ref.in_list \
+                and (ref.series is None) != own_map and local.resolve() not in masks:
+            masks.append(local.resolve())
+    return masks
 
 
 def _suggest_unmapped(session: Session, case: CaseState, f: Path, c: Census,
@@ -143,71 +148,3 @@ def open_source(path: str | os.PathLike[str], taxonomy: Taxonomy | None = None) 
         raise InputError(f"{p} does not exist.", "Choose a folder or an items list (.json).")
     raise InputError(f"{p} is neither a folder nor an items list (.json).",
                      "Choose the folder holding images and masks, or an items.json.")
-
-
-# ------------------------------------------------------------------- autosave
-def _suggestion(d: dict[str, Any]) -> Suggestion:
-    cat = d.get("category")
-    return Suggestion(tuple(cat) if isinstance(cat, list) else cat, d.get("source", ""),
-                      float(d.get("confidence", 0.0)), bool(d.get("accepted", False)),
-                      d.get("name", ""), d.get("how", ""))
-
-
-def session_json(session: Session) -> dict[str, Any]:
-    """Everything needed to resume the session (no API key, no voxels)."""
-    index = {id(t): i for i, t in enumerate(session.items.tasks)}
-    return {
-        "format": SESSION_FORMAT, "version": 1,
-        "source": str(session.source),
-        "items_path": str(session.items.path) if session.items.path else None,
-        "root": str(session.items.root) if session.items.root else None,
-        "taxonomy_path": str(session.taxonomy_path) if session.taxonomy_path else None,
-        "items": session.items.to_json(),
-        "messages": session.messages,
-        "cases": [{
-            "task": index[id(c.task)], "series": c.series_index, "shape": c.shape,
-            "masks": [str(m) for m in c.masks], "image": c.image.to_json(), "layout": c.layout,
-            "evidence": c.evidence, "case_key": c.case_key, "warnings": c.warnings,
-            "included": c.included, "unreviewed": sorted(c.unreviewed),
-            "suggestions": [{"file": str(f), "value": v, "suggestion": s.to_json()}
-                            for (f, v), s in c.suggestions.items()],
-        } for c in session.cases],
-    }
-
-
-def save_session(session: Session, path: str | os.PathLike[str]) -> Path:
-    """Autosave: write the session atomically."""
-    write_json_atomic(path, session_json(session), indent=None)
-    return Path(path)
-
-
-def load_session(path: str | os.PathLike[str]) -> Session:
-    """Resume an autosaved session; the masks are read again on demand."""
-    d = load_json(path, "saved session")
-    if not isinstance(d, dict) or d.get("format") != SESSION_FORMAT:
-        raise InputError(f"{path} is not a Segmap session file.")
-    try:
-        items = parse_items(d["items"], path=Path(d["items_path"]) if d.get("items_path") else None,
-                            root=Path(d["root"]) if d.get("root") else None)
-        taxonomy = None
-        if d.get("taxonomy_path"):
-            try:
-                taxonomy = load_taxonomy(d["taxonomy_path"])
-            except SegmapError:
-                taxonomy = None  # the file moved: the user picks it again
-        session = Session(items=items, cases=[], source=Path(d["source"]), taxonomy=taxonomy,
-                          taxonomy_path=Path(d["taxonomy_path"]) if taxonomy else None,
-                          messages=list(d.get("messages", [])))
-        for c in d["cases"]:
-            session.cases.append(CaseState(
-                task=items.tasks[c["task"]], shape=ImportShape(c.get("shape", c.get("mode"))), masks=[Path(m) for m in c["masks"]],
-                image=ImageInfo.from_json(c["image"]), layout=c["layout"],
-                evidence=c["evidence"], case_key=c.get("case_key", ""),
-                warnings=list(c["warnings"]), included=bool(c["included"]),
-                suggestions={(Path(s["file"]), s["value"]): _suggestion(s["suggestion"])
-                             for s in c["suggestions"]},
-                unreviewed=set(c["unreviewed"]), series_index=int(c.get("series", 0))))
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
-        raise InputError(f"{path} is a damaged session file ({exc}).",
-                         "Start again from the folder or items list.") from None
-    return session

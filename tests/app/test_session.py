@@ -10,18 +10,7 @@ import pytest
 from app.errors import InputError
 from app.items import load_items, load_taxonomy
 from app.progress import run
-from app.session import (
-    ABSENT,
-    NOT_IN_TAXONOMY,
-    OK,
-    SUGGESTED,
-    UNMAPPED,
-    load_session,
-    open_folder,
-    open_items,
-    open_source,
-    save_session,
-)
+from app.session import RowStatus, load_session, open_folder, open_items, open_source, save_session
 
 
 @pytest.fixture
@@ -43,8 +32,8 @@ def test_a_folder_opens_as_cases_with_suggested_unreviewed_mappings(folder_sessi
     assert modes == ["I", "II", "III"]
     one = by_mode(folder_session, "I")
     rows = folder_session.rows(one)
-    assert [r.status for r in rows[:6]] == [SUGGESTED] * 6
-    assert rows[-1].value == 7 and rows[-1].status == UNMAPPED
+    assert [r.status for r in rows[:6]] == [RowStatus.SUGGESTED] * 6
+    assert rows[-1].value == 7 and rows[-1].status == RowStatus.UNMAPPED
     assert "view-only annotation" in rows[-1].message
     assert all(r.suggestion is not None for r in rows[:6])
 
@@ -55,7 +44,7 @@ def test_mapping_a_value_and_accepting_makes_it_ok(folder_session):
     unmapped = folder_session.rows(one)[-1]
     folder_session.set_category(one, unmapped, "Spleen")
     rows = folder_session.rows(one)
-    assert {r.status for r in rows} == {OK}
+    assert {r.status for r in rows} == {RowStatus.OK}
     assert one.series.segment_map is not None and one.series.segment_map.segments[7].category == "Spleen"
 
 
@@ -64,9 +53,9 @@ def test_unmapping_and_unknown_categories_are_flagged(folder_session):
     folder_session.accept(one)
     first = folder_session.rows(one)[0]
     folder_session.set_category(one, first, "No Such Organ")
-    assert folder_session.rows(one)[0].status == NOT_IN_TAXONOMY
+    assert folder_session.rows(one)[0].status == RowStatus.NOT_IN_TAXONOMY
     folder_session.set_category(one, folder_session.rows(one)[0], None)
-    assert folder_session.rows(one)[0].status == UNMAPPED
+    assert folder_session.rows(one)[0].status == RowStatus.UNMAPPED
 
 
 def test_binary_case_maps_a_file_by_adding_a_key_with_its_mask(folder_session):
@@ -75,13 +64,13 @@ def test_binary_case_maps_a_file_by_adding_a_key_with_its_mask(folder_session):
     row = next(r for r in folder_session.rows(three) if r.files[0].name == "spleen.nii.gz")
     folder_session.set_category(three, row, None)
     others = [r for r in folder_session.rows(three) if r.files[0].name != "spleen.nii.gz"]
-    assert {r.status for r in others} == {OK}  # the other masks are untouched
+    assert {r.status for r in others} == {RowStatus.OK}  # the other masks are untouched
     after = next(r for r in folder_session.rows(three) if r.files[0].name == "spleen.nii.gz")
-    assert after.status == UNMAPPED and after.key is None
+    assert after.status == RowStatus.UNMAPPED and after.key is None
     assert "spleen.nii.gz" not in " ".join(three.series.segmentation_paths)
     folder_session.set_category(three, after, "Spleen")
     again = next(r for r in folder_session.rows(three) if r.files[0].name == "spleen.nii.gz")
-    assert again.status == OK and again.key is not None
+    assert again.status == RowStatus.OK and again.key is not None
     seg = three.series.segment_map.segments[again.key]
     assert seg.mask is not None and seg.mask.endswith("spleen.nii.gz")
     assert any(p.endswith("spleen.nii.gz") for p in three.series.segmentation_paths)
@@ -110,7 +99,8 @@ def test_apply_mapping_to_cases_with_the_same_labels(folder_session):
     one, two = by_mode(folder_session, "I"), by_mode(folder_session, "II")
     mapping = folder_session.mapping_of(two)
     mapping["1"] = "Spleen"
-    changed, differ = folder_session.apply_mapping(two, mapping)
+    change = folder_session.apply_mapping(two, mapping)
+    changed, differ = sorted(change.mapping), list(change.skipped)
     # Case I has value 7 as well, so its label set differs: listed, not changed.
     assert changed == [] and differ == [one.name]
 
@@ -123,7 +113,8 @@ def test_templates_round_trip_and_apply(folder_session, tmp_path):
 
     loaded = load_template(tmp_path / "map.json")
     assert loaded.files["liver"] == "Liver"
-    changed, differ = folder_session.apply_template(loaded)
+    change = folder_session.apply_template(loaded)
+    changed, differ = change.mapping, list(change.skipped)
     assert three.name in changed and differ == []
 
 
@@ -132,7 +123,7 @@ def test_opening_an_items_list_keeps_its_mappings_as_reviewed(demo):
     assert [c.shape for c in s.cases] == ["I", "II", "III"]
     assert all(not c.unreviewed for c in s.cases)
     statuses = [r.status for r in s.rows(s.cases[0])]
-    assert statuses == [OK] * 6 + [UNMAPPED]
+    assert statuses == [RowStatus.OK] * 6 + [RowStatus.UNMAPPED]
 
 
 def test_a_mapped_value_in_no_file_is_absent(demo, tmp_path):
@@ -145,7 +136,7 @@ def test_a_mapped_value_in_no_file_is_absent(demo, tmp_path):
         s["segmentations"] = str(demo.root / s["segmentations"])
     f.write_text(json.dumps(data[:1]))
     s = run(open_items(f))
-    assert s.rows(s.cases[0])[-1].status == ABSENT
+    assert s.rows(s.cases[0])[-1].status == RowStatus.ABSENT
 
 
 def test_autosave_round_trip(folder_session, tmp_path):
@@ -188,7 +179,9 @@ def test_export_cli_rebases_paths(demo, tmp_path, capsys):
 def test_moving_a_mask_to_another_case(folder_session):
     one, two = by_mode(folder_session, "I"), by_mode(folder_session, "II")
     mask = two.masks[1]  # vessels_lesion: values 5 and 6
-    done = folder_session.move_mask(mask, two, one)
+    change = folder_session.move_mask(mask, two, one)
+    done = change.notes
+    assert change.cases and change.mapping == {one.name, two.name}
     assert mask in one.masks and mask not in two.masks
     assert one.shape == "II" and two.shape == "I"
     assert two.series.segment_map is not None and set(two.series.segment_map.segments) == {1, 2, 3, 4}
@@ -200,3 +193,41 @@ def test_moving_a_label_map_into_a_binary_case_is_refused(folder_session):
     one, three = by_mode(folder_session, "I"), by_mode(folder_session, "III")
     with pytest.raises(InputError, match="binary mask per structure"):
         folder_session.move_mask(one.masks[0], one, three)
+
+
+def test_a_preview_request_is_frozen_while_the_mapping_is_edited(folder_session):
+    """A worker merges from the request while the GUI thread edits the live maps."""
+    import threading
+
+    from app.preview import load_case_preview
+
+    three = by_mode(folder_session, "III")
+    request = folder_session.preview_request(three)
+    assert request.merge is not None
+    with pytest.raises(TypeError):
+        request.merge.masks["1"] = "elsewhere.nii.gz"  # type: ignore[index]
+    expected = dict(request.merge.instances)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def merge_repeatedly() -> None:
+        try:
+            while not stop.is_set():
+                assert set(run(request.merge.merge()).segments) == set(expected)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=merge_repeatedly)
+    worker.start()
+    try:
+        for _ in range(60):
+            for row in folder_session.rows(three):
+                folder_session.set_category(three, row, None)
+            for row in folder_session.rows(three):
+                folder_session.set_category(three, row, "Liver")
+    finally:
+        stop.set()
+        worker.join(60)
+    assert errors == [] and dict(request.merge.instances) == expected
+    preview = run(load_case_preview(request))
+    assert set(preview.segments) == set(expected)

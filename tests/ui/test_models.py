@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 
 from app.items import load_taxonomy
 from app.progress import run
-from app.session import OK, SUGGESTED, UNMAPPED, open_folder
+from app.session import RowStatus, open_folder
 from ui.cases_model import COL_INCLUDE, COL_MAPPING, CasesModel
 from ui.category_delegate import CategoryCombo, category_choices
 from ui.mapping_model import COL_CATEGORY, COL_STATUS, MappingTableModel
@@ -39,14 +39,14 @@ def test_editing_the_category_column_maps_the_value(qtbot, session):
     case = case_of(session, "I")
     model.set_case(session, case)
     last = model.rowCount() - 1
-    assert model.row_at(last).status == UNMAPPED
+    assert model.row_at(last).status == RowStatus.UNMAPPED
     assert "view-only" in model.data(model.index(last, COL_STATUS), Qt.ItemDataRole.ToolTipRole)
     with qtbot.waitSignals([model.mappingChanged, model.dataChanged]):
         assert model.setData(model.index(last, COL_CATEGORY), "Spleen")
-    assert model.row_at(last).status == OK
+    assert model.row_at(last).status == RowStatus.OK
     assert case.series.segment_map.segments[7].category == "Spleen"
     assert model.data(model.index(0, COL_STATUS)) == "suggested: review"
-    assert model.row_at(0).status == SUGGESTED
+    assert model.row_at(0).status == RowStatus.SUGGESTED
 
 
 def test_category_combo_searches_the_taxonomy_and_refuses_unknown_text(qtbot, session):

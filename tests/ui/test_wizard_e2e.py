@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.items import load_items
-from app.session import OK
+from app.session import RowStatus
 from ui.mapping_model import COL_CATEGORY
 from ui.pages.source_page import SourcePage
 
@@ -39,7 +39,7 @@ def test_demo_from_folder_to_items_json(qtbot, window, demo_dataset, tmp_path):
     mapping.table.setCurrentIndex(mapping.model.index(last, COL_CATEGORY))
     assert mapping.model.setData(mapping.model.index(last, COL_CATEGORY), "Spleen")
     qtbot.mouseClick(mapping.accept_button, Qt.MouseButton.LeftButton)
-    assert {r.status for r in mapping.model.rows()} == {OK}
+    assert {r.status for r in mapping.model.rows()} == {RowStatus.OK}
     assert "Every label is mapped" in mapping.banner.text()
 
     # Preview: the overlap group of shape III is listed.

@@ -35,7 +35,7 @@ class CasesPage(Page):
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
-        self.model = CasesModel(self)
+        self.model = CasesModel(self, self.state)
         self.table = QTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -50,7 +50,6 @@ class CasesPage(Page):
         self.table.selectionModel().currentRowChanged.connect(self._on_table_current_changed)
         self.table.doubleClicked.connect(self._on_table_double_clicked)
         self.table.activated.connect(self._on_table_double_clicked)
-        self.model.includedChanged.connect(self._on_model_included_changed)
 
         buttons = QHBoxLayout()
         self.include_all = QPushButton("Include &all")
@@ -99,8 +98,7 @@ class CasesPage(Page):
         split.setSizes([430, 220])
         self.layout_.addWidget(split, 1)
         self.state.sessionChanged.connect(self._on_session_changed)
-        self.state.mappingChanged.connect(lambda _name: self.model.refresh())
-        self.state.taxonomyChanged.connect(self.model.refresh)
+        self.state.casesChanged.connect(self._on_state_cases_changed)
 
     # ------------------------------------------------------------------ events
     def enter(self) -> None:
@@ -131,19 +129,12 @@ class CasesPage(Page):
             self.state.set_current_case(self.model.case_at(index.row()).name)
             self.window_.go_next()
 
-    def _on_model_included_changed(self) -> None:
+    def _on_state_cases_changed(self) -> None:
         self._update_count()
-        self.state.casesChanged.emit()
         self.completeChanged.emit()
 
     def _set_all(self, included: bool) -> None:
-        session = self.state.session
-        if session is None:
-            return
-        for c in session.cases:
-            session.set_included(c, included)
-        self.model.refresh()
-        self._on_model_included_changed()
+        self.state.edit(lambda s: s.set_all_included(included))
 
     def _on_move_clicked(self) -> None:
         session = self.state.session
@@ -153,16 +144,13 @@ class CasesPage(Page):
         if session is None or item is None or source is None or not target_name:
             return
         target = session.case(target_name)
+        mask = item.data(Qt.ItemDataRole.UserRole)
         try:
-            done = session.move_mask(item.data(Qt.ItemDataRole.UserRole), source, target)
+            change = self.state.edit(lambda s: s.move_mask(mask, source, target))
         except SegmapError as exc:
             errors.show(exc, None, self)
             return
-        self.state.casesChanged.emit()
-        self.state.mappingChanged.emit(source.name)
-        self.state.mappingChanged.emit(target.name)
-        self.model.refresh()
-        self._show_details(self.model.row_of(source.name), note="; ".join(done))
+        self._show_details(self.model.row_of(source.name), note="; ".join(change.notes))
 
     # -------------------------------------------------------------------- view
     def _update_count(self) -> None:

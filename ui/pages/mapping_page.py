@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from app.errors import SegmapError
 from app.mapping import load_template
 from app.preview import CasePreview
-from app.session import ABSENT, NOT_IN_TAXONOMY, SUGGESTED, UNMAPPED, CaseState
+from app.session import CaseState, RowStatus
 from ui import errors
 from ui.case_combo import CaseCombo
 from ui.case_loader import CaseLoader
@@ -36,26 +36,26 @@ from ui.preview import PreviewWidget
 
 def consequences(rows: list[Any]) -> tuple[str, str]:
     """(text, colour) spelling out what the current mapping does on import."""
-    n = {s: sum(1 for r in rows if r.status == s) for s in (ABSENT, NOT_IN_TAXONOMY, UNMAPPED,
-                                                           SUGGESTED)}
+    n = {s: sum(1 for r in rows if r.status == s) for s in (RowStatus.ABSENT, RowStatus.NOT_IN_TAXONOMY, RowStatus.UNMAPPED,
+                                                           RowStatus.SUGGESTED)}
     parts = []
-    if n[ABSENT]:
-        parts.append(f"{n[ABSENT]} mapped value(s) occur in no file: RedBrick rejects the task.")
-    if n[NOT_IN_TAXONOMY]:
-        parts.append(f"{n[NOT_IN_TAXONOMY]} categor(y/ies) are not in the taxonomy: RedBrick "
+    if n[RowStatus.ABSENT]:
+        parts.append(f"{n[RowStatus.ABSENT]} mapped value(s) occur in no file: RedBrick rejects the task.")
+    if n[RowStatus.NOT_IN_TAXONOMY]:
+        parts.append(f"{n[RowStatus.NOT_IN_TAXONOMY]} categor(y/ies) are not in the taxonomy: RedBrick "
                      "refuses the task.")
-    if n[UNMAPPED]:
-        values = ", ".join(str(r.label_value) for r in rows if r.status == UNMAPPED
+    if n[RowStatus.UNMAPPED]:
+        values = ", ".join(str(r.label_value) for r in rows if r.status == RowStatus.UNMAPPED
                            and r.label_value is not None)
         parts.append(
             (f"Value(s) {values} are not mapped: they will import as uneditable, view-only "
              "annotations." if values else
-             f"{n[UNMAPPED]} mask(s) are not mapped: they will not be imported."))
-    if n[SUGGESTED]:
-        parts.append(f"{n[SUGGESTED]} suggestion(s) to review: check them, then Accept.")
+             f"{n[RowStatus.UNMAPPED]} mask(s) are not mapped: they will not be imported."))
+    if n[RowStatus.SUGGESTED]:
+        parts.append(f"{n[RowStatus.SUGGESTED]} suggestion(s) to review: check them, then Accept.")
     if not parts:
         return "Every label is mapped to a category.", "#2a6f2a"
-    colour = "#a0281e" if n[ABSENT] or n[NOT_IN_TAXONOMY] else "#9a5b00"
+    colour = "#a0281e" if n[RowStatus.ABSENT] or n[RowStatus.NOT_IN_TAXONOMY] else "#9a5b00"
     return " ".join(parts), colour
 
 
@@ -98,8 +98,7 @@ class MappingPage(Page):
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.layout_.addWidget(self.banner)
 
-        self.model = MappingTableModel(parent=self)
-        self.model.mappingChanged.connect(self._on_model_mapping_changed)
+        self.model = MappingTableModel(self.state, self)
         self.delegate = CategoryDelegate(self)
         self.delegate.refused.connect(self._on_delegate_refused)
         self.table = QTableView()
@@ -148,6 +147,7 @@ class MappingPage(Page):
         self.loader.failed.connect(self._on_loader_failed)
         self.state.sessionChanged.connect(self._fill_cases)
         self.state.casesChanged.connect(self._fill_cases)
+        self.state.mappingChanged.connect(self._on_state_mapping_changed)
         self.state.taxonomyChanged.connect(self._on_taxonomy_changed)
         self._active = False
 
@@ -207,15 +207,15 @@ class MappingPage(Page):
         self.completeChanged.emit()
 
     # -------------------------------------------------------------- handlers
-    def _on_model_mapping_changed(self) -> None:
-        case = self.case()
-        if case is None:
+    def _on_state_mapping_changed(self, name: str) -> None:
+        """The mapping of a case changed (here or on another page): show it."""
+        case, session = self.case(), self.state.session
+        if case is None or session is None or case.name != name:
             return
         self._update_banner()
-        self.state.mappingChanged.emit(case.name)
-        if self.state.session is not None:
-            self.preview.set_colours(self.state.session.colours(case))
-            self.loader.load(self.state.session, case, soon=True)
+        self.preview.set_colours(session.colours(case))
+        if self._active:
+            self.loader.load(session, case, soon=True)
 
     def _on_table_current_changed(self, current: QModelIndex, _prev: QModelIndex) -> None:
         if not current.isValid():
@@ -236,26 +236,21 @@ class MappingPage(Page):
             self.model.setData(self.model.index(index.row(), COL_CATEGORY), None)
 
     def _on_accept_clicked(self) -> None:
-        session, case = self.state.session, self.case()
-        if session is None or case is None:
-            return
-        session.accept(case)
-        self.model.refresh()
-        self._update_banner()
-        self.state.mappingChanged.emit(case.name)
+        case = self.case()
+        if case is not None:
+            self.state.edit(lambda s: s.accept(case))
 
     def _on_apply_clicked(self) -> None:
-        session, case = self.state.session, self.case()
-        if session is None or case is None:
+        case = self.case()
+        if case is None:
             return
-        changed, differ = session.apply_mapping(case)
-        text = f"Applied to {len(changed)} case(s)."
-        if differ:
+        change = self.state.edit(lambda s: s.apply_mapping(case))
+        text = f"Applied to {change.count} case(s)."
+        if change.skipped:
+            differ = change.skipped
             text += (f" {len(differ)} case(s) have other labels and were left as they are: "
                      + ", ".join(differ[:12]) + (" …" if len(differ) > 12 else ""))
         QMessageBox.information(self, "Apply mapping", text)
-        for name in changed:
-            self.state.mappingChanged.emit(name)
 
     def _on_save_template_clicked(self) -> None:
         session, case = self.state.session, self.case()
@@ -279,17 +274,15 @@ class MappingPage(Page):
         if not path:
             return
         try:
-            changed, differ = session.apply_template(load_template(path))
+            template = load_template(path)
         except SegmapError as exc:
             errors.show(exc, None, self)
             return
-        for name in changed:
-            self.state.mappingChanged.emit(name)
-        self._show_case()
-        msg = f"Applied to {len(changed)} case(s)."
-        if differ:
+        change = self.state.edit(lambda s: s.apply_template(template))
+        msg = f"Applied to {change.count} case(s)."
+        if change.skipped:
             msg += " These differ from the template (shared labels applied): " + ", ".join(
-                differ[:12])
+                change.skipped[:12])
         QMessageBox.information(self, "Template", msg)
 
     def _on_taxonomy_changed(self) -> None:

@@ -1,0 +1,90 @@
+"""Autosave: the whole session in one JSON file, written a moment after each change.
+
+Everything needed to resume is kept (the items list, every case, the suggestions
+and what is still unreviewed); no API key and no voxels. Sessions saved before
+``shape`` was called so are read too (``mode``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from app.discover import Layout
+from app.errors import InputError, SegmapError
+from app.items import ImportShape, load_taxonomy, parse_items
+from app.jsonio import load_json, write_json_atomic
+from app.mapping import Suggestion
+from app.session._model import CaseState, ImageInfo
+from app.session._session import Session
+
+SESSION_FORMAT = "segmap-session"
+
+
+def _layout(text: str) -> Layout | str:
+    try:
+        return Layout(text)
+    except ValueError:  # "items list" and the like
+        return text
+
+
+def session_json(session: Session) -> dict[str, Any]:
+    """Everything needed to resume the session (no API key, no voxels)."""
+    index = {id(t): i for i, t in enumerate(session.items.tasks)}
+    return {
+        "format": SESSION_FORMAT, "version": 1,
+        "source": str(session.source),
+        "items_path": str(session.items.path) if session.items.path else None,
+        "root": str(session.items.root) if session.items.root else None,
+        "taxonomy_path": str(session.taxonomy_path) if session.taxonomy_path else None,
+        "items": session.items.to_json(),
+        "messages": session.messages,
+        "cases": [{
+            "task": index[id(c.task)], "series": c.series_index, "shape": c.shape,
+            "masks": [str(m) for m in c.masks], "image": c.image.to_json(), "layout": c.layout,
+            "evidence": c.evidence, "case_key": c.case_key, "warnings": c.warnings,
+            "included": c.included, "unreviewed": sorted(c.unreviewed),
+            "suggestions": [{"file": str(f), "value": v, "suggestion": s.to_json()}
+                            for (f, v), s in c.suggestions.items()],
+        } for c in session.cases],
+    }
+
+
+def save_session(session: Session, path: str | os.PathLike[str]) -> Path:
+    """Autosave: write the session atomically."""
+    write_json_atomic(path, session_json(session), indent=None)
+    return Path(path)
+
+
+def load_session(path: str | os.PathLike[str]) -> Session:
+    """Resume an autosaved session; the masks are read again on demand."""
+    d = load_json(path, "saved session")
+    if not isinstance(d, dict) or d.get("format") != SESSION_FORMAT:
+        raise InputError(f"{path} is not a Segmap session file.")
+    try:
+        items = parse_items(d["items"], path=Path(d["items_path"]) if d.get("items_path") else None,
+                            root=Path(d["root"]) if d.get("root") else None)
+        taxonomy = None
+        if d.get("taxonomy_path"):
+            try:
+                taxonomy = load_taxonomy(d["taxonomy_path"])
+            except SegmapError:
+                taxonomy = None  # the file moved: the user picks it again
+        session = Session(items=items, cases=[], source=Path(d["source"]), taxonomy=taxonomy,
+                          taxonomy_path=Path(d["taxonomy_path"]) if taxonomy else None,
+                          messages=list(d.get("messages", [])))
+        for c in d["cases"]:
+            session.cases.append(CaseState(
+                task=items.tasks[c["task"]], shape=ImportShape(c.get("shape", c.get("mode"))),
+                masks=[Path(m) for m in c["masks"]], image=ImageInfo.from_json(c["image"]),
+                layout=_layout(c["layout"]),
+                evidence=c["evidence"], case_key=c.get("case_key", ""),
+                warnings=list(c["warnings"]), included=bool(c["included"]),
+                suggestions={(Path(s["file"]), s["value"]): Suggestion.from_json(s["suggestion"])
+                             for s in c["suggestions"]},
+                unreviewed=set(c["unreviewed"]), series_index=int(c.get("series", 0))))
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise InputError(f"{path} is a damaged session file ({exc}).",
+                         "Start again from the folder or items list.") from None
+    return session

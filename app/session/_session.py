@@ -1,0 +1,74 @@
+"""The session: every job on one object, and what leaves it for a worker thread or a file.
+
+Work that runs off the GUI thread (validation, the preview) gets a frozen copy
+built here, on the caller's thread, never the live items list: the user may edit
+the mapping while it runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+from app.export import ExportSummary, export_items
+from app.items import ItemsList, Task, Taxonomy
+from app.merge import series_inputs
+from app.preview import PreviewRequest
+from app.progress import Work
+from app.session._model import CaseState
+from app.session._repairs import SessionRepairs
+from app.session._templates import SessionTemplates
+from app.validate import Code, FileCache, Finding, finding, sort_findings, validate_work
+
+
+class Session(SessionRepairs, SessionTemplates):
+    """The items list being built or edited, with one CaseState per task.
+
+    Rows and colours (``app.session._rows``), edits (``_edits``), repairs
+    (``_repairs``) and templates (``_templates``) each live in their own module;
+    every edit returns a ``Change``.
+    """
+
+    def included_items(self) -> ItemsList:
+        """The items list restricted to the included cases (same objects, same base)."""
+        keep = {id(c.task) for c in self.cases if c.included}
+        tasks = [t for t in self.items.tasks if id(t) in keep or not self._owned(t)]
+        return ItemsList(tasks=tasks, path=self.items.path, root=self.items.root,
+                         problems=self.items.problems)
+
+    def _owned(self, task: Task) -> bool:
+        return any(c.task is task for c in self.cases)
+
+    def validate_work(self) -> Work[list[Finding]]:
+        """Validate the included cases (as ``segmap validate`` would) plus the review state.
+
+        The items list is copied now, on the caller's thread; the returned work reads
+        only that copy.
+        """
+        items = self.included_items().copy()
+        unreviewed = {c.name: (c.series_index, sorted(c.unreviewed)) for c in self.cases
+                      if c.included and c.unreviewed}
+        return _validate(items, self.taxonomy, self.cache, unreviewed)
+
+    def preview_request(self, case: CaseState) -> PreviewRequest:
+        """What the preview of ``case`` needs, frozen, for a worker thread."""
+        merge = series_inputs(self.items, case.task, case.series_index) \
+            if case.series.segmentation_paths else None
+        return PreviewRequest(case.name, tuple(case.image.files), merge)
+
+    def export(self, path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None
+               ) -> ExportSummary:
+        """Write the included cases as an items list (atomic), paths relative to ``root``."""
+        return export_items(self.included_items(), path, root)
+
+
+def _validate(items: ItemsList, taxonomy: Taxonomy | None, cache: FileCache,
+              unreviewed: dict[str, tuple[int, list[int]]]) -> Work[list[Finding]]:
+    found = yield from validate_work(items, taxonomy, cache=cache)
+    for name, (series, keys) in unreviewed.items():
+        found.append(finding(
+            Code.SUGGESTION_UNREVIEWED,
+            f"{len(keys)} mapping(s) were suggested by Segmap and not reviewed (ids "
+            f"{', '.join(map(str, keys))}). Check them on the Mapping page and accept them.",
+            task=name, series=series))
+    return sort_findings(items, found)
+

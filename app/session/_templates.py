@@ -1,0 +1,49 @@
+"""Mapping templates in the wizard: a case's mapping saved, a template applied to every case."""
+
+from __future__ import annotations
+
+from app.items import Category
+from app.mapping import Candidate, Template
+from app.session._edits import SessionEdits
+from app.session._model import CaseState, Change
+
+
+def _candidate(c: Category | None) -> Candidate | None:
+    return tuple(c) if isinstance(c, list) else c  # type: ignore[arg-type]
+
+
+class SessionTemplates(SessionEdits):
+    """Templates made from, and applied to, the session's cases."""
+
+    def template(self, case: CaseState) -> Template:
+        """The case's mapping as a template (saved with Template.save)."""
+        mapping = self.mapping_of(case)
+        if case.binary:
+            return Template(files={k: _candidate(v) for k, v in mapping.items()})
+        return Template(values={int(k): _candidate(v) for k, v in mapping.items()})
+
+    def apply_template(self, template: Template) -> Change:
+        """Apply a template to every case it covers.
+
+        Entries the case shares with the template are applied (``Change.mapping``); a
+        case whose label set differs is listed in ``Change.skipped`` so the user can
+        look at it.
+        """
+        changed, differ = [], []
+        for case in self.cases:
+            if not (template.files if case.binary else template.values):
+                continue
+            mapping: dict[str, Category | None] = {}
+            for key in self.label_set(case):
+                if case.binary:
+                    found, cat = template.file_entry(key)
+                else:
+                    found, cat = int(key) in template.values, template.values.get(int(key))
+                if found:
+                    mapping[key] = list(cat) if isinstance(cat, tuple) else cat
+            if template.difference(case.name, self.label_set(case), case.binary) is not None:
+                differ.append(case.name)
+            if mapping:
+                self.apply_to(case, mapping)
+                changed.append(case.name)
+        return Change.of(changed, skipped=tuple(differ), count=len(changed))
