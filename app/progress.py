@@ -37,6 +37,7 @@ def run(work: Work[T], on_progress: Callable[[Progress], None] | None = None) ->
         try:
             step = next(work)
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            result: T = stop.value
+            return result
         if on_progress is not None:
             on_progress(step)

@@ -29,7 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ui.settings import Settings
     from ui.state import WizardState
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("Segmap")
     app.setOrganizationName("Segmap")
     from ui.icons import icon

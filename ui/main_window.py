@@ -8,7 +8,7 @@ window keeps responding. Pages never start threads themselves.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
@@ -27,10 +27,19 @@ from PySide6.QtWidgets import (
 
 from app.progress import Work
 from ui import errors
+from ui.case_loader import CaseLoader
 from ui.pages.base import Page
+from ui.pages.cases_page import CasesPage
+from ui.pages.export_page import ExportPage
+from ui.pages.mapping_page import MappingPage
+from ui.pages.preview_page import PreviewPage
+from ui.pages.source_page import SourcePage
+from ui.pages.validate_page import ValidatePage
 from ui.settings import Settings
 from ui.state import WizardState
 from ui.worker import Worker
+
+P = TypeVar("P", bound=QWidget)
 
 
 class MainWindow(QMainWindow):
@@ -42,8 +51,6 @@ class MainWindow(QMainWindow):
         self.state = state or WizardState(Settings())
         self._worker: Worker | None = None
         self._visited = 0
-        from ui.case_loader import CaseLoader
-
         self.loader = CaseLoader(self)
         self.state.sessionChanged.connect(self.loader.invalidate)
 
@@ -99,7 +106,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.pages: list[Page] = []
-        for page_cls in _page_classes():
+        for page_cls in PAGES:
             self.add_page(page_cls(self))
         QShortcut(QKeySequence("Alt+Left"), self, self.go_back)
         QShortcut(QKeySequence("Alt+Right"), self, self.go_next)
@@ -123,8 +130,13 @@ class MainWindow(QMainWindow):
         self.steps.addItem(item)
         page.completeChanged.connect(self._update_nav)
 
-    def page(self, cls: type[Page]) -> Page:
+    def page(self, cls: type[P]) -> P:
+        """The page of class ``cls``."""
         return next(p for p in self.pages if isinstance(p, cls))
+
+    def page_index(self, page: QWidget) -> int:
+        """The step number of ``page`` (from 0)."""
+        return self.pages.index(page)  # type: ignore[arg-type]
 
     def current_index(self) -> int:
         return self.stack.currentIndex()
@@ -253,12 +265,6 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def _page_classes() -> list[type[Page]]:
-    from ui.pages.cases_page import CasesPage
-    from ui.pages.export_page import ExportPage
-    from ui.pages.mapping_page import MappingPage
-    from ui.pages.preview_page import PreviewPage
-    from ui.pages.source_page import SourcePage
-    from ui.pages.validate_page import ValidatePage
-
-    return [SourcePage, CasesPage, MappingPage, PreviewPage, ValidatePage, ExportPage]
+# The wizard's steps, in order.
+PAGES: tuple[type[Page], ...] = (SourcePage, CasesPage, MappingPage, PreviewPage, ValidatePage,
+                                 ExportPage)

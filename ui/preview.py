@@ -9,6 +9,7 @@ show) and turns keys, wheel and controls into it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -41,7 +42,7 @@ from app.preview import (
 from ui.slice_view import SliceView
 
 CUSTOM = "custom"  # the preset combo's entry after a right-drag or set_window
-_VIEW_KEYS = {"axial": "A", "coronal": "C", "sagittal": "S"}
+_VIEW_KEYS: dict[View, str] = {"axial": "A", "coronal": "C", "sagittal": "S"}
 _MOUSE_HINT = ("Wheel: slices  ·  Ctrl+wheel: zoom  ·  drag: pan  ·  right-drag: window/level  ·  "
                "Home: fit")
 
@@ -81,10 +82,29 @@ class PreviewWidget(QWidget):
 
     def _build(self) -> None:
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        bar = self._build_toolbar()
+        self.slice_view = SliceView()  # the picture; public for the page's screenshots and tests
+        self.slice_view.wheelTurned.connect(self._on_view_wheel_turned)
+        self.slice_view.windowDragged.connect(self._on_view_window_dragged)
+        self.slice_view.pixelHovered.connect(self._on_view_pixel_hovered)
+        slices = self._build_slice_bar()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(bar)
+        layout.addWidget(self.slice_view, 1)
+        layout.addLayout(slices)
+        layout.addWidget(self._readout)
+        self._build_keys()
+        self._show_letters()
+
+    def _build_toolbar(self) -> QHBoxLayout:
+        """Plane buttons, window preset, opacity and outline."""
         bar = QHBoxLayout()
         self._view_group = QButtonGroup(self)
         for view in VIEWS:
-            b = QToolButton(text=view.capitalize(), checkable=True)
+            b = QToolButton()
+            b.setText(view.capitalize())
+            b.setCheckable(True)
             b.setToolTip(f"Show {view} slices ({_VIEW_KEYS[view]})")
             b.setProperty("view", view)
             b.setChecked(view == self._view)
@@ -106,8 +126,10 @@ class PreviewWidget(QWidget):
                                       "(Hounsfield units for CT)")
         bar.addSpacing(8)
         bar.addWidget(QLabel("Opacity"))
-        self._opacity_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100,
-                                       value=int(self._opacity * 100), pageStep=10)
+        self._opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self._opacity_slider.setRange(0, 100)
+        self._opacity_slider.setValue(int(self._opacity * 100))
+        self._opacity_slider.setPageStep(10)
         self._opacity_slider.setMaximumWidth(120)
         self._opacity_slider.setMinimumWidth(70)
         self._opacity_slider.setToolTip("Label opacity ([ lower, ] higher)")
@@ -118,14 +140,14 @@ class PreviewWidget(QWidget):
         self._outline_box.toggled.connect(self._on_outline_toggled)
         bar.addWidget(self._outline_box)
         bar.addStretch(1)
+        return bar
 
-        self.slice_view = SliceView()  # the picture; public for the page's screenshots and tests
-        self.slice_view.wheelTurned.connect(self._on_view_wheel_turned)
-        self.slice_view.windowDragged.connect(self._on_view_window_dragged)
-        self.slice_view.pixelHovered.connect(self._on_view_pixel_hovered)
-
+    def _build_slice_bar(self) -> QHBoxLayout:
+        """The slice slider with the window and slice numbers, and the hover readout."""
         slices = QHBoxLayout()
-        self._slider = QSlider(Qt.Orientation.Horizontal, singleStep=1, pageStep=10)
+        self._slider = QSlider(Qt.Orientation.Horizontal)
+        self._slider.setSingleStep(1)
+        self._slider.setPageStep(10)
         self._slider.setToolTip("Slice (wheel or Up/Down: 1 slice; PageUp/PageDown: 10 slices)")
         self._slider.valueChanged.connect(self._on_slider_value_changed)
         self._slice_label = QLabel()
@@ -137,14 +159,10 @@ class PreviewWidget(QWidget):
         self._readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._readout.setToolTip("Under the cursor: label and category, position (RAS, mm), "
                                  "voxel index in the image file, image value")
+        return slices
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addLayout(bar)
-        layout.addWidget(self.slice_view, 1)
-        layout.addLayout(slices)
-        layout.addWidget(self._readout)
-
+    def _build_keys(self) -> None:
+        """Keyboard shortcuts, active while the focus is in the preview."""
         keys: list[tuple[str | Qt.Key, Callable[[], object]]] = [
             (Qt.Key.Key_Up, lambda: self.step(1)),
             (Qt.Key.Key_Down, lambda: self.step(-1)),
@@ -155,13 +173,13 @@ class PreviewWidget(QWidget):
             ("[", lambda: self.set_opacity(self._opacity - 0.1)),
             ("]", lambda: self.set_opacity(self._opacity + 0.1)),
             (Qt.Key.Key_Home, self.slice_view.fit),
-        ] + [(key, lambda v=view: self.set_view(v)) for view, key in _VIEW_KEYS.items()]
+        ]
+        keys += [(key, partial(self.set_view, view)) for view, key in _VIEW_KEYS.items()]
         for key, slot in keys:
             shortcut = QShortcut(QKeySequence(key), self)
             # Only while the focus is in the preview: the wizard's other pages keep their keys.
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
-        self._show_letters()
 
     # -- what the page calls ------------------------------------------------------------
 
@@ -238,7 +256,8 @@ class PreviewWidget(QWidget):
         """Move ``delta`` slices (positive: toward superior, anterior or the patient's right)."""
         self.set_slice(self._index + delta)
 
-    def window(self) -> tuple[float, float]:
+    def window_level(self) -> tuple[float, float]:
+        """The window's (centre, width) in image units. (Not ``window()``: that is Qt's.)"""
         return self._window
 
     def set_window(self, center: float, width: float) -> None:
@@ -405,6 +424,7 @@ class PreviewWidget(QWidget):
             self.slice_view.show_labels(None)
             return
         _, labels2d = vols.slice(self._view, self._index)
+        assert labels2d is not None  # the volumes have labels
         if self._outline:
             labels2d = outline(np.ascontiguousarray(labels2d))
         # Colour on the CPU with a 32-bit lookup: one take() per slice (bench_preview).

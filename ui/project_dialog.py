@@ -18,13 +18,14 @@ from PySide6.QtWidgets import (
 from app.errors import SegmapError
 from app.items import Taxonomy
 from app.upload import (
+    DEFAULT_URL,
     Credentials,
     CredentialsError,
     RedBrickClient,
     load_credentials,
     project_taxonomy,
+    typed_or_stored,
 )
-from app.upload._credentials import DEFAULT_URL, typed_or_stored
 from ui.worker import Worker
 
 

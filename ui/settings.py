@@ -9,6 +9,7 @@ read. Tests pass an ``IniFormat`` QSettings on a file in ``tmp_path``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -37,7 +38,8 @@ class Settings:
 
     # recent folders, most recent first
     def recent_folders(self) -> list[str]:
-        return [str(p) for p in self._s.value("recent/folders", [], type=list) if p][:MAX_RECENT]
+        stored = cast(list[object], self._s.value("recent/folders", [], type=list))
+        return [str(p) for p in stored if p][:MAX_RECENT]
 
     def add_recent_folder(self, folder: str | Path) -> None:
         path = str(Path(folder).expanduser().resolve())
@@ -51,21 +53,21 @@ class Settings:
 
     # main window geometry (QWidget.saveGeometry / restoreGeometry)
     def window_geometry(self) -> QByteArray:
-        return self._s.value("window/geometry", QByteArray(), type=QByteArray)
+        return cast(QByteArray, self._s.value("window/geometry", QByteArray(), type=QByteArray))
 
     def set_window_geometry(self, geometry: QByteArray) -> None:
         self._s.setValue("window/geometry", geometry)
 
     # the taxonomy file chosen last
     def last_taxonomy(self) -> str:
-        return self._s.value("taxonomy/last_file", "", type=str)
+        return cast(str, self._s.value("taxonomy/last_file", "", type=str))
 
     def set_last_taxonomy(self, path: str | Path) -> None:
         self._s.setValue("taxonomy/last_file", str(path))
 
     # preview
     def preview_opacity(self) -> float:
-        value = self._s.value("preview/opacity", DEFAULT_OPACITY, type=float)
+        value = cast(float, self._s.value("preview/opacity", DEFAULT_OPACITY, type=float))
         return min(max(value, 0.0), 1.0)
 
     def set_preview_opacity(self, opacity: float) -> None:

@@ -11,6 +11,8 @@ module is where pyqtgraph is used, and numpy slices are row-major.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -32,7 +34,7 @@ class _SliceViewBox(pg.ViewBox):
         super().__init__(lockAspect=True, invertY=True, enableMenu=False)
         self._wheel_rest = 0
 
-    def wheelEvent(self, ev, axis=None):  # noqa: ANN001, N802 - pyqtgraph override
+    def wheelEvent(self, ev: Any, axis: int | None = None) -> None:  # noqa: N802 - pyqtgraph
         if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
             super().wheelEvent(ev, axis)  # Ctrl+wheel zooms, as in most viewers
             return
@@ -44,7 +46,7 @@ class _SliceViewBox(pg.ViewBox):
         if steps:
             self.wheelTurned.emit(steps)
 
-    def mouseDragEvent(self, ev, axis=None):  # noqa: ANN001, N802 - pyqtgraph override
+    def mouseDragEvent(self, ev: Any, axis: int | None = None) -> None:  # noqa: N802 - pyqtgraph
         if ev.button() == Qt.MouseButton.RightButton:
             ev.accept()
             d = ev.screenPos() - ev.lastScreenPos()

@@ -7,7 +7,6 @@ typed here; it is kept in memory only (never in settings, autosave or logs).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
@@ -28,11 +27,23 @@ from PySide6.QtWidgets import (
 
 from app.errors import SegmapError
 from app.items import load_items
-from app.upload import Credentials, Destination, UploadBlocked, UploadOptions, parse_storage, upload
-from app.upload._credentials import DEFAULT_URL, typed_or_stored
-from app.upload._report import TaskResult, TaskState, UploadProgress, UploadReport
+from app.upload import (
+    DEFAULT_URL,
+    Credentials,
+    Destination,
+    TaskResult,
+    TaskState,
+    UploadBlocked,
+    UploadOptions,
+    UploadProgress,
+    UploadReport,
+    parse_storage,
+    typed_or_stored,
+    upload,
+)
 from ui import errors
 from ui.project_dialog import stored_credentials
+from ui.window import Window
 
 STATE_COLOUR = {TaskState.CREATED: (220, 240, 220), TaskState.EXISTING: (230, 240, 230),
                 TaskState.READY: (230, 240, 250), TaskState.FAILED: (250, 215, 212),
@@ -42,7 +53,7 @@ STATE_COLOUR = {TaskState.CREATED: (220, 240, 220), TaskState.EXISTING: (230, 24
 class UploadPanel(QGroupBox):
     """The Upload section of the Export page."""
 
-    def __init__(self, window: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, window: Window, parent: QWidget | None = None) -> None:
         super().__init__("Upload to RedBrick AI", parent)
         self.window_ = window
         self.items_path: Path | None = None

@@ -15,9 +15,10 @@ import time
 import traceback
 from collections.abc import Callable
 from inspect import isgenerator
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from shiboken6 import isValid as shiboken_valid
 
 from app.errors import Cancelled
 from app.progress import Progress, Work
@@ -85,12 +86,23 @@ class Worker(QObject):
 
     def _run(self) -> None:
         try:
+            self._emit_outcome()
+        except RuntimeError:
+            if shiboken_valid(self):
+                raise
+            # The worker's Qt object was deleted while the work ran (its window closed):
+            # there is nobody left to tell.
+        finally:
+            self._done.set()
+
+    def _emit_outcome(self) -> None:
+        try:
             if self._cancel.is_set():
                 self._close(self._work)
                 self.cancelled.emit()
                 return
             work = self._work() if callable(self._work) else self._work
-            result = self._drive(work) if isgenerator(work) else work
+            result = self._drive(cast(Work[Any], work)) if isgenerator(work) else work
             if self._cancel.is_set():
                 self.cancelled.emit()
             else:
@@ -99,8 +111,6 @@ class Worker(QObject):
             self.cancelled.emit()
         except Exception as exc:  # noqa: BLE001 - every failure goes to the failed signal
             self.failed.emit(exc, traceback.format_exc())
-        finally:
-            self._done.set()
 
     def _drive(self, work: Work[Any]) -> Any:
         last = 0.0

@@ -259,99 +259,139 @@ def pair_masks(images: Sequence[ImageRef], masks: Sequence[MaskRef], root: Path,
     return result
 
 
-def _pair_one(mask: MaskRef, index: _Index, by_path: dict[Path, ImageRef],
-              primary_of: dict[ImageRef, ImageRef], listed: dict[Path, Path], root: Path
-              ) -> Pair | Unpaired:
-    m = _Matcher()
-    folder = mask.path.parent
-    key = mask_key(mask.path, root)
-    case_folder = _case_folder(folder, root)
-    near = index.near(folder)
+class _Attempt:
+    """Pairing one mask: what the tiers share, and each tier as a method."""
 
-    def found(image: ImageRef, match: GridMatch, why: str) -> Pair:
-        layout = layouts.layout_of(None if image.is_dicom else image.files[0], mask.path,
+    def __init__(self, mask: MaskRef, index: _Index, root: Path) -> None:
+        self.mask, self.index, self.root = mask, index, root
+        self.m = _Matcher()
+        self.folder = mask.path.parent
+        self.key = mask_key(mask.path, root)
+        self.case_folder = _case_folder(self.folder, root)
+        self.near = index.near(self.folder)
+        self.in_case: list[ImageRef] = []
+
+    def found(self, image: ImageRef, match: GridMatch, why: str) -> Pair:
+        layout = layouts.layout_of(None if image.is_dicom else image.files[0], self.mask.path,
                                    image.is_dicom)
-        return Pair(image, mask, layout, why, match, tuple(m.rejected))
+        return Pair(image, self.mask, layout, why, match, tuple(self.m.rejected))
 
-    # 1. Listed together by a sidecar.
-    target = listed.get(mask.path)
-    if target is not None and target in by_path:
+    def unpaired(self, reason: str) -> Unpaired:
+        return Unpaired(self.mask.label, "mask", reason)
+
+    def listed(self, by_path: dict[Path, ImageRef], primary_of: dict[ImageRef, ImageRef],
+               listed: dict[Path, Path]) -> Pair | None:
+        """Tier 1: listed together by a sidecar."""
+        target = listed.get(self.mask.path)
+        if target is None or target not in by_path:
+            return None
         image = primary_of[by_path[target]]
-        match = m.confirm(image, mask, "dataset.json lists")
-        if match:
-            return found(image, match, "listed with its image in dataset.json")
-    # 2. The same case id in the name.
-    if key:
-        cands = index.by_key.get((near, key), [])
-        confirmed = [(im, mt) for im in cands if (mt := m.confirm(im, mask, "name match"))]
+        match = self.m.confirm(image, self.mask, "dataset.json lists")
+        return self.found(image, match, "listed with its image in dataset.json") if match \
+            else None
+
+    def same_case_id(self) -> Pair | Unpaired | None:
+        """Tier 2: the same case id in the name."""
+        if not self.key:
+            return None
+        cands = self.index.by_key.get((self.near, self.key), [])
+        confirmed = [(im, mt) for im in cands if (mt := self.m.confirm(im, self.mask,
+                                                                        "name match"))]
         if len(confirmed) > 1:
-            confirmed = _closest(confirmed, folder)
+            confirmed = _closest(confirmed, self.folder)
         if len(confirmed) == 1:
             image, match = confirmed[0]
-            return found(image, match, f"same case id '{key}' ({_name(image)} / "
-                                       f"{mask.path.name})")
+            return self.found(image, match, f"same case id '{self.key}' ({_name(image)} / "
+                                            f"{self.mask.path.name})")
         if len(confirmed) > 1:
-            return Unpaired(mask.label, "mask", "its name matches several images with the same "
-                            f"grid: {', '.join(im.label for im, _ in confirmed[:5])}")
-    # 3. The only image of its case folder (walking up from a mask folder).
-    in_case = [im for im in index.under.get(case_folder, [])
-               if not _in_mask_folder(im, case_folder)]
-    while not in_case and case_folder != root and root in case_folder.parents:
-        # case/nrrd/label.nrrd beside case/image/*.dcm, or ct.nii.gz above
-        # masks/I_one_file/seg.nii.gz: the case folder is further up.
-        case_folder = case_folder.parent
-        in_case = [im for im in index.under.get(case_folder, [])
-                   if not _in_mask_folder(im, case_folder)]
-    if len(in_case) == 1:
-        match = m.confirm(in_case[0], mask, "case folder image")
-        if match:
-            return found(in_case[0], match, f"only image in {_rel(case_folder, root)}")
-    # 4. The mask's name starts with an image's case id.
-    if key:
-        prefixed = [im for im in index.under.get(near, [])
+            return self.unpaired("its name matches several images with the same grid: "
+                                 f"{', '.join(im.label for im, _ in confirmed[:5])}")
+        return None
+
+    def only_in_case_folder(self) -> Pair | None:
+        """Tier 3: the only image of its case folder (walking up from a mask folder)."""
+        def images(folder: Path) -> list[ImageRef]:
+            return [im for im in self.index.under.get(folder, [])
+                    if not _in_mask_folder(im, folder)]
+
+        self.in_case = images(self.case_folder)
+        while not self.in_case and self.case_folder != self.root \
+                and self.root in self.case_folder.parents:
+            # case/nrrd/label.nrrd beside case/image/*.dcm, or ct.nii.gz above
+            # masks/I_one_file/seg.nii.gz: the case folder is further up.
+            self.case_folder = self.case_folder.parent
+            self.in_case = images(self.case_folder)
+        if len(self.in_case) != 1:
+            return None
+        match = self.m.confirm(self.in_case[0], self.mask, "case folder image")
+        where = _rel(self.case_folder, self.root)
+        return self.found(self.in_case[0], match, f"only image in {where}") if match else None
+
+    def name_prefix(self) -> Pair | None:
+        """Tier 4: the mask's name starts with an image's case id."""
+        key = self.key
+        if not key:
+            return None
+        prefixed = [im for im in self.index.under.get(self.near, [])
                     if any(key.startswith(k + "_") for k in im.keys)]
         prefixed.sort(key=lambda im: -max(len(k) for k in im.keys if key.startswith(k + "_")))
         for im in prefixed[:3]:
-            match = m.confirm(im, mask, "name prefix")
+            match = self.m.confirm(im, self.mask, "name prefix")
             if match:
-                return found(im, match, f"name starts with the case id of {_name(im)}")
-    # 5. The only image of the case folder with the same grid (a bounded search: with
-    # hundreds of images in one folder, names must do the pairing).
-    if 1 < len(in_case) <= _MAX_GEOMETRY_ONLY:
-        confirmed = []
-        for im in in_case:
-            if im.grid is not None and mask.grid is not None:
-                mt = compare_grids(im.grid, mask.grid)
-                if mt.aligned:
-                    confirmed.append((im, mt))
+                return self.found(im, match, f"name starts with the case id of {_name(im)}")
+        return None
+
+    def same_grid(self) -> Pair | Unpaired | None:
+        """Tier 5: the only image of the case folder with the same grid (a bounded search:
+        with hundreds of images in one folder, names must do the pairing)."""
+        if not 1 < len(self.in_case) <= _MAX_GEOMETRY_ONLY or self.mask.grid is None:
+            return None
+        confirmed = [(im, mt) for im in self.in_case if im.grid is not None
+                     and (mt := compare_grids(im.grid, self.mask.grid)).aligned]
+        where = _rel(self.case_folder, self.root)
         if len(confirmed) == 1:
             image, match = confirmed[0]
-            return found(image, match, f"the only image in {_rel(case_folder, root)} "
-                                       "with the mask's grid")
+            return self.found(image, match, f"the only image in {where} with the mask's grid")
         series = [c for c in confirmed if c[0].is_dicom]
         if len(series) == 1:
             # A DICOM series and NIfTI files on one grid: the files are its converted
             # copies; the series, with its metadata, is the image to annotate.
             copies = ", ".join(im.label for im, _ in confirmed if not im.is_dicom)
             image, match = series[0]
-            return found(image, match, f"the only DICOM series in {_rel(case_folder, root)} "
-                                       f"with the mask's grid ({copies}: same grid, taken "
-                                       "as a converted copy)")
+            return self.found(image, match, f"the only DICOM series in {where} with the "
+                                            f"mask's grid ({copies}: same grid, taken as a "
+                                            "converted copy)")
         if len(confirmed) > 1:
             names = ", ".join(im.label for im, _ in confirmed[:5])
-            return Unpaired(mask.label, "mask", f"several images share its grid ({names}); "
-                            "name the mask after its image (case_seg.nii.gz beside case.nii.gz)")
-    if m.rejected:
-        return Unpaired(mask.label, "mask", "; ".join(m.rejected[:3]))
-    if not in_case:
-        return Unpaired(mask.label, "mask", f"no image found in {_rel(case_folder, root)}")
-    if len(in_case) > _MAX_GEOMETRY_ONLY:
-        return Unpaired(mask.label, "mask",
-                        f"its name matches none of the {len(in_case)} images in "
-                        f"{_rel(case_folder, root)}; name it after its image")
-    return Unpaired(mask.label, "mask",
-                    f"none of the {len(in_case)} images in {_rel(case_folder, root)} "
-                    "has its grid or its name")
+            return self.unpaired(f"several images share its grid ({names}); name the mask "
+                                 "after its image (case_seg.nii.gz beside case.nii.gz)")
+        return None
+
+    def why_not(self) -> Unpaired:
+        """Why no tier paired the mask."""
+        where = _rel(self.case_folder, self.root)
+        if self.m.rejected:
+            return self.unpaired("; ".join(self.m.rejected[:3]))
+        if not self.in_case:
+            return self.unpaired(f"no image found in {where}")
+        if len(self.in_case) > _MAX_GEOMETRY_ONLY:
+            return self.unpaired(f"its name matches none of the {len(self.in_case)} images in "
+                                 f"{where}; name it after its image")
+        return self.unpaired(f"none of the {len(self.in_case)} images in {where} has its grid "
+                             "or its name")
+
+
+def _pair_one(mask: MaskRef, index: _Index, by_path: dict[Path, ImageRef],
+              primary_of: dict[ImageRef, ImageRef], listed: dict[Path, Path], root: Path
+              ) -> Pair | Unpaired:
+    """The tiers of the module docstring, in order, until one decides."""
+    a = _Attempt(mask, index, root)
+    for tier in (lambda: a.listed(by_path, primary_of, listed), a.same_case_id,
+                 a.only_in_case_folder, a.name_prefix, a.same_grid):
+        decided = tier()
+        if decided is not None:
+            return decided
+    return a.why_not()
 
 
 def _closest(confirmed: list[tuple[ImageRef, GridMatch]], folder: Path

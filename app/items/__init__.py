@@ -21,6 +21,7 @@ from app.items._model import (
     category_label,
     load_items,
     parse_items,
+    task_label,
 )
 from app.items._paths import (
     PathRef,
@@ -45,7 +46,6 @@ from app.items._rules import (
     mask_accepted,
     mask_converted,
     sdk_path,
-    task_label,
     uploadable,
 )
 from app.items._taxonomy import (

@@ -65,11 +65,12 @@ def _is_category(v: Any) -> bool:
     return isinstance(v, list) and len(v) > 0 and all(_is_str_list(x) and x for x in v)
 
 
-def category_label(category: Category | None) -> str:
-    """A category as people read it: ``Organs / Liver`` for a nested path."""
+def category_label(category: Category | tuple[str, ...] | None) -> str:
+    """A category as people read it: ``Organs / Liver`` for a nested path (a list, or the
+    tuple a suggestion holds)."""
     if category is None:
         return "(none)"
-    if isinstance(category, list):
+    if isinstance(category, list | tuple):
         parts = category[0][1:] if category and isinstance(category[0], list) else category
         return " / ".join(str(p) for p in parts)
     return str(category)
@@ -322,6 +323,16 @@ class Task:
             "segmentMap": self.segment_map.to_json() if self.segment_map is not None else None,
         }
         return _emit(self._order, known, self.extra)
+
+
+def task_label(task: Task) -> str | None:
+    """The name RedBrick gives a task: its ``name``, else its first image path."""
+    if isinstance(task.name, str) and task.name:
+        return task.name
+    for series in task.series:
+        if series.item_paths:
+            return series.item_paths[0]
+    return None
 
 
 @dataclass

@@ -71,8 +71,10 @@ def _walk_map(smap: SegmentMap | None, ti: int, si: int | None, visit: Visitor) 
     if smap is None:
         return
     for inst, seg in smap.segments.items():
-        seg.mask = _strings(seg.mask, lambda p, many, inst=inst: visit(
-            PathRef(PathRole.MASK, ti, si, p, inst, many)))
+        def mask(p: str, many: bool, inst: int = inst) -> str | None:
+            return visit(PathRef(PathRole.MASK, ti, si, p, inst, many))
+
+        seg.mask = _strings(seg.mask, mask)
 
 
 def _walk_series(s: Series, ti: int, si: int, visit: Visitor) -> None:
@@ -108,15 +110,19 @@ def walk_task(task: Task, ti: int, visit: Visitor) -> None:
 def iter_paths(items: ItemsList) -> Iterator[PathRef]:
     """Every path of ``items`` (see ``walk``), without changing anything."""
     found: list[PathRef] = []
-    walk(items, lambda ref: found.append(ref))  # type: ignore[func-returns-value]
+    walk(items, lambda ref: _keep(found, ref))
     return iter(found)
 
 
 def task_paths(task: Task, ti: int = 0) -> list[PathRef]:
     """Every path of one task."""
     found: list[PathRef] = []
-    walk_task(task, ti, lambda ref: found.append(ref))  # type: ignore[func-returns-value]
+    walk_task(task, ti, lambda ref: _keep(found, ref))
     return found
+
+
+def _keep(found: list[PathRef], ref: PathRef) -> None:
+    found.append(ref)
 
 
 def relpath(path: Path, base: Path) -> str:

@@ -10,13 +10,9 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from app.errors import InputError
 from app.readers import Format, volume_format
-
-if TYPE_CHECKING:
-    from app.items._model import Task
 
 MAX_ID = 65535  # labels are stored as uint16: ids and overlap groups are 1..65535
 BACKGROUND = 0  # value 0 is background: RedBrick ignores segmentMap id 0
@@ -61,19 +57,6 @@ def sdk_path(path: str, base_dir: str | os.PathLike[str]) -> str:
     if os.path.isabs(path) or not os.path.exists(joined):
         return path
     return os.path.abspath(joined)
-
-
-# -- names -----------------------------------------------------------------------------
-
-
-def task_label(task: Task) -> str | None:
-    """The name RedBrick gives a task: its ``name``, else its first image path."""
-    if isinstance(task.name, str) and task.name:
-        return task.name
-    for series in task.series:
-        if series.item_paths:
-            return series.item_paths[0]
-    return None
 
 
 # -- file types ------------------------------------------------------------------------

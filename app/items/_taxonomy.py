@@ -21,7 +21,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from app.errors import TaxonomyError
 from app.jsonio import load_json
@@ -230,7 +230,7 @@ def _list_of(obj: dict[str, Any], key: str, source: str) -> list[Any]:
     return value
 
 
-def _is_int(v: Any) -> bool:
+def _is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 

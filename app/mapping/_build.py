@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from app.discover import Case, LabelTable, ScanResult
 from app.export import CONVERTED_FOLDER, Conversion, convert_masks
@@ -115,7 +115,7 @@ def propose(scan: ScanResult, case: Case, matcher: Matcher,
     return out
 
 
-def _usable(s: Suggestion | None, min_confidence: float) -> bool:
+def _usable(s: Suggestion | None, min_confidence: float) -> TypeGuard[Suggestion]:
     return s is not None and s.category is not None and (
         s.accepted or s.confidence >= min_confidence)
 

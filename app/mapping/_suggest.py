@@ -120,7 +120,7 @@ class Matcher:
                 for key in (f"t:{text}", f"l:{text.lower()}", f"b:{norm.bag}",
                             f"j:{norm.joined}"):
                     self._exact.setdefault(key, []).append(i)
-        self.match = lru_cache(maxsize=16384)(self._match)  # type: ignore[method-assign]
+        self.match = lru_cache(maxsize=16384)(self._match)
 
     def _match(self, name: str) -> Match | None:
         """The best category for ``name``, or None when nothing is close."""
@@ -284,8 +284,9 @@ def _named(name: str, source: str, conf: float, matcher: Matcher) -> Suggestion:
 
 def _from_items(category: object, source: str, matcher: Matcher) -> Suggestion:
     # An items list already holds categories; with a taxonomy, check it is still there.
+    cat: Candidate
     if isinstance(category, list) and all(isinstance(x, str) for x in category):
-        cat: Candidate | None = tuple(category)
+        cat = tuple(category)
     elif isinstance(category, str):
         cat = category
     else:

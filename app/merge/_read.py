@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import nibabel as nib
 import numpy as np
@@ -115,7 +116,7 @@ def _scaled_voxels(mask: MaskFile) -> np.ndarray:
     # Rare: a label map with scl_slope / scl_inter. The SDK rounds scaled float data;
     # for scaled uint8/uint16 it keeps nibabel's float values, which only make sense
     # as labels when they are whole numbers.
-    img = nib.load(mask.path)
+    img = cast(nib.Nifti1Image, nib.load(mask.path))
     if mask.exact_dtype:
         scaled = np.asanyarray(img.dataobj, dtype=np.float64)
         integral = np.array_equal(scaled, np.round(scaled))

@@ -345,15 +345,16 @@ def largest_slices(labels: np.ndarray, segments: Mapping[int, list[int] | None] 
         start[::n[2]] = True  # every row starts a run
         first = np.flatnonzero(start)
         length = np.diff(first, append=flat.size)
-        v = flat[first]
-        keep = v != 0
-        first, length, v = first[keep], length[keep], remap[v[keep]]
+        runs = flat[first]
+        keep = runs != 0
+        first, length, col = first[keep], length[keep], remap[runs[keep]]
         k, rest = np.divmod(first, n[1] * n[2])
         j, i0 = np.divmod(rest, n[2])
-        axial[k0 * nv:] += np.bincount((k * nv + v), weights=length, minlength=(n[0] - k0) * nv)
-        coronal += np.bincount(j * nv + v, weights=length, minlength=n[1] * nv)
-        sagittal += np.bincount(i0 * nv + v, minlength=(n[2] + 1) * nv)
-        sagittal -= np.bincount((i0 + length) * nv + v, minlength=(n[2] + 1) * nv)
+        axial[k0 * nv:] += np.bincount((k * nv + col), weights=length,
+                                       minlength=(n[0] - k0) * nv)
+        coronal += np.bincount(j * nv + col, weights=length, minlength=n[1] * nv)
+        sagittal += np.bincount(i0 * nv + col, minlength=(n[2] + 1) * nv)
+        sagittal -= np.bincount((i0 + length) * nv + col, minlength=(n[2] + 1) * nv)
     tables = [axial.reshape(n[0], nv), coronal.reshape(n[1], nv),
               np.cumsum(sagittal.reshape(n[2] + 1, nv), axis=0)[:-1]]
     totals = tables[0].sum(axis=0)

@@ -11,7 +11,7 @@ the image grid (for DICOM, the distance between slices, not SliceThickness).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -65,7 +65,8 @@ def value_stats(labels: np.ndarray, image: np.ndarray
     """{label value: (voxels, sum, min, max)} of ``image`` over each non-zero label."""
     if labels.shape != image.shape:
         raise ValueError(f"labels {labels.shape} and image {image.shape} differ in shape")
-    order = "F" if labels.flags.f_contiguous and image.flags.f_contiguous else "C"
+    order: Literal["F", "C"] = "F" if labels.flags.f_contiguous and image.flags.f_contiguous \
+        else "C"
     flat_l = labels.ravel(order=order)
     nz = np.flatnonzero(flat_l)
     if nz.size == 0:

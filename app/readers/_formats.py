@@ -7,6 +7,7 @@ RedBrick rule and lives in ``app.items``.
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 
@@ -25,7 +26,7 @@ NRRD_SUFFIXES = (".seg.nrrd", ".nrrd", ".nhdr")
 VOLUME_SUFFIXES = NIFTI_SUFFIXES + NRRD_SUFFIXES
 
 
-def volume_format(path: str | Path) -> Format:
+def volume_format(path: str | os.PathLike[str]) -> Format:
     """The format of a volume file by its name (anything not NIfTI or NRRD is DICOM)."""
     name = Path(path).name.lower()
     if name.endswith(NIFTI_SUFFIXES):

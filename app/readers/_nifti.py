@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import nibabel as nib
 import numpy as np
@@ -28,7 +28,9 @@ from app.jsonio import atomic_path
 
 GZIP_MAGIC = b"\x1f\x8b"
 _READ_BLOCK = 1 << 24  # bytes per readinto() call: large enough to amortise call overhead
-_GZIP_ERRORS = (gzip.BadGzipFile, EOFError, isal_zlib.error, zlib.error)
+# isal's stub types isal_zlib.error as an instance; it is the exception class.
+_GZIP_ERRORS: tuple[type[BaseException], ...] = (
+    gzip.BadGzipFile, EOFError, cast(type[BaseException], isal_zlib.error), zlib.error)
 
 NiftiHeader = nib.Nifti1Header | nib.Nifti2Header
 
@@ -201,7 +203,7 @@ def read_raw(info: NiftiInfo) -> np.ndarray:
     buf = np.empty(info.nbytes, dtype=np.uint8)
     with _payload(info) as stream:
         try:
-            pos = _read_full(stream, memoryview(buf))
+            pos = _read_full(stream, buf.data)
         except _GZIP_ERRORS as exc:
             raise _gzip_error(info.path, exc) from None
     if pos < info.nbytes:
@@ -248,7 +250,7 @@ def iter_raw(
             done = 0
             for want in sizes:
                 try:
-                    got = _read_full(stream, memoryview(buf)[:want])
+                    got = _read_full(stream, buf.data[:want])
                 except _GZIP_ERRORS as exc:
                     raise _gzip_error(info.path, exc) from None
                 if got < want:
@@ -279,7 +281,7 @@ def _prefetched(
                 if buf is None:  # the consumer stopped early
                     return
                 try:
-                    got = _read_full(stream, memoryview(buf)[:want])
+                    got = _read_full(stream, buf.data[:want])
                 except _GZIP_ERRORS as exc:
                     raise _gzip_error(info.path, exc) from None
                 if got < want:

@@ -43,7 +43,7 @@ class Runs:
         itype = np.int32 if int(np.prod(self.shape)) < 2**31 else np.int64
         first = np.cumsum(self.lengths, dtype=np.int64) - self.lengths
         index = np.arange(total, dtype=itype)
-        index += np.repeat((self.starts - first).astype(itype), self.lengths)
+        np.add(index, np.repeat((self.starts - first).astype(itype), self.lengths), out=index)
         return index, np.repeat(self.values, self.lengths)
 
 

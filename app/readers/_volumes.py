@@ -21,9 +21,7 @@ from app.progress import Progress, Work, run
 from app.readers import _nifti as niio
 from app.readers import _nrrd as nrrd
 from app.readers._formats import Format, volume_format
-from app.readers.dicom._pixels import load_dicom_volume
-from app.readers.dicom._scan import scan_dicom
-from app.readers.dicom._series import DicomSeries
+from app.readers.dicom import DicomSeries, load_dicom_volume, scan_dicom
 
 
 def _single(paths: Sequence[Path]) -> tuple[Path, Format] | None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from app.items import Category
-from app.mapping import Candidate, Template
+from app.mapping import Template
 from app.session._edits import SessionEdits
 from app.session._model import CaseState, Change
 
 
-def _candidate(c: Category | None) -> Candidate | None:
-    return tuple(c) if isinstance(c, list) else c  # type: ignore[arg-type]
+def _candidate(c: Category | None) -> Any:
+    # A template holds names and name paths; other forms (class ids) pass through as they are.
+    return tuple(c) if isinstance(c, list) else c
 
 
 class SessionTemplates(SessionEdits):

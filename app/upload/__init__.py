@@ -17,6 +17,7 @@ from app.upload._client import (
     api_url,
 )
 from app.upload._credentials import (
+    DEFAULT_URL,
     PUBLIC_STORAGE,
     REDBRICK_STORAGE,
     Credentials,
@@ -25,6 +26,7 @@ from app.upload._credentials import (
     load_credentials,
     parse_storage,
     resolve_destination,
+    typed_or_stored,
 )
 from app.upload._journal import Journal, journal_path
 from app.upload._protocol import Project, get_project, project_taxonomy
@@ -32,9 +34,10 @@ from app.upload._report import TaskResult, TaskState, UploadProgress, UploadRepo
 from app.upload._uploader import UploadBlocked, UploadOptions, upload
 
 __all__ = [
-    "PUBLIC_STORAGE", "REDBRICK_STORAGE", "AuthError", "Credentials", "CredentialsError",
+    "DEFAULT_URL", "PUBLIC_STORAGE", "REDBRICK_STORAGE", "AuthError", "Credentials", "CredentialsError",
     "Destination", "Journal", "Project", "RedBrickClient", "RedBrickError", "RetryPolicy",
     "TaskResult", "TaskState", "Timeouts", "TransientError", "UploadBlocked", "UploadOptions",
     "UploadProgress", "UploadReport", "api_url", "get_project", "journal_path",
-    "load_credentials", "parse_storage", "project_taxonomy", "resolve_destination", "upload",
+    "load_credentials", "parse_storage", "project_taxonomy", "resolve_destination",
+    "typed_or_stored", "upload",
 ]

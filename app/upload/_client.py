@@ -287,14 +287,17 @@ class RedBrickClient:
             what: str) -> None:
         """PUT a file (bytes, or a path streamed from disk) to a presigned URL."""
         for attempt in self._attempts(f"upload of {what}"):
+            stream: _Body | None = None  # a file is streamed from disk; bytes go as they are
+            if isinstance(body, Path):
+                try:
+                    stream = _Body(body, self.cancel)
+                except OSError as exc:
+                    raise InputError(f"Cannot read {body}: {exc.strerror or exc}.",
+                                     "Check that the file is still there and readable.") from None
             try:
-                stream = _Body(body, self.cancel) if isinstance(body, Path) else None
-            except OSError as exc:
-                raise InputError(f"Cannot read {body}: {exc.strerror or exc}.",
-                                 "Check that the file is still there and readable.") from None
-            try:
-                resp = self.session.put(url, data=stream if stream is not None else body,
-                                        headers=headers, timeout=self.timeouts.put)
+                data: Any = stream if stream is not None else body
+                resp = self.session.put(url, data=data, headers=headers,
+                                        timeout=self.timeouts.put)
             except Cancelled:
                 raise
             except requests.exceptions.RequestException as exc:

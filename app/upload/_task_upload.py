@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -131,7 +132,7 @@ def _upload_items(ctx: TaskContext, index: int, name: str, point: dict[str, Any]
             targets[i] = link.file_path
             ctx.file_done(index, False)
 
-        _run_all(ctx.files_per_task, [lambda j=j, p=p: put(j, p)
+        _run_all(ctx.files_per_task, [partial(put, j, p)
                                       for j, p in zip(pending, presigned, strict=True)])
     n_items = len(point["items"])
     point["items"] = targets[:n_items]

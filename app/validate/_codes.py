@@ -7,7 +7,7 @@ two in sync. Severities are ordered: errors first.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self
+from typing import Self, cast
 
 
 class Severity(StrEnum):
@@ -39,6 +39,14 @@ class Code(StrEnum):
         member.severity = severity
         member.meaning = meaning
         return member
+
+    @classmethod
+    def of(cls, text: str) -> Code:
+        """The code written ``text`` (ValueError for an unknown one)."""
+        try:
+            return cast(Code, cls._value2member_map_[text])
+        except KeyError:
+            raise ValueError(f"{text!r} is not a finding code") from None
 
 
     FORMAT = "format", Severity.ERROR, "a field of the items list has the wrong type or shape"

@@ -6,10 +6,17 @@ import dataclasses
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from app.items import ItemsList, task_label
 from app.validate._codes import Code, Severity
+
+
+class Where(TypedDict):
+    """Where a finding is: the task's name and the series' index (None for the whole list)."""
+
+    task: str | None
+    series: int | None
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,7 @@ class Finding:
 def finding(code: Code | str, message: str, task: str | None = None, series: int | None = None,
             file: str | os.PathLike[str] | None = None, value: int | None = None) -> Finding:
     """A finding with the severity of its code (a ``Code`` or its text)."""
-    c = Code(code)
+    c = code if isinstance(code, Code) else Code.of(code)
     return Finding(c.severity, c, task, series, None if file is None else str(file), value,
                    message)
 

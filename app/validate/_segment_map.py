@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from app.items import MAX_ID, CategoryInfo, Segment, SegmentMap, Taxonomy, category_label
 from app.validate._codes import Code
-from app.validate._findings import Finding, finding
+from app.validate._findings import Finding, Where, finding
 
 
 def check_map(smap: SegmentMap, taxonomy: Taxonomy | None, task: str | None,
@@ -21,7 +21,7 @@ def check_map(smap: SegmentMap, taxonomy: Taxonomy | None, task: str | None,
     A missing category is reported here (``category-none``), not as a format
     problem, with what RedBrick does about it.
     """
-    where = {"task": task, "series": series}
+    where: Where = {"task": task, "series": series}
     groups_of: dict[int, list[int]] = {}
     for inst, seg in smap.segments.items():
         key = smap.key_of(inst)
@@ -64,7 +64,7 @@ def _name(seg: Segment) -> str:
 
 
 def _check_category(seg: Segment, inst: int, key: str, taxonomy: Taxonomy,
-                    where: dict[str, str | int | None]) -> Iterator[Finding]:
+                    where: Where) -> Iterator[Finding]:
     label = category_label(seg.category)
     found = taxonomy.matches(seg.category)
     tax = taxonomy.name or taxonomy.source
@@ -100,7 +100,7 @@ def _check_category(seg: Segment, inst: int, key: str, taxonomy: Taxonomy,
 
 
 def _check_attributes(seg: Segment, inst: int, key: str, info: CategoryInfo,
-                      taxonomy: Taxonomy, where: dict[str, str | int | None]
+                      taxonomy: Taxonomy, where: Where
                       ) -> Iterator[Finding]:
     defined = {a.name for a in (info.attributes or tuple(taxonomy.attributes))}
     given: list[str] = []

@@ -10,7 +10,6 @@ RedBrick will.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,8 +18,6 @@ from app.errors import MergeError, VolumeReadError
 from app.geometry import Grid, Relation, compare_grids
 from app.items import (
     ItemsList,
-    SegmentMap,
-    Series,
     Task,
     Taxonomy,
     file_extension,
@@ -29,11 +26,12 @@ from app.items import (
     task_label,
     uploadable,
 )
-from app.merge import Entry, SeriesInputs, series_inputs
+from app.merge import Entry, series_inputs
 from app.progress import Progress, Work
 from app.validate._codes import Code
-from app.validate._files import FileCache, FileCheck, access_fault, relation_code, sdk_values
-from app.validate._findings import Finding, finding
+from app.validate._context import SeriesContext
+from app.validate._files import FileCache, access_fault, relation_code, sdk_values
+from app.validate._findings import Finding
 from app.validate._segment_map import check_map
 from app.validate._values import (
     check_binary,
@@ -50,35 +48,8 @@ MERGE_BLOCKERS = frozenset({
     Code.NOT_NIFTI, Code.GZIP_NAME_MISMATCH, Code.REMOTE_FILE})
 
 
-@dataclass
-class SeriesRun:
-    """The state of checking one series; ``out`` collects the findings."""
-
-    items: ItemsList
-    taxonomy: Taxonomy | None
-    cache: FileCache
-    task: Task
-    task_index: int
-    index: int
-    label: str | None
-    inputs: SeriesInputs
-    out: list[Finding] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    checks: dict[str, FileCheck] = field(default_factory=dict)
-    complete: bool = True  # every segmentation file was found and read
-    image: Grid | None = None
-
-    @property
-    def series(self) -> Series:
-        return self.task.series[self.index]
-
-    @property
-    def smap(self) -> SegmentMap | None:
-        return self.task.segment_map_of(self.index)
-
-    def add(self, code: Code, message: str, file: str | os.PathLike[str] | None = None,
-            value: int | None = None) -> None:
-        self.out.append(finding(code, message, self.label, self.index, file, value))
+class SeriesRun(SeriesContext):
+    """The checks of one series, in the order ``SeriesChecker.check`` runs them."""
 
     # -- the image ------------------------------------------------------------------
 

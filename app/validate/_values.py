@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -12,13 +11,11 @@ from app.items import category_label
 from app.merge import MergeResult, sdk_label
 from app.readers import Census, ValueFlag, value_text
 from app.validate._codes import Code
-from app.validate._findings import Finding, finding
-
-if TYPE_CHECKING:
-    from app.validate._series import SeriesRun
+from app.validate._context import SeriesContext
+from app.validate._findings import Finding, Where, finding
 
 
-def category_text(run: SeriesRun, inst: int) -> str:
+def category_text(run: SeriesContext, inst: int) -> str:
     """The category of a segmentMap id as people read it."""
     smap = run.smap
     seg = smap.segments.get(inst) if smap is not None else None
@@ -27,7 +24,7 @@ def category_text(run: SeriesRun, inst: int) -> str:
     return repr(category_label(seg.category))
 
 
-def describe(run: SeriesRun, inst: int) -> str:
+def describe(run: SeriesContext, inst: int) -> str:
     """``'Liver' (id 1)`` for a segmentMap id of the series."""
     return f"{category_text(run, inst)} (id {inst})"
 
@@ -41,7 +38,7 @@ def _n(count: int, c: Census | None = None) -> str:
     return f"{count:,} voxel{'s' if count != 1 else ''}{ml}"
 
 
-def _some(values: list[float], limit: int = 5) -> str:
+def _some(values: Sequence[float], limit: int = 5) -> str:
     shown = ", ".join(value_text(v) for v in values[:limit])
     return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
 
@@ -86,10 +83,10 @@ def _files_with(values: dict[str, dict[int, int]], v: int) -> list[str]:
     return [f for f, vals in values.items() if v in vals]
 
 
-def check_values(run: SeriesRun, values: dict[str, dict[int, int]]) -> Iterator[Finding]:
+def check_values(run: SeriesContext, values: dict[str, dict[int, int]]) -> Iterator[Finding]:
     """Non-binary mode: mapped values present in the files, file values present in the map."""
     smap = run.smap
-    where = {"task": run.label, "series": run.index}
+    where: Where = {"task": run.label, "series": run.index}
     for f, vals in values.items():
         if not vals and run.checks[f].census is not None:
             yield finding(Code.EMPTY_MASK, (
@@ -139,7 +136,7 @@ def check_values(run: SeriesRun, values: dict[str, dict[int, int]]) -> Iterator[
             file=files[0], value=v, **where)
 
 
-def _uncompressed(run: SeriesRun) -> Iterator[Finding]:
+def _uncompressed(run: SeriesContext) -> Iterator[Finding]:
     # A single uint8 file needs no rewrite, so the SDK uploads it as it is, under a key
     # ending in .nii.gz even when it is an uncompressed .nii (reference §9, quirk 8).
     if len(run.files) != 1 or run.series.flag("pngMask"):
@@ -156,10 +153,10 @@ def _uncompressed(run: SeriesRun) -> Iterator[Finding]:
             task=run.label, series=run.index, file=f)
 
 
-def check_binary(run: SeriesRun, values: dict[str, dict[int, int]]) -> Iterator[Finding]:
+def check_binary(run: SeriesContext, values: dict[str, dict[int, int]]) -> Iterator[Finding]:
     """binaryMask mode: every entry names one listed file, every file is named once."""
     smap = run.smap
-    where = {"task": run.label, "series": run.index}
+    where: Where = {"task": run.label, "series": run.index}
     users: dict[str, list[int]] = {}
     for inst, seg in (smap.segments.items() if smap else []):
         mask = seg.mask
@@ -206,7 +203,7 @@ def check_binary(run: SeriesRun, values: dict[str, dict[int, int]]) -> Iterator[
                 **where)
 
 
-def _not_listed(run: SeriesRun, inst: int, mask: str, norm: str) -> Finding:
+def _not_listed(run: SeriesContext, inst: int, mask: str, norm: str) -> Finding:
     same = None
     if os.path.exists(norm) or os.path.exists(str(run.items.resolve(mask))):
         target = norm if os.path.exists(norm) else str(run.items.resolve(mask))
@@ -225,7 +222,7 @@ def _not_listed(run: SeriesRun, inst: int, mask: str, norm: str) -> Finding:
                    task=run.label, series=run.index, file=mask, value=inst)
 
 
-def _unreferenced(run: SeriesRun, f: str, first: bool, vals: dict[int, int]) -> Finding:
+def _unreferenced(run: SeriesContext, f: str, first: bool, vals: dict[int, int]) -> Finding:
     name = os.path.basename(f)
     smap = run.smap
     if first and vals:
@@ -245,7 +242,7 @@ def _unreferenced(run: SeriesRun, f: str, first: bool, vals: dict[int, int]) -> 
         task=run.label, series=run.index, file=f)
 
 
-def overlap_findings(run: SeriesRun, result: MergeResult) -> Iterator[Finding]:
+def overlap_findings(run: SeriesContext, result: MergeResult) -> Iterator[Finding]:
     """One warning per overlap group the merge created (declared groups are intended)."""
     if result.volume is None:
         return

@@ -45,7 +45,7 @@ def shown_labels(w: PreviewWidget) -> np.ndarray:
 
 def test_opens_at_the_middle_axial_slice_with_a_ct_window(widget, vols):
     assert widget.view() == "axial" and widget.slice_index() == vols.n_slices("axial") // 2
-    assert widget.preset() == "soft tissue" and widget.window() == (40.0, 400.0)
+    assert widget.preset() == "soft tissue" and widget.window_level() == (40.0, 400.0)
     rect = widget.slice_view.image_item.mapRectToParent(widget.slice_view.image_item.boundingRect())
     h, w = vols.pixel_size("axial")
     assert rect.width() == pytest.approx(96 * w) and rect.height() == pytest.approx(96 * h)
@@ -122,11 +122,11 @@ def test_presets_and_window_drag(qtbot, widget):
     grey_before = widget.slice_view.image_item.image.copy()
     with qtbot.waitSignal(widget.presetChanged):
         widget.set_preset("lung")
-    assert widget.window() == (-600.0, 1500.0)
+    assert widget.window_level() == (-600.0, 1500.0)
     assert not np.array_equal(grey_before, widget.slice_view.image_item.image)
     qtbot.keyClick(widget, Qt.Key.Key_W)
     assert widget.preset() == "bone"
-    c, w = widget.window()
+    c, w = widget.window_level()
     viewport = widget.slice_view.viewport()
     p = QPoint(viewport.width() // 2, viewport.height() // 2)
     QTest.mousePress(viewport, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier, p)
@@ -134,7 +134,7 @@ def test_presets_and_window_drag(qtbot, widget):
         QTest.mouseMove(viewport, p + QPoint(20 * i, 6 * i))
     QTest.mouseRelease(viewport, Qt.MouseButton.RightButton, Qt.KeyboardModifier.NoModifier,
                        p + QPoint(100, 30))
-    c2, w2 = widget.window()
+    c2, w2 = widget.window_level()
     assert w2 > w and c2 > c and widget.preset() == "custom"
 
 

@@ -155,3 +155,22 @@ def test_latest_request_drops_a_stale_result_that_finishes_late(qtbot):
     release.set()
     qtbot.wait(100)
     assert results == ["fresh"] and failures == []
+
+
+def test_a_worker_deleted_while_its_work_runs_ends_quietly(qtbot):
+    """Closing a window deletes its workers' Qt objects; their threads must not raise then."""
+    import shiboken6
+    from PySide6.QtCore import QObject
+
+    owner = QObject()
+    release = threading.Event()
+
+    def slow() -> str:
+        release.wait(10)
+        return "done"
+
+    worker = Worker(slow, owner)
+    worker.start()
+    shiboken6.delete(owner)  # deletes the worker's C++ object with it, as a closing window does
+    release.set()
+    assert worker.wait(10)

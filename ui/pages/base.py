@@ -1,14 +1,15 @@
-"""What every page has: a title, gating of Next, and hooks the window calls."""
+"""What every page has: a title, gating of Next, and hooks the window calls.
+
+Pages know the window only as a ``ui.window.Window`` (what they may ask of it),
+so the window can import its pages without the pages importing the window.
+"""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-if TYPE_CHECKING:
-    from ui.main_window import MainWindow
+from ui.window import Window
 
 
 class Page(QWidget):
@@ -18,7 +19,7 @@ class Page(QWidget):
     subtitle = ""
     completeChanged = Signal()  # re-evaluate can_next()
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: Window) -> None:
         super().__init__()
         self.window_ = window
         self.state = window.state

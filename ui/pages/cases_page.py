@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,6 +23,7 @@ from app.errors import SegmapError
 from ui import errors
 from ui.cases_model import COL_CASE, COL_INCLUDE, COL_MAPPING, COL_SERIES, CasesModel
 from ui.pages.base import Page
+from ui.window import Window
 
 
 class CasesPage(Page):
@@ -33,7 +32,7 @@ class CasesPage(Page):
                 "import shape. Untick a case to leave it out; move a mask that was paired "
                 "with the wrong image.")
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: Window) -> None:
         super().__init__(window)
         self.model = CasesModel(self, self.state)
         self.table = QTableView()

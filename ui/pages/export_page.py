@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
@@ -21,7 +20,9 @@ from app.errors import SegmapError
 from app.export import ExportSummary
 from ui import errors
 from ui.pages.base import Page
+from ui.pages.validate_page import ValidatePage
 from ui.upload_panel import UploadPanel
+from ui.window import Window
 
 
 class ExportPage(Page):
@@ -30,7 +31,7 @@ class ExportPage(Page):
                 "directly. Paths are written relative to the root folder, as RedBrick's CLI "
                 "resolves them against the items list's folder.")
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: Window) -> None:
         super().__init__(window)
         box = QGroupBox("Items list")
         grid = QGridLayout(box)
@@ -128,7 +129,7 @@ class ExportPage(Page):
         text = self.path_edit.text().strip()
         if session is None or not text:
             return None
-        validate = self.window_.pages[4]
+        validate = self.window_.page(ValidatePage)
         ok, why = validate.can_next()
         if not ok:
             self.result.setText(f"<span style='color:#a0281e'>Not exported: {why} "

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import SegmapError
+from app.items import category_label
 from app.mapping import load_template
 from app.preview import CasePreview
 from app.session import CaseState, RowStatus
@@ -32,6 +33,7 @@ from ui.category_delegate import CategoryDelegate
 from ui.mapping_model import COL_CATEGORY, COL_FILE, MappingTableModel
 from ui.pages.base import Page
 from ui.preview import PreviewWidget
+from ui.window import Window
 
 
 def consequences(rows: list[Any]) -> tuple[str, str]:
@@ -65,9 +67,28 @@ class MappingPage(Page):
                 "came from and stay marked until you accept them. Select a row to see the "
                 "label on the image.")
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: Window) -> None:
         super().__init__(window)
         self.loader: CaseLoader = window.loader
+        self._build_bar()
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.layout_.addWidget(self.banner)
+        self._build_table()
+        self._build_preview()
+        self.loader.loading.connect(self._on_loader_loading)
+        self.loader.ready.connect(self._on_loader_ready)
+        self.loader.statsReady.connect(self._on_loader_stats)
+        self.loader.failed.connect(self._on_loader_failed)
+        self.state.sessionChanged.connect(self._fill_cases)
+        self.state.casesChanged.connect(self._fill_cases)
+        self.state.mappingChanged.connect(self._on_state_mapping_changed)
+        self.state.taxonomyChanged.connect(self._on_taxonomy_changed)
+        self._active = False
+
+    def _build_bar(self) -> None:
+        """The case selector and the buttons above the table."""
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Case"))
         self.case_combo = CaseCombo()
@@ -93,11 +114,8 @@ class MappingPage(Page):
         bar.addStretch(1)
         self.layout_.addLayout(bar)
 
-        self.banner = QLabel()
-        self.banner.setWordWrap(True)
-        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.layout_.addWidget(self.banner)
-
+    def _build_table(self) -> None:
+        """The mapping table, its category editor and its keys."""
         self.model = MappingTableModel(self.state, self)
         self.delegate = CategoryDelegate(self)
         self.delegate.refused.connect(self._on_delegate_refused)
@@ -125,6 +143,8 @@ class MappingPage(Page):
         QShortcut(QKeySequence("Ctrl+PgDown"), self, lambda: self._step_case(1))
         QShortcut(QKeySequence("Ctrl+PgUp"), self, lambda: self._step_case(-1))
 
+    def _build_preview(self) -> None:
+        """The preview beside the table."""
         self.preview = PreviewWidget()
         self.preview_note = QLabel()
         self.preview_note.setWordWrap(True)
@@ -141,15 +161,6 @@ class MappingPage(Page):
         split.setStretchFactor(1, 2)
         self.layout_.addWidget(split, 1)
 
-        self.loader.loading.connect(self._on_loader_loading)
-        self.loader.ready.connect(self._on_loader_ready)
-        self.loader.statsReady.connect(self._on_loader_stats)
-        self.loader.failed.connect(self._on_loader_failed)
-        self.state.sessionChanged.connect(self._fill_cases)
-        self.state.casesChanged.connect(self._fill_cases)
-        self.state.mappingChanged.connect(self._on_state_mapping_changed)
-        self.state.taxonomyChanged.connect(self._on_taxonomy_changed)
-        self._active = False
 
     # ------------------------------------------------------------------ page
     def enter(self) -> None:
@@ -185,7 +196,8 @@ class MappingPage(Page):
             case = None
         self.delegate.taxonomy = session.taxonomy if session else None
         self.delegate.used = [r.category for c in (session.cases if session else [])
-                              for r in session.rows(c)] if session and not session.taxonomy else []
+                              for r in session.rows(c) if r.category is not None] \
+            if session and not session.taxonomy else []
         self.model.set_case(session, case)
         # One file holds every value of a shape-I case: the File column would repeat it.
         self.table.setColumnHidden(COL_FILE, case is not None and len(case.masks) == 1)
@@ -224,6 +236,13 @@ class MappingPage(Page):
         if row.label_value is not None and not self.preview.jump_to(row.label_value):
             self.preview_note.setText(f"{row.files[0].name if row.files else 'This label'} has "
                                       "no voxels in the merged volume.")
+
+    def select_label(self, value: int) -> None:
+        """Select the row of label ``value`` (its value in the files, or its instance id)."""
+        for n, row in enumerate(self.model.rows()):
+            if value in (row.label_value, row.key):
+                self.table.selectRow(n)
+                return
 
     def _on_delegate_refused(self, text: str) -> None:
         self.banner.setText(f"“{text}” is not a segmentation category of the taxonomy; the "
@@ -304,7 +323,8 @@ class MappingPage(Page):
         self.preview.set_colours(session.colours(case))
         labels = {r.label_value: r for r in session.rows(case) if r.label_value is not None}
         self.preview.set_category_lookup(
-            lambda v: (labels[v].category and str(labels[v].category)) if v in labels else None)
+            lambda v: category_label(labels[v].category)
+            if v in labels and labels[v].category is not None else None)
         note = "Shown as RedBrick will store it (merged, overlap groups included)."
         if preview.merge_error:
             note = f"The masks cannot be merged: {preview.merge_error}"
@@ -314,7 +334,8 @@ class MappingPage(Page):
             self._on_table_current_changed(current, current)
 
     def _on_loader_stats(self, name: str, _stats: object) -> None:
-        if self.loader.current is not None and self.case() and self.case().name == name:
+        case = self.case()
+        if self.loader.current is not None and case is not None and case.name == name:
             self.model.set_means(self.loader.current.instance_means())
 
     def _on_loader_failed(self, name: str, exc: object) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -24,6 +22,7 @@ from ui.case_combo import CaseCombo
 from ui.mapping_model import swatch
 from ui.pages.base import Page
 from ui.preview import PreviewWidget
+from ui.window import Window
 
 
 class PreviewPage(Page):
@@ -31,7 +30,7 @@ class PreviewPage(Page):
     subtitle = ("The labels exactly as RedBrick will receive them, merged and placed on the image "
                 "in world space. Tick labels to show or hide them; Solo shows one alone.")
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: Window) -> None:
         super().__init__(window)
         self.loader = window.loader
         bar = QHBoxLayout()
@@ -81,10 +80,9 @@ class PreviewPage(Page):
         split.setSizes([880, 340])
         self.layout_.addWidget(split, 1)
         self.loader.ready.connect(self._on_loader_ready)
-        self.loader.loading.connect(lambda name: self._active and self.status.setText(
-            f"Loading {name}…"))
-        self.loader.failed.connect(self._on_loader_failed)
         self._active = False
+        self.loader.loading.connect(self._on_loader_loading)
+        self.loader.failed.connect(self._on_loader_failed)
         self._filling = False
 
     def enter(self) -> None:
@@ -145,6 +143,10 @@ class PreviewPage(Page):
         self.status.setText(preview.merge_error or "")
         self._apply_visibility()
 
+    def _on_loader_loading(self, name: str) -> None:
+        if self._active:
+            self.status.setText(f"Loading {name}…")
+
     def _on_loader_failed(self, name: str, exc: object) -> None:
         if self._active:
             self.preview.set_volumes(None)
@@ -161,21 +163,25 @@ class PreviewPage(Page):
             if self.solo_button.isChecked():
                 self._apply_visibility()
 
+    def _legend_items(self) -> list[QTableWidgetItem]:
+        """The first cell of every legend row (it holds the value and the tick)."""
+        return [item for n in range(self.legend.rowCount())
+                if (item := self.legend.item(n, 0)) is not None]
+
     def _on_show_all_clicked(self) -> None:
         self._filling = True
-        for n in range(self.legend.rowCount()):
-            self.legend.item(n, 0).setCheckState(Qt.CheckState.Checked)
+        for item in self._legend_items():
+            item.setCheckState(Qt.CheckState.Checked)
         self._filling = False
         self.solo_button.setChecked(False)
         self._apply_visibility()
 
     def _apply_visibility(self, *_: object) -> None:
-        visible = set()
-        for n in range(self.legend.rowCount()):
-            item = self.legend.item(n, 0)
-            if item.checkState() == Qt.CheckState.Checked:
-                visible.add(int(item.data(Qt.ItemDataRole.UserRole)))
+        visible = {int(item.data(Qt.ItemDataRole.UserRole)) for item in self._legend_items()
+                   if item.checkState() == Qt.CheckState.Checked}
         solo = None
-        if self.solo_button.isChecked() and self.legend.currentRow() >= 0:
-            solo = int(self.legend.item(self.legend.currentRow(), 0).data(Qt.ItemDataRole.UserRole))
+        current = self.legend.item(self.legend.currentRow(), 0) \
+            if self.legend.currentRow() >= 0 else None
+        if self.solo_button.isChecked() and current is not None:
+            solo = int(current.data(Qt.ItemDataRole.UserRole))
         self.preview.set_label_visibility(visible, solo)

@@ -26,6 +26,7 @@ from app.progress import Work
 from app.session import Session, open_source
 from ui import errors
 from ui.pages.base import Page
+from ui.window import Window
 
 
 def demo_folder() -> Path:
@@ -91,7 +92,7 @@ class SourcePage(Page):
                 "project. Segmap finds every series, pairs each mask with its image and "
                 "suggests a category for every label.")
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: Window) -> None:
         super().__init__(window)
         self.drop = DropZone(self.open_path)
         self.layout_.addWidget(self.drop)
@@ -174,7 +175,7 @@ class SourcePage(Page):
     def _on_project_clicked(self) -> None:
         from ui.project_dialog import ProjectDialog
 
-        dialog = ProjectDialog(self.window_, self.state)
+        dialog = ProjectDialog(self.window(), self.state)
         if dialog.exec() and dialog.taxonomy is not None:
             self.state.set_taxonomy(dialog.taxonomy, None)
             self._relabel()

@@ -6,8 +6,6 @@ goes to its case and label on the Mapping page.
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
@@ -20,11 +18,14 @@ from PySide6.QtWidgets import (
     QTreeWidgetItem,
 )
 
-from app.validate import Finding, counts
+from app.validate import Finding, Severity, counts
 from ui.mapping_model import swatch
 from ui.pages.base import Page
+from ui.pages.mapping_page import MappingPage
+from ui.window import Window
 
-SEVERITY_COLOUR = {"error": (192, 48, 40), "warning": (214, 140, 0), "info": (110, 130, 160)}
+SEVERITY_COLOUR = {Severity.ERROR: (192, 48, 40), Severity.WARNING: (214, 140, 0),
+                   Severity.INFO: (110, 130, 160)}
 
 
 class ValidatePage(Page):
@@ -33,7 +34,7 @@ class ValidatePage(Page):
                 "values, categories outside the taxonomy, masks that do not fit the image, "
                 "overlaps. Errors must be fixed; warnings can be accepted.")
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: Window) -> None:
         super().__init__(window)
         bar = QHBoxLayout()
         self.summary = QLabel()
@@ -101,9 +102,9 @@ class ValidatePage(Page):
         if not findings:
             self.summary.setText("No problems found: RedBrick will accept this items list.")
         else:
-            self.summary.setText(f"{c['error']} error(s), {c['warning']} warning(s), "
-                                 f"{c['info']} note(s)")
-        colour = "#a0281e" if c["error"] else "#9a5b00" if c["warning"] else "#2a6f2a"
+            self.summary.setText(f"{c[Severity.ERROR]} error(s), {c[Severity.WARNING]} warning(s), "
+                                 f"{c[Severity.INFO]} note(s)")
+        colour = "#a0281e" if c[Severity.ERROR] else "#9a5b00" if c[Severity.WARNING] else "#2a6f2a"
         self.summary.setStyleSheet(f"font-weight: 600; color: {colour};")
         groups: dict[str, QTreeWidgetItem] = {}
         for f in findings:
@@ -118,16 +119,16 @@ class ValidatePage(Page):
             item.setIcon(0, swatch(SEVERITY_COLOUR[f.severity], 10))
             item.setToolTip(0, f"{f.severity}: {f.message}")
             item.setData(0, Qt.ItemDataRole.UserRole, f)
-            if f.severity == "error":
+            if f.is_error:
                 item.setForeground(0, QBrush(QColor(160, 40, 30)))
             groups[key].addChild(item)
         for key, top in groups.items():
-            sev = counts([top.child(i).data(0, Qt.ItemDataRole.UserRole)
-                          for i in range(top.childCount())])
-            top.setText(0, f"{key} — {sev['error']} error(s), {sev['warning']} warning(s)"
-                        + (f", {sev['info']} note(s)" if sev["info"] else ""))
-            top.setExpanded(sev["error"] > 0 or sev["warning"] > 0)
-        self.accept_warnings.setVisible(c["warning"] > 0 and c["error"] == 0)
+            sev = counts([child.data(0, Qt.ItemDataRole.UserRole)
+                          for i in range(top.childCount()) if (child := top.child(i)) is not None])
+            top.setText(0, f"{key} — {sev[Severity.ERROR]} error(s), {sev[Severity.WARNING]} warning(s)"
+                        + (f", {sev[Severity.INFO]} note(s)" if sev[Severity.INFO] else ""))
+            top.setExpanded(sev[Severity.ERROR] > 0 or sev[Severity.WARNING] > 0)
+        self.accept_warnings.setVisible(c[Severity.WARNING] > 0 and c[Severity.ERROR] == 0)
         self.completeChanged.emit()
 
     def _on_tree_current_changed(self, item: QTreeWidgetItem | None, _prev: object) -> None:
@@ -149,14 +150,10 @@ class ValidatePage(Page):
             return
         if any(c.name == f.task for c in session.cases):
             self.state.set_current_case(f.task)
-            mapping = self.window_.pages[2]
-            self.window_.go_to(2)
+            mapping = self.window_.page(MappingPage)
+            self.window_.go_to(self.window_.page_index(mapping))
             if f.value is not None:
-                model = mapping.model  # type: ignore[attr-defined]
-                for n, row in enumerate(model.rows()):
-                    if row.label_value == f.value or row.key == f.value:
-                        mapping.table.selectRow(n)  # type: ignore[attr-defined]
-                        break
+                mapping.select_label(f.value)
 
     def can_next(self) -> tuple[bool, str]:
         if self.state.session is None:
@@ -164,8 +161,8 @@ class ValidatePage(Page):
         if self._stale or self.findings is None:
             return False, "Validate first"
         c = counts(self.findings)
-        if c["error"]:
-            return False, f"Fix the {c['error']} error(s) first"
-        if c["warning"] and not self.accept_warnings.isChecked():
+        if c[Severity.ERROR]:
+            return False, f"Fix the {c[Severity.ERROR]} error(s) first"
+        if c[Severity.WARNING] and not self.accept_warnings.isChecked():
             return False, "Accept the warnings (tick the box) or fix them"
         return True, ""

@@ -45,6 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def human(result: BuildResult, scan_result: ScanResult) -> str:
     """The report as text for a person."""
+    assert result.output is not None  # the report of a written list
     lines = [f"Wrote {result.output}: {len(result.items.tasks)} tasks."]
     if result.converted:
         lines.append(f"Converted {len(result.converted)} NRRD mask(s) to NIfTI in "

@@ -10,13 +10,14 @@ from app.cli._common import drive, print_json
 from app.errors import SegmapError
 from app.items import load_items
 from app.upload import (
+    TaskState,
     UploadOptions,
+    UploadReport,
     load_credentials,
     parse_storage,
     resolve_destination,
     upload,
 )
-from app.upload._report import TaskState, UploadReport
 
 NAME = "upload"
 HELP = ("Upload an items list to a RedBrick AI project (images, merged segmentations, tasks), "

@@ -9,7 +9,7 @@ from itertools import groupby
 
 from app.cli._common import drive, print_json
 from app.items import load_items, load_taxonomy
-from app.validate import Finding, counts, validate_work
+from app.validate import Finding, Severity, counts, validate_work
 
 NAME = "validate"
 HELP = ("Check an items list before upload: files, label values, mapping, categories, "
@@ -56,12 +56,12 @@ def _human(found: list[Finding]) -> str:
 def summary(found: list[Finding], tasks: int) -> str:
     """One line: how many errors, warnings and notes, and what that means for the upload."""
     n = counts(found)
-    text = (f"{n['error']} error{'s' * (n['error'] != 1)}, {n['warning']} "
-            f"warning{'s' * (n['warning'] != 1)}, {n['info']} note{'s' * (n['info'] != 1)} "
+    text = (f"{n[Severity.ERROR]} error{'s' * (n[Severity.ERROR] != 1)}, {n[Severity.WARNING]} "
+            f"warning{'s' * (n[Severity.WARNING] != 1)}, {n[Severity.INFO]} note{'s' * (n[Severity.INFO] != 1)} "
             f"in {tasks} task{'s' * (tasks != 1)}")
-    if n["error"]:
+    if n[Severity.ERROR]:
         return text + ": fix the errors before uploading."
-    if n["warning"]:
+    if n[Severity.WARNING]:
         return text + ": the upload would work; check the warnings."
     return text + ": ready to upload."
 
@@ -72,10 +72,10 @@ def run(args: argparse.Namespace) -> int:
     found = drive(validate_work(items, taxonomy), "validate", enabled=not args.quiet)
     n = counts(found)
     if args.json:
-        print_json({"findings": [f.to_json() for f in found], "errors": n["error"],
-                    "warnings": n["warning"]})
+        print_json({"findings": [f.to_json() for f in found], "errors": n[Severity.ERROR],
+                    "warnings": n[Severity.WARNING]})
     else:
         if found:
             print(_human(found), end="")
         print(summary(found, len(items.tasks)))
-    return 1 if n["error"] else 0
+    return 1 if n[Severity.ERROR] else 0

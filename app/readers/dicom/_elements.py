@@ -16,6 +16,7 @@ import struct
 import threading
 import warnings
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 
 IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -105,7 +106,7 @@ class _Source:
     def grow(self, want: int) -> None:
         want = min(want, _MAX_HEADER)
         opener = gzip.open if self.gzipped else open
-        with opener(self.path, "rb") as fh:  # type: ignore[operator]
+        with opener(self.path, "rb") as fh:
             self.data = fh.read(want)
         self.eof = len(self.data) < want or want >= _MAX_HEADER
 
@@ -213,7 +214,7 @@ _SHORT_VRS = frozenset((b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", 
 
 
 def _walk(stream: _Stream, pos: int, raw: dict[int, bytes], eof: bool,
-          wanted: frozenset[int] | dict[int, object]) -> tuple[int | None, int | None]:
+          wanted: frozenset[int] | Mapping[int, object]) -> tuple[int | None, int | None]:
     """Collect wanted values from ``pos`` on; returns the pixel data (offset, length).
 
     Past group 0028 the walk goes on only through bytes already read, to learn
@@ -266,7 +267,7 @@ def _walk(stream: _Stream, pos: int, raw: dict[int, bytes], eof: bool,
     return None, None
 
 
-def parse(src: _Source, start: int, wanted: frozenset[int] | dict[int, object]
+def parse(src: _Source, start: int, wanted: frozenset[int] | Mapping[int, object]
           ) -> tuple[dict[int, bytes], bool, int | None, int | None]:
     """Raw values of the ``wanted`` tags, whether they are little endian, and the pixel data.
 
@@ -295,8 +296,8 @@ def parse(src: _Source, start: int, wanted: frozenset[int] | dict[int, object]
                 # Meta information without a transfer syntax: look at the first element.
                 vr = buf[pos + 4 : pos + 6]
                 explicit = vr.isalpha() and vr.isupper()
-            offset, length = _walk(_Stream(buf, little, explicit), pos, raw, src.eof, wanted)
-            return raw, little, offset, length
+            offset, pixels = _walk(_Stream(buf, little, explicit), pos, raw, src.eof, wanted)
+            return raw, little, offset, pixels
         except _NeedMore:
             if src.eof:
                 raise HeaderError("the file ends inside its header (truncated)") from None

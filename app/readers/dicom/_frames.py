@@ -50,7 +50,8 @@ def _group(per: Dataset | None, shared: Dataset | None, name: str) -> Dataset | 
         if fg is not None and name in fg:
             seq = fg[name].value
             if seq:
-                return seq[0]  # type: ignore[no-any-return]
+                first: Dataset = seq[0]
+                return first
     return None
 
 
