@@ -15,8 +15,7 @@ import logging
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from types import TracebackType
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -25,7 +24,6 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from app.errors import MergeError, SegmapError
 
 log = logging.getLogger("segmap")
-ShowError = Callable[[BaseException, str], None]  # (exception, traceback text)
 
 
 def _traceback_text(exc: BaseException) -> str:
@@ -60,15 +58,6 @@ def show_error(exc: BaseException, details: str | None = None,
     """Log ``exc`` and show it in a modal message box."""
     log.error("%s", details if details is not None else _traceback_text(exc))
     error_box(exc, details, parent).exec()
-
-
-@contextmanager
-def error_dialog(parent: QWidget | None = None) -> Iterator[None]:
-    """Show any exception raised in the block, then carry on (for slots and handlers)."""
-    try:
-        yield
-    except Exception as exc:  # noqa: BLE001 - shown to the user, not swallowed
-        show(exc, _traceback_text(exc), parent)
 
 
 # The function every error goes through: (exception, details, parent=None). Tests

@@ -138,9 +138,6 @@ class MainWindow(QMainWindow):
         """The step number of ``page`` (from 0)."""
         return self.pages.index(page)  # type: ignore[arg-type]
 
-    def current_index(self) -> int:
-        return self.stack.currentIndex()
-
     def go_to(self, index: int) -> None:
         """Show page ``index`` if it is reachable (every page before it allows Next)."""
         if not 0 <= index < len(self.pages) or self._worker is not None:

@@ -1,4 +1,4 @@
-"""What the wizard remembers between runs: recent folders, window geometry, preview choices.
+"""What the wizard remembers between runs: recent folders, window geometry, the taxonomy.
 
 UI memory only, through QSettings, always read with a type (QSettings hands back
 strings from INI files otherwise). Never credentials: an API key belongs in the
@@ -13,17 +13,12 @@ from typing import cast
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from app.preview import PRESET_NAMES
-
 ORGANISATION = "Segmap"
 APPLICATION = "Segmap"
 MAX_RECENT = 10
-DEFAULT_OPACITY = 0.5
-DEFAULT_PRESET = ""  # empty: the preview picks per volume (soft tissue for CT, auto otherwise)
 
 # Every key this module writes; nothing else lands in the user's settings.
-KEYS = ("recent/folders", "window/geometry", "taxonomy/last_file", "preview/opacity",
-        "preview/preset")
+KEYS = ("recent/folders", "window/geometry", "taxonomy/last_file")
 
 
 class Settings:
@@ -46,11 +41,6 @@ class Settings:
         folders = [path] + [f for f in self.recent_folders() if f != path]
         self._s.setValue("recent/folders", folders[:MAX_RECENT])
 
-    def forget_recent_folder(self, folder: str | Path) -> None:
-        """Drop a folder that no longer exists from the list."""
-        path = str(folder)
-        self._s.setValue("recent/folders", [f for f in self.recent_folders() if f != path])
-
     # main window geometry (QWidget.saveGeometry / restoreGeometry)
     def window_geometry(self) -> QByteArray:
         return cast(QByteArray, self._s.value("window/geometry", QByteArray(), type=QByteArray))
@@ -64,19 +54,3 @@ class Settings:
 
     def set_last_taxonomy(self, path: str | Path) -> None:
         self._s.setValue("taxonomy/last_file", str(path))
-
-    # preview
-    def preview_opacity(self) -> float:
-        value = cast(float, self._s.value("preview/opacity", DEFAULT_OPACITY, type=float))
-        return min(max(value, 0.0), 1.0)
-
-    def set_preview_opacity(self, opacity: float) -> None:
-        self._s.setValue("preview/opacity", float(opacity))
-
-    def preview_preset(self) -> str:
-        """The window preset chosen last, or "" to let the preview choose per volume."""
-        name = self._s.value("preview/preset", DEFAULT_PRESET, type=str)
-        return name if name in PRESET_NAMES else DEFAULT_PRESET
-
-    def set_preview_preset(self, name: str) -> None:
-        self._s.setValue("preview/preset", name if name in PRESET_NAMES else DEFAULT_PRESET)

@@ -73,10 +73,6 @@ class Worker(QObject):
         """Ask the work to stop at its next yield (thread-safe, returns at once)."""
         self._cancel.set()
 
-    @property
-    def cancel_requested(self) -> bool:
-        return self._cancel.is_set()
-
     def wait(self, timeout_s: float | None = None) -> bool:
         """Block until the work has ended (for shutdown and tests); True if it did."""
         return self._done.wait(timeout_s)
@@ -160,10 +156,6 @@ class LatestRequest(QObject):
         self._pool = pool
         self._generation = 0
         self._current: Worker | None = None
-
-    @property
-    def generation(self) -> int:
-        return self._generation
 
     def request(self, work: Work[Any] | Callable[[], Any]) -> int:
         """Start ``work``, superseding any earlier request; returns its generation."""

@@ -205,7 +205,7 @@ def group_images(images: Sequence[ImageRef]) -> dict[ImageRef, list[ImageRef]]:
     """
     buckets: dict[tuple[Path, frozenset[str]], list[ImageRef]] = defaultdict(list)
     for im in images:
-        if im.kind == "dicom" or not im.keys:
+        if im.is_dicom or not im.keys:
             buckets[(im.folder, frozenset({im.label}))].append(im)
         else:
             buckets[(im.folder, im.keys)].append(im)

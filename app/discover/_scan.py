@@ -49,6 +49,7 @@ from app.readers import (
     Census,
     Format,
     NiftiInfo,
+    ObjectKind,
     census,
     is_volume_name,
     nifti_info,
@@ -65,6 +66,14 @@ _NOT_DICOM = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".pdf", 
               ".log", ".sh", ".bat", ".exe", ".dll", ".so", ".pth", ".pt", ".onnx")
 _OTHER_VOLUMES = (".mha", ".mhd", ".mgz")
 _LABEL_INTENT = 1002  # NIFTI_INTENT_LABEL
+# Why a DICOM series that is not an image is left out.
+_NOT_PAIRED = {
+    ObjectKind.LOCALIZER: "a localizer (scout), not a volume to annotate",
+    ObjectKind.SEG: "a DICOM SEG; import it with RedBrick's DICOM SEG support or convert it "
+                    "to NIfTI",
+    ObjectKind.RTSTRUCT: "an RT-STRUCT; convert it to NIfTI masks first",
+    ObjectKind.SR: "a structured report, not an image",
+}
 
 
 @dataclass(frozen=True)
@@ -242,12 +251,8 @@ def _dicom_images(series: Sequence[Any], root: Path) -> tuple[list[ImageRef], li
         rel = folder.relative_to(root).as_posix() if folder != root else "."
         label = rel if by_folder[folder] == 1 else \
             f"{rel} [series {s.series_number if s.series_number is not None else s.uid}]"
-        if s.kind != "image":
-            what = {"localizer": "a localizer (scout), not a volume to annotate",
-                    "SEG": "a DICOM SEG; import it with RedBrick's DICOM SEG support or "
-                           "convert it to NIfTI",
-                    "RTSTRUCT": "an RT-STRUCT; convert it to NIfTI masks first",
-                    "SR": "a structured report, not an image"}.get(s.kind, f"a {s.kind} object")
+        if s.kind is not ObjectKind.IMAGE:
+            what = _NOT_PAIRED.get(s.kind, f"a {s.kind} object")
             skipped.append(Unpaired(label, "series", f"not paired: {what}"))
             continue
         name = folder.name if folder != root else (s.description or "series")

@@ -26,19 +26,11 @@ from app.jsonio import load_json, write_json_atomic
 # A category: a name (taxonomy v2), a class id, a nested path, or the internal v1 form.
 Category = str | int | list[str] | list[list[str]]
 MASK_FLAGS = ("binaryMask", "semanticMask", "pngMask")
-SEGMENT_FIELDS = ("category", "attributes", "mask", "overlappingGroups", "id", "group",
-                  "readOnly", "comment")
 ANNOTATION_KEYS = ("heatMaps", "transforms", "centerline", "landmarks", "landmarks3d",
                    "measurements", "ellipses", "boundingBoxes", "cuboids", "polygons",
                    "polylines", "classifications", "instanceClassifications")
 SERIES_KEYS = ("name", "items", "metaData", "imageHeaders", "segmentations", "segmentMap",
                *MASK_FLAGS, *ANNOTATION_KEYS)
-TASK_KEYS = ("name", "series", "classification", "priority", "metaData", "preAssign")
-LEGACY_TASK_KEYS = ("items", "segmentations", "segmentMap", "labels", "labelsPath", "labelsMap",
-                    "seriesInfo", "heatMaps", "transforms", "centerline", "attributes")
-EXPORT_TASK_KEYS = ("taskId", "currentStageName", "status", "createdBy", "createdAt",
-                    "updatedBy", "updatedAt", "storageId", "labelsId", "consensus",
-                    "consensusScore", "consensusTasks", "superTruth", "datapointClassification")
 
 
 @dataclass(frozen=True)

@@ -116,8 +116,7 @@ def propose(scan: ScanResult, case: Case, matcher: Matcher,
 
 
 def _usable(s: Suggestion | None, min_confidence: float) -> TypeGuard[Suggestion]:
-    return s is not None and s.category is not None and (
-        s.accepted or s.confidence >= min_confidence)
+    return s is not None and s.usable(min_confidence)
 
 
 def _why(s: Suggestion | None) -> str:

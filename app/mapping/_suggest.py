@@ -55,10 +55,10 @@ class Suggestion:
     name: str = ""
     how: str = ""
 
-    @property
-    def confident(self) -> bool:
-        """True when ``segmap build`` would use it without asking."""
-        return self.accepted or (self.category is not None and self.confidence >= CONFIDENT)
+    def usable(self, min_confidence: float = CONFIDENT) -> bool:
+        """True when ``segmap build`` uses it without asking: it names a category, and was
+        accepted (a template) or is at least ``min_confidence`` sure."""
+        return self.category is not None and (self.accepted or self.confidence >= min_confidence)
 
     def accept(self) -> Suggestion:
         """The same suggestion, accepted."""

@@ -226,11 +226,6 @@ class DisplayVolumes:
         s = self.display_spacing
         return {"axial": (s[1], s[2]), "coronal": (s[0], s[2]), "sagittal": (s[0], s[1])}[view]
 
-    def aspect(self, view: View) -> float:
-        """Pixel height over pixel width of ``view`` slices (1.0 for square pixels)."""
-        h, w = self.pixel_size(view)
-        return h / w
-
     def _display_index(self, view: View, index: int) -> int:
         n = self.n_slices(view)
         if not 0 <= index < n:

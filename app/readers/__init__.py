@@ -41,11 +41,11 @@ from app.readers._nifti import (
 from app.readers._nrrd import NrrdInfo, nrrd_info, read_nrrd
 from app.readers._runs import RUNS, RunCache, Runs
 from app.readers._volumes import dicom_image_series, image_grid, load_image, mask_as_nifti
-from app.readers.dicom import DicomSeries, load_dicom_volume, scan_dicom
+from app.readers.dicom import DicomSeries, ObjectKind, load_dicom_volume, scan_dicom
 
 __all__ = [
     "NIFTI_SUFFIXES", "NRRD_SUFFIXES", "RUNS", "VOLUME_SUFFIXES", "Census", "DicomSeries",
-    "Format", "NiftiHeader", "NiftiInfo", "NrrdInfo", "RunCache", "Runs", "ValueFlag", "census",
+    "Format", "NiftiHeader", "NiftiInfo", "NrrdInfo", "ObjectKind", "RunCache", "Runs", "ValueFlag", "census",
     "dicom_image_series", "image_grid", "is_volume_name", "iter_raw", "load_dicom_volume",
     "load_image", "mask_as_nifti", "nifti_bytes", "nifti_info", "nonzero", "nonzero_in",
     "nrrd_info", "open_nifti_stream", "read_nrrd", "read_raw", "save_nifti", "scan_dicom",

@@ -21,7 +21,7 @@ from app.progress import Progress, Work, run
 from app.readers import _nifti as niio
 from app.readers import _nrrd as nrrd
 from app.readers._formats import Format, volume_format
-from app.readers.dicom import DicomSeries, load_dicom_volume, scan_dicom
+from app.readers.dicom import DicomSeries, ObjectKind, load_dicom_volume, scan_dicom
 
 
 def _single(paths: Sequence[Path]) -> tuple[Path, Format] | None:
@@ -45,7 +45,8 @@ def dicom_image_series(paths: Sequence[Path]) -> DicomSeries:
         if not Path(p).exists():
             raise VolumeReadError(f"Image file not found: {p}", "Check the items' paths.")
     found = run(scan_dicom([Path(p) for p in paths]))
-    images = [s for s in found if s.kind == "image"] or [s for s in found if s.kind == "localizer"]
+    images = [s for s in found if s.kind is ObjectKind.IMAGE] or \
+        [s for s in found if s.kind is ObjectKind.LOCALIZER]
     if not images:
         what = "; ".join(f"{s.kind} {s.description or s.uid}: {' '.join(s.warnings[:1])}"
                          for s in found) or "no DICOM file"

@@ -21,7 +21,6 @@ class SeriesContext:
     taxonomy: Taxonomy | None
     cache: FileCache
     task: Task
-    task_index: int
     index: int
     label: str | None
     inputs: SeriesInputs

@@ -329,7 +329,7 @@ class SeriesChecker:
         yield Progress(done, total, f"{label or f'task {ti + 1}'}, series {si}")
         if "" in task.series[si].extra:  # not an object: a format finding already says so
             return []
-        run = SeriesRun(self.items, self.taxonomy, self.cache, task, ti, si, label,
+        run = SeriesRun(self.items, self.taxonomy, self.cache, task, si, label,
                         series_inputs(self.items, task, si))
         run.check_own_map()
         run.check_image()

@@ -15,6 +15,7 @@ from app.cli import main
 from app.discover import ScanResult, scan
 from app.errors import InputError
 from app.progress import run
+from app.readers import ObjectKind
 from app.readers import _nifti as niio
 
 from . import synth_layouts as synth
@@ -286,7 +287,7 @@ class _Series:  # the fields of app.readers.dicom.DicomSeries that the scan uses
     uid: str
     files: tuple
     grid: object
-    kind: str = "image"
+    kind: ObjectKind = ObjectKind.IMAGE
     modality: str = "CT"
     description: str = "CT abdomen"
     patient: str = "P1"
@@ -316,7 +317,7 @@ def test_a_dicom_case_folder_pairs_its_series_with_the_nifti_mask(tmp_path, monk
     synth.labelmap(case / "seg.nii.gz", (1, 2))
     (case / "seg.ctbl").write_text("1 liver 255 0 0 255\n2 spleen 0 255 0 255\n")
     image = _Series("1.2.3", tuple(files), Grid.of(synth.SHAPE, synth.affine()))
-    seg_obj = _Series("1.2.4", (seg,), None, kind="SEG", series_number=4)
+    seg_obj = _Series("1.2.4", (seg,), None, kind=ObjectKind.SEG, series_number=4)
     _fake_dicom(monkeypatch, [image, seg_obj])
     r = do_scan(tmp_path)
     (c,) = r.cases

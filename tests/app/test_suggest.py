@@ -212,7 +212,7 @@ def test_a_binary_file_is_named_by_its_file_name_and_not_accepted(tmp_path):
     (p,) = suggest_file(mask, census(mask), [], tmp_path, Matcher(TAXONOMY), binary_file=True)
     s = p.best
     assert (s.category, s.source, s.accepted) == ("Kidney Left", "file name", False)
-    assert s.confident and s.confidence == pytest.approx(0.9 * 0.95)
+    assert s.usable() and s.confidence == pytest.approx(0.9 * 0.95)
 
 
 def test_values_named_by_a_dataset_json_above_the_mask(tmp_path):
@@ -232,7 +232,7 @@ def test_a_placeholder_name_gives_no_category(tmp_path):
     ctbl.write_text("1 Segment_1 255 0 0 255\n")
     (p,) = suggest_file(mask, census(mask), [read(ctbl)], tmp_path, Matcher(None),
                         binary_file=False)
-    assert p.best.category is None and not p.best.confident
+    assert p.best.category is None and not p.best.usable()
 
 
 def test_brats_convention_is_only_a_hint(tmp_path):
@@ -240,4 +240,4 @@ def test_brats_convention_is_only_a_hint(tmp_path):
     props = suggest_file(mask, census(mask), [], tmp_path, Matcher(None), binary_file=False,
                          layout="BraTS")
     best = {p.target.value: p.best for p in props}
-    assert best[4].category == "Enhancing Tumor" and not best[4].confident
+    assert best[4].category == "Enhancing Tumor" and not best[4].usable()

@@ -60,12 +60,6 @@ def hooks():
     uninstall()
 
 
-def test_error_dialog_shows_and_carries_on(shown):
-    with errors.error_dialog():
-        raise ValueError("bad spacing")
-    assert isinstance(shown[0][0], ValueError) and "bad spacing" in shown[0][1]
-
-
 def test_exceptions_in_slots_reach_the_user(qtbot, shown, hooks):
     class Emitter(QObject):
         fired = Signal()

@@ -23,22 +23,17 @@ def test_values_come_back_typed_after_a_restart(ini, tmp_path):
     s.add_recent_folder(tmp_path)
     s.set_window_geometry(QByteArray(b"\x01\x02geometry"))
     s.set_last_taxonomy(tmp_path / "taxonomy.json")
-    s.set_preview_opacity(0.35)
-    s.set_preview_preset("lung")
     s.sync()
     t = reopen(ini)
     assert t.recent_folders() == [str(tmp_path)]  # a list of one, not a bare string
     assert t.window_geometry() == QByteArray(b"\x01\x02geometry")
     assert t.last_taxonomy() == str(tmp_path / "taxonomy.json")
-    assert t.preview_opacity() == 0.35 and isinstance(t.preview_opacity(), float)
-    assert t.preview_preset() == "lung"
 
 
 def test_defaults_on_a_fresh_file(ini):
     s = reopen(ini)
     assert s.recent_folders() == [] and s.last_taxonomy() == ""
     assert s.window_geometry().isEmpty()
-    assert s.preview_opacity() == 0.5 and s.preview_preset() == ""
 
 
 def test_recent_folders_most_recent_first_without_duplicates(ini, tmp_path):
@@ -51,17 +46,6 @@ def test_recent_folders_most_recent_first_without_duplicates(ini, tmp_path):
     assert len(got) == MAX_RECENT
     assert got[0] == str(folders[5]) and got[1] == str(folders[-1])
     assert len(set(got)) == MAX_RECENT
-    s.forget_recent_folder(folders[5])
-    assert str(folders[5]) not in s.recent_folders()
-
-
-def test_bad_stored_values_fall_back(ini):
-    raw = QSettings(ini, QSettings.Format.IniFormat)
-    raw.setValue("preview/opacity", 7)
-    raw.setValue("preview/preset", "liver")
-    raw.sync()
-    s = reopen(ini)
-    assert s.preview_opacity() == 1.0 and s.preview_preset() == ""
 
 
 def test_only_known_keys_are_written_and_none_is_secret(ini, tmp_path):
@@ -69,8 +53,6 @@ def test_only_known_keys_are_written_and_none_is_secret(ini, tmp_path):
     s.add_recent_folder(tmp_path)
     s.set_window_geometry(QByteArray(b"g"))
     s.set_last_taxonomy("t.json")
-    s.set_preview_opacity(0.2)
-    s.set_preview_preset("bone")
     s.sync()
     written = QSettings(ini, QSettings.Format.IniFormat).allKeys()
     assert sorted(written) == sorted(KEYS)

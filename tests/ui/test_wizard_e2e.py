@@ -23,7 +23,7 @@ def test_demo_from_folder_to_items_json(qtbot, window, demo_dataset, tmp_path):
     source.open_path(demo_dataset.root)
     wait_idle(qtbot, window)
     state = window.state
-    assert state.session is not None and window.current_index() == 1  # went on to Cases
+    assert state.session is not None and window.stack.currentIndex() == 1  # went on to Cases
     assert sorted(c.shape for c in state.session.cases) == ["I", "II", "III"]
 
     # Mapping: the shape-I case has value 7 unmapped; map it, accept the suggestions.
@@ -31,7 +31,7 @@ def test_demo_from_folder_to_items_json(qtbot, window, demo_dataset, tmp_path):
     state.set_current_case(one.name)
     qtbot.mouseClick(window.next_button, Qt.MouseButton.LeftButton)
     mapping = window.pages[2]
-    assert window.current_index() == 2
+    assert window.stack.currentIndex() == 2
     assert "7 are not mapped" in mapping.banner.text()
     qtbot.waitUntil(lambda: window.loader.current is not None
                     and window.loader.current.case == one.name, timeout=30_000)
@@ -101,7 +101,7 @@ def test_cancel_stops_opening_and_keeps_the_window_usable(qtbot, window, demo_da
     window.cancel_button.click()
     wait_idle(qtbot, window)
     assert window.state.session is None  # nothing half-opened
-    assert not window.cancel_button.isVisible() and window.current_index() == 0
+    assert not window.cancel_button.isVisible() and window.stack.currentIndex() == 0
     window.page(SourcePage).open_path(demo_dataset.root, go_on=False)  # and it still works
     wait_idle(qtbot, window)
     assert window.state.session is not None
@@ -125,7 +125,7 @@ def test_autosaved_work_is_restored(qtbot, window, demo_dataset, tmp_path):
     assert again is not None
     case = next(c for c in again.cases if c.shape == "I")
     assert case.series.segment_map.segments[7].category == "Aorta"
-    assert window.current_index() == 2
+    assert window.stack.currentIndex() == 2
 
 
 @pytest.mark.shared_data

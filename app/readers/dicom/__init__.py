@@ -15,6 +15,6 @@ from __future__ import annotations
 
 from app.readers.dicom._pixels import load_dicom_volume
 from app.readers.dicom._scan import scan_dicom
-from app.readers.dicom._series import DicomSeries
+from app.readers.dicom._series import DicomSeries, ObjectKind
 
-__all__ = ["DicomSeries", "load_dicom_volume", "scan_dicom"]
+__all__ = ["DicomSeries", "ObjectKind", "load_dicom_volume", "scan_dicom"]

@@ -27,7 +27,7 @@ from app.readers.dicom._geometry import (
     slice_normal,
 )
 from app.readers.dicom._record import Header
-from app.readers.dicom._series import DicomSeries, object_kind
+from app.readers.dicom._series import DicomSeries, ObjectKind, object_kind
 
 MIN_SLICES = 3  # fewer cannot make a volume to segment
 LOCALIZER_MAX_SLICES = 5  # each plane of a multi-plane localizer has about 1-3 slices
@@ -264,7 +264,7 @@ def _drop_copies(slices: list[Header]) -> tuple[list[Header], list[str]]:
                   f"(same SOPInstanceUID, e.g. {a.path} and {b.path}); each is used once."]
 
 
-def _series(uid: str, first: Header, files: Sequence[Path], grid: Grid | None, kind: str,
+def _series(uid: str, first: Header, files: Sequence[Path], grid: Grid | None, kind: ObjectKind,
             warnings: Sequence[str], frames: Sequence[int] = ()) -> DicomSeries:
     return DicomSeries(
         uid=uid, modality=first.modality, description=first.series_description,
@@ -290,14 +290,14 @@ def series_of(uid: str, slices: list[Header], made_up: bool = False) -> list[Dic
     if made_up:
         notes.insert(0, "No SeriesInstanceUID: the files were grouped by folder, series number "
                      "and description, and given a made-up UID.")
-    if kind != "image":
+    if kind is not ObjectKind.IMAGE:
         return [_series(uid, first, _unique_paths(slices), None, kind, notes)]
     if first.samples == 3:
         notes.append("Colour image: preview and statistics use its luminance (grey value).")
     slices, copy_notes = _drop_copies([s for s in slices if s.path not in unusable])
     notes += copy_notes
     if not slices:
-        return [_series(uid, first, sorted(unusable), None, "image", notes)]
+        return [_series(uid, first, sorted(unusable), None, ObjectKind.IMAGE, notes)]
     if unusable:
         notes.append(f"{len(unusable)} file(s) with unusable pixel data are left out of the "
                      "volume.")
@@ -329,8 +329,9 @@ def series_of(uid: str, slices: list[Header], made_up: bool = False) -> list[Dic
         files = [head.path] if multi else [s.path for s in part.slices]
         frames = [s.frame for s in part.slices if s.frame is not None] if multi else []
         meta = min(part.slices, key=_order)
-        out.append(_series(uid if i == 0 else f"{uid}.{i + 1}", meta, files, part.grid,
-                           "localizer" if localizer else "image", warnings, frames))
+        kind = ObjectKind.LOCALIZER if localizer else ObjectKind.IMAGE
+        out.append(_series(uid if i == 0 else f"{uid}.{i + 1}", meta, files, part.grid, kind,
+                           warnings, frames))
     return out
 
 
@@ -348,7 +349,8 @@ def unreadable_series(broken: Sequence[tuple[Path, str]]) -> list[DicomSeries]:
         out.append(DicomSeries(
             uid="", modality="", description=f"{len(items)} unreadable DICOM file(s)",
             patient="", study_uid="", study_description="", series_number=None,
-            files=tuple(p for p, _ in items), grid=None, kind="other", warnings=tuple(notes)))
+            files=tuple(p for p, _ in items), grid=None, kind=ObjectKind.OTHER,
+            warnings=tuple(notes)))
     return out
 
 

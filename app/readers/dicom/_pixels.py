@@ -25,7 +25,7 @@ from app.progress import Progress, Work
 from app.readers.dicom._elements import quiet_warnings
 from app.readers.dicom._frames import dicomwrappers, frame_rescale
 from app.readers.dicom._header import Header, HeaderError, read_header
-from app.readers.dicom._series import DicomSeries
+from app.readers.dicom._series import DicomSeries, ObjectKind
 
 _THREADS = 2  # decoders that release the GIL (openjpeg, gdcm, file reads) overlap
 _INT16 = np.iinfo(np.int16)
@@ -283,7 +283,7 @@ def load_dicom_volume(series: DicomSeries) -> Work[np.ndarray]:
     Progress per slice. Raises VolumeReadError (naming the file) when a file
     cannot be read or decoded, or when the series has no 3-D geometry.
     """
-    if series.grid is None or series.kind not in ("image", "localizer") or not series.files:
+    if series.grid is None or series.kind not in (ObjectKind.IMAGE, ObjectKind.LOCALIZER) or not series.files:
         raise VolumeReadError(
             f"Series {series.uid or series.description!r} has no 3-D image to load "
             f"({series.kind}{', no geometry' if series.grid is None else ''}).",

@@ -110,11 +110,6 @@ class Header:
         """PatientName, else PatientID."""
         return self.patient_name or self.patient_id
 
-    @property
-    def multi_slice(self) -> bool:
-        """True when the file holds several slices (multi-frame or mosaic)."""
-        return self.frame is not None or self.mosaic is not None
-
     def native_pixel_bytes(self) -> int | None:
         """Bytes the pixel data needs when stored uncompressed (None when unknown)."""
         if not (self.rows and self.columns and self.bits_allocated):

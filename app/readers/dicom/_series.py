@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,17 @@ SR_CLASS_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
 NON_IMAGE_MODALITIES = frozenset(
     ("RTDOSE", "RTPLAN", "RTRECORD", "RTIMAGE", "PR", "REG", "RWV", "DOC", "ECG", "KO",
      "PLAN", "FID", "AU", "HD", "RAW"))
-KINDS = ("image", "localizer", "SEG", "RTSTRUCT", "SR", "other")
+
+
+class ObjectKind(StrEnum):
+    """What a DICOM series holds."""
+
+    IMAGE = "image"  # a volume to segment
+    LOCALIZER = "localizer"  # a scout image for planning other scans
+    SEG = "SEG"  # a DICOM Segmentation
+    RTSTRUCT = "RTSTRUCT"  # an RT Structure Set (contours)
+    SR = "SR"  # a structured report
+    OTHER = "other"  # anything else (dose grids, plans, documents, no pixels)
 
 
 @dataclass(frozen=True)
@@ -39,7 +50,7 @@ class DicomSeries:
     series_number: int | None
     files: tuple[Path, ...]
     grid: Grid | None
-    kind: str
+    kind: ObjectKind
     warnings: tuple[str, ...]
     frames: tuple[int, ...] = ()
 
@@ -76,14 +87,14 @@ class DicomSeries:
         }
 
 
-def object_kind(sop_class: str, modality: str, has_pixels: bool) -> str:
+def object_kind(sop_class: str, modality: str, has_pixels: bool) -> ObjectKind:
     """The kind of a DICOM object: image, SEG, RTSTRUCT, SR or other (before localizers)."""
     if sop_class == SEG_CLASS or modality == "SEG":
-        return "SEG"
+        return ObjectKind.SEG
     if sop_class == RTSTRUCT_CLASS or modality == "RTSTRUCT":
-        return "RTSTRUCT"
+        return ObjectKind.RTSTRUCT
     if sop_class.startswith(SR_CLASS_PREFIX) or modality == "SR":
-        return "SR"
+        return ObjectKind.SR
     if not has_pixels or modality in NON_IMAGE_MODALITIES:
-        return "other"
-    return "image"
+        return ObjectKind.OTHER
+    return ObjectKind.IMAGE
