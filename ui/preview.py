@@ -1,7 +1,7 @@
 """The preview: a series with its labels as coloured overlays, and the controls to move through it.
 
 All the arithmetic (orientation, window/level, colours, outlines, where a label is
-largest, what lies under the cursor) is ``app.preview._display``'s; ``ui.slice_view`` paints
+largest, what lies under the cursor) is ``app.preview``'s; ``ui.slice_view`` paints
 the arrays; this widget holds the state (view, slice, window, opacity, which labels
 show) and turns keys, wheel and controls into it.
 """
@@ -48,7 +48,7 @@ _MOUSE_HINT = ("Wheel: slices  ·  Ctrl+wheel: zoom  ·  drag: pan  ·  right-dr
 
 
 class PreviewWidget(QWidget):
-    """A slice viewer for ``app.preview._display.DisplayVolumes`` with label overlays.
+    """A slice viewer for ``app.preview.DisplayVolumes`` with label overlays.
 
     The page gives it volumes (``set_volumes``), label colours (``set_colours``),
     a way to name labels (``set_category_lookup``) and which labels show
@@ -57,7 +57,7 @@ class PreviewWidget(QWidget):
 
     sliceChanged = Signal(int)
     viewChanged = Signal(str)
-    hovered = Signal(object)  # app.preview._display.HoverInfo, or None off the image
+    hovered = Signal(object)  # app.preview.HoverInfo, or None off the image
     windowChanged = Signal(float, float)  # centre, width
     presetChanged = Signal(str)
     opacityChanged = Signal(float)
@@ -213,7 +213,7 @@ class PreviewWidget(QWidget):
         """Which instances show: ``visible`` (None: all); ``solo`` shows only that one.
 
         Overlap group voxels show while any of their members shows
-        (``app.preview._display.label_lut``).
+        (``app.preview.label_lut``).
         """
         self._visible = None if visible is None else set(visible)
         self._solo = solo
@@ -269,7 +269,7 @@ class PreviewWidget(QWidget):
         return str(self._preset.currentData())
 
     def set_preset(self, name: str) -> None:
-        """Apply a named window preset (``app.preview._display.PRESET_NAMES``)."""
+        """Apply a named window preset (``app.preview.PRESET_NAMES``)."""
         self._apply_preset(name, emit=True)
 
     def opacity(self) -> float:

@@ -1,6 +1,6 @@
 """The `segmap` command line.
 
-Each subcommand lives in its own module under ``app/commands`` and is discovered
+Each subcommand lives in its own module under ``app/cli/commands`` and is discovered
 here; a module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
 ``run(args) -> int``. Errors the user can act on are printed as one message with
 a hint, never as a traceback; exit codes are 0 (ok), 1 (the work failed or found

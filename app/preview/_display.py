@@ -15,8 +15,7 @@ views. Slice numbers shown to the user grow toward superior, anterior and right,
 world RAS+ millimetres (and 3D Slicer's slice offsets). Oblique images are shown along
 their nearest axes without resampling; the hover readout uses the true affine.
 
-Window/level, label colours and outlines live in ``app.preview._style`` and are
-re-exported here, so the preview needs one import.
+Window/level, label colours and outlines live in ``app.preview._style``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Per-segment statistics of one series: voxels, volume and image intensity inside each mask.
 
 Computed on the merged label volume exactly as RedBrick will receive it
-(``app.merge._engine.merge_series``), put on the image grid in world space
+(``app.merge.merge_series``), put on the image grid in world space
 (``compare_grids`` + ``align_to_image``), so a mask stored with flipped or
 permuted axes still measures the right anatomy. A voxel in an overlap group
 counts for every instance of the group. Volume comes from the real voxel size of

@@ -1,7 +1,7 @@
 """How the preview paints slices: window/level, label colours, outlines.
 
 All of it is numpy on 2-D slices or small lookup tables, so the widget only shows
-arrays. Re-exported by ``app.preview._display``.
+arrays. ``app.preview`` exports them.
 """
 
 from __future__ import annotations

@@ -207,7 +207,7 @@ def census(path: str | os.PathLike[str], info: niio.NiftiInfo | None = None,
     if info.scaled:
         slope, inter = info.slope or 1.0, info.inter or 0.0
         chunks = (c.astype(np.float64) * slope + inter for c in chunks)
-    # The runs of a plain uint8/uint16 label map are kept for the merge (app.readers._runs).
+    # The runs of a plain uint8/uint16 label map are kept for the merge (``RUNS``).
     record: list[tuple[np.ndarray, ...]] | None = (
         [] if keep_runs and not info.scaled and info.dtype.kind == "u" and info.dtype.itemsize <= 2
         else None)

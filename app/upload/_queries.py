@@ -2,7 +2,7 @@
 
 Copied from the SDK (repo/project.py, repo/upload.py, repo/labeling.py and the
 shards in repo/shards.py); whitespace aside they are the SDK's text token for
-token, which ``tests/app/test_upload_protocol.py`` checks against the installed
+token, which ``tests/app/upload/test_upload_protocol.py`` checks against the installed
 SDK. The one document the SDK does not send during an upload is ``TASKS_LIST``:
 it is the SDK's ``tasksListSDK`` (``project.export.list_tasks``) asking only for
 what Segmap needs to tell whether a task of a given name already exists.

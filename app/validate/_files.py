@@ -3,7 +3,7 @@
 Each file is censused once per (path, size, modification time) and remembered in
 a ``FileCache``; a run over hundreds of cases, or the wizard validating again after
 a mapping change, reads each mask once. A file's fault is classified into a
-finding code (see ``app.validate._run``) with a message a user can act on.
+finding code (see ``app.validate``) with a message a user can act on.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class FileCache:
         self._files[self._key(path)] = FileCheck(path, census, None, None)
 
     def image_grid(self, paths: Sequence[Path]) -> Grid:
-        """``app.readers._volumes.image_grid``, cached; raises VolumeReadError as it does."""
+        """``app.readers.image_grid``, cached; raises VolumeReadError as it does."""
         key = tuple(self._key(str(p)) for p in paths)
         if key not in self._grids:
             try:

@@ -20,7 +20,7 @@ from app.readers.dicom._elements import quiet_warnings
 
 with warnings.catch_warnings(action="ignore"):
     # nibabel warns on import that its DICOM readers are experimental; Segmap uses only
-    # its Siemens mosaic reader, which dcm_qa_ts checks (tests/app/test_dicom_real.py).
+    # its Siemens mosaic reader, which dcm_qa_ts checks (tests/app/readers/test_dicom_real.py).
     from nibabel.nicom import dicomwrappers
 
 if TYPE_CHECKING:

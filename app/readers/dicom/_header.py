@@ -7,7 +7,7 @@ memory does not depend on the pixel size) and are decoded here.
 pydicom reads what the small parser does not handle: deflated transfer syntax,
 enhanced multi-frame files (per-frame functional groups) and Siemens mosaics
 (the CSA header, through nibabel). Both paths give the same ``Header``;
-tests/app/test_dicom_header.py checks they agree on real files.
+tests/app/readers/test_dicom_header.py checks they agree on real files.
 """
 
 from __future__ import annotations

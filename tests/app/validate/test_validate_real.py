@@ -9,7 +9,7 @@ import pytest
 from app.items import load_items
 from app.validate import validate
 
-from .builders import codes, only
+from ..builders import codes, only
 
 
 @pytest.fixture

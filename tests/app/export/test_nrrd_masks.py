@@ -26,7 +26,7 @@ from app.readers import census
 from app.session import open_folder, open_items
 from app.validate import validate
 
-from .builders import image
+from ..builders import image
 
 SHAPE = (6, 5, 4)
 AFFINE = np.array([[-0.8, 0, 0, 10.0], [0, -0.8, 0, 20.0], [0, 0, 2.5, -30.0], [0, 0, 0, 1]])
@@ -84,7 +84,7 @@ def test_census_merge_stats_and_validation_read_an_nrrd_mask_as_its_nifti(case):
 def test_redbricks_merge_of_the_conversion_is_segmaps_merge_of_the_nrrd(case, tmp_path):
     from app.export import convert_masks
 
-    from .sdk_oracle import sdk_merge
+    from ..sdk_oracle import sdk_merge
 
     items = load_items(case / "items.json")
     converted, done = convert_masks(items, tmp_path / "out")
@@ -163,7 +163,7 @@ def test_build_converts_nrrd_masks(tmp_path, capsys):
 
 
 def test_upload_sends_the_nifti_conversion(rb, case):
-    from .test_upload_e2e import decode_nifti, segmap_upload
+    from ..upload.test_upload_e2e import decode_nifti, segmap_upload
 
     items, report = segmap_upload(rb, case / "items.json")
     assert report.ok, report.tasks

@@ -14,9 +14,9 @@ from app.items import load_items
 from app.progress import Progress
 from app.validate import Code, FileCache, Finding, validate, validate_work
 
-from .builders import check, codes, image, items_file, nifti, only, seed, volume
+from ..builders import check, codes, image, items_file, nifti, only, seed, volume
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]  # tests/app: every package's tests
 
 
 def good_series(folder: Path) -> dict:

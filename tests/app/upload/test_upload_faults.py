@@ -22,7 +22,7 @@ from app.upload import (
 )
 from app.upload._journal import Journal, journal_path
 
-from .rb_server import ORG, PROJECT, Faults, RBServer, make_items
+from ..rb_server import ORG, PROJECT, Faults, RBServer, make_items
 from .test_upload_e2e import fast_client, segmap_upload
 
 

@@ -18,7 +18,7 @@ from app.upload import (
 )
 from app.upload._credentials import Credentials, find_project_config
 
-from .rb_server import API_KEY
+from ..rb_server import API_KEY
 
 KEY2 = "p" * 43
 

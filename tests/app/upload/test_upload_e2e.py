@@ -36,7 +36,7 @@ from app.upload import (
 )
 from app.upload._protocol import get_project
 
-from .rb_server import API_KEY, ORG, PROJECT, RBServer, make_items
+from ..rb_server import API_KEY, ORG, PROJECT, RBServer, make_items
 
 
 def fast_client(server: RBServer, key: str = API_KEY, attempts: int = 8) -> RedBrickClient:

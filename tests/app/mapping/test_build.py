@@ -13,7 +13,7 @@ from app.mapping import Matcher, Template, build, load_template, taxonomy_candid
 from app.merge import merge_series
 from app.progress import run
 
-from . import synth_layouts as synth
+from .. import synth_layouts as synth
 
 TS_REF = "totalsegmentator/tests/reference_files"
 

@@ -18,7 +18,7 @@ import pytest
 from app.errors import MergeError
 from app.merge import merge
 
-from .sdk_oracle import Outcome, sdk_merge
+from ..sdk_oracle import Outcome, sdk_merge
 
 pytestmark = pytest.mark.oracle
 
@@ -200,7 +200,7 @@ def test_output_header_and_affine_match_the_sdk(tmp_path):
     nib.save(nib.Nifti1Image(np.array([[[0, 2, 2]]], np.uint8), aff), b)
     from unittest.mock import patch
 
-    from .sdk_oracle import nifti
+    from ..sdk_oracle import nifti
 
     with patch.object(nifti, "config_path", return_value=str(tmp_path)):
         out, _, _ = nifti.process_upload([str(a), str(b)], {1: None, 2: None}, False, False, {})

@@ -9,7 +9,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from .builders import check, codes, image, nifti, only, volume
+from ..builders import check, codes, image, nifti, only, volume
 
 MAP = {"1": "a"}
 ONE = {(0, 0, 0): 1}

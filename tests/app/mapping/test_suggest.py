@@ -14,7 +14,7 @@ from app.mapping import _names as names
 from app.mapping._suggest import CONFIDENT, Matcher, suggest_file, taxonomy_candidates
 from app.readers import census
 
-from . import synth_layouts as synth
+from .. import synth_layouts as synth
 
 TAXONOMY = ["Kidney Left", "Kidney Right", "Liver", ("Abdomen", "Spleen"), "Vertebra L3",
             "Gallbladder", "Inferior Vena Cava", "Peripheral Zone", "Left Ventricle", "Tumor",

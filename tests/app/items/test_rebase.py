@@ -6,7 +6,7 @@ import json
 
 from app.cli import main
 
-from .builders import image, items_file, nifti, volume
+from ..builders import image, items_file, nifti, volume
 
 
 def _paths(task: dict) -> list[str]:

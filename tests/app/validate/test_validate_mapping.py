@@ -10,7 +10,7 @@ import pytest
 from app.items import Taxonomy, load_items
 from app.validate import validate
 
-from .builders import check, codes, image, nifti, only, seed, taxonomy_v2, volume
+from ..builders import check, codes, image, nifti, only, seed, taxonomy_v2, volume
 
 TAX = Taxonomy.from_json(taxonomy_v2(
     ["category-a", "category-b", "Old", "Box", "Lesion"],
@@ -182,7 +182,7 @@ def test_a_one_element_mask_list_fails_in_every_path_as_in_redbricks_merge(tmp_p
     from app.preview import series_stats
     from app.progress import run
 
-    from .sdk_oracle import nifti as sdk_nifti
+    from ..sdk_oracle import nifti as sdk_nifti
 
     path = seed(tmp_path, kind)
     tasks = json.loads(path.read_text())

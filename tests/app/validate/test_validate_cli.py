@@ -10,7 +10,7 @@ import pytest
 
 from app.cli import main
 
-from .builders import image, items_file, nifti, seed, taxonomy_v2, volume
+from ..builders import image, items_file, nifti, seed, taxonomy_v2, volume
 
 
 def run(capsys, *argv):

@@ -18,7 +18,7 @@ from app.progress import run
 from app.readers import ObjectKind
 from app.readers import _nifti as niio
 
-from . import synth_layouts as synth
+from .. import synth_layouts as synth
 
 TS_REF = "totalsegmentator/tests/reference_files"
 

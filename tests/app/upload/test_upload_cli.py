@@ -9,7 +9,7 @@ import pytest
 
 from app.cli import main
 
-from .rb_server import API_KEY, ORG, PROJECT, RBServer, make_items
+from ..rb_server import API_KEY, ORG, PROJECT, RBServer, make_items
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from app.upload import _queries as queries
 from app.upload._client import encode_body
 from app.upload._datapoint import TaskError, map_segmentation_category, series_info_variable
 
-from .rb_server import API_KEY, ORG, PROJECT, Faults, RBServer, make_items
+from ..rb_server import API_KEY, ORG, PROJECT, Faults, RBServer, make_items
 from .test_upload_e2e import segmap_upload
 
 sdk_client = pytest.importorskip("redbrick.common.client")
