@@ -9,8 +9,15 @@
 """
 
 from app.merge._engine import MergeResult, merge, merge_files
-from app.merge._inputs import Entry, SeriesInputs, merge_series, series_inputs
+from app.merge._inputs import (
+    Entry,
+    SeriesInputs,
+    entries_of,
+    merge_inputs,
+    merge_series,
+    series_inputs,
+)
 from app.merge._read import sdk_label
 
-__all__ = ["Entry", "MergeResult", "SeriesInputs", "merge", "merge_files", "merge_series",
-           "sdk_label", "series_inputs"]
+__all__ = ["Entry", "MergeResult", "SeriesInputs", "entries_of", "merge", "merge_files",
+           "merge_inputs", "merge_series", "sdk_label", "series_inputs"]

@@ -15,7 +15,7 @@ worker, which then never touches the live items list.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -32,9 +32,11 @@ class Entry:
 
     ``sdk`` is the path as the CLI passes it on; ``local`` the file or folder on this
     computer (None for a URL or storage key); ``files`` what it adds to the merge (a
-    folder: its entries, sorted). A folder holding anything but files (``non_files``)
-    makes RedBrick refuse the whole entry; ``listing_error`` says why a folder could
-    not be read.
+    listed folder: its entries, sorted). RedBrick lists a folder only when it is the
+    series' one segmentations entry; a folder among several entries is taken as a
+    storage key and fails (``unlisted_folder``). A folder holding anything but files
+    (``non_files``) makes RedBrick refuse the whole entry; ``listing_error`` says why a
+    folder could not be read.
     """
 
     written: str
@@ -44,15 +46,18 @@ class Entry:
     folder: bool = False
     non_files: tuple[str, ...] = ()
     listing_error: str | None = None
+    unlisted_folder: bool = False
 
 
-def _entry(path: str, base: Path) -> Entry:
+def _entry(path: str, base: Path, only: bool) -> Entry:
     if is_remote(path):
         return Entry(path, path, None, ())
     sdk = sdk_path(path, base)
     local = Path(sdk) if os.path.isabs(sdk) else base / os.path.expanduser(path)
     if not local.is_dir():
         return Entry(path, sdk, local, (sdk,))
+    if not only:
+        return Entry(path, sdk, local, (sdk,), unlisted_folder=True)
     # RedBrick lists the folder in file-system order; Segmap sorts it so the result
     # is repeatable (validation warns that the order is undefined).
     try:
@@ -87,6 +92,27 @@ class SeriesInputs:
         return {k: m for k, m in self.masks.items() if not isinstance(m, str)}
 
 
+def entries_of(paths: Sequence[str], base: Path) -> tuple[Entry, ...]:
+    """The ``segmentations`` entries (or a ``labelName``) as RedBrick's CLI resolves them
+    against ``base``, the items list's folder: a lone folder is listed."""
+    return tuple(_entry(p, base, len(paths) == 1) for p in paths)
+
+
+def merge_inputs(entries: tuple[Entry, ...], instances: Mapping[int, Sequence[int] | None],
+                 binary_mask: bool, png_mask: bool,
+                 masks: Mapping[str, str | Sequence[str]]) -> SeriesInputs:
+    """Frozen merge inputs (tuples and read-only mappings, copies of what is given)."""
+    return SeriesInputs(
+        files=tuple(f for e in entries for f in e.files),
+        instances=MappingProxyType({k: tuple(v) if v else None for k, v in instances.items()}),
+        binary_mask=binary_mask,
+        png_mask=png_mask,
+        masks=MappingProxyType({k: m if isinstance(m, str) else tuple(m)
+                                for k, m in masks.items()}),
+        entries=entries,
+    )
+
+
 def _check_index(task: Task, series_index: int) -> Series:
     if not 0 <= series_index < len(task.series):
         raise MergeError(
@@ -101,26 +127,18 @@ def series_inputs(items: ItemsList, task: Task, series_index: int) -> SeriesInpu
     series = _check_index(task, series_index)
     smap = task.segment_map_of(series_index)
     base = items.base_dir
-    entries = tuple(_entry(p, base) for p in series.segmentation_paths)
-    instances: dict[int, tuple[int, ...] | None] = {}
-    masks: dict[str, str | tuple[str, ...]] = {}
+    instances: dict[int, list[int] | None] = {}
+    masks: dict[str, str | list[str]] = {}
     if smap is not None:
         for inst, seg in smap.segments.items():
             if inst != BACKGROUND:  # RedBrick ignores instance id 0
-                groups = seg.overlapping_groups
-                instances[inst] = tuple(groups) if groups else None
+                instances[inst] = seg.overlapping_groups or None
             if isinstance(seg.mask, str):
                 masks[str(inst)] = sdk_path(seg.mask, base)
             elif isinstance(seg.mask, list):  # passed on as it is (the CLI rewrites strings)
-                masks[str(inst)] = tuple(seg.mask)
-    return SeriesInputs(
-        files=tuple(f for e in entries for f in e.files),
-        instances=MappingProxyType(instances),
-        binary_mask=series.is_binary,
-        png_mask=series.flag("pngMask"),
-        masks=MappingProxyType(masks),
-        entries=entries,
-    )
+                masks[str(inst)] = seg.mask
+    return merge_inputs(entries_of(series.segmentation_paths, base), instances,
+                        series.is_binary, series.flag("pngMask"), masks)
 
 
 def merge_series(items: ItemsList, task: Task, series_index: int, *,

@@ -18,6 +18,7 @@ from typing import Any
 
 from app.errors import SegmapError
 from app.items import sdk_path
+from app.merge import SeriesInputs, entries_of, merge_inputs
 from app.upload._credentials import REDBRICK_STORAGE
 
 LABELS_ARRAY_LIMIT = 1000
@@ -142,14 +143,15 @@ class LabelVolume:
     """The merge inputs of one ``labelsMap`` entry (volume ``index``)."""
 
     index: int
-    files: list[str]
-    binary_mask: bool
-    png_mask: bool
-    masks: dict[str, str]
+    inputs: SeriesInputs
 
 
-def label_volumes(point: dict[str, Any]) -> list[LabelVolume]:
-    """The label volumes to merge, as ``process_segmentation_upload`` finds them."""
+def label_volumes(point: dict[str, Any], task_dir: Path) -> list[LabelVolume]:
+    """The label volumes to merge, as ``process_segmentation_upload`` finds them.
+
+    The instances are those of the task's labels for each volume; the files and masks
+    are RedBrick's converted ones, listed as ``app.merge.series_inputs`` lists them.
+    """
     if ("labelsMap" not in point and point.get("segmentations")
             and len(point["segmentations"]) == len(point["items"])):
         point["labelsMap"] = [{"labelName": s, "seriesIndex": i}
@@ -164,19 +166,18 @@ def label_volumes(point: dict[str, Any]) -> list[LabelVolume]:
         if not isinstance(label_map, dict) or not label_map.get("labelName"):
             continue
         names = label_map["labelName"]
-        if isinstance(names, str) and os.path.isdir(names):
-            files = sorted(os.path.join(names, f) for f in os.listdir(names))
-        else:
-            files = [names] if isinstance(names, str) else list(names)
-        bad = [f for f in files if not isinstance(f, str) or not os.path.isfile(f)]
+        entries = entries_of([names] if isinstance(names, str) else list(names), task_dir)
+        files = [f for e in entries for f in e.files]
+        bad = [f for f in files if not os.path.isfile(f)]
         if bad:
             raise TaskError(
                 f"Segmentation file(s) not found on this computer: {', '.join(map(str, bad))} "
                 "(SDK: Invalid label files).",
                 "Segmap uploads local segmentation files; check the paths in `segmentations`.")
         info = all_info[index] if len(all_info) > index else {}
-        volumes.append(LabelVolume(index, files, bool(info.get("binaryMask")),
-                                   bool(info.get("pngMask")), dict(info.get("masks") or {})))
+        volumes.append(LabelVolume(index, merge_inputs(
+            entries, instances_of(point, index), bool(info.get("binaryMask")),
+            bool(info.get("pngMask")), dict(info.get("masks") or {}))))
     return volumes
 
 

@@ -23,7 +23,7 @@ from uuid import uuid4
 
 from app.errors import Cancelled, MergeError
 from app.items import NIFTI_TYPE, VIDEO_EXTENSIONS, file_type
-from app.merge import merge_files
+from app.merge import SeriesInputs
 from app.progress import run
 from app.readers import nifti_bytes
 from app.upload import _datapoint as dp
@@ -64,7 +64,7 @@ def upload_task(ctx: TaskContext, index: int, name: str, converted: dict[str, An
                       for i in point["items"]):
         raise dp.TaskError("Video items are not supported by Segmap's upload.",
                            "Upload videos with the RedBrick CLI (`redbrick upload`).")
-    volumes = dp.label_volumes(point)
+    volumes = dp.label_volumes(point, ctx.task_dir)
     files = list(point["items"]) + [h["item"] for h in point.get("heatMaps") or []]
     types = [file_type(f) for f in files] if direct else []
     ctx.update(index, state=TaskState.UPLOADING,
@@ -156,15 +156,14 @@ def _run_all(workers: int, jobs: list[Callable[[], None]]) -> None:
                 raise f.exception()  # type: ignore[misc]
 
 
-def _label_key(vol: dp.LabelVolume, instances: dict[int, list[int] | None],
-               validate: bool, prune: bool) -> str:
+def _label_key(inputs: SeriesInputs, validate: bool, prune: bool) -> str:
     """A fingerprint of everything the merged volume depends on."""
     parts = [
-        [(f, fingerprint(f)) for f in vol.files],
-        sorted((k, sorted(v) if v else None) for k, v in instances.items()),
-        vol.binary_mask, vol.png_mask,
+        [(f, fingerprint(f)) for f in inputs.files],
+        sorted((k, sorted(v) if v else None) for k, v in inputs.instances.items()),
+        inputs.binary_mask, inputs.png_mask,
         sorted((k, m, fingerprint(m) if os.path.isfile(m) else None)
-               for k, m in vol.masks.items() if isinstance(m, str)),
+               for k, m in inputs.masks.items() if isinstance(m, str)),
         validate, prune,
     ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
@@ -175,14 +174,13 @@ def _upload_labels(ctx: TaskContext, index: int, name: str, point: dict[str, Any
     """Merge each label volume as RedBrick does, upload it, and rewrite labels and labelsMap."""
     dest = ctx.destination
     for vol in volumes:
-        instances = dp.instances_of(point, vol.index)
-        key = _label_key(vol, instances, ctx.label_validate, ctx.prune)
+        key = _label_key(vol.inputs, ctx.label_validate, ctx.prune)
         earlier = ctx.journal.label(name, vol.index, key)
         if earlier is not None:
             segments, file_path = earlier.segments, earlier.file_path
             ctx.file_done(index, True)
         else:
-            segments, file_path = _merge_and_put(ctx, name, vol, instances)
+            segments, file_path = _merge_and_put(ctx, name, vol)
             if not ctx.dry_run:
                 ctx.journal.record_label(name, vol.index, key, file_path, segments)
             ctx.file_done(index, False)
@@ -204,16 +202,13 @@ def _upload_labels(ctx: TaskContext, index: int, name: str, point: dict[str, Any
     return data[0].file_path
 
 
-def _merge_and_put(ctx: TaskContext, name: str, vol: dp.LabelVolume,
-                   instances: dict[int, list[int] | None]
+def _merge_and_put(ctx: TaskContext, name: str, vol: dp.LabelVolume
                    ) -> tuple[dict[int, list[int] | None], str | None]:
     if ctx.client.cancel.is_set():
         raise Cancelled()
     with ctx.merge_slots:
         try:
-            result = run(merge_files(vol.files, instances, binary_mask=vol.binary_mask,
-                                     png_mask=vol.png_mask, masks=vol.masks,
-                                     label_validate=ctx.label_validate, prune=ctx.prune))
+            result = run(vol.inputs.merge(label_validate=ctx.label_validate, prune=ctx.prune))
         except MergeError as exc:
             sdk = f" (SDK: `{name}`: Error processing labels: {exc.sdk_message})" \
                 if exc.sdk_message else ""

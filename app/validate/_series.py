@@ -114,6 +114,14 @@ class SeriesRun(SeriesContext):
                 self.complete = False
             elif entry.folder:
                 self._folder(entry)
+            elif entry.unlisted_folder:
+                self.add(Code.FILE_UNREADABLE, (
+                    f"{entry.sdk} is a folder among several `segmentations` entries. RedBrick "
+                    "lists a folder only when it is the series' one entry; here it takes the "
+                    "folder for a file in its label storage and the task fails ('Invalid label "
+                    "files'). List the mask files themselves."), file=entry.sdk)
+                self.complete = False
+                self.files.append(entry.sdk)  # a `mask` naming it still matches it
             else:  # the CLI's path when it exists, else where the file should be
                 self.files.append(entry.sdk if os.path.isabs(entry.sdk) else str(entry.local))
 
@@ -141,7 +149,10 @@ class SeriesRun(SeriesContext):
 
     def read_files(self) -> None:
         png = self.series.flag("pngMask")
+        unlisted = {e.sdk for e in self.inputs.entries if e.unlisted_folder}
         for f in dict.fromkeys(self.files):
+            if f in unlisted:  # reported above
+                continue
             if png:  # RedBrick reads the PNG masks (checked by the merge), not these files
                 fault = access_fault(f, nifti=False)
                 if fault is not None:

@@ -109,3 +109,15 @@ def codes(found: list[Any]) -> set[str]:
 def only(found: list[Any], code: str) -> list[Any]:
     """The findings with ``code``."""
     return [f for f in found if f.code == code]
+
+
+def dcmqi_case(shared_data: Path, case: Path) -> Path:
+    """dcmqi's 3-slice CT (DICOM, in ``case/image``) with its liver, spine and heart label
+    maps (NRRD) beside it, linked from ../shared/data; returns ``case``."""
+    src = shared_data / "dcmqi" / "data" / "segmentations"
+    (case / "image").mkdir(parents=True)
+    for f in sorted((src / "ct-3slice").iterdir()):
+        (case / "image" / f.name).symlink_to(f)
+    for m in ("liver_seg.nrrd", "spine_seg.nrrd", "heart_seg.nrrd"):
+        (case / m).symlink_to(src / m)
+    return case

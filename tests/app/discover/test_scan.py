@@ -19,6 +19,7 @@ from app.readers import ObjectKind
 from app.readers import _nifti as niio
 
 from .. import synth_layouts as synth
+from ..builders import dcmqi_case
 
 TS_REF = "totalsegmentator/tests/reference_files"
 
@@ -254,13 +255,7 @@ def test_dicom_case_folder_with_a_nifti_mask(shared_data, tmp_path):
 
 
 def test_dcmqi_nrrd_masks_on_their_dicom_series(shared_data, tmp_path):
-    src = shared_data / "dcmqi" / "data" / "segmentations"
-    case = tmp_path / "ct"
-    (case / "image").mkdir(parents=True)
-    for f in sorted((src / "ct-3slice").iterdir()):
-        (case / "image" / f.name).symlink_to(f)
-    for m in ("liver_seg.nrrd", "spine_seg.nrrd", "heart_seg.nrrd"):
-        (case / m).symlink_to(src / m)
+    dcmqi_case(shared_data, tmp_path / "ct")
     r = do_scan(tmp_path)
     segs = sorted(Path(p).name for c in r.cases for p in c.masks)
     assert segs == ["heart_seg.nrrd", "liver_seg.nrrd", "spine_seg.nrrd"]

@@ -26,7 +26,7 @@ from app.readers import census
 from app.session import open_folder, open_items
 from app.validate import validate
 
-from ..builders import image
+from ..builders import dcmqi_case, image
 
 SHAPE = (6, 5, 4)
 AFFINE = np.array([[-0.8, 0, 0, 10.0], [0, -0.8, 0, 20.0], [0, 0, 2.5, -30.0], [0, 0, 0, 1]])
@@ -177,13 +177,7 @@ def test_upload_sends_the_nifti_conversion(rb, case):
 
 @pytest.mark.shared_data
 def test_dcmqi_nrrd_label_maps_in_the_wizard_and_on_export(shared_data, tmp_path, capsys):
-    src = shared_data / "dcmqi" / "data" / "segmentations"
-    case = tmp_path / "ct"
-    (case / "image").mkdir(parents=True)
-    for f in sorted((src / "ct-3slice").iterdir()):
-        (case / "image" / f.name).symlink_to(f)
-    for m in ("liver_seg.nrrd", "spine_seg.nrrd", "heart_seg.nrrd"):
-        (case / m).symlink_to(src / m)
+    dcmqi_case(shared_data, tmp_path / "ct")
     session = run(open_folder(tmp_path))
     assert session.cases and all(session.rows(c) for c in session.cases)
     voxels = {m.name: sum(r.voxels for r in session.rows(c)) for c in session.cases

@@ -148,7 +148,10 @@ def test_directory_given_as_a_mask_file(capsys, tmp_path):
     tasks[0]["series"][0]["segmentations"] = ["m1.nii.gz", "m9.nii.gz"]
     items_file(tmp_path, tasks)
     code, out, _ = run(capsys, path, "--json")
-    assert code == 1 and "mask-not-listed" in {f["code"] for f in json.loads(out)["findings"]}
+    # RedBrick lists a folder only when it is the one entry: among several it fails the task.
+    found = {f["code"]: f["message"] for f in json.loads(out)["findings"]}
+    assert code == 1 and "one entry" in found["file-unreadable"]
+    assert "mask-not-listed" not in found  # the mask names that entry exactly
 
 
 @pytest.mark.parametrize(("content", "expect"), [
