@@ -81,7 +81,8 @@ def switch(root: str) -> None:
     app.processEvents()
     marks = {}
     t0 = time.perf_counter()
-    preview = run(load_case_preview(session, case, ImageCache(1)),
+    request = session.preview_request(case)  # frozen on the GUI thread, as the wizard does
+    preview = run(load_case_preview(request, ImageCache(1)),
                   lambda p: marks.setdefault(p.message, time.perf_counter() - t0))
     widget.set_volumes(preview.volumes)
     widget.set_colours(session.colours(case))
