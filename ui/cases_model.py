@@ -26,6 +26,11 @@ _SUMMARY_WORDS = ((RowStatus.ABSENT, "in no file"), (RowStatus.NOT_IN_TAXONOMY, 
                   (RowStatus.OK, "mapped"))
 
 
+# Pale backgrounds that keep black text readable: errors red, warnings amber, review blue.
+_SUMMARY_COLOUR = {RowStatus.ABSENT: (250, 215, 212), RowStatus.NOT_IN_TAXONOMY: (250, 215, 212),
+                   RowStatus.UNMAPPED: (253, 236, 200), RowStatus.SUGGESTED: (222, 235, 250)}
+
+
 def mapping_summary(session: Session, case: CaseState) -> tuple[str, RowStatus]:
     """(short text, worst status needing attention, else OK) of a case's mapping rows."""
     statuses = [r.status for r in session.rows(case)]
@@ -125,8 +130,7 @@ class CasesModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and not case.included:
             return QBrush(QColor(150, 150, 150))
         if role == Qt.ItemDataRole.BackgroundRole and col == COL_MAPPING and case.included:
-            colour = {RowStatus.ABSENT: (250, 215, 212), RowStatus.NOT_IN_TAXONOMY: (250, 215, 212),
-                      RowStatus.UNMAPPED: (253, 236, 200), RowStatus.SUGGESTED: (222, 235, 250)}.get(worst)
+            colour = _SUMMARY_COLOUR.get(worst)
             return QBrush(QColor(*colour)) if colour else None
         if role == Qt.ItemDataRole.ForegroundRole and col == COL_MAPPING and worst != RowStatus.OK:
             return QBrush(QColor(20, 20, 20))

@@ -25,7 +25,9 @@ from app.demo._layout import (
 from app.demo._phantom import SHAPE
 from app.demo._writer import MARKER, SCRATCH_PREFIX, DemoInfo, is_demo, make_demo, write_demo
 
-__all__ = ["CT_NIFTI", "DICOM_DIR", "ITEMS_JSON", "MARKER", "MASKS_II", "MASKS_III_DIR", "MASK_I",
-           "README", "SCRATCH_PREFIX", "SHAPE", "STRUCTURES", "TASK_I", "TASK_II", "TASK_III",
-           "TAXONOMY_JSON", "UNMAPPED", "DemoInfo", "Structure", "is_demo", "make_demo",
-           "mask_iii", "write_demo"]
+__all__ = [
+    "CT_NIFTI", "DICOM_DIR", "ITEMS_JSON", "MARKER", "MASKS_II", "MASKS_III_DIR", "MASK_I",
+    "README", "SCRATCH_PREFIX", "SHAPE", "STRUCTURES", "TASK_I", "TASK_II", "TASK_III",
+    "TAXONOMY_JSON", "UNMAPPED", "DemoInfo", "Structure", "is_demo", "make_demo", "mask_iii",
+    "write_demo"
+]

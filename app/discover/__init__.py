@@ -14,6 +14,8 @@ from app.discover._pairing import ImageRef, MaskRef, Pair, Unpaired
 from app.discover._scan import ScanResult, Volume, scan
 from app.discover._sidecars import LabelTable, TableKind, dcmqi_name, read_sidecar
 
-__all__ = ["Case", "ImageRef", "LabelTable", "Layout", "MaskRef", "Pair", "ParsedName",
-           "ScanResult", "TableKind", "Unpaired", "Volume", "dcmqi_name", "parse_name",
-           "read_sidecar", "role_hint", "scan", "structure_name"]
+__all__ = [
+    "Case", "ImageRef", "LabelTable", "Layout", "MaskRef", "Pair", "ParsedName", "ScanResult",
+    "TableKind", "Unpaired", "Volume", "dcmqi_name", "parse_name", "read_sidecar", "role_hint",
+    "scan", "structure_name"
+]

@@ -99,8 +99,8 @@ def split_by_shape(image: ImageRef, pairs: Sequence[Pair], censuses: dict[Path, 
             shaped.append((ImportShape.LABEL_MAPS, group,
                            f"{len(group)} label maps with distinct values, merged"))
         else:
-            shaped.extend((ImportShape.LABEL_MAP, [p], "label maps sharing values are alternatives, "
-                           "one case each") for p in group)
+            shaped.extend((ImportShape.LABEL_MAP, [p], "label maps sharing values are "
+                           "alternatives, one case each") for p in group)
     return shaped + out
 
 

@@ -10,5 +10,7 @@
 from app.export._convert import CONVERTED_FOLDER, Conversion, convert_masks, plan_conversions
 from app.export._export import ExportSummary, export_items
 
-__all__ = ["CONVERTED_FOLDER", "Conversion", "ExportSummary", "convert_masks", "export_items",
-           "plan_conversions"]
+__all__ = [
+    "CONVERTED_FOLDER", "Conversion", "ExportSummary", "convert_masks", "export_items",
+    "plan_conversions"
+]

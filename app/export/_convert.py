@@ -43,15 +43,16 @@ class Conversion:
         return {"source": str(self.source), "target": str(self.target)}
 
 
-def _mask_refs(items: ItemsList) -> dict[Path, list[PathRef]]:
-    """The local NRRD masks the list names, by resolved path."""
-    found: dict[Path, list[PathRef]] = {}
+def _nrrd_masks(items: ItemsList) -> dict[Path, Path]:
+    """The local NRRD masks the list names: the file itself (links resolved, so one file
+    named twice is converted once) -> the path the list names it by (for mirroring)."""
+    found: dict[Path, Path] = {}
     for ref in iter_paths(items):
         if ref.role in (PathRole.SEGMENTATION, PathRole.MASK) and not is_remote(ref.path) \
                 and mask_converted(ref.path):
             local = items.resolve(ref.path)
             if local is not None:
-                found.setdefault(local.resolve(), []).append(ref)
+                found.setdefault(local.resolve(), Path(os.path.abspath(local)))
     return found
 
 
@@ -59,7 +60,7 @@ def _target(source: Path, base: Path, folder: Path) -> Path:
     """Where a mask's conversion goes: its path under ``base``, mirrored in ``folder``."""
     stem, _ = split_suffix(source.name)
     try:
-        rel = source.parent.relative_to(base.resolve())
+        rel = source.parent.relative_to(Path(os.path.abspath(base)))
     except ValueError:  # outside the list's folder: a folder of its own per source folder
         digest = hashlib.sha1(str(source.parent).encode("utf-8")).hexdigest()[:10]
         rel = Path("_outside") / f"{source.parent.name}-{digest}"
@@ -74,7 +75,8 @@ def plan_conversions(items: ItemsList, folder: Path, mirror: Path | None = None
     folder) under ``folder``, so masks of the same name in different cases stay apart.
     """
     base = mirror if mirror is not None else items.base_dir
-    plan = [Conversion(src, _target(src, base, folder)) for src in sorted(_mask_refs(items))]
+    plan = [Conversion(src, _target(named, base, folder))
+            for src, named in sorted(_nrrd_masks(items).items())]
     used = {p.resolve() for p in (items.resolve(r.path) for r in iter_paths(items)
                                   if not is_remote(r.path)) if p is not None}
     for c in plan:

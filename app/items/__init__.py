@@ -58,9 +58,9 @@ from app.items._taxonomy import (
 
 __all__ = [
     "BACKGROUND", "FILE_TYPES", "MASK_FLAGS", "MAX_ID", "NIFTI_TYPE", "VIDEO_EXTENSIONS",
-    "AttributeInfo", "Category", "CategoryInfo", "ImportShape", "ItemsList", "PathRef",
-    "PathRole", "Problem", "Segment", "SegmentMap", "Series", "Task", "Taxonomy",
-    "category_label", "file_extension", "file_type", "is_remote", "iter_paths", "load_items",
-    "load_taxonomy", "mask_accepted", "mask_converted", "parse_items", "rebase", "relpath",
-    "sdk_color", "sdk_path", "task_label", "task_paths", "uploadable", "walk", "walk_task",
+    "AttributeInfo", "Category", "CategoryInfo", "ImportShape", "ItemsList", "PathRef", "PathRole",
+    "Problem", "Segment", "SegmentMap", "Series", "Task", "Taxonomy", "category_label",
+    "file_extension", "file_type", "is_remote", "iter_paths", "load_items", "load_taxonomy",
+    "mask_accepted", "mask_converted", "parse_items", "rebase", "relpath", "sdk_color", "sdk_path",
+    "task_label", "task_paths", "uploadable", "walk", "walk_task"
 ]

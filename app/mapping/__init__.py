@@ -25,7 +25,9 @@ from app.mapping._suggest import (
 )
 from app.mapping._templates import Difference, Template, file_key, load_template, template_from
 
-__all__ = ["CONFIDENT", "BuildResult", "Candidate", "CaseBuild", "Difference", "LeftOut", "Matcher",
-           "Proposal", "Suggestion", "Target", "Template", "build", "candidates_of", "describe",
-           "display_name", "file_key", "load_template", "normalise", "suggest_file",
-           "taxonomy_candidates", "template_from"]
+__all__ = [
+    "CONFIDENT", "BuildResult", "Candidate", "CaseBuild", "Difference", "LeftOut", "Matcher",
+    "Proposal", "Suggestion", "Target", "Template", "build", "candidates_of", "describe",
+    "display_name", "file_key", "load_template", "normalise", "suggest_file",
+    "taxonomy_candidates", "template_from"
+]

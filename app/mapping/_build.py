@@ -211,7 +211,8 @@ def _task(case: Case, base: Path, seg_map: dict[int, Suggestion], masks: dict[in
                 cats, {i: relpath(p, base) for i, p in masks.items()})  # type: ignore[arg-type]
         else:
             rel = [relpath(f, base) for f in files]
-            series.segmentations = rel[0] if case.shape is ImportShape.LABEL_MAP and len(rel) == 1 else rel
+            one = case.shape is ImportShape.LABEL_MAP and len(rel) == 1
+            series.segmentations = rel[0] if one else rel
             series.segment_map = SegmentMap.of(cats)  # type: ignore[arg-type]
     others = [Series(items=_items(o, base), name=_series_name(o)) for o in case.others]
     return Task(name=case.name, series=[series, *others])

@@ -19,5 +19,7 @@ from app.merge._inputs import (
 )
 from app.merge._read import sdk_label
 
-__all__ = ["Entry", "MergeResult", "SeriesInputs", "entries_of", "merge", "merge_files",
-           "merge_inputs", "merge_series", "sdk_label", "series_inputs"]
+__all__ = [
+    "Entry", "MergeResult", "SeriesInputs", "entries_of", "merge", "merge_files", "merge_inputs",
+    "merge_series", "sdk_label", "series_inputs"
+]

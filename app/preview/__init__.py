@@ -45,9 +45,11 @@ from app.preview._style import (
     window_to_uint8,
 )
 
-__all__ = ["AUTO", "DISPLAY_AXCODES", "EDGE_LETTERS", "PRESET_NAMES", "RGB", "VIEWS",
-           "WINDOW_PRESETS", "CasePreview", "DisplayVolumes", "GeometryMismatchError",
-           "HoverInfo", "ImageCache", "PreviewRequest", "SegmentStats", "ValueStats", "View", "auto_window",
-           "default_colour", "default_colours", "default_preset", "group_members", "label_lut",
-           "largest_slices", "load_case_preview", "looks_like_ct", "outline", "preset_window",
-           "preview_stats", "series_stats", "value_stats", "window_to_uint8"]
+__all__ = [
+    "AUTO", "DISPLAY_AXCODES", "EDGE_LETTERS", "PRESET_NAMES", "RGB", "VIEWS", "WINDOW_PRESETS",
+    "CasePreview", "DisplayVolumes", "GeometryMismatchError", "HoverInfo", "ImageCache",
+    "PreviewRequest", "SegmentStats", "ValueStats", "View", "auto_window", "default_colour",
+    "default_colours", "default_preset", "group_members", "label_lut", "largest_slices",
+    "load_case_preview", "looks_like_ct", "outline", "preset_window", "preview_stats",
+    "series_stats", "value_stats", "window_to_uint8"
+]

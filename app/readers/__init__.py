@@ -45,9 +45,9 @@ from app.readers.dicom import DicomSeries, ObjectKind, load_dicom_volume, scan_d
 
 __all__ = [
     "NIFTI_SUFFIXES", "NRRD_SUFFIXES", "RUNS", "VOLUME_SUFFIXES", "Census", "DicomSeries",
-    "Format", "NiftiHeader", "NiftiInfo", "NrrdInfo", "ObjectKind", "RunCache", "Runs", "ValueFlag", "census",
-    "dicom_image_series", "image_grid", "is_volume_name", "iter_raw", "load_dicom_volume",
-    "load_image", "mask_as_nifti", "nifti_bytes", "nifti_info", "nonzero", "nonzero_in",
-    "nrrd_info", "open_nifti_stream", "read_nrrd", "read_raw", "save_nifti", "scan_dicom",
-    "split_suffix", "tally_chunks", "value_text", "volume_format",
+    "Format", "NiftiHeader", "NiftiInfo", "NrrdInfo", "ObjectKind", "RunCache", "Runs",
+    "ValueFlag", "census", "dicom_image_series", "image_grid", "is_volume_name", "iter_raw",
+    "load_dicom_volume", "load_image", "mask_as_nifti", "nifti_bytes", "nifti_info", "nonzero",
+    "nonzero_in", "nrrd_info", "open_nifti_stream", "read_nrrd", "read_raw", "save_nifti",
+    "scan_dicom", "split_suffix", "tally_chunks", "value_text", "volume_format"
 ]

@@ -15,6 +15,8 @@ from app.session._open import matcher_for, open_folder, open_items, open_source
 from app.session._rows import Row, RowStatus
 from app.session._session import Session
 
-__all__ = ["SESSION_FORMAT", "CaseState", "Change", "ImageInfo", "Row", "RowStatus", "Session",
-           "load_session", "matcher_for", "open_folder", "open_items", "open_source",
-           "save_session", "session_json"]
+__all__ = [
+    "SESSION_FORMAT", "CaseState", "Change", "ImageInfo", "Row", "RowStatus", "Session",
+    "load_session", "matcher_for", "open_folder", "open_items", "open_source", "save_session",
+    "session_json"
+]

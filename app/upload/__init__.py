@@ -34,10 +34,10 @@ from app.upload._report import TaskResult, TaskState, UploadProgress, UploadRepo
 from app.upload._uploader import UploadBlocked, UploadOptions, upload
 
 __all__ = [
-    "DEFAULT_URL", "PUBLIC_STORAGE", "REDBRICK_STORAGE", "AuthError", "Credentials", "CredentialsError",
-    "Destination", "Journal", "Project", "RedBrickClient", "RedBrickError", "RetryPolicy",
-    "TaskResult", "TaskState", "Timeouts", "TransientError", "UploadBlocked", "UploadOptions",
-    "UploadProgress", "UploadReport", "api_url", "get_project", "journal_path",
+    "DEFAULT_URL", "PUBLIC_STORAGE", "REDBRICK_STORAGE", "AuthError", "Credentials",
+    "CredentialsError", "Destination", "Journal", "Project", "RedBrickClient", "RedBrickError",
+    "RetryPolicy", "TaskResult", "TaskState", "Timeouts", "TransientError", "UploadBlocked",
+    "UploadOptions", "UploadProgress", "UploadReport", "api_url", "get_project", "journal_path",
     "load_credentials", "parse_storage", "project_taxonomy", "resolve_destination",
-    "typed_or_stored", "upload",
+    "typed_or_stored", "upload"
 ]

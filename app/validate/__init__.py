@@ -80,7 +80,7 @@ severity (``Code.severity``; the table below is documentation, kept in sync with
 | merge-failed | error | RedBrick's merge fails on this series |
 | uint8-ids-over-255 | warning | uint8 first file, ids above 255: RedBrick's SDK distorts labels |
 | suggestion-unreviewed | warning | (wizard) mappings suggested by Segmap that nobody reviewed |
-| mask-converted | info | an NRRD mask: Segmap's export and upload write it as NIfTI (RedBrick reads NIfTI only) |
+| mask-converted | info | an NRRD mask: export and upload write it as NIfTI, which RedBrick reads |
 """
 
 from app.validate._codes import Code, Severity
@@ -88,5 +88,7 @@ from app.validate._files import FileCache
 from app.validate._findings import Finding, counts, finding, sort_findings
 from app.validate._run import validate, validate_work
 
-__all__ = ["Code", "FileCache", "Finding", "Severity", "counts", "finding", "sort_findings",
-           "validate", "validate_work"]
+__all__ = [
+    "Code", "FileCache", "Finding", "Severity", "counts", "finding", "sort_findings", "validate",
+    "validate_work"
+]

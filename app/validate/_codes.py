@@ -178,4 +178,4 @@ class Code(StrEnum):
         "(wizard) mappings suggested by Segmap that nobody reviewed")
     MASK_CONVERTED = (
         "mask-converted", Severity.INFO,
-        "an NRRD mask: Segmap's export and upload write it as NIfTI (RedBrick reads NIfTI only)")
+        "an NRRD mask: export and upload write it as NIfTI, which RedBrick reads")

@@ -38,14 +38,14 @@ from ui.window import Window
 
 def consequences(rows: list[Any]) -> tuple[str, str]:
     """(text, colour) spelling out what the current mapping does on import."""
-    n = {s: sum(1 for r in rows if r.status == s) for s in (RowStatus.ABSENT, RowStatus.NOT_IN_TAXONOMY, RowStatus.UNMAPPED,
-                                                           RowStatus.SUGGESTED)}
+    n = {s: sum(1 for r in rows if r.status == s) for s in RowStatus}
     parts = []
     if n[RowStatus.ABSENT]:
-        parts.append(f"{n[RowStatus.ABSENT]} mapped value(s) occur in no file: RedBrick rejects the task.")
+        parts.append(f"{n[RowStatus.ABSENT]} mapped value(s) occur in no file: RedBrick rejects "
+                     "the task.")
     if n[RowStatus.NOT_IN_TAXONOMY]:
-        parts.append(f"{n[RowStatus.NOT_IN_TAXONOMY]} categor(y/ies) are not in the taxonomy: RedBrick "
-                     "refuses the task.")
+        parts.append(f"{n[RowStatus.NOT_IN_TAXONOMY]} categor(y/ies) are not in the taxonomy: "
+                     "RedBrick refuses the task.")
     if n[RowStatus.UNMAPPED]:
         values = ", ".join(str(r.label_value) for r in rows if r.status == RowStatus.UNMAPPED
                            and r.label_value is not None)

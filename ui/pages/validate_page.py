@@ -125,8 +125,9 @@ class ValidatePage(Page):
         for key, top in groups.items():
             sev = counts([child.data(0, Qt.ItemDataRole.UserRole)
                           for i in range(top.childCount()) if (child := top.child(i)) is not None])
-            top.setText(0, f"{key} — {sev[Severity.ERROR]} error(s), {sev[Severity.WARNING]} warning(s)"
-                        + (f", {sev[Severity.INFO]} note(s)" if sev[Severity.INFO] else ""))
+            e, w, i = sev[Severity.ERROR], sev[Severity.WARNING], sev[Severity.INFO]
+            top.setText(0, f"{key} — {e} error(s), {w} warning(s)"
+                        + (f", {i} note(s)" if i else ""))
             top.setExpanded(sev[Severity.ERROR] > 0 or sev[Severity.WARNING] > 0)
         self.accept_warnings.setVisible(c[Severity.WARNING] > 0 and c[Severity.ERROR] == 0)
         self.completeChanged.emit()

@@ -56,8 +56,8 @@ def _human(found: list[Finding]) -> str:
 def summary(found: list[Finding], tasks: int) -> str:
     """One line: how many errors, warnings and notes, and what that means for the upload."""
     n = counts(found)
-    text = (f"{n[Severity.ERROR]} error{'s' * (n[Severity.ERROR] != 1)}, {n[Severity.WARNING]} "
-            f"warning{'s' * (n[Severity.WARNING] != 1)}, {n[Severity.INFO]} note{'s' * (n[Severity.INFO] != 1)} "
+    e, w, i = n[Severity.ERROR], n[Severity.WARNING], n[Severity.INFO]
+    text = (f"{e} error{'s' * (e != 1)}, {w} warning{'s' * (w != 1)}, {i} note{'s' * (i != 1)} "
             f"in {tasks} task{'s' * (tasks != 1)}")
     if n[Severity.ERROR]:
         return text + ": fix the errors before uploading."

@@ -17,4 +17,6 @@ from app.readers.dicom._pixels import load_dicom_volume
 from app.readers.dicom._scan import scan_dicom
 from app.readers.dicom._series import DicomSeries, ObjectKind
 
-__all__ = ["DicomSeries", "ObjectKind", "load_dicom_volume", "scan_dicom"]
+__all__ = [
+    "DicomSeries", "ObjectKind", "load_dicom_volume", "scan_dicom"
+]

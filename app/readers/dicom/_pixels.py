@@ -283,7 +283,8 @@ def load_dicom_volume(series: DicomSeries) -> Work[np.ndarray]:
     Progress per slice. Raises VolumeReadError (naming the file) when a file
     cannot be read or decoded, or when the series has no 3-D geometry.
     """
-    if series.grid is None or series.kind not in (ObjectKind.IMAGE, ObjectKind.LOCALIZER) or not series.files:
+    if series.grid is None or not series.files or \
+            series.kind not in (ObjectKind.IMAGE, ObjectKind.LOCALIZER):
         raise VolumeReadError(
             f"Series {series.uid or series.description!r} has no 3-D image to load "
             f"({series.kind}{', no geometry' if series.grid is None else ''}).",

@@ -187,3 +187,7 @@ def test_dcmqi_nrrd_label_maps_in_the_wizard_and_on_export(shared_data, tmp_path
     summary = session.export(out)
     assert len(summary.converted) == 3
     assert ".nrrd" not in out.read_text()
+    # The masks are links into ../shared/data: their conversions mirror the case folder the
+    # list names them in, not where the links point.
+    assert sorted(c.target.relative_to(out.parent).as_posix() for c in summary.converted) == [
+        f"nifti-masks/ct/{m}_seg.nii.gz" for m in ("heart", "liver", "spine")]
