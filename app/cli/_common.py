@@ -1,7 +1,8 @@
-"""Helpers shared by the subcommands: progress on stderr, JSON on stdout."""
+"""Helpers shared by the subcommands: their common options, progress on stderr, JSON on stdout."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from typing import Any, TypeVar
@@ -10,6 +11,20 @@ from app.jsonio import dumps
 from app.progress import Progress, Work, run
 
 T = TypeVar("T")
+
+
+def add_root_argument(p: argparse.ArgumentParser) -> None:
+    """``--root DIR``: what an items list's relative paths are resolved against."""
+    p.add_argument("--root", metavar="DIR", help="resolve relative paths against DIR "
+                   "(default: the items list's folder)")
+
+
+def add_series_arguments(p: argparse.ArgumentParser) -> None:
+    """``ITEMS.json --task NAME [--series N] [--root DIR]``: one series of an items list."""
+    p.add_argument("items", metavar="ITEMS.json", help="the items list")
+    p.add_argument("--task", required=True, metavar="NAME", help="task name")
+    p.add_argument("--series", type=int, default=0, metavar="N", help="series index (default 0)")
+    add_root_argument(p)
 
 
 class StderrProgress:

@@ -185,6 +185,16 @@ def _truncated(info: NiftiInfo, got: int) -> VolumeReadError:
     )
 
 
+def _read_chunk(stream: BinaryIO, buf: np.ndarray, want: int, info: NiftiInfo, done: int) -> None:
+    """Fill ``buf[:want]`` from the payload; ``done`` bytes were read before (for the error)."""
+    try:
+        got = _read_full(stream, buf.data[:want])
+    except _GZIP_ERRORS as exc:
+        raise _gzip_error(info.path, exc) from None
+    if got < want:
+        raise _truncated(info, done + got)
+
+
 def _check_plain_dtype(info: NiftiInfo) -> None:
     if info.dtype.fields is not None or info.dtype.kind == "c":
         raise VolumeReadError(
@@ -202,12 +212,7 @@ def read_raw(info: NiftiInfo) -> np.ndarray:
     _check_plain_dtype(info)
     buf = np.empty(info.nbytes, dtype=np.uint8)
     with _payload(info) as stream:
-        try:
-            pos = _read_full(stream, buf.data)
-        except _GZIP_ERRORS as exc:
-            raise _gzip_error(info.path, exc) from None
-    if pos < info.nbytes:
-        raise _truncated(info, pos)
+        _read_chunk(stream, buf, info.nbytes, info, 0)
     arr = buf.view(info.dtype)
     if not info.dtype.isnative:
         arr = arr.byteswap().view(info.dtype.newbyteorder("="))
@@ -249,13 +254,8 @@ def iter_raw(
         with _payload(info) as stream:
             done = 0
             for want in sizes:
-                try:
-                    got = _read_full(stream, buf.data[:want])
-                except _GZIP_ERRORS as exc:
-                    raise _gzip_error(info.path, exc) from None
-                if got < want:
-                    raise _truncated(info, done + got)
-                done += got
+                _read_chunk(stream, buf, want, info, done)
+                done += want
                 yield as_values(buf, want)
         return
     yield from _prefetched(info, sizes, chunk_bytes, as_values)
@@ -280,13 +280,8 @@ def _prefetched(
                 buf = free.get()
                 if buf is None:  # the consumer stopped early
                     return
-                try:
-                    got = _read_full(stream, buf.data[:want])
-                except _GZIP_ERRORS as exc:
-                    raise _gzip_error(info.path, exc) from None
-                if got < want:
-                    raise _truncated(info, done + got)
-                done += got
+                _read_chunk(stream, buf, want, info, done)
+                done += want
                 full.put((buf, want))
             full.put(None)
         except BaseException as exc:  # handed to the consumer, raised there

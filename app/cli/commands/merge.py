@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.cli._common import drive, print_json
+from app.cli._common import add_series_arguments, drive, print_json
 from app.errors import MergeError
 from app.items import load_items
 from app.merge import merge_series
@@ -17,12 +17,8 @@ ORDER = 30
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("items", metavar="ITEMS.json", help="the items list")
-    p.add_argument("--task", required=True, metavar="NAME", help="task name")
-    p.add_argument("--series", type=int, default=0, metavar="N", help="series index (default 0)")
+    add_series_arguments(p)
     p.add_argument("-o", "--output", metavar="OUT.nii.gz", help="where to write the merged volume")
-    p.add_argument("--root", metavar="DIR", help="resolve relative paths against DIR "
-                   "(default: the items list's folder)")
     p.add_argument("--label-validate", action="store_true",
                    help="fail when file values and segmentMap ids differ "
                    "(RedBrick's --label-validate)")

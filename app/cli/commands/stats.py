@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli._common import drive, print_json
+from app.cli._common import add_series_arguments, drive, print_json
 from app.items import category_label, load_items
 from app.preview import series_stats
 
@@ -15,11 +15,7 @@ ORDER = 40
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("items", metavar="ITEMS.json", help="the items list")
-    p.add_argument("--task", required=True, metavar="NAME", help="task name")
-    p.add_argument("--series", type=int, default=0, metavar="N", help="series index (default 0)")
-    p.add_argument("--root", metavar="DIR", help="resolve relative paths against DIR "
-                   "(default: the items list's folder)")
+    add_series_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
 
 

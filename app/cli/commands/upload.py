@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.cli._common import drive, print_json
+from app.cli._common import add_root_argument, drive, print_json
 from app.errors import SegmapError
 from app.items import load_items
 from app.upload import (
@@ -39,8 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "storage integration UUID means items are URLs / storage paths")
     p.add_argument("--concurrency", type=int, default=10, metavar="N",
                    help="tasks uploaded at once (default 10)")
-    p.add_argument("--root", metavar="DIR", help="resolve relative paths against DIR "
-                   "(default: the items list's folder)")
+    add_root_argument(p)
     p.add_argument("--label-validate", action="store_true",
                    help="fail a task whose file values and segmentMap ids differ")
     p.add_argument("--prune", action="store_true",

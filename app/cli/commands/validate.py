@@ -7,7 +7,7 @@ import os
 import textwrap
 from itertools import groupby
 
-from app.cli._common import drive, print_json
+from app.cli._common import add_root_argument, drive, print_json
 from app.items import load_items, load_taxonomy
 from app.validate import Finding, Severity, counts, validate_work
 
@@ -22,8 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("items", metavar="ITEMS.json", help="the items list")
     p.add_argument("--taxonomy", metavar="TAX.json",
                    help="the project's taxonomy (v1 or v2 JSON) to check categories against")
-    p.add_argument("--root", metavar="DIR", help="resolve relative paths against DIR "
-                   "(default: the items list's folder)")
+    add_root_argument(p)
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
