@@ -6,7 +6,8 @@ import contextlib
 import errno
 import json
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,23 +77,47 @@ def output_error(target: Path, exc: OSError) -> OutputError:
                        "Choose another output path.")
 
 
+def _temporary_beside(target: Path) -> Path:
+    """A new empty file beside ``target``, with the permissions any program gives a new file.
+
+    ``tempfile.mkstemp`` creates files ``-rw-------`` whatever the umask, so an output
+    renamed from it would be private; ``os.open`` with 0o666 lets the umask decide, as
+    for a file the shell writes. A file being replaced keeps its own permissions.
+    """
+    suffix = "".join(target.suffixes[-2:]) or ".tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        try:
+            if target.is_file():
+                os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(target.parent))
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it over ``path`` on success.
 
     A reader never sees a half-written file, and a failed write leaves the old
-    file as it was. An OS error (a file where a folder must be, no permission, a
+    file as it was. A new file's permissions follow the umask; a replaced file
+    keeps its own. An OS error (a file where a folder must be, no permission, a
     full disk) becomes an ``OutputError`` that names ``path``.
     """
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        suffix = "".join(target.suffixes[-2:]) or ".tmp"
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
-        os.close(fd)
+        tmp_path = _temporary_beside(target)
     except OSError as exc:
         raise output_error(target, exc) from None
-    tmp_path = Path(tmp)
     try:
         yield tmp_path
         with open(tmp_path, "rb") as fh:
