@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from app.items import ImportShape
+from app.items import ImportShape, mask_converted, uploadable
 from app.session import CaseState, RowStatus, Session
 from ui.state import WizardState
 
 COLUMNS = ("Include", "Case", "Patient", "Study / series", "Modality", "Slices", "Masks", "Shape",
-           "Mapping", "Warnings")
+           "Mapping", "On export", "Warnings")
 COL_INCLUDE, COL_CASE, COL_PATIENT, COL_SERIES, COL_MODALITY, COL_SLICES, COL_MASKS, COL_SHAPE, \
-    COL_MAPPING, COL_WARNINGS = range(len(COLUMNS))
+    COL_MAPPING, COL_EXPORT, COL_WARNINGS = range(len(COLUMNS))
 SHAPE_TEXT = {ImportShape.LABEL_MAP: "I  one label map",
               ImportShape.LABEL_MAPS: "II  several label maps",
               ImportShape.BINARY_MASKS: "III  binary masks"}
@@ -39,6 +40,43 @@ def mapping_summary(session: Session, case: CaseState) -> tuple[str, RowStatus]:
     return (" · ".join(parts) or "no labels"), worst
 
 
+NRRD_NOTE = "NRRD: written as NIfTI on export"
+RENAMED_NOTE = "files without .dcm: renamed on upload/export"
+
+
+def mask_note(mask: Path) -> str:
+    """What export and upload do to one mask file ("" when they take it as it is)."""
+    return NRRD_NOTE if mask_converted(mask) else ""
+
+
+def export_notes(case: CaseState) -> tuple[str, list[str]]:
+    """(short text, full sentences) on what export and upload do to a case's files.
+
+    NRRD masks are written as NIfTI (RedBrick reads NIfTI masks only); DICOM files whose
+    names RedBrick would not take (TotalSegmentator's ``CT.1.3...``) go under a .dcm name.
+    """
+    nrrd = sum(mask_converted(m) for m in case.masks)
+    renamed = sum(not uploadable(f.name) for f in case.image.files) if case.image.is_dicom \
+        else 0
+    short, full = [], []
+    if nrrd:
+        short.append(f"{nrrd} NRRD → NIfTI")
+        full.append(f"NRRD masks ({nrrd} of {len(case.masks)}): written as NIfTI on export "
+                    "and upload; RedBrick reads NIfTI masks only. Your files are not changed.")
+    if renamed:
+        short.append(f"{renamed} renamed .dcm")
+        full.append(f"DICOM files without .dcm ({renamed} of {len(case.image.files)}): renamed "
+                    "on upload/export; RedBrick takes DICOM files by their name. Your files "
+                    "are not changed.")
+    return " · ".join(short), full
+
+
+def series_text(case: CaseState) -> str:
+    """The study and series description, in full (the table cell may cut it)."""
+    img = case.image
+    return " / ".join(x for x in (img.study, img.description) if x) or img.label
+
+
 class CasesModel(QAbstractTableModel):
     """Cases of a session; the Include column is checkable."""
 
@@ -49,6 +87,7 @@ class CasesModel(QAbstractTableModel):
         self._state = state
         self._session: Session | None = None
         self._summary: list[tuple[str, RowStatus]] = []
+        self._notes: list[tuple[str, list[str]]] = []
         if state is not None:  # every announced change shows here
             for signal in (state.casesChanged, state.taxonomyChanged):
                 signal.connect(self.refresh)
@@ -57,8 +96,13 @@ class CasesModel(QAbstractTableModel):
     def set_session(self, session: Session | None) -> None:
         self.beginResetModel()
         self._session = session
-        self._summary = [mapping_summary(session, c) for c in session.cases] if session else []
+        self._summarise()
         self.endResetModel()
+
+    def _summarise(self) -> None:
+        s = self._session
+        self._summary = [mapping_summary(s, c) for c in s.cases] if s is not None else []
+        self._notes = [export_notes(c) for c in s.cases] if s is not None else []
 
     def refresh(self) -> None:
         if self._session is None:
@@ -66,7 +110,7 @@ class CasesModel(QAbstractTableModel):
         if len(self._summary) != len(self._session.cases):
             self.set_session(self._session)
             return
-        self._summary = [mapping_summary(self._session, c) for c in self._session.cases]
+        self._summarise()
         if self._summary:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._summary) - 1,
                                                               len(COLUMNS) - 1))
@@ -112,21 +156,25 @@ class CasesModel(QAbstractTableModel):
             return {
                 COL_CASE: case.name,
                 COL_PATIENT: img.patient or "—",
-                COL_SERIES: " / ".join(x for x in (img.study, img.description) if x) or img.label,
+                COL_SERIES: series_text(case),
                 COL_MODALITY: img.modality or ("DICOM" if img.is_dicom else "NIfTI/NRRD"),
                 COL_SLICES: str(img.slices) if img.slices else "",
                 COL_MASKS: str(len(case.masks)),
                 COL_SHAPE: SHAPE_TEXT[case.shape],
                 COL_MAPPING: text,
+                COL_EXPORT: self._notes[index.row()][0],
                 COL_WARNINGS: str(len(case.warnings)) if case.warnings else "",
             }.get(col)
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_MASKS:
-                return "\n".join(m.name for m in case.masks)
+                return "\n".join(m.name + (f"  ({n})" if (n := mask_note(m)) else "")
+                                 for m in case.masks)
+            if col == COL_EXPORT and self._notes[index.row()][1]:
+                return "\n".join(self._notes[index.row()][1])
             if col == COL_WARNINGS and case.warnings:
                 return "\n".join(case.warnings)
             if col == COL_SERIES:
-                return f"{case.image.label}\n{case.evidence}"
+                return f"{series_text(case)}\n{case.image.label}, {len(case.image.files)} file(s)"
         if role == Qt.ItemDataRole.ForegroundRole and not case.included:
             return QBrush(QColor(150, 150, 150))
         if role == Qt.ItemDataRole.BackgroundRole and col == COL_MAPPING and case.included:

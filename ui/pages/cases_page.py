@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -20,8 +23,19 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import SegmapError
+from app.session import CaseState
 from ui import errors
-from ui.cases_model import COL_CASE, COL_INCLUDE, COL_MAPPING, COL_SERIES, CasesModel
+from ui.cases_model import (
+    COL_CASE,
+    COL_INCLUDE,
+    COL_MAPPING,
+    COL_SERIES,
+    SHAPE_TEXT,
+    CasesModel,
+    export_notes,
+    mask_note,
+    series_text,
+)
 from ui.pages.base import Page
 from ui.window import Window
 
@@ -96,6 +110,7 @@ class CasesPage(Page):
         split.addWidget(bottom)
         split.setSizes([430, 220])
         self.layout_.addWidget(split, 1)
+        self._note: tuple[str, str] | None = None  # (case, what the last move did)
         self.state.sessionChanged.connect(self._on_session_changed)
         self.state.casesChanged.connect(self._on_state_cases_changed)
 
@@ -114,6 +129,8 @@ class CasesPage(Page):
 
     def _on_session_changed(self) -> None:
         self.model.set_session(self.state.session)
+        self._note = None
+        self._show_current()
         self._update_count()
         self.completeChanged.emit()
 
@@ -129,7 +146,9 @@ class CasesPage(Page):
             self.window_.go_next()
 
     def _on_state_cases_changed(self) -> None:
+        """Cases changed (here or elsewhere): the details are recomputed from the session."""
         self._update_count()
+        self._show_current()
         self.completeChanged.emit()
 
     def _set_all(self, included: bool) -> None:
@@ -149,7 +168,8 @@ class CasesPage(Page):
         except SegmapError as exc:
             errors.show(exc, None, self)
             return
-        self._show_details(self.model.row_of(source.name), note="; ".join(change.notes))
+        self._note = (source.name, "; ".join(change.notes))
+        self._show_current()
 
     # -------------------------------------------------------------------- view
     def _update_count(self) -> None:
@@ -160,36 +180,78 @@ class CasesPage(Page):
         n = sum(c.included for c in s.cases)
         self.count_label.setText(f"{n} of {len(s.cases)} cases included")
 
-    def _show_details(self, row: int, note: str = "") -> None:
+    def _show_current(self) -> None:
+        """Show the details of the current row as the session has them now."""
+        index = self.table.currentIndex()
+        if index.isValid() and self.state.session is not None:
+            self._show_details(index.row())
+            return
+        self.details.clear()
+        self.masks.clear()
+        self.move_target.clear()
+        self.move_button.setEnabled(False)
+
+    def _show_details(self, row: int) -> None:
         session = self.state.session
-        if session is None or row < 0:
+        if session is None or not 0 <= row < self.model.rowCount():
             return
         case = self.model.case_at(row)
+        if self._note is not None and self._note[0] != case.name:
+            self._note = None  # a move's note belongs to the case it was made on
+        self.details.setHtml("<br>".join(self._detail_lines(case)))
+        self._fill_masks(case)
+        self._fill_targets(case)
+
+    def _detail_lines(self, case: CaseState) -> list[str]:
+        session = self.state.session
+        assert session is not None
         img = case.image
-        lines = [f"<b>{case.name}</b> — import shape {case.shape}"]
-        if note:
-            lines.append(f"<span style='color:#2a6f2a'>{note}</span>")
-        lines.append(f"Image: {img.label}" + (f" ({img.slices} slices)" if img.slices else ""))
+        lines = [f"<b>{escape(case.name)}</b> — import shape {escape(SHAPE_TEXT[case.shape])}"]
+        if self._note is not None:
+            lines.append(f"<span style='color:#2a6f2a'>{escape(self._note[1])}</span>")
+        lines.append(f"Image: {escape(img.label)}"
+                     + (f" ({img.slices} slices)" if img.slices else "")
+                     + (f" — {escape(series_text(case))}" if series_text(case) != img.label
+                        else ""))
+        lines.append(f"Masks: {len(case.masks)} file(s)")
+        for n in export_notes(case)[1]:
+            lines.append(f"<span style='color:#1f5f8b'>ⓘ {escape(n)}</span>")
         if case.evidence:
-            lines.append(f"Paired because: {case.evidence}")
+            lines.append(f"Paired when scanned: {escape(case.evidence)}")
         for w in case.warnings:
-            lines.append(f"<span style='color:#9a5b00'>⚠ {w}</span>")
+            lines.append(f"<span style='color:#9a5b00'>⚠ {escape(w)}</span>")
         if session.messages:
             lines.append("<br><b>Notes from the scan</b>")
-            lines.extend(f"<span style='color:#666'>{m}</span>" for m in session.messages[:40])
+            lines.extend(f"<span style='color:#666'>{escape(m)}</span>"
+                         for m in session.messages[:40])
             if len(session.messages) > 40:
                 lines.append(f"… and {len(session.messages) - 40} more")
-        self.details.setHtml("<br>".join(lines))
+        return lines
+
+    def _fill_masks(self, case: CaseState) -> None:
+        row = self.masks.currentRow()
         self.masks.clear()
         for m in case.masks:
-            it = QListWidgetItem(m.name)
-            it.setToolTip(str(m))
+            note = mask_note(m)
+            it = QListWidgetItem(f"{m.name}    ({note})" if note else m.name)
+            it.setToolTip(f"{m}\n{note}" if note else str(m))
             it.setData(Qt.ItemDataRole.UserRole, m)
+            if note:
+                it.setForeground(QBrush(QColor(31, 95, 139)))
             self.masks.addItem(it)
+        if self.masks.count():
+            self.masks.setCurrentRow(min(max(row, 0), self.masks.count() - 1))
+
+    def _fill_targets(self, case: CaseState) -> None:
+        session = self.state.session
+        assert session is not None
+        chosen = self.move_target.currentData()
         self.move_target.clear()
         for other in session.cases:
             if other is not case:
                 self.move_target.addItem(f"{other.name} ({other.image.label})", other.name)
+        if chosen is not None and (i := self.move_target.findData(chosen)) >= 0:
+            self.move_target.setCurrentIndex(i)
         self.move_button.setEnabled(self.move_target.count() > 0 and bool(case.masks))
 
     def can_next(self) -> tuple[bool, str]:
