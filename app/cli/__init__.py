@@ -2,7 +2,7 @@
 
 Each subcommand lives in its own module under ``app/cli/commands`` and is discovered
 here; a module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
-``run(args) -> int``. Errors the user can act on are printed as one message with
+``run(args) -> int``; ``segmap`` alone prints them. Errors the user can act on are printed as one message with
 a hint, never as a traceback; exit codes are 0 (ok), 1 (the work failed or found
 errors), 2 (usage), 130 (interrupted).
 """
@@ -38,10 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="segmap",
         description="Get medical image segmentations into RedBrick AI: find, pair, map, "
         "merge, validate and export items lists.",
+        epilog="`segmap COMMAND --help` shows a command's options; `segmap demo DIR` writes a "
+        "dataset to try them on.",
     )
     parser.add_argument("--version", action="version", version=f"segmap {__version__}")
+    # Not required: `segmap` alone prints the commands instead of argparse's
+    # "the following arguments are required: COMMAND".
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
     for module in _command_modules():
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
@@ -53,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `segmap` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
     try:
         return int(args._run(args))
     except SegmapError as exc:

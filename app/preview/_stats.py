@@ -6,6 +6,9 @@ Computed on the merged label volume exactly as RedBrick will receive it
 permuted axes still measures the right anatomy. A voxel in an overlap group
 counts for every instance of the group. Volume comes from the real voxel size of
 the image grid (for DICOM, the distance between slices, not SliceThickness).
+Values in the masks that no segmentMap entry names are measured too and come
+last, with ``mapped`` False: RedBrick imports them as view-only annotations
+without a category, so a report must say they were left out of the mapping.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ class GeometryMismatchError(InputError):
 
 @dataclass(frozen=True)
 class SegmentStats:
-    """Statistics of one segmentMap entry."""
+    """Statistics of one segmentMap entry (``mapped``), or of a value in the masks that no
+    entry names (not ``mapped``: its ``key`` is the value, its ``category`` None)."""
 
     key: str
     category: Category | None
@@ -49,6 +53,7 @@ class SegmentStats:
     mean: float | None
     min: float | None
     max: float | None
+    mapped: bool = True
 
     def to_json(self) -> dict[str, Any]:
         """As `segmap stats --json` prints it."""
@@ -87,7 +92,8 @@ def value_stats(labels: np.ndarray, image: np.ndarray
 
 
 def series_stats(items: ItemsList, task: Task, series_index: int) -> Work[list[SegmentStats]]:
-    """Statistics per segmentMap key of one series; yields Progress.
+    """Statistics per segmentMap key of one series, then of each value in its masks that
+    no key names (``mapped`` False, by value); yields Progress.
 
     Raises GeometryMismatchError unless the merged mask lies on the image grid
     (the same grid, or the same voxels with axes flipped or permuted).
@@ -115,18 +121,22 @@ def series_stats(items: ItemsList, task: Task, series_index: int) -> Work[list[S
             labels = labels.reshape(labels.shape[:3])
         per_value = value_stats(labels, image)
     voxel_ml = abs(float(np.linalg.det(grid.affine[:3, :3]))) / 1000.0
-    out: list[SegmentStats] = []
-    for inst, seg in (smap.segments.items() if smap is not None else []):
-        if inst == 0:
-            continue  # RedBrick ignores instance 0 (background)
+
+    def measure(key: str, category: Category | None, inst: int, mapped: bool) -> SegmentStats:
         values = [inst, *(merged.segments.get(inst) or [])]
         hits = [per_value[v] for v in dict.fromkeys(values) if v in per_value]
         n = sum(h[0] for h in hits)
-        out.append(SegmentStats(
-            key=smap.key_of(inst) if smap is not None else str(inst), category=seg.category,
-            voxels=n, volume_ml=n * voxel_ml,
+        return SegmentStats(
+            key=key, category=category, voxels=n, volume_ml=n * voxel_ml,
             mean=sum(h[1] for h in hits) / n if n else None,
             min=min(h[2] for h in hits) if n else None,
-            max=max(h[3] for h in hits) if n else None))
+            max=max(h[3] for h in hits) if n else None, mapped=mapped)
+
+    known = smap.segments if smap is not None else {}
+    out = [measure(smap.key_of(inst) if smap is not None else str(inst), seg.category, inst,
+                   True)
+           for inst, seg in known.items() if inst != 0]  # RedBrick ignores instance 0
+    out += [measure(str(inst), None, inst, False)
+            for inst in sorted(merged.segments) if inst not in known and inst != 0]
     yield Progress(1, 1, "Measured")
     return out

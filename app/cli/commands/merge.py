@@ -7,7 +7,7 @@ import sys
 
 from app.cli._common import add_series_arguments, drive, print_json
 from app.errors import MergeError
-from app.items import load_items
+from app.items import Task, category_label, load_items
 from app.merge import merge_series
 
 NAME = "merge"
@@ -28,6 +28,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
 
 
+UNMAPPED = "(no category)"  # a value in the files without a segmentMap entry
+
+
+def categories(task: Task, series: int, segments: dict[int, list[int] | None]
+               ) -> dict[int, str]:
+    """The category of every merged instance as people read it (``(no category)`` for a
+    value no segmentMap entry names: RedBrick shows it as a view-only annotation)."""
+    smap = task.segment_map_of(series)
+    known = smap.segments if smap is not None else {}
+    return {k: category_label(known[k].category) if k in known else UNMAPPED
+            for k in segments}
+
+
 def run(args: argparse.Namespace) -> int:
     items = load_items(args.items, args.root)
     task = items.find(args.task)
@@ -43,9 +56,11 @@ def run(args: argparse.Namespace) -> int:
     output = None
     if args.output and not result.empty:
         output = str(result.save(args.output))
+    names = categories(task, args.series, result.segments)
     if args.json:
         print_json({"output": output, "segments": result.segments_json(), "error": None,
-                    "unchanged": result.source is not None})
+                    "unchanged": result.source is not None,
+                    "categories": {str(k): names[k] for k in sorted(names)}})
         return 0
     if result.empty:
         print("Nothing left to upload: pruning removed every value (RedBrick skips these labels).")
@@ -55,8 +70,12 @@ def run(args: argparse.Namespace) -> int:
     shape = "x".join(map(str, vol.shape))
     print(f"Merged {len(result.files)} file(s) into {shape} {vol.dtype.name}"
           + (f" -> {output}" if output else ""))
+    width = max((len(n) for n in names.values()), default=0)
     for key, groups in result.segments_json().items():
-        print(f"  instance {key:>5}" + (f"  overlap groups {groups}" if groups else ""))
+        name = names[int(key)]
+        line = f"  instance {key:>5}  {name:<{width}}" + (
+            f"  overlap groups {groups}" if groups else "")
+        print(line.rstrip())
     if result.source is not None:
         print(f"RedBrick would upload {result.source} unchanged.")
     if not args.output:
