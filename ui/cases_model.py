@@ -115,6 +115,10 @@ class CasesModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._summary) - 1,
                                                               len(COLUMNS) - 1))
 
+    def has_export_notes(self) -> bool:
+        """True when export or upload changes a file of some case (the On export column)."""
+        return any(short for short, _ in self._notes)
+
     def case_at(self, row: int) -> CaseState:
         assert self._session is not None
         return self._session.cases[row]

@@ -62,6 +62,7 @@ def slicer_case(demo_dataset, tmp_path) -> Path:
 def test_nrrd_masks_and_dicom_without_dcm_are_noted(qtbot, window, slicer_case):
     page = open_in(qtbot, window, slicer_case)
     assert page.model.rowCount() == 1
+    assert not page.table.isColumnHidden(COL_EXPORT)
     short = page.model.data(page.model.index(0, COL_EXPORT))
     assert short == "1 NRRD → NIfTI · 64 renamed .dcm"
     tip = page.model.data(page.model.index(0, COL_EXPORT), Qt.ItemDataRole.ToolTipRole)
@@ -76,7 +77,8 @@ def test_the_demo_needs_no_note(qtbot, window, demo_dataset):
     page = open_in(qtbot, window, demo_dataset.root)
     assert [page.model.data(page.model.index(r, COL_EXPORT))
             for r in range(page.model.rowCount())] == ["", "", ""]
-    assert "ⓘ" not in page.details.toPlainText()
+    assert page.table.isColumnHidden(COL_EXPORT)  # no empty column
+    assert "On export" not in page.details.toPlainText()
     assert all("NRRD" not in t for t in mask_texts(page))
 
 
@@ -101,7 +103,7 @@ def test_the_details_follow_a_move_made_anywhere(qtbot, window, demo_dataset):
     window.state.edit(lambda s: s.move_mask(vessels, two, one))
     assert mask_texts(page) == [Path(MASKS_II[0]).name]
     text = page.details.toPlainText()
-    assert "Masks: 1 file(s)" in text and "import shape I " in text
+    assert "Masks: 1 file(s)" in text and "import shape I (one label map)" in text
     assert page.move_target.findData(two.name) == -1  # the shown case is no target of its own
     # The button says what it moved; the target's details list the mask.
     page.masks.setCurrentRow(0)

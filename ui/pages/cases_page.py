@@ -27,6 +27,7 @@ from app.session import CaseState
 from ui import errors
 from ui.cases_model import (
     COL_CASE,
+    COL_EXPORT,
     COL_INCLUDE,
     COL_MAPPING,
     COL_SERIES,
@@ -173,6 +174,7 @@ class CasesPage(Page):
 
     # -------------------------------------------------------------------- view
     def _update_count(self) -> None:
+        self.table.setColumnHidden(COL_EXPORT, not self.model.has_export_notes())
         s = self.state.session
         if s is None:
             self.count_label.setText("")
@@ -206,7 +208,8 @@ class CasesPage(Page):
         session = self.state.session
         assert session is not None
         img = case.image
-        lines = [f"<b>{escape(case.name)}</b> — import shape {escape(SHAPE_TEXT[case.shape])}"]
+        number, words = SHAPE_TEXT[case.shape].split(maxsplit=1)
+        lines = [f"<b>{escape(case.name)}</b> — import shape {number} ({words})"]
         if self._note is not None:
             lines.append(f"<span style='color:#2a6f2a'>{escape(self._note[1])}</span>")
         lines.append(f"Image: {escape(img.label)}"
@@ -215,7 +218,7 @@ class CasesPage(Page):
                         else ""))
         lines.append(f"Masks: {len(case.masks)} file(s)")
         for n in export_notes(case)[1]:
-            lines.append(f"<span style='color:#1f5f8b'>ⓘ {escape(n)}</span>")
+            lines.append(f"<span style='color:#1f5f8b'>On export: {escape(n)}</span>")
         if case.evidence:
             lines.append(f"Paired when scanned: {escape(case.evidence)}")
         for w in case.warnings:
