@@ -11,6 +11,7 @@ and folders only; :mod:`app.discover._pairing` uses them and confirms each pairi
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -112,8 +113,14 @@ def _drop_instance_tokens(tokens: tuple[str, ...]) -> list[str]:
     return out
 
 
-def folder_kind(folder: Path) -> str | None:
-    """``"image"`` or ``"mask"`` when a folder's name says what it holds."""
+def folder_kind(folder: Path, mixed: Collection[Path] = ()) -> str | None:
+    """``"image"`` or ``"mask"`` when a folder's name says what it holds.
+
+    ``mixed`` are mask-named folders that hold images (:func:`mixed_folders`): their
+    name says nothing.
+    """
+    if folder in mixed:
+        return None
     name = folder.name.lower()
     if name in MASK_FOLDERS:
         return "mask"
@@ -125,19 +132,51 @@ def folder_kind(folder: Path) -> str | None:
     return None
 
 
-def role_hint(path: Path, root: Path) -> tuple[str | None, str]:
+def mixed_folders(root: Path, image_folders: Iterable[Path]) -> frozenset[Path]:
+    """The mask-named folders below ``root`` that hold images: data folders, not mask folders.
+
+    dcmqi keeps its CT series (``segmentations/ct-3slice/*.dcm``) and its label maps
+    (``segmentations/liver_seg.nrrd``) in one folder called ``segmentations``. Read as a
+    mask folder, its images would be masks and its masks would look for images above
+    it: opening the folder itself or one of its parents would pair differently.
+    ``image_folders`` are the folders holding a DICOM image series, or a volume that its
+    own name or folder calls an image.
+    """
+    out: set[Path] = set()
+    for folder in image_folders:
+        p = folder
+        while p != root and root in p.parents:
+            if folder_kind(p) == "mask":
+                out.add(p)
+            p = p.parent
+    return frozenset(out)
+
+
+def names_image(path: Path) -> bool:
+    """True when a volume's own folder or name calls it an image (``images/``, ``_0000``,
+    ``ct``), and its folder does not call it a mask (``labelsTr/ct_001.nii.gz``)."""
+    kind = folder_kind(path.parent)
+    if kind is not None:
+        return kind == "image"
+    parsed = parse_name(path)
+    return parsed.mask_token is None and (parsed.channel is not None
+                                          or parsed.modality is not None)
+
+
+def role_hint(path: Path, root: Path, mixed: Collection[Path] = ()) -> tuple[str | None, str]:
     """Whether a volume is an image or a mask by its name and folder, with the reason.
 
     Returns ``(None, "")`` when neither says; the caller then looks at the header.
+    Folders in ``mixed`` (:func:`mixed_folders`) say nothing.
     """
     parsed = parse_name(path)
-    if parsed.channel is not None and folder_kind(path.parent) != "mask":
+    if parsed.channel is not None and folder_kind(path.parent, mixed) != "mask":
         return "image", f"nnU-Net channel suffix _{parsed.channel:04d}"
     # The nearest two folders below the scanned root (the root's own name is the
     # user's choice, not a convention: "my_masks/" may hold images too).
     folders = [p for p in (path.parent, path.parent.parent) if root in p.parents]
     for folder in folders[:1]:
-        kind = folder_kind(folder)
+        kind = folder_kind(folder, mixed)
         if kind:
             return kind, f"in folder {folder.name}/"
     if parsed.mask_token:
@@ -145,7 +184,7 @@ def role_hint(path: Path, root: Path) -> tuple[str | None, str]:
     if parsed.modality:
         return "image", f"'{parsed.modality}' in the name"
     for folder in folders[1:]:
-        kind = folder_kind(folder)
+        kind = folder_kind(folder, mixed)
         if kind == "mask":  # case/segmentations/sub/x.nii.gz
             return kind, f"in folder {folder.name}/"
     return None, ""
@@ -174,7 +213,7 @@ def structure_name(path: Path, case_key: str = "") -> str:
     return "_".join(kept) if i == len(tokens) else "_".join(tokens)
 
 
-def case_name_of(path: Path, root: Path) -> str:
+def case_name_of(path: Path, root: Path, mixed: Collection[Path] = ()) -> str:
     """A case name for an image file: its stem without channel / modality suffix.
 
     Generic names (``ct.nii.gz``, ``imaging.nii.gz``) take their folder's name
@@ -183,7 +222,7 @@ def case_name_of(path: Path, root: Path) -> str:
     parsed = parse_name(path)
     if parsed.generic:
         folder = path.parent
-        while folder_kind(folder) and folder != root and folder.parent != folder:
+        while folder_kind(folder, mixed) and folder != root and folder.parent != folder:
             folder = folder.parent
         return folder.name or parsed.stem
     stem = parsed.stem if parsed.channel is None else parsed.stem[:-5]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,12 +100,12 @@ class Pairing:
     groups: dict[ImageRef, list[ImageRef]] = field(default_factory=dict)  # primary -> others
 
 
-def image_keys(path: Path, root: Path) -> frozenset[str]:
+def image_keys(path: Path, root: Path, mixed: Collection[Path] = ()) -> frozenset[str]:
     """The case ids a volume file answers to: its name key, or its case folder's name."""
     parsed = layouts.parse_name(path)
     keys = {parsed.key} if parsed.key else set()
-    if parsed.generic or layouts.folder_kind(path.parent) is None:
-        folder = _case_folder(path.parent, root)
+    if parsed.generic or layouts.folder_kind(path.parent, mixed) is None:
+        folder = _case_folder(path.parent, root, mixed)
         if folder != root or parsed.generic:
             keys.add("_".join(layouts.name_tokens(folder.name)))
     return frozenset(k for k in keys if k)
@@ -123,19 +123,19 @@ def series_keys(folder: Path, root: Path, patient: str = "") -> frozenset[str]:
     return frozenset(k for k in keys if k)
 
 
-def mask_key(path: Path, root: Path) -> str:
+def mask_key(path: Path, root: Path, mixed: Collection[Path] = ()) -> str:
     """The case id of a mask: its name key, or its case folder's name for generic names.
 
     A structure name (``segmentations/liver.nii.gz``) gives the key ``liver``, which
     matches no image; such masks are paired by their case folder instead.
     """
     parsed = layouts.parse_name(path)
-    return parsed.key or "_".join(layouts.name_tokens(_case_folder(path.parent, root).name))
+    return parsed.key or "_".join(layouts.name_tokens(_case_folder(path.parent, root, mixed).name))
 
 
-def _case_folder(folder: Path, root: Path) -> Path:
+def _case_folder(folder: Path, root: Path, mixed: Collection[Path] = ()) -> Path:
     """The nearest folder at or above ``folder`` that is not a mask/image folder."""
-    while folder != root and root in folder.parents and layouts.folder_kind(folder):
+    while folder != root and root in folder.parents and layouts.folder_kind(folder, mixed):
         folder = folder.parent
     return folder
 
@@ -222,10 +222,12 @@ def group_images(images: Sequence[ImageRef]) -> dict[ImageRef, list[ImageRef]]:
 
 
 def pair_masks(images: Sequence[ImageRef], masks: Sequence[MaskRef], root: Path,
-               listed: dict[Path, Path] | None = None) -> Pairing:
+               listed: dict[Path, Path] | None = None, mixed: Collection[Path] = ()
+               ) -> Pairing:
     """Pair every mask with its image (see the module docstring for the tiers).
 
     ``listed`` maps mask paths to image paths given by a sidecar (MSD ``training``).
+    ``mixed`` are mask-named folders that hold images (``layouts.mixed_folders``).
     Images that receive no mask are reported as unpaired too.
     """
     groups = group_images(images)
@@ -239,7 +241,7 @@ def pair_masks(images: Sequence[ImageRef], masks: Sequence[MaskRef], root: Path,
         if mask.grid is None:
             result.unpaired.append(Unpaired(mask.label, "mask", mask.error or "unreadable"))
             continue
-        pair = _pair_one(mask, index, by_path, primary_of, listed or {}, root)
+        pair = _pair_one(_Attempt(mask, index, root, mixed), by_path, primary_of, listed or {})
         if isinstance(pair, Unpaired):
             result.unpaired.append(pair)
         else:
@@ -262,12 +264,13 @@ def pair_masks(images: Sequence[ImageRef], masks: Sequence[MaskRef], root: Path,
 class _Attempt:
     """Pairing one mask: what the tiers share, and each tier as a method."""
 
-    def __init__(self, mask: MaskRef, index: _Index, root: Path) -> None:
-        self.mask, self.index, self.root = mask, index, root
+    def __init__(self, mask: MaskRef, index: _Index, root: Path, mixed: Collection[Path]
+                 ) -> None:
+        self.mask, self.index, self.root, self.mixed = mask, index, root, mixed
         self.m = _Matcher()
         self.folder = mask.path.parent
-        self.key = mask_key(mask.path, root)
-        self.case_folder = _case_folder(self.folder, root)
+        self.key = mask_key(mask.path, root, mixed)
+        self.case_folder = _case_folder(self.folder, root, mixed)
         self.near = index.near(self.folder)
         self.in_case: list[ImageRef] = []
 
@@ -312,7 +315,7 @@ class _Attempt:
         """Tier 3: the only image of its case folder (walking up from a mask folder)."""
         def images(folder: Path) -> list[ImageRef]:
             return [im for im in self.index.under.get(folder, [])
-                    if not _in_mask_folder(im, folder)]
+                    if not _in_mask_folder(im, folder, self.mixed)]
 
         self.in_case = images(self.case_folder)
         while not self.in_case and self.case_folder != self.root \
@@ -381,11 +384,9 @@ class _Attempt:
                              "or its name")
 
 
-def _pair_one(mask: MaskRef, index: _Index, by_path: dict[Path, ImageRef],
-              primary_of: dict[ImageRef, ImageRef], listed: dict[Path, Path], root: Path
-              ) -> Pair | Unpaired:
+def _pair_one(a: _Attempt, by_path: dict[Path, ImageRef], primary_of: dict[ImageRef, ImageRef],
+              listed: dict[Path, Path]) -> Pair | Unpaired:
     """The tiers of the module docstring, in order, until one decides."""
-    a = _Attempt(mask, index, root)
     for tier in (lambda: a.listed(by_path, primary_of, listed), a.same_case_id,
                  a.only_in_case_folder, a.name_prefix, a.same_grid):
         decided = tier()
@@ -409,10 +410,13 @@ def _closest(confirmed: list[tuple[ImageRef, GridMatch]], folder: Path
     return [c for c in confirmed if steps(c) == best]
 
 
-def _in_mask_folder(image: ImageRef, case_folder: Path) -> bool:
+def _in_mask_folder(image: ImageRef, case_folder: Path, mixed: Collection[Path] = ()) -> bool:
     # Images nested in another case's mask folder do not belong to this case folder.
-    rel = image.folder.relative_to(case_folder).parts if image.folder != case_folder else ()
-    return any(layouts.folder_kind(Path(p)) == "mask" for p in rel)
+    p, inside = image.folder, []
+    while p != case_folder and case_folder in p.parents:
+        inside.append(p)
+        p = p.parent
+    return any(layouts.folder_kind(f, mixed) == "mask" for f in inside)
 
 
 def _name(image: ImageRef) -> str:

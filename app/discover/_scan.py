@@ -3,12 +3,16 @@
 What a user waits for is reading: so images are read from their headers only
 (NIfTI header, DICOM headers through :mod:`app.readers.dicom`), and each mask is read
 exactly once, for its census (values and voxel counts), which decides its import
-shape. Pairing itself works on names and header geometry and costs nothing next
-to that. The order:
+shape. Only a volume that neither folder, name nor header places (a ``short`` NRRD
+called ``partial_overlaps-1``) has its values read for its role, and an image's
+stop at its first chunk (:mod:`app.discover._roles`). Pairing itself works on names
+and header geometry and costs nothing next to that. The order:
 
 1. walk the tree once (hidden files and macOS ``._`` files skipped);
 2. DICOM headers -> series (:func:`app.readers.dicom.scan_dicom`);
-3. NIfTI / NRRD headers -> images and masks (by folder, name, then header);
+3. NIfTI / NRRD headers -> images and masks (by folder, name, header, then values);
+   a mask-named folder holding images is not taken for a mask folder, so the folder
+   chosen (the dataset or any parent) does not change the pairing;
 4. label tables (``dataset.json``, colour tables, ...);
 5. pair masks with images (:mod:`app.discover._pairing`), confirmed by geometry;
 6. census of every mask, then cases in shapes I / II / III (:mod:`app.discover._cases`).
@@ -34,6 +38,7 @@ from app.discover._pairing import (
     pair_masks,
     series_keys,
 )
+from app.discover._roles import volume_role
 from app.discover._sidecars import (
     SIDECAR_SUFFIXES,
     LabelTable,
@@ -52,8 +57,6 @@ from app.readers import (
     ObjectKind,
     census,
     is_volume_name,
-    nifti_info,
-    nrrd_info,
     volume_format,
 )
 from app.readers.dicom import scan_dicom
@@ -65,7 +68,6 @@ _NOT_DICOM = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".pdf", 
               ".vtk", ".stl", ".obj", ".ply", ".mgz", ".yaml", ".yml", ".toml", ".cfg", ".ini",
               ".log", ".sh", ".bat", ".exe", ".dll", ".so", ".pth", ".pt", ".onnx")
 _OTHER_VOLUMES = (".mha", ".mhd", ".mgz")
-_LABEL_INTENT = 1002  # NIFTI_INTENT_LABEL
 # Why a DICOM series that is not an image is left out.
 _NOT_PAIRED = {
     ObjectKind.LOCALIZER: "a localizer (scout), not a volume to annotate",
@@ -206,39 +208,20 @@ def _walk(root: Path, warnings: list[str]) -> tuple[list[Path], list[Path], list
     return vols, sides, other
 
 
-def _header_role(info: NiftiInfo) -> tuple[str, str]:
-    if int(info.header.get("intent_code", 0)) == _LABEL_INTENT:
-        return "mask", "NIfTI intent: label map"
-    if info.dtype.kind == "f" or info.scaled:
-        return "image", f"{info.dtype.name} voxels"
-    if info.dtype.itemsize == 1 or info.dtype.kind == "b":
-        return "mask", f"{info.dtype.name} voxels"
-    return "image", f"{info.dtype.name} voxels"
+def _read_volume(path: Path, root: Path, rel: str, mixed: frozenset[Path]
+                 ) -> tuple[Volume, NiftiInfo | None]:
+    r = volume_role(path, root, mixed)
+    return Volume(path, rel, volume_format(path), r.role, r.why, r.grid, r.dtype, r.error), \
+        r.info
 
 
-def _read_volume(path: Path, root: Path, rel: str) -> tuple[Volume, NiftiInfo | None]:
-    role, why = layouts.role_hint(path, root)
-    kind = volume_format(path)
-    if kind is Format.NIFTI:
-        try:
-            info = nifti_info(path)
-        except SegmapError as exc:
-            return Volume(path, rel, kind, role or "mask", why, None, "", exc.message), None
-        if role is None:
-            role, why = _header_role(info)
-        return Volume(path, rel, kind, role, why, Grid.of(info.shape, info.affine),
-                      info.dtype.name), info
-    if path.name.lower().endswith(".seg.nrrd"):
-        role, why = "mask", "Slicer .seg.nrrd"
-    try:
-        nrrd = nrrd_info(path)
-    except SegmapError as exc:
-        return Volume(path, rel, kind, role or "mask", why, None, "", exc.message), None
-    dtype = str(nrrd.header.get("type", "")).lower()
-    if role is None:
-        small = dtype in ("uchar", "unsigned char", "uint8", "uint8_t", "signed char", "int8")
-        role, why = ("mask", f"{dtype} voxels") if small else ("image", f"{dtype} voxels")
-    return Volume(path, rel, kind, role, why, nrrd.grid, dtype), None
+def _mixed_folders(root: Path, series: Sequence[Any], volumes: Sequence[Path]
+                   ) -> frozenset[Path]:
+    """Mask-named folders holding images (``layouts.mixed_folders``), from what tells an
+    image without any folder's help: a DICOM image series, a volume named as an image."""
+    held = [_common_folder(s.files) for s in series if s.kind is ObjectKind.IMAGE]
+    held += [p.parent for p in volumes if layouts.names_image(p)]
+    return layouts.mixed_folders(root, held)
 
 
 def _dicom_images(series: Sequence[Any], root: Path) -> tuple[list[ImageRef], list[Unpaired]]:
@@ -280,11 +263,12 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
     vol_paths, side_paths, other = _walk(base, result.warnings)
     if other:
         result.series = yield from scan_dicom(other)
+    mixed = _mixed_folders(base, result.series, vol_paths)
     infos: dict[Path, NiftiInfo] = {}
     for i, p in enumerate(vol_paths):
         if i % 50 == 0:
             yield Progress(i, len(vol_paths), f"reading headers ({i}/{len(vol_paths)})")
-        vol, info = _read_volume(p, base, result.rel(p))
+        vol, info = _read_volume(p, base, result.rel(p), mixed)
         result.volumes.append(vol)
         if info is not None and vol.role == "mask":
             infos[p] = info
@@ -297,11 +281,11 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
     images, skipped = _dicom_images(result.series, base)
     for v in result.images:
         images.append(ImageRef(v.label, (v.path,), v.path.parent, v.grid, v.format,
-                               layouts.case_name_of(v.path, base), image_keys(v.path, base),
-                               error=v.error))
+                               layouts.case_name_of(v.path, base, mixed),
+                               image_keys(v.path, base, mixed), error=v.error))
     masks = [MaskRef(v.path, v.label, v.grid, v.error) for v in result.masks]
     listed = {k: v for t in result.tables for k, v in t.pairs.items()}
-    result.pairing = pair_masks(images, masks, base, listed)
+    result.pairing = pair_masks(images, masks, base, listed, mixed)
     result.unpaired = skipped + result.pairing.unpaired
     yield from _census_all(result, infos)
     result.cases = make_cases(result.pairing, result.censuses)
