@@ -6,6 +6,10 @@ RedBrick imports segmentations in three shapes (redbrick.md §2.4):
 * **II**: several multi-label files sharing one value -> category map;
 * **III**: binary masks, one per structure (``binaryMask``), each naming its file.
 
+Files numbered in one folder (``partial_overlaps-1``, ``-2``, ``-3``: dcmqi's input files
+of one segmentation) of which one holds several values are parts of one segmentation:
+they stay together as label maps, never split into binary masks.
+
 One image can carry masks of several shapes (TotalSegmentator's folder of binary
 masks beside its ``--ml`` file). RedBrick cannot mix shapes in one series, so each
 shape becomes its own case. Multi-label files that reuse the same values are
@@ -15,6 +19,7 @@ becomes its own case too; files with disjoint values form one case of shape II.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -58,8 +63,35 @@ class Case:
         return " | ".join(parts) + (f" | {self.note}" if self.note else "")
 
 
+_NUMBERED = re.compile(r"^(.*?[^-_ .\d])[-_ .]?(\d+)$")  # partial_overlaps-2 -> partial_overlaps
+
+
 def _structure_named(pair: Pair, case_key: str) -> bool:
     return bool(layouts.structure_name(pair.mask.path, case_key))
+
+
+def _family(path: Path) -> str | None:
+    """The name a numbered file shares with its siblings (``partial_overlaps``), or None."""
+    m = _NUMBERED.match(split_suffix(path.name)[0])
+    return m.group(1) if m else None
+
+
+def numbered_parts(pairs: Sequence[Pair], censuses: dict[Path, Census]) -> dict[Path, str]:
+    """Masks numbered in one folder with one multi-value label map among them: mask -> the
+    family's name (see the module docstring). All-binary families (``rib_left_1`` ..
+    ``rib_left_12``) are structures, one per file, and are left alone."""
+    families: dict[tuple[Path, str], list[Pair]] = defaultdict(list)
+    for p in pairs:
+        name = _family(p.mask.path)
+        if name is not None:
+            families[(p.mask.path.parent, name.lower())].append(p)
+    out: dict[Path, str] = {}
+    for group in families.values():
+        counted = [censuses.get(p.mask.path) for p in group]
+        if len(group) >= 2 and any(c is not None and not c.binary for c in counted):
+            name = _family(group[0].mask.path) or ""
+            out.update((p.mask.path, name) for p in group)
+    return out
 
 
 def split_by_shape(image: ImageRef, pairs: Sequence[Pair], censuses: dict[Path, Census]
@@ -67,9 +99,10 @@ def split_by_shape(image: ImageRef, pairs: Sequence[Pair], censuses: dict[Path, 
     """Group one image's masks into (shape, pairs, note) by binary-ness and folder."""
     binary_by_folder: dict[Path, list[Pair]] = defaultdict(list)
     labelmaps: list[Pair] = []
+    parts = numbered_parts(pairs, censuses)
     for p in pairs:
         c = censuses.get(p.mask.path)
-        if c is not None and c.binary:
+        if c is not None and c.binary and p.mask.path not in parts:
             binary_by_folder[p.mask.path.parent].append(p)
         else:
             labelmaps.append(p)
@@ -84,20 +117,22 @@ def split_by_shape(image: ImageRef, pairs: Sequence[Pair], censuses: dict[Path, 
         else:
             labelmaps.extend(group)  # a lone binary file is a label map with one value
     # Label maps in one folder with distinct values are parts of one map (II); sharing
-    # values, they are alternatives (one case each). Other folders: other cases.
-    by_folder: dict[Path, list[Pair]] = defaultdict(list)
+    # values, they are alternatives (one case each). Other folders, or numbered parts of
+    # one segmentation beside other label maps: other cases.
+    by_folder: dict[tuple[Path, str], list[Pair]] = defaultdict(list)
     for p in sorted(labelmaps, key=lambda p: p.mask.path.as_posix()):
-        by_folder[p.mask.path.parent].append(p)
+        by_folder[(p.mask.path.parent, parts.get(p.mask.path, ""))].append(p)
     shaped: list[tuple[ImportShape, list[Pair], str]] = []
-    for group in by_folder.values():
+    for (_, family), group in by_folder.items():
         if len(group) == 1:
             shaped.append((ImportShape.LABEL_MAP, group, ""))
             continue
         value_sets = [set(censuses[p.mask.path].nonzero) if p.mask.path in censuses else set()
                       for p in group]
         if sum(len(v) for v in value_sets) == len(set().union(*value_sets)):
+            what = f"numbered parts of {family}" if family else "label maps"
             shaped.append((ImportShape.LABEL_MAPS, group,
-                           f"{len(group)} label maps with distinct values, merged"))
+                           f"{len(group)} {what} with distinct values, merged"))
         else:
             shaped.extend((ImportShape.LABEL_MAP, [p], "label maps sharing values are "
                            "alternatives, one case each") for p in group)
@@ -132,6 +167,9 @@ def _suffix(shape: ImportShape, group: list[Pair]) -> str:
     if shape is ImportShape.BINARY_MASKS:
         return group[0].mask.path.parent.name
     if shape is ImportShape.LABEL_MAPS:
+        family = _family(group[0].mask.path)
+        if family and all(_family(p.mask.path) == family for p in group):
+            return family
         return group[0].mask.path.parent.name
     return split_suffix(group[0].mask.path.name)[0]
 
