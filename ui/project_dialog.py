@@ -22,6 +22,7 @@ from app.upload import (
     Credentials,
     CredentialsError,
     RedBrickClient,
+    check_id,
     load_credentials,
     project_taxonomy,
     typed_or_stored,
@@ -78,15 +79,16 @@ class ProjectDialog(QDialog):
         return typed_or_stored(self.key.text(), self._stored)
 
     def _on_load_clicked(self) -> None:
-        try:
-            creds = self._credentials()
-        except SegmapError as exc:
-            self.status.setText(str(exc))
-            return
         org, project, url = (w.text().strip() for w in (self.org, self.project, self.url))
         if not org or not project:
             self.status.setText("Enter the organization and project IDs (the UUIDs in the "
                                 "project's RedBrick address).")
+            return
+        try:
+            creds = self._credentials()
+            org, project = check_id(org, "organization"), check_id(project, "project")
+        except SegmapError as exc:
+            self.status.setText(str(exc))
             return
 
         def work() -> Taxonomy:
@@ -110,4 +112,6 @@ class ProjectDialog(QDialog):
 
     def _on_failed(self, exc: BaseException, _tb: str) -> None:
         self.load_button.setEnabled(True)
-        self.status.setText(str(exc))
+        # A SegmapError says what failed and what to do; anything else is a bug, named.
+        self.status.setText(str(exc) if isinstance(exc, SegmapError)
+                            else f"Could not load the taxonomy: {type(exc).__name__}: {exc}")

@@ -31,6 +31,7 @@ from app.upload import (
     DEFAULT_URL,
     Credentials,
     Destination,
+    RedBrickError,
     TaskResult,
     TaskState,
     UploadBlocked,
@@ -140,14 +141,15 @@ class UploadPanel(QGroupBox):
             if not org or not project:
                 raise SegmapError("Enter the organization and project IDs.",
                                   "They are the UUIDs in the project's RedBrick address.")
-            destination = Destination(self.url.text().strip() or DEFAULT_URL, org.lower(),
-                                      project.lower())
+            # Checks that both are UUIDs: a typo is said here, not after network retries.
+            destination = Destination(self.url.text().strip() or DEFAULT_URL, org, project)
             options = UploadOptions(storage=parse_storage(self.storage.currentText()),
                                     label_validate=self.label_validate.isChecked(),
                                     prune=self.prune.isChecked(),
                                     ground_truth=self.ground_truth.isChecked(), only=only)
             items = load_items(self.items_path)
         except SegmapError as exc:
+            self.status.setText(f"Not uploaded: {exc.message}")
             errors.show(exc, None, self)
             return
         self.retry_button.setEnabled(False)
@@ -197,5 +199,13 @@ class UploadPanel(QGroupBox):
             self.status.setText(f"Not uploaded: {exc.message} ({len(exc.findings)} error(s); "
                                 "see the Validate page).")
             return
-        self.status.setText(f"Upload failed: {exc}")
+        if isinstance(exc, SegmapError):
+            # One sentence: what failed and why; what to do is the dialog's hint, and the
+            # library's own text (``HTTPSConnectionPool(...)``) only in its details.
+            self.status.setText(f"Upload failed: {exc.message}")
+            detail = exc.detail if isinstance(exc, RedBrickError) else None
+            errors.show(exc, f"{detail}\n\n{tb}" if detail else tb, self)
+            return
+        self.status.setText(f"Upload failed: an internal error ({type(exc).__name__}); "
+                            "the details are in the message.")
         errors.show(exc, tb, self)

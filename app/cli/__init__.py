@@ -2,9 +2,9 @@
 
 Each subcommand lives in its own module under ``app/cli/commands`` and is discovered
 here; a module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
-``run(args) -> int``; ``segmap`` alone prints them. Errors the user can act on are printed as one message with
-a hint, never as a traceback; exit codes are 0 (ok), 1 (the work failed or found
-errors), 2 (usage), 130 (interrupted).
+``run(args) -> int``; ``segmap`` alone lists them. Errors the user can act on are
+printed as one message with a hint, never as a traceback; exit codes are 0 (ok), 1 (the
+work failed or found errors), 2 (usage), 130 (interrupted).
 """
 
 from __future__ import annotations

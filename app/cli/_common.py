@@ -28,7 +28,8 @@ def add_series_arguments(p: argparse.ArgumentParser) -> None:
 
 
 class StderrProgress:
-    """Prints progress on stderr: one updating line on a terminal, sparse lines otherwise."""
+    """Prints progress on stderr: one updating line on a terminal; otherwise (a log, a
+    pipe) a line when the text changes, at most one a second, never the same line twice."""
 
     def __init__(self, label: str, enabled: bool = True, interval: float = 1.0) -> None:
         self.label = label
@@ -37,6 +38,7 @@ class StderrProgress:
         self.interval = interval
         self._last = 0.0
         self._shown = False
+        self._text = ""
 
     def __call__(self, p: Progress) -> None:
         if not self.enabled:
@@ -45,10 +47,13 @@ class StderrProgress:
         final = p.total and p.done >= p.total
         if not final and now - self._last < (0.1 if self.tty else self.interval):
             return
-        self._last = now
         pct = f"{100 * p.fraction:3.0f}%" if p.total else "   "
-        text = f"{self.label}: {pct} {p.message}"[:110]
+        text = f"{self.label}: {pct} {p.message}"
+        if not self.tty and text == self._text:
+            return
+        self._last, self._text = now, text
         if self.tty:
+            text = text[:110]  # one line that updates in place
             sys.stderr.write("\r\033[K" + text)
             self._shown = True
         else:

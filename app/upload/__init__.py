@@ -23,6 +23,7 @@ from app.upload._credentials import (
     Credentials,
     CredentialsError,
     Destination,
+    check_id,
     load_credentials,
     parse_storage,
     resolve_destination,
@@ -37,7 +38,7 @@ __all__ = [
     "DEFAULT_URL", "PUBLIC_STORAGE", "REDBRICK_STORAGE", "AuthError", "Credentials",
     "CredentialsError", "Destination", "Journal", "Project", "RedBrickClient", "RedBrickError",
     "RetryPolicy", "TaskResult", "TaskState", "Timeouts", "TransientError", "UploadBlocked",
-    "UploadOptions", "UploadProgress", "UploadReport", "api_url", "get_project", "journal_path",
-    "load_credentials", "parse_storage", "project_taxonomy", "resolve_destination",
-    "typed_or_stored", "upload"
+    "UploadOptions", "UploadProgress", "UploadReport", "api_url", "check_id", "get_project",
+    "journal_path", "load_credentials", "parse_storage", "project_taxonomy",
+    "resolve_destination", "typed_or_stored", "upload"
 ]

@@ -14,6 +14,9 @@ Where it is more careful than the SDK:
   after ``reconcile`` has checked that the first attempt did not take effect;
 * the key never appears in an error message (``redact``), nor do the signatures
   of presigned URLs;
+* a failure is said in one sentence, what was being done and what went wrong
+  ("the name api.example.org does not resolve"), with what to do in the hint;
+  the library's own text is kept in ``RedBrickError.detail`` for the details;
 * everything stops at the next request or backoff when ``cancel`` is set.
 
 urllib3's ``Retry`` is not used: it cannot tell a mutation whose response was
@@ -34,10 +37,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from app.errors import Cancelled, InputError, SegmapError
 
@@ -47,7 +51,13 @@ log = logging.getLogger("segmap.upload")
 
 
 class RedBrickError(SegmapError):
-    """RedBrick refused or failed a request."""
+    """RedBrick refused or failed a request. ``detail`` is the underlying error's own text
+    (redacted), for an expandable details pane; the message says it in plain words."""
+
+    def __init__(self, message: str, hint: str | None = None, detail: str | None = None
+                 ) -> None:
+        super().__init__(message, hint)
+        self.detail = detail
 
 
 class AuthError(RedBrickError):
@@ -105,15 +115,89 @@ class Timeouts:
 
 
 class _Failure(Exception):
-    """One failed attempt: whether to retry, and whether the server may have acted on it."""
+    """One failed attempt: whether to retry, and whether the server may have acted on it.
+
+    The message is what went wrong in plain words; ``detail`` the library's text;
+    ``network`` is True when the server was not reached or the connection broke.
+    """
 
     def __init__(self, message: str, *, retry: bool, reached: bool,
-                 retry_after: float | None = None, status: int | None = None) -> None:
+                 retry_after: float | None = None, status: int | None = None,
+                 detail: str | None = None, network: bool = False) -> None:
         super().__init__(message)
         self.retry = retry
         self.reached = reached
         self.retry_after = retry_after
         self.status = status
+        self.detail = detail
+        self.network = network
+
+
+# What each operation is for, as the messages say it.
+_DOING = {
+    "getProjectSDK": "Checking the RedBrick project",
+    "validateAndConvertToImportFormatSDK": "RedBrick's validation of the tasks",
+    "getLabelStorageSDK": "Asking RedBrick for its label storage",
+    "itemsUploadPresignSDK": "Asking RedBrick where to upload the images",
+    "presignUploadsSDK": "Asking RedBrick where to upload the labels",
+    "createDatapointSDK": "Creating the task in RedBrick",
+    "tasksListSDK": "Looking the task up in RedBrick",
+}
+
+
+def doing(operation: str) -> str:
+    """What an operation is for, for a person: ``Checking the RedBrick project``."""
+    return _DOING.get(operation, f"RedBrick's {operation}")
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or url
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and what caused it, and the reasons urllib3 wraps inside."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo += [x for x in (e.__cause__, e.__context__, getattr(e, "reason", None),
+                             *(a for a in e.args if isinstance(a, BaseException)))
+                 if isinstance(x, BaseException)]
+
+
+def network_reason(exc: requests.exceptions.RequestException, url: str,
+                   timeout: tuple[float, float]) -> str:
+    """What went wrong with a connection, in plain words (no library text); ``timeout``
+    is the (connect, read) timeout the request had."""
+    host, chain = _host(url), list(_chain(exc))
+    text = " ".join(str(e) for e in chain)
+    if isinstance(exc, requests.exceptions.SSLError):
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            return f"the certificate of {host} could not be verified"
+        return f"the secure (TLS) connection to {host} failed"
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return f"the proxy did not let the connection to {host} through"
+    if isinstance(exc, requests.exceptions.Timeout):
+        seconds = timeout[0] if isinstance(exc, requests.exceptions.ConnectTimeout) \
+            else timeout[1]
+        return f"{host} did not answer within {seconds:g} s"
+    if any(isinstance(e, NameResolutionError) for e in chain) or any(
+            s in text for s in ("Name or service not known", "nodename nor servname",
+                                "Temporary failure in name resolution", "getaddrinfo failed")):
+        return f"the name {host} does not resolve (no network, or a wrong address)"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
+        return f"{host} refused the connection"
+    if "Network is unreachable" in text or "No route to host" in text:
+        return "the network is unreachable"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return f"the answer from {host} was cut off"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return f"the connection to {host} was lost"
+    return f"the request to {host} failed ({type(exc).__name__})"
 
 
 class _Body:
@@ -148,8 +232,9 @@ def _retry_after(resp: requests.Response) -> float | None:
 class RedBrickClient:
     """A session with RedBrick's API for one API key.
 
-    ``on_retry(operation, failures, reason)`` is told about every retry (for the
-    summary). The client is safe to share between threads.
+    ``on_retry(doing, failures, reason)`` is told about every retry (for the progress
+    and the summary): what was being done, how many attempts failed, why. The client is
+    safe to share between threads.
     """
 
     def __init__(self, api_key: str, url: str | None = None, *,
@@ -157,6 +242,7 @@ class RedBrickClient:
                  pool_size: int = 32, cancel: threading.Event | None = None,
                  on_retry: Callable[[str, int, str], None] | None = None) -> None:
         self._key = api_key
+        self.base_url = (url or DEFAULT_URL).rstrip("/")
         self.url = api_url(url)
         self.retry = retry or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
@@ -201,7 +287,7 @@ class RedBrickClient:
         operation = _operation_name(query)
         body = encode_body(query, variables)
         maybe_done = False
-        for attempt in self._attempts(operation):
+        for attempt in self._attempts(doing(operation)):
             if maybe_done and reconcile is not None:
                 found = reconcile()
                 if found is not None:
@@ -225,7 +311,7 @@ class RedBrickClient:
             resp = self.session.post(self.url, data=body, headers=self._headers,
                                      timeout=self.timeouts.api)
         except requests.exceptions.RequestException as exc:
-            raise self._network_failure(exc) from None
+            raise self._network_failure(exc, self.url, self.timeouts.api) from None
         text = resp.text if resp.status_code >= 400 else ""
         self._check_status(resp, operation, text)
         try:
@@ -235,11 +321,11 @@ class RedBrickClient:
                 # The SDK's headers accept brotli; requests decodes it only with brotli installed.
                 raise RedBrickError(f"{operation}: RedBrick answered in brotli, which this "
                                     "Python cannot decode.", "pip install brotli") from None
-            raise _Failure(f"{operation}: the server's answer is not JSON", retry=True,
-                           reached=True) from None
+            raise _Failure("RedBrick's answer was not JSON", retry=True, reached=True,
+                           detail=self.redact(resp.text[:300])) from None
         if not isinstance(payload, dict):
-            raise _Failure(f"{operation}: unexpected answer {str(payload)[:200]}",
-                           retry=True, reached=True)
+            raise _Failure("RedBrick's answer was not a JSON object", retry=True,
+                           reached=True, detail=self.redact(str(payload)[:300]))
         if payload.get("errors"):
             messages = [str(e.get("message", e)) if isinstance(e, dict) else str(e)
                         for e in payload["errors"]]
@@ -260,33 +346,35 @@ class RedBrickClient:
                 "belongs to this organization; create a new one in RedBrick AI under "
                 "Integrations > API keys if needed.")
         if status == 429:
-            raise _Failure(f"{operation}: rate limited (HTTP 429)", retry=True, reached=False,
-                           retry_after=_retry_after(resp), status=status)
+            raise _Failure("RedBrick asked to slow down (HTTP 429)", retry=True,
+                           reached=False, retry_after=_retry_after(resp), status=status)
         if status >= 500:
-            raise _Failure(f"{operation}: server error HTTP {status} {detail}".rstrip(),
-                           retry=True, reached=True, retry_after=_retry_after(resp),
-                           status=status)
+            raise _Failure(f"RedBrick had a server error (HTTP {status})", retry=True,
+                           reached=True, retry_after=_retry_after(resp), status=status,
+                           detail=detail or None)
         if status == 404:
             raise RedBrickError(f"RedBrick API endpoint not found: {self.url}",
                                 "Check the --url: it is RedBrick's base URL, e.g. "
                                 "https://api.redbrickai.com.")
         raise RedBrickError(f"RedBrick refused {operation} (HTTP {status}): {detail}")
 
-    def _network_failure(self, exc: requests.exceptions.RequestException) -> _Failure:
+    def _network_failure(self, exc: requests.exceptions.RequestException, url: str,
+                         timeout: tuple[float, float]) -> _Failure:
         # A connection that was never made cannot have been acted on; anything after
         # the request went out (reset, read timeout) may have been.
         reason = getattr(exc.args[0], "reason", None) if exc.args else None
         reached = not (isinstance(exc, requests.exceptions.ConnectTimeout)
                        or isinstance(reason, NewConnectionError))
-        return _Failure(self.redact(f"{type(exc).__name__}: {exc}")[:300], retry=True,
-                        reached=reached)
+        return _Failure(network_reason(exc, url, timeout), retry=True, reached=reached,
+                        detail=self.redact(f"{type(exc).__name__}: {exc}")[:500],
+                        network=True)
 
     # -- files -----------------------------------------------------------------------
 
     def put(self, url: str, body: bytes | Path, headers: dict[str, str], *,
             what: str) -> None:
         """PUT a file (bytes, or a path streamed from disk) to a presigned URL."""
-        for attempt in self._attempts(f"upload of {what}"):
+        for attempt in self._attempts(f"Uploading {what}"):
             stream: _Body | None = None  # a file is streamed from disk; bytes go as they are
             if isinstance(body, Path):
                 try:
@@ -303,7 +391,7 @@ class RedBrickClient:
             except requests.exceptions.RequestException as exc:
                 if isinstance(exc.__context__, Cancelled) or self.cancel.is_set():
                     raise Cancelled() from None
-                attempt.failed(self._network_failure(exc))
+                attempt.failed(self._network_failure(exc, url, self.timeouts.put))
                 continue
             finally:
                 if stream is not None:
@@ -311,8 +399,9 @@ class RedBrickClient:
             if 200 <= resp.status_code < 300:
                 return
             if resp.status_code == 429 or resp.status_code >= 500:
-                attempt.failed(_Failure(f"HTTP {resp.status_code}", retry=True, reached=True,
-                                        retry_after=_retry_after(resp)))
+                attempt.failed(_Failure(
+                    f"the storage at {_host(url)} answered HTTP {resp.status_code}",
+                    retry=True, reached=True, retry_after=_retry_after(resp)))
                 continue
             raise RedBrickError(
                 f"The upload of {what} was refused (HTTP {resp.status_code}): "
@@ -322,7 +411,9 @@ class RedBrickClient:
 
     # -- retries ---------------------------------------------------------------------
 
-    def _attempts(self, operation: str) -> Iterator[_Attempt]:
+    def _attempts(self, doing: str) -> Iterator[_Attempt]:
+        """Attempts at ``doing`` (``Checking the RedBrick project``), with backoff between;
+        the last failure becomes a TransientError saying what failed and what to do."""
         failures = 0
         while True:
             if self.cancel.is_set():
@@ -334,15 +425,23 @@ class RedBrickClient:
             failures += 1
             failure = attempt.failure
             if not failure.retry or failures >= self.retry.attempts:
-                raise TransientError(
-                    f"{failure} (gave up after {failures} attempt{'s' * (failures > 1)})",
-                    "The network or RedBrick is having trouble; run the upload again later: "
-                    "finished work is kept and not repeated.")
+                raise self._gave_up(doing, failure, failures)
             if self.on_retry is not None:
-                self.on_retry(operation, failures, str(failure))
-            log.debug("retrying %s after %s", operation, failure)
+                self.on_retry(doing, failures, str(failure))
+            log.debug("retrying %s after %s (%s)", doing, failure, failure.detail or "")
             if self.cancel.wait(self.retry.delay(failures, failure.retry_after)):
                 raise Cancelled()
+
+    def _gave_up(self, doing: str, failure: _Failure, failures: int) -> TransientError:
+        tries = f" after {failures} attempts" if failures > 1 else ""
+        message = f"{doing} failed{tries}: {failure}."
+        if failure.network:
+            hint = (f"Check the internet connection and the RedBrick URL ({self.base_url}), "
+                    "then run the upload again; finished work is kept and not repeated.")
+        else:
+            hint = ("RedBrick is having trouble; run the upload again later: finished work "
+                    "is kept and not repeated.")
+        return TransientError(message, hint, failure.detail)
 
 
 @dataclass

@@ -44,13 +44,32 @@ class Credentials:
     url: str | None = None
 
 
+def check_id(value: str, what: str, source: str | None = None) -> str:
+    """``value`` as RedBrick's API takes it (a lower-case UUID); an error saying which id is
+    wrong and where to find the right one, before anything goes to the network."""
+    text = value.strip().lower()
+    if _UUID.match(text):
+        return text
+    where = f" (from {source})" if source else ""
+    raise CredentialsError(
+        f"The {what} id {value.strip()!r}{where} is not a RedBrick id: RedBrick's ids are "
+        "UUIDs of 36 characters, like 1a2b3c4d-0000-4000-8000-0123456789ab.",
+        "Copy it from the project's address in RedBrick AI: "
+        "https://app.redbrickai.com/ORGANIZATION-ID/projects/PROJECT-ID/...")
+
+
 @dataclass(frozen=True)
 class Destination:
-    """The RedBrick project an upload goes to."""
+    """The RedBrick project an upload goes to; the ids are checked (UUIDs) and lower-cased
+    when it is made, so a typo fails at once with a clear message, not on the network."""
 
     url: str
     org_id: str
     project_id: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "org_id", check_id(self.org_id, "organization"))
+        object.__setattr__(self, "project_id", check_id(self.project_id, "project"))
 
     @property
     def key(self) -> str:
@@ -184,8 +203,12 @@ def resolve_destination(org: str | None, project: str | None, url: str | None,
                         ) -> Destination:
     """Organization, project and URL from flags, the CLI project config and the profile."""
     config = None if org and project else find_project_config(search_from)
-    org_id = org or (config.org_id if config else None) or credentials.org_id
-    project_id = project or (config.project_id if config else None)
+    org_id, org_from = ((org, "--org") if org else
+                        (config.org_id, str(config.path)) if config and config.org_id else
+                        (credentials.org_id, credentials.source))
+    project_id, project_from = ((project, "--project") if project else
+                                (config.project_id, str(config.path)) if config else
+                                (None, ""))
     where = f" (nor in {config.path})" if config else ""
     if not org_id:
         raise CredentialsError(f"No RedBrick organization given{where}.",
@@ -193,5 +216,6 @@ def resolve_destination(org: str | None, project: str | None, url: str | None,
     if not project_id:
         raise CredentialsError(f"No RedBrick project given{where}.",
                                "Pass --project PROJECT_ID (the UUID in the project's URL).")
-    return Destination(url or credentials.url or DEFAULT_URL, org_id.strip().lower(),
-                       project_id.strip().lower())
+    return Destination(url or credentials.url or DEFAULT_URL,
+                       check_id(org_id, "organization", org_from),
+                       check_id(project_id, "project", project_from))

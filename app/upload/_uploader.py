@@ -85,6 +85,7 @@ class _Board:
         self._pos = {r.index: n for n, r in enumerate(results)}
         self.results = results
         self.message = ""
+        self.retrying: tuple[str, str] | None = None  # (doing, retry n of m: why), the latest
 
     def update(self, index: int, note: str | None = None, **changes: Any) -> None:
         with self._lock:
@@ -96,6 +97,12 @@ class _Board:
             state = changes.get("state")
             if state is not None:
                 self.message = f"{current.name}: {state}"
+                self.retrying = None
+
+    def retry(self, doing: str | None, note: str = "") -> None:
+        """Say the latest retry in the progress message until the work moves on (None)."""
+        with self._lock:
+            self.retrying = (doing, note) if doing else None
 
     def file_done(self, index: int, reused: bool) -> None:
         with self._lock:
@@ -108,6 +115,10 @@ class _Board:
         with self._lock:
             snapshot = tuple(self.results)
             text = message or self.message
+            if self.retrying:
+                doing, note = self.retrying
+                text = f"{doing}: {note}" if doing == text or not text else \
+                    f"{text} ({doing}: {note})"
         done = sum(1.0 if r.state.finished else
                    0.9 * r.files_done / r.files_total if r.files_total else 0.0
                    for r in snapshot)
@@ -147,11 +158,13 @@ class _Run:
         self._their_on_retry = client.on_retry
         client.on_retry = self._count_retry
 
-    def _count_retry(self, operation: str, failures: int, reason: str) -> None:
+    def _count_retry(self, doing: str, failures: int, reason: str) -> None:
         with self._retry_lock:
             self.retries += 1
+        retries = self.client.retry.attempts - 1
+        self.board.retry(doing, f"retry {failures} of {retries}, after: {reason}")
         if self._their_on_retry is not None:
-            self._their_on_retry(operation, failures, reason)
+            self._their_on_retry(doing, failures, reason)
 
     def _call(self, pool: ThreadPoolExecutor, message: str, fn: Callable[..., T],
               *args: Any) -> Generator[UploadProgress, None, T]:
@@ -160,6 +173,7 @@ class _Run:
         while not future.done():
             wait([future], timeout=0.1)
             yield self.board.progress(message)
+        self.board.retry(None)  # done (or given up): its retries are over
         return future.result()
 
     def work(self) -> Work[UploadReport]:

@@ -104,3 +104,59 @@ def test_taxonomy_from_a_redbrick_project(qtbot, window, demo_dataset, shown):
         assert "43" in short.status.text() and short.taxonomy is None
     finally:
         server.stop()
+
+
+def test_ids_are_checked_before_anything_is_sent(qtbot, window, demo_dataset, tmp_path, shown):
+    server = RBServer(taxonomy=json.loads(demo_dataset.taxonomy_json.read_text())).start()
+    try:
+        panel = exported(qtbot, window, demo_dataset, tmp_path)
+        fill(panel, server)
+        panel.org.setText("my organization")
+        panel.upload_button.click()
+        assert server.requests == 0 and not window.busy()
+        [exc] = shown
+        assert "organization id 'my organization' is not a RedBrick id" in exc.message
+        assert panel.status.text().startswith("Not uploaded: The organization id")
+    finally:
+        server.stop()
+
+
+def test_an_unreachable_server_is_one_sentence(qtbot, window, demo_dataset, tmp_path, shown,
+                                               monkeypatch):
+    import socket
+
+    from app.upload import TransientError, _client
+
+    monkeypatch.setattr(_client.RetryPolicy, "delay", lambda self, failures, after=None: 0.001)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    details = []
+    monkeypatch.setattr(errors, "show", lambda exc, d=None, parent=None: (shown.append(exc),
+                                                                         details.append(d)))
+    panel = exported(qtbot, window, demo_dataset, tmp_path)
+    panel.url.setText(f"http://localhost:{port}")
+    panel.org.setText(ORG)
+    panel.project.setText(PROJECT)
+    panel.key.setText(API_KEY)
+    panel.upload_button.click()
+    qtbot.waitUntil(lambda: bool(shown), timeout=60_000)
+    [exc] = shown
+    assert isinstance(exc, TransientError)
+    assert panel.status.text() == ("Upload failed: Checking the RedBrick project failed after 5 "
+                                   "attempts: localhost refused the connection.")
+    assert "HTTPConnectionPool" not in panel.status.text() + exc.message
+    assert "HTTPConnectionPool" in details[0]  # the library's words: in the details only
+
+
+def test_the_project_dialog_checks_ids_first(qtbot, window):
+    from ui.project_dialog import ProjectDialog
+
+    dialog = ProjectDialog(window, window.state)
+    qtbot.addWidget(dialog)
+    dialog.org.setText(ORG)
+    dialog.project.setText("project 7")
+    dialog.key.setText(API_KEY)
+    dialog.load_button.click()
+    assert "project id 'project 7' is not a RedBrick id" in dialog.status.text()
+    assert dialog.load_button.isEnabled() and dialog.taxonomy is None

@@ -90,21 +90,25 @@ def test_cli_looks_in_the_virtualenv_then_home(tmp_path, monkeypatch):
 
 
 def test_destination_from_flags_project_config_and_profile(tmp_path):
-    creds = Credentials(API_KEY, "test", org_id="org-from-profile", url="https://x.org")
+    o_prof, o_conf, o_flag = (f"{n}1111111-aaaa-4bbb-8ccc-000000000001" for n in "123")
+    p_conf, p_flag = (f"{n}2222222-AAAA-4BBB-8CCC-000000000002" for n in "45")
+    creds = Credentials(API_KEY, "test", org_id=o_prof, url="https://x.org")
     project_dir = tmp_path / "proj"
     (project_dir / ".redbrick").mkdir(parents=True)
-    (project_dir / ".redbrick" / "config").write_text("[org]\nid = ORG-C\n\n[project]\nid = P-C\n")
+    (project_dir / ".redbrick" / "config").write_text(
+        f"[org]\nid = {o_conf.upper()}\n\n[project]\nid = {p_conf}\n")
     deep = project_dir / "cases" / "a"
     deep.mkdir(parents=True)
-    assert find_project_config([deep]).project_id == "p-c"
+    assert find_project_config([deep]).project_id == p_conf.lower()
     d = resolve_destination(None, None, None, creds, [deep])
-    assert (d.org_id, d.project_id, d.url) == ("org-c", "p-c", "https://x.org")
-    d = resolve_destination("ORG-F", "P-F", "http://localhost:9", creds, [deep])
-    assert (d.org_id, d.project_id, d.url) == ("org-f", "p-f", "http://localhost:9")
-    d = resolve_destination(None, "p", None, Credentials(API_KEY, "t", org_id="o"), [tmp_path])
-    assert d.org_id == "o" and d.url == "https://api.redbrickai.com"
+    assert (d.org_id, d.project_id, d.url) == (o_conf, p_conf.lower(), "https://x.org")
+    d = resolve_destination(o_flag.upper(), p_flag, "http://localhost:9", creds, [deep])
+    assert (d.org_id, d.project_id, d.url) == (o_flag, p_flag.lower(), "http://localhost:9")
+    d = resolve_destination(None, p_flag, None, Credentials(API_KEY, "t", org_id=o_prof),
+                            [tmp_path])
+    assert d.org_id == o_prof and d.url == "https://api.redbrickai.com"
     with pytest.raises(CredentialsError, match="--project"):
-        resolve_destination("o", None, None, creds, [tmp_path])
+        resolve_destination(o_flag, None, None, creds, [tmp_path])
 
 
 def test_storage_choices():
