@@ -1,5 +1,7 @@
 """Image or mask: what decides the role of a NIfTI or NRRD volume, strongest first.
 
+(A NIfTI file Segmap wrote itself carries its mark and is neither: ``Role.output``.)
+
 1. its folder and its name (:func:`app.discover._layouts.role_hint`): ``labelsTr/``,
    ``_seg``, ``_0000``, ``ct``; a mask-named folder that holds images says nothing
    (:func:`app.discover._layouts.mixed_folders`);
@@ -57,6 +59,7 @@ class Role:
     dtype: str
     info: NiftiInfo | None = None  # the NIfTI header, kept for the census
     error: str | None = None
+    output: str = ""  # what Segmap wrote the file as (its mark): left out of the scan
 
 
 def volume_role(path: Path, root: Path, mixed: Collection[Path] = ()) -> Role:
@@ -68,6 +71,8 @@ def volume_role(path: Path, root: Path, mixed: Collection[Path] = ()) -> Role:
         except SegmapError as exc:
             return Role(role or "mask", why, None, "", error=exc.message)
         grid = Grid.of(info.shape, info.affine)
+        if info.segmap_output:
+            return Role("mask", "Segmap's mark", grid, info.dtype.name, output=info.segmap_output)
         if role is None:
             role, why = _nifti_header_role(info)
             if role is None:

@@ -38,6 +38,8 @@ from app.discover._pairing import (
     pair_masks,
     series_keys,
 )
+from app.discover import _outputs as outputs
+from app.discover._outputs import LeftOut
 from app.discover._roles import volume_role
 from app.discover._sidecars import (
     SIDECAR_SUFFIXES,
@@ -115,6 +117,7 @@ class ScanResult:
     cases: list[Case] = field(default_factory=list)
     unpaired: list[Unpaired] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    left_out: list[LeftOut] = field(default_factory=list)  # Segmap's own outputs
 
     @property
     def images(self) -> list[Volume]:
@@ -132,7 +135,8 @@ class ScanResult:
             return str(path)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"root", "series", "volumes", "masks", "cases", "unpaired", "tables", "warnings"}``."""
+        """``{"root", "series", "volumes", "masks", "cases", "unpaired", "tables", "warnings",
+        "left_out"}``."""
         series = []
         for s in self.series:
             j = s.to_json()  # "files" is a count: a series can hold thousands
@@ -161,6 +165,7 @@ class ScanResult:
                         "labels": {str(k): n for k, n in sorted(t.names.items())}}
                        for t in self.tables if t.path not in self.censuses],
             "warnings": list(self.warnings),
+            "left_out": [x.to_json() for x in self.left_out],
         }
 
     def case_json(self, c: Case) -> dict[str, Any]:
@@ -179,22 +184,34 @@ class ScanResult:
         }
 
 
-def _walk(root: Path, warnings: list[str]) -> tuple[list[Path], list[Path], list[Path]]:
-    """(volumes, sidecars, other files) under ``root``; hidden entries skipped."""
+def _walk(result: ScanResult) -> tuple[list[Path], list[Path], list[Path]]:
+    """(volumes, sidecars, other files) under the root; hidden entries skipped, Segmap's
+    own output folders and journals left out (``result.left_out``)."""
     vols, sides, other = [], [], []
+    root, warnings = result.root, result.warnings
 
     def onerror(exc: OSError) -> None:
         warnings.append(f"Cannot read folder {exc.filename}: {exc.strerror or exc}")
 
+    def kept(folder: Path) -> bool:
+        what = outputs.converted_folder(folder)
+        if what is not None:
+            result.left_out.append(LeftOut(result.rel(folder) + "/", what))
+        return what is None
+
     unsupported = 0
     for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX")
         base = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX"
+                             and kept(base / d))
         for f in sorted(filenames):
             if f.startswith("."):  # includes macOS ._ resource forks
                 continue
             low = f.lower()
-            if is_volume_name(low):
+            if low.endswith(outputs.JOURNAL_SUFFIX) and \
+                    (what := outputs.output_file(base / f)) is not None:
+                result.left_out.append(LeftOut(result.rel(base / f), what))
+            elif is_volume_name(low):
                 vols.append(base / f)
             elif low.endswith(SIDECAR_SUFFIXES):
                 sides.append(base / f)
@@ -209,8 +226,10 @@ def _walk(root: Path, warnings: list[str]) -> tuple[list[Path], list[Path], list
 
 
 def _read_volume(path: Path, root: Path, rel: str, mixed: frozenset[Path]
-                 ) -> tuple[Volume, NiftiInfo | None]:
+                 ) -> tuple[Volume | LeftOut, NiftiInfo | None]:
     r = volume_role(path, root, mixed)
+    if r.output:
+        return LeftOut(rel, f"a {r.output} it wrote"), None
     return Volume(path, rel, volume_format(path), r.role, r.why, r.grid, r.dtype, r.error), \
         r.info
 
@@ -260,7 +279,7 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
                          "Give the folder that holds the images and masks.")
     result = ScanResult(base)
     yield Progress(0, 0, "finding files")
-    vol_paths, side_paths, other = _walk(base, result.warnings)
+    vol_paths, side_paths, other = _walk(result)
     if other:
         result.series = yield from scan_dicom(other)
     mixed = _mixed_folders(base, result.series, vol_paths)
@@ -269,6 +288,9 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
         if i % 50 == 0:
             yield Progress(i, len(vol_paths), f"reading headers ({i}/{len(vol_paths)})")
         vol, info = _read_volume(p, base, result.rel(p), mixed)
+        if isinstance(vol, LeftOut):
+            result.left_out.append(vol)
+            continue
         result.volumes.append(vol)
         if info is not None and vol.role == "mask":
             infos[p] = info
@@ -276,6 +298,8 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
         table, problem = read_sidecar(p)
         if table is not None:
             result.tables.append(table)
+        elif (what := outputs.output_file(p)) is not None:
+            result.left_out.append(LeftOut(result.rel(p), what))
         if problem:
             result.warnings.append(problem)
     images, skipped = _dicom_images(result.series, base)
@@ -290,6 +314,7 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
     yield from _census_all(result, infos)
     result.cases = make_cases(result.pairing, result.censuses)
     _refine_layouts(result)
+    result.warnings.extend(x.note for x in result.left_out)
     yield Progress(1, 1, f"{len(result.cases)} cases")
     return result
 

@@ -106,6 +106,13 @@ def read_sidecar(path: Path) -> tuple[LabelTable | None, str | None]:
         return None, f"{path}: not a usable label table ({exc})"
 
 
+def is_items_list(obj: Any) -> bool:
+    """True for parsed JSON shaped as an items list (tasks with series, items or
+    segmentations)."""
+    return isinstance(obj, list) and bool(obj) and all(isinstance(t, dict) for t in obj) \
+        and any("series" in t or "segmentations" in t or "items" in t for t in obj)
+
+
 def _from_json(path: Path, obj: Any) -> LabelTable | None:
     if isinstance(obj, dict) and isinstance(obj.get("labels"), dict):
         return _dataset_json(path, obj)
@@ -115,7 +122,7 @@ def _from_json(path: Path, obj: Any) -> LabelTable | None:
         if all("id" in t and "name" in t and "series" not in t for t in obj):
             return LabelTable(path, TableKind.DATATURE,
                               {int(t["id"]): str(t["name"]) for t in obj if int(t["id"])})
-        if any("series" in t or "segmentations" in t or "items" in t for t in obj):
+        if is_items_list(obj):
             return _items_list(path, obj)
     return None
 

@@ -27,6 +27,10 @@ from app.errors import VolumeReadError
 from app.jsonio import atomic_path
 
 GZIP_MAGIC = b"\x1f\x8b"
+# Every NIfTI file save_nifti writes says so in its header's descrip field (80 bytes,
+# read with the header at no cost), so a later scan of the folder can tell Segmap's own
+# outputs (a merged label volume) from the user's data.
+SEGMAP_MARK = "segmap:"
 _READ_BLOCK = 1 << 24  # bytes per readinto() call: large enough to amortise call overhead
 # isal's stub types isal_zlib.error as an instance; it is the exception class.
 _GZIP_ERRORS: tuple[type[BaseException], ...] = (
@@ -64,6 +68,15 @@ class NiftiInfo:
     def zooms(self) -> tuple[float, ...]:
         """Voxel size in mm along each array axis."""
         return tuple(float(z) for z in self.header.get_zooms()[: len(self.shape)])
+
+    @property
+    def segmap_output(self) -> str:
+        """What Segmap wrote this file as (``save_nifti``'s mark), or "" for other files."""
+        raw = bytes(np.asarray(self.header["descrip"]).tobytes()).split(b"\0", 1)[0]
+        text = raw.decode("latin-1").strip()
+        if not text.startswith(SEGMAP_MARK):
+            return ""
+        return text[len(SEGMAP_MARK):].strip() or "output"
 
 
 def open_nifti_stream(path: Path) -> tuple[BinaryIO, bool]:
@@ -350,10 +363,22 @@ def nifti_bytes(img: nib.Nifti1Image | nib.Nifti2Image, compresslevel: int = 1) 
     return igzip.compress(img.to_bytes(), compresslevel=compresslevel, mtime=0)
 
 
-def save_nifti(img: nib.Nifti1Image | nib.Nifti2Image, path: str | os.PathLike[str]) -> Path:
-    """Write ``img`` atomically; gzip it when the name ends in .gz."""
+def save_nifti(img: nib.Nifti1Image | nib.Nifti2Image, path: str | os.PathLike[str],
+               what: str = "label volume") -> Path:
+    """Write ``img`` atomically; gzip it when the name ends in .gz.
+
+    The file's ``descrip`` says ``segmap: <what>`` (:attr:`NiftiInfo.segmap_output` reads
+    it back), so a scan of the folder leaves Segmap's own output out; ``img`` itself is
+    not changed.
+    """
     target = Path(path)
-    data = nifti_bytes(img) if target.name.endswith(".gz") else img.to_bytes()
+    header = img.header
+    before = header["descrip"].copy()
+    header["descrip"] = f"{SEGMAP_MARK} {what}"[:79].encode("latin-1", errors="replace")
+    try:
+        data = nifti_bytes(img) if target.name.endswith(".gz") else img.to_bytes()
+    finally:
+        header["descrip"] = before
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
     return target
