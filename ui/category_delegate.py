@@ -55,6 +55,13 @@ class CategoryCombo(QComboBox):
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setCompleter(completer)
+        # The lists are as wide as their longest entry, not as the (narrow) column.
+        fm = self.fontMetrics()
+        widest = max((fm.horizontalAdvance(self.itemText(n)) for n in range(self.count())),
+                     default=0) + self.iconSize().width() + 48
+        for view in (self.view(), completer.popup()):
+            if view is not None:
+                view.setMinimumWidth(widest)
         self.setToolTip("Type to search the taxonomy; Enter to choose, Esc to cancel")
 
     def _index_of(self, text: str) -> int:

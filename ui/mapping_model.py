@@ -1,10 +1,10 @@
 """The mapping table: a QAbstractTableModel over the session's rows of one case.
 
-One row per label value (shapes I, II) or per binary mask file (shape III). Only
-the Category column is editable; editing it calls ``Session.set_category`` through
-the wizard's state, whose announcement refreshes every view of the case (this
-model included). What a status means is spelled out in the tooltip and in the
-Status column.
+One row per label value (shapes I, II) or per binary mask file (shape III), empty
+masks last (or hidden: ``set_hide_empty``). Only the Category column is editable;
+editing it calls ``Session.set_category`` through the wizard's state, whose
+announcement refreshes every view of the case (this model included) and makes it
+undoable. What a status means is spelled out in the tooltip and in the Status column.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ class MappingTableModel(QAbstractTableModel):
         self._session: Session | None = None
         self._case: CaseState | None = None
         self._rows: list[Row] = []
+        self._hide_empty = False
         self._means: dict[int, float] = {}
         self._icons: dict[tuple[int, int, int] | None, QIcon] = {}
         if state is not None:
@@ -80,14 +81,36 @@ class MappingTableModel(QAbstractTableModel):
         self.beginResetModel()
         self._session, self._case = session, case
         self._means = {}
-        self._rows = session.rows(case) if session is not None and case is not None else []
+        self._rows = self._ordered()
         self.endResetModel()
+
+    def set_hide_empty(self, hide: bool) -> None:
+        """Leave empty masks out of the table (they are never imported)."""
+        if hide != self._hide_empty:
+            self._hide_empty = hide
+            self.beginResetModel()
+            self._rows = self._ordered()
+            self.endResetModel()
+
+    def empty_count(self) -> int:
+        """How many of the case's rows are empty masks (shown or not)."""
+        if self._session is None or self._case is None:
+            return 0
+        return sum(1 for r in self._session.rows(self._case) if r.status == RowStatus.EMPTY)
+
+    def _ordered(self) -> list[Row]:
+        """The session's rows, empty masks last (or left out)."""
+        if self._session is None or self._case is None:
+            return []
+        rows = self._session.rows(self._case)
+        empty = [] if self._hide_empty else [r for r in rows if r.status == RowStatus.EMPTY]
+        return [r for r in rows if r.status != RowStatus.EMPTY] + empty
 
     def refresh(self) -> None:
         """Recompute the rows after the session changed (keeps the row count when it can)."""
         if self._session is None or self._case is None:
             return
-        rows = self._session.rows(self._case)
+        rows = self._ordered()
         if len(rows) != len(self._rows):
             self.beginResetModel()
             self._rows = rows
@@ -141,7 +164,7 @@ class MappingTableModel(QAbstractTableModel):
                 COL_ML: "Volume in millilitres, from the voxel size",
                 COL_MEAN: "Mean image intensity inside the label (HU for CT)",
                 COL_CATEGORY: "Taxonomy category (double-click or F2 to edit; type to search)",
-                COL_SOURCE: "Where the suggestion came from",
+                COL_SOURCE: "Where the category came from: a suggestion's source, or you",
             }.get(section)
         return None
 
@@ -194,6 +217,9 @@ class MappingTableModel(QAbstractTableModel):
             return "" if row.category is None else category_label(row.category)
         if col == COL_SOURCE:
             s = row.suggestion
+            if self._case is not None and row.label_value in self._case.by_hand \
+                    and row.category is not None:
+                return "you"
             if s is None:
                 return ""
             label = category_label(s.category) if s.category is not None else "(none)"
@@ -215,8 +241,11 @@ class MappingTableModel(QAbstractTableModel):
         def edit(session: Session) -> Change:
             return session.set_category(case, row, category)
 
-        if self._state is not None:
-            self._state.edit(edit)  # its announcement refreshes this model
+        if self._state is not None:  # its announcement refreshes this model
+            what = row.files[0].name if case.binary and row.files else f"value {row.value}"
+            label = (f"map {what} to {category_label(category)}" if category is not None
+                     else f"unmap {what}")
+            self._state.edit(edit, label, [case])
         else:
             edit(self._session)
             self.refresh()

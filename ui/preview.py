@@ -2,13 +2,18 @@
 
 All the arithmetic (orientation, window/level, colours, outlines, where a label is
 largest, what lies under the cursor) is ``app.preview``'s; ``ui.slice_view`` paints
-the arrays; this widget holds the state (view, slice, window, opacity, which labels
-show) and turns keys, wheel and controls into it.
+the arrays; this widget holds the state (case, view, point, window, opacity, which
+labels show) and turns keys, wheel and controls into it.
+
+A case is shown in one step (``show_case``): its image, labels, colours, names,
+title, slice and window are worked out first and then shown together, or, when
+that fails, nothing is (``clear``): never one patient's image under another's name.
+The point shown is kept per plane, so switching planes keeps it in view.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 
 import numpy as np
@@ -29,7 +34,9 @@ from PySide6.QtWidgets import (
 from app.preview import (
     AUTO,
     EDGE_LETTERS,
+    FILE,
     PRESET_NAMES,
+    RGB,
     VIEWS,
     DisplayVolumes,
     View,
@@ -37,8 +44,10 @@ from app.preview import (
     label_lut,
     outline,
     preset_window,
+    unmapped_style,
     window_to_uint8,
 )
+from app.readers import ImageHints
 from ui.slice_view import SliceView
 
 CUSTOM = "custom"  # the preset combo's entry after a right-drag or set_window
@@ -64,9 +73,13 @@ class PreviewWidget(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._case: str | None = None
         self._volumes: DisplayVolumes | None = None
+        self._hints = ImageHints()
         self._view: View = "axial"
         self._index = 0
+        self._point: dict[View, int] = dict.fromkeys(VIEWS, 0)  # the slice shown per plane
+        self._hover: tuple[int, int] | None = None  # the pixel under the cursor
         self._window = (40.0, 400.0)
         self._opacity = 0.5
         self._outline = False
@@ -75,6 +88,8 @@ class PreviewWidget(QWidget):
         self._solo: int | None = None
         self._category: Callable[[int], str | None] | None = None
         self._lut32 = np.zeros(1, np.uint32)
+        self._edge32 = np.zeros(1, np.uint32)  # unmapped values' edges (0: none)
+        self._unmapped: frozenset[int] = frozenset()
         self._build()
         self._show_enabled()
 
@@ -87,10 +102,17 @@ class PreviewWidget(QWidget):
         self.slice_view.wheelTurned.connect(self._on_view_wheel_turned)
         self.slice_view.windowDragged.connect(self._on_view_window_dragged)
         self.slice_view.pixelHovered.connect(self._on_view_pixel_hovered)
+        self.slice_view.pixelClicked.connect(self._on_view_pixel_clicked)
+        self.slice_view.left.connect(self._on_view_left)
         slices = self._build_slice_bar()
+        self._title = QLabel()  # which case is on screen: never another's
+        self._title.setTextFormat(Qt.TextFormat.PlainText)
+        self._title.setStyleSheet("font-weight: 600;")
+        self._title.setToolTip("The case shown")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(bar)
+        layout.addWidget(self._title)
         layout.addWidget(self.slice_view, 1)
         layout.addLayout(slices)
         layout.addWidget(self._readout)
@@ -183,31 +205,88 @@ class PreviewWidget(QWidget):
 
     # -- what the page calls ------------------------------------------------------------
 
-    def set_volumes(self, volumes: DisplayVolumes | None, preset: str | None = None) -> None:
-        """Show ``volumes`` (None clears) at its middle slice, with ``preset`` or its default."""
-        self._volumes = volumes
+    def show_case(self, case: str, volumes: DisplayVolumes, colours: Mapping[int, RGB],
+                  category: Callable[[int], str | None] | None = None,
+                  hints: ImageHints | None = None, preset: str | None = None,
+                  unmapped: Iterable[int] = ()) -> None:
+        """Show a case whole: image, labels, colours, names, title, slice and window.
+
+        ``unmapped`` values have no category (RedBrick shows them view-only): they are
+        drawn faint with a crisp edge.
+
+        A new case opens at its middle slices with its file's window (``hints``) or its
+        modality's preset; the same case shown again (after a mapping edit) keeps its
+        plane, slice and window. Everything is worked out before anything changes on
+        screen; if showing fails, the preview is cleared and the error raised.
+        """
+        try:
+            same = (case == self._case and self._volumes is not None
+                    and volumes.image.shape == self._volumes.image.shape)
+            hints = hints or ImageHints()
+            if same:
+                point, window, chosen = dict(self._point), self._window, self.preset()
+            else:
+                point = {v: volumes.n_slices(v) // 2 for v in VIEWS}
+                chosen = preset or default_preset(volumes.image, hints)
+                window = preset_window(chosen, volumes.image, hints)
+            self._case, self._volumes, self._hints = case, volumes, hints
+            self._colours, self._category = dict(colours), category
+            self._unmapped = frozenset(int(v) for v in unmapped)
+            self._point, self._window = point, window
+            self._hover = None
+            self._fill_presets()
+            self._select_preset(chosen)
+            self._window_label.setText(f"W {window[1]:.0f}  L {window[0]:.0f}")
+            self._update_lut()
+            self._title.setText(case)
+            self._show_enabled()
+            self._show_view(self._view, point[self._view], refit=not same)
+            self._show_readout()
+        except Exception:
+            self.clear(f"{case}: could not be shown")
+            raise
+        if not same:
+            self.windowChanged.emit(*self._window)
+
+    def clear(self, message: str = "") -> None:
+        """Show nothing (no image, no labels, no case); ``message`` takes the title's place."""
+        self._case, self._volumes, self._hints, self._hover = None, None, ImageHints(), None
         self._show_enabled()
+        self.slice_view.show_image(None)
+        self.slice_view.show_labels(None)
+        self._slice_label.setText("")
+        self._title.setText(message)
+        self._readout.setText(_MOUSE_HINT)
+        self._fill_presets()
+
+    def set_volumes(self, volumes: DisplayVolumes | None, preset: str | None = None) -> None:
+        """Show ``volumes`` (None clears) as a new, unnamed case."""
         if volumes is None:
-            self.slice_view.show_image(None)
-            self.slice_view.show_labels(None)
-            self._slice_label.setText("")
-            self._readout.setText(_MOUSE_HINT)
+            self.clear()
             return
-        self._update_lut()
-        self._apply_preset(preset or default_preset(volumes.image), emit=False)
-        self._show_view(self._view, volumes.n_slices(self._view) // 2)
+        self._case = None
+        self.show_case("", volumes, self._colours, self._category, None, preset)
+        self._case = None  # unnamed: the next call is a new case too
+
+    def case(self) -> str | None:
+        """The name of the case on screen (None when nothing is shown)."""
+        return self._case
+
+    def title(self) -> str:
+        return self._title.text()
 
     def volumes(self) -> DisplayVolumes | None:
         return self._volumes
 
     def set_colours(self, colours: Mapping[int, tuple[int, int, int]]) -> None:
-        """Colours of the instances (taxonomy colours); others get ``default_colour``."""
+        """Colours of the instances (the session's); others get ``default_colour``."""
         self._colours = dict(colours)
         self._refresh_labels()
 
     def set_category_lookup(self, category: Callable[[int], str | None] | None) -> None:
         """How the hover readout names an instance id (the page's mapping)."""
         self._category = category
+        self._show_readout()
 
     def set_label_visibility(self, visible: set[int] | None, solo: int | None) -> None:
         """Which instances show: ``visible`` (None: all); ``solo`` shows only that one.
@@ -229,6 +308,7 @@ class PreviewWidget(QWidget):
         where = self._volumes.largest_slices().get(int(value))
         if where is None:
             return False
+        self._point = {v: int(where[v]) for v in VIEWS}  # the other planes follow
         self.set_slice(where[self._view])
         return True
 
@@ -236,12 +316,13 @@ class PreviewWidget(QWidget):
         return self._view
 
     def set_view(self, view: View) -> None:
-        """Show axial, coronal or sagittal slices, starting at the middle one."""
+        """Show axial, coronal or sagittal slices through the point shown (the last label
+        jumped to or pixel clicked; the middle of the volume at first)."""
         if view not in VIEWS:
             raise ValueError(f"unknown view {view!r}; one of {', '.join(VIEWS)}")
         if view != self._view:
-            n = self._volumes.n_slices(view) if self._volumes is not None else 0
-            self._show_view(view, n // 2)
+            self._hover = None
+            self._show_view(view, self._point[view], refit=True)
 
     def slice_index(self) -> int:
         return self._index
@@ -316,17 +397,53 @@ class PreviewWidget(QWidget):
 
     def _on_slider_value_changed(self, index: int) -> None:
         self._index = index
+        self._point[self._view] = index
         self._render()
         self._show_slice_label()
+        self._show_readout()
         self.sliceChanged.emit(index)
 
     def _on_view_pixel_hovered(self, row: int, col: int) -> None:
+        self._hover = (row, col)
+        self.hovered.emit(self._show_readout())
+
+    def _on_view_left(self) -> None:
+        self._hover = None
+        self.hovered.emit(self._show_readout())
+
+    def _on_view_pixel_clicked(self, row: int, col: int) -> None:
+        """A click sets the point the other planes go through."""
         vols = self._volumes
-        info = vols.describe(row, col, self._index, self._view) if vols is not None else None
-        self._readout.setText(info.text(self._category) if info is not None else _MOUSE_HINT)
-        self.hovered.emit(info)
+        if vols is None or vols.describe(row, col, self._index, self._view) is None:
+            return
+        d = vols.to_display(self._view, row, col, self._index)
+        for axis, view in enumerate(VIEWS):  # display axes I, P, L: axial, coronal, sagittal
+            if view != self._view:
+                self._point[view] = vols.n_slices(view) - 1 - d[axis]
 
     # -- internals ----------------------------------------------------------------------
+
+    def _show_readout(self) -> object:
+        """What lies under the cursor now (after a slice, plane or case change too)."""
+        vols, hover = self._volumes, self._hover
+        info = vols.describe(hover[0], hover[1], self._index, self._view) \
+            if vols is not None and hover is not None else None
+        self._readout.setText(info.text(self._category) if info is not None else _MOUSE_HINT)
+        return info
+
+    def _fill_presets(self) -> None:
+        """The preset list: the file's own window first when the image carries one."""
+        has_file = self._hints.window is not None
+        row = self._preset.findData(FILE)
+        if has_file and row < 0:
+            self._preset.insertItem(0, "", FILE)
+            row = 0
+        elif not has_file and row >= 0:
+            self._preset.removeItem(row)
+        if has_file and self._hints.window is not None:
+            c, w = self._hints.window
+            name = f" {self._hints.window_name}" if self._hints.window_name else ""
+            self._preset.setItemText(row, f"File{name} (W {w:.0f} L {c:.0f})")
 
     def _show_enabled(self) -> None:
         on = self._volumes is not None
@@ -339,7 +456,7 @@ class PreviewWidget(QWidget):
     def _show_letters(self) -> None:
         self.slice_view.set_letters(*EDGE_LETTERS[self._view])
 
-    def _show_view(self, view: View, index: int) -> None:
+    def _show_view(self, view: View, index: int, refit: bool = True) -> None:
         self._view = view
         for b in self._view_group.buttons():
             b.setChecked(b.property("view") == view)
@@ -347,14 +464,17 @@ class PreviewWidget(QWidget):
         vols = self._volumes
         if vols is None:
             return
+        index = int(min(max(index, 0), vols.n_slices(view) - 1))
         rows, cols = vols.slice(view, 0)[0].shape
         self._slider.blockSignals(True)  # one render below, not one per range change
         self._slider.setRange(0, vols.n_slices(view) - 1)
         self._slider.setValue(index)
         self._slider.blockSignals(False)
         self._index = index
+        self._point[view] = index
         self._render()
-        self.slice_view.set_geometry(rows, cols, vols.pixel_size(view))
+        if refit:
+            self.slice_view.set_geometry(rows, cols, vols.pixel_size(view))
         self._show_slice_label()
         self.viewChanged.emit(view)
         self.sliceChanged.emit(index)
@@ -373,7 +493,7 @@ class PreviewWidget(QWidget):
 
     def _apply_preset(self, name: str, emit: bool) -> None:
         if self._volumes is not None:
-            self._set_window(*preset_window(name, self._volumes.image))
+            self._set_window(*preset_window(name, self._volumes.image, self._hints))
         self._select_preset(name)
         if emit:
             self.presetChanged.emit(name)
@@ -387,7 +507,7 @@ class PreviewWidget(QWidget):
             self._preset.setCurrentIndex(row)
 
     def _next_preset(self) -> None:
-        names = list(PRESET_NAMES)
+        names = ([FILE] if self._hints.window is not None else []) + list(PRESET_NAMES)
         current = self.preset()
         self.set_preset(names[(names.index(current) + 1) % len(names)] if current in names
                         else names[0])
@@ -407,6 +527,11 @@ class PreviewWidget(QWidget):
         # twice the fill opacity (opaque at the default), and the slider still fades them.
         opacity = min(1.0, 2 * self._opacity) if self._outline else self._opacity
         lut = label_lut(vols.segments, self._colours, opacity, self._visible, self._solo, size)
+        if not self._outline and self._unmapped:  # unmapped: a faint fill, a crisp edge
+            lut, edge = unmapped_style(lut, self._unmapped)
+            self._edge32 = np.ascontiguousarray(edge).view(np.uint32).ravel()
+        else:
+            self._edge32 = np.zeros(1, np.uint32)
         self._lut32 = np.ascontiguousarray(lut).view(np.uint32).ravel()
 
     def _render(self) -> None:
@@ -428,5 +553,9 @@ class PreviewWidget(QWidget):
         if self._outline:
             labels2d = outline(np.ascontiguousarray(labels2d))
         # Colour on the CPU with a 32-bit lookup: one take() per slice (bench_preview).
-        rgba = self._lut32.take(labels2d).view(np.uint8).reshape(*labels2d.shape, 4)
+        rgba32 = self._lut32.take(labels2d)
+        if len(self._edge32) > 1 and self._edge32.take(labels2d).any():
+            edges = self._edge32.take(outline(np.ascontiguousarray(labels2d)))
+            rgba32 = np.where(edges != 0, edges, rgba32)
+        rgba = rgba32.view(np.uint8).reshape(*labels2d.shape, 4)
         self.slice_view.show_labels(rgba)

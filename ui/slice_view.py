@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
@@ -61,6 +61,8 @@ class SliceView(pg.GraphicsView):
     wheelTurned = Signal(int)
     windowDragged = Signal(float, float)
     pixelHovered = Signal(int, int)  # row, column under the cursor (may lie off the image)
+    pixelClicked = Signal(int, int)  # row, column of a left click (may lie off the image)
+    left = Signal()  # the cursor left the view
 
     def __init__(self, parent: QWidget | None = None) -> None:
         # Dark grey, not black: air is black, and the image's edge should stay visible.
@@ -74,13 +76,16 @@ class SliceView(pg.GraphicsView):
         self.box.wheelTurned.connect(self.wheelTurned)
         self.box.windowDragged.connect(self.windowDragged)
         self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
+        self.scene().sigMouseClicked.connect(self._on_scene_mouse_clicked)
         self._pixel = (1.0, 1.0)
         self.letters = {edge: self._letter(edge) for edge in EDGES}
 
     def _letter(self, edge: str) -> QLabel:
         label = QLabel(self)
+        # Yellow on a dark plate: legible on bone, on air and on a yellow label alike.
         label.setStyleSheet("color: #ffd54a; font-weight: bold; font-size: 14px; "
-                            "background: transparent;")
+                            "background: rgba(0, 0, 0, 150); border-radius: 3px; "
+                            "padding: 0px 3px;")
         label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         label.setToolTip(f"Patient direction at the {edge} edge")
         return label
@@ -118,6 +123,14 @@ class SliceView(pg.GraphicsView):
 
     def _on_scene_mouse_moved(self, pos: QPointF) -> None:
         self.pixelHovered.emit(*self.pixel_at(pos))
+
+    def _on_scene_mouse_clicked(self, event: Any) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and not event.double():
+            self.pixelClicked.emit(*self.pixel_at(event.scenePos()))
+
+    def leaveEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        super().leaveEvent(event)
+        self.left.emit()
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)

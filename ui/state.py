@@ -3,21 +3,24 @@
 Pages read the session through this object and change it only through ``edit``:
 every session edit returns a ``Change``, and ``edit`` turns it into the signals
 every page and model listens to, so no page announces a change by hand and no
-view can go stale. Nothing else holds domain state. Autosave writes the session
-(never an API key) a moment after each change, so nothing the user mapped is lost.
+view can go stale. Nothing else holds domain state. Every edit can be undone and
+redone (``undo_stack``: the cases it touched are snapshot before and after).
+Autosave writes the session (never an API key) a moment after each change, so
+nothing the user mapped is lost.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.errors import SegmapError
 from app.items import Taxonomy
-from app.session import CaseState, Change, Session, save_session
+from app.session import CaseState, Change, Session, Snapshot, save_session
 from ui.settings import Settings
 
 log = logging.getLogger("segmap")
@@ -27,6 +30,24 @@ def default_autosave_path() -> Path:
     """Where the session is autosaved (the platform's per-user data folder)."""
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
     return Path(base or Path.home() / ".segmap") / "autosave.json"
+
+
+class _EditCommand(QUndoCommand):
+    """One edit on the undo stack: the touched cases before and after it."""
+
+    def __init__(self, state: WizardState, label: str, before: Snapshot, after: Snapshot) -> None:
+        super().__init__(label)
+        self._state, self._before, self._after = state, before, after
+        self._done = True  # pushed after the edit ran: the first redo() has nothing to do
+
+    def redo(self) -> None:
+        if self._done:
+            self._done = False
+            return
+        self._state._put_back(self._after)
+
+    def undo(self) -> None:
+        self._state._put_back(self._before)
 
 
 class WizardState(QObject):
@@ -47,6 +68,8 @@ class WizardState(QObject):
         self.taxonomy_path: Path | None = None
         self.autosave_path = autosave_path or default_autosave_path()
         self._current: str | None = None
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(200)
         self._autosave = QTimer(self)
         self._autosave.setSingleShot(True)
         self._autosave.setInterval(800)
@@ -62,7 +85,9 @@ class WizardState(QObject):
                 session.taxonomy, session.taxonomy_path = self.taxonomy, self.taxonomy_path
             elif session.taxonomy is not None:
                 self.taxonomy, self.taxonomy_path = session.taxonomy, session.taxonomy_path
-        self._current = session.cases[0].name if session and session.cases else None
+        self.undo_stack.clear()
+        self._current = None
+        self._current = self._included_name(None)
         self.sessionChanged.emit()
         if self._current:
             self.currentCaseChanged.emit(self._current)
@@ -74,28 +99,61 @@ class WizardState(QObject):
         self.taxonomyChanged.emit()
         self._schedule_autosave()
 
-    def edit(self, do: Callable[[Session], Change]) -> Change:
-        """Run an edit of the session and announce what it changed.
+    def edit(self, do: Callable[[Session], Change], label: str = "Edit",
+             cases: Iterable[CaseState] | None = None) -> Change:
+        """Run an edit of the session, announce what it changed, and make it undoable.
 
-        ``do`` is a session method call, e.g. ``lambda s: s.accept(case)``; with no
-        session open nothing happens.
+        ``do`` is a session method call, e.g. ``lambda s: s.accept(case)``; ``label``
+        names it in the Edit menu ("Undo map value 3 to Liver"); ``cases`` are the
+        cases it can touch (None: any, so all are snapshot). With no session open
+        nothing happens.
         """
-        if self.session is None:
+        session = self.session
+        if session is None:
             return Change()
-        change = do(self.session)
+        before = session.snapshot(None if cases is None else [c.name for c in cases])
+        change = do(session)
+        if not change.nothing:
+            after = session.snapshot(before.names)
+            self.undo_stack.push(_EditCommand(self, label, before, after))
+        self._announce(change)
+        return change
+
+    def _announce(self, change: Change) -> None:
         if change.cases:
+            self._keep_current_included()
             self.casesChanged.emit()
         for name in sorted(change.mapping):
             self.mappingChanged.emit(name)
-        return change
+
+    def _put_back(self, snapshot: Snapshot) -> None:
+        if self.session is not None:
+            self._announce(self.session.restore(snapshot))
 
     def current_case(self) -> CaseState | None:
-        if self.session is None or self._current is None:
+        """The case the Mapping and Preview pages show: the chosen one while it is
+        included, else the first included case (None when no case is included)."""
+        if self.session is None:
             return None
-        return next((c for c in self.session.cases if c.name == self._current), None)
+        name = self._included_name(self._current)
+        return next((c for c in self.session.cases if c.name == name), None)
+
+    def _included_name(self, preferred: str | None) -> str | None:
+        cases = self.session.cases if self.session is not None else []
+        included = [c.name for c in cases if c.included]
+        if preferred in included:
+            return preferred
+        return included[0] if included else None
+
+    def _keep_current_included(self) -> None:
+        name = self._included_name(self._current)
+        if name != self._current:
+            self._current = name
+            if name is not None:
+                self.currentCaseChanged.emit(name)
 
     def set_current_case(self, name: str) -> None:
-        if name != self._current:
+        if name != self._current and self.session is not None:
             self._current = name
             self.currentCaseChanged.emit(name)
 

@@ -30,9 +30,11 @@ from app.preview._display import (
 from app.preview._stats import GeometryMismatchError, SegmentStats, series_stats, value_stats
 from app.preview._style import (
     AUTO,
+    FILE,
     PRESET_NAMES,
     RGB,
     WINDOW_PRESETS,
+    Palette,
     auto_window,
     default_colour,
     default_colours,
@@ -42,14 +44,15 @@ from app.preview._style import (
     looks_like_ct,
     outline,
     preset_window,
+    unmapped_style,
     window_to_uint8,
 )
 
 __all__ = [
-    "AUTO", "DISPLAY_AXCODES", "EDGE_LETTERS", "PRESET_NAMES", "RGB", "VIEWS", "WINDOW_PRESETS",
-    "CasePreview", "DisplayVolumes", "GeometryMismatchError", "HoverInfo", "ImageCache",
-    "PreviewRequest", "SegmentStats", "ValueStats", "View", "auto_window", "default_colour",
-    "default_colours", "default_preset", "group_members", "label_lut", "largest_slices",
-    "load_case_preview", "looks_like_ct", "outline", "preset_window", "preview_stats",
-    "series_stats", "value_stats", "window_to_uint8"
+    "AUTO", "DISPLAY_AXCODES", "EDGE_LETTERS", "FILE", "PRESET_NAMES", "RGB", "VIEWS",
+    "WINDOW_PRESETS", "CasePreview", "DisplayVolumes", "GeometryMismatchError", "HoverInfo",
+    "ImageCache", "Palette", "PreviewRequest", "SegmentStats", "ValueStats", "View", "auto_window",
+    "default_colour", "default_colours", "default_preset", "group_members", "label_lut",
+    "largest_slices", "load_case_preview", "looks_like_ct", "outline", "preset_window",
+    "preview_stats", "series_stats", "unmapped_style", "value_stats", "window_to_uint8"
 ]

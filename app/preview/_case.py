@@ -27,7 +27,7 @@ from app.merge import MergeResult, SeriesInputs
 from app.preview._display import DisplayVolumes
 from app.preview._stats import value_stats
 from app.progress import Progress, Work, run
-from app.readers import load_image
+from app.readers import ImageHints, image_hints, load_image
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,9 @@ class PreviewRequest:
     case: str
     image: tuple[Path, ...]
     merge: SeriesInputs | None
+    # The case's label maps are not in the items list yet (no value is mapped): they
+    # are shown unmapped, as RedBrick shows values without a category (view-only).
+    unlisted: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,13 +57,16 @@ class ValueStats:
 
 @dataclass
 class CasePreview:
-    """A case ready to draw: display volumes, the merge's segment map, per-value stats."""
+    """A case ready to draw: display volumes, the merge's segment map, per-value stats,
+    and how its image asks to be shown (``hints``: modality, the file's window)."""
 
     case: str
     volumes: DisplayVolumes
     segments: dict[int, list[int] | None]
     stats: dict[int, ValueStats] = field(default_factory=dict)
     merge_error: str | None = None
+    hints: ImageHints = field(default_factory=ImageHints)
+    unlisted: bool = False
 
     def instance_means(self) -> dict[int, float]:
         """Mean intensity per instance id, a voxel of an overlap group counting for each member."""
@@ -129,8 +135,9 @@ def load_case_preview(request: PreviewRequest, cache: ImageCache | None = None
     segments = dict(merged.segments) if merged is not None else {}
     yield Progress(2, 3, "Placing the labels on the image")
     volumes = DisplayVolumes.build(image, grid, labels, lgrid, segments)
+    hints = image_hints(request.image)
     yield Progress(3, 3, "Ready")
-    return CasePreview(request.case, volumes, segments, {}, error)
+    return CasePreview(request.case, volumes, segments, {}, error, hints, request.unlisted)
 
 
 def preview_stats(preview: CasePreview) -> dict[int, ValueStats]:

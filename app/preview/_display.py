@@ -73,7 +73,7 @@ class HoverInfo:
         if self.value == 0:
             label = "background"
         else:
-            names = [f"{i} ({category(i) or 'unmapped'})" if category else str(i)
+            names = [f"{i} ({category(i) or 'not mapped: view-only'})" if category else str(i)
                      for i in self.instances]
             label = (f"label {self.value}: overlap of " + " + ".join(names)
                      if len(self.instances) > 1 else f"label {names[0]}")

@@ -10,7 +10,8 @@ its SDK turns their values into labels, is decided in ``app.items`` and
   ``nifti_bytes``, ``save_nifti`` (atomic);
 * NRRD: ``nrrd_info``, ``read_nrrd``; ``mask_as_nifti`` (an NRRD mask as the NIfTI it
   converts to);
-* any image: ``image_grid`` (headers only), ``load_image``;
+* any image: ``image_grid`` (headers only), ``load_image``, ``image_hints`` (modality and
+  the file's own window, for display);
 * masks: ``census`` (values and voxel counts, streamed), with each label map's non-zero
   runs kept in ``RUNS`` for a later merge;
 * DICOM: ``scan_dicom``, ``load_dicom_volume``, ``DicomSeries``.
@@ -26,6 +27,7 @@ from app.readers._formats import (
     split_suffix,
     volume_format,
 )
+from app.readers._hints import ImageHints, image_hints
 from app.readers._nifti import (
     NiftiHeader,
     NiftiInfo,
@@ -44,10 +46,10 @@ from app.readers._volumes import dicom_image_series, image_grid, load_image, mas
 from app.readers.dicom import DicomSeries, ObjectKind, load_dicom_volume, scan_dicom
 
 __all__ = [
-    "NIFTI_SUFFIXES", "NRRD_SUFFIXES", "RUNS", "VOLUME_SUFFIXES", "Census", "DicomSeries",
-    "Format", "NiftiHeader", "NiftiInfo", "NrrdInfo", "ObjectKind", "RunCache", "Runs",
-    "ValueFlag", "census", "dicom_image_series", "image_grid", "is_volume_name", "iter_raw",
-    "load_dicom_volume", "load_image", "mask_as_nifti", "nifti_bytes", "nifti_info", "nonzero",
-    "nonzero_in", "nrrd_info", "open_nifti_stream", "read_nrrd", "read_raw", "save_nifti",
-    "scan_dicom", "split_suffix", "tally_chunks", "value_text", "volume_format"
+    "NIFTI_SUFFIXES", "NRRD_SUFFIXES", "RUNS", "VOLUME_SUFFIXES", "Census", "DicomSeries", "Format",
+    "ImageHints", "NiftiHeader", "NiftiInfo", "NrrdInfo", "ObjectKind", "RunCache", "Runs",
+    "ValueFlag", "census", "dicom_image_series", "image_grid", "image_hints", "is_volume_name",
+    "iter_raw", "load_dicom_volume", "load_image", "mask_as_nifti", "nifti_bytes", "nifti_info",
+    "nonzero", "nonzero_in", "nrrd_info", "open_nifti_stream", "read_nrrd", "read_raw",
+    "save_nifti", "scan_dicom", "split_suffix", "tally_chunks", "value_text", "volume_format"
 ]

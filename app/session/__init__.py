@@ -2,7 +2,7 @@
 
 One job a module: the data (``CaseState``, ``Change``), rows and their status
 (``Row``, ``RowStatus``), edits (categories, accepting, including, applying a
-mapping), repairs (moving a mask), templates, opening (``open_folder``,
+mapping), repairs (moving a mask), templates, snapshots for undo, opening (``open_folder``,
 ``open_items``, ``open_source``) and autosave (``save_session``, ``load_session``).
 Every edit returns a ``Change``; the wizard's state announces it, so no view
 goes stale. Work for a worker thread leaves as a frozen copy
@@ -10,13 +10,14 @@ goes stale. Work for a worker thread leaves as a frozen copy
 """
 
 from app.session._autosave import SESSION_FORMAT, load_session, save_session, session_json
+from app.session._history import Snapshot
 from app.session._model import CaseState, Change, ImageInfo
 from app.session._open import matcher_for, open_folder, open_items, open_source
-from app.session._rows import Row, RowStatus
+from app.session._rows import Consequences, LegendEntry, Row, RowStatus, consequences
 from app.session._session import Session
 
 __all__ = [
-    "SESSION_FORMAT", "CaseState", "Change", "ImageInfo", "Row", "RowStatus", "Session",
-    "load_session", "matcher_for", "open_folder", "open_items", "open_source", "save_session",
-    "session_json"
+    "SESSION_FORMAT", "CaseState", "Change", "Consequences", "ImageInfo", "LegendEntry", "Row",
+    "RowStatus", "Session", "Snapshot", "consequences", "load_session", "matcher_for",
+    "open_folder", "open_items", "open_source", "save_session", "session_json"
 ]

@@ -45,6 +45,7 @@ def session_json(session: Session) -> dict[str, Any]:
             "masks": [str(m) for m in c.masks], "image": c.image.to_json(), "layout": c.layout,
             "evidence": c.evidence, "case_key": c.case_key, "warnings": c.warnings,
             "included": c.included, "unreviewed": sorted(c.unreviewed),
+            "by_hand": sorted(c.by_hand),
             "suggestions": [{"file": str(f), "value": v, "suggestion": s.to_json()}
                             for (f, v), s in c.suggestions.items()],
         } for c in session.cases],
@@ -83,7 +84,8 @@ def load_session(path: str | os.PathLike[str]) -> Session:
                 warnings=list(c["warnings"]), included=bool(c["included"]),
                 suggestions={(Path(s["file"]), s["value"]): Suggestion.from_json(s["suggestion"])
                              for s in c["suggestions"]},
-                unreviewed=set(c["unreviewed"]), series_index=int(c.get("series", 0))))
+                unreviewed=set(c["unreviewed"]), by_hand=set(c.get("by_hand", ())),
+                series_index=int(c.get("series", 0))))
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise InputError(f"{path} is a damaged session file ({exc}).",
                          "Start again from the folder or items list.") from None

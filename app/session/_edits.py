@@ -45,6 +45,7 @@ class SessionEdits(SessionRows):
                                       compact=False))
         else:
             assert row.value is not None
+            key = row.value
             if category is None:
                 smap.remove(row.value)
             elif row.value in smap.segments:
@@ -52,6 +53,11 @@ class SessionEdits(SessionRows):
             else:
                 smap.set(row.value, Segment(category=category))
             case.unreviewed.discard(row.value)
+        if key is not None:
+            if category is None:
+                case.by_hand.discard(key)
+            else:
+                case.by_hand.add(key)
         self.sync_segmentations(case)
         return Change.of([case.name], count=1)
 
@@ -130,16 +136,37 @@ class SessionEdits(SessionRows):
         """
         mapping = mapping if mapping is not None else self.mapping_of(source)
         wanted = self.label_set(source)
-        changed, differ = [], []
+        changed, differ, other_kind = [], [], 0
         for case in targets if targets is not None else self.cases:
-            if case is source or case.binary != source.binary:
+            if case is source:
+                continue
+            if case.binary != source.binary:
+                other_kind += 1
                 continue
             if self.label_set(case) != wanted:
                 differ.append(case.name)
                 continue
             self.apply_to(case, mapping)
             changed.append(case.name)
-        return Change.of(changed, skipped=tuple(differ), count=len(changed))
+        kind, other = ("binary masks", "label maps") if source.binary else \
+            ("label maps", "binary masks")
+        labels = "structure files" if source.binary else "label values"
+        listed = f": {', '.join(changed[:12])}{' …' if len(changed) > 12 else ''}." \
+            if changed else "."
+        notes = [f"Applied the mapping of {source.name} to {len(changed)} case(s){listed}"]
+        if differ:
+            notes.append(f"{len(differ)} case(s) have other {labels} and were left as they "
+                         "are: " + ", ".join(differ[:12]) + (" …" if len(differ) > 12 else ""))
+        if other_kind:
+            notes.append(f"{other_kind} case(s) hold {other}, not {kind}: a mapping is not "
+                         "copied between the two.")
+        if not (changed or differ or other_kind):
+            notes.append("There is no other case to apply it to.")
+        elif not changed:
+            notes.append(f"Only a case with exactly the same {labels} takes the mapping as it "
+                         "is; a mapping template (Save template…) applies the labels cases "
+                         "share.")
+        return Change.of(changed, skipped=tuple(differ), notes=tuple(notes), count=len(changed))
 
     def apply_to(self, case: CaseState, mapping: dict[str, Category | None]) -> None:
         """Set each row of ``case`` that ``mapping`` names (keys as ``label_set``'s)."""

@@ -18,6 +18,7 @@ from app.discover import Layout
 from app.errors import InputError
 from app.items import ImportShape, ItemsList, Series, Task, Taxonomy
 from app.mapping import Suggestion
+from app.preview import Palette
 from app.readers import Census
 from app.validate import FileCache
 
@@ -66,6 +67,8 @@ class CaseState:
     suggestions: dict[tuple[Path, int | None], Suggestion] = field(default_factory=dict)
     # Instance ids whose category came from a suggestion nobody accepted yet.
     unreviewed: set[int] = field(default_factory=set)
+    # Instance ids (values of label maps) the user mapped by hand.
+    by_hand: set[int] = field(default_factory=set)
     series_index: int = 0  # the series that carries the segmentations
 
     @property
@@ -124,6 +127,7 @@ class SessionData:
     taxonomy_path: Path | None = None
     cache: FileCache = field(default_factory=FileCache)
     messages: list[str] = field(default_factory=list)  # what opening the source reported
+    palette: Palette = field(default_factory=Palette, repr=False)  # categories' colours
     _reals: dict[str, Path] = field(default_factory=dict, repr=False)
 
     @property

@@ -69,6 +69,67 @@ class Row:
         return self.key if self.key is not None else self.value
 
 
+@dataclass(frozen=True)
+class Consequences:
+    """What a case's mapping does on import, in words: ``level`` is "ok", "warning" or
+    "error"; ``short`` fits a case list ("3 to map")."""
+
+    text: str
+    level: str
+    short: str
+
+
+def consequences(rows: list[Row], included: bool = True) -> Consequences:
+    """Spell out what the rows of a case do on import. No rows is never "all is well"."""
+    if not included:
+        return Consequences("This case is left out of the export (include it on the Cases "
+                            "page).", "warning", "left out")
+    if not rows:
+        return Consequences("This case has no labels: its masks hold no values or could not be "
+                            "read (see the Cases page). Nothing of it would be imported.",
+                            "warning", "no labels")
+    n = {s: sum(1 for r in rows if r.status == s) for s in RowStatus}
+    parts, short = [], []
+    if n[RowStatus.ABSENT]:
+        parts.append(f"{n[RowStatus.ABSENT]} mapped value(s) occur in no file: RedBrick rejects "
+                     "the task.")
+    if n[RowStatus.NOT_IN_TAXONOMY]:
+        parts.append(f"{n[RowStatus.NOT_IN_TAXONOMY]} categor(y/ies) are not in the taxonomy: "
+                     "RedBrick refuses the task.")
+    if errors := n[RowStatus.ABSENT] + n[RowStatus.NOT_IN_TAXONOMY]:
+        short.append(f"{errors} problem(s)")
+    if n[RowStatus.UNMAPPED]:
+        values = ", ".join(str(r.label_value) for r in rows if r.status == RowStatus.UNMAPPED
+                           and r.label_value is not None)
+        parts.append(
+            (f"Value(s) {values} are not mapped: they will import as uneditable, view-only "
+             "annotations." if values else
+             f"{n[RowStatus.UNMAPPED]} mask(s) are not mapped: they will not be imported."))
+        short.append(f"{n[RowStatus.UNMAPPED]} to map")
+    if n[RowStatus.SUGGESTED]:
+        parts.append(f"{n[RowStatus.SUGGESTED]} suggestion(s) to review: check them, then Accept.")
+        short.append(f"{n[RowStatus.SUGGESTED]} to review")
+    if not parts:
+        if not any(r.status == RowStatus.OK for r in rows):
+            return Consequences("Every mask of this case is empty: nothing would be imported.",
+                                "warning", "empty")
+        return Consequences("Every label is mapped to a category.", "ok", "mapped")
+    level = "error" if errors else "warning"
+    return Consequences(" ".join(parts), level, ", ".join(short))
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """One label value of the merged volume as the preview shows it (``name`` None:
+    not mapped, a view-only annotation in RedBrick)."""
+
+    value: int
+    name: str | None
+    colour: RGB
+    voxels: int
+    status: RowStatus
+
+
 class SessionRows(SessionData):
     """Rows and colours of the session's cases."""
 
@@ -156,14 +217,24 @@ class SessionRows(SessionData):
         return rows
 
     def colour(self, row: Row) -> RGB:
-        """The colour a row is drawn in: its category's in the taxonomy, else a distinct
-        colour for its value (stable from run to run)."""
-        if row.category is not None and self.taxonomy is not None:
-            rgb = self.taxonomy.color_for(row.category)
+        """The colour a row is drawn in: its category's in the taxonomy (as RedBrick shows
+        it), else a colour the session gives the category (the same in every case), else,
+        unmapped, a distinct colour for its value."""
+        if row.category is not None:
+            rgb = self.taxonomy.color_for(row.category) if self.taxonomy is not None else None
             if rgb is not None:
                 return (int(rgb[0]), int(rgb[1]), int(rgb[2]))
+            return self.palette.colour(category_label(row.category))
         return default_colour(row.label_value or 0)
 
     def colours(self, case: CaseState) -> dict[int, RGB]:
         """Colour per label value of the merged volume (instance ids)."""
-        return {r.label_value: self.colour(r) for r in self.rows(case) if r.label_value is not None}
+        return {e.value: e.colour for e in self.legend(case)}
+
+    def legend(self, case: CaseState) -> list[LegendEntry]:
+        """What the preview names and colours: one entry per label value, in value order."""
+        return sorted((LegendEntry(r.label_value, category_label(r.category)
+                                   if r.category is not None else None,
+                                   self.colour(r), r.voxels, r.status)
+                       for r in self.rows(case) if r.label_value is not None),
+                      key=lambda e: e.value)

@@ -11,21 +11,22 @@ import os
 
 from app.export import ExportSummary, export_items
 from app.items import ItemsList, Task, Taxonomy
-from app.merge import series_inputs
+from app.merge import entries_of, merge_inputs, series_inputs
 from app.preview import PreviewRequest
 from app.progress import Work
+from app.session._history import SessionHistory
 from app.session._model import CaseState
 from app.session._repairs import SessionRepairs
 from app.session._templates import SessionTemplates
 from app.validate import Code, FileCache, Finding, finding, sort_findings, validate_work
 
 
-class Session(SessionRepairs, SessionTemplates):
+class Session(SessionRepairs, SessionTemplates, SessionHistory):
     """The items list being built or edited, with one CaseState per task.
 
     Rows and colours (``app.session._rows``), edits (``_edits``), repairs
-    (``_repairs``) and templates (``_templates``) each live in their own module;
-    every edit returns a ``Change``.
+    (``_repairs``), templates (``_templates``) and snapshots for undo (``_history``)
+    each live in their own module; every edit returns a ``Change``.
     """
 
     def included_items(self) -> ItemsList:
@@ -50,10 +51,20 @@ class Session(SessionRepairs, SessionTemplates):
         return _validate(items, self.taxonomy, self.cache, unreviewed)
 
     def preview_request(self, case: CaseState) -> PreviewRequest:
-        """What the preview of ``case`` needs, frozen, for a worker thread."""
-        merge = series_inputs(self.items, case.task, case.series_index) \
-            if case.series.segmentation_paths else None
-        return PreviewRequest(case.name, tuple(case.image.files), merge)
+        """What the preview of ``case`` needs, frozen, for a worker thread.
+
+        A case whose label maps are not in the list yet (no value mapped) still shows
+        them, every value unmapped: the user must see what value 1 is to name it.
+        Binary masks not in the list are not imported, so they do not show.
+        """
+        if case.series.segmentation_paths:
+            merge = series_inputs(self.items, case.task, case.series_index)
+            return PreviewRequest(case.name, tuple(case.image.files), merge)
+        if case.masks and not case.binary:
+            files = [str(m) for m in case.masks]
+            merge = merge_inputs(entries_of(files, self.base), {}, False, False, {})
+            return PreviewRequest(case.name, tuple(case.image.files), merge, unlisted=True)
+        return PreviewRequest(case.name, tuple(case.image.files), None)
 
     def export(self, path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None
                ) -> ExportSummary:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -25,7 +25,7 @@ from app.errors import SegmapError
 from app.items import category_label
 from app.mapping import load_template
 from app.preview import CasePreview
-from app.session import CaseState, RowStatus
+from app.session import CaseState, Row, consequences
 from ui import errors
 from ui.case_combo import CaseCombo
 from ui.case_loader import CaseLoader
@@ -35,30 +35,7 @@ from ui.pages.base import Page
 from ui.preview import PreviewWidget
 from ui.window import Window
 
-
-def consequences(rows: list[Any]) -> tuple[str, str]:
-    """(text, colour) spelling out what the current mapping does on import."""
-    n = {s: sum(1 for r in rows if r.status == s) for s in RowStatus}
-    parts = []
-    if n[RowStatus.ABSENT]:
-        parts.append(f"{n[RowStatus.ABSENT]} mapped value(s) occur in no file: RedBrick rejects "
-                     "the task.")
-    if n[RowStatus.NOT_IN_TAXONOMY]:
-        parts.append(f"{n[RowStatus.NOT_IN_TAXONOMY]} categor(y/ies) are not in the taxonomy: "
-                     "RedBrick refuses the task.")
-    if n[RowStatus.UNMAPPED]:
-        values = ", ".join(str(r.label_value) for r in rows if r.status == RowStatus.UNMAPPED
-                           and r.label_value is not None)
-        parts.append(
-            (f"Value(s) {values} are not mapped: they will import as uneditable, view-only "
-             "annotations." if values else
-             f"{n[RowStatus.UNMAPPED]} mask(s) are not mapped: they will not be imported."))
-    if n[RowStatus.SUGGESTED]:
-        parts.append(f"{n[RowStatus.SUGGESTED]} suggestion(s) to review: check them, then Accept.")
-    if not parts:
-        return "Every label is mapped to a category.", "#2a6f2a"
-    colour = "#a0281e" if n[RowStatus.ABSENT] or n[RowStatus.NOT_IN_TAXONOMY] else "#9a5b00"
-    return " ".join(parts), colour
+_LEVEL_COLOUR = {"ok": "#2a6f2a", "warning": "#9a5b00", "error": "#a0281e"}
 
 
 class MappingPage(Page):
@@ -112,6 +89,11 @@ class MappingPage(Page):
         for b in (self.accept_button, self.apply_button, self.save_button, self.load_button):
             bar.addWidget(b)
         bar.addStretch(1)
+        self.hide_empty = QCheckBox("Hide empty masks")
+        self.hide_empty.setToolTip("Empty masks hold no voxels: they are never imported. They "
+                                   "are listed last; tick to hide them.")
+        self.hide_empty.toggled.connect(self._on_hide_empty_toggled)
+        bar.addWidget(self.hide_empty)
         self.layout_.addLayout(bar)
 
     def _build_table(self) -> None:
@@ -132,16 +114,20 @@ class MappingPage(Page):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(COL_CATEGORY, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_CATEGORY, QHeaderView.ResizeMode.Interactive)
         header.setMinimumSectionSize(24)
+        # What the user chooses comes first and whole: Category right after Value, as wide
+        # as its longest name; file names (elided in the middle) take what is left.
+        header.moveSection(header.visualIndex(COL_CATEGORY), header.visualIndex(COL_FILE))
+        header.setStretchLastSection(True)
         self.table.setColumnWidth(COL_FILE, 150)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setWordWrap(False)
         self.table.selectionModel().currentRowChanged.connect(self._on_table_current_changed)
         QShortcut(QKeySequence(Qt.Key.Key_Delete), self.table, self._on_delete_pressed)
         QShortcut(QKeySequence("Ctrl+Return"), self, self._on_accept_clicked)
-        QShortcut(QKeySequence("Ctrl+PgDown"), self, lambda: self._step_case(1))
-        QShortcut(QKeySequence("Ctrl+PgUp"), self, lambda: self._step_case(-1))
+        QShortcut(QKeySequence("Ctrl+PgDown"), self, lambda: self.case_combo.step(1))
+        QShortcut(QKeySequence("Ctrl+PgUp"), self, lambda: self.case_combo.step(-1))
 
     def _build_preview(self) -> None:
         """The preview beside the table."""
@@ -185,15 +171,8 @@ class MappingPage(Page):
             self.state.set_current_case(name)
             self._show_case()
 
-    def _step_case(self, delta: int) -> None:
-        i = self.case_combo.currentIndex() + delta
-        if 0 <= i < self.case_combo.count():
-            self.case_combo.setCurrentIndex(i)
-
     def _show_case(self) -> None:
-        session, case = self.state.session, self.case()
-        if case is not None and not case.included:
-            case = None
+        session, case = self.state.session, self.case()  # the state's: always included
         self.delegate.taxonomy = session.taxonomy if session else None
         self.delegate.used = [r.category for c in (session.cases if session else [])
                               for r in session.rows(c) if r.category is not None] \
@@ -201,6 +180,10 @@ class MappingPage(Page):
         self.model.set_case(session, case)
         # One file holds every value of a shape-I case: the File column would repeat it.
         self.table.setColumnHidden(COL_FILE, case is not None and len(case.masks) == 1)
+        self._size_category_column()
+        empty = self.model.empty_count()
+        self.hide_empty.setVisible(empty > 0)
+        self.hide_empty.setText(f"Hide {empty} empty mask(s)")
         self._update_banner()
         if session is not None and case is not None and self._active:
             self.loader.load(session, case)
@@ -210,13 +193,29 @@ class MappingPage(Page):
                 QItemSelectionModel.SelectionFlag.ClearAndSelect
                 | QItemSelectionModel.SelectionFlag.Rows)
 
+    def _size_category_column(self) -> None:
+        """As wide as the longest category shown (at least room for a typical name)."""
+        fm = self.table.fontMetrics()
+        names = [category_label(r.category) for r in self.model.rows() if r.category is not None]
+        widest = max((fm.horizontalAdvance(n) for n in names), default=0)
+        self.table.setColumnWidth(COL_CATEGORY, max(fm.horizontalAdvance("M" * 14), widest + 24))
+
     def _update_banner(self) -> None:
-        text, colour = consequences(self.model.rows())
+        session, case = self.state.session, self.case()
+        if session is None or case is None:
+            text, level = ("No case to map: include a case on the Cases page." if session
+                           else "Open a folder or an items list first."), "warning"
+        else:
+            said = consequences(session.rows(case))
+            text, level = said.text, said.level
+            self.case_combo.update_case(session, case)
         self.banner.setText(text)
-        self.banner.setStyleSheet(f"color: {colour}; font-weight: 500;")
-        case = self.case()
+        self.banner.setStyleSheet(f"color: {_LEVEL_COLOUR[level]}; font-weight: 500;")
         self.accept_button.setEnabled(bool(case and case.unreviewed))
         self.completeChanged.emit()
+
+    def _on_hide_empty_toggled(self, hide: bool) -> None:
+        self.model.set_hide_empty(hide)
 
     # -------------------------------------------------------------- handlers
     def _on_state_mapping_changed(self, name: str) -> None:
@@ -225,6 +224,7 @@ class MappingPage(Page):
         if case is None or session is None or case.name != name:
             return
         self._update_banner()
+        self._size_category_column()
         self.preview.set_colours(session.colours(case))
         if self._active:
             self.loader.load(session, case, soon=True)
@@ -237,12 +237,25 @@ class MappingPage(Page):
             self.preview_note.setText(f"{row.files[0].name if row.files else 'This label'} has "
                                       "no voxels in the merged volume.")
 
-    def select_label(self, value: int) -> None:
-        """Select the row of label ``value`` (its value in the files, or its instance id)."""
-        for n, row in enumerate(self.model.rows()):
-            if value in (row.label_value, row.key):
+    def select_label(self, value: int | None, file: Path | str | None = None) -> bool:
+        """Select the row of label ``value`` (its value in the files, or its instance id)
+        in ``file`` (a mask of the case, by path or name); either may be None. Returns
+        False, leaving the selection, when no row matches."""
+        rows = self.model.rows()
+        target = Path(file) if file is not None else None
+        if target is not None and self.hide_empty.isChecked():
+            self.hide_empty.setChecked(False)  # the finding may be about an empty mask
+            rows = self.model.rows()
+
+        def in_file(row: Row) -> bool:
+            return target is None or any(f == target or f.name == target.name for f in row.files)
+
+        for n, row in enumerate(rows):
+            if (value is None or value in (row.label_value, row.key, row.value)) and in_file(row):
                 self.table.selectRow(n)
-                return
+                self.table.scrollTo(self.model.index(n, COL_CATEGORY))
+                return True
+        return False
 
     def _on_delegate_refused(self, text: str) -> None:
         self.banner.setText(f"“{text}” is not a segmentation category of the taxonomy; the "
@@ -257,19 +270,17 @@ class MappingPage(Page):
     def _on_accept_clicked(self) -> None:
         case = self.case()
         if case is not None:
-            self.state.edit(lambda s: s.accept(case))
+            n = len(case.unreviewed)
+            self.state.edit(lambda s: s.accept(case), f"accept {n} suggestion(s) of {case.name}",
+                            [case])
 
     def _on_apply_clicked(self) -> None:
         case = self.case()
         if case is None:
             return
-        change = self.state.edit(lambda s: s.apply_mapping(case))
-        text = f"Applied to {change.count} case(s)."
-        if change.skipped:
-            differ = change.skipped
-            text += (f" {len(differ)} case(s) have other labels and were left as they are: "
-                     + ", ".join(differ[:12]) + (" …" if len(differ) > 12 else ""))
-        QMessageBox.information(self, "Apply mapping", text)
+        change = self.state.edit(lambda s: s.apply_mapping(case),
+                                 f"apply the mapping of {case.name} to cases with its labels")
+        QMessageBox.information(self, "Apply mapping", "\n\n".join(change.notes))
 
     def _on_save_template_clicked(self) -> None:
         session, case = self.state.session, self.case()
@@ -297,7 +308,8 @@ class MappingPage(Page):
         except SegmapError as exc:
             errors.show(exc, None, self)
             return
-        change = self.state.edit(lambda s: s.apply_template(template))
+        change = self.state.edit(lambda s: s.apply_template(template),
+                                 f"apply the template {Path(path).name}")
         msg = f"Applied to {change.count} case(s)."
         if change.skipped:
             msg += " These differ from the template (shared labels applied): " + ", ".join(
@@ -309,8 +321,11 @@ class MappingPage(Page):
 
     # ---------------------------------------------------------------- preview
     def _on_loader_loading(self, name: str) -> None:
-        if self._active:
-            self.preview_note.setText(f"Loading {name}…")
+        if not self._active:
+            return
+        self.preview_note.setText(f"Loading {name}…")
+        if self.preview.case() != name:  # another case: nothing of the last one stays
+            self.preview.clear(f"Loading {name}…")
 
     def _on_loader_ready(self, preview: CasePreview) -> None:
         if not self._active:
@@ -319,13 +334,20 @@ class MappingPage(Page):
         session = self.state.session
         if case is None or session is None or case.name != preview.case:
             return
-        self.preview.set_volumes(preview.volumes)
-        self.preview.set_colours(session.colours(case))
-        labels = {r.label_value: r for r in session.rows(case) if r.label_value is not None}
-        self.preview.set_category_lookup(
-            lambda v: category_label(labels[v].category)
-            if v in labels and labels[v].category is not None else None)
+        legend = session.legend(case)
+        try:
+            self.preview.show_case(case.name, preview.volumes,
+                                   {e.value: e.colour for e in legend},
+                                   {e.value: e.name for e in legend if e.name}.get,
+                                   preview.hints,
+                                   unmapped={e.value for e in legend if e.name is None})
+        except Exception:
+            self.preview_note.setText(f"{case.name} could not be shown.")
+            raise
         note = "Shown as RedBrick will store it (merged, overlap groups included)."
+        if preview.unlisted:
+            note = ("No value is mapped yet: every value shows unmapped (faint, outlined), as "
+                    "RedBrick shows values without a category.")
         if preview.merge_error:
             note = f"The masks cannot be merged: {preview.merge_error}"
         self.preview_note.setText(note)
@@ -340,7 +362,7 @@ class MappingPage(Page):
 
     def _on_loader_failed(self, name: str, exc: object) -> None:
         if self._active:
-            self.preview.set_volumes(None)
+            self.preview.clear(f"No preview for {name}")
             self.preview_note.setText(f"No preview for {name}: {exc}")
 
     def can_next(self) -> tuple[bool, str]:

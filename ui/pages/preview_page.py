@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -16,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.items import category_label
 from app.preview import CasePreview, group_members
+from app.session import LegendEntry
 from ui.case_combo import CaseCombo
 from ui.mapping_model import swatch
 from ui.pages.base import Page
@@ -36,7 +37,11 @@ class PreviewPage(Page):
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Case"))
         self.case_combo = CaseCombo()
+        self.case_combo.setToolTip("The case to look at (Ctrl+PgDown / Ctrl+PgUp for the next / "
+                                   "previous case)")
         self.case_combo.currentIndexChanged.connect(self._on_case_combo_changed)
+        QShortcut(QKeySequence("Ctrl+PgDown"), self, lambda: self.case_combo.step(1))
+        QShortcut(QKeySequence("Ctrl+PgUp"), self, lambda: self.case_combo.step(-1))
         bar.addWidget(self.case_combo)
         bar.addStretch(1)
         self.status = QLabel()
@@ -107,49 +112,69 @@ class PreviewPage(Page):
         case, session = self.state.current_case(), self.state.session
         if not self._active or case is None or session is None or case.name != preview.case:
             return
-        self.preview.set_volumes(preview.volumes)
-        colours = session.colours(case)
-        self.preview.set_colours(colours)
-        rows = {r.label_value: r for r in session.rows(case) if r.label_value is not None}
-        self.preview.set_category_lookup(
-            lambda v: category_label(rows[v].category) if v in rows and rows[v].category else None)
+        legend = session.legend(case)
+        try:
+            self.preview.show_case(case.name, preview.volumes,
+                                   {e.value: e.colour for e in legend},
+                                   {e.value: e.name for e in legend if e.name}.get,
+                                   preview.hints,
+                                   unmapped={e.value for e in legend if e.name is None})
+        except Exception:
+            self._fill_legend([], preview)
+            self.status.setText(f"{case.name} could not be shown.")
+            raise
+        self._fill_legend(legend, preview)
+        self.status.setText(preview.merge_error or (
+            "No value is mapped yet: every value shows unmapped (faint, outlined), as RedBrick "
+            "shows values without a category." if preview.unlisted else ""))
+        self._apply_visibility()
+
+    def _fill_legend(self, legend: list[LegendEntry], preview: CasePreview) -> None:
+        """One row per label value: tick to show, its category, its voxels."""
         self._filling = True
         self.legend.setRowCount(0)
-        for value, row in sorted(rows.items()):
+        for entry in legend:
             n = self.legend.rowCount()
             self.legend.insertRow(n)
-            show = QTableWidgetItem(str(value))
+            show = QTableWidgetItem(str(entry.value))
             show.setCheckState(Qt.CheckState.Checked)
-            show.setIcon(swatch(colours.get(value)))
-            show.setData(Qt.ItemDataRole.UserRole, value)
+            show.setIcon(swatch(entry.colour))
+            show.setData(Qt.ItemDataRole.UserRole, entry.value)
             show.setToolTip("Tick to show, untick to hide")
             self.legend.setItem(n, 0, show)
-            self.legend.setItem(n, 1, QTableWidgetItem(
-                category_label(row.category) if row.category is not None else "(not mapped)"))
-            voxels = QTableWidgetItem(f"{row.voxels:,}")
+            name = QTableWidgetItem(entry.name or "(not mapped: view-only)")
+            if entry.name is None:
+                name.setToolTip("No category: RedBrick imports this value as an uneditable, "
+                                "view-only annotation. Map it on the Mapping page.")
+            self.legend.setItem(n, 1, name)
+            voxels = QTableWidgetItem(f"{entry.voxels:,}")
             voxels.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.legend.setItem(n, 2, voxels)
         self._filling = False
-        groups = group_members(preview.segments)
+        groups = group_members(preview.segments) if legend else {}
+        names = {e.value: e.name or str(e.value) for e in legend}
         if groups:
-            names = {v: (category_label(r.category) if r.category else str(v))
-                     for v, r in rows.items()}
             self.groups.setText(
                 "<b>Overlap groups</b> (voxels in several labels):<br>" + "<br>".join(
                 f"{g}: " + " + ".join(names.get(m, str(m)) for m in members)
                 for g, members in sorted(groups.items())))
         else:
-            self.groups.setText("No overlapping labels.")
-        self.status.setText(preview.merge_error or "")
-        self._apply_visibility()
+            self.groups.setText("No overlapping labels." if legend else "")
 
     def _on_loader_loading(self, name: str) -> None:
-        if self._active:
-            self.status.setText(f"Loading {name}…")
+        if not self._active:
+            return
+        self.status.setText(f"Loading {name}…")
+        if self.preview.case() != name:  # another case: nothing of the last one stays
+            self.preview.clear(f"Loading {name}…")
+            self.legend.setRowCount(0)
+            self.groups.setText("")
 
     def _on_loader_failed(self, name: str, exc: object) -> None:
         if self._active:
-            self.preview.set_volumes(None)
+            self.preview.clear(f"No preview for {name}")
+            self.legend.setRowCount(0)
+            self.groups.setText("")
             self.status.setText(f"No preview for {name}: {exc}")
 
     def _on_legend_item_changed(self, _item: QTableWidgetItem) -> None:

@@ -1,0 +1,102 @@
+"""The session's parts the wizard leans on for real, mixed data: undo snapshots, what a
+case's mapping does on import, unmapped label maps in the preview, colours by category."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.progress import run
+from app.session import (
+    RowStatus,
+    consequences,
+    load_session,
+    open_folder,
+    save_session,
+    session_json,
+)
+from tests.ui.mixed import mixed_folder
+
+
+@pytest.fixture
+def session(tmp_path):
+    mixed = mixed_folder(tmp_path / "data")
+    return run(open_folder(mixed.root))
+
+
+def test_a_snapshot_puts_a_case_back_exactly_and_can_be_used_twice(session):
+    big = session.case("big")
+    before = session_json(session)
+    snap = session.snapshot(["big"])
+    for row in session.rows(big)[:3]:
+        session.set_category(big, row, "Aorta")
+    session.accept(big)
+    assert session_json(session) != before
+    change = session.restore(snap)
+    assert change.mapping == {"big"} and change.cases
+    assert session_json(session) == before
+    assert session.case("big").task is session.items.tasks[
+        next(i for i, t in enumerate(session.items.tasks) if t.name == "big")]
+    session.set_category(session.case("big"), session.rows(session.case("big"))[0], None)
+    session.restore(snap)
+    assert session_json(session) == before
+
+
+def test_no_rows_is_never_all_is_well(session):
+    said = consequences([])
+    assert said.level == "warning" and "no labels" in said.text and said.short == "no labels"
+    assert consequences(session.rows(session.case("big")), included=False).short == "left out"
+    unnamed = consequences(session.rows(session.case("unnamed")))
+    assert unnamed.level == "warning" and unnamed.short == "3 to map"
+    big = session.case("big")
+    session.accept(big)
+    for row in session.rows(big):
+        if row.status == RowStatus.UNMAPPED:  # the phantom's overlap value has no name
+            session.set_category(big, row, "Liver Tumor")
+    assert consequences(session.rows(big)).level == "ok"
+
+
+def test_an_unmapped_label_map_is_previewed_binary_masks_are_not(session):
+    unnamed = session.case("unnamed")
+    assert not unnamed.series.segmentation_paths  # nothing mapped: not in the list yet
+    request = session.preview_request(unnamed)
+    assert request.unlisted and request.merge is not None
+    assert [Path(f).name for f in request.merge.files] == ["scan_labels.nii.gz"]
+    assert dict(request.merge.instances) == {}
+    binary = session.case("binary")
+    for row in session.rows(binary):
+        if row.key is not None:
+            session.set_category(binary, row, None)
+    assert session.preview_request(binary).merge is None
+
+
+def test_hand_mappings_survive_an_autosave(session, tmp_path):
+    big = session.case("big")
+    session.set_category(big, session.rows(big)[1], "Aorta")
+    assert big.by_hand == {2}
+    back = load_session(save_session(session, tmp_path / "auto.json"))
+    assert back.case("big").by_hand == {2}
+    assert [r.status for r in back.rows(back.case("big"))][1] == RowStatus.OK
+
+
+def test_apply_mapping_says_what_it_did_and_why_not(session):
+    change = session.apply_mapping(session.case("unnamed"))
+    assert change.count == 0
+    text = " ".join(change.notes)
+    assert "to 0 case(s)" in text and "big" in text and "binary masks" in text
+    small, big = session.case("small"), session.case("big")
+    change = session.apply_mapping(big, targets=[big, small])
+    assert "There is no other case" not in " ".join(change.notes)
+
+
+def test_a_category_has_one_colour_in_every_case_without_a_taxonomy(session):
+    assert session.taxonomy is None
+    colours = {}
+    for case in session.cases:
+        for entry in session.legend(case):
+            if entry.name is not None:
+                assert colours.setdefault(entry.name, entry.colour) == entry.colour
+    heart_big = next(e for e in session.legend(session.case("big")) if e.name == "Heart")
+    heart_bin = next(e for e in session.legend(session.case("binary")) if e.name == "Heart")
+    assert heart_big.value != heart_bin.value and heart_big.colour == heart_bin.colour
