@@ -33,9 +33,17 @@ class LeftOut:
     value: int | None
     reason: str
     suggestion: Suggestion | None = None
+    voxels: int | None = None  # how many voxels hold it (a value of a label map, or a mask)
+
+    @property
+    def what(self) -> str:
+        """``labels.nii.gz value 1 (9,452 voxels)``: what was left out, and how big it is."""
+        size = "" if self.voxels is None else f" ({self.voxels:,} voxels)"
+        return self.file + ("" if self.value is None else f" value {self.value}") + size
 
     def to_json(self) -> dict[str, Any]:
         return {"case": self.case, "file": self.file, "value": self.value, "reason": self.reason,
+                "voxels": self.voxels,
                 "suggestion": self.suggestion.to_json() if self.suggestion else None}
 
 
@@ -127,6 +135,11 @@ def _why(s: Suggestion | None) -> str:
     return f"not confident enough ({s.confidence:.2f}, {s.how})"
 
 
+def _voxels(scan: ScanResult, path: Path, value: int) -> int | None:
+    c = scan.censuses.get(path)
+    return None if c is None else int(sum(n for v, n in c.values.items() if v == value))
+
+
 def build_case(scan: ScanResult, case: Case, base: Path, matcher: Matcher,
                template: Template | None, min_confidence: float, result: BuildResult
                ) -> Task:
@@ -152,7 +165,9 @@ def build_case(scan: ScanResult, case: Case, base: Path, matcher: Matcher,
                 masks[len(masks) + 1] = path
                 seg_map[len(masks)] = best
             else:
-                result.left_out.append(LeftOut(case.name, scan.rel(path), None, _why(best), best))
+                c = scan.censuses.get(path)
+                result.left_out.append(LeftOut(case.name, scan.rel(path), None, _why(best), best,
+                                               sum(c.nonzero.values()) if c else None))
         files = list(masks.values())
     else:
         chosen: dict[int, list[tuple[Path, Suggestion | None]]] = {}
@@ -177,7 +192,8 @@ def build_case(scan: ScanResult, case: Case, base: Path, matcher: Matcher,
         tail = ("; the value stays in the file: RedBrick shows it without a category unless "
                 "uploaded with --prune-segmentations") if seg_map else \
             "; no value of this case is mapped, so its masks are not written"
-        result.left_out.extend(LeftOut(case.name, scan.rel(path), value, reason + tail, s)
+        result.left_out.extend(LeftOut(case.name, scan.rel(path), value, reason + tail, s,
+                                       _voxels(scan, path, value))
                                for path, value, reason, s in pending)
     if template is not None:
         binary = case.shape.binary
