@@ -251,11 +251,15 @@ def pair_masks(images: Sequence[ImageRef], masks: Sequence[MaskRef], root: Path,
         if head not in used:
             reason = ("no mask found for it" if head.grid is not None or not head.error
                       else head.error)
-            twin = next((u for u in used if u.is_dicom and not head.is_dicom
-                         and head.grid is not None and u.grid == head.grid), None)
-            if twin is not None:
+            twin = next((u for u in used if u.is_dicom and head.grid is not None
+                         and u.grid == head.grid and (not head.is_dicom
+                                                      or u.folder.parent == head.folder.parent)),
+                        None)
+            if twin is not None and not head.is_dicom:
                 reason = (f"a converted copy of the DICOM series {twin.label} (same grid); "
                           "its masks are paired with the series")
+            elif twin is not None:  # case/image/ and case/multiframe/: one image twice
+                reason = f"on the grid of the series {twin.label}, which its masks are paired with"
             result.unpaired.append(Unpaired(head.label, "series" if head.is_dicom else "image",
                                             reason))
     return result
@@ -364,6 +368,16 @@ class _Attempt:
             return self.found(image, match, f"the only DICOM series in {where} with the "
                                             f"mask's grid ({copies}: same grid, taken as a "
                                             "converted copy)")
+        in_image_folder = [c for c in confirmed
+                           if layouts.folder_kind(c[0].folder, self.mixed) == "image"]
+        if len(in_image_folder) == 1:
+            # dcmqi's 24x38x3/{image,multiframe,nrrd}: one image stored twice (single-
+            # and multi-frame DICOM); the folder named for the image says which to take.
+            image, match = in_image_folder[0]
+            others = ", ".join(im.label for im, _ in confirmed if im is not image)
+            return self.found(image, match, f"the only image in an image folder "
+                                            f"({image.folder.name}/) of {where} with the "
+                                            f"mask's grid ({others}: same grid)")
         if len(confirmed) > 1:
             names = ", ".join(im.label for im, _ in confirmed[:5])
             return self.unpaired(f"several images share its grid ({names}); name the mask "

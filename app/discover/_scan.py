@@ -243,7 +243,8 @@ def _mixed_folders(root: Path, series: Sequence[Any], volumes: Sequence[Path]
     return layouts.mixed_folders(root, held)
 
 
-def _dicom_images(series: Sequence[Any], root: Path) -> tuple[list[ImageRef], list[Unpaired]]:
+def _dicom_images(series: Sequence[Any], root: Path, mixed: frozenset[Path]
+                  ) -> tuple[list[ImageRef], list[Unpaired]]:
     images, skipped = [], []
     by_folder: dict[Path, int] = {}
     for s in series:
@@ -255,9 +256,13 @@ def _dicom_images(series: Sequence[Any], root: Path) -> tuple[list[ImageRef], li
             f"{rel} [series {s.series_number if s.series_number is not None else s.uid}]"
         if s.kind is not ObjectKind.IMAGE:
             what = _NOT_PAIRED.get(s.kind, f"a {s.kind} object")
-            skipped.append(Unpaired(label, "series", f"not paired: {what}"))
+            skipped.append(Unpaired(label, "series", what))
             continue
-        name = folder.name if folder != root else (s.description or "series")
+        named = folder  # case/image/*.dcm is the case's series: named after case/
+        while named != root and root in named.parents and \
+                layouts.folder_kind(named, mixed) == "image":
+            named = named.parent
+        name = named.name if folder != root else (s.description or "series")
         if by_folder[folder] > 1:
             name = f"{name}-S{s.series_number}" if s.series_number is not None else \
                 f"{name}-{s.uid[-8:]}"
@@ -302,7 +307,7 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
             result.left_out.append(LeftOut(result.rel(p), what))
         if problem:
             result.warnings.append(problem)
-    images, skipped = _dicom_images(result.series, base)
+    images, skipped = _dicom_images(result.series, base, mixed)
     for v in result.images:
         images.append(ImageRef(v.label, (v.path,), v.path.parent, v.grid, v.format,
                                layouts.case_name_of(v.path, base, mixed),

@@ -33,7 +33,7 @@ def dcmqi(shared_data: Path) -> ScanResult:
 
 def test_every_nrrd_mask_has_its_real_values_and_voxel_counts(shared_data, dcmqi):
     paired = [p for c in dcmqi.cases for p in c.masks]
-    assert len(paired) == 9
+    assert sorted(paired) == sorted((shared_data / SEGS).rglob("*.nrrd"))  # all 13
     for path in paired:
         data, _ = pynrrd.read(str(path))
         assert dcmqi.censuses[path].values == counts(data), path.name
@@ -44,6 +44,20 @@ def test_the_partial_overlaps_are_one_case_of_three_parts(dcmqi):
     assert case.shape is ImportShape.LABEL_MAPS and case.image.is_dicom
     assert [m.name for m in case.masks] == [f"partial_overlaps-{i}.nrrd" for i in (1, 2, 3)]
     assert case.name == "ct-3slice-partial_overlaps"
+
+
+def test_one_image_stored_twice_takes_the_series_in_the_image_folder(shared_data):
+    # 24x38x3/{image,multiframe}: one image as single- and multi-frame DICOM; dcmqi's
+    # DICOM SEGs reference the one in image/, and so does the NRRD label map.
+    r = run(scan(shared_data / SEGS / "24x38x3"))
+    (case,) = r.cases
+    assert case.name == "24x38x3" and case.image.label == "image"
+    assert [m.name for m in case.masks] == ["label.nrrd"]
+    assert "image folder (image/)" in case.evidence
+    (twin,) = [u for u in r.unpaired if u.file == "multiframe"]
+    assert twin.reason == "on the grid of the series image, which its masks are paired with"
+    assert [u.reason for u in r.unpaired if u.file == "seg"] == [
+        "a DICOM SEG; import it with RedBrick's DICOM SEG support or convert it to NIfTI"]
 
 
 def test_build_maps_the_nrrd_masks_through_their_nifti_conversions(shared_data, dcmqi,
@@ -68,7 +82,7 @@ def test_the_session_shows_every_value_with_its_voxels(shared_data):
     from app.session import RowStatus, open_folder
 
     session = run(open_folder(shared_data / "dcmqi"))
-    assert len(session.cases) == 4
+    assert len(session.cases) == 8
     for case in session.cases:
         rows = session.rows(case)
         assert rows, case.task.name

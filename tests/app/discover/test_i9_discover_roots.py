@@ -60,7 +60,7 @@ def whole_data_scan(shared_data: Path) -> ScanResult:
     return run(scan(shared_data))
 
 
-@pytest.mark.parametrize("rel", ["dcmqi/data/segmentations",
+@pytest.mark.parametrize("rel", ["dcmqi/data/segmentations", "dcmqi/data/segmentations/24x38x3",
                                  "totalsegmentator/tests/reference_files"])
 def test_real_datasets_give_the_same_cases_from_every_ancestor(shared_data, whole_data_scan,
                                                                  rel):
