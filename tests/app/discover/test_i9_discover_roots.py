@@ -12,17 +12,20 @@ from app.progress import run
 
 from .. import synth_layouts as synth
 
-CaseKey = tuple[str, tuple[Path, ...], tuple[Path, ...], str]
+CaseKey = tuple[tuple[Path, ...], tuple[Path, ...], str]
 
 
 def cases_under(result: ScanResult, folder: Path) -> set[CaseKey]:
-    """The cases whose image and masks all lie under ``folder``, by absolute paths."""
+    """The cases whose image and masks all lie under ``folder``, by absolute paths.
+
+    Not by name: a parent may hold more masks for the same image (dcmqi's sparse label
+    maps beside 24x38x3/), and an image's cases are then told apart by a suffix."""
     folder = folder.resolve()
     out = set()
     for c in result.cases:
         files = (*c.image.files, *c.masks)
         if all(folder in Path(f).resolve().parents for f in files):
-            out.add((c.name, tuple(c.image.files), tuple(c.masks), str(c.shape)))
+            out.add((tuple(c.image.files), tuple(c.masks), str(c.shape)))
     return out
 
 
