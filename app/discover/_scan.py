@@ -73,8 +73,8 @@ _OTHER_VOLUMES = (".mha", ".mhd", ".mgz")
 # Why a DICOM series that is not an image is left out.
 _NOT_PAIRED = {
     ObjectKind.LOCALIZER: "a localizer (scout), not a volume to annotate",
-    ObjectKind.SEG: "a DICOM SEG; import it with RedBrick's DICOM SEG support or convert it "
-                    "to NIfTI",
+    ObjectKind.SEG: "a DICOM SEG, which Segmap does not read yet; import it with RedBrick's "
+                    "DICOM SEG support or convert it to NIfTI",
     ObjectKind.RTSTRUCT: "an RT-STRUCT; convert it to NIfTI masks first",
     ObjectKind.SR: "a structured report, not an image",
 }
@@ -252,8 +252,12 @@ def _dicom_images(series: Sequence[Any], root: Path, mixed: frozenset[Path]
     for s in series:
         folder = _common_folder(s.files)
         rel = folder.relative_to(root).as_posix() if folder != root else "."
-        label = rel if by_folder[folder] == 1 else \
-            f"{rel} [series {s.series_number if s.series_number is not None else s.uid}]"
+        if by_folder[folder] == 1:
+            label = rel
+        elif len(s.files) == 1:  # a SEG, an SR, a multi-frame image: its file says which
+            label = Path(s.files[0]).relative_to(root).as_posix()
+        else:
+            label = f"{rel} [series {s.series_number if s.series_number is not None else s.uid}]"
         if s.kind is not ObjectKind.IMAGE:
             what = _NOT_PAIRED.get(s.kind, f"a {s.kind} object")
             skipped.append(Unpaired(label, "series", what))

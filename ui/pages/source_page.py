@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
 )
@@ -141,12 +142,29 @@ class SourcePage(Page):
         self.layout_.addSpacing(8)
         self.layout_.addLayout(grid)
 
+        # The scan's notes (why nothing paired, what was left out) live here too: with
+        # no case Next is disabled, so the Cases page that also lists them is out of reach.
+        self.notes_title = QLabel()
+        self.notes_title.setWordWrap(True)
+        self.notes_title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notes = QPlainTextEdit()
+        self.notes.setReadOnly(True)  # selectable and copyable, not editable
+        self.notes.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.notes.setMinimumHeight(120)
+        self.notes.setToolTip("What the scan found and could not pair; select to copy")
+        self.layout_.addSpacing(8)
+        self.layout_.addWidget(self.notes_title)
+        self.layout_.addWidget(self.notes, 1)
+        self.notes_title.hide()
+        self.notes.hide()
+
         self.layout_.addSpacing(8)
         self.layout_.addWidget(QLabel("<b>Recent folders</b> (double-click or Enter to open)"))
         self.recent = QListWidget()
         self.recent.setMaximumHeight(180)
         self.recent.itemActivated.connect(self._on_recent_activated)
         self.layout_.addWidget(self.recent)
+        self._stretch = self.layout_.count()
         self.layout_.addStretch(1)
         self.state.taxonomyChanged.connect(self._show_taxonomy)
         self.state.sessionChanged.connect(self._show_opened)
@@ -242,12 +260,35 @@ class SourcePage(Page):
         s = self.state.session
         if s is None:
             self.opened_label.setText("Nothing yet.")
+            self._show_notes(None, [])
             return
         shapes = ", ".join(sorted({c.shape for c in s.cases})) or "none"
-        notes = f"; {len(s.messages)} note(s) on the Cases page" if s.messages else ""
+        notes = f"; {len(s.messages)} note(s) below" if s.messages else ""
         self.opened_label.setText(f"{s.source}: {len(s.cases)} case(s), import shapes "
                                   f"{shapes}{notes}")
+        self._show_notes(len(s.cases), s.messages)
         self.completeChanged.emit()
+
+    def _show_notes(self, cases: int | None, messages: list[str]) -> None:
+        """The scan's notes below what was opened: always when no case was found."""
+        shown = cases == 0 or bool(messages)
+        self.notes_title.setVisible(shown)
+        self.notes.setVisible(shown)
+        # The notes take the room the stretch below the recent folders had.
+        self.layout_.setStretch(self._stretch, 0 if shown else 1)
+        if not shown:
+            self.notes.clear()
+            return
+        if cases == 0:
+            self.notes_title.setText(
+                "<b>No case was found</b>, so Next stays disabled. What the scan found and "
+                "why nothing was paired:" if messages else "<b>No case was found.</b>")
+        else:
+            self.notes_title.setText(f"<b>Notes from the scan</b> ({len(messages)}): files "
+                                     "that were not paired or were left out")
+        self.notes.setPlainText("\n".join(messages) if messages else
+                                "Nothing Segmap reads was found here: DICOM series, NIfTI "
+                                "(.nii, .nii.gz) or NRRD (.nrrd, .nhdr) volumes and masks.")
 
     def _fill_recent(self) -> None:
         self.recent.clear()
@@ -264,11 +305,15 @@ class SourcePage(Page):
                 item.setToolTip("This folder no longer exists")
             self.recent.addItem(item)
 
+    def done(self) -> bool:
+        """Done (the sidebar's check mark) when a source with at least one case is open."""
+        return self.state.session is not None and bool(self.state.session.cases)
+
     def can_next(self) -> tuple[bool, str]:
         s = self.state.session
         if s is None:
             return False, "Open a folder or an items list first"
         if not s.cases:
-            return False, "No case was found in the source"
+            return False, "No case was found in the source: see the notes on this page"
         return True, ""
 

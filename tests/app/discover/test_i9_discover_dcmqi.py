@@ -57,7 +57,8 @@ def test_one_image_stored_twice_takes_the_series_in_the_image_folder(shared_data
     (twin,) = [u for u in r.unpaired if u.file == "multiframe"]
     assert twin.reason == "on the grid of the series image, which its masks are paired with"
     assert [u.reason for u in r.unpaired if u.file == "seg"] == [
-        "a DICOM SEG; import it with RedBrick's DICOM SEG support or convert it to NIfTI"]
+        "a DICOM SEG, which Segmap does not read yet; import it with RedBrick's DICOM SEG "
+        "support or convert it to NIfTI"]
 
 
 def test_build_maps_the_nrrd_masks_through_their_nifti_conversions(shared_data, dcmqi,
