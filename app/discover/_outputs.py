@@ -35,7 +35,7 @@ _MAX_JSON = 20 << 20  # larger JSON files are not Segmap's small ones
 
 
 @dataclass(frozen=True)
-class LeftOut:
+class OwnOutput:
     """A file or folder the scan left out as Segmap's own output."""
 
     file: str  # relative to the scanned folder (a folder ends in /)

@@ -39,7 +39,7 @@ from app.discover._pairing import (
     series_keys,
 )
 from app.discover import _outputs as outputs
-from app.discover._outputs import LeftOut
+from app.discover._outputs import OwnOutput
 from app.discover._roles import volume_role
 from app.discover._sidecars import (
     SIDECAR_SUFFIXES,
@@ -117,7 +117,7 @@ class ScanResult:
     cases: list[Case] = field(default_factory=list)
     unpaired: list[Unpaired] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    left_out: list[LeftOut] = field(default_factory=list)  # Segmap's own outputs
+    own_outputs: list[OwnOutput] = field(default_factory=list)  # Segmap's own outputs
 
     @property
     def images(self) -> list[Volume]:
@@ -136,7 +136,7 @@ class ScanResult:
 
     def to_json(self) -> dict[str, Any]:
         """``{"root", "series", "volumes", "masks", "cases", "unpaired", "tables", "warnings",
-        "left_out"}``."""
+        "own_outputs"}``."""
         series = []
         for s in self.series:
             j = s.to_json()  # "files" is a count: a series can hold thousands
@@ -165,7 +165,7 @@ class ScanResult:
                         "labels": {str(k): n for k, n in sorted(t.names.items())}}
                        for t in self.tables if t.path not in self.censuses],
             "warnings": list(self.warnings),
-            "left_out": [x.to_json() for x in self.left_out],
+            "own_outputs": [x.to_json() for x in self.own_outputs],
         }
 
     def case_json(self, c: Case) -> dict[str, Any]:
@@ -186,7 +186,7 @@ class ScanResult:
 
 def _walk(result: ScanResult) -> tuple[list[Path], list[Path], list[Path]]:
     """(volumes, sidecars, other files) under the root; hidden entries skipped, Segmap's
-    own output folders and journals left out (``result.left_out``)."""
+    own output folders and journals left out (``result.own_outputs``)."""
     vols, sides, other = [], [], []
     root, warnings = result.root, result.warnings
 
@@ -196,7 +196,7 @@ def _walk(result: ScanResult) -> tuple[list[Path], list[Path], list[Path]]:
     def kept(folder: Path) -> bool:
         what = outputs.converted_folder(folder)
         if what is not None:
-            result.left_out.append(LeftOut(result.rel(folder) + "/", what))
+            result.own_outputs.append(OwnOutput(result.rel(folder) + "/", what))
         return what is None
 
     unsupported = 0
@@ -210,7 +210,7 @@ def _walk(result: ScanResult) -> tuple[list[Path], list[Path], list[Path]]:
             low = f.lower()
             if low.endswith(outputs.JOURNAL_SUFFIX) and \
                     (what := outputs.output_file(base / f)) is not None:
-                result.left_out.append(LeftOut(result.rel(base / f), what))
+                result.own_outputs.append(OwnOutput(result.rel(base / f), what))
             elif is_volume_name(low):
                 vols.append(base / f)
             elif low.endswith(SIDECAR_SUFFIXES):
@@ -226,10 +226,10 @@ def _walk(result: ScanResult) -> tuple[list[Path], list[Path], list[Path]]:
 
 
 def _read_volume(path: Path, root: Path, rel: str, mixed: frozenset[Path]
-                 ) -> tuple[Volume | LeftOut, NiftiInfo | None]:
+                 ) -> tuple[Volume | OwnOutput, NiftiInfo | None]:
     r = volume_role(path, root, mixed)
     if r.output:
-        return LeftOut(rel, f"a {r.output} it wrote"), None
+        return OwnOutput(rel, f"a {r.output} it wrote"), None
     return Volume(path, rel, volume_format(path), r.role, r.why, r.grid, r.dtype, r.error), \
         r.info
 
@@ -297,8 +297,8 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
         if i % 50 == 0:
             yield Progress(i, len(vol_paths), f"reading headers ({i}/{len(vol_paths)})")
         vol, info = _read_volume(p, base, result.rel(p), mixed)
-        if isinstance(vol, LeftOut):
-            result.left_out.append(vol)
+        if isinstance(vol, OwnOutput):
+            result.own_outputs.append(vol)
             continue
         result.volumes.append(vol)
         if info is not None and vol.role == "mask":
@@ -308,7 +308,7 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
         if table is not None:
             result.tables.append(table)
         elif (what := outputs.output_file(p)) is not None:
-            result.left_out.append(LeftOut(result.rel(p), what))
+            result.own_outputs.append(OwnOutput(result.rel(p), what))
         if problem:
             result.warnings.append(problem)
     images, skipped = _dicom_images(result.series, base, mixed)
@@ -323,7 +323,7 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
     yield from _census_all(result, infos)
     result.cases = make_cases(result.pairing, result.censuses)
     _refine_layouts(result)
-    result.warnings.extend(x.note for x in result.left_out)
+    result.warnings.extend(x.note for x in result.own_outputs)
     yield Progress(1, 1, f"{len(result.cases)} cases")
     return result
 

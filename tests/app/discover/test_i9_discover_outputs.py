@@ -22,8 +22,8 @@ def cases(r: ScanResult) -> set[tuple[str, tuple[Path, ...], tuple[Path, ...]]]:
     return {(c.name, tuple(c.image.files), tuple(c.masks)) for c in r.cases}
 
 
-def left_out(r: ScanResult) -> dict[str, str]:
-    return {x.file: x.what for x in r.left_out}
+def own_outputs(r: ScanResult) -> dict[str, str]:
+    return {x.file: x.what for x in r.own_outputs}
 
 
 def notes(r: ScanResult) -> list[str]:
@@ -45,13 +45,14 @@ def test_nrrd_conversions_of_a_build_into_the_folder_are_left_out(shared_data, t
     after = run(scan(tmp_path))
     assert cases(after) == cases(before)
     assert not any("nifti-masks" in v.label for v in after.volumes)
-    assert left_out(after) == {"nifti-masks/": "3 NRRD mask(s) written as NIfTI for items.json"}
+    assert own_outputs(after) == {
+        "nifti-masks/": "3 NRRD mask(s) written as NIfTI for items.json"}
     assert notes(after) == ["left out nifti-masks/: Segmap's own output (3 NRRD mask(s) "
                             "written as NIfTI for items.json)"]
     # Without the items list, the conversions still mirror the NRRD masks they came from.
     (tmp_path / "items.json").unlink()
     again = run(scan(tmp_path))
-    assert cases(again) == cases(before) and list(left_out(again)) == ["nifti-masks/"]
+    assert cases(again) == cases(before) and list(own_outputs(again)) == ["nifti-masks/"]
     assert case.is_dir()
 
 
@@ -60,7 +61,7 @@ def test_a_users_own_nifti_masks_folder_is_scanned(tmp_path):
     synth.labelmap(tmp_path / "p1" / "nifti-masks" / "organs.nii.gz")
     r = run(scan(tmp_path))
     assert [m.name for c in r.cases for m in c.masks] == ["organs.nii.gz"]
-    assert not r.left_out
+    assert not r.own_outputs
 
 
 def test_a_merged_volume_written_into_the_folder_is_no_new_case(tmp_path):
@@ -73,7 +74,7 @@ def test_a_merged_volume_written_into_the_folder_is_no_new_case(tmp_path):
     assert main(["merge", str(items), "--task", task, "--series", "0", "-o", str(merged)]) == 0
     after = run(scan(folder))
     assert cases(after) == cases(before)
-    assert left_out(after) == {"p1/merged.nii.gz": "a label volume it wrote"}
+    assert own_outputs(after) == {"p1/merged.nii.gz": "a label volume it wrote"}
     assert notes(after) == ["left out p1/merged.nii.gz: Segmap's own output "
                             "(a label volume it wrote)"]
     # A copy under any name is recognised by its header, not its name.
@@ -92,7 +93,7 @@ def test_templates_sessions_and_journals_are_left_out(tmp_path):
     Journal(journal_path(folder / "items.json"), "https://rb/org/project").close()
     (folder / "other.upload-journal.jsonl").write_text('{"not": "segmap"}\n')
     r = run(scan(folder))
-    assert left_out(r) == {"map.json": "a mapping template",
+    assert own_outputs(r) == {"map.json": "a mapping template",
                            "autosave.json": "a saved wizard session (autosave)",
                            "items.upload-journal.jsonl": "an upload journal"}
     assert len(notes(r)) == 3
@@ -108,7 +109,7 @@ def test_the_scan_json_lists_what_was_left_out(tmp_path, capsys):
     save_nifti(img, folder / "out.nii.gz")
     assert main(["scan", str(folder), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["left_out"] == [{"file": "out.nii.gz", "what": "a label volume it wrote"}]
+    assert data["own_outputs"] == [{"file": "out.nii.gz", "what": "a label volume it wrote"}]
 
 
 def test_the_names_segmap_writes_are_the_ones_the_scan_knows():
