@@ -1,4 +1,4 @@
-"""JSON at the edges: reading with precise errors, writing atomically."""
+"""JSON at the edges: reading with precise errors, writing (and linking) atomically."""
 
 from __future__ import annotations
 
@@ -77,6 +77,14 @@ def output_error(target: Path, exc: OSError) -> OutputError:
                        "Choose another output path.")
 
 
+def _free_name(target: Path) -> Iterator[Path]:
+    """Names for a temporary file beside ``target`` (hidden, random, same suffix)."""
+    suffix = "".join(target.suffixes[-2:]) or ".tmp"
+    for _ in range(100):
+        yield target.parent / f".{target.name}.{secrets.token_hex(4)}{suffix}"
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(target.parent))
+
+
 def _temporary_beside(target: Path) -> Path:
     """A new empty file beside ``target``, with the permissions any program gives a new file.
 
@@ -84,10 +92,8 @@ def _temporary_beside(target: Path) -> Path:
     renamed from it would be private; ``os.open`` with 0o666 lets the umask decide, as
     for a file the shell writes. A file being replaced keeps its own permissions.
     """
-    suffix = "".join(target.suffixes[-2:]) or ".tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    for _ in range(100):
-        tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}{suffix}"
+    for tmp in _free_name(target):
         try:
             fd = os.open(tmp, flags, 0o666)
         except FileExistsError:
@@ -100,7 +106,37 @@ def _temporary_beside(target: Path) -> Path:
             tmp.unlink(missing_ok=True)
             raise
         return tmp
-    raise FileExistsError(errno.EEXIST, "no free temporary name", str(target.parent))
+    raise AssertionError("unreachable")  # pragma: no cover - _free_name raises first
+
+
+def link_atomic(source: str | os.PathLike[str], path: str | os.PathLike[str], *,
+                symbolic: bool = False) -> None:
+    """Make ``path`` a hard link (or a symbolic one, to ``source``'s absolute path) to
+    ``source``, replacing what is there in one step.
+
+    ``OSError`` when the link cannot be made (another disk, a file system without
+    links, a file the system protects from linking), so the caller can copy instead;
+    ``OutputError`` when ``path`` cannot be written at all.
+    """
+    target, src = Path(path), Path(os.path.abspath(source))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(target, exc) from None
+    for tmp in _free_name(target):
+        try:
+            if symbolic:
+                os.symlink(src, tmp)
+            else:
+                os.link(src, tmp)
+        except FileExistsError:
+            continue
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise output_error(target, exc) from None
+        return
 
 
 @contextlib.contextmanager

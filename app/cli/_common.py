@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Any, TypeVar
 
+from app.export import LinkMode
 from app.jsonio import dumps
 from app.progress import Progress, Work, run
 
@@ -25,6 +26,18 @@ def add_series_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, metavar="NAME", help="task name")
     p.add_argument("--series", type=int, default=0, metavar="N", help="series index (default 0)")
     add_root_argument(p)
+
+
+def add_dcm_names_argument(p: argparse.ArgumentParser) -> None:
+    """``--dcm-names [link|symlink|copy]``: DICOM files RedBrick refuses for their names
+    written under ``.dcm`` names beside the list (``app.export.rename_dicom``)."""
+    p.add_argument("--dcm-names", nargs="?", const=LinkMode.HARDLINK, type=LinkMode,
+                   choices=list(LinkMode), metavar="link|symlink|copy",
+                   help="DICOM files without .dcm (PACS exports named by UID, which RedBrick "
+                   "refuses): write them under .dcm names into dicom-renamed/ beside the list "
+                   "and point the list there; as hard links (link, the default: no space "
+                   "used), symbolic links, or copies; links fall back to copies where they "
+                   "cannot be made")
 
 
 class StderrProgress:

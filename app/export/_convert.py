@@ -56,15 +56,27 @@ def _nrrd_masks(items: ItemsList) -> dict[Path, Path]:
     return found
 
 
+def mirrored(named: Path, base: Path, folder: Path, filename: str) -> Path:
+    """Where a file derived from ``named`` goes: its folder's path under ``base``, mirrored
+    in ``folder``, so files of the same name in different cases stay apart."""
+    try:
+        rel = named.parent.relative_to(Path(os.path.abspath(base)))
+    except ValueError:  # outside the list's folder: a folder of its own per source folder
+        digest = hashlib.sha1(str(named.parent).encode("utf-8")).hexdigest()[:10]
+        rel = Path("_outside") / f"{named.parent.name}-{digest}"
+    return folder / rel / filename
+
+
 def _target(source: Path, base: Path, folder: Path) -> Path:
     """Where a mask's conversion goes: its path under ``base``, mirrored in ``folder``."""
     stem, _ = split_suffix(source.name)
-    try:
-        rel = source.parent.relative_to(Path(os.path.abspath(base)))
-    except ValueError:  # outside the list's folder: a folder of its own per source folder
-        digest = hashlib.sha1(str(source.parent).encode("utf-8")).hexdigest()[:10]
-        rel = Path("_outside") / f"{source.parent.name}-{digest}"
-    return folder / rel / f"{stem}.nii.gz"
+    return mirrored(source, base, folder, f"{stem}.nii.gz")
+
+
+def used_files(items: ItemsList) -> set[Path]:
+    """Every local file the list names, links resolved (a derived file must not be one)."""
+    return {p.resolve() for p in (items.resolve(r.path) for r in iter_paths(items)
+                                  if not is_remote(r.path)) if p is not None}
 
 
 def plan_conversions(items: ItemsList, folder: Path, mirror: Path | None = None
@@ -77,8 +89,7 @@ def plan_conversions(items: ItemsList, folder: Path, mirror: Path | None = None
     base = mirror if mirror is not None else items.base_dir
     plan = [Conversion(src, _target(named, base, folder))
             for src, named in sorted(_nrrd_masks(items).items())]
-    used = {p.resolve() for p in (items.resolve(r.path) for r in iter_paths(items)
-                                  if not is_remote(r.path)) if p is not None}
+    used = used_files(items)
     for c in plan:
         if c.target.resolve() in used:
             raise OutputError(

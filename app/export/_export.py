@@ -3,7 +3,9 @@
 RedBrick's CLI resolves relative paths against the items list's folder, so moving
 a list means rewriting its paths. Only local paths change; URLs and storage keys
 are kept as they are. NRRD masks are written as NIfTI into ``nifti-masks/``
-beside the list (RedBrick reads NIfTI only). The list is written atomically.
+beside the list (RedBrick reads NIfTI only); on request, DICOM files RedBrick
+refuses for their names are written under ``.dcm`` names into ``dicom-renamed/``
+(links where possible). The list is written atomically.
 """
 
 from __future__ import annotations
@@ -13,6 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.export._convert import CONVERTED_FOLDER, Conversion, convert_masks
+from app.export._dicom_names import (
+    RENAMED_FOLDER,
+    LinkMode,
+    Renamed,
+    dicom_to_rename,
+    rename_dicom,
+    renamed_text,
+)
 from app.items import ItemsList, rebase
 
 
@@ -26,11 +36,27 @@ class ExportSummary:
     segmentation_files: int
     root: Path
     converted: tuple[Conversion, ...] = field(default=())
+    renamed: tuple[Renamed, ...] = field(default=())
+    not_renamed: int = 0  # DICOM files left under names RedBrick refuses (no rename asked)
 
     def to_json(self) -> dict[str, object]:
         return {"path": str(self.path), "tasks": self.tasks, "series": self.series,
                 "segmentation_files": self.segmentation_files, "root": str(self.root),
-                "converted": [c.to_json() for c in self.converted]}
+                "converted": [c.to_json() for c in self.converted],
+                "renamed": [r.to_json() for r in self.renamed],
+                "not_renamed": self.not_renamed}
+
+    def renamed_text(self) -> str:
+        """``Wrote 20 DICOM file(s) under .dcm names in .../dicom-renamed (20 hard links)``,
+        or what to do about DICOM files left under refused names (empty when neither)."""
+        if self.renamed:
+            return renamed_text(self.renamed, self.path.parent / RENAMED_FOLDER)
+        if self.not_renamed:
+            return (f"{self.not_renamed} DICOM file(s) do not end in .dcm, and RedBrick's "
+                    "upload refuses their names; export with .dcm names (segmap export "
+                    "--dcm-names) for `redbrick upload`, or upload with Segmap, which sends "
+                    "them under .dcm names.")
+        return ""
 
     def converted_text(self) -> str:
         """``Converted 2 NRRD masks to NIfTI in .../nifti-masks`` (empty when none)."""
@@ -42,18 +68,35 @@ class ExportSummary:
 
 
 def export_items(items: ItemsList, path: str | os.PathLike[str],
-                 root: str | os.PathLike[str] | None = None) -> ExportSummary:
+                 root: str | os.PathLike[str] | None = None, *,
+                 dcm_names: LinkMode | None = None,
+                 mirror: str | os.PathLike[str] | None = None) -> ExportSummary:
     """Write ``items`` to ``path`` with paths relative to ``root`` (default: its folder).
 
     A root other than the file's folder is for lists uploaded from another place
     (``redbrick upload`` resolves paths against the list's folder, so Segmap warns
-    in the wizard when they differ).
+    in the wizard when they differ). With ``dcm_names``, DICOM files RedBrick refuses
+    for their names (``needs_dcm_name``) are written under ``.dcm`` names into
+    ``dicom-renamed/`` beside the list, as links or copies (``LinkMode``), and the list
+    points at them. Derived files keep their folders' paths under ``mirror`` (default:
+    the folder the list's paths resolve against).
     """
     target = Path(path).expanduser().resolve()
     base = Path(root).expanduser().resolve() if root else target.parent
-    converted, conversions = convert_masks(items, target.parent / CONVERTED_FOLDER)
+    keep = Path(mirror).expanduser().resolve() if mirror else None
+    converted, conversions = convert_masks(items, target.parent / CONVERTED_FOLDER,
+                                           mirror=keep)
     out = rebase(converted, base)
+    renamed: list[Renamed] = []
+    not_renamed = 0
+    if dcm_names is not None:
+        # After the rebase, which resolves links: a symbolic .dcm name stays the path.
+        out, renamed = rename_dicom(out, target.parent / RENAMED_FOLDER, dcm_names,
+                                    mirror=keep or converted.base_dir.resolve())
+    else:
+        not_renamed = len(dicom_to_rename(out))
     out.save(target)
     n_series = sum(len(t.series) for t in out.tasks)
     n_files = sum(len(s.segmentation_paths) for t in out.tasks for s in t.series)
-    return ExportSummary(target, len(out.tasks), n_series, n_files, base, tuple(conversions))
+    return ExportSummary(target, len(out.tasks), n_series, n_files, base, tuple(conversions),
+                         tuple(renamed), not_renamed)

@@ -15,13 +15,14 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 from app.errors import Cancelled, MergeError
+from app.export import upload_name
 from app.items import NIFTI_TYPE, VIDEO_EXTENSIONS, file_type
 from app.merge import SeriesInputs
 from app.progress import run
@@ -51,11 +52,15 @@ class TaskContext:
     merge_slots: threading.Semaphore
     update: Callable[..., None]  # update(index, **TaskResult fields)
     file_done: Callable[[int, bool], None]  # file_done(index, reused)
+    # The .dcm names RedBrick was shown for DICOM files it refuses by name -> the paths
+    # of the files themselves, as the list writes them (``_Run._dcm_names``).
+    aliases: dict[str, str] = field(default_factory=dict)
 
 
 def upload_task(ctx: TaskContext, index: int, name: str, converted: dict[str, Any]) -> None:
     """Upload one converted task; reports through ``ctx.update``; raises on failure."""
     point = copy.deepcopy(converted)
+    _unalias(point, ctx.aliases)
     dp.prepare_point(point, ctx.task_dir, ctx.storage)
     dp.apply_segment_map(point)
     dp.check_structure(point)
@@ -66,11 +71,14 @@ def upload_task(ctx: TaskContext, index: int, name: str, converted: dict[str, An
                            "Upload videos with the RedBrick CLI (`redbrick upload`).")
     volumes = dp.label_volumes(point, ctx.task_dir)
     files = list(point["items"]) + [h["item"] for h in point.get("heatMaps") or []]
-    types = [file_type(f) for f in files] if direct else []
+    # The names files go up under: their own, or with .dcm for DICOM files RedBrick
+    # refuses by name; the MIME type is the name's, as the SDK judges it.
+    names = [upload_name(f) for f in files] if direct else []
+    types = [file_type(n) for n in names]
     ctx.update(index, state=TaskState.UPLOADING,
                files_total=(len(files) if direct else 0) + len(volumes))
     if direct and not ctx.dry_run:
-        _upload_items(ctx, index, name, point, files, types)
+        _upload_items(ctx, index, name, point, files, names, types)
     labels_data_path = _upload_labels(ctx, index, name, point, volumes)
     labels_map = [m if m and m.get("labelName") else None for m in point.get("labelsMap") or []]
     if ctx.dry_run:
@@ -106,8 +114,20 @@ def _create(ctx: TaskContext, index: int, name: str, variables: dict[str, Any]) 
                task_ids=tuple(created.task_ids))
 
 
+def _unalias(point: dict[str, Any], aliases: dict[str, str]) -> None:
+    """The converted task's items back at the files themselves (RedBrick saw .dcm names)."""
+    if not aliases:
+        return
+    items = point.get("items")
+    if isinstance(items, list):
+        point["items"] = [aliases.get(i, i) if isinstance(i, str) else i for i in items]
+    for heat_map in point.get("heatMaps") or []:
+        if isinstance(heat_map, dict) and isinstance(heat_map.get("item"), str):
+            heat_map["item"] = aliases.get(heat_map["item"], heat_map["item"])
+
+
 def _upload_items(ctx: TaskContext, index: int, name: str, point: dict[str, Any],
-                  files: list[str], types: list[str]) -> None:
+                  files: list[str], names: list[str], types: list[str]) -> None:
     """Presign and PUT every image (and heat map) not uploaded before; use RedBrick's paths."""
     dest, targets = ctx.destination, [""] * len(files)
     pending: list[tuple[int, list[int]]] = []
@@ -122,7 +142,7 @@ def _upload_items(ctx: TaskContext, index: int, name: str, point: dict[str, Any]
     if pending:
         presigned = protocol.items_upload_presign(
             ctx.client, dest.org_id, dest.project_id,
-            [os.path.split(files[i])[-1] for i, _ in pending], [types[i] for i, _ in pending])
+            [names[i] for i, _ in pending], [types[i] for i, _ in pending])
 
         def put(job: tuple[int, list[int]], link: protocol.Presigned) -> None:
             i, fp = job

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.errors import Cancelled, SegmapError, TaxonomyError
-from app.export import CONVERTED_FOLDER, convert_masks
-from app.items import ItemsList, Taxonomy, task_label
+from app.export import CONVERTED_FOLDER, DCM_SUFFIX, convert_masks, dicom_to_rename
+from app.items import ItemsList, PathRole, Taxonomy, iter_paths, task_label, uploadable, walk
 from app.progress import Work
 from app.upload import _protocol as protocol
 from app.upload._client import AuthError, RedBrickClient
@@ -150,6 +150,8 @@ class _Run:
                  client: RedBrickClient) -> None:
         self.items, self.dest, self.options, self.client = items, destination, options, client
         self.retries = 0
+        self.aliases: dict[str, str] = {}  # .dcm name shown to RedBrick -> path as written
+        self._renamed_series: set[tuple[str | None, int | None]] = set()
         self.warnings: list[str] = []
         self.notes: list[str] = []
         self.board = _Board([])
@@ -189,6 +191,7 @@ class _Run:
                                             protocol.get_project, self.client,
                                             self.dest.org_id, self.dest.project_id)
             path = opts.journal or (journal_path(self.items.path) if self.items.path else None)
+            self._dcm_names()
             yield from self._validate(project, self._to_do(path))
             self._convert_masks()
             journal = Journal(path, self.dest.key, restart=opts.restart,
@@ -270,6 +273,9 @@ class _Run:
         if self.options.storage != REDBRICK_STORAGE:
             # Items are storage paths, not local files: nothing to find on this computer.
             findings = [f for f in findings if f.code not in _LOCAL_IMAGE_CODES]
+        else:  # refused for their names only: they go up under .dcm names
+            findings = [f for f in findings if f.code is not Code.IMAGE_TYPE_UNSUPPORTED
+                        or (f.task, f.series) not in self._renamed_series]
         errors = [f for f in findings if f.severity is Severity.ERROR]
         self.warnings += [_finding_text(f) for f in findings
                           if f.severity is Severity.WARNING]
@@ -278,6 +284,48 @@ class _Run:
             more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
             raise UploadBlocked(f"{len(errors)} validation error(s); nothing was uploaded:\n  "
                                 + "\n  ".join(lines) + more, errors)
+
+    def _dcm_names(self) -> None:
+        """DICOM files RedBrick refuses for their names (``CT.1.3...300000``) go up under
+        ``.dcm`` names: RedBrick is shown the list as if they were renamed (its validation,
+        the presigned names, the MIME type), and the bytes come from the files."""
+        if self.options.storage != REDBRICK_STORAGE:
+            return  # the items are storage paths: nothing is uploaded from here
+        files = set(dicom_to_rename(self.items))
+        if not files:
+            return
+        items = self.items
+        written = {p for t in items.tasks for s in t.series for p in s.item_paths}
+        refused: set[tuple[str | None, int | None]] = set()
+        for ref in iter_paths(items):
+            local = items.resolve(ref.path) if ref.role in (PathRole.ITEM,
+                                                           PathRole.HEAT_MAP) else None
+            if local is None or uploadable(local.name):
+                continue
+            where = (task_label(items.tasks[ref.task]), ref.series)
+            new = ref.path + DCM_SUFFIX
+            if Path(os.path.abspath(local)) not in files or new in written:
+                refused.add(where)  # not DICOM, or a file of that name is listed too
+                continue
+            self.aliases[new] = ref.path
+            self._renamed_series.add(where)
+        self._renamed_series -= refused
+        self.notes.append(f"{len(files)} DICOM file(s) without .dcm (RedBrick refuses their "
+                          "names) go up under their names with .dcm added.")
+
+    def _shown(self, index: int) -> dict[str, Any]:
+        """Task ``index`` as RedBrick is shown it: DICOM files under their .dcm names."""
+        if not self.aliases:
+            return self.items.tasks[index].to_json()
+        shown = {old: new for new, old in self.aliases.items()}
+        one = dataclasses.replace(self.items, tasks=[self.items.tasks[index]], problems=[])
+        copied = one.copy()
+        walk(copied, lambda ref: shown.get(ref.path) if ref.role in (
+            PathRole.ITEM, PathRole.HEAT_MAP) else None)
+        task = copied.tasks[0]
+        if task.name is None:  # RedBrick names it by its first item: as the list does
+            task.name = task_label(self.items.tasks[index])
+        return task.to_json()
 
     def _convert_masks(self) -> None:
         """RedBrick reads NIfTI masks only: NRRD masks go up as their NIfTI conversions,
@@ -353,7 +401,7 @@ class _Run:
         """``validateAndConvertToImportFormat`` in batches; the converted task per index."""
         payloads = []
         for i, name in selected:
-            body = self.items.tasks[i].to_json()
+            body = self._shown(i)
             body.pop("status", None)  # the SDK deletes it before sending
             payloads.append((i, name, body))
             self.board.update(i, state=TaskState.CHECKING)
@@ -405,7 +453,7 @@ class _Run:
             ground_truth=opts.ground_truth, dry_run=opts.dry_run,
             files_per_task=max(1, opts.files_per_task), journal=journal,
             task_dir=self.items.base_dir, merge_slots=threading.BoundedSemaphore(merges),
-            update=self.board.update, file_done=self.board.file_done)
+            update=self.board.update, file_done=self.board.file_done, aliases=self.aliases)
 
     def _task(self, ctx: TaskContext, index: int, name: str, point: dict) -> None:
         try:

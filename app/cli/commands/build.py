@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.cli._common import drive, print_json
+from app.cli._common import add_dcm_names_argument, drive, print_json
 from app.cli.commands.scan import notes
 from app.discover import ScanResult, scan
 from app.errors import InputError
-from app.export import CONVERTED_FOLDER
+from app.export import CONVERTED_FOLDER, ExportSummary, dicom_to_rename, export_items
 from app.mapping import (
     CONFIDENT,
     BuildResult,
@@ -39,18 +39,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="save the mapping used as a template, to edit and reuse")
     p.add_argument("--min-confidence", type=float, default=CONFIDENT, metavar="X",
                    help=f"use suggestions at least this confident (default {CONFIDENT})")
+    add_dcm_names_argument(p)
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
-def human(result: BuildResult, scan_result: ScanResult) -> str:
-    """The report as text for a person."""
+def human(result: BuildResult, scan_result: ScanResult, names: ExportSummary | None = None
+          ) -> str:
+    """The report as text for a person (``names``: the rewrite with ``.dcm`` names, if any)."""
     assert result.output is not None  # the report of a written list
     lines = [f"Wrote {result.output}: {len(result.items.tasks)} tasks."]
     if result.converted:
         lines.append(f"Converted {len(result.converted)} NRRD mask(s) to NIfTI in "
                      f"{result.output.parent / CONVERTED_FOLDER} (RedBrick reads NIfTI masks "
                      "only).")
+    if names is not None and names.renamed_text():
+        lines.append(names.renamed_text())
+    elif n := len(dicom_to_rename(result.items)):
+        lines.append(f"{n} DICOM file(s) do not end in .dcm, and RedBrick's upload refuses "
+                     "their names: build again with --dcm-names for `redbrick upload` (Segmap's "
+                     "upload sends them under .dcm names).")
     for cb in result.cases:
         n = len(cb.segment_map)
         lines.append(f"  {cb.case.name} [{cb.case.shape}]: {n} segment(s) mapped"
@@ -81,6 +89,11 @@ def run(args: argparse.Namespace) -> int:
     scanned = drive(scan(args.folder), "scan", enabled=not args.quiet)
     result = drive(build(scanned, args.output, matcher=matcher, template=template,
                          min_confidence=args.min_confidence), "build", enabled=not args.quiet)
+    names = None
+    if args.dcm_names is not None:  # the list again, pointing at the .dcm names
+        assert result.output is not None
+        names = export_items(result.items, result.output, dcm_names=args.dcm_names,
+                             mirror=scanned.root)
     if args.save_template:
         saved, conflicts = template_from(result.mappings(),
                                          {p: c.image.name for c in scanned.cases for p in c.masks})
@@ -90,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         report = result.to_json(scanned)
         report["template_saved"] = str(Path(args.save_template)) if args.save_template else None
+        report["renamed"] = [r.to_json() for r in names.renamed] if names else []
         print_json(report)
     else:
-        print(human(result, scanned))
+        print(human(result, scanned, names))
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli._common import print_json
+from app.cli._common import add_dcm_names_argument, print_json
 from app.errors import InputError
 from app.export import export_items
 from app.items import ItemsList, load_items
@@ -22,6 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="make paths relative to DIR (default: the output file's folder)")
     p.add_argument("--task", action="append", metavar="NAME",
                    help="export only this task (repeat for several)")
+    add_dcm_names_argument(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             raise InputError(f"No task named {', '.join(map(repr, missing))} in {args.items}.")
         items = ItemsList([t for t in items.tasks if t.name in args.task], items.path, items.root)
-    summary = export_items(items, args.output, args.root)
+    summary = export_items(items, args.output, args.root, dcm_names=args.dcm_names)
     if args.json:
         print_json(summary.to_json())
     else:
@@ -43,4 +44,6 @@ def run(args: argparse.Namespace) -> int:
             print(summary.converted_text())
             for c in summary.converted:
                 print(f"  {c.source} -> {c.target}")
+        if summary.renamed_text():
+            print(summary.renamed_text())
     return 0
