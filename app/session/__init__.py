@@ -13,11 +13,12 @@ from app.session._autosave import SESSION_FORMAT, load_session, save_session, se
 from app.session._history import Snapshot
 from app.session._model import CaseState, Change, ImageInfo
 from app.session._open import matcher_for, open_folder, open_items, open_source
+from app.session._repairs import MovePlan
 from app.session._rows import Consequences, LegendEntry, Row, RowStatus, consequences
 from app.session._session import Session
 
 __all__ = [
-    "SESSION_FORMAT", "CaseState", "Change", "Consequences", "ImageInfo", "LegendEntry", "Row",
-    "RowStatus", "Session", "Snapshot", "consequences", "load_session", "matcher_for",
+    "SESSION_FORMAT", "CaseState", "Change", "Consequences", "ImageInfo", "LegendEntry", "MovePlan",
+    "Row", "RowStatus", "Session", "Snapshot", "consequences", "load_session", "matcher_for",
     "open_folder", "open_items", "open_source", "save_session", "session_json"
 ]

@@ -2,7 +2,7 @@
 
 Everything needed to resume is kept (the items list, every case, the suggestions
 and what is still unreviewed); no API key and no voxels. Sessions saved before
-``shape`` was called so are read too (``mode``).
+``shape`` was called so are read too (``mode``), and those with one ``evidence`` text.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def session_json(session: Session) -> dict[str, Any]:
         "cases": [{
             "task": index[id(c.task)], "series": c.series_index, "shape": c.shape,
             "masks": [str(m) for m in c.masks], "image": c.image.to_json(), "layout": c.layout,
-            "evidence": c.evidence, "case_key": c.case_key, "warnings": c.warnings,
+            "pairing": {str(m): text for m, text in c.pairing.items()}, "note": c.note,
+            "case_key": c.case_key, "warnings": c.warnings,
             "included": c.included, "unreviewed": sorted(c.unreviewed),
             "by_hand": sorted(c.by_hand),
             "suggestions": [{"file": str(f), "value": v, "suggestion": s.to_json()}
@@ -80,7 +81,8 @@ def load_session(path: str | os.PathLike[str]) -> Session:
                 task=items.tasks[c["task"]], shape=ImportShape(c.get("shape", c.get("mode"))),
                 masks=[Path(m) for m in c["masks"]], image=ImageInfo.from_json(c["image"]),
                 layout=_layout(c["layout"]),
-                evidence=c["evidence"], case_key=c.get("case_key", ""),
+                pairing={Path(m): text for m, text in c.get("pairing", {}).items()},
+                note=c.get("note", c.get("evidence", "")), case_key=c.get("case_key", ""),
                 warnings=list(c["warnings"]), included=bool(c["included"]),
                 suggestions={(Path(s["file"]), s["value"]): Suggestion.from_json(s["suggestion"])
                              for s in c["suggestions"]},

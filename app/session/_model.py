@@ -59,7 +59,10 @@ class CaseState:
     masks: list[Path]  # every mask file of the case, absolute, in segmentation order
     image: ImageInfo
     layout: Layout | str = ""
-    evidence: str = ""
+    # Why each mask is paired with this image (the scan's evidence, or a move by the user),
+    # and why the case has its shape.
+    pairing: dict[Path, str] = field(default_factory=dict)
+    note: str = ""
     case_key: str = ""  # the case id mask names may start with (for structure names)
     warnings: list[str] = field(default_factory=list)
     included: bool = True
@@ -74,6 +77,20 @@ class CaseState:
     @property
     def name(self) -> str:
         return str(self.task.name)
+
+    @property
+    def evidence(self) -> str:
+        """Why these masks are paired with this image, counted over the masks it has now."""
+        reasons: dict[str, int] = {}
+        for mask in self.masks:
+            text = self.pairing.get(mask, "")
+            if text:
+                reasons[text] = reasons.get(text, 0) + 1
+        parts = [text + (f" ({n} masks)" if n > 1 else "")
+                 for text, n in list(reasons.items())[:2]]
+        if len(reasons) > 2:
+            parts.append(f"and {len(reasons) - 2} more")
+        return " | ".join(parts + ([self.note] if self.note else []))
 
     @property
     def series(self) -> Series:

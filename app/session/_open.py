@@ -61,7 +61,8 @@ def open_folder(root: str | os.PathLike[str], taxonomy: Taxonomy | None = None,
             warnings += list(dicom.warnings)
         session.cases.append(CaseState(
             task=task, shape=case.shape, masks=list(case.masks),
-            image=_image_info(result, case.image), layout=case.layout, evidence=case.evidence,
+            image=_image_info(result, case.image), layout=case.layout,
+            pairing={p.mask.path: p.evidence_as(case.layout) for p in case.pairs}, note=case.note,
             case_key=case.image.name, warnings=warnings,
             suggestions={(p.target.file, p.target.value): p.best for p in cb.proposals if p.best},
             unreviewed={k for k, s in cb.segment_map.items() if not s.accepted},
@@ -97,7 +98,7 @@ def open_items(path: str | os.PathLike[str], taxonomy: Taxonomy | None = None) -
                           else 0)
         case = CaseState(task=task, shape=ImportShape.of(series.is_binary, len(masks)), masks=masks,
                          image=image, series_index=si, layout="items list",
-                         evidence=f"from {Path(path).name}")
+                         note=f"from {Path(path).name}")
         for f in masks:
             c = session.census(f)
             if c is None:

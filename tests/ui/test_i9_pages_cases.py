@@ -123,8 +123,6 @@ def test_a_new_session_clears_the_details_of_the_old_one(qtbot, window, demo_dat
     assert not page.move_button.isEnabled()
 
 
-@pytest.mark.xfail(strict=True, reason="CaseState.evidence is scan-time text that "
-                   "Session.move_mask does not update (app/session; requested in issue 9)")
 def test_the_pairing_evidence_counts_the_masks_left_after_a_move(qtbot, window, demo_dataset):
     page = open_in(qtbot, window, demo_dataset.root)
     session = window.state.session

@@ -100,3 +100,52 @@ def test_a_category_has_one_colour_in_every_case_without_a_taxonomy(session):
     heart_big = next(e for e in session.legend(session.case("big")) if e.name == "Heart")
     heart_bin = next(e for e in session.legend(session.case("binary")) if e.name == "Heart")
     assert heart_big.value != heart_bin.value and heart_big.colour == heart_bin.colour
+
+
+@pytest.fixture
+def demo(demo_dataset):
+    from app.items import load_taxonomy
+
+    return run(open_folder(demo_dataset.root, load_taxonomy(demo_dataset.taxonomy_json)))
+
+
+def _case(session, shape):
+    return next(c for c in session.cases if c.shape == shape)
+
+
+def test_a_move_that_changes_what_redbrick_stores_is_said_before_it_happens(demo):
+    three, two = _case(demo, "III"), _case(demo, "II")
+    aorta = next(m for m in three.masks if m.name == "aorta.nii.gz")
+    before = session_json(demo)
+    plan = demo.move_plan(aorta, three, two)
+    assert session_json(demo) == before  # a plan changes nothing
+    assert len(plan.changes) == 1
+    assert "value 1 (Aorta" in plan.changes[0] and "store it as Liver" in plan.changes[0]
+    change = demo.move_mask(aorta, three, two)
+    assert plan.changes[0] in change.notes
+
+
+def test_a_moved_mask_takes_its_category_there_and_back(demo):
+    three, two = _case(demo, "III"), _case(demo, "II")
+    spleen = next(m for m in three.masks if m.name == "spleen.nii.gz")
+    demo.move_mask(spleen, three, two)
+    assert next(r for r in demo.rows(two) if r.value == 1).category == "Liver"  # as planned
+    demo.move_mask(spleen, two, three)
+    back = next(r for r in demo.rows(three) if r.files and r.files[0] == spleen)
+    assert back.category == "Spleen" and back.status == RowStatus.SUGGESTED  # its own again
+    # Between binary cases a mask keeps its category, reviewed as it was.
+    one = _case(demo, "I")
+    kidney = next(m for m in three.masks if m.name == "kidney_left.nii.gz")
+    demo.accept(three)
+    demo.move_mask(kidney, three, one)  # a binary 0/1 file joins a label map: value 1
+    demo.move_mask(kidney, one, three)
+    row = next(r for r in demo.rows(three) if r.files and r.files[0] == kidney)
+    assert row.category == "Left Kidney"
+
+
+def test_the_pairing_evidence_follows_the_masks_a_case_has(demo):
+    two, one = _case(demo, "II"), _case(demo, "I")
+    assert "(2 masks)" in two.evidence
+    demo.move_mask(two.masks[1], two, one)
+    assert "(2 masks)" not in two.evidence and "moved here by you from" in one.evidence
+    assert two.shape == "I" and one.shape == "II"
