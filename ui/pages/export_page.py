@@ -1,4 +1,9 @@
-"""Page 6, Export: write items.json (atomically) with paths relative to a chosen root; upload."""
+"""Page 6, Export: write items.json (atomically) with paths relative to a chosen root; upload.
+
+The default target is a folder beside the source (``<source>-segmap/items.json``): the
+source may be read-only or shared data. DICOM files RedBrick refuses for their names
+(no ``.dcm``) are offered to be written under ``.dcm`` names beside the list, ticked.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
     QFileDialog,
     QGridLayout,
     QGroupBox,
@@ -17,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import SegmapError
-from app.export import ExportSummary
+from app.export import RENAMED_FOLDER, ExportSummary, LinkMode, dicom_to_rename, export_items
 from ui import errors
 from ui.pages.base import Page
 from ui.pages.validate_page import ValidatePage
@@ -28,8 +35,8 @@ from ui.window import Window
 class ExportPage(Page):
     title = "Export"
     subtitle = ("Write the items list for RedBrick (`redbrick upload ITEMS.json`), or upload it "
-                "directly. Paths are written relative to the root folder, as RedBrick's CLI "
-                "resolves them against the items list's folder.")
+                "directly. It goes into a folder beside the source (never into it), with paths "
+                "relative to the list's own folder, as RedBrick's CLI resolves them.")
 
     def __init__(self, window: Window) -> None:
         super().__init__(window)
@@ -57,6 +64,27 @@ class ExportPage(Page):
         self.root_note.setWordWrap(True)
         self.root_note.setStyleSheet("color: #9a5b00;")
         grid.addWidget(self.root_note, 2, 1)
+        self.dcm_names = QCheckBox()
+        self.dcm_names.setChecked(True)
+        self.dcm_names.setToolTip(
+            "RedBrick refuses DICOM files whose names do not end in .dcm (PACS exports named "
+            f"by UID). Writes each under its name plus .dcm into {RENAMED_FOLDER}/ beside the "
+            "items list and points the list there; your files are not touched.")
+        self.dcm_mode = QComboBox()
+        for mode, text in ((LinkMode.HARDLINK, "as hard links (no space used)"),
+                           (LinkMode.SYMLINK, "as symbolic links"),
+                           (LinkMode.COPY, "as copies")):
+            self.dcm_mode.addItem(text, mode)
+        self.dcm_mode.setToolTip("Links fall back to copies where they cannot be made "
+                                 "(another disk)")
+        self.dcm_names.toggled.connect(self.dcm_mode.setEnabled)
+        names_row = QHBoxLayout()
+        names_row.addWidget(self.dcm_names)
+        names_row.addWidget(self.dcm_mode)
+        names_row.addStretch(1)
+        grid.addLayout(names_row, 3, 1)
+        self._to_rename = 0
+        self._show_dcm_names()
         buttons = QHBoxLayout()
         self.export_button = QPushButton("&Export items.json")
         self.export_button.setToolTip("Write the items list (Ctrl+S)")
@@ -68,10 +96,10 @@ class ExportPage(Page):
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.open_button)
         buttons.addStretch(1)
-        grid.addLayout(buttons, 3, 1)
+        grid.addLayout(buttons, 4, 1)
         self.result = QLabel()
         self.result.setWordWrap(True)
-        grid.addWidget(self.result, 4, 1)
+        grid.addWidget(self.result, 5, 1)
         self.layout_.addWidget(box)
         self.upload = UploadPanel(window, self)
         self.layout_.addWidget(self.upload, 1)
@@ -79,17 +107,33 @@ class ExportPage(Page):
         self.state.sessionChanged.connect(self._on_session_changed)
         self.state.mappingChanged.connect(lambda _: self._forget_written())
         self.state.casesChanged.connect(self._forget_written)
+        self.state.casesChanged.connect(self._count_dcm_names)
+
+    def enter(self) -> None:
+        self._count_dcm_names()
 
     def _on_session_changed(self) -> None:
         s = self.state.session
         if s is None:
             return
-        default = s.source if s.source.suffix.lower() == ".json" else s.source / "items.json"
-        if default.suffix.lower() == ".json" and default.exists() and s.source.is_dir():
-            default = s.source / "items.segmap.json"
-        self.path_edit.setText(str(default))
-        self.root_edit.clear()
+        self.path_edit.setText(str(default_target(s.source)))
+        self.root_edit.clear()  # paths relative to the list's own folder
         self._forget_written()
+        self._count_dcm_names()
+
+    def _count_dcm_names(self) -> None:
+        """How many included images RedBrick refuses for their names (the offer shows then)."""
+        s = self.state.session
+        self._to_rename = len(dicom_to_rename(s.included_items())) if s is not None else 0
+        self._show_dcm_names()
+
+    def _show_dcm_names(self) -> None:
+        n = self._to_rename
+        self.dcm_names.setText(f"Write the {n} DICOM file(s) without .dcm under .dcm names "
+                               f"(RedBrick refuses their names) into {RENAMED_FOLDER}/")
+        for w in (self.dcm_names, self.dcm_mode):
+            w.setVisible(n > 0)
+        self.dcm_mode.setEnabled(self.dcm_names.isChecked())
 
     def _forget_written(self) -> None:
         if self.written is not None:
@@ -135,8 +179,11 @@ class ExportPage(Page):
             self.result.setText(f"<span style='color:#a0281e'>Not exported: {why} "
                                 "(Validate page).</span>")
             return None
+        names = LinkMode(self.dcm_mode.currentData()) if self._to_rename and \
+            self.dcm_names.isChecked() else None  # Qt hands the enum back as its text
         try:
-            summary = session.export(Path(text), self.root_edit.text().strip() or None)
+            summary = export_items(session.included_items(), Path(text),
+                                   self.root_edit.text().strip() or None, dcm_names=names)
         except SegmapError as exc:
             errors.show(exc, None, self)
             return None
@@ -151,7 +198,20 @@ class ExportPage(Page):
         self.result.setText(
             f"<span style='color:#2a6f2a'>Wrote <b>{summary.path}</b></span>: {summary.tasks} "
             f"task(s), {summary.series} series, {summary.segmentation_files} segmentation "
-            f"file(s); paths relative to {summary.root}.<br>Upload it with "
-            f"<code>redbrick upload {summary.path.name}</code> from its folder, or below.")
+            f"file(s); paths relative to {summary.root}."
+            + "".join(f"<br>{t}" for t in (summary.converted_text(), summary.renamed_text())
+                      if t)
+            + f"<br>Upload it with <code>redbrick upload {summary.path.name}</code> from its "
+            "folder, or below.")
         self.upload.set_items_path(summary.path)
         return summary
+
+
+def default_target(source: Path) -> Path:
+    """Where the items list goes unless the user says: a folder beside the source, never
+    inside it (it may be read-only, or shared data): ``/data/ct`` -> ``/data/ct-segmap/
+    items.json``; an items list ``/data/ct/items.json`` -> ``/data/ct-segmap/items.json``."""
+    folder = source.parent if source.suffix.lower() == ".json" else source
+    name = source.name if source.suffix.lower() == ".json" else "items.json"
+    base = folder.resolve() if folder.name in ("", ".", "..") else folder
+    return base.parent / f"{base.name or 'segmap'}-segmap" / name
