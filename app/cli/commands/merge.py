@@ -56,11 +56,9 @@ def run(args: argparse.Namespace) -> int:
     output = None
     if args.output and not result.empty:
         output = str(result.save(args.output))
-    names = categories(task, args.series, result.segments)
     if args.json:
         print_json({"output": output, "segments": result.segments_json(), "error": None,
-                    "unchanged": result.source is not None,
-                    "categories": {str(k): names[k] for k in sorted(names)}})
+                    "unchanged": result.source is not None})
         return 0
     if result.empty:
         print("Nothing left to upload: pruning removed every value (RedBrick skips these labels).")
@@ -70,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     shape = "x".join(map(str, vol.shape))
     print(f"Merged {len(result.files)} file(s) into {shape} {vol.dtype.name}"
           + (f" -> {output}" if output else ""))
+    names = categories(task, args.series, result.segments)
     width = max((len(n) for n in names.values()), default=0)
     for key, groups in result.segments_json().items():
         name = names[int(key)]
