@@ -6,11 +6,14 @@ every page and model listens to, so no page announces a change by hand and no
 view can go stale. Nothing else holds domain state. Every edit can be undone and
 redone (``undo_stack``: the cases it touched are snapshot before and after).
 Autosave writes the session (never an API key) a moment after each change, so
-nothing the user mapped is lost.
+nothing the user mapped is lost; only work not exported since is kept (an export
+discards it), and opening another source keeps the last one's work aside, offered
+again when that source is opened (``saved_work_for``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -20,7 +23,16 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.errors import SegmapError
 from app.items import Taxonomy
-from app.session import CaseState, Change, Session, Snapshot, save_session
+from app.session import (
+    CaseState,
+    Change,
+    SavedWork,
+    Session,
+    Snapshot,
+    load_session,
+    save_session,
+    saved_work,
+)
 from ui.settings import Settings
 
 log = logging.getLogger("segmap")
@@ -67,6 +79,7 @@ class WizardState(QObject):
         self.taxonomy: Taxonomy | None = None
         self.taxonomy_path: Path | None = None
         self.autosave_path = autosave_path or default_autosave_path()
+        self.dirty = False  # changed since opened, restored or exported
         self._current: str | None = None
         self.undo_stack = QUndoStack(self)
         self.undo_stack.setUndoLimit(200)
@@ -74,11 +87,17 @@ class WizardState(QObject):
         self._autosave.setSingleShot(True)
         self._autosave.setInterval(800)
         self._autosave.timeout.connect(self.save_now)
-        for signal in (self.mappingChanged, self.casesChanged, self.sessionChanged):
-            signal.connect(self._schedule_autosave)
+        for signal in (self.mappingChanged, self.casesChanged):
+            signal.connect(self._on_work_changed)
 
     # ---------------------------------------------------------------- session
     def set_session(self, session: Session | None) -> None:
+        """Show ``session``; unexported work on another source is kept aside, not lost."""
+        self._autosave.stop()
+        if self.dirty and self.session is not None:
+            self.save_now()
+        self._keep_aside(session.source if session is not None else None)
+        self.dirty = False
         self.session = session
         if session is not None:
             if session.taxonomy is None and self.taxonomy is not None:
@@ -97,7 +116,8 @@ class WizardState(QObject):
         if self.session is not None:
             self.session.taxonomy, self.session.taxonomy_path = taxonomy, path
         self.taxonomyChanged.emit()
-        self._schedule_autosave()
+        if self.dirty:  # kept with the work; choosing a taxonomy alone is no work to keep
+            self._autosave.start()
 
     def edit(self, do: Callable[[Session], Change], label: str = "Edit",
              cases: Iterable[CaseState] | None = None) -> Change:
@@ -158,14 +178,15 @@ class WizardState(QObject):
             self.currentCaseChanged.emit(name)
 
     # --------------------------------------------------------------- autosave
-    def _schedule_autosave(self, *_: object) -> None:
+    def _on_work_changed(self, *_: object) -> None:
         if self.session is not None:
+            self.dirty = True
             self._autosave.start()
 
     def save_now(self) -> None:
-        """Write the autosave file now (also called on close)."""
+        """Write the autosave file now, when there is unexported work (also on close)."""
         self._autosave.stop()
-        if self.session is None:
+        if self.session is None or not self.dirty:
             return
         try:
             save_session(self.session, self.autosave_path)
@@ -173,6 +194,66 @@ class WizardState(QObject):
             log.warning("autosave failed: %s", exc)
 
     def discard_autosave(self) -> None:
-        """Forget the autosaved session (after an export, or when the user declines it)."""
+        """Forget the autosaved session (after an export, or when the user starts over)."""
         self._autosave.stop()
+        self.dirty = False
         self.autosave_path.unlink(missing_ok=True)
+
+    def _kept_path(self, source: Path) -> Path:
+        key = hashlib.sha256(str(source).encode()).hexdigest()[:16]
+        return self.autosave_path.parent / "kept" / f"{key}.json"
+
+    def put_aside(self) -> None:
+        """Keep the last session's work aside: offered when its source is opened again."""
+        self._keep_aside(None, always=True)
+
+    def _keep_aside(self, source: Path | None, always: bool = False) -> None:
+        """Move the autosaved work of another source than ``source`` aside (kept/)."""
+        try:
+            work = saved_work(self.autosave_path) if self.autosave_path.is_file() else None
+        except SegmapError as exc:
+            log.warning("autosave unreadable, left aside: %s", exc)
+            work = None
+        if work is None or (not always and (source is None or work.source == source)):
+            return  # no session next (closed): it stays the last session's work
+        target = self._kept_path(work.source)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.autosave_path.replace(target)
+        except OSError as exc:
+            log.warning("could not keep the autosave aside: %s", exc)
+
+    def saved_work_for(self, source: Path | None = None) -> SavedWork | None:
+        """Unexported work saved for ``source`` (None: the last session's), if any."""
+        candidates = [self.autosave_path]
+        if source is not None:
+            candidates.append(self._kept_path(source))
+        for path in candidates:
+            if not path.is_file():
+                continue
+            try:
+                work = saved_work(path)
+            except SegmapError as exc:
+                log.warning("saved session unreadable: %s", exc)
+                continue
+            if source is None or work.source == source:
+                return work
+        return None
+
+    def continue_work(self, work: SavedWork) -> Session:
+        """Reopen saved work: it becomes the session (and the autosave) again."""
+        session = load_session(work.path)
+        if work.path != self.autosave_path:
+            self._keep_aside(work.source)
+            self.autosave_path.parent.mkdir(parents=True, exist_ok=True)
+            work.path.replace(self.autosave_path)
+        self.set_session(session)
+        self.dirty = True  # still not exported
+        return session
+
+    def forget_work(self, work: SavedWork) -> None:
+        """Drop saved work the user chose not to continue."""
+        if work.path == self.autosave_path:
+            self.discard_autosave()
+        else:
+            work.path.unlink(missing_ok=True)

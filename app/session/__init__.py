@@ -9,7 +9,14 @@ goes stale. Work for a worker thread leaves as a frozen copy
 (``Session.validate_work``, ``Session.preview_request``).
 """
 
-from app.session._autosave import SESSION_FORMAT, load_session, save_session, session_json
+from app.session._autosave import (
+    SESSION_FORMAT,
+    SavedWork,
+    load_session,
+    save_session,
+    saved_work,
+    session_json,
+)
 from app.session._history import Snapshot
 from app.session._model import CaseState, Change, ImageInfo
 from app.session._open import matcher_for, open_folder, open_items, open_source
@@ -19,6 +26,7 @@ from app.session._session import Session
 
 __all__ = [
     "SESSION_FORMAT", "CaseState", "Change", "Consequences", "ImageInfo", "LegendEntry", "MovePlan",
-    "Row", "RowStatus", "Session", "Snapshot", "consequences", "load_session", "matcher_for",
-    "open_folder", "open_items", "open_source", "save_session", "session_json"
+    "Row", "RowStatus", "SavedWork", "Session", "Snapshot", "consequences", "load_session",
+    "matcher_for", "open_folder", "open_items", "open_source", "save_session", "saved_work",
+    "session_json"
 ]

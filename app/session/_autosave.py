@@ -3,11 +3,15 @@
 Everything needed to resume is kept (the items list, every case, the suggestions
 and what is still unreviewed); no API key and no voxels. Sessions saved before
 ``shape`` was called so are read too (``mode``), and those with one ``evidence`` text.
+``saved_work`` says what a saved session holds (folder, cases, mappings, when), so
+the wizard can offer it back in words.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,7 @@ def session_json(session: Session) -> dict[str, Any]:
     index = {id(t): i for i, t in enumerate(session.items.tasks)}
     return {
         "format": SESSION_FORMAT, "version": 1,
+        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source": str(session.source),
         "items_path": str(session.items.path) if session.items.path else None,
         "root": str(session.items.root) if session.items.root else None,
@@ -51,6 +56,47 @@ def session_json(session: Session) -> dict[str, Any]:
                             for (f, v), s in c.suggestions.items()],
         } for c in session.cases],
     }
+
+
+@dataclass(frozen=True)
+class SavedWork:
+    """What a saved session holds, to offer it back: its source, its cases, how many of
+    them carry a mapping, and when it was saved (local time)."""
+
+    path: Path
+    source: Path
+    cases: int
+    mapped: int
+    saved_at: datetime
+
+    def text(self) -> str:
+        """``s0001/: 3 cases (2 mapped), saved 2026-12-01 14:05``."""
+        when = self.saved_at.strftime("%Y-%m-%d %H:%M")
+        return f"{self.source}: {self.cases} case(s) ({self.mapped} mapped), saved {when}"
+
+
+def saved_work(path: str | os.PathLike[str]) -> SavedWork:
+    """What the session saved at ``path`` holds (an ``InputError`` when it is not one)."""
+    p = Path(path)
+    d = load_json(p, "saved session")
+    if not isinstance(d, dict) or d.get("format") != SESSION_FORMAT:
+        raise InputError(f"{p} is not a Segmap session file.")
+    try:
+        when = datetime.fromisoformat(d["saved_at"]).astimezone() if d.get("saved_at") else \
+            datetime.fromtimestamp(p.stat().st_mtime).astimezone()
+        tasks = d["items"] if isinstance(d["items"], list) else d["items"].get("tasks", [])
+        mapped = sum(1 for c in d["cases"]
+                     if _has_mapping(tasks[c["task"]] if c["task"] < len(tasks) else {}))
+        return SavedWork(p, Path(d["source"]), len(d["cases"]), mapped, when)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, OSError) as exc:
+        raise InputError(f"{p} is a damaged session file ({exc}).",
+                         "Start again from the folder or items list.") from None
+
+
+def _has_mapping(task: Any) -> bool:
+    series = task.get("series") if isinstance(task, dict) else None
+    return any(isinstance(s, dict) and s.get("segmentMap") for s in series or ()) or \
+        bool(isinstance(task, dict) and task.get("segmentMap"))
 
 
 def save_session(session: Session, path: str | os.PathLike[str]) -> Path:

@@ -63,6 +63,11 @@ def test_demo_from_folder_to_items_json(qtbot, window, demo_dataset, tmp_path):
     validate.accept_warnings.setChecked(True)
     assert window.next_button.isEnabled()
 
+    # The work so far is autosaved (it is not exported yet) and holds no secret.
+    state.save_now()
+    saved = json.loads(state.autosave_path.read_text())
+    assert saved["format"] == "segmap-session"
+
     # Export.
     qtbot.mouseClick(window.next_button, Qt.MouseButton.LeftButton)
     export = window.pages[5]
@@ -76,10 +81,9 @@ def test_demo_from_folder_to_items_json(qtbot, window, demo_dataset, tmp_path):
     for _, _, _, s in written.iter_series():
         assert all(written.resolve(p).is_file() for p in s.segmentation_paths)
         assert all(written.resolve(p).is_file() for p in s.item_paths)
-    # The work was autosaved and holds no secret.
+    # Exported: there is no unexported work left to offer back.
     state.save_now()
-    saved = json.loads(state.autosave_path.read_text())
-    assert saved["format"] == "segmap-session"
+    assert not state.autosave_path.exists() and state.saved_work_for() is None
 
 
 def test_the_window_keeps_responding_while_a_source_opens(qtbot, window, demo_dataset):

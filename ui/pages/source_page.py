@@ -27,6 +27,7 @@ from app.progress import Work
 from app.session import Session, open_source
 from ui import errors
 from ui.pages.base import Page
+from ui.saved_work import Choice, how_to_open, saved_for
 from ui.window import Window
 
 
@@ -213,11 +214,29 @@ class SourcePage(Page):
         self._relabel()
 
     def _relabel(self) -> None:
-        """Re-suggest with the new taxonomy: reopen the current source, if any."""
-        if self.state.session is not None:
+        """Re-suggest with the new taxonomy: reopen the current source, unless the user has
+        mapped it already (that work stays; validation checks it against the new taxonomy)."""
+        if self.state.session is not None and not self.state.dirty:
             self.open_path(self.state.session.source, go_on=False)
 
     def open_path(self, path: Path, go_on: bool = True) -> None:
+        """Open a folder or items list; saved work on it is offered first, and mapping work
+        on the open one is never replaced without asking."""
+        choice = how_to_open(self, self.state, path)
+        if choice is Choice.CANCEL:
+            return
+        if choice is Choice.CONTINUE:
+            work = saved_for(self.state, path)
+            if work is not None:
+                try:
+                    self.state.continue_work(work)
+                except SegmapError as exc:
+                    errors.show(exc, None, self)
+                    return
+                if go_on:
+                    self.window_.go_to(2)
+                return
+
         def done(session: Session) -> None:
             self.state.set_session(session)
             if path.is_dir():
