@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from app.discover import _layouts as layouts
+from app.discover import _outputs as outputs
 from app.discover._cases import Case, make_cases
 from app.discover._layouts import Layout
+from app.discover._outputs import OwnOutput
 from app.discover._pairing import (
     ImageRef,
     MaskRef,
@@ -38,8 +40,6 @@ from app.discover._pairing import (
     pair_masks,
     series_keys,
 )
-from app.discover import _outputs as outputs
-from app.discover._outputs import OwnOutput
 from app.discover._roles import volume_role
 from app.discover._sidecars import (
     SIDECAR_SUFFIXES,
@@ -60,6 +60,7 @@ from app.readers import (
     census,
     is_volume_name,
     volume_format,
+    walk_folder,
 )
 from app.readers.dicom import scan_dicom
 
@@ -200,13 +201,9 @@ def _walk(result: ScanResult) -> tuple[list[Path], list[Path], list[Path]]:
         return what is None
 
     unsupported = 0
-    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
-        base = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX"
-                             and kept(base / d))
-        for f in sorted(filenames):
-            if f.startswith("."):  # includes macOS ._ resource forks
-                continue
+    for base, dirnames, filenames in walk_folder(root, onerror):
+        dirnames[:] = [d for d in dirnames if kept(base / d)]
+        for f in filenames:
             low = f.lower()
             if low.endswith(outputs.JOURNAL_SUFFIX) and \
                     (what := outputs.output_file(base / f)) is not None:

@@ -14,7 +14,9 @@ its SDK turns their values into labels, is decided in ``app.items`` and
   the file's own window, for display);
 * masks: ``census`` (values and voxel counts, streamed), with each label map's non-zero
   runs kept in ``RUNS`` for a later merge;
-* DICOM: ``scan_dicom``, ``load_dicom_volume``, ``DicomSeries``.
+* DICOM: ``scan_dicom``, ``load_dicom_volume``, ``DicomSeries``;
+* folders: ``walk_folder`` (what a scan looks into: hidden entries skipped, links followed
+  once).
 """
 
 from app.readers._census import Census, ValueFlag, census, tally_chunks, value_text
@@ -43,6 +45,7 @@ from app.readers._nifti import (
 from app.readers._nrrd import NrrdInfo, nrrd_info, read_nrrd
 from app.readers._runs import RUNS, RunCache, Runs
 from app.readers._volumes import dicom_image_series, image_grid, load_image, mask_as_nifti
+from app.readers._walk import walk_folder
 from app.readers.dicom import DicomSeries, ObjectKind, load_dicom_volume, scan_dicom
 
 __all__ = [
@@ -51,5 +54,6 @@ __all__ = [
     "ValueFlag", "census", "dicom_image_series", "image_grid", "image_hints", "is_volume_name",
     "iter_raw", "load_dicom_volume", "load_image", "mask_as_nifti", "nifti_bytes", "nifti_info",
     "nonzero", "nonzero_in", "nrrd_info", "open_nifti_stream", "read_nrrd", "read_raw",
-    "save_nifti", "scan_dicom", "split_suffix", "tally_chunks", "value_text", "volume_format"
+    "save_nifti", "scan_dicom", "split_suffix", "tally_chunks", "value_text", "volume_format",
+    "walk_folder"
 ]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from app.errors import InputError
 from app.progress import Progress, Work
+from app.readers._walk import walk_folder
 from app.readers.dicom._group import build_series
 from app.readers.dicom._header import Header, HeaderError, maybe_dicom_name, read_header
 from app.readers.dicom._series import DicomSeries
@@ -30,10 +31,8 @@ THREADS = 4  # I/O overlap; more gains little with the GIL held while parsing
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        base = Path(folder)
-        for name in sorted(names):
+    for base, _dirs, names in walk_folder(root):
+        for name in names:
             if maybe_dicom_name(name):
                 yield base / name
 
