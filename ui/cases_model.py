@@ -115,6 +115,15 @@ class CasesModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._summary) - 1,
                                                               len(COLUMNS) - 1))
 
+    def all_mapped(self) -> bool:
+        """True when some case is included and no included case has a row needing
+        attention (unmapped, unreviewed, absent, outside the taxonomy)."""
+        s = self._session
+        if s is not None and len(self._summary) != len(s.cases):
+            self.refresh()
+        included = [i for i, c in enumerate(s.cases) if c.included] if s is not None else []
+        return bool(included) and all(self._summary[i][1] == RowStatus.OK for i in included)
+
     def has_export_notes(self) -> bool:
         """True when export or upload changes a file of some case (the On export column)."""
         return any(short for short, _ in self._notes)

@@ -1,33 +1,49 @@
-"""The wizard's window: steps on the left, the page in the middle, Back / Next below.
+"""The wizard's window: a menu bar, steps on the left, the page in the middle, Back / Next below.
 
 Long work (opening a folder, validating, exporting, uploading) runs through
 ``run_work`` on a worker thread, with progress and Cancel in the bottom bar; the
-window keeps responding. Pages never start threads themselves.
+window keeps responding. Pages never start threads themselves. The menus press the
+pages' own buttons (no second copy of what a button does); the sidebar's check mark
+means a step is done (``Page.done``), not that it comes before the current one.
 """
 
 from __future__ import annotations
 
+import platform
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from html import escape
+from importlib import metadata
 from typing import Any, TypeVar
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+import PySide6
+from PySide6.QtCore import Qt, qVersion
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractButton,
+    QDialog,
+    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QProgressBar,
     QPushButton,
     QStackedWidget,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
+import app
 from app.progress import Work
 from ui import errors
 from ui.case_loader import CaseLoader
+from ui.icons import icon
 from ui.pages.base import Page
 from ui.pages.cases_page import CasesPage
 from ui.pages.export_page import ExportPage
@@ -50,7 +66,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Segmap — segmentations into RedBrick AI")
         self.state = state or WizardState(Settings())
         self._worker: Worker | None = None
-        self._visited = 0
         self.loader = CaseLoader(self)
         self.state.sessionChanged.connect(self.loader.invalidate)
 
@@ -106,14 +121,17 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.pages: list[Page] = []
+        self._entered: set[int] = set()  # pages shown since the session was opened
         for page_cls in PAGES:
             self.add_page(page_cls(self))
-        QShortcut(QKeySequence("Alt+Left"), self, self.go_back)
-        QShortcut(QKeySequence("Alt+Right"), self, self.go_next)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._on_cancel_clicked)
-        for i in range(len(self.pages)):
-            QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self, lambda i=i: self.go_to(i))
-        self.state.sessionChanged.connect(self._update_nav)
+        self._build_menus()
+        self.state.sessionChanged.connect(self._on_state_session_changed)
+        for signal in (self.state.casesChanged, self.state.taxonomyChanged):
+            signal.connect(self._update_nav)
+        self.state.mappingChanged.connect(lambda _name: self._update_nav())
+        # The Export page says nothing when it writes; its button is what writes.
+        self.page(ExportPage).export_button.clicked.connect(self._update_nav)
         geometry = self.state.settings.window_geometry()
         if not geometry.isEmpty():
             self.restoreGeometry(geometry)
@@ -151,7 +169,7 @@ class MainWindow(QMainWindow):
         if old != index and 0 <= old < len(self.pages):
             self.pages[old].leave()
         self.stack.setCurrentIndex(index)
-        self._visited = max(self._visited, index)
+        self._entered.add(index)
         self.steps.blockSignals(True)
         self.steps.setCurrentRow(index)
         self.steps.blockSignals(False)
@@ -170,6 +188,18 @@ class MainWindow(QMainWindow):
     def _on_steps_row_changed(self, row: int) -> None:
         self.go_to(row)
 
+    def _on_state_session_changed(self) -> None:
+        self._entered = {self.stack.currentIndex()}
+        self._update_nav()
+
+    def step_done(self, index: int) -> bool:
+        """Whether step ``index`` is done (its check mark in the sidebar)."""
+        page = self.pages[index]
+        if type(page).done is not Page.done:  # the page says it itself
+            return page.done()
+        rule = _DONE_BY_WINDOW.get(type(page))
+        return rule(self) if rule is not None else False
+
     def _update_nav(self) -> None:
         i = self.stack.currentIndex()
         if not 0 <= i < len(self.pages):
@@ -184,12 +214,118 @@ class MainWindow(QMainWindow):
         for n in range(self.steps.count()):
             reachable = all(self.pages[k].can_next()[0] for k in range(n))
             item = self.steps.item(n)
-            done = n < i and self.pages[n].can_next()[0]
+            done = self.step_done(n)
             item.setText(f"{'✓' if done else n + 1}  {self.pages[n].title}")
+            item.setToolTip(f"{self.pages[n].title}{' (done)' if done else ''} (Ctrl+{n + 1})")
             flags = Qt.ItemFlag.ItemIsSelectable
             if reachable:
                 flags |= Qt.ItemFlag.ItemIsEnabled
             item.setFlags(flags)
+            action = self.step_actions[n]
+            action.setEnabled(reachable and not busy)
+            action.setChecked(n == i)
+        for a in self._work_actions:
+            a.setEnabled(not busy)
+        self.back_action.setEnabled(self.back_button.isEnabled())
+        self.next_action.setEnabled(self.next_button.isEnabled())
+
+    # ----------------------------------------------------------------- menus
+    def _build_menus(self) -> None:
+        """File, Go and Help. Each action presses the button or calls the method that the
+        window or page already has for it."""
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        source = self.page(SourcePage)
+        self.open_folder_action = self._action(
+            file, "Open &folder…", lambda: self._on_source_button(source.folder_button),
+            "Ctrl+O")
+        self.open_items_action = self._action(
+            file, "Open &items list…", lambda: self._on_source_button(source.items_button),
+            "Ctrl+Shift+O")
+        self.open_demo_action = self._action(
+            file, "Open the &demo", lambda: self._on_source_button(source.demo_button))
+        file.addSeparator()
+        self.export_action = self._action(file, "&Export…", self._on_export_triggered)
+        file.addSeparator()
+        self.quit_action = self._action(file, "&Quit", self.close, "Ctrl+Q")
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self._work_actions = (self.open_folder_action, self.open_items_action,
+                              self.open_demo_action, self.export_action)
+
+        go = bar.addMenu("&Go")
+        self.back_action = self._action(go, "&Back", self.go_back, "Alt+Left")
+        self.next_action = self._action(go, "&Next", self.go_next, "Alt+Right")
+        go.addSeparator()
+        group = QActionGroup(self)
+        self.step_actions: list[QAction] = []
+        for i, page in enumerate(self.pages):
+            action = self._action(go, f"&{i + 1}  {page.title}",
+                                  partial(self._on_step_triggered, i), f"Ctrl+{i + 1}")
+            action.setCheckable(True)
+            group.addAction(action)
+            self.step_actions.append(action)
+
+        help_menu = bar.addMenu("&Help")
+        self.shortcuts_action = self._action(help_menu, "&Keyboard shortcuts",
+                                             self._on_shortcuts_triggered, "F1")
+        self.about_action = self._action(help_menu, "&About Segmap", self._on_about_triggered)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.dialog: QDialog | None = None  # the Help dialog shown last
+
+    def _action(self, menu: QMenu, text: str, slot: Callable[[], object],
+                key: str = "") -> QAction:
+        action = menu.addAction(text)
+        action.triggered.connect(lambda _checked=False: slot())
+        # A page's own shortcut for the same key would make both ambiguous (neither
+        # fires): while a page still defines it, the page keeps it.
+        if key and not any(sc.key() == QKeySequence(key)
+                           for sc in self.findChildren(QShortcut)):
+            action.setShortcut(QKeySequence(key))
+        return action
+
+    def _on_step_triggered(self, index: int) -> None:
+        self.go_to(index)
+        self._update_nav()  # the check follows the page shown, also when the way was barred
+
+    def _on_source_button(self, button: QAbstractButton) -> None:
+        """Open something as the Source page's button does, on the Source page (opening
+        goes on from there to Cases)."""
+        if self._worker is not None:
+            return
+        self.go_to(0)
+        button.click()
+
+    def _on_export_triggered(self) -> None:
+        """Go to Export and press its button; a step not done before it stops the way there
+        (and says why)."""
+        export = self.page(ExportPage)
+        self.go_to(self.page_index(export))
+        if self.stack.currentWidget() is export and self._worker is None:
+            export.export_button.click()
+
+    def _on_shortcuts_triggered(self) -> None:
+        self._show_dialog("Keyboard shortcuts", shortcuts_html(self), (560, 620))
+
+    def _on_about_triggered(self) -> None:
+        self._show_dialog("About Segmap", about_html(), (620, 640))
+
+    def _show_dialog(self, title: str, html: str, size: tuple[int, int]) -> None:
+        if self.dialog is not None:
+            self.dialog.close()
+        dialog = QDialog(self)
+        dialog.setWindowTitle(title)
+        dialog.setWindowIcon(icon("segmap"))
+        text = QTextBrowser()
+        text.setOpenExternalLinks(True)
+        text.setHtml(html)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        lay = QVBoxLayout(dialog)
+        lay.addWidget(text, 1)
+        lay.addWidget(buttons)
+        dialog.resize(*size)
+        self.dialog = dialog
+        dialog.open()
 
     # ------------------------------------------------------------------ work
     def run_work(self, work: Work[Any] | Callable[[], Any], label: str,
@@ -265,3 +401,163 @@ class MainWindow(QMainWindow):
 # The wizard's steps, in order.
 PAGES: tuple[type[Page], ...] = (SourcePage, CasesPage, MappingPage, PreviewPage, ValidatePage,
                                  ExportPage)
+
+# When a step is done, for the pages that do not say it themselves (Page.done) yet.
+_DONE_BY_WINDOW: dict[type[Page], Callable[[MainWindow], bool]] = {
+    SourcePage: lambda w: w.state.session is not None,
+    MappingPage: lambda w: w.state.session is not None and w.page(CasesPage).model.all_mapped(),
+    PreviewPage: lambda w: w.state.session is not None
+    and w.page_index(w.page(PreviewPage)) in w._entered,
+    ExportPage: lambda w: w.state.session is not None and w.page(ExportPage).written is not None,
+}
+
+
+# ------------------------------------------------------------------ Help menu
+# Words in a tooltip that name a key; a tooltip that names one documents a shortcut.
+_KEY = re.compile("|".join((
+    r"\b(?:(?:Ctrl|Alt|Shift|Meta)\+)+(?:\w+|[^\w\s()])",  # Ctrl+S, Ctrl+PgDown, Ctrl+Shift+O
+    r"\b(?:F\d{1,2}|Esc|Enter|Space|Delete|PgUp|PgDown|PageUp|PageDown|Up|Down|Home)\b",
+    r"(?<=\()[^\w\s(]|(?<=\()[A-Z0-9](?=[):\s])",  # one key first in brackets: (O), (W: ...)
+    r"(?<=, )[^\w\s](?= )",  # the second of two keys: ([ lower, ] higher)
+)))
+
+
+def _tooltips(widget: QWidget) -> list[str]:
+    """The tooltips under ``widget`` that name a key, each once, in widget order."""
+    found = [w.toolTip() for w in [widget, *widget.findChildren(QWidget)]
+             if _KEY.search(w.toolTip())]
+    return list(dict.fromkeys(found))
+
+
+def _keys_bold(text: str) -> str:
+    out, last = [], 0
+    for m in _KEY.finditer(text):
+        out += [escape(text[last:m.start()]), f"<b>{escape(m.group())}</b>"]
+        last = m.end()
+    return "".join(out) + escape(text[last:])
+
+
+def shortcuts_html(window: MainWindow) -> str:
+    """Every shortcut of the window: the menus', then each page's as its tooltips say."""
+    rows = [f"<tr><td><b>{escape(a.shortcut().toString(QKeySequence.SequenceFormat.NativeText))}"
+            f"</b></td><td>{escape(a.text().replace('&', ''))}</td></tr>"
+            for menu in window.menuBar().findChildren(QMenu) for a in menu.actions()
+            if not a.shortcut().isEmpty()]
+    rows.append("<tr><td><b>Esc</b></td><td>Stop the running work</td></tr>")
+    parts = ["<h3>Menus and steps</h3><table cellpadding='3'>", *rows, "</table>"]
+    for page in window.pages:
+        tips = _tooltips(page)
+        if tips:
+            parts.append(f"<h3>{escape(page.title)}</h3><ul>")
+            parts += [f"<li>{_keys_bold(t)}</li>" for t in tips]
+            parts.append("</ul>")
+    parts.append("<p>Alt and the underlined letter presses a button or opens a menu.</p>")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Library:
+    """A library Segmap's wizard ships with: its version and licence, as installed."""
+
+    name: str
+    version: str
+    licence: str
+    note: str = ""
+    direct: bool = True  # Segmap names it (else a library it needs does)
+
+
+# What the libraries with native code carry inside (their own metadata names the wrapper's
+# licence only), and what each decoder is for.
+_NOTES = {
+    "pyside6-essentials": "Qt for Python; bundles Qt 6 (LGPL-3.0)",
+    "pydicom": "reads DICOM",
+    "pylibjpeg": "JPEG decoding for pydicom",
+    "pylibjpeg-openjpeg": "JPEG 2000 decoder; bundles OpenJPEG (BSD-2-Clause)",
+    "pylibjpeg-rle": "RLE Lossless decoder",
+    "python-gdcm": "JPEG lossless and JPEG-LS decoder; bundles GDCM (BSD-3-Clause)",
+    "isal": "fast gzip for .nii.gz; bundles Intel ISA-L (BSD-3-Clause)",
+    "pynrrd": "reads NRRD (Slicer's format)",
+    "pillow": "reads PNG masks",
+    "nibabel": "reads and writes NIfTI",
+}
+_CLASSIFIER = "License :: OSI Approved :: "
+_CLASSIFIER_NAMES = {"MIT License": "MIT", "BSD License": "BSD",
+                     "Apache Software License": "Apache"}
+
+
+def _licence(md: Any) -> str:
+    expression = md.get("License-Expression")
+    if expression:
+        return str(expression)
+    text = (md.get("License") or "").strip()
+    if text and "\n" not in text and len(text) <= 60:
+        return text
+    classifiers = [c.removeprefix(_CLASSIFIER).removeprefix("License :: ")
+                   for c in md.get_all("Classifier") or [] if c.startswith("License ::")]
+    classifiers = [_CLASSIFIER_NAMES.get(c, c) for c in classifiers]
+    return " / ".join(classifiers) or "see the licence file it ships"
+
+
+def _requirement(spec: str) -> str | None:
+    """The distribution a requirement names, or None for an extra's requirement."""
+    if "extra ==" in spec.replace("extra==", "extra =="):
+        return None
+    name = re.match(r"[A-Za-z0-9._-]+", spec.strip())
+    return name.group().lower().replace("_", "-") if name else None
+
+
+def bundled_libraries(dist: str = "segmap") -> list[Library]:
+    """The libraries ``dist`` needs at run time, as installed: what it names first, then
+    what those need; one entry each, with the licence their metadata declares."""
+    try:
+        direct = [n for r in metadata.requires(dist) or [] if (n := _requirement(r))]
+    except metadata.PackageNotFoundError:
+        return []
+    todo, seen = list(direct), dict[str, Library]()
+    while todo:
+        name = todo.pop(0)
+        if name in seen:
+            continue
+        try:
+            md = metadata.metadata(name)
+            needs = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue  # not installed here (an optional or platform-only need)
+        seen[name] = Library(md["Name"], md["Version"], _licence(md), _NOTES.get(name, ""),
+                             name in direct)
+        todo += [n for r in needs if (n := _requirement(r))]
+    return list(seen.values())
+
+
+def _library_row(lib: Library) -> str:
+    return (f"<tr><td>{escape(lib.name)}</td><td>{escape(lib.version)}</td>"
+            f"<td>{escape(lib.licence)}</td><td style='color:#555'>{escape(lib.note)}</td></tr>")
+
+
+def segmap_version() -> str:
+    """Segmap's version from the installed package's metadata (a checkout: the source's)."""
+    try:
+        return metadata.version("segmap")
+    except metadata.PackageNotFoundError:
+        return f"{app.__version__} (not installed)"
+
+
+def about_html() -> str:
+    """Segmap's version, Python's and Qt's, and every bundled library with its licence."""
+    try:
+        md = metadata.metadata("segmap")
+        summary, licence = md["Summary"], _licence(md)
+    except metadata.PackageNotFoundError:
+        summary, licence = "", "MIT"
+    libraries = bundled_libraries()
+    rows = "".join(_library_row(lib) for lib in libraries if lib.direct)
+    rows += "<tr><td colspan='4'><br><i>What those need</i></td></tr>" + "".join(
+        _library_row(lib) for lib in libraries if not lib.direct)
+    return (f"<h2>Segmap {escape(segmap_version())}</h2><p>{escape(summary or '')}</p>"
+            f"<p>Licence: {escape(licence)}</p>"
+            f"<p>Python {escape(platform.python_version())} · Qt {escape(qVersion())} · "
+            f"PySide6 {escape(PySide6.__version__)}</p>"
+            "<h3>Bundled libraries and decoders</h3>"
+            "<table cellpadding='3'><tr><th align='left'>Library</th><th align='left'>Version"
+            "</th><th align='left'>Licence</th><th align='left'></th></tr>"
+            f"{rows}</table>")

@@ -48,3 +48,8 @@ class Page(QWidget):
 
     def next_text(self) -> str:
         return "&Next"
+
+    def done(self) -> bool:
+        """Whether the step's work is done, judged from the session (the sidebar's check
+        mark). Not "before the current page": a page says it, else the step is not done."""
+        return False

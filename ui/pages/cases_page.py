@@ -257,6 +257,11 @@ class CasesPage(Page):
             self.move_target.setCurrentIndex(i)
         self.move_button.setEnabled(self.move_target.count() > 0 and bool(case.masks))
 
+    def done(self) -> bool:
+        """Done once a case is included (each included case becomes a task)."""
+        s = self.state.session
+        return s is not None and any(c.included for c in s.cases)
+
     def can_next(self) -> tuple[bool, str]:
         s = self.state.session
         if s is None:

@@ -156,6 +156,11 @@ class ValidatePage(Page):
             if f.value is not None:
                 mapping.select_label(f.value)
 
+    def done(self) -> bool:
+        """Done when validation ran on the list as it is now and found no error."""
+        return (self.state.session is not None and not self._stale
+                and self.findings is not None and not counts(self.findings)[Severity.ERROR])
+
     def can_next(self) -> tuple[bool, str]:
         if self.state.session is None:
             return False, "Open a source first"
