@@ -1,10 +1,15 @@
 """Page 5, Validate: everything RedBrick would reject or silently get wrong, by case.
 
 Errors block the export; warnings can be accepted explicitly. Selecting a finding
-goes to its case and label on the Mapping page.
+goes to its case and label on the Mapping page. Findings are worded for the command
+line too; here their hints speak of the wizard (``wizard_text``).
 """
 
 from __future__ import annotations
+
+import re
+from html import escape
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
@@ -26,6 +31,24 @@ from ui.window import Window
 
 SEVERITY_COLOUR = {Severity.ERROR: (192, 48, 40), Severity.WARNING: (214, 140, 0),
                    Severity.INFO: (110, 130, 160)}
+_PICK = "Select a finding to read it in full."
+
+# What a finding tells a command-line user to do, as the wizard does it (until findings
+# carry a hint for each surface). RedBrick's own CLI options are named for what they
+# are: the upload's options on the Export page.
+_WIZARD_WORDS = (
+    (re.compile(r"Pass --taxonomy \S+"), "Choose a taxonomy on the Source page."),
+    (re.compile(r"RedBrick's --prune-segmentations"), "the upload's prune option on the Export page"),
+    (re.compile(r"\b([Ww])ith --label-validate"), r"\1ith the upload's label-validate option"),
+    (re.compile(r"\buse --prune to"), "tick the upload's prune option to"),
+)
+
+
+def wizard_text(message: str) -> str:
+    """A finding's message with its command-line hints in the wizard's terms."""
+    for pattern, words in _WIZARD_WORDS:
+        message = pattern.sub(words, message)
+    return message
 
 
 class ValidatePage(Page):
@@ -56,7 +79,7 @@ class ValidatePage(Page):
         self.tree.setToolTip("Enter or double-click goes to the case and label")
         self.tree.itemActivated.connect(self._on_tree_item_activated)
         self.tree.currentItemChanged.connect(self._on_tree_current_changed)
-        self.detail = QLabel("Select a finding to read it in full.")
+        self.detail = QLabel(_PICK)
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.detail.setMinimumHeight(60)
@@ -76,8 +99,16 @@ class ValidatePage(Page):
         self.state.mappingChanged.connect(self._mark_stale)
 
     def _mark_stale(self, *_: object) -> None:
+        """The list changed: what was found is about another list; it goes, with its detail."""
         self._stale = True
         self.accept_warnings.setChecked(False)
+        self.accept_warnings.setVisible(False)
+        if self.findings is not None:
+            self.tree.clear()
+            self.summary.setText("The items list changed since it was validated: validate "
+                                 "again (F5).")
+            self.summary.setStyleSheet("font-weight: 600; color: #555;")
+        self.detail.setText(_PICK)
         self.completeChanged.emit()
 
     def enter(self) -> None:
@@ -90,7 +121,9 @@ class ValidatePage(Page):
         if session is None:
             return
         self.summary.setText("Validating…")
+        self.summary.setStyleSheet("font-weight: 600;")
         self.tree.clear()
+        self.detail.setText(_PICK)
         self.window_.run_work(session.validate_work(), "Validating", self._on_validated,
                               on_cancel=lambda: self.summary.setText("Validation cancelled."))
 
@@ -114,10 +147,11 @@ class ValidatePage(Page):
                 top.setData(0, Qt.ItemDataRole.UserRole, None)
                 self.tree.addTopLevelItem(top)
                 groups[key] = top
-            item = QTreeWidgetItem([f.message, f.code, (f.file or "").split("/")[-1],
+            message = wizard_text(f.message)
+            item = QTreeWidgetItem([message, f.code, (f.file or "").split("/")[-1],
                                     "" if f.value is None else str(f.value)])
             item.setIcon(0, swatch(SEVERITY_COLOUR[f.severity], 10))
-            item.setToolTip(0, f"{f.severity}: {f.message}")
+            item.setToolTip(0, f"{f.severity}: {message}")
             item.setData(0, Qt.ItemDataRole.UserRole, f)
             if f.is_error:
                 item.setForeground(0, QBrush(QColor(160, 40, 30)))
@@ -135,26 +169,41 @@ class ValidatePage(Page):
     def _on_tree_current_changed(self, item: QTreeWidgetItem | None, _prev: object) -> None:
         f = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
         if not isinstance(f, Finding):
-            self.detail.setText("Select a finding to read it in full.")
+            self.detail.setText(_PICK)
             return
         where = " · ".join(x for x in (f.task, f"series {f.series}" if f.series is not None
                                        else None, f.file, f"value {f.value}"
                                        if f.value is not None else None) if x)
         colour = "#%02x%02x%02x" % SEVERITY_COLOUR[f.severity]
+        target = self._target(f)
+        hint = {"label": "<br><i>Enter: go to this label.</i>",
+                "case": "<br><i>Enter: open this case on the Mapping page.</i>"}.get(target, "")
         self.detail.setText(f"<b style='color:{colour}'>{f.severity}</b> <code>{f.code}</code>"
-                            f" — {where}<br>{f.message}<br><i>Enter: go to this label.</i>")
+                            f" — {escape(where)}<br>{escape(wizard_text(f.message))}{hint}")
+
+    def _target(self, f: Finding) -> str:
+        """Where Enter takes a finding: "label" (a value or mask of a case), "case", or ""."""
+        session = self.state.session
+        case = next((c for c in session.cases if c.name == f.task), None) if session else None
+        if case is None:
+            return ""  # the whole list, or a task that is no case here
+        names = {m.name for m in case.masks}
+        if f.value is not None or (f.file is not None and Path(f.file).name in names):
+            return "label"
+        return "case"
 
     def _on_tree_item_activated(self, item: QTreeWidgetItem, _col: int) -> None:
         f = item.data(0, Qt.ItemDataRole.UserRole)
-        session = self.state.session
-        if not isinstance(f, Finding) or session is None or f.task is None:
+        if not isinstance(f, Finding) or f.task is None or not self._target(f):
             return
-        if any(c.name == f.task for c in session.cases):
-            self.state.set_current_case(f.task)
-            mapping = self.window_.page(MappingPage)
-            self.window_.go_to(self.window_.page_index(mapping))
-            if f.value is not None:
-                mapping.select_label(f.value)
+        self.state.set_current_case(f.task)
+        mapping = self.window_.page(MappingPage)
+        self.window_.go_to(self.window_.page_index(mapping))
+        if self._target(f) == "label":
+            file = Path(f.file) if f.file is not None else None
+            # A value no row has (an overlap group's id) still names the file it is in.
+            if not mapping.select_label(f.value, file) and file is not None:
+                mapping.select_label(None, file)
 
     def done(self) -> bool:
         """Done when validation ran on the list as it is now and found no error."""
