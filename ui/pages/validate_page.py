@@ -75,7 +75,7 @@ class ValidatePage(Page):
         head.setStretchLastSection(False)
         head.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for col in (1, 2, 3):
-            head.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+            head.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
         self.tree.setToolTip("Enter or double-click goes to the case and label")
         self.tree.itemActivated.connect(self._on_tree_item_activated)
         self.tree.currentItemChanged.connect(self._on_tree_current_changed)
@@ -152,6 +152,8 @@ class ValidatePage(Page):
                                     "" if f.value is None else str(f.value)])
             item.setIcon(0, swatch(SEVERITY_COLOUR[f.severity], 10))
             item.setToolTip(0, f"{f.severity}: {message}")
+            if f.file:
+                item.setToolTip(2, f.file)
             item.setData(0, Qt.ItemDataRole.UserRole, f)
             if f.is_error:
                 item.setForeground(0, QBrush(QColor(160, 40, 30)))
@@ -163,6 +165,9 @@ class ValidatePage(Page):
             top.setText(0, f"{key} — {e} error(s), {w} warning(s)"
                         + (f", {i} note(s)" if i else ""))
             top.setExpanded(sev[Severity.ERROR] > 0 or sev[Severity.WARNING] > 0)
+        for col in (1, 2, 3):  # to their contents, but a long file name leaves the finding room
+            self.tree.resizeColumnToContents(col)
+            self.tree.header().resizeSection(col, min(self.tree.header().sectionSize(col), 260))
         self.accept_warnings.setVisible(c[Severity.WARNING] > 0 and c[Severity.ERROR] == 0)
         self.completeChanged.emit()
 
@@ -178,8 +183,9 @@ class ValidatePage(Page):
         target = self._target(f)
         hint = {"label": "<br><i>Enter: go to this label.</i>",
                 "case": "<br><i>Enter: open this case on the Mapping page.</i>"}.get(target, "")
+        where = f" — {escape(where)}" if where else " — the whole items list"
         self.detail.setText(f"<b style='color:{colour}'>{f.severity}</b> <code>{f.code}</code>"
-                            f" — {escape(where)}<br>{escape(wizard_text(f.message))}{hint}")
+                            f"{where}<br>{escape(wizard_text(f.message))}{hint}")
 
     def _target(self, f: Finding) -> str:
         """Where Enter takes a finding: "label" (a value or mask of a case), "case", or ""."""
