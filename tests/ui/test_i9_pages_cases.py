@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt
 
 from app.demo import MASK_I, MASKS_II
 from ui.cases_model import COL_EXPORT, COL_SERIES, CasesModel
+from ui.pages import cases_page
 from ui.pages.cases_page import CasesPage
 from ui.pages.source_page import SourcePage
 
@@ -91,7 +92,20 @@ def test_the_series_tooltip_is_the_full_description_not_the_pairing(qtbot, windo
     assert case.evidence not in tip and "same grid" not in tip
 
 
-def test_the_details_follow_a_move_made_anywhere(qtbot, window, demo_dataset):
+def answer(monkeypatch, move: bool) -> list[str]:
+    """Answer the question a move asks first with Move anyway (or Cancel); what it said."""
+    asked: list[str] = []
+
+    def confirm(box):
+        asked.append(f"{box.text()}\n{box.informativeText()}")
+        return next(b for b in box.buttons() if b.text() == "&Move anyway") if move else None
+
+    monkeypatch.setattr(cases_page, "confirm", confirm)
+    return asked
+
+
+def test_the_details_follow_a_move_made_anywhere(qtbot, window, demo_dataset, monkeypatch):
+    asked = answer(monkeypatch, move=True)
     page = open_in(qtbot, window, demo_dataset.root)
     session = window.state.session
     two = next(c for c in session.cases if c.shape == "II")
@@ -109,10 +123,34 @@ def test_the_details_follow_a_move_made_anywhere(qtbot, window, demo_dataset):
     page.masks.setCurrentRow(0)
     page.move_target.setCurrentIndex(page.move_target.findData(one.name))
     qtbot.mouseClick(page.move_button, Qt.MouseButton.LeftButton)
+    assert len(asked) == 1 and "leaves" in asked[0]  # what the move changes, asked first
     assert "moved from" in page.details.toPlainText() and mask_texts(page) == []
     select(page, one.name)
     assert len(mask_texts(page)) == 3 and "Masks: 3 file(s)" in page.details.toPlainText()
     assert "moved from" not in page.details.toPlainText()  # the note was about the other case
+
+
+def test_a_move_that_changes_what_redbrick_stores_can_be_cancelled(qtbot, window, demo_dataset,
+                                                                    monkeypatch):
+    asked = answer(monkeypatch, move=False)
+    page = open_in(qtbot, window, demo_dataset.root)
+    session = window.state.session
+    two = next(c for c in session.cases if c.shape == "II")
+    one = next(c for c in session.cases if c.shape == "I")
+    select(page, two.name)
+    page.masks.setCurrentRow(0)
+    page.move_target.setCurrentIndex(page.move_target.findData(one.name))
+    qtbot.mouseClick(page.move_button, Qt.MouseButton.LeftButton)
+    assert f"Moving {Path(MASKS_II[0]).name} to {one.name}" in asked[0]
+    assert "Value 1 (Liver) leaves" in asked[0]
+    assert len(two.masks) == 2 and len(one.masks) == 1 and len(mask_texts(page)) == 2
+
+
+def test_each_mask_says_why_it_is_paired(qtbot, window, demo_dataset):
+    page = open_in(qtbot, window, demo_dataset.root)
+    assert all("Paired because: " in page.masks.item(i).toolTip()
+               for i in range(page.masks.count()))
+    assert "Paired because: " in page.details.toPlainText()
 
 
 def test_a_new_session_clears_the_details_of_the_old_one(qtbot, window, demo_dataset):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QTableView,
@@ -39,6 +41,12 @@ from ui.cases_model import (
 )
 from ui.pages.base import Page
 from ui.window import Window
+
+
+def confirm(box: QMessageBox) -> object:
+    """Run a question box and return the button clicked (tests replace this)."""
+    box.exec()
+    return box.clickedButton()
 
 
 class CasesPage(Page):
@@ -111,7 +119,7 @@ class CasesPage(Page):
         split.addWidget(bottom)
         split.setSizes([430, 220])
         self.layout_.addWidget(split, 1)
-        self._note: tuple[str, str] | None = None  # (case, what the last move did)
+        self._note: tuple[str, tuple[str, ...]] | None = None  # (case, what a move did)
         self.state.sessionChanged.connect(self._on_session_changed)
         self.state.casesChanged.connect(self._on_state_cases_changed)
 
@@ -165,12 +173,29 @@ class CasesPage(Page):
         target = session.case(target_name)
         mask = item.data(Qt.ItemDataRole.UserRole)
         try:
+            plan = session.move_plan(mask, source, target)
+        except SegmapError as exc:
+            errors.show(exc, None, self)
+            return
+        if plan.changes and not self._confirm_move(mask, target, plan.changes):
+            return
+        try:
             change = self.state.edit(lambda s: s.move_mask(mask, source, target))
         except SegmapError as exc:
             errors.show(exc, None, self)
             return
-        self._note = (source.name, "; ".join(change.notes))
+        self._note = (source.name, change.notes)
         self._show_current()
+
+    def _confirm_move(self, mask: Path, target: CaseState, changes: tuple[str, ...]) -> bool:
+        """Ask before a move that changes what RedBrick stores beyond the move itself."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Move the mask?",
+                          f"Moving {mask.name} to {target.name} also changes what RedBrick "
+                          "stores:", QMessageBox.StandardButton.Cancel, self)
+        box.setInformativeText("\n".join(f"• {c}" for c in changes))
+        move = box.addButton("&Move anyway", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return bool(confirm(box) is move)
 
     # -------------------------------------------------------------------- view
     def _update_count(self) -> None:
@@ -211,7 +236,7 @@ class CasesPage(Page):
         number, words = SHAPE_TEXT[case.shape].split(maxsplit=1)
         lines = [f"<b>{escape(case.name)}</b> — import shape {number} ({words})"]
         if self._note is not None:
-            lines.append(f"<span style='color:#2a6f2a'>{escape(self._note[1])}</span>")
+            lines += [f"<span style='color:#2a6f2a'>{escape(n)}</span>" for n in self._note[1]]
         lines.append(f"Image: {escape(img.label)}"
                      + (f" ({img.slices} slices)" if img.slices else "")
                      + (f" — {escape(series_text(case))}" if series_text(case) != img.label
@@ -220,7 +245,7 @@ class CasesPage(Page):
         for n in export_notes(case)[1]:
             lines.append(f"<span style='color:#1f5f8b'>On export: {escape(n)}</span>")
         if case.evidence:
-            lines.append(f"Paired when scanned: {escape(case.evidence)}")
+            lines.append(f"Paired because: {escape(case.evidence)}")
         for w in case.warnings:
             lines.append(f"<span style='color:#9a5b00'>⚠ {escape(w)}</span>")
         if session.messages:
@@ -237,7 +262,9 @@ class CasesPage(Page):
         for m in case.masks:
             note = mask_note(m)
             it = QListWidgetItem(f"{m.name}    ({note})" if note else m.name)
-            it.setToolTip(f"{m}\n{note}" if note else str(m))
+            why = case.pairing.get(m, "")
+            it.setToolTip("\n".join(x for x in (str(m), why and f"Paired because: {why}", note)
+                                     if x))
             it.setData(Qt.ItemDataRole.UserRole, m)
             if note:
                 it.setForeground(QBrush(QColor(31, 95, 139)))
