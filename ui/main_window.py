@@ -226,13 +226,14 @@ class MainWindow(QMainWindow):
             action.setChecked(n == i)
         for a in self._work_actions:
             a.setEnabled(not busy)
+        self._update_menu_titles()
         self.back_action.setEnabled(self.back_button.isEnabled())
         self.next_action.setEnabled(self.next_button.isEnabled())
 
     # ----------------------------------------------------------------- menus
     def _build_menus(self) -> None:
-        """File, Go and Help. Each action presses the button or calls the method that the
-        window or page already has for it."""
+        """File, Edit, Go and Help. Each action presses the button or calls the method that
+        the window, a page or the state already has for it."""
         bar = self.menuBar()
         file = bar.addMenu("&File")
         source = self.page(SourcePage)
@@ -252,6 +253,14 @@ class MainWindow(QMainWindow):
         self._work_actions = (self.open_folder_action, self.open_items_action,
                               self.open_demo_action, self.export_action)
 
+        edit = bar.addMenu("&Edit")  # every edit of the session is on the state's undo stack
+        self.undo_action = self.state.undo_stack.createUndoAction(self, "&Undo")
+        self.redo_action = self.state.undo_stack.createRedoAction(self, "&Redo")
+        for action, keys in ((self.undo_action, QKeySequence.StandardKey.Undo),
+                             (self.redo_action, QKeySequence.StandardKey.Redo)):
+            edit.addAction(action)
+            self._claim(action, QKeySequence.keyBindings(keys))
+
         go = bar.addMenu("&Go")
         self.back_action = self._action(go, "&Back", self.go_back, "Alt+Left")
         self.next_action = self._action(go, "&Next", self.go_next, "Alt+Right")
@@ -266,6 +275,7 @@ class MainWindow(QMainWindow):
             self.step_actions.append(action)
 
         help_menu = bar.addMenu("&Help")
+        self._menus = [(m, m.title()) for m in (file, edit, go, help_menu)]
         self.shortcuts_action = self._action(help_menu, "&Keyboard shortcuts",
                                              self._on_shortcuts_triggered, "F1")
         self.about_action = self._action(help_menu, "&About Segmap", self._on_about_triggered)
@@ -276,12 +286,26 @@ class MainWindow(QMainWindow):
                 key: str = "") -> QAction:
         action = menu.addAction(text)
         action.triggered.connect(lambda _checked=False: slot())
-        # A page's own shortcut for the same key would make both ambiguous (neither
-        # fires): while a page still defines it, the page keeps it.
-        if key and not any(sc.key() == QKeySequence(key)
-                           for sc in self.findChildren(QShortcut)):
-            action.setShortcut(QKeySequence(key))
+        if key:
+            self._claim(action, [QKeySequence(key)])
         return action
+
+    def _claim(self, action: QAction, keys: list[QKeySequence]) -> None:
+        """Give ``action`` the keys no page has a shortcut for: two shortcuts with one key
+        are ambiguous and neither fires, so while a page still defines a key, it keeps it."""
+        taken = {sc.key() for sc in self.findChildren(QShortcut)}
+        action.setShortcuts([k for k in keys if k not in taken])
+
+    def _update_menu_titles(self) -> None:
+        """A menu's Alt+letter yields to a button of the page shown that has the same one
+        (both would be ambiguous: Alt+F would neither open File nor press the button)."""
+        page = self.stack.currentWidget()
+        taken = {m.group(1).lower() for b in page.findChildren(QAbstractButton)
+                 if (m := re.search(r"&([^&])", b.text()))} if page is not None else set()
+        for menu, title in self._menus:
+            m = re.search(r"&([^&])", title)
+            menu.setTitle(title.replace("&", "") if m and m.group(1).lower() in taken
+                          else title)
 
     def _on_step_triggered(self, index: int) -> None:
         self.go_to(index)

@@ -85,8 +85,9 @@ def test_a_check_mark_means_the_step_is_done(qtbot, window, demo_dataset, tmp_pa
 
 def test_the_menus_and_their_shortcuts(window):
     bar = window.menuBar()
-    assert [a.text() for a in bar.actions()] == ["&File", "&Go", "&Help"]
-    file, go, help_menu = (a.menu() for a in bar.actions())
+    assert [a.menu().title().replace("&", "") for a in bar.actions()] == [
+        "File", "Edit", "Go", "Help"]
+    file, edit, go, help_menu = (a.menu() for a in bar.actions())
     assert [a.text() for a in file.actions() if a.text()] == [
         "Open &folder…", "Open &items list…", "Open the &demo", "&Export…", "&Quit"]
     assert window.quit_action.shortcut() == QKeySequence("Ctrl+Q")
@@ -96,6 +97,40 @@ def test_the_menus_and_their_shortcuts(window):
         "&1  Source", "&2  Cases", "&3  Mapping", "&4  Preview", "&5  Validate", "&6  Export"]
     assert [a.text() for a in help_menu.actions()] == ["&Keyboard shortcuts", "&About Segmap"]
     assert [a.text() for a in go.actions()][:2] == ["&Back", "&Next"]
+    assert edit.actions() == [window.undo_action, window.redo_action]
+    assert window.undo_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Undo)
+
+
+def titles(window) -> list[str]:
+    return [a.menu().title() for a in window.menuBar().actions()]
+
+
+def test_a_menus_alt_letter_yields_to_a_button_of_the_page(qtbot, window, demo_dataset):
+    """Alt+F on the Source page presses Choose &folder (a File menu with Alt+F too would
+    make both ambiguous); elsewhere Alt+F opens the File menu."""
+    assert titles(window) == ["File", "&Edit", "&Go", "&Help"]
+    open_demo(qtbot, window, demo_dataset)
+    assert titles(window) == ["&File", "&Edit", "&Go", "&Help"]
+    window.go_to(window.page_index(window.page(ValidatePage)))
+    wait_idle(qtbot, window)
+    window.page(ValidatePage).accept_warnings.setChecked(True)
+    window.go_to(5)
+    assert window.stack.currentIndex() == 5
+    assert titles(window) == ["File", "Edit", "&Go", "&Help"]  # Open &folder, &Export
+
+
+def test_undo_and_redo_in_the_edit_menu(qtbot, window, demo_dataset):
+    open_demo(qtbot, window, demo_dataset)
+    case = window.state.session.cases[0]
+    window.state.edit(lambda s: s.set_included(case, False))
+    assert window.undo_action.isEnabled() and window.undo_action.text().startswith("&Undo")
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.state.session.cases[0].included
+    assert window.redo_action.isEnabled()
+    window.redo_action.trigger()
+    assert not window.state.session.cases[0].included
 
 
 def test_no_shortcut_of_the_window_is_ambiguous(window):
