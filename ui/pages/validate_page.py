@@ -38,7 +38,8 @@ _PICK = "Select a finding to read it in full."
 # are: the upload's options on the Export page.
 _WIZARD_WORDS = (
     (re.compile(r"Pass --taxonomy \S+"), "Choose a taxonomy on the Source page."),
-    (re.compile(r"RedBrick's --prune-segmentations"), "the upload's prune option on the Export page"),
+    (re.compile(r"RedBrick's --prune-segmentations"),
+     "the upload's prune option on the Export page"),
     (re.compile(r"\b([Ww])ith --label-validate"), r"\1ith the upload's label-validate option"),
     (re.compile(r"\buse --prune to"), "tick the upload's prune option to"),
 )
