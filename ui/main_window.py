@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
 
         self.pages: list[Page] = []
         self._entered: set[int] = set()  # pages shown since the session was opened
+        self._menus: list[tuple[QMenu, str]] = []  # (menu, its title), once built
         for page_cls in PAGES:
             self.add_page(page_cls(self))
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._on_cancel_clicked)
@@ -221,14 +222,22 @@ class MainWindow(QMainWindow):
             if reachable:
                 flags |= Qt.ItemFlag.ItemIsEnabled
             item.setFlags(flags)
-            action = self.step_actions[n]
-            action.setEnabled(reachable and not busy)
+        self._update_menus()
+
+    def _update_menus(self) -> None:
+        """The menus follow the sidebar and the buttons: what is reachable, what is shown."""
+        if not self._menus:
+            return  # not built yet (a page spoke while the window was being made)
+        i, busy = self.stack.currentIndex(), self._worker is not None
+        for n, action in enumerate(self.step_actions):
+            action.setEnabled(bool(self.steps.item(n).flags() & Qt.ItemFlag.ItemIsEnabled)
+                              and not busy)
             action.setChecked(n == i)
         for a in self._work_actions:
             a.setEnabled(not busy)
-        self._update_menu_titles()
         self.back_action.setEnabled(self.back_button.isEnabled())
         self.next_action.setEnabled(self.next_button.isEnabled())
+        self._update_menu_titles()
 
     # ----------------------------------------------------------------- menus
     def _build_menus(self) -> None:
