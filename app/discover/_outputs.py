@@ -4,8 +4,10 @@ Segmap writes into the folder it scans when asked to (``segmap build -o DIR/item
 ``segmap merge -o DIR/merged.nii.gz``, an export beside the data). The next scan must
 not take those files for new data (a merged volume came back as a new case):
 
-* ``nifti-masks/`` (NRRD masks written as NIfTI by ``app.export``) beside an items list,
-  or whose every file mirrors an NRRD file beside the folder, as ``app.export`` names them;
+* ``nifti-masks/`` (NRRD masks written as NIfTI by ``app.export``) and ``dicom-renamed/``
+  (DICOM files under .dcm names) beside an items list, or whose every file mirrors a
+  source file beside the folder, as ``app.export`` names them (``app.items`` holds the
+  folder names);
 * a NIfTI file whose header carries Segmap's mark (``app.readers.save_nifti``: a merged
   label volume), read with the header at no cost;
 * JSON that names itself Segmap's (``"format"``): mapping templates, wizard sessions;
@@ -23,10 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from app.discover._sidecars import is_items_list
+from app.items import CONVERTED_FOLDER, OUTSIDE_FOLDER, RENAMED_FOLDER
 from app.readers import NRRD_SUFFIXES, split_suffix
 
-CONVERTED_FOLDER = "nifti-masks"  # app.export's; export sits above discover (a test ties them)
-_OUTSIDE = "_outside"  # app.export's folder for masks outside the list's folder
 JOURNAL_SUFFIX = ".upload-journal.jsonl"  # app.upload.journal_path
 _JOURNAL_HEADER = "segmap-upload"  # app.upload's journal header line
 _FORMATS = {"segmap-mapping-template": "a mapping template",
@@ -50,9 +51,24 @@ class OwnOutput:
         return {"file": self.file, "what": self.what}
 
 
+# Segmap's folders beside a list it writes: what they hold, and the source names a file
+# in them stands for (``nifti-masks/a/x.nii.gz`` for ``a/x.nrrd``).
+_FOLDERS = {CONVERTED_FOLDER: "NRRD mask(s) written as NIfTI",
+            RENAMED_FOLDER: "DICOM file(s) under .dcm names"}
+
+
+def _sources(folder_name: str, name: str) -> list[str]:
+    if folder_name == CONVERTED_FOLDER:
+        stem, suffix = split_suffix(name)
+        return [stem + s for s in NRRD_SUFFIXES] if suffix.lower() == ".nii.gz" else []
+    return [name[:-4]] if name.lower().endswith(".dcm") else []
+
+
 def converted_folder(folder: Path) -> str | None:
-    """What a ``nifti-masks/`` folder holds when Segmap wrote it, else None."""
-    if folder.name.lower() != CONVERTED_FOLDER:
+    """What a ``nifti-masks/`` or ``dicom-renamed/`` folder holds when Segmap wrote it,
+    else None."""
+    kind = folder.name.lower()
+    if kind not in _FOLDERS:
         return None
     try:
         beside = sorted(p for p in folder.parent.iterdir()
@@ -62,22 +78,23 @@ def converted_folder(folder: Path) -> str | None:
         return None
     lists = [p.name for p in beside if is_items_list(_json(p))]
     if lists:
-        return f"{len(files)} NRRD mask(s) written as NIfTI for {', '.join(lists[:3])}"
-    if files and all(_mirrors_nrrd(p, folder) for p in files):
-        return f"{len(files)} NRRD mask(s) written as NIfTI for an items list"
+        return f"{len(files)} {_FOLDERS[kind]} for {', '.join(lists[:3])}"
+    if files and all(_mirrors(p, folder, kind) for p in files):
+        return f"{len(files)} {_FOLDERS[kind]} for an items list"
     return None
 
 
-def _mirrors_nrrd(path: Path, folder: Path) -> bool:
-    """True for ``nifti-masks/a/b/x.nii.gz`` beside ``a/b/x.nrrd`` (app.export's naming)."""
+def _mirrors(path: Path, folder: Path, kind: str) -> bool:
+    """True for ``nifti-masks/a/b/x.nii.gz`` beside ``a/b/x.nrrd``, ``dicom-renamed/a/X.dcm``
+    beside ``a/X`` (app.export's naming)."""
     rel = path.relative_to(folder)
-    stem, suffix = split_suffix(path.name)
-    if suffix.lower() != ".nii.gz":
+    names = _sources(kind, path.name)
+    if not names:
         return False
-    if rel.parts[0] == _OUTSIDE:
+    if rel.parts[0] == OUTSIDE_FOLDER:
         return True
     source = folder.parent / rel.parent
-    return any((source / f"{stem}{s}").is_file() for s in NRRD_SUFFIXES)
+    return any((source / n).is_file() for n in names)
 
 
 def output_file(path: Path) -> str | None:

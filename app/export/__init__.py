@@ -14,10 +14,9 @@ written in a form it takes.
   list at them; ``dicom_to_rename`` lists a list's such files (the wizard asks about them).
 """
 
-from app.export._convert import CONVERTED_FOLDER, Conversion, convert_masks, plan_conversions
+from app.export._convert import Conversion, convert_masks, plan_conversions
 from app.export._dicom_names import (
     DCM_SUFFIX,
-    RENAMED_FOLDER,
     LinkMode,
     Renamed,
     dcm_name,
@@ -30,7 +29,7 @@ from app.export._dicom_names import (
 from app.export._export import ExportSummary, export_items
 
 __all__ = [
-    "CONVERTED_FOLDER", "DCM_SUFFIX", "RENAMED_FOLDER", "Conversion", "ExportSummary",
-    "LinkMode", "Renamed", "convert_masks", "dcm_name", "dicom_to_rename", "export_items",
-    "needs_dcm_name", "plan_conversions", "plan_renames", "rename_dicom", "upload_name"
+    "DCM_SUFFIX", "Conversion", "ExportSummary", "LinkMode", "Renamed", "convert_masks", "dcm_name",
+    "dicom_to_rename", "export_items", "needs_dcm_name", "plan_conversions", "plan_renames",
+    "rename_dicom", "upload_name"
 ]

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from app.errors import OutputError
 from app.items import (
+    CONVERTED_FOLDER,
+    OUTSIDE_FOLDER,
     ItemsList,
     PathRef,
     PathRole,
@@ -28,8 +30,6 @@ from app.items import (
 )
 from app.jsonio import write_bytes_atomic
 from app.readers import mask_as_nifti, nifti_bytes, split_suffix
-
-CONVERTED_FOLDER = "nifti-masks"  # beside the written items list
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def mirrored(named: Path, base: Path, folder: Path, filename: str) -> Path:
         rel = named.parent.relative_to(Path(os.path.abspath(base)))
     except ValueError:  # outside the list's folder: a folder of its own per source folder
         digest = hashlib.sha1(str(named.parent).encode("utf-8")).hexdigest()[:10]
-        rel = Path("_outside") / f"{named.parent.name}-{digest}"
+        rel = Path(OUTSIDE_FOLDER) / f"{named.parent.name}-{digest}"
     return folder / rel / filename
 
 

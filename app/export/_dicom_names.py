@@ -27,10 +27,19 @@ from pydicom.misc import is_dicom
 
 from app.errors import OutputError
 from app.export._convert import mirrored, used_files
-from app.items import ItemsList, PathRef, PathRole, is_remote, iter_paths, relpath, uploadable, walk
+from app.items import (
+    RENAMED_FOLDER,
+    ItemsList,
+    PathRef,
+    PathRole,
+    is_remote,
+    iter_paths,
+    relpath,
+    uploadable,
+    walk,
+)
 from app.jsonio import atomic_path, link_atomic
 
-RENAMED_FOLDER = "dicom-renamed"  # beside the written items list
 DCM_SUFFIX = ".dcm"
 _IMAGE_ROLES = (PathRole.ITEM, PathRole.HEAT_MAP)
 

@@ -14,16 +14,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.export._convert import CONVERTED_FOLDER, Conversion, convert_masks
+from app.export._convert import Conversion, convert_masks
 from app.export._dicom_names import (
-    RENAMED_FOLDER,
     LinkMode,
     Renamed,
     dicom_to_rename,
     rename_dicom,
     renamed_text,
 )
-from app.items import ItemsList, rebase
+from app.items import CONVERTED_FOLDER, RENAMED_FOLDER, ItemsList, rebase
 
 
 @dataclass(frozen=True)

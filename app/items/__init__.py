@@ -4,7 +4,9 @@
   ``load_items`` / ``parse_items``; unknown fields are carried through untouched;
 * RedBrick's rules, once each: ``ImportShape``, ``MAX_ID``, ``task_label`` (the name a task
   gets), ``sdk_path`` (how the CLI rewrites a path), ``file_type`` / ``uploadable`` (which
-  files go up), ``mask_accepted`` / ``mask_converted`` (which masks it reads);
+  files go up), ``mask_accepted`` / ``mask_converted`` (which masks it reads), and the
+  folders Segmap writes beside a list so RedBrick takes it (``CONVERTED_FOLDER``,
+  ``RENAMED_FOLDER``);
 * every path of a list: ``walk``, ``iter_paths``, ``rebase``, ``relpath``;
 * the taxonomy: ``Taxonomy``, ``load_taxonomy``.
 """
@@ -35,9 +37,12 @@ from app.items._paths import (
 )
 from app.items._rules import (
     BACKGROUND,
+    CONVERTED_FOLDER,
     FILE_TYPES,
     MAX_ID,
     NIFTI_TYPE,
+    OUTSIDE_FOLDER,
+    RENAMED_FOLDER,
     VIDEO_EXTENSIONS,
     ImportShape,
     file_extension,
@@ -57,10 +62,11 @@ from app.items._taxonomy import (
 )
 
 __all__ = [
-    "BACKGROUND", "FILE_TYPES", "MASK_FLAGS", "MAX_ID", "NIFTI_TYPE", "VIDEO_EXTENSIONS",
-    "AttributeInfo", "Category", "CategoryInfo", "ImportShape", "ItemsList", "PathRef", "PathRole",
-    "Problem", "Segment", "SegmentMap", "Series", "Task", "Taxonomy", "category_label",
-    "file_extension", "file_type", "is_remote", "iter_paths", "load_items", "load_taxonomy",
-    "mask_accepted", "mask_converted", "parse_items", "rebase", "relpath", "sdk_color", "sdk_path",
-    "task_label", "task_paths", "uploadable", "walk", "walk_task"
+    "BACKGROUND", "CONVERTED_FOLDER", "FILE_TYPES", "MASK_FLAGS", "MAX_ID", "NIFTI_TYPE",
+    "OUTSIDE_FOLDER", "RENAMED_FOLDER", "VIDEO_EXTENSIONS", "AttributeInfo", "Category",
+    "CategoryInfo", "ImportShape", "ItemsList", "PathRef", "PathRole", "Problem", "Segment",
+    "SegmentMap", "Series", "Task", "Taxonomy", "category_label", "file_extension", "file_type",
+    "is_remote", "iter_paths", "load_items", "load_taxonomy", "mask_accepted", "mask_converted",
+    "parse_items", "rebase", "relpath", "sdk_color", "sdk_path", "task_label", "task_paths",
+    "uploadable", "walk", "walk_task"
 ]

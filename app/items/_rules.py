@@ -110,3 +110,10 @@ def mask_converted(path: str | os.PathLike[str]) -> bool:
     """True for masks RedBrick refuses but Segmap converts to NIfTI when it exports or
     uploads (NRRD, Slicer's format); the merge reads them as that NIfTI."""
     return volume_format(Path(path)) is Format.NRRD
+
+
+# -- what Segmap writes beside a list it writes, so RedBrick takes the list as it is ------
+
+CONVERTED_FOLDER = "nifti-masks"  # NRRD masks written as NIfTI (mask_converted)
+RENAMED_FOLDER = "dicom-renamed"  # DICOM files under .dcm names (RedBrick refuses others)
+OUTSIDE_FOLDER = "_outside"  # in those, a folder per source folder outside the list's

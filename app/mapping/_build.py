@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from app.discover import Case, LabelTable, ScanResult
-from app.export import CONVERTED_FOLDER, Conversion, convert_masks
-from app.items import ImportShape, ItemsList, SegmentMap, Series, Task, relpath
+from app.export import Conversion, convert_masks
+from app.items import CONVERTED_FOLDER, ImportShape, ItemsList, SegmentMap, Series, Task, relpath
 from app.mapping._suggest import CONFIDENT, Matcher, Proposal, Suggestion, suggest_file
 from app.mapping._templates import Difference, Template, file_key
 from app.progress import Progress, Work

@@ -85,8 +85,9 @@ class MergeResult:
         return cls(self.volume, self.affine, self.header)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the merged volume as NIfTI (atomically)."""
-        return save_nifti(self.image(), path)
+        """Write the merged volume as NIfTI (atomically), marked as Segmap's output so a scan
+        of its folder leaves it out."""
+        return save_nifti(self.image(), path, what="merged label volume")
 
     def segments_json(self) -> dict[str, list[int] | None]:
         """The segment map with text keys, sorted, as the CLI prints it."""

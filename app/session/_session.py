@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from app.export import ExportSummary, export_items
+from app.export import ExportSummary, LinkMode, export_items
 from app.items import ItemsList, Task, Taxonomy
 from app.merge import entries_of, merge_inputs, series_inputs
 from app.preview import PreviewRequest
@@ -66,10 +66,12 @@ class Session(SessionRepairs, SessionTemplates, SessionHistory):
             return PreviewRequest(case.name, tuple(case.image.files), merge, unlisted=True)
         return PreviewRequest(case.name, tuple(case.image.files), None)
 
-    def export(self, path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None
-               ) -> ExportSummary:
-        """Write the included cases as an items list (atomic), paths relative to ``root``."""
-        return export_items(self.included_items(), path, root)
+    def export(self, path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None,
+               dcm_names: LinkMode | None = None) -> ExportSummary:
+        """Write the included cases as an items list (atomic), paths relative to ``root``;
+        with ``dcm_names``, DICOM files RedBrick refuses by name are written under .dcm
+        names beside it (``app.export.export_items``)."""
+        return export_items(self.included_items(), path, root, dcm_names=dcm_names)
 
 
 def _validate(items: ItemsList, taxonomy: Taxonomy | None, cache: FileCache,

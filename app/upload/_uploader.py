@@ -29,8 +29,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.errors import Cancelled, SegmapError, TaxonomyError
-from app.export import CONVERTED_FOLDER, DCM_SUFFIX, convert_masks, dicom_to_rename
-from app.items import ItemsList, PathRole, Taxonomy, iter_paths, task_label, uploadable, walk
+from app.export import DCM_SUFFIX, convert_masks, dicom_to_rename
+from app.items import (
+    CONVERTED_FOLDER,
+    ItemsList,
+    PathRole,
+    Taxonomy,
+    iter_paths,
+    task_label,
+    uploadable,
+    walk,
+)
 from app.progress import Work
 from app.upload import _protocol as protocol
 from app.upload._client import AuthError, RedBrickClient

@@ -34,6 +34,7 @@ severity (``Code.severity``; the table below is documentation, kept in sync with
 | items-missing | error | a series lists no image items |
 | image-missing | error | an image file does not exist |
 | image-type-unsupported | error | RedBrick refuses to upload an image with that file extension |
+| image-dcm-name | warning | DICOM named without .dcm: RedBrick's CLI refuses it (Segmap renames) |
 | image-unreadable | error | a NIfTI image cannot be read |
 | grid-not-checked | info | the image's geometry could not be read (type not supported, remote) |
 | remote-file | info | a path is a URL or storage key; it is not checked |

@@ -70,6 +70,9 @@ class Code(StrEnum):
     IMAGE_TYPE_UNSUPPORTED = (
         "image-type-unsupported", Severity.ERROR,
         "RedBrick refuses to upload an image with that file extension")
+    IMAGE_DCM_NAME = (
+        "image-dcm-name", Severity.WARNING,
+        "DICOM named without .dcm: RedBrick's CLI refuses it (Segmap renames)")
     IMAGE_UNREADABLE = "image-unreadable", Severity.ERROR, "a NIfTI image cannot be read"
     GRID_NOT_CHECKED = (
         "grid-not-checked", Severity.INFO,

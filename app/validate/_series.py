@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import MergeError, VolumeReadError
+from app.export import needs_dcm_name
 from app.geometry import Grid, Relation, compare_grids
 from app.items import (
     ItemsList,
@@ -76,7 +77,16 @@ class SeriesRun(SeriesContext):
                 "Check the `items` paths (relative paths start at the items list's folder; "
                 "a DICOM series lists its files, not their folder)."),
                 file=missing[0])
-        bad = [p for p in local if p.is_file() and not uploadable(p.name)]
+        refused = [p for p in local if p.is_file() and not uploadable(p.name)]
+        renamed = [p for p in refused if needs_dcm_name(p)]
+        bad = [p for p in refused if p not in renamed]
+        if renamed:
+            self.add(Code.IMAGE_DCM_NAME, (
+                f"{len(renamed)} DICOM file(s) have names RedBrick's CLI refuses "
+                f"({renamed[0].name}: 'Unsupported file type'), though they are DICOM. "
+                "Segmap's upload sends them under .dcm names; for RedBrick's own CLI, export "
+                "the list with .dcm names (Export page, or segmap export --dcm-names)."),
+                file=renamed[0])
         if bad:
             ext = file_extension(bad[0].name)
             self.add(Code.IMAGE_TYPE_UNSUPPORTED, (

@@ -9,8 +9,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from app.export import RENAMED_FOLDER, LinkMode
-from app.items import load_items
+from app.export import LinkMode
+from app.items import RENAMED_FOLDER, load_items
 from app.readers import image_grid
 from app.validate import validate
 from tests.app.dicom_synth import axial_positions, write_slice

@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import SegmapError
-from app.export import RENAMED_FOLDER, ExportSummary, LinkMode, dicom_to_rename, export_items
+from app.export import ExportSummary, LinkMode, dicom_to_rename
+from app.items import RENAMED_FOLDER
 from ui import errors
 from ui.pages.base import Page
 from ui.pages.validate_page import ValidatePage
@@ -182,8 +183,8 @@ class ExportPage(Page):
         names = LinkMode(self.dcm_mode.currentData()) if self._to_rename and \
             self.dcm_names.isChecked() else None  # Qt hands the enum back as its text
         try:
-            summary = export_items(session.included_items(), Path(text),
-                                   self.root_edit.text().strip() or None, dcm_names=names)
+            summary = session.export(Path(text), self.root_edit.text().strip() or None,
+                                     dcm_names=names)
         except SegmapError as exc:
             errors.show(exc, None, self)
             return None

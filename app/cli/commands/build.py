@@ -10,7 +10,8 @@ from app.cli._common import add_dcm_names_argument, drive, print_json
 from app.cli.commands.scan import notes
 from app.discover import ScanResult, scan
 from app.errors import InputError
-from app.export import CONVERTED_FOLDER, ExportSummary, dicom_to_rename, export_items
+from app.export import ExportSummary, dicom_to_rename, export_items
+from app.items import CONVERTED_FOLDER
 from app.mapping import (
     CONFIDENT,
     BuildResult,
@@ -65,9 +66,7 @@ def human(result: BuildResult, scan_result: ScanResult, names: ExportSummary | N
                      + (f" from {len(cb.files)} file(s)" if cb.files else ", no segmentation"))
     if result.left_out:
         lines.append(f"Left out ({len(result.left_out)}): no confident category")
-        for x in result.left_out:
-            what = x.file + ("" if x.value is None else f" value {x.value}")
-            lines.append(f"  {x.case}: {what}: {x.reason}")
+        lines.extend(f"  {x.case}: {x.what}: {x.reason}" for x in result.left_out)
     if result.empty:
         lines.append(f"Empty masks left out ({len(result.empty)}):")
         lines.extend(f"  {x.case}: {x.file}" for x in result.empty)

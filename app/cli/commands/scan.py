@@ -39,7 +39,11 @@ def notes(r: ScanResult) -> list[str]:
     if r.unpaired:
         lines.append(f"Not paired ({len(r.unpaired)}):")
         lines.extend(f"  {u.kind} {u.file}: {u.reason}" for u in r.unpaired)
-    lines.extend(f"warning: {w}" for w in r.warnings)
+    own = {x.note for x in r.own_outputs}
+    if r.own_outputs:
+        lines.append(f"Left out ({len(r.own_outputs)}): Segmap's own output")
+        lines.extend(f"  {x.file}: {x.what}" for x in r.own_outputs)
+    lines.extend(f"warning: {w}" for w in r.warnings if w not in own)
     return lines
 
 

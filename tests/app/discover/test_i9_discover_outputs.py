@@ -74,9 +74,9 @@ def test_a_merged_volume_written_into_the_folder_is_no_new_case(tmp_path):
     assert main(["merge", str(items), "--task", task, "--series", "0", "-o", str(merged)]) == 0
     after = run(scan(folder))
     assert cases(after) == cases(before)
-    assert own_outputs(after) == {"p1/merged.nii.gz": "a label volume it wrote"}
+    assert own_outputs(after) == {"p1/merged.nii.gz": "a merged label volume it wrote"}
     assert notes(after) == ["left out p1/merged.nii.gz: Segmap's own output "
-                            "(a label volume it wrote)"]
+                            "(a merged label volume it wrote)"]
     # A copy under any name is recognised by its header, not its name.
     shutil.copy(merged, folder / "p1" / "p1_final_seg.nii.gz")
     assert cases(run(scan(folder))) == cases(before)
@@ -114,13 +114,33 @@ def test_the_scan_json_lists_what_was_left_out(tmp_path, capsys):
 
 def test_the_names_segmap_writes_are_the_ones_the_scan_knows():
     from app.discover import _outputs
-    from app.export._convert import CONVERTED_FOLDER
+    from app.items import CONVERTED_FOLDER, RENAMED_FOLDER
     from app.mapping._templates import FORMAT
     from app.session import SESSION_FORMAT
     from app.upload import journal_path
     from app.upload._journal import HEADER
 
-    assert _outputs.CONVERTED_FOLDER == CONVERTED_FOLDER
+    assert set(_outputs._FOLDERS) == {CONVERTED_FOLDER, RENAMED_FOLDER}
     assert journal_path(Path("x/items.json")).name == "items" + _outputs.JOURNAL_SUFFIX
     assert HEADER["journal"] == _outputs._JOURNAL_HEADER
     assert set(_outputs._FORMATS) == {FORMAT, SESSION_FORMAT}
+
+
+def test_dicom_renamed_by_a_build_into_the_folder_is_left_out(shared_data, tmp_path):
+    """segmap build DIR -o DIR/items.json --dcm-names, then a new scan: every DICOM
+    instance once, the renamed copies left out and said so."""
+    ref = shared_data / "totalsegmentator" / "tests" / "reference_files"
+    folder = tmp_path / "s1"
+    shutil.copytree(ref / "example_ct_dicom", folder / "dicom")
+    shutil.copy(ref / "example_seg_dicom.nii.gz", folder / "seg.nii.gz")
+    before = run(scan(folder))
+    assert main(["build", str(folder), "-o", str(folder / "items.json"), "--dcm-names", "link",
+                 "-q"]) == 0
+    assert (folder / "dicom-renamed").is_dir()
+    after = run(scan(folder))
+    assert cases(after) == cases(before)
+    assert [len(s.files) for s in after.series] == [len(s.files) for s in before.series]
+    assert own_outputs(after) == {"dicom-renamed/": "20 DICOM file(s) under .dcm names for "
+                                                    "items.json"}
+    (folder / "items.json").unlink()  # without the list, the names still tell
+    assert list(own_outputs(run(scan(folder)))) == ["dicom-renamed/"]

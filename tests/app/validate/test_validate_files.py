@@ -261,3 +261,30 @@ def test_remote_file(case):
     found = check(case, series(["good.nii.gz", "s3://bucket/seg.nii.gz"]))
     assert only(found, "remote-file")[0].severity == "info"
     assert "mapped-value-absent" not in codes(found)  # incomplete: values are not judged
+
+
+def test_dicom_named_without_dcm_is_a_warning_not_an_error(tmp_path):
+    """PACS names (CT.1.2.3.300000) are DICOM RedBrick's CLI refuses by name only."""
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    from app.items import load_items
+    from app.progress import run
+    from app.validate import Code, validate_work
+
+    ds = pydicom.Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.save_as(tmp_path / "CT.1.2.3.300000", enforce_file_format=True)
+    (tmp_path / "notes.300000").write_bytes(b"not dicom")
+    (tmp_path / "items.json").write_text(
+        '[{"name": "a", "series": [{"items": ["CT.1.2.3.300000"]}]},'
+        ' {"name": "b", "series": [{"items": ["notes.300000"]}]}]')
+    found = run(validate_work(load_items(tmp_path / "items.json")))
+    codes = {(f.task, f.code) for f in found if f.code.startswith("image-")}
+    assert ("a", Code.IMAGE_DCM_NAME) in codes and ("a", Code.IMAGE_TYPE_UNSUPPORTED) not in codes
+    assert ("b", Code.IMAGE_TYPE_UNSUPPORTED) in codes
+    assert next(f for f in found if f.code == "image-dcm-name").severity == "warning"
