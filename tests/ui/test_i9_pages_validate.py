@@ -151,3 +151,18 @@ def test_enter_selects_the_findings_own_row(qtbot, window, demo_dataset, code, s
     assert [f.name for f in row.files] == [file]
     assert value is None or row.value == value
     assert mapping.model.rows().index(row) != 0  # not merely the first row
+
+
+@pytest.mark.parametrize(("cli", "wizard"), [
+    ("taxonomy. Pass --taxonomy TAX.json.", "taxonomy. Choose a taxonomy on the Source page."),
+    ("(RedBrick's --prune-segmentations drops it)",
+     "(the upload's prune option on the Export page drops it)"),
+    ("With --label-validate the values", "With the upload's label-validate option the values"),
+    ("or use --prune to drop the extras", "or tick the upload's prune option to drop the extras"),
+    ("with .dcm names (Export page, or segmap export --dcm-names).",
+     "with .dcm names (Export page)."),
+    ("uploaded with the RedBrick CLI's --mhd may be lists",  # RedBrick's, said so: kept
+     "uploaded with the RedBrick CLI's --mhd may be lists"),
+])
+def test_wizard_words(cli, wizard):
+    assert wizard_text(cli) == wizard

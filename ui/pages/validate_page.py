@@ -42,6 +42,8 @@ _WIZARD_WORDS = (
      "the upload's prune option on the Export page"),
     (re.compile(r"\b([Ww])ith --label-validate"), r"\1ith the upload's label-validate option"),
     (re.compile(r"\buse --prune to"), "tick the upload's prune option to"),
+    # "(Export page, or segmap export --dcm-names)": the wizard's way is the first.
+    (re.compile(r",? or `?segmap [a-z-]+(?: [^\s,;)`]+)*`?(?=\))"), ""),
 )
 
 
