@@ -153,6 +153,22 @@ def test_each_mask_says_why_it_is_paired(qtbot, window, demo_dataset):
     assert "Paired because: " in page.details.toPlainText()
 
 
+def test_an_undone_move_leaves_no_note_behind(qtbot, window, demo_dataset, monkeypatch):
+    answer(monkeypatch, move=True)
+    page = open_in(qtbot, window, demo_dataset.root)
+    session = window.state.session
+    two = next(c for c in session.cases if c.shape == "II")
+    one = next(c for c in session.cases if c.shape == "I")
+    select(page, two.name)
+    page.masks.setCurrentRow(1)
+    page.move_target.setCurrentIndex(page.move_target.findData(one.name))
+    qtbot.mouseClick(page.move_button, Qt.MouseButton.LeftButton)
+    assert "moved from" in page.details.toPlainText() and len(mask_texts(page)) == 1
+    window.state.undo_stack.undo()
+    assert "moved from" not in page.details.toPlainText()
+    assert len(mask_texts(page)) == 2 and "Masks: 2 file(s)" in page.details.toPlainText()
+
+
 def test_a_new_session_clears_the_details_of_the_old_one(qtbot, window, demo_dataset):
     page = open_in(qtbot, window, demo_dataset.root)
     assert page.details.toPlainText()

@@ -155,7 +155,9 @@ class CasesPage(Page):
             self.window_.go_next()
 
     def _on_state_cases_changed(self) -> None:
-        """Cases changed (here or elsewhere): the details are recomputed from the session."""
+        """Cases changed (here or elsewhere): the details are recomputed from the session,
+        and what the last move did is old news (an undo may have taken it back)."""
+        self._note = None
         self._update_count()
         self._show_current()
         self.completeChanged.emit()
