@@ -9,22 +9,16 @@ means a step is done (``Page.done``), not that it comes before the current one.
 
 from __future__ import annotations
 
-import platform
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
-from html import escape
-from importlib import metadata
 from typing import Any, TypeVar
 
-import PySide6
-from PySide6.QtCore import Qt, qVersion
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractButton,
     QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -34,16 +28,14 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QStackedWidget,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
-import app
 from app.progress import Work
 from ui import errors
+from ui.about import about_html, shortcuts_html, show_dialog
 from ui.case_loader import CaseLoader
-from ui.icons import icon
 from ui.pages.base import Page
 from ui.pages.cases_page import CasesPage
 from ui.pages.export_page import ExportPage
@@ -337,7 +329,7 @@ class MainWindow(QMainWindow):
             export.export_button.click()
 
     def _on_shortcuts_triggered(self) -> None:
-        self._show_dialog("Keyboard shortcuts", shortcuts_html(self), (560, 620))
+        self._show_dialog("Keyboard shortcuts", shortcuts_html(self, self.pages), (560, 620))
 
     def _on_about_triggered(self) -> None:
         self._show_dialog("About Segmap", about_html(), (620, 640))
@@ -345,20 +337,7 @@ class MainWindow(QMainWindow):
     def _show_dialog(self, title: str, html: str, size: tuple[int, int]) -> None:
         if self.dialog is not None:
             self.dialog.close()
-        dialog = QDialog(self)
-        dialog.setWindowTitle(title)
-        dialog.setWindowIcon(icon("segmap"))
-        text = QTextBrowser()
-        text.setOpenExternalLinks(True)
-        text.setHtml(html)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(dialog.reject)
-        lay = QVBoxLayout(dialog)
-        lay.addWidget(text, 1)
-        lay.addWidget(buttons)
-        dialog.resize(*size)
-        self.dialog = dialog
-        dialog.open()
+        self.dialog = show_dialog(self, title, html, size)
 
     # ------------------------------------------------------------------ work
     def run_work(self, work: Work[Any] | Callable[[], Any], label: str,
@@ -443,154 +422,3 @@ _DONE_BY_WINDOW: dict[type[Page], Callable[[MainWindow], bool]] = {
     and w.page_index(w.page(PreviewPage)) in w._entered,
     ExportPage: lambda w: w.state.session is not None and w.page(ExportPage).written is not None,
 }
-
-
-# ------------------------------------------------------------------ Help menu
-# Words in a tooltip that name a key; a tooltip that names one documents a shortcut.
-_KEY = re.compile("|".join((
-    r"\b(?:(?:Ctrl|Alt|Shift|Meta)\+)+(?:\w+|[^\w\s()])",  # Ctrl+S, Ctrl+PgDown, Ctrl+Shift+O
-    r"\b(?:F\d{1,2}|Esc|Enter|Space|Delete|PgUp|PgDown|PageUp|PageDown|Up|Down|Home)\b",
-    r"(?<=\()[^\w\s(]|(?<=\()[A-Z0-9](?=[):\s])",  # one key first in brackets: (O), (W: ...)
-    r"(?<=, )[^\w\s](?= )",  # the second of two keys: ([ lower, ] higher)
-)))
-
-
-def _tooltips(widget: QWidget) -> list[str]:
-    """The tooltips under ``widget`` that name a key, each once, in widget order."""
-    found = [w.toolTip() for w in [widget, *widget.findChildren(QWidget)]
-             if _KEY.search(w.toolTip())]
-    return list(dict.fromkeys(found))
-
-
-def _keys_bold(text: str) -> str:
-    out, last = [], 0
-    for m in _KEY.finditer(text):
-        out += [escape(text[last:m.start()]), f"<b>{escape(m.group())}</b>"]
-        last = m.end()
-    return "".join(out) + escape(text[last:])
-
-
-def shortcuts_html(window: MainWindow) -> str:
-    """Every shortcut of the window: the menus', then each page's as its tooltips say."""
-    rows = [f"<tr><td><b>{escape(a.shortcut().toString(QKeySequence.SequenceFormat.NativeText))}"
-            f"</b></td><td>{escape(a.text().replace('&', ''))}</td></tr>"
-            for menu in window.menuBar().findChildren(QMenu) for a in menu.actions()
-            if not a.shortcut().isEmpty()]
-    rows.append("<tr><td><b>Esc</b></td><td>Stop the running work</td></tr>")
-    parts = ["<h3>Menus and steps</h3><table cellpadding='3'>", *rows, "</table>"]
-    for page in window.pages:
-        tips = _tooltips(page)
-        if tips:
-            parts.append(f"<h3>{escape(page.title)}</h3><ul>")
-            parts += [f"<li>{_keys_bold(t)}</li>" for t in tips]
-            parts.append("</ul>")
-    parts.append("<p>Alt and the underlined letter presses a button or opens a menu.</p>")
-    return "".join(parts)
-
-
-@dataclass(frozen=True)
-class Library:
-    """A library Segmap's wizard ships with: its version and licence, as installed."""
-
-    name: str
-    version: str
-    licence: str
-    note: str = ""
-    direct: bool = True  # Segmap names it (else a library it needs does)
-
-
-# What the libraries with native code carry inside (their own metadata names the wrapper's
-# licence only), and what each decoder is for.
-_NOTES = {
-    "pyside6-essentials": "Qt for Python; bundles Qt 6 (LGPL-3.0)",
-    "pydicom": "reads DICOM",
-    "pylibjpeg": "JPEG decoding for pydicom",
-    "pylibjpeg-openjpeg": "JPEG 2000 decoder; bundles OpenJPEG (BSD-2-Clause)",
-    "pylibjpeg-rle": "RLE Lossless decoder",
-    "python-gdcm": "JPEG lossless and JPEG-LS decoder; bundles GDCM (BSD-3-Clause)",
-    "isal": "fast gzip for .nii.gz; bundles Intel ISA-L (BSD-3-Clause)",
-    "pynrrd": "reads NRRD (Slicer's format)",
-    "pillow": "reads PNG masks",
-    "nibabel": "reads and writes NIfTI",
-}
-_CLASSIFIER = "License :: OSI Approved :: "
-_CLASSIFIER_NAMES = {"MIT License": "MIT", "BSD License": "BSD",
-                     "Apache Software License": "Apache"}
-
-
-def _licence(md: Any) -> str:
-    expression = md.get("License-Expression")
-    if expression:
-        return str(expression)
-    text = (md.get("License") or "").strip()
-    if text and "\n" not in text and len(text) <= 60:
-        return text
-    classifiers = [c.removeprefix(_CLASSIFIER).removeprefix("License :: ")
-                   for c in md.get_all("Classifier") or [] if c.startswith("License ::")]
-    classifiers = [_CLASSIFIER_NAMES.get(c, c) for c in classifiers]
-    return " / ".join(classifiers) or "see the licence file it ships"
-
-
-def _requirement(spec: str) -> str | None:
-    """The distribution a requirement names, or None for an extra's requirement."""
-    if "extra ==" in spec.replace("extra==", "extra =="):
-        return None
-    name = re.match(r"[A-Za-z0-9._-]+", spec.strip())
-    return name.group().lower().replace("_", "-") if name else None
-
-
-def bundled_libraries(dist: str = "segmap") -> list[Library]:
-    """The libraries ``dist`` needs at run time, as installed: what it names first, then
-    what those need; one entry each, with the licence their metadata declares."""
-    try:
-        direct = [n for r in metadata.requires(dist) or [] if (n := _requirement(r))]
-    except metadata.PackageNotFoundError:
-        return []
-    todo, seen = list(direct), dict[str, Library]()
-    while todo:
-        name = todo.pop(0)
-        if name in seen:
-            continue
-        try:
-            md = metadata.metadata(name)
-            needs = metadata.requires(name) or []
-        except metadata.PackageNotFoundError:
-            continue  # not installed here (an optional or platform-only need)
-        seen[name] = Library(md["Name"], md["Version"], _licence(md), _NOTES.get(name, ""),
-                             name in direct)
-        todo += [n for r in needs if (n := _requirement(r))]
-    return list(seen.values())
-
-
-def _library_row(lib: Library) -> str:
-    return (f"<tr><td>{escape(lib.name)}</td><td>{escape(lib.version)}</td>"
-            f"<td>{escape(lib.licence)}</td><td style='color:#555'>{escape(lib.note)}</td></tr>")
-
-
-def segmap_version() -> str:
-    """Segmap's version from the installed package's metadata (a checkout: the source's)."""
-    try:
-        return metadata.version("segmap")
-    except metadata.PackageNotFoundError:
-        return f"{app.__version__} (not installed)"
-
-
-def about_html() -> str:
-    """Segmap's version, Python's and Qt's, and every bundled library with its licence."""
-    try:
-        md = metadata.metadata("segmap")
-        summary, licence = md["Summary"], _licence(md)
-    except metadata.PackageNotFoundError:
-        summary, licence = "", "MIT"
-    libraries = bundled_libraries()
-    rows = "".join(_library_row(lib) for lib in libraries if lib.direct)
-    rows += "<tr><td colspan='4'><br><i>What those need</i></td></tr>" + "".join(
-        _library_row(lib) for lib in libraries if not lib.direct)
-    return (f"<h2>Segmap {escape(segmap_version())}</h2><p>{escape(summary or '')}</p>"
-            f"<p>Licence: {escape(licence)}</p>"
-            f"<p>Python {escape(platform.python_version())} · Qt {escape(qVersion())} · "
-            f"PySide6 {escape(PySide6.__version__)}</p>"
-            "<h3>Bundled libraries and decoders</h3>"
-            "<table cellpadding='3'><tr><th align='left'>Library</th><th align='left'>Version"
-            "</th><th align='left'>Licence</th><th align='left'></th></tr>"
-            f"{rows}</table>")

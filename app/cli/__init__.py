@@ -18,7 +18,6 @@ import traceback
 from collections.abc import Sequence
 from types import ModuleType
 
-from app import __version__
 from app.cli import commands
 from app.errors import SegmapError
 
@@ -32,6 +31,17 @@ def _command_modules() -> list[ModuleType]:
     return sorted(found, key=lambda m: getattr(m, "ORDER", 50))
 
 
+class _Version(argparse.Action):
+    """``--version``: Segmap's version and its libraries' (read only when asked)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from app.about import version_text
+
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (used by main and by the tests)."""
     parser = argparse.ArgumentParser(
@@ -41,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="`segmap COMMAND --help` shows a command's options; `segmap demo DIR` writes a "
         "dataset to try them on.",
     )
-    parser.add_argument("--version", action="version", version=f"segmap {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show the version, and every library with its licence")
     # Not required: `segmap` alone prints the commands instead of argparse's
     # "the following arguments are required: COMMAND".
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

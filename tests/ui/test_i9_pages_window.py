@@ -15,9 +15,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QFileDialog
 
+from app.about import bundled_libraries
 from app.items import load_items
 from app.session import RowStatus
-from ui.main_window import about_html, bundled_libraries, shortcuts_html
+from ui.about import about_html, shortcuts_html
 from ui.pages.cases_page import CasesPage
 from ui.pages.export_page import ExportPage
 from ui.pages.source_page import SourcePage
@@ -233,7 +234,7 @@ def test_about_names_the_version_and_every_bundled_licence(qtbot, window):
 @pytest.mark.parametrize("key", ["Ctrl+Q", "Ctrl+1", "Alt+Left", "F1", "Esc", "F5", "Ctrl+O",
                                  "Ctrl+S", "Space"])
 def test_the_shortcuts_dialog_lists_every_shortcut(window, key):
-    assert f"<b>{key}</b>" in shortcuts_html(window)
+    assert f"<b>{key}</b>" in shortcuts_html(window, window.pages)
 
 
 def test_the_shortcuts_dialog_opens(window):
