@@ -125,7 +125,7 @@ class SessionRepairs(SessionEdits):
             return Change()
         plan = self.move_plan(mask, source, target)
         reviewed = self._reviewed(mask, source)
-        done = self._take_from(mask, source)
+        self._take_from(mask, source)  # what leaves with it, the plan has said
         moved = {k: v for k, v in source.suggestions.items() if k[0] == mask}
         for k in moved:
             del source.suggestions[k]
@@ -140,9 +140,9 @@ class SessionRepairs(SessionEdits):
         self._carry(mask, target, plan.carried, reviewed and bool(plan.carried))
         self.sync_segmentations(source)
         self.sync_segmentations(target)
-        done.insert(0, f"{mask.name} moved from {source.name} to {target.name}")
+        moved_note = f"{mask.name} moved from {source.name} to {target.name}"
         return Change.of([source.name, target.name], cases=True,
-                         notes=tuple(done) + plan.changes, count=1)
+                         notes=(moved_note, *plan.changes), count=1)
 
     def _reviewed(self, mask: Path, case: CaseState) -> bool:
         key = self.mapped_key_of(case, mask) if case.binary else None
@@ -178,9 +178,8 @@ class SessionRepairs(SessionEdits):
                 if not reviewed:
                     target.unreviewed.add(value)
 
-    def _take_from(self, mask: Path, source: CaseState) -> list[str]:
+    def _take_from(self, mask: Path, source: CaseState) -> None:
         """Remove ``mask`` and the mapping only it carried from ``source``."""
-        done = []
         key = self.mapped_key_of(source, mask) if source.binary else None
         if key is not None and source.series.segment_map is not None:
             source.series.segment_map.remove(key)
@@ -194,8 +193,6 @@ class SessionRepairs(SessionEdits):
                 source.series.segment_map.remove(k)
                 source.unreviewed.discard(k)
                 source.by_hand.discard(k)
-                done.append(f"value {k} left {source.name} with the mask")
             if len(source.masks) == 1:
                 source.shape = ImportShape.LABEL_MAP
                 source.note = "one label map"
-        return done

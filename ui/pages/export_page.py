@@ -47,7 +47,7 @@ class ExportPage(Page):
         self.path_edit = QLineEdit()
         self.path_edit.setToolTip("Where items.json is written")
         self.path_edit.textChanged.connect(self._on_path_changed)
-        browse = QPushButton("&Browse…")
+        browse = QPushButton("Bro&wse…")  # Alt+B is Back
         browse.clicked.connect(self._on_browse_clicked)
         self.root_edit = QLineEdit()
         self.root_edit.setPlaceholderText("the items list's folder (what RedBrick's CLI expects)")
@@ -195,6 +195,7 @@ class ExportPage(Page):
         self.written = summary
         # Exported: the autosave has done its job (a later edit writes a new one).
         self.state.discard_autosave()
+        self.completeChanged.emit()  # the step is done, however the export was asked for
         self.open_button.setEnabled(True)
         self.result.setText(
             f"<span style='color:#2a6f2a'>Wrote <b>{summary.path}</b></span>: {summary.tasks} "

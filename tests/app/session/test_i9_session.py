@@ -149,3 +149,12 @@ def test_the_pairing_evidence_follows_the_masks_a_case_has(demo):
     demo.move_mask(two.masks[1], two, one)
     assert "(2 masks)" not in two.evidence and "moved here by you from" in one.evidence
     assert two.shape == "I" and one.shape == "II"
+
+
+def test_a_move_says_each_consequence_once(demo):
+    two, one = _case(demo, "II"), _case(demo, "I")
+    vessels = next(m for m in two.masks if m.name == "vessels_lesion.nii.gz")
+    change = demo.move_mask(vessels, two, one)
+    leaving = [n for n in change.notes if "leave" in n.lower() or "left" in n.lower()]
+    values = [n.split()[1] for n in leaving]
+    assert leaving and len(values) == len(set(values))  # one note per value that leaves
