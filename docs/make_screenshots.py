@@ -1,11 +1,14 @@
-"""Render every wizard page on the demo to docs/screenshots/*.png (offscreen).
+"""Render every wizard page on the demo to docs/screenshots/*.png, at the default size.
 
-Run: python docs/make_screenshots.py [OUT_DIR]
+Run: python docs/make_screenshots.py [OUT_DIR] (offscreen), or as the README's pictures
+are made, on a real X server with Qt's own xcb platform:
+xvfb-run -a -s "-screen 0 1400x900x24" env QT_QPA_PLATFORM=xcb python docs/make_screenshots.py
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -38,12 +41,15 @@ def main(out: Path) -> None:
     from ui.state import WizardState
 
     app = QApplication.instance() or QApplication([])
-    tmp = Path(tempfile.mkdtemp(prefix="segmap-shots-"))
+    # A fixed folder, so the paths in the pictures do not change from run to run.
+    tmp = Path(tempfile.gettempdir()) / "segmap-screenshots"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     demo = make_demo(tmp / "Segmap demo")
     settings = Settings(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat))
     state = WizardState(settings, autosave_path=tmp / "autosave.json")
     window = MainWindow(state)
-    window.resize(1400, 880)
+    window.resize(1280, 820)  # the default size
     window.show()
     out.mkdir(parents=True, exist_ok=True)
     source = window.page(SourcePage)

@@ -140,6 +140,7 @@ class PreviewWidget(QWidget):
         self._preset.setToolTip("Window/level preset (W: next preset). Right-drag on the image "
                                 "adjusts it: across = width, up/down = level")
         self._preset.activated.connect(self._on_preset_activated)
+        self._preset.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         bar.addWidget(self._preset)
         # The numbers sit under the image (beside the slice), keeping the toolbar narrow
         # enough for the Mapping page's side-by-side layout.
@@ -442,8 +443,10 @@ class PreviewWidget(QWidget):
             self._preset.removeItem(row)
         if has_file and self._hints.window is not None:
             c, w = self._hints.window
-            name = f" {self._hints.window_name}" if self._hints.window_name else ""
-            self._preset.setItemText(row, f"File{name} (W {w:.0f} L {c:.0f})")
+            name = f" ({self._hints.window_name})" if self._hints.window_name else ""
+            self._preset.setItemText(row, "From the file")
+            self._preset.setItemData(row, f"The window the image's file carries{name}: "
+                                          f"W {w:.0f} L {c:.0f}", Qt.ItemDataRole.ToolTipRole)
 
     def _show_enabled(self) -> None:
         on = self._volumes is not None

@@ -248,3 +248,23 @@ def test_a_category_keeps_its_colour_across_cases_and_colours_differ(qtbot, open
                 assert by_name.setdefault(entry.name, entry.colour) == entry.colour
     big = [e.colour for e in session.legend(session.case(mixed.big)) if e.name]
     assert len(set(big)) == len(big)  # no two categories of a case share a colour
+
+
+def test_an_image_opens_with_its_files_window(qtbot):
+    from app.geometry import Grid
+    from app.preview import FILE, DisplayVolumes
+    from app.readers import ImageHints
+    from bench import phantom
+    from ui.preview import PreviewWidget
+
+    torso = phantom.torso((32, 32, 8), spacing=(10.0, 10.0, 20.0))
+    grid = Grid.of(torso.image.shape, torso.affine)
+    vols = DisplayVolumes.build(torso.image, grid, torso.labels, grid, torso.segments)
+    widget = PreviewWidget()
+    qtbot.addWidget(widget)
+    widget.show_case("ct", vols, {}, hints=ImageHints("CT", (-600.0, 1500.0), "LUNG"))
+    assert widget.preset() == FILE and widget.window_level() == (-600.0, 1500.0)
+    widget.show_case("mr", vols, {}, hints=ImageHints("MR"))
+    assert widget.preset() == "auto"
+    widget.show_case("ct2", vols, {}, hints=ImageHints("CT"))
+    assert widget.preset() == "soft tissue" and widget.window_level() == (40.0, 400.0)
