@@ -207,7 +207,8 @@ class CasesModel(QAbstractTableModel):
         if case.included == checked:
             return False
         if self._state is not None:
-            self._state.edit(lambda s: s.set_included(case, checked))
+            self._state.edit(lambda s: s.set_included(case, checked),
+                             f"{'include' if checked else 'leave out'} {case.name}", [case])
         else:
             self._session.set_included(case, checked)
         self.dataChanged.emit(self.index(index.row(), 0), self.index(index.row(),

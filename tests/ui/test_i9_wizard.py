@@ -268,3 +268,26 @@ def test_an_image_opens_with_its_files_window(qtbot):
     assert widget.preset() == "auto"
     widget.show_case("ct2", vols, {}, hints=ImageHints("CT"))
     assert widget.preset() == "soft tissue" and widget.window_level() == (40.0, 400.0)
+
+
+def test_a_move_and_a_case_left_out_are_undone_by_name(qtbot, window, demo_dataset):
+    window.page(SourcePage).open_path(demo_dataset.root, go_on=False)
+    qtbot.waitUntil(lambda: not window.busy() and window.state.session is not None,
+                    timeout=60_000)
+    state = window.state
+    session = state.session
+    three = next(c for c in session.cases if c.shape == "III")
+    one = next(c for c in session.cases if c.shape == "I")
+    spleen = next(m for m in three.masks if m.name == "spleen.nii.gz")
+    state.edit(lambda s: s.move_mask(spleen, three, one), f"move spleen.nii.gz to {one.name}",
+               [three, one])
+    assert state.undo_stack.undoText() == f"move spleen.nii.gz to {one.name}"
+    state.undo_stack.undo()
+    now = {c.name: [m.name for m in c.masks] for c in state.session.cases}
+    assert "spleen.nii.gz" in now[three.name] and "spleen.nii.gz" not in now[one.name]
+    assert state.session.case(three.name).shape == "III"
+    from PySide6.QtWidgets import QMenu
+
+    edit_menu = next(m for m in window.menuBar().findChildren(QMenu) if "Edit" in m.title())
+    texts = [a.text().replace("&", "") for a in edit_menu.actions()]
+    assert f"Redo move spleen.nii.gz to {one.name}" in texts

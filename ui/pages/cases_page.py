@@ -163,7 +163,8 @@ class CasesPage(Page):
         self.completeChanged.emit()
 
     def _set_all(self, included: bool) -> None:
-        self.state.edit(lambda s: s.set_all_included(included))
+        self.state.edit(lambda s: s.set_all_included(included),
+                        "include every case" if included else "leave out every case")
 
     def _on_move_clicked(self) -> None:
         session = self.state.session
@@ -182,7 +183,8 @@ class CasesPage(Page):
         if plan.changes and not self._confirm_move(mask, target, plan.changes):
             return
         try:
-            change = self.state.edit(lambda s: s.move_mask(mask, source, target))
+            change = self.state.edit(lambda s: s.move_mask(mask, source, target),
+                                     f"move {mask.name} to {target.name}", [source, target])
         except SegmapError as exc:
             errors.show(exc, None, self)
             return
