@@ -13,7 +13,7 @@ The point shown is kept per plane, so switching planes keeps it in view.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 
 import numpy as np
@@ -38,6 +38,7 @@ from app.preview import (
     PRESET_NAMES,
     RGB,
     VIEWS,
+    CasePreview,
     DisplayVolumes,
     View,
     default_preset,
@@ -48,9 +49,13 @@ from app.preview import (
     window_to_uint8,
 )
 from app.readers import ImageHints
+from app.session import LegendEntry
 from ui.slice_view import SliceView
 
 CUSTOM = "custom"  # the preset combo's entry after a right-drag or set_window
+# What the pages say under a case whose label maps have no mapped value yet.
+UNLISTED_NOTE = ("No value is mapped yet: every value shows unmapped (faint, outlined), as "
+                 "RedBrick shows values without a category.")
 _VIEW_KEYS: dict[View, str] = {"axial": "A", "coronal": "C", "sagittal": "S"}
 _MOUSE_HINT = ("Wheel: slices  ·  Ctrl+wheel: zoom  ·  drag: pan  ·  right-drag: window/level  ·  "
                "Home: fit")
@@ -248,6 +253,13 @@ class PreviewWidget(QWidget):
             raise
         if not same:
             self.windowChanged.emit(*self._window)
+
+    def show_preview(self, preview: CasePreview, legend: Sequence[LegendEntry]) -> None:
+        """``show_case`` for a loaded case with the session's legend of it (colours, names,
+        which values have no category), as both the Mapping and the Preview page show it."""
+        self.show_case(preview.case, preview.volumes, {e.value: e.colour for e in legend},
+                       {e.value: e.name for e in legend if e.name}.get, preview.hints,
+                       unmapped={e.value for e in legend if e.name is None})
 
     def clear(self, message: str = "") -> None:
         """Show nothing (no image, no labels, no case); ``message`` takes the title's place."""

@@ -115,12 +115,21 @@ def convert_masks(items: ItemsList, folder: Path, write: bool = True,
         data = nifti_bytes(mask_as_nifti(c.source))
         if not (c.target.is_file() and c.target.read_bytes() == data):
             write_bytes_atomic(c.target, data)  # unchanged conversions keep their time
+    out = repoint(items, {c.source: c.target for c in plan},
+                  (PathRole.SEGMENTATION, PathRole.MASK))
+    return out, plan
+
+
+def repoint(items: ItemsList, targets: dict[Path, Path], roles: tuple[PathRole, ...]
+            ) -> ItemsList:
+    """A copy of ``items`` whose paths of ``roles`` that name a file of ``targets`` (by its
+    resolved path) name its target instead: absolute stays absolute, relative stays
+    relative to the list's folder."""
     out = items.copy()
-    targets = {c.source: c.target for c in plan}
     base = out.base_dir
 
     def point(ref: PathRef) -> str | None:
-        if ref.role not in (PathRole.SEGMENTATION, PathRole.MASK) or is_remote(ref.path):
+        if ref.role not in roles or is_remote(ref.path):
             return None
         local = out.resolve(ref.path)
         target = targets.get(local.resolve()) if local is not None else None
@@ -129,4 +138,4 @@ def convert_masks(items: ItemsList, folder: Path, write: bool = True,
         return str(target) if os.path.isabs(ref.path) else relpath(target, base)
 
     walk(out, point)
-    return out, plan
+    return out

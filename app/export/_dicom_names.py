@@ -26,17 +26,14 @@ from pathlib import Path
 from pydicom.misc import is_dicom
 
 from app.errors import OutputError
-from app.export._convert import mirrored, used_files
+from app.export._convert import mirrored, repoint, used_files
 from app.items import (
     RENAMED_FOLDER,
     ItemsList,
-    PathRef,
     PathRole,
     is_remote,
     iter_paths,
-    relpath,
     uploadable,
-    walk,
 )
 from app.jsonio import atomic_path, link_atomic
 
@@ -184,21 +181,7 @@ def rename_dicom(items: ItemsList, folder: Path, mode: LinkMode = LinkMode.HARDL
         how = _in_place(r.source, r.target, mode)
         done.append(Renamed(r.source, r.target, how, False) if how else
                     Renamed(r.source, r.target, _put(r.source, r.target, mode), True))
-    out = items.copy()
-    targets = {r.source: r.target for r in done}
-    base = out.base_dir
-
-    def point(ref: PathRef) -> str | None:
-        if ref.role not in _IMAGE_ROLES or is_remote(ref.path):
-            return None
-        local = out.resolve(ref.path)
-        target = targets.get(local.resolve()) if local is not None else None
-        if target is None:
-            return None
-        return str(target) if os.path.isabs(ref.path) else relpath(target, base)
-
-    walk(out, point)
-    return out, done
+    return repoint(items, {r.source: r.target for r in done}, _IMAGE_ROLES), done
 
 
 def renamed_text(renamed: list[Renamed] | tuple[Renamed, ...], folder: Path) -> str:

@@ -32,7 +32,7 @@ from ui.case_loader import CaseLoader
 from ui.category_delegate import CategoryDelegate
 from ui.mapping_model import COL_CATEGORY, COL_FILE, MappingTableModel
 from ui.pages.base import Page
-from ui.preview import PreviewWidget
+from ui.preview import UNLISTED_NOTE, PreviewWidget
 from ui.window import Window
 
 _LEVEL_COLOUR = {"ok": "#2a6f2a", "warning": "#9a5b00", "error": "#a0281e"}
@@ -336,18 +336,13 @@ class MappingPage(Page):
             return
         legend = session.legend(case)
         try:
-            self.preview.show_case(case.name, preview.volumes,
-                                   {e.value: e.colour for e in legend},
-                                   {e.value: e.name for e in legend if e.name}.get,
-                                   preview.hints,
-                                   unmapped={e.value for e in legend if e.name is None})
+            self.preview.show_preview(preview, legend)
         except Exception:
             self.preview_note.setText(f"{case.name} could not be shown.")
             raise
         note = "Shown as RedBrick will store it (merged, overlap groups included)."
         if preview.unlisted:
-            note = ("No value is mapped yet: every value shows unmapped (faint, outlined), as "
-                    "RedBrick shows values without a category.")
+            note = UNLISTED_NOTE
         if preview.merge_error:
             note = f"The masks cannot be merged: {preview.merge_error}"
         self.preview_note.setText(note)

@@ -22,7 +22,7 @@ from app.session import LegendEntry
 from ui.case_combo import CaseCombo
 from ui.mapping_model import swatch
 from ui.pages.base import Page
-from ui.preview import PreviewWidget
+from ui.preview import UNLISTED_NOTE, PreviewWidget
 from ui.window import Window
 
 
@@ -114,19 +114,13 @@ class PreviewPage(Page):
             return
         legend = session.legend(case)
         try:
-            self.preview.show_case(case.name, preview.volumes,
-                                   {e.value: e.colour for e in legend},
-                                   {e.value: e.name for e in legend if e.name}.get,
-                                   preview.hints,
-                                   unmapped={e.value for e in legend if e.name is None})
+            self.preview.show_preview(preview, legend)
         except Exception:
             self._fill_legend([], preview)
             self.status.setText(f"{case.name} could not be shown.")
             raise
         self._fill_legend(legend, preview)
-        self.status.setText(preview.merge_error or (
-            "No value is mapped yet: every value shows unmapped (faint, outlined), as RedBrick "
-            "shows values without a category." if preview.unlisted else ""))
+        self.status.setText(preview.merge_error or (UNLISTED_NOTE if preview.unlisted else ""))
         self._apply_visibility()
 
     def _fill_legend(self, legend: list[LegendEntry], preview: CasePreview) -> None:
