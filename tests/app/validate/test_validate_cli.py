@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-import pathlib
+import os
 
 import pytest
 
@@ -121,14 +121,14 @@ def test_directory_instead_of_items_file(capsys, tmp_path):
 
 def test_unreadable_items_file(capsys, tmp_path, monkeypatch):
     path = seed(tmp_path, "I")
-    real = pathlib.Path.read_bytes
+    real = os.open
 
-    def denied(self):
-        if self.name == "items.json":
+    def denied(file, *args, **kwargs):
+        if os.fspath(file).endswith("items.json"):
             raise PermissionError(13, "Permission denied")
-        return real(self)
+        return real(file, *args, **kwargs)
 
-    monkeypatch.setattr(pathlib.Path, "read_bytes", denied)
+    monkeypatch.setattr(os, "open", denied)
     code, _, err = run(capsys, path)
     assert code == 1 and "Permission denied" in err
 
