@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from app.cli import commands
+from app.cli._common import escaped_output
 from app.errors import SegmapError
 
 
@@ -65,7 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `segmap` console script."""
-    parser = build_parser()
+    with escaped_output():
+        return _main(build_parser(), argv)
+
+
+def _main(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

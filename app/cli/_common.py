@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
 import sys
 import time
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any, TextIO, TypeVar
 
 from app.export import LinkMode
-from app.jsonio import dumps
+from app.jsonio import dumps, printable
 from app.progress import Progress, Work, run
 
 T = TypeVar("T")
@@ -40,6 +43,39 @@ def add_dcm_names_argument(p: argparse.ArgumentParser) -> None:
                    "cannot be made")
 
 
+class EscapedStream:
+    """A text stream that shows what a terminal would act on as escapes (``printable``):
+    a task or file name holding ESC, BEL or CR cannot clear the screen, set the window's
+    title or fake a line of the output, and a non-UTF-8 file name prints as ``\\udcff``
+    instead of failing. Segmap's own control sequences (the progress line) go to
+    ``raw`` instead."""
+
+    def __init__(self, raw: TextIO) -> None:
+        self.raw = raw
+
+    def write(self, text: str) -> int:
+        return self.raw.write(printable(text))
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding, ...
+        return getattr(self.raw, name)
+
+
+def raw_stream(stream: TextIO | EscapedStream) -> TextIO:
+    """The stream under an ``EscapedStream`` (for Segmap's own control sequences)."""
+    return stream.raw if isinstance(stream, EscapedStream) else stream
+
+
+@contextlib.contextmanager
+def escaped_output() -> Iterator[None]:
+    """Run the body with stdout and stderr escaping what a terminal would act on."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = EscapedStream(saved[0]), EscapedStream(saved[1])  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 class StderrProgress:
     """Prints progress on stderr: one updating line on a terminal; otherwise (a log, a
     pipe) a line when the text changes, at most one a second, never the same line twice."""
@@ -65,18 +101,21 @@ class StderrProgress:
         if not self.tty and text == self._text:
             return
         self._last, self._text = now, text
+        text = printable(text)
+        err = raw_stream(sys.stderr)
         if self.tty:
             text = text[:110]  # one line that updates in place
-            sys.stderr.write("\r\033[K" + text)
+            err.write("\r\033[K" + text)
             self._shown = True
         else:
-            sys.stderr.write(text + "\n")
-        sys.stderr.flush()
+            err.write(text + "\n")
+        err.flush()
 
     def close(self) -> None:
         if self._shown:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
+            err = raw_stream(sys.stderr)
+            err.write("\r\033[K")
+            err.flush()
 
 
 def drive(work: Work[T], label: str, enabled: bool = True) -> T:
@@ -88,7 +127,14 @@ def drive(work: Work[T], label: str, enabled: bool = True) -> T:
         bar.close()
 
 
+_C1 = re.compile("[\u007f-\u009f]")
+
+
 def print_json(obj: Any) -> None:
-    """Write ``obj`` as JSON on stdout (the only thing --json prints there)."""
-    sys.stdout.write(dumps(obj))
-    sys.stdout.flush()
+    """Write ``obj`` as JSON on stdout (the only thing --json prints there).
+
+    JSON escapes C0 controls itself; DEL and the C1 controls (``\\x9b`` is a terminal's
+    CSI) it leaves raw, so they are written as ``\\u009b`` (they occur only in strings)."""
+    out = raw_stream(sys.stdout)
+    out.write(_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", dumps(obj)))
+    out.flush()
