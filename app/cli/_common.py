@@ -69,7 +69,7 @@ def raw_stream(stream: TextIO | EscapedStream) -> TextIO:
 def escaped_output() -> Iterator[None]:
     """Run the body with stdout and stderr escaping what a terminal would act on."""
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = EscapedStream(saved[0]), EscapedStream(saved[1])  # type: ignore[assignment]
+    sys.stdout, sys.stderr = EscapedStream(saved[0]), EscapedStream(saved[1])
     try:
         yield
     finally:
