@@ -2,7 +2,8 @@
 
 * the model: ``ItemsList``, ``Task``, ``Series``, ``SegmentMap``, ``Segment``, ``Category``;
   ``load_items`` / ``parse_items``; unknown fields are carried through untouched;
-* RedBrick's rules, once each: ``ImportShape``, ``MAX_ID``, ``task_label`` (the name a task
+* RedBrick's rules, once each: ``ImportShape``, ``MAX_ID``, ``instance_id`` (which
+  segmentMap keys are ids; ``sdk_instance_id`` what the SDK reads), ``task_label`` (the name a task
   gets), ``sdk_path`` (how the CLI rewrites a path), ``file_type`` / ``uploadable`` (which
   files go up), ``mask_accepted`` / ``mask_converted`` (which masks it reads), and the
   folders Segmap writes beside a list so RedBrick takes it (``CONVERTED_FOLDER``,
@@ -47,9 +48,11 @@ from app.items._rules import (
     ImportShape,
     file_extension,
     file_type,
+    instance_id,
     is_remote,
     mask_accepted,
     mask_converted,
+    sdk_instance_id,
     sdk_path,
     uploadable,
 )
@@ -66,7 +69,7 @@ __all__ = [
     "OUTSIDE_FOLDER", "RENAMED_FOLDER", "VIDEO_EXTENSIONS", "AttributeInfo", "Category",
     "CategoryInfo", "ImportShape", "ItemsList", "PathRef", "PathRole", "Problem", "Segment",
     "SegmentMap", "Series", "Task", "Taxonomy", "category_label", "file_extension", "file_type",
-    "is_remote", "iter_paths", "load_items", "load_taxonomy", "mask_accepted", "mask_converted",
-    "parse_items", "rebase", "relpath", "sdk_color", "sdk_path", "task_label", "task_paths",
-    "uploadable", "walk", "walk_task"
+    "instance_id", "is_remote", "iter_paths", "load_items", "load_taxonomy", "mask_accepted",
+    "mask_converted", "parse_items", "rebase", "relpath", "sdk_color", "sdk_instance_id",
+    "sdk_path", "task_label", "task_paths", "uploadable", "walk", "walk_task"
 ]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import ItemsFormatError
-from app.items._rules import is_remote
+from app.items._rules import is_remote, sdk_instance_id
 from app.jsonio import load_json, write_json_atomic
 
 # A category: a name (taxonomy v2), a class id, a nested path, or the internal v1 form.
@@ -172,9 +172,10 @@ class SegmentMap:
                 if not isinstance(v, bool):
                     problems.append((skey, f"must be true or false, not {v!r}"))
                 continue
-            try:
-                inst = int(skey)
-            except ValueError:
+            # Read as RedBrick's SDK reads it; a key it reads otherwise than written
+            # ("01", "1_0") is kept as written and reported by validation (instance_id).
+            inst = sdk_instance_id(skey)
+            if inst is None:
                 smap.extra[skey] = copy.deepcopy(v)
                 problems.append((skey, "is not an instance id (a whole number) or a mask flag"))
                 continue

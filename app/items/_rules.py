@@ -8,6 +8,7 @@ export and upload all ask these functions; none of them repeats a rule.
 from __future__ import annotations
 
 import os
+import re
 from enum import StrEnum
 from pathlib import Path
 
@@ -16,6 +17,10 @@ from app.readers import Format, volume_format
 
 MAX_ID = 65535  # labels are stored as uint16: ids and overlap groups are 1..65535
 BACKGROUND = 0  # value 0 is background: RedBrick ignores segmentMap id 0
+
+# A segmentMap key as every reader takes it for the same id: ASCII digits, no sign but
+# a minus, no leading zero, no space, no digit separator.
+_PLAIN_KEY = re.compile(r"-?(0|[1-9][0-9]*)")
 
 
 class ImportShape(StrEnum):
@@ -36,6 +41,26 @@ class ImportShape(StrEnum):
         if binary:
             return cls.BINARY_MASKS
         return cls.LABEL_MAP if files <= 1 else cls.LABEL_MAPS
+
+
+def instance_id(key: str) -> int | None:
+    """The instance id a segmentMap key names, when every reader reads it the same way.
+
+    RedBrick's server reads the keys as written and its SDK through Python's ``int()``,
+    which also takes ``"01"``, ``" 1"``, ``"+1"``, ``"1_0"`` (ten: ``_`` separates digits)
+    and non-ASCII digits (``"\uff11"``); what the server makes of those is not known, so
+    only plain numbers (``"1"``, ``"-3"``) are ids. None for any other key.
+    """
+    return int(key) if _PLAIN_KEY.fullmatch(key) else None
+
+
+def sdk_instance_id(key: str) -> int | None:
+    """The id RedBrick's SDK reads from a segmentMap key (Python's ``int()``), or None when
+    it cannot read one; differs from ``instance_id`` for keys like ``"01"`` or ``"1_0"``."""
+    try:
+        return int(key)
+    except ValueError:
+        return None
 
 
 # -- paths -----------------------------------------------------------------------------

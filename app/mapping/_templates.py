@@ -23,6 +23,7 @@ from typing import Any
 
 from app.discover import structure_name
 from app.errors import InputError
+from app.items import instance_id
 from app.jsonio import load_json, write_json_atomic
 from app.mapping import _names as names
 from app.mapping._suggest import Candidate, Proposal, Suggestion
@@ -156,11 +157,11 @@ def load_template(path: str | os.PathLike[str]) -> Template:
     if not isinstance(values, dict) or not isinstance(files, dict):
         raise InputError(f"{p}: `values` and `files` must be objects.")
     for k, v in values.items():
-        try:
-            value = int(str(k))
-        except ValueError:
-            raise InputError(f"{p}: values key {k!r} is not a whole number.",
-                             "Keys of `values` are the label values in the files.") from None
+        value = instance_id(str(k))  # "01" or "1_0" would be read as another value
+        if value is None:
+            raise InputError(f"{p}: values key {k!r} is not a whole number written plainly.",
+                             "Keys of `values` are the label values in the files, written "
+                             'as plain numbers ("1", not "01" or " 1").')
         t.values[value] = _category(v, f"values[{k!r}]", p)
     for k, v in files.items():
         t.files["_".join(names.normalise(str(k), expand=False).tokens)] = \

@@ -35,7 +35,7 @@ severity (``Code.severity``; the table below is documentation, kept in sync with
 | image-missing | error | an image file does not exist |
 | image-type-unsupported | error | RedBrick refuses to upload an image with that file extension |
 | image-dcm-name | warning | DICOM named without .dcm: RedBrick's CLI refuses it (Segmap renames) |
-| image-unreadable | error | a NIfTI image cannot be read |
+| image-unreadable | error | an image RedBrick cannot show (unreadable, broken header, no image) |
 | grid-not-checked | info | the image's geometry could not be read (type not supported, remote) |
 | remote-file | info | a path is a URL or storage key; it is not checked |
 | file-missing | error | a segmentation or mask file does not exist |
@@ -48,6 +48,7 @@ severity (``Code.severity``; the table below is documentation, kept in sync with
 | values-non-integer | warning | fractional values; RedBrick rounds them (half to even) |
 | values-negative | error | negative values; RedBrick wraps them to 65536 - n |
 | values-over-65535 | error | values above 65535; RedBrick wraps them modulo 65536 |
+| mask-scaled | error | scl_slope/scl_inter make a uint8/uint16 mask fractional: merge fails |
 | values-non-finite | error | NaN or infinite values |
 | empty-mask | warning | a mask file holds no labelled voxel |
 | uncompressed-upload | warning | a single uint8 .nii is uploaded as is, under a .nii.gz name |
@@ -60,6 +61,7 @@ severity (``Code.severity``; the table below is documentation, kept in sync with
 | mapped-value-absent | error | a segmentMap id occurs in no file |
 | unmapped-value | warning | a value in the files has no segmentMap entry: uneditable, view-only |
 | instance-zero | warning | segmentMap id 0: RedBrick ignores it (0 is background) |
+| segment-map-key | error | a segmentMap key that is no plain number ("01", "1_0") |
 | id-out-of-range | error | an instance or group id outside 1..65535 |
 | group-id-collision | error | an overlappingGroups id is also a segmentMap id |
 | category-none | error | a segmentMap entry has no category |

@@ -73,7 +73,9 @@ class Code(StrEnum):
     IMAGE_DCM_NAME = (
         "image-dcm-name", Severity.WARNING,
         "DICOM named without .dcm: RedBrick's CLI refuses it (Segmap renames)")
-    IMAGE_UNREADABLE = "image-unreadable", Severity.ERROR, "a NIfTI image cannot be read"
+    IMAGE_UNREADABLE = (
+        "image-unreadable", Severity.ERROR,
+        "an image RedBrick cannot show (unreadable, broken header, no image)")
     GRID_NOT_CHECKED = (
         "grid-not-checked", Severity.INFO,
         "the image's geometry could not be read (type not supported, remote)")
@@ -102,6 +104,9 @@ class Code(StrEnum):
     VALUES_OVER_65535 = (
         "values-over-65535", Severity.ERROR,
         "values above 65535; RedBrick wraps them modulo 65536")
+    MASK_SCALED = (
+        "mask-scaled", Severity.ERROR,
+        "scl_slope/scl_inter make a uint8/uint16 mask fractional: merge fails")
     VALUES_NON_FINITE = "values-non-finite", Severity.ERROR, "NaN or infinite values"
     EMPTY_MASK = "empty-mask", Severity.WARNING, "a mask file holds no labelled voxel"
     UNCOMPRESSED_UPLOAD = (
@@ -128,6 +133,9 @@ class Code(StrEnum):
     INSTANCE_ZERO = (
         "instance-zero", Severity.WARNING,
         "segmentMap id 0: RedBrick ignores it (0 is background)")
+    SEGMENT_MAP_KEY = (
+        "segment-map-key", Severity.ERROR,
+        "a segmentMap key that is no plain number (\"01\", \"1_0\")")
     ID_OUT_OF_RANGE = "id-out-of-range", Severity.ERROR, "an instance or group id outside 1..65535"
     GROUP_ID_COLLISION = (
         "group-id-collision", Severity.ERROR,

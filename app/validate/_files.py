@@ -9,6 +9,7 @@ finding code (see ``app.validate``) with a message a user can act on.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +19,11 @@ import numpy as np
 from app.errors import VolumeReadError
 from app.geometry import Grid, Relation
 from app.items import mask_accepted, mask_converted
+from app.jsonio import file_kind
 from app.merge import sdk_label
-from app.readers import Census, census, image_grid, nifti_info
+from app.readers import Census, NiftiInfo, census, image_grid, nifti_info, value_text
 from app.validate._codes import Code
+from app.validate._images import ImageCheck, check_image_files
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class FileCache:
     def __init__(self) -> None:
         self._files: dict[tuple[str, int, int], FileCheck] = {}
         self._grids: dict[tuple[tuple[str, int, int], ...], Grid | VolumeReadError] = {}
+        self._images: dict[tuple[object, ...], ImageCheck] = {}
 
     @staticmethod
     def _key(path: str) -> tuple[str, int, int]:
@@ -92,6 +96,13 @@ class FileCache:
     def remember(self, path: str, census: Census) -> None:
         """Keep a census made elsewhere (a scan), so the file is not read again."""
         self._files[self._key(path)] = FileCheck(path, census, None, None)
+
+    def image_check(self, paths: Sequence[Path], items_path: Path | None) -> ImageCheck:
+        """``check_image_files``, cached: can RedBrick show this image, and its grid."""
+        key = (*(self._key(str(p)) for p in paths), str(items_path))
+        if key not in self._images:
+            self._images[key] = check_image_files(paths, items_path)
+        return self._images[key]
 
     def image_grid(self, paths: Sequence[Path]) -> Grid:
         """``app.readers.image_grid``, cached; raises VolumeReadError as it does."""
@@ -122,6 +133,10 @@ def access_fault(path: str, nifti: bool = True) -> tuple[Code, str] | None:
     if os.path.isdir(path):
         return Code.FILE_UNREADABLE, (f"{path} is a folder, but a mask file is expected here. "
                                       "Give the path of the .nii.gz file itself.")
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):  # a FIFO would block the read, a device never end it
+        return Code.FILE_UNREADABLE, (f"{path} is {file_kind(mode)}, but a mask file is "
+                                      "expected here. Give the path of the .nii.gz file itself.")
     if not os.access(path, os.R_OK):
         return Code.FILE_UNREADABLE, (f"Permission denied reading {path}. Give yourself read "
                                       "access to the file (or run as a user who has it).")
@@ -171,6 +186,9 @@ def _check_nifti(path: str) -> FileCheck:
         c = census(path, info)
     except VolumeReadError as exc:
         return _read_fault(path, exc)
+    scaled = _scaled_fault(name, info, c)
+    if scaled is not None:
+        return FileCheck(path, None, Code.MASK_SCALED, scaled)
     if info.gzipped != name.lower().endswith(".gz"):
         what = ("is named .nii.gz but is not gzip-compressed" if not info.gzipped
                 else "is gzip-compressed but named .nii")
@@ -179,6 +197,22 @@ def _check_nifti(path: str) -> FileCheck:
             f"('{'is not a gzip file' if not info.gzipped else 'Cannot work out file type'}'). "
             "Rename it to match its content (.nii.gz when compressed, .nii otherwise)."))
     return FileCheck(path, c)
+
+
+def _scaled_fault(name: str, info: NiftiInfo, c: Census) -> str | None:
+    """Why a uint8/uint16 mask's scl_slope/scl_inter make RedBrick's merge fail (its labels
+    become fractions, or leave 0..65535), or None. Other types are rounded as the SDK does
+    (``values-non-integer`` says so)."""
+    if not info.scaled or info.dtype.kind != "u" or info.dtype.itemsize > 2:
+        return None
+    values = [v for v in c.values if np.isfinite(v)]
+    if all(float(v).is_integer() and 0 <= v <= 65535 for v in values):
+        return None
+    return (f"{name} stores {info.dtype.name} labels with scl_slope {info.slope:g} and "
+            f"scl_inter {info.inter or 0:g}, which turn them into fractions or out of 0..65535 "
+            f"({', '.join(value_text(v) for v in sorted(values)[:4])}). RedBrick's merge cannot "
+            "use such a mask and the task is not uploaded. Save the mask with scl_slope 1 and "
+            "scl_inter 0 (plain integer labels).")
 
 
 def _check_nrrd(path: str) -> FileCheck:

@@ -32,13 +32,24 @@ class Finding:
     message: str
 
     def to_json(self) -> dict[str, Any]:
-        """The finding as the CLI prints it."""
-        return dataclasses.asdict(self)
+        """The finding as the CLI prints it; a file name that is not UTF-8 (read through
+        the file system's escapes) is written with its bytes escaped, ``case\\udcff``,
+        as JSON cannot carry it."""
+        return {k: _utf8(v) if isinstance(v, str) else v
+                for k, v in dataclasses.asdict(self).items()}
 
     @property
     def is_error(self) -> bool:
         """True for findings that make the upload fail or store wrong labels."""
         return self.severity is Severity.ERROR
+
+
+def _utf8(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join(f"\\u{ord(c):04x}" if 0xD800 <= ord(c) < 0xE000 else c for c in text)
+    return text
 
 
 def finding(code: Code | str, message: str, task: str | None = None, series: int | None = None,

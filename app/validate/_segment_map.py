@@ -9,7 +9,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 
-from app.items import MAX_ID, CategoryInfo, Segment, SegmentMap, Taxonomy, category_label
+from app.items import (
+    MAX_ID,
+    CategoryInfo,
+    Segment,
+    SegmentMap,
+    Taxonomy,
+    category_label,
+    instance_id,
+)
 from app.validate._codes import Code
 from app.validate._findings import Finding, Where, finding
 
@@ -26,6 +34,8 @@ def check_map(smap: SegmentMap, taxonomy: Taxonomy | None, task: str | None,
     for inst, seg in smap.segments.items():
         key = smap.key_of(inst)
         name = _name(seg)
+        if instance_id(key) != inst:
+            yield _key_finding(key, inst, name, where)
         if inst == 0:
             yield finding(Code.INSTANCE_ZERO, (
                 f"segmentMap id 0 ({name}) is ignored by RedBrick: 0 is the background value, so "
@@ -57,6 +67,19 @@ def check_map(smap: SegmentMap, taxonomy: Taxonomy | None, task: str | None,
                 f"of id {', '.join(map(str, members))}. RedBrick's merge fails ('Found common "
                 f"instance and group ids: {{{g}}}') and the task is not uploaded. Renumber the "
                 "overlappingGroups to ids no segmentMap key uses."), value=g, **where)
+
+
+def _key_finding(key: str, inst: int, name: str, where: Where) -> Finding:
+    how = ("Python reads '_' as a digit separator" if "_" in key else
+           "it holds digits that are not ASCII" if not key.strip().lstrip("+-").isascii()
+           else "Python's int() ignores the " + (
+               "spaces" if key != key.strip() else "sign" if key.startswith("+")
+               else "leading zeros"))
+    return finding(Code.SEGMENT_MAP_KEY, (
+        f"segmentMap key {key!r} ({name}) is not a plain number. RedBrick's SDK reads it as "
+        f"id {inst} ({how}), but the key goes to RedBrick's server as written, which may read "
+        f"it as another id or refuse it, so the label may not get this category. Write "
+        f"\"{inst}\" instead."), value=inst, **where)
 
 
 def _name(seg: Segment) -> str:

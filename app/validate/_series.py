@@ -10,11 +10,10 @@ RedBrick will.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from app.errors import MergeError, VolumeReadError
+from app.errors import MergeError
 from app.export import needs_dcm_name
 from app.geometry import Grid, Relation, compare_grids
 from app.items import (
@@ -27,12 +26,14 @@ from app.items import (
     task_label,
     uploadable,
 )
+from app.jsonio import file_kind
 from app.merge import Entry, series_inputs
 from app.progress import Progress, Work
 from app.validate._codes import Code
 from app.validate._context import SeriesContext
 from app.validate._files import FileCache, access_fault, relation_code, sdk_values
 from app.validate._findings import Finding
+from app.validate._images import geometry_fault
 from app.validate._segment_map import check_map
 from app.validate._values import (
     check_binary,
@@ -45,7 +46,7 @@ from app.validate._values import (
 # Findings that make RedBrick's merge fail (or that it refuses) for the same reason.
 MERGE_BLOCKERS = frozenset({
     Code.MASK_SHARED, Code.MASK_LIST, Code.PNG_WITHOUT_BINARY, Code.FILES_MISALIGNED,
-    Code.MASK_DIMENSIONS, Code.FILE_MISSING, Code.FILE_UNREADABLE, Code.FILE_CORRUPT,
+    Code.MASK_DIMENSIONS, Code.MASK_SCALED, Code.FILE_MISSING, Code.FILE_UNREADABLE, Code.FILE_CORRUPT,
     Code.NOT_NIFTI, Code.GZIP_NAME_MISMATCH, Code.REMOTE_FILE})
 
 
@@ -69,14 +70,31 @@ class SeriesRun(SeriesContext):
         local = [p for p in (self.items.resolve(x) for x in paths) if p is not None]
         missing = [p for p in local if not p.is_file()]
         if missing:
-            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-            what = "is a folder, not an image file" if missing[0].is_dir() else "not found"
-            self.add(Code.IMAGE_MISSING, (
-                f"Image file {missing[0]}{more} {what}. RedBrick warns 'Could not find ...' "
-                "but queues the task anyway, which then fails after about 35 s of retries. "
-                "Check the `items` paths (relative paths start at the items list's folder; "
-                "a DICOM series lists its files, not their folder)."),
-                file=missing[0])
+            self._missing(missing)
+        if self._refused(local) or missing or not local:
+            return
+        found = self.cache.image_check(local, self.items.path)
+        if found.fault is not None:
+            self.add(Code.IMAGE_UNREADABLE, found.fault, file=found.file)
+        elif found.note is not None:
+            self.add(Code.GRID_NOT_CHECKED, found.note, file=found.file)
+        self.image = found.grid
+
+    def _missing(self, missing: list[Path]) -> None:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        first = missing[0]
+        what = "not found"
+        if os.path.exists(first):  # a folder, a FIFO, a device: not an image file
+            what = f"is {file_kind(os.stat(first).st_mode)}, not an image file"
+        self.add(Code.IMAGE_MISSING, (
+            f"Image file {first}{more} {what}. RedBrick warns 'Could not find ...' "
+            "but queues the task anyway, which then fails after about 35 s of retries. "
+            "Check the `items` paths (relative paths start at the items list's folder; "
+            "a DICOM series lists its files, not their folder)."), file=first)
+
+    def _refused(self, local: list[Path]) -> bool:
+        """Report image files RedBrick refuses by their name; True when one is not DICOM
+        (its image is then not read: RedBrick does not take it at all)."""
         refused = [p for p in local if p.is_file() and not uploadable(p.name)]
         renamed = [p for p in refused if needs_dcm_name(p)]
         bad = [p for p in refused if p not in renamed]
@@ -94,24 +112,7 @@ class SeriesRun(SeriesContext):
                 f"{f' and {len(bad) - 1} more' if len(bad) > 1 else ''}): 'Unsupported file "
                 f"type {ext}!'. Convert the image (NIfTI .nii.gz, NRRD or DICOM .dcm), or "
                 "rename DICOM files to end in .dcm."), file=bad[0])
-        if missing or not local:
-            return
-        try:
-            self.image = self.cache.image_grid(local)
-        except VolumeReadError as exc:
-            nifti = len(local) == 1 and local[0].name.lower().endswith((".nii", ".nii.gz"))
-            if nifti:
-                self.add(Code.IMAGE_UNREADABLE, f"{exc.message} RedBrick cannot show this image. "
-                         "Export or copy it again.", file=local[0])
-            else:
-                self.add(Code.GRID_NOT_CHECKED, f"{exc.message} The masks' geometry was not "
-                         "compared with the image.", file=local[0])
-            return
-        if degenerate(self.image):
-            self.add(Code.GRID_NOT_CHECKED, f"The image header of {local[0].name} gives no usable "
-                     "geometry (a zero voxel size), so the masks were not compared with it.",
-                     file=local[0])
-            self.image = None
+        return bool(bad)
 
     # -- the segmentation files -------------------------------------------------------
 
@@ -188,11 +189,12 @@ class SeriesRun(SeriesContext):
     def check_geometry(self) -> None:
         grids = [(f, c.grid) for f, c in self.checks.items() if c.grid is not None]
         for f, grid in grids:
-            if grid is not None and degenerate(grid):
+            bad = geometry_fault(grid) if grid is not None else None
+            if bad is not None:
                 self.add(Code.GRID_MISMATCH, (
-                    f"The header of {os.path.basename(f)} gives no usable geometry (a zero voxel "
-                    "size), so it cannot be placed on the image. Save the mask with its image's "
-                    "voxel size and orientation."), file=f)
+                    f"The header of {os.path.basename(f)} gives no usable geometry (its affine "
+                    f"{bad}), so it cannot be placed on the image. Save the mask with its "
+                    "image's voxel size and orientation."), file=f)
         grids = [(f, g) for f, g in grids if g is not None and not degenerate(g)]
         relations: dict[str, Relation] = {}
         for f, grid in grids:
@@ -330,9 +332,9 @@ class SeriesRun(SeriesContext):
 
 
 def degenerate(grid: Grid) -> bool:
-    """True when an affine maps voxels onto a plane or a point (no usable geometry)."""
-    det = float(np.linalg.det(grid.affine[:3, :3]))
-    return not np.isfinite(det) or abs(det) < 1e-12
+    """True when an affine maps voxels onto a plane or a point, or holds NaN (no usable
+    geometry)."""
+    return geometry_fault(grid) is not None
 
 
 class SeriesChecker:

@@ -202,8 +202,15 @@ def test_degenerate_geometry_is_a_finding_not_a_crash(case):
     assert "zero voxel size" in only(found, "grid-not-checked")[0].message
 
 
+def _flat_dicom(path):
+    """A DICOM image slice without geometry (no position, no orientation)."""
+    from ..dicom_synth import write_slice
+
+    return write_slice(path, series_uid="1.2.3.77", position=None, orientation=None)
+
+
 def test_files_misaligned_without_image_geometry(case):
-    (case / "img.dcm").write_bytes(b"not read yet")
+    _flat_dicom(case / "img.dcm")
     nifti(case / "small.nii.gz", volume(ONE, shape=(2, 3, 2)))
     found = check(case, series(["good.nii.gz", "small.nii.gz"], items="img.dcm"))
     assert "grid-not-checked" in codes(found)
@@ -250,11 +257,17 @@ def test_image_unreadable(case):
 
 
 def test_grid_not_checked_is_info_not_a_crash(case):
-    (case / "a.dcm").write_bytes(b"x")
-    (case / "b.dcm").write_bytes(b"x")
-    found = only(check(case, series("good.nii.gz", items=["a.dcm", "b.dcm"])), "grid-not-checked")
+    _flat_dicom(case / "a.dcm")
+    found = only(check(case, series("good.nii.gz", items=["a.dcm"])), "grid-not-checked")
     assert found and found[0].severity == "info"
     assert "grid-not-checked" not in codes(check(case, series("good.nii.gz")))
+
+
+def test_a_dcm_file_that_is_no_dicom_is_an_error_not_a_note(case):
+    (case / "a.dcm").write_bytes(b"x")
+    (case / "b.dcm").write_bytes(b"x")
+    found = only(check(case, series("good.nii.gz", items=["a.dcm", "b.dcm"])), "image-unreadable")
+    assert found and found[0].file.endswith("a.dcm") and "not a DICOM file" in found[0].message
 
 
 def test_remote_file(case):
