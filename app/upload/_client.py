@@ -1,7 +1,7 @@
 """HTTP transport to RedBrick AI, on the wire as redbrick-sdk 2.35.4, with careful retries.
 
 What the SDK does (reference redbrick.md §5.1) and this client repeats: the API
-URL rules of ``_get_api_url``; POST bodies base64(gzip(compact JSON)) with the
+URL rules of ``_get_api_url`` (decided on the parsed host, see ``api_url``); POST bodies base64(gzip(compact JSON)) with the
 ``Content-Encoding-RB: gzip`` header; the ``ApiKey`` and ``RB-SDK-Version``
 headers; 30 s per API call, 60 s connect / read for file PUTs; TLS verification on.
 
@@ -12,8 +12,12 @@ Where it is more careful than the SDK:
   other 4xx and GraphQL errors are answers, not accidents, and are not retried;
 * a request that is not safe to repeat (``createDatapoint``) is retried only
   after ``reconcile`` has checked that the first attempt did not take effect;
-* the key never appears in an error message (``redact``), nor do the signatures
-  of presigned URLs;
+* the key goes only to the host the user named: redirects are never followed
+  (``requests`` would carry the ``ApiKey`` header to any host: it strips only
+  ``Authorization``), and only over https unless that host is this computer;
+  a key no HTTP header can carry (a line break inside) is refused before any request;
+* the key never appears in an error message (``redact``: as written, and as repr,
+  JSON or a URL would spell it), nor do the signatures of presigned URLs;
 * a failure is said in one sentence, what was being done and what went wrong
   ("the name api.example.org does not resolve"), with what to do in the hint;
   the library's own text is kept in ``RedBrickError.detail`` for the details;
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import ipaddress
 import json
 import logging
 import random
@@ -37,7 +42,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, quote, quote_plus, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -68,16 +73,101 @@ class TransientError(RedBrickError):
     """A request kept failing for reasons that may pass (network, 429, 5xx)."""
 
 
+REDBRICK_HOST = "api.redbrickai.com"
+_URL_HINT = ("Give RedBrick's base URL as https://HOST or https://HOST:PORT (for instance "
+             "https://api.redbrickai.com), without a user name, spaces or backslashes.")
+
+
+def is_loopback(host: str) -> bool:
+    """True for this computer: ``localhost`` exactly, 127.0.0.0/8 and ::1."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def split_url(url: str) -> SplitResult:
+    """A RedBrick URL, lower-cased as the SDK does and parsed; an ``InputError`` unless it is
+    a plain http(s) address (no user part, no backslash, space, control or non-ASCII
+    character: the host that parsing finds is then the host every library connects to)."""
+    text = url.strip().lower()
+    if "://" not in text:
+        text = "https://" + text  # the SDK adds https:// to a bare host too
+    parts = urlsplit(text)
+    try:
+        plain = (parts.scheme in ("http", "https") and bool(parts.hostname)
+                 and "@" not in parts.netloc and "\\" not in text
+                 and all(0x20 < ord(ch) < 0x7F for ch in text)
+                 and (parts.port is None or parts.port > 0))
+    except ValueError:  # a port that is no number
+        plain = False
+    if not plain:
+        raise InputError(f"The RedBrick URL {url.strip()[:200]!r} is not a plain web address.",
+                         _URL_HINT)
+    return parts
+
+
 def api_url(url: str | None) -> str:
-    """The GraphQL endpoint for a RedBrick base URL, by the SDK's rules."""
-    url = (url or DEFAULT_URL).lower().rstrip("/")
-    if DEFAULT_URL in url:
-        url = DEFAULT_URL
-    elif "amazonaws.com" not in url and "localhost" not in url:
-        url = url.replace("https://", "", 1).replace("http://", "", 1)
-        pos = url.find("/")
-        url = "https://" + url[: pos if pos >= 0 else len(url)] + "/api"
-    return url + "/graphql/"
+    """The GraphQL endpoint for a RedBrick base URL, by the SDK's rules decided on the host.
+
+    The SDK keeps a URL as it is when it merely *contains* ``localhost`` or
+    ``amazonaws.com``, so ``http://localhost.attacker.example`` got the key in clear
+    text. Here the parsed host decides: RedBrick's own host is the default URL; this
+    computer (``is_loopback``) keeps the URL as given, http allowed; an ``amazonaws.com``
+    host keeps its path but is upgraded to https; any other host is
+    ``https://HOST[:PORT]/api``, as the SDK makes it.
+    """
+    parts = split_url(url or DEFAULT_URL)
+    host, netloc, path = parts.hostname or "", parts.netloc, parts.path.rstrip("/")
+    if host == REDBRICK_HOST and parts.scheme == "https":
+        base = DEFAULT_URL
+    elif is_loopback(host):
+        base = f"{parts.scheme}://{netloc}{path}"
+    elif host == "amazonaws.com" or host.endswith(".amazonaws.com"):
+        base = f"https://{netloc}{path}"
+    else:
+        base = f"https://{netloc}/api"
+    return base + "/graphql/"
+
+
+def upgrade_note(url: str | None) -> str | None:
+    """What to tell the user when a plain-http URL is spoken to over https (None if not)."""
+    if not url or split_url(url).scheme != "http" or is_loopback(split_url(url).hostname or ""):
+        return None
+    return (f"The RedBrick URL {url.strip()} asks for plain http; the API key goes in clear "
+            f"text to no host but this computer, so Segmap uses {api_url(url)} (https).")
+
+
+def key_problem(key: str) -> str | None:
+    """What in ``key`` no RedBrick key holds and no HTTP header can carry safely (None: fine).
+
+    Said by kind and position only: the key itself is never shown.
+    """
+    for n, ch in enumerate(key, 1):
+        if 0x21 <= ord(ch) <= 0x7E:
+            continue
+        kind = ("a line break" if ch in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029" else
+                "a space" if ch in " \t" or ch.isspace() else
+                "a control character" if ord(ch) < 0xA0 else "a non-ASCII character")
+        return f"holds {kind} (character {n} of {len(key)})"
+    return None
+
+
+def redact_secret(text: str, secret: str) -> str:
+    """``text`` without ``secret`` in any spelling an error may use: as it is, as repr,
+    ascii, JSON or a URL writes it, and every run of 8 or more of its characters
+    between characters those spellings escape."""
+    if not secret:
+        return text
+    forms = {secret, repr(secret)[1:-1], ascii(secret)[1:-1], json.dumps(secret)[1:-1],
+             secret.encode("unicode_escape").decode("ascii"), quote(secret, safe=""),
+             quote_plus(secret), quote(secret)}
+    forms |= {piece for piece in re.split(r"[^A-Za-z0-9._~-]+", secret) if len(piece) >= 8}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "<api key>")
+    return text
 
 
 def encode_body(query: str, variables: dict[str, Any]) -> bytes:
@@ -232,6 +322,8 @@ def _retry_after(resp: requests.Response) -> float | None:
 class RedBrickClient:
     """A session with RedBrick's API for one API key.
 
+    The key goes only to ``api_url(url)``'s host: no request follows a redirect.
+    ``url_note`` says when a plain-http URL is spoken to over https instead.
     ``on_retry(doing, failures, reason)`` is told about every retry (for the progress
     and the summary): what was being done, how many attempts failed, why. The client is
     safe to share between threads.
@@ -241,9 +333,14 @@ class RedBrickClient:
                  retry: RetryPolicy | None = None, timeouts: Timeouts | None = None,
                  pool_size: int = 32, cancel: threading.Event | None = None,
                  on_retry: Callable[[str, int, str], None] | None = None) -> None:
+        problem = key_problem(api_key)
+        if problem is not None:
+            raise InputError(f"The API key {problem}, which an HTTP header cannot carry.",
+                             "Copy the key again from RedBrick AI (Integrations > API keys).")
         self._key = api_key
         self.base_url = (url or DEFAULT_URL).rstrip("/")
         self.url = api_url(url)
+        self.url_note = upgrade_note(url)
         self.retry = retry or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
         self.cancel = cancel or threading.Event()
@@ -270,8 +367,7 @@ class RedBrickClient:
 
     def redact(self, text: str) -> str:
         """``text`` without the API key and without presigned URL signatures."""
-        if self._key:
-            text = text.replace(self._key, "<api key>")
+        text = redact_secret(text, self._key)
         return _SIGNED_URL.sub(r"\1?<signature>", text)
 
     # -- GraphQL ---------------------------------------------------------------------
@@ -308,8 +404,9 @@ class RedBrickClient:
     def _post_once(self, operation: str, body: bytes) -> dict[str, Any]:
         log.debug("RedBrick API: %s", operation)
         try:
+            # Never a redirect: requests would take the ApiKey header to any host.
             resp = self.session.post(self.url, data=body, headers=self._headers,
-                                     timeout=self.timeouts.api)
+                                     timeout=self.timeouts.api, allow_redirects=False)
         except requests.exceptions.RequestException as exc:
             raise self._network_failure(exc, self.url, self.timeouts.api) from None
         text = resp.text if resp.status_code >= 400 else ""
@@ -336,6 +433,9 @@ class RedBrickClient:
 
     def _check_status(self, resp: requests.Response, operation: str, text: str) -> None:
         status = resp.status_code
+        if 300 <= status < 400:
+            raise self._redirected(resp, self.url, f"RedBrick's API at {_host(self.url)} "
+                                   f"answered {operation} with", api=True)
         if status < 400:
             return
         detail = self.redact(text.strip())[:300]
@@ -357,6 +457,33 @@ class RedBrickClient:
                                 "Check the --url: it is RedBrick's base URL, e.g. "
                                 "https://api.redbrickai.com.")
         raise RedBrickError(f"RedBrick refused {operation} (HTTP {status}): {detail}")
+
+    def _redirected(self, resp: requests.Response, url: str, what: str, *,
+                    api: bool) -> RedBrickError:
+        """The error for a redirect, which is never followed: the key stays on its host.
+
+        ``what`` starts the sentence ("RedBrick's API at HOST answered X with");
+        ``api``: the request carried the key (so the message says where it goes)."""
+        status, origin = resp.status_code, urlsplit(url)
+        try:
+            target = urlsplit(urljoin(url, resp.headers.get("Location") or ""))
+            there = (target.hostname or "") + (f":{target.port}" if target.port else "")
+            same = (target.scheme, target.hostname, target.port) == (
+                origin.scheme, origin.hostname, origin.port)
+        except ValueError:
+            there, same = "", False
+        there = ascii(there)[1:-1][:100] or "an address it did not name"
+        hint = ("Check the RedBrick URL (--url, or the profile's url); if " + there + " is "
+                "where your RedBrick is, give that address instead." if api else
+                "Retry the failed tasks; if it happens again, RedBrick's upload links point "
+                "somewhere unexpected.")
+        if same:
+            return RedBrickError(f"{what} a redirect (HTTP {status}) to another address on the "
+                                 "same host, which Segmap does not follow.", hint)
+        where = f", which Segmap does not follow: the API key goes to {_host(url)} only" \
+            if api else ", which Segmap does not follow"
+        return RedBrickError(f"{what} a redirect (HTTP {status}) to another host, {there}"
+                             f"{where}.", hint)
 
     def _network_failure(self, exc: requests.exceptions.RequestException, url: str,
                          timeout: tuple[float, float]) -> _Failure:
@@ -385,7 +512,7 @@ class RedBrickClient:
             try:
                 data: Any = stream if stream is not None else body
                 resp = self.session.put(url, data=data, headers=headers,
-                                        timeout=self.timeouts.put)
+                                        timeout=self.timeouts.put, allow_redirects=False)
             except Cancelled:
                 raise
             except requests.exceptions.RequestException as exc:
@@ -398,6 +525,9 @@ class RedBrickClient:
                     stream.close()
             if 200 <= resp.status_code < 300:
                 return
+            if 300 <= resp.status_code < 400:
+                raise self._redirected(resp, url, f"The storage at {_host(url)} answered the "
+                                       f"upload of {what} with", api=False)
             if resp.status_code == 429 or resp.status_code >= 500:
                 attempt.failed(_Failure(
                     f"the storage at {_host(url)} answered HTTP {resp.status_code}",

@@ -9,7 +9,10 @@ project: flags, else the CLI project folder config ``.redbrick/config`` (made by
 working folder upwards, else the profile's organization.
 
 The key is read, never written: it is kept out of ``repr``, and only the
-client's headers carry it.
+client's headers carry it. A key with a character no RedBrick key has (a line
+break, a space, a control or non-ASCII character) is refused here, before any
+request, by the kind and place of that character, never by showing it; a profile
+name that may be a key pasted in the wrong line is not echoed either.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.errors import InputError
-from app.upload._client import DEFAULT_URL
+from app.upload._client import DEFAULT_URL, key_problem
 
 PUBLIC_STORAGE = "11111111-1111-1111-1111-111111111111"
 REDBRICK_STORAGE = "22222222-2222-2222-2222-222222222222"
@@ -94,6 +97,11 @@ def parse_storage(value: str | None) -> str:
 def check_key(key: str, source: str) -> str:
     """The key, stripped; an error naming ``source`` when it cannot be a RedBrick key."""
     key = key.strip()
+    problem = key_problem(key)
+    if problem is not None:
+        raise CredentialsError(
+            f"The API key from {source} {problem}, which no RedBrick key has.",
+            "Copy the key again from RedBrick AI (Integrations > API keys), on one line.")
     if len(key) != KEY_LENGTH:
         raise CredentialsError(
             f"The API key from {source} has {len(key)} characters; RedBrick keys have "
@@ -139,6 +147,14 @@ def _read_ini(path: Path, what: str) -> configparser.ConfigParser:
     return parser
 
 
+def _shown(name: str, quoted: bool = True) -> str:
+    """A profile name as a message shows it (escaped), unless it may be a key (long, or
+    of a key's length) written where a name belongs."""
+    if len(name) > 32 or len(name.strip()) == KEY_LENGTH:
+        return "(a name of " + str(len(name)) + " characters, not shown: it may be an API key)"
+    return repr(name) if quoted else ascii(name)[1:-1]
+
+
 def load_credentials(profile: str | None = None, *, env: Mapping[str, str] | None = None,
                      credentials_file: Path | None = None) -> Credentials:
     """The API key to use: ``REDBRICK_API_KEY``, else the CLI credentials' profile."""
@@ -160,16 +176,17 @@ def load_credentials(profile: str | None = None, *, env: Mapping[str, str] | Non
         raise CredentialsError(f"{path} selects no profile ([default] profile = ...).",
                                "Pass --profile NAME or set REDBRICK_PROFILE.")
     if not creds.has_section(name):
-        known = ", ".join(s for s in creds.sections() if s != "default") or "none"
-        raise CredentialsError(f"Profile {name!r} is not in {path} (profiles: {known}).",
+        known = ", ".join(_shown(s, quoted=False) for s in creds.sections() if s != "default") or "none"
+        raise CredentialsError(f"Profile {_shown(name)} is not in {path} (profiles: {known}).",
                                "Pass one of them with --profile.")
     section = creds[name]
     if section.get("type", "apikey") != "apikey" or not section.get("key"):
         raise CredentialsError(
-            f"Profile {name!r} in {path} signs in through the browser and holds no API key.",
+            f"Profile {_shown(name)} in {path} signs in through the browser and holds no API "
+            "key.",
             "Segmap needs an API key: set REDBRICK_API_KEY, or add an API-key profile with "
             "`redbrick config`.")
-    source = f"profile {name!r} of {path}"
+    source = f"profile {_shown(name)} of {path}"
     org = (section.get("org") or "").strip().lower() or None
     url = (section.get("url") or "").strip().rstrip("/") or None
     return Credentials(check_key(section["key"], source), source, org, url)

@@ -5,8 +5,13 @@ POSTs at ``/graphql/`` whose bodies are base64(gzip(JSON)), with the SDK's
 headers checked on every request; presigned PUT URLs pointing back at itself,
 whose bodies it keeps. It records every operation, so tests can compare what
 Segmap sends with what the SDK sends, and it can inject faults (500, 429,
-connection resets, slow answers) before or after doing the work, on a share of
-requests chosen by a seeded random generator.
+connection resets, slow answers, a GraphQL error after the work was done) before or
+after doing the work, on a share of requests chosen by a seeded random generator.
+
+For the hostile tests it can also answer every API call (``redirect``) or every
+file PUT (``put_redirect``) with a redirect, accept duplicate task names as a
+careless server would (``accept_duplicates``), and :class:`Catcher` is a second
+host that records every byte it is sent (where a key must never arrive).
 
 ``validateAndConvertToImportFormat`` is an emulation of RedBrick's conversion
 to the flat task format (the shape the SDK's own tests mock, reference §3.2):
@@ -17,6 +22,7 @@ category makes its batch invalid, as the real server answers.
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import hashlib
 import json
@@ -54,6 +60,9 @@ TAXONOMY = {
 @dataclass
 class Faults:
     """Inject a fault into ``rate`` of the requests (ops: names, or ``PUT``; None = all).
+
+    Kinds: ``500``, ``429``, ``reset``, ``slow``, and ``graphql`` (HTTP 200 with a
+    GraphQL error: after the work, the answer of a create that did happen).
 
     Which requests fail is drawn from a seeded generator; the faults themselves take
     turns through ``kinds`` and ``phases`` (before or after the work is done), so a
@@ -99,8 +108,12 @@ class RBServer:
     """The server state; ``url`` is what a client passes as RedBrick's base URL."""
 
     def __init__(self, *, api_key: str = API_KEY, status: str = "CREATION_SUCCESS",
-                 faults: Faults | None = None, taxonomy: dict | None = None) -> None:
+                 faults: Faults | None = None, taxonomy: dict | None = None,
+                 accept_duplicates: bool = False) -> None:
         self.api_key = api_key
+        self.accept_duplicates = accept_duplicates  # a second task of the same name is made
+        self.redirect: tuple[int, str] | None = None  # (status, Location) for every POST
+        self.put_redirect: tuple[int, str] | None = None  # the same for every PUT
         self.status = status
         self.faults = faults or Faults()
         self.taxonomy = taxonomy or TAXONOMY
@@ -113,6 +126,7 @@ class RBServer:
         self.acked: Counter[str] = Counter()  # sha256 of bodies answered 2xx
         self.late_puts: list[str] = []  # PUTs to a link whose earlier PUT was answered 2xx
         self.datapoints: dict[str, dict[str, Any]] = {}  # name -> variables + ids
+        self.duplicates: list[dict[str, Any]] = []  # second tasks of a name (accept_duplicates)
         self.creations: Counter[str] = Counter()
         self.rejected_duplicates: Counter[str] = Counter()
         self.faults_done: Counter[str] = Counter()
@@ -199,10 +213,16 @@ class RBServer:
             with self.lock:
                 found = [d for n, d in self.datapoints.items()
                          if (n == term if exact else n.startswith(term))]
+                found += [d for d in self.duplicates
+                          if (d["name"] == term if exact else d["name"].startswith(term))]
             return {"genericTasks": {"entries": [
                 {"taskId": d["taskId"], "currentStageName": "Label", "createdAt": "2026",
-                 "datapoint": {"dpId": d["dpId"], "name": d["name"]}} for d in found],
-                "cursor": None}}
+                 "datapoint": {"dpId": d["dpId"], "name": d["name"],
+                               "items": d.get("items") or [],
+                               "seriesInfo": [{"name": s.get("name"),
+                                               "itemsIndices": s.get("itemsIndices")}
+                                              for s in d.get("seriesInfo") or []]}}
+                for d in found], "cursor": None}}
         raise ValueError(f"unknown operation {op}")
 
     def _create(self, v: dict[str, Any]) -> dict[str, Any]:
@@ -215,6 +235,13 @@ class RBServer:
             if label_map and not self._stored(label_map["labelName"]):
                 raise ValueError(f"Label file {label_map['labelName']} was never uploaded")
         with self.lock:
+            if name in self.datapoints and self.accept_duplicates:
+                self.duplicates.append({**v, "dpId": str(uuid.uuid4()),
+                                        "taskId": str(uuid.uuid4())})
+                self.creations[name] += 1
+                return {"dpId": self.duplicates[-1]["dpId"],
+                        "taskId": self.duplicates[-1]["taskId"],
+                        "taskIds": [self.duplicates[-1]["taskId"]]}
             if name in self.datapoints:
                 self.rejected_duplicates[name] += 1
                 raise ValueError(f"Task with name '{name}' already exists in this project")
@@ -386,6 +413,8 @@ def _handler(server: RBServer) -> type[BaseHTTPRequestHandler]:
                 self._reset()
             elif kind == "429":
                 self._send(429, b'{"message":"Too many requests"}', extra={"Retry-After": "0"})
+            elif kind == "graphql":
+                self._send(200, b'{"data":null,"errors":[{"message":"Internal error"}]}')
             else:
                 self._send(500, b'{"message":"Internal server error"}')
             return True
@@ -398,6 +427,9 @@ def _handler(server: RBServer) -> type[BaseHTTPRequestHandler]:
                 return
             with server.lock:
                 server.requests += 1
+            if server.redirect is not None:
+                self._send(server.redirect[0], b"", extra={"Location": server.redirect[1]})
+                return
             status = server.check_headers(self.headers)
             if status == 401:
                 self._send(401, b'{"message":"Unauthorized"}')
@@ -434,6 +466,10 @@ def _handler(server: RBServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             token = self.path.split("/put/", 1)[-1].split("?", 1)[0]
+            if server.put_redirect is not None:
+                self._send(server.put_redirect[0], b"",
+                           extra={"Location": server.put_redirect[1]})
+                return
             fault = server.faults.draw("PUT")
             if self._fault(fault, "before", "PUT"):
                 return
@@ -445,6 +481,65 @@ def _handler(server: RBServer) -> type[BaseHTTPRequestHandler]:
             self._send(status, b"")
 
     return Handler
+
+
+class Catcher:
+    """Another host (127.0.0.1, its own port): records every byte sent to it, answers 404.
+
+    Whatever arrives, HTTP or a TLS handshake, is kept in ``received``, so a test
+    can say that a key never reached it, in clear text or otherwise.
+    """
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.received: list[bytearray] = []
+        self.lock = threading.Lock()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def start(self) -> Catcher:
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return  # closed
+            with conn:
+                conn.settimeout(2)
+                data = bytearray()
+                with self.lock:
+                    self.received.append(data)  # kept as it arrives
+                try:
+                    # Up to the end of the headers, or the first record of a TLS handshake.
+                    while b"\r\n\r\n" not in data and data[:1] != b"\x16" \
+                            and len(data) < 65536:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        with self.lock:
+                            data += chunk
+                except OSError:
+                    pass
+                try:
+                    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
+                                 b"Connection: close\r\n\r\n")
+                except OSError:
+                    pass
+
+    def everything(self) -> bytes:
+        with self.lock:
+            return b"".join(self.received)
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept()
+        self.sock.close()
 
 
 # -- synthetic items lists: the guide's cases I, II and III ------------------------------
