@@ -11,7 +11,10 @@ written in a form it takes.
   ``needs_dcm_name`` says which files RedBrick refuses for their name alone; the upload
   sends them under ``upload_name``; ``rename_dicom`` (export and build, on request)
   writes links or copies under ``.dcm`` names (``LinkMode``, ``Renamed``) and points the
-  list at them; ``dicom_to_rename`` lists a list's such files (the wizard asks about them).
+  list at them; ``dicom_to_rename`` lists a list's such files (the wizard asks about them);
+* outputs: never over an input (``guard_output``, ``list_inputs``), a file Segmap did not
+  write replaced only when asked (``replace_question``, ``ReplaceRefused``, ``--force``),
+  each list Segmap writes recorded beside it (``record_output``, ``written_by_segmap``).
 """
 
 from app.export._convert import Conversion, convert_masks, plan_conversions
@@ -27,9 +30,19 @@ from app.export._dicom_names import (
     upload_name,
 )
 from app.export._export import ExportSummary, export_items
+from app.export._own import (
+    ReplaceRefused,
+    guard_output,
+    list_inputs,
+    record_output,
+    record_path,
+    replace_question,
+    written_by_segmap,
+)
 
 __all__ = [
-    "DCM_SUFFIX", "Conversion", "ExportSummary", "LinkMode", "Renamed", "convert_masks", "dcm_name",
-    "dicom_to_rename", "export_items", "needs_dcm_name", "plan_conversions", "plan_renames",
-    "rename_dicom", "upload_name"
+    "DCM_SUFFIX", "Conversion", "ExportSummary", "LinkMode", "Renamed", "ReplaceRefused",
+    "convert_masks", "dcm_name", "dicom_to_rename", "export_items", "guard_output", "list_inputs",
+    "needs_dcm_name", "plan_conversions", "plan_renames", "record_output", "record_path",
+    "rename_dicom", "replace_question", "upload_name", "written_by_segmap"
 ]

@@ -113,11 +113,19 @@ def convert_masks(items: ItemsList, folder: Path, write: bool = True,
         return items, plan
     for c in plan:
         data = nifti_bytes(mask_as_nifti(c.source))
-        if not (c.target.is_file() and c.target.read_bytes() == data):
+        if not _holds(c.target, data):
             write_bytes_atomic(c.target, data)  # unchanged conversions keep their time
     out = repoint(items, {c.source: c.target for c in plan},
                   (PathRole.SEGMENTATION, PathRole.MASK))
     return out, plan
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """True when ``path`` is a file holding ``data`` (one that cannot be read does not)."""
+    try:
+        return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def repoint(items: ItemsList, targets: dict[Path, Path], roles: tuple[PathRole, ...]

@@ -11,6 +11,7 @@ refuses for their names are written under ``.dcm`` names into ``dicom-renamed/``
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from app.export._dicom_names import (
     rename_dicom,
     renamed_text,
 )
+from app.export._own import guard_output, list_inputs, record_output
 from app.items import CONVERTED_FOLDER, RENAMED_FOLDER, ItemsList, rebase
 
 
@@ -69,7 +71,9 @@ class ExportSummary:
 def export_items(items: ItemsList, path: str | os.PathLike[str],
                  root: str | os.PathLike[str] | None = None, *,
                  dcm_names: LinkMode | None = None,
-                 mirror: str | os.PathLike[str] | None = None) -> ExportSummary:
+                 mirror: str | os.PathLike[str] | None = None,
+                 force: bool = False,
+                 inputs: Iterable[str | os.PathLike[str] | None] = ()) -> ExportSummary:
     """Write ``items`` to ``path`` with paths relative to ``root`` (default: its folder).
 
     A root other than the file's folder is for lists uploaded from another place
@@ -79,10 +83,18 @@ def export_items(items: ItemsList, path: str | os.PathLike[str],
     ``dicom-renamed/`` beside the list, as links or copies (``LinkMode``), and the list
     points at them. Derived files keep their folders' paths under ``mirror`` (default:
     the folder the list's paths resolve against).
+
+    Nothing is written when ``path`` is an input (the list, a file it names, or one of
+    ``inputs``), when the list holds what JSON cannot (``ItemsList.check_writable``), or
+    when ``path`` is a file Segmap did not write and ``force`` is False
+    (``ReplaceRefused``; ``replace_question`` says what to ask). The list written is
+    recorded as Segmap's (``record_output``).
     """
+    guard_output(Path(path).expanduser(), [*list_inputs(items), *inputs], force=force)
     target = Path(path).expanduser().resolve()
     base = Path(root).expanduser().resolve() if root else target.parent
     keep = Path(mirror).expanduser().resolve() if mirror else None
+    rebase(items, base).check_writable(target)  # before any file is written
     converted, conversions = convert_masks(items, target.parent / CONVERTED_FOLDER,
                                            mirror=keep)
     out = rebase(converted, base)
@@ -95,6 +107,7 @@ def export_items(items: ItemsList, path: str | os.PathLike[str],
     else:
         not_renamed = len(dicom_to_rename(out))
     out.save(target)
+    record_output(target)
     n_series = sum(len(t.series) for t in out.tasks)
     n_files = sum(len(s.segmentation_paths) for t in out.tasks for s in t.series)
     return ExportSummary(target, len(out.tasks), n_series, n_files, base, tuple(conversions),

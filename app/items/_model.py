@@ -13,15 +13,16 @@ are collected in ``ItemsList.problems`` and reported by validation.
 from __future__ import annotations
 
 import copy
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.errors import ItemsFormatError
+from app.errors import ItemsFormatError, OutputError
 from app.items._rules import is_remote, sdk_instance_id
-from app.jsonio import load_json, write_json_atomic
+from app.jsonio import load_json, printable, write_json_atomic
 
 # A category: a name (taxonomy v2), a class id, a nested path, or the internal v1 form.
 Category = str | int | list[str] | list[list[str]]
@@ -360,10 +361,35 @@ class ItemsList:
         return [t.to_json() for t in self.tasks]
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the list atomically; relative paths are written as they are."""
+        """Write the list atomically; relative paths are written as they are.
+
+        ``OutputError`` naming ``path`` and the field when a value cannot be written as
+        JSON (``check_writable``); nothing is written then."""
         target = Path(path)
+        self.check_writable(target)
         write_json_atomic(target, self.to_json())
         return target
+
+    def check_writable(self, target: str | os.PathLike[str]) -> None:
+        """``OutputError`` when the list holds what JSON cannot carry: a NaN or infinite
+        number, or a string UTF-8 cannot (a file name that is not UTF-8, read through
+        the file system's escapes). The message names ``target``, the task and the field,
+        so the user knows where it came from."""
+        for ti, task in enumerate(self.tasks):
+            where, value = _unwritable(task.to_json())
+            if where is None:
+                continue
+            label = task_label(task)
+            at = f"task {label!r}" if label else f"task #{ti + 1}"
+            if isinstance(value, float):
+                raise OutputError(
+                    f"Cannot write {target}: {at}, `{where}` is {value} (NaN or an infinity), "
+                    "which JSON cannot hold.", "Set that field to a plain number, or remove it.")
+            raise OutputError(
+                f"Cannot write {target}: {at}, `{where}` holds {printable(str(value))[:200]}, "
+                "a name that is not valid UTF-8.",
+                "Rename the file (or its folder) with a UTF-8 name: RedBrick reads items lists "
+                "as UTF-8.")
 
     def copy(self, root: Path | None = None) -> ItemsList:
         """A deep copy (through JSON, as a reader of the saved list would get it), with
@@ -385,6 +411,28 @@ class ItemsList:
         for ti, t in enumerate(self.tasks):
             for si, s in enumerate(t.series):
                 yield ti, t, si, s
+
+
+def _unwritable(obj: Any) -> tuple[str | None, Any]:
+    """The first place in JSON-ready ``obj`` JSON cannot write (``series[0].items[3]``)
+    and its value: a NaN or infinite float, or a string with a lone surrogate."""
+    stack: list[tuple[str, Any]] = [("", obj)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            return where, node
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return where or "(a key)", node
+        elif isinstance(node, dict):
+            for k, v in reversed(list(node.items())):
+                stack.append((f"{where}.{k}" if where else str(k), v))
+                stack.append((f"{where} (a key)" if where else "(a key)", k))
+        elif isinstance(node, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in reversed(list(enumerate(node))))
+    return None, None
 
 
 def _parse_series(value: Any, ti: int, si: int, problems: list[Problem]) -> Series:

@@ -10,13 +10,13 @@ folder, as the RedBrick CLI resolves them.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
 from app.discover import Case, LabelTable, ScanResult
-from app.export import Conversion, convert_masks
+from app.export import Conversion, convert_masks, guard_output, record_output
 from app.items import CONVERTED_FOLDER, ImportShape, ItemsList, SegmentMap, Series, Task, relpath
 from app.mapping._suggest import CONFIDENT, Matcher, Proposal, Suggestion, suggest_file
 from app.mapping._templates import Difference, Template, file_key
@@ -234,10 +234,24 @@ def _task(case: Case, base: Path, seg_map: dict[int, Suggestion], masks: dict[in
     return Task(name=case.name, series=[series, *others])
 
 
+def scan_inputs(scan: ScanResult) -> list[Path]:
+    """Every file a scan read: volumes, DICOM files, label tables (and items lists)."""
+    return [*(v.path for v in scan.volumes), *(f for s in scan.series for f in s.files),
+            *(t.path for t in scan.tables)]
+
+
 def build(scan: ScanResult, output: str | os.PathLike[str], *, matcher: Matcher | None = None,
           template: Template | None = None, min_confidence: float = CONFIDENT,
-          write: bool = True) -> Work[BuildResult]:
-    """Build (and with ``write``, save atomically) the items list for every case."""
+          write: bool = True, force: bool = False,
+          inputs: Iterable[str | os.PathLike[str] | None] = ()) -> Work[BuildResult]:
+    """Build (and with ``write``, save atomically) the items list for every case.
+
+    With ``write``, nothing is written when ``output`` is an input (a file the scan read,
+    or one of ``inputs``: the taxonomy, the template) or is a file Segmap did not write
+    and ``force`` is False (``app.export.ReplaceRefused``), or when the list holds a name
+    JSON cannot (``ItemsList.check_writable``)."""
+    if write:
+        guard_output(Path(output).expanduser(), [*scan_inputs(scan), *inputs], force=force)
     out = Path(output).expanduser().resolve()
     base = out.parent
     matcher = matcher or Matcher()
@@ -248,10 +262,12 @@ def build(scan: ScanResult, output: str | os.PathLike[str], *, matcher: Matcher 
         result.items.tasks.append(build_case(scan, case, base, matcher, template,
                                              min_confidence, result))
     if write:  # RedBrick reads NIfTI masks only: NRRD masks are written as NIfTI beside it
+        result.items.check_writable(out)  # before any file is written
         result.items, converted = convert_masks(result.items, out.parent / CONVERTED_FOLDER,
                                                 mirror=scan.root)
         result.converted = tuple(converted)
         result.items.save(out)
+        record_output(out)
         result.output = out
     yield Progress(len(scan.cases), len(scan.cases), "items list written" if write else "done")
     return result

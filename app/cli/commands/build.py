@@ -10,8 +10,8 @@ from app.cli._common import add_dcm_names_argument, drive, print_json
 from app.cli.commands.scan import notes
 from app.discover import ScanResult, scan
 from app.errors import InputError
-from app.export import ExportSummary, dicom_to_rename, export_items
-from app.items import CONVERTED_FOLDER
+from app.export import ExportSummary, dicom_to_rename, export_items, guard_output
+from app.items import CONVERTED_FOLDER, ItemsList
 from app.mapping import (
     CONFIDENT,
     BuildResult,
@@ -41,6 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-confidence", type=float, default=CONFIDENT, metavar="X",
                    help=f"use suggestions at least this confident (default {CONFIDENT})")
     add_dcm_names_argument(p)
+    p.add_argument("--force", action="store_true",
+                   help="replace ITEMS.json even if Segmap did not write it (a list curated "
+                   "by hand); an input (a scanned file, the taxonomy, the template) never is")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
@@ -85,13 +88,18 @@ def run(args: argparse.Namespace) -> int:
                          f"The default is {CONFIDENT}.")
     matcher = Matcher(taxonomy_candidates(args.taxonomy) if args.taxonomy else None)
     template = load_template(args.template) if args.template else None
+    inputs = [args.taxonomy, args.template]
+    guard_output(Path(args.output), inputs, force=args.force)  # before the scan's minutes
     scanned = drive(scan(args.folder), "scan", enabled=not args.quiet)
     result = drive(build(scanned, args.output, matcher=matcher, template=template,
-                         min_confidence=args.min_confidence), "build", enabled=not args.quiet)
+                         min_confidence=args.min_confidence, force=args.force, inputs=inputs),
+                   "build", enabled=not args.quiet)
     names = None
     if args.dcm_names is not None:  # the list again, pointing at the .dcm names
         assert result.output is not None
-        names = export_items(result.items, result.output, dcm_names=args.dcm_names,
+        # The list in memory, not read from the file it rewrites (which is no input here).
+        built = ItemsList(result.items.tasks, None, result.output.parent)
+        names = export_items(built, result.output, dcm_names=args.dcm_names,
                              mirror=scanned.root)
     if args.save_template:
         saved, conflicts = template_from(result.mappings(),

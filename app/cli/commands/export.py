@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", action="append", metavar="NAME",
                    help="export only this task (repeat for several)")
     add_dcm_names_argument(p)
+    p.add_argument("--force", action="store_true",
+                   help="replace OUT.json even if Segmap did not write it (a list curated by "
+                   "hand); an input is never replaced")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
@@ -33,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             raise InputError(f"No task named {', '.join(map(repr, missing))} in {args.items}.")
         items = ItemsList([t for t in items.tasks if t.name in args.task], items.path, items.root)
-    summary = export_items(items, args.output, args.root, dcm_names=args.dcm_names)
+    summary = export_items(items, args.output, args.root, dcm_names=args.dcm_names,
+                           force=args.force)
     if args.json:
         print_json(summary.to_json())
     else:

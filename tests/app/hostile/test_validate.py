@@ -19,7 +19,7 @@ import pytest
 from app.cli import main
 from app.items import load_items, parse_items
 from app.validate import Severity, validate
-from tests.app.builders import image, nifti, volume
+from tests.app.builders import image
 from tests.app.dicom_synth import write_slice
 from tests.app.hostile import corpus_items as corpus
 from tests.app.hostile.corpus import device_link, fifo, needs_fifo
