@@ -92,8 +92,9 @@ def start(window: MainWindow, state: WizardState, args: argparse.Namespace) -> N
     """Open what was asked for, behind the shown window: a source (its own saved work
     offered first), the demo, or else the last session's unexported work."""
     from ui.pages.source_page import SourcePage
-    from ui.saved_work import Choice, offer_last
+    from ui.saved_work import Choice, offer_last, report_unreadable
 
+    report_unreadable(window, state)  # damaged saved work: kept aside, said, never a stop
     source = window.page(SourcePage)
     if args.taxonomy:
         source.load_taxonomy(Path(args.taxonomy))

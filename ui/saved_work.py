@@ -4,7 +4,9 @@
 of sources set aside). Before a source is opened (from the command line, the Source
 page or its recent folders) the user is asked whether to continue the work saved
 for it; at start without a source, the last session's work is offered. Nothing is
-dropped without the user choosing so.
+dropped without the user choosing so: saved work that cannot be read (damaged, or
+not Segmap's) is moved aside at start and the user is told where it is
+(``report_unreadable``); the wizard starts without it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from app.session import SavedWork
+from app.session import SavedWork, set_aside_unreadable
 from ui.state import WizardState
 
 
@@ -87,3 +89,17 @@ def offer_last(parent: QWidget | None, state: WizardState) -> Choice:
                "Not now keeps it: it is offered again when you open that source.",
                [("Continue", QMessageBox.ButtonRole.AcceptRole, Choice.CONTINUE),
                 ("Not now", QMessageBox.ButtonRole.RejectRole, Choice.CANCEL)])
+
+
+def report_unreadable(parent: QWidget | None, state: WizardState) -> None:
+    """At start: saved work that cannot be read is moved aside (kept, never deleted) and
+    said so, once; the wizard then starts without it, and a new autosave cannot write
+    over it."""
+    folder = state.autosave_path.parent
+    kept = sorted((folder / "kept").glob("*.json")) if (folder / "kept").is_dir() else []
+    found = set_aside_unreadable([state.autosave_path, *kept])
+    if not found:
+        return
+    ask(parent, "Saved work could not be read",
+        "\n\n".join(u.text() for u in found) + "\n\nSegmap starts without it.",
+        [("OK", QMessageBox.ButtonRole.AcceptRole, Choice.CANCEL)])

@@ -3,7 +3,9 @@
 One job a module: the data (``CaseState``, ``Change``), rows and their status
 (``Row``, ``RowStatus``), edits (categories, accepting, including, applying a
 mapping), repairs (moving a mask), templates, snapshots for undo, opening (``open_folder``,
-``open_items``, ``open_source``) and autosave (``save_session``, ``load_session``).
+``open_items``, ``open_source``) and autosave (``save_session``, ``load_session``;
+``set_aside_unreadable`` moves saved work that cannot be read aside, so the wizard starts
+without it).
 Every edit returns a ``Change``; the wizard's state announces it, so no view
 goes stale. Work for a worker thread leaves as a frozen copy
 (``Session.validate_work``, ``Session.preview_request``).
@@ -12,10 +14,12 @@ goes stale. Work for a worker thread leaves as a frozen copy
 from app.session._autosave import (
     SESSION_FORMAT,
     SavedWork,
+    Unreadable,
     load_session,
     save_session,
     saved_work,
     session_json,
+    set_aside_unreadable,
 )
 from app.session._history import Snapshot
 from app.session._model import CaseState, Change, ImageInfo
@@ -25,8 +29,8 @@ from app.session._rows import Consequences, LegendEntry, Row, RowStatus, consequ
 from app.session._session import Session
 
 __all__ = [
-    "SESSION_FORMAT", "CaseState", "Change", "Consequences", "ImageInfo", "LegendEntry", "MovePlan",
-    "Row", "RowStatus", "SavedWork", "Session", "Snapshot", "consequences", "load_session",
-    "matcher_for", "open_folder", "open_items", "open_source", "save_session", "saved_work",
-    "session_json"
+    "SESSION_FORMAT", "CaseState", "Change", "Consequences", "ImageInfo", "LegendEntry",
+    "MovePlan", "Row", "RowStatus", "SavedWork", "Session", "Snapshot", "Unreadable",
+    "consequences", "load_session", "matcher_for", "open_folder", "open_items", "open_source",
+    "save_session", "saved_work", "session_json", "set_aside_unreadable"
 ]

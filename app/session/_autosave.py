@@ -10,6 +10,7 @@ the wizard can offer it back in words.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -91,6 +92,48 @@ def saved_work(path: str | os.PathLike[str]) -> SavedWork:
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, OSError) as exc:
         raise InputError(f"{p} is a damaged session file ({exc}).",
                          "Start again from the folder or items list.") from None
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """Saved work that could not be read, and where it was kept (moved, never deleted)."""
+
+    path: Path  # where it was saved
+    kept: Path  # where it is now
+    reason: str
+
+    def text(self) -> str:
+        """What is wrong with it (naming the file) and where it is kept."""
+        where = "It stays" if self.kept == self.path else "It is kept, not deleted,"
+        return f"{self.reason.rstrip('.')}. {where} as {self.kept}."
+
+
+def set_aside_unreadable(paths: Iterable[str | os.PathLike[str]]) -> list[Unreadable]:
+    """Saved sessions among ``paths`` that cannot be read, each moved aside to
+    ``NAME.unreadable-<time>.json`` beside it, so the wizard starts without them and a
+    later autosave does not write over them. Missing paths are skipped; a session that
+    cannot even be moved stays where it is (and is still listed)."""
+    found: list[Unreadable] = []
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for path in map(Path, paths):
+        if not os.path.lexists(path):
+            continue
+        try:
+            saved_work(path)
+            continue
+        except SegmapError as exc:
+            reason = exc.message
+        kept = path.with_name(f"{path.stem}.unreadable-{stamp}{path.suffix}")
+        n = 1
+        while os.path.lexists(kept):
+            n += 1
+            kept = path.with_name(f"{path.stem}.unreadable-{stamp}-{n}{path.suffix}")
+        try:
+            path.replace(kept)
+        except OSError:
+            kept = path
+        found.append(Unreadable(path, kept, reason))
+    return found
 
 
 def _has_mapping(task: Any) -> bool:

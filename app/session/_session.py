@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from app.export import ExportSummary, LinkMode, export_items
+from app.export import ExportSummary, LinkMode, export_items, replace_question
 from app.items import ItemsList, Task, Taxonomy
 from app.merge import entries_of, merge_inputs, series_inputs
 from app.preview import PreviewRequest
@@ -67,11 +67,21 @@ class Session(SessionRepairs, SessionTemplates, SessionHistory):
         return PreviewRequest(case.name, tuple(case.image.files), None)
 
     def export(self, path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None,
-               dcm_names: LinkMode | None = None) -> ExportSummary:
+               dcm_names: LinkMode | None = None, replace: bool = False) -> ExportSummary:
         """Write the included cases as an items list (atomic), paths relative to ``root``;
         with ``dcm_names``, DICOM files RedBrick refuses by name are written under .dcm
-        names beside it (``app.export.export_items``)."""
-        return export_items(self.included_items(), path, root, dcm_names=dcm_names)
+        names beside it (``app.export.export_items``).
+
+        A file at ``path`` that Segmap did not write is replaced only with ``replace``
+        (ask first: ``replace_question``); an input (the opened list, an image or mask)
+        never is (``OutputError``)."""
+        return export_items(self.included_items(), path, root, dcm_names=dcm_names,
+                            force=replace)
+
+    def replace_question(self, path: str | os.PathLike[str]) -> str | None:
+        """What to ask before exporting to ``path`` (a file there that Segmap did not
+        write, or changed since), or None when nothing would be lost."""
+        return replace_question(path)
 
 
 def _validate(items: ItemsList, taxonomy: Taxonomy | None, cache: FileCache,

@@ -127,3 +127,21 @@ def test_a_new_taxonomy_does_not_rescan_over_mapping_work(qtbot, window, tmp_pat
     window.page(SourcePage).load_taxonomy(demo_dataset.taxonomy_json)
     assert window.state.session is before and not window.busy()
     assert before.taxonomy is not None
+
+
+@pytest.mark.parametrize("text", ["[" * 950 + "]" * 950,
+                                  '{"format": "segmap-session", "series": 1e999}'])
+def test_unreadable_saved_work_is_said_kept_aside_and_the_wizard_starts(qtbot, window, tmp_path,
+                                                                       asked, text):
+    autosave = window.state.autosave_path
+    autosave.write_text(text)
+    start(window, window.state, _args())
+    title, said, buttons = asked[0]
+    assert "could not be read" in title and str(autosave) in said and buttons == ["OK"]
+    (kept,) = [p for p in autosave.parent.iterdir() if ".unreadable-" in p.name]
+    assert kept.read_text() == text and str(kept) in said and not autosave.exists()
+    assert window.isVisible() and window.state.session is None
+    mixed = mixed_folder(tmp_path / "data")  # the wizard works on
+    _open(qtbot, window, mixed.root)
+    _map_something(window, mixed.unnamed)
+    assert autosave.is_file() and kept.read_text() == text  # a new autosave, the old kept
