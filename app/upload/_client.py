@@ -1,9 +1,10 @@
 """HTTP transport to RedBrick AI, on the wire as redbrick-sdk 2.35.4, with careful retries.
 
 What the SDK does (reference redbrick.md §5.1) and this client repeats: the API
-URL rules of ``_get_api_url`` (decided on the parsed host, see ``api_url``); POST bodies base64(gzip(compact JSON)) with the
-``Content-Encoding-RB: gzip`` header; the ``ApiKey`` and ``RB-SDK-Version``
-headers; 30 s per API call, 60 s connect / read for file PUTs; TLS verification on.
+URL rules of ``_get_api_url`` (decided on the parsed host: ``_safety.api_url``);
+POST bodies base64(gzip(compact JSON)) with the ``Content-Encoding-RB: gzip``
+header; the ``ApiKey`` and ``RB-SDK-Version`` headers; 30 s per API call, 60 s
+connect / read for file PUTs; TLS verification on.
 
 Where it is more careful than the SDK:
 
@@ -15,7 +16,8 @@ Where it is more careful than the SDK:
 * the key goes only to the host the user named: redirects are never followed
   (``requests`` would carry the ``ApiKey`` header to any host: it strips only
   ``Authorization``), and only over https unless that host is this computer;
-  a key no HTTP header can carry (a line break inside) is refused before any request;
+  a key no HTTP header can carry (a line break inside) is refused before any
+  request (``_safety``);
 * the key never appears in an error message (``redact``: as written, and as repr,
   JSON or a URL would spell it), nor do the signatures of presigned URLs;
 * a failure is said in one sentence, what was being done and what went wrong
@@ -32,7 +34,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import ipaddress
 import json
 import logging
 import random
@@ -42,16 +43,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, quote, quote_plus, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from app.errors import Cancelled, InputError, SegmapError
+from app.upload._safety import DEFAULT_URL, api_url, key_problem, redact_secret, upgrade_note
 
 SDK_VERSION = "2.35.4"
-DEFAULT_URL = "https://api.redbrickai.com"
 log = logging.getLogger("segmap.upload")
 
 
@@ -71,103 +72,6 @@ class AuthError(RedBrickError):
 
 class TransientError(RedBrickError):
     """A request kept failing for reasons that may pass (network, 429, 5xx)."""
-
-
-REDBRICK_HOST = "api.redbrickai.com"
-_URL_HINT = ("Give RedBrick's base URL as https://HOST or https://HOST:PORT (for instance "
-             "https://api.redbrickai.com), without a user name, spaces or backslashes.")
-
-
-def is_loopback(host: str) -> bool:
-    """True for this computer: ``localhost`` exactly, 127.0.0.0/8 and ::1."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def split_url(url: str) -> SplitResult:
-    """A RedBrick URL, lower-cased as the SDK does and parsed; an ``InputError`` unless it is
-    a plain http(s) address (no user part, no backslash, space, control or non-ASCII
-    character: the host that parsing finds is then the host every library connects to)."""
-    text = url.strip().lower()
-    if "://" not in text:
-        text = "https://" + text  # the SDK adds https:// to a bare host too
-    parts = urlsplit(text)
-    try:
-        plain = (parts.scheme in ("http", "https") and bool(parts.hostname)
-                 and "@" not in parts.netloc and "\\" not in text
-                 and all(0x20 < ord(ch) < 0x7F for ch in text)
-                 and (parts.port is None or parts.port > 0))
-    except ValueError:  # a port that is no number
-        plain = False
-    if not plain:
-        raise InputError(f"The RedBrick URL {url.strip()[:200]!r} is not a plain web address.",
-                         _URL_HINT)
-    return parts
-
-
-def api_url(url: str | None) -> str:
-    """The GraphQL endpoint for a RedBrick base URL, by the SDK's rules decided on the host.
-
-    The SDK keeps a URL as it is when it merely *contains* ``localhost`` or
-    ``amazonaws.com``, so ``http://localhost.attacker.example`` got the key in clear
-    text. Here the parsed host decides: RedBrick's own host is the default URL; this
-    computer (``is_loopback``) keeps the URL as given, http allowed; an ``amazonaws.com``
-    host keeps its path but is upgraded to https; any other host is
-    ``https://HOST[:PORT]/api``, as the SDK makes it.
-    """
-    parts = split_url(url or DEFAULT_URL)
-    host, netloc, path = parts.hostname or "", parts.netloc, parts.path.rstrip("/")
-    if host == REDBRICK_HOST and parts.scheme == "https":
-        base = DEFAULT_URL
-    elif is_loopback(host):
-        base = f"{parts.scheme}://{netloc}{path}"
-    elif host == "amazonaws.com" or host.endswith(".amazonaws.com"):
-        base = f"https://{netloc}{path}"
-    else:
-        base = f"https://{netloc}/api"
-    return base + "/graphql/"
-
-
-def upgrade_note(url: str | None) -> str | None:
-    """What to tell the user when a plain-http URL is spoken to over https (None if not)."""
-    if not url or split_url(url).scheme != "http" or is_loopback(split_url(url).hostname or ""):
-        return None
-    return (f"The RedBrick URL {url.strip()} asks for plain http; the API key goes in clear "
-            f"text to no host but this computer, so Segmap uses {api_url(url)} (https).")
-
-
-def key_problem(key: str) -> str | None:
-    """What in ``key`` no RedBrick key holds and no HTTP header can carry safely (None: fine).
-
-    Said by kind and position only: the key itself is never shown.
-    """
-    for n, ch in enumerate(key, 1):
-        if 0x21 <= ord(ch) <= 0x7E:
-            continue
-        kind = ("a line break" if ch in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029" else
-                "a space" if ch in " \t" or ch.isspace() else
-                "a control character" if ord(ch) < 0xA0 else "a non-ASCII character")
-        return f"holds {kind} (character {n} of {len(key)})"
-    return None
-
-
-def redact_secret(text: str, secret: str) -> str:
-    """``text`` without ``secret`` in any spelling an error may use: as it is, as repr,
-    ascii, JSON or a URL writes it, and every run of 8 or more of its characters
-    between characters those spellings escape."""
-    if not secret:
-        return text
-    forms = {secret, repr(secret)[1:-1], ascii(secret)[1:-1], json.dumps(secret)[1:-1],
-             secret.encode("unicode_escape").decode("ascii"), quote(secret, safe=""),
-             quote_plus(secret), quote(secret)}
-    forms |= {piece for piece in re.split(r"[^A-Za-z0-9._~-]+", secret) if len(piece) >= 8}
-    for form in sorted(forms, key=len, reverse=True):
-        text = text.replace(form, "<api key>")
-    return text
 
 
 def encode_body(query: str, variables: dict[str, Any]) -> bytes:

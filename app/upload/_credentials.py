@@ -176,7 +176,8 @@ def load_credentials(profile: str | None = None, *, env: Mapping[str, str] | Non
         raise CredentialsError(f"{path} selects no profile ([default] profile = ...).",
                                "Pass --profile NAME or set REDBRICK_PROFILE.")
     if not creds.has_section(name):
-        known = ", ".join(_shown(s, quoted=False) for s in creds.sections() if s != "default") or "none"
+        known = ", ".join(_shown(s, quoted=False) for s in creds.sections()
+                          if s != "default") or "none"
         raise CredentialsError(f"Profile {_shown(name)} is not in {path} (profiles: {known}).",
                                "Pass one of them with --profile.")
     section = creds[name]

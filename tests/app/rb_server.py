@@ -359,128 +359,132 @@ def _operation(query: str) -> str:
     return m.group(1) if m else "?"
 
 
-def _handler(server: RBServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body go out in separate writes
+class _Handler(BaseHTTPRequestHandler):
+    """The HTTP side of an :class:`RBServer` (``rb``), which ``_handler`` binds."""
 
-        def log_message(self, *args: Any) -> None:  # quiet
-            pass
+    rb: RBServer
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
 
-        def _body(self) -> bytes:
-            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                out = b""
-                while True:
-                    size = int(self.rfile.readline().strip().split(b";")[0], 16)
-                    if size == 0:
-                        self.rfile.readline()
-                        return out
-                    out += self.rfile.read(size)
+    def log_message(self, *args: Any) -> None:  # quiet
+        pass
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                if size == 0:
                     self.rfile.readline()
-            size = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(size)
-            if len(body) < size:  # the client gave up half-way: nothing arrived
-                raise ConnectionAbortedError("incomplete request body")
-            return body
+                    return out
+                out += self.rfile.read(size)
+                self.rfile.readline()
+        size = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(size)
+        if len(body) < size:  # the client gave up half-way: nothing arrived
+            raise ConnectionAbortedError("incomplete request body")
+        return body
 
-        def _send(self, status: int, payload: bytes, ctype: str = "application/json",
-                  extra: dict[str, str] | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(payload)))
-            for k, v in (extra or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(payload)
+    def _send(self, status: int, payload: bytes, ctype: str = "application/json",
+              extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(payload)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(payload)
 
-        def _reset(self) -> None:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       struct.pack("ii", 1, 0))
-            self.connection.close()
+    def _reset(self) -> None:
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
+    def _fault(self, fault: tuple[str, str] | None, phase: str, op: str) -> bool:
+        """Apply a fault of this phase; True when the request ends here."""
+        if fault is None or fault[1] != phase:
+            return False
+        kind = fault[0]
+        with self.rb.lock:
+            self.rb.faults_done[f"{kind}-{phase}"] += 1
+        if kind == "slow":
+            time.sleep(self.rb.faults.slow_seconds)
+            return False
+        if kind == "reset":
+            self._reset()
+        elif kind == "429":
+            self._send(429, b'{"message":"Too many requests"}', extra={"Retry-After": "0"})
+        elif kind == "graphql":
+            self._send(200, b'{"data":null,"errors":[{"message":"Internal error"}]}')
+        else:
+            self._send(500, b'{"message":"Internal server error"}')
+        return True
+
+    def do_POST(self) -> None:
+        try:
+            body = self._body()
+        except ConnectionAbortedError:
             self.close_connection = True
+            return
+        with self.rb.lock:
+            self.rb.requests += 1
+        if self.rb.redirect is not None:
+            self._send(self.rb.redirect[0], b"", extra={"Location": self.rb.redirect[1]})
+            return
+        status = self.rb.check_headers(self.headers)
+        if status == 401:
+            self._send(401, b'{"message":"Unauthorized"}')
+            return
+        try:
+            payload = json.loads(gzip.decompress(base64.b64decode(body)))
+        except (ValueError, OSError):
+            with self.rb.lock:
+                self.rb.violations.append("POST body is not base64(gzip(JSON))")
+            self._send(400, b'{"message":"Bad Request"}')
+            return
+        if status is not None:
+            self._send(status, b'{"message":"Bad Request"}')
+            return
+        op = _operation(payload["query"])
+        fault = self.rb.faults.draw(op)
+        if self._fault(fault, "before", op):
+            return
+        with self.rb.lock:
+            self.rb.calls.append((op, payload.get("variables") or {}))
+            self.rb.queries.setdefault(op, payload["query"])
+        try:
+            answer: dict[str, Any] = {"data": self.rb.handle(op, payload["variables"])}
+        except ValueError as exc:
+            answer = {"data": None, "errors": [{"message": str(exc)}]}
+        if self._fault(fault, "after", op):
+            return
+        self._send(200, json.dumps(answer).encode())
 
-        def _fault(self, fault: tuple[str, str] | None, phase: str, op: str) -> bool:
-            """Apply a fault of this phase; True when the request ends here."""
-            if fault is None or fault[1] != phase:
-                return False
-            kind = fault[0]
-            with server.lock:
-                server.faults_done[f"{kind}-{phase}"] += 1
-            if kind == "slow":
-                time.sleep(server.faults.slow_seconds)
-                return False
-            if kind == "reset":
-                self._reset()
-            elif kind == "429":
-                self._send(429, b'{"message":"Too many requests"}', extra={"Retry-After": "0"})
-            elif kind == "graphql":
-                self._send(200, b'{"data":null,"errors":[{"message":"Internal error"}]}')
-            else:
-                self._send(500, b'{"message":"Internal server error"}')
-            return True
+    def do_PUT(self) -> None:
+        try:
+            body = self._body()
+        except ConnectionAbortedError:
+            self.close_connection = True
+            return
+        token = self.path.split("/put/", 1)[-1].split("?", 1)[0]
+        if self.rb.put_redirect is not None:
+            self._send(self.rb.put_redirect[0], b"",
+                       extra={"Location": self.rb.put_redirect[1]})
+            return
+        fault = self.rb.faults.draw("PUT")
+        if self._fault(fault, "before", "PUT"):
+            return
+        status = self.rb.store(token, body, self.headers)
+        if self._fault(fault, "after", "PUT"):
+            return
+        if status == 200:
+            self.rb.ack(token)  # before the answer leaves: the client may act at once
+        self._send(status, b"")
 
-        def do_POST(self) -> None:
-            try:
-                body = self._body()
-            except ConnectionAbortedError:
-                self.close_connection = True
-                return
-            with server.lock:
-                server.requests += 1
-            if server.redirect is not None:
-                self._send(server.redirect[0], b"", extra={"Location": server.redirect[1]})
-                return
-            status = server.check_headers(self.headers)
-            if status == 401:
-                self._send(401, b'{"message":"Unauthorized"}')
-                return
-            try:
-                payload = json.loads(gzip.decompress(base64.b64decode(body)))
-            except (ValueError, OSError):
-                with server.lock:
-                    server.violations.append("POST body is not base64(gzip(JSON))")
-                self._send(400, b'{"message":"Bad Request"}')
-                return
-            if status is not None:
-                self._send(status, b'{"message":"Bad Request"}')
-                return
-            op = _operation(payload["query"])
-            fault = server.faults.draw(op)
-            if self._fault(fault, "before", op):
-                return
-            with server.lock:
-                server.calls.append((op, payload.get("variables") or {}))
-                server.queries.setdefault(op, payload["query"])
-            try:
-                answer: dict[str, Any] = {"data": server.handle(op, payload["variables"])}
-            except ValueError as exc:
-                answer = {"data": None, "errors": [{"message": str(exc)}]}
-            if self._fault(fault, "after", op):
-                return
-            self._send(200, json.dumps(answer).encode())
 
-        def do_PUT(self) -> None:
-            try:
-                body = self._body()
-            except ConnectionAbortedError:
-                self.close_connection = True
-                return
-            token = self.path.split("/put/", 1)[-1].split("?", 1)[0]
-            if server.put_redirect is not None:
-                self._send(server.put_redirect[0], b"",
-                           extra={"Location": server.put_redirect[1]})
-                return
-            fault = server.faults.draw("PUT")
-            if self._fault(fault, "before", "PUT"):
-                return
-            status = server.store(token, body, self.headers)
-            if self._fault(fault, "after", "PUT"):
-                return
-            if status == 200:
-                server.ack(token)  # before the answer leaves: the client may act at once
-            self._send(status, b"")
-
-    return Handler
+def _handler(server: RBServer) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (_Handler,), {"rb": server})
 
 
 class Catcher:
