@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.errors import InputError
-from app.upload._client import DEFAULT_URL, key_problem
+from app.upload._safety import DEFAULT_URL, key_problem
 
 PUBLIC_STORAGE = "11111111-1111-1111-1111-111111111111"
 REDBRICK_STORAGE = "22222222-2222-2222-2222-222222222222"

@@ -12,9 +12,19 @@ and holds, per destination (URL, organization, project) and per task name:
 
 It is an append-only log of JSON lines: every record is one ``write`` of one
 line to a file opened for appending, so a crash can at worst leave a torn last
-line, which loading skips; ``--restart`` appends a ``reset``. Closing compacts
-the log into a fresh file written atomically (temporary file + rename). The API
-key is never in it.
+line, which is cut off when the journal is next opened; ``--restart`` appends a
+``reset``. Closing compacts the log into a fresh file written atomically
+(temporary file + rename). The API key is never in it.
+
+Any other damage (a line that is no JSON, a record of the wrong types, a header
+that is not Segmap's; ``_journal_records``) is never guessed at: the file is kept
+aside as ``<journal>.damaged-<time>``, the journal is rebuilt from its whole
+records with a damage mark, and from then on every task that has no record since
+(``unsure``) is looked up in RedBrick by its name before it is created. Only
+``created`` records are trusted from a damaged file: a lost line may have been the
+one that said a task went up.
+
+One upload uses a journal at a time: a lock (``_locks``) named by the journal's path.
 """
 
 from __future__ import annotations
@@ -23,19 +33,15 @@ import contextlib
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.errors import InputError
+from app.errors import InputError, SegmapError
 from app.jsonio import write_bytes_atomic
-
-HEADER = {"journal": "segmap-upload", "version": 1}
-
-try:  # one upload per items list at a time (POSIX); elsewhere nothing stops two
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from app.upload._journal_records import DAMAGED, HEADER, parse
+from app.upload._locks import Held, hold
 
 
 def journal_path(items_path: Path) -> Path:
@@ -66,10 +72,15 @@ class TaskRecord:
     labels: dict[int, LabelRecord] = field(default_factory=dict)
     state: str | None = None  # None, "creating", "created"
     ids: dict[str, Any] = field(default_factory=dict)
+    absent: bool = False  # known not to be in RedBrick (a not_created record)
 
 
 class Journal:
-    """The journal of one items list, for one destination; safe to use from threads."""
+    """The journal of one items list, for one destination; safe to use from threads.
+
+    ``damage`` says what was wrong with the file when it was opened (None: nothing),
+    ``damaged_copy`` where the damaged file was kept.
+    """
 
     def __init__(self, path: Path | None, destination: str, *, restart: bool = False,
                  read_only: bool = False) -> None:
@@ -77,58 +88,98 @@ class Journal:
         self.destination = destination
         self.read_only = read_only or path is None
         self.tasks: dict[str, TaskRecord] = {}
+        self.damage: str | None = None
+        self.damaged_copy: Path | None = None
+        self.distrust = False  # rebuilt from a damaged file: see ``unsure``
         self._others: list[str] = []  # lines of other destinations, kept as they are
         self._lock = threading.Lock()
         self._fd: int | None = None
+        self._held: Held | None = None
         if self.read_only:
             if path is not None and path.exists():
                 self._load(self._read(path))
             return
         assert path is not None
+        self._held = hold(["journal", str(path.resolve())], f"with the journal {path}",
+                          str(path))
+        try:
+            self._open(path)
+        except BaseException:
+            self._held.release()
+            raise
+        if restart:
+            self._append({"t": None, "e": "reset"}, durable=True)
+
+    def _open(self, path: Path) -> None:
         try:
             self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
             raise InputError(f"Cannot write the upload journal {path}: {exc.strerror or exc}.",
                              "Make the items list's folder writable.") from None
-        if fcntl is not None:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(self._fd)
-                self._fd = None
-                raise InputError(f"Another upload of this items list is running (it holds "
-                                 f"{path}).", "Wait for it to finish, or stop it first.") from None
         text = self._read(path)
-        if not text:
+        torn = self._load(text)
+        if self.damage is not None:
+            self._set_aside(path)
+        elif torn:  # what a kill during a write leaves: that record never was
+            os.ftruncate(self._fd, os.fstat(self._fd).st_size
+                         - len(torn.encode("utf-8", "surrogateescape")))
+        if os.fstat(self._fd).st_size == 0:
             os.write(self._fd, (json.dumps(HEADER) + "\n").encode())
-        elif not text.endswith("\n"):
-            os.write(self._fd, b"\n")  # seal a torn last line so the next record stands alone
-        self._load(text)
-        if restart:
-            self._append({"t": None, "e": "reset"}, durable=True)
+
+    def _set_aside(self, path: Path) -> None:
+        """Keep the damaged file as ``<journal>.damaged-<time>`` and rebuild the journal
+        from its trusted records, with the damage mark first."""
+        assert self._fd is not None
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for n in range(100):
+            copy = path.with_name(f"{path.name}.damaged-{stamp}" + (f"-{n}" if n else ""))
+            try:
+                os.link(path, copy)  # the same bytes under the new name, in one step
+                break
+            except FileExistsError:
+                continue
+            except OSError:  # no hard links here: a copy
+                try:
+                    with open(copy, "xb") as fh:
+                        fh.write(path.read_bytes())
+                except FileExistsError:
+                    continue
+                except OSError as exc:
+                    raise InputError(f"Cannot keep the damaged upload journal {path} aside as "
+                                     f"{copy}: {exc.strerror or exc}.",
+                                     "Make the journal's folder writable.") from None
+                break
+        self.damaged_copy = copy
+        self.distrust = True
+        os.close(self._fd)
+        self._fd = None
+        self._compact()
+        self._fd = os.open(path, os.O_RDWR | os.O_APPEND)
 
     # -- reading ---------------------------------------------------------------------
 
     @staticmethod
     def _read(path: Path) -> str:
         try:
-            return path.read_text(encoding="utf-8", errors="replace")
+            return path.read_bytes().decode("utf-8", "surrogateescape")
         except OSError as exc:
             raise InputError(f"Cannot read the upload journal {path}: "
                              f"{exc.strerror or exc}.") from None
 
-    def _load(self, text: str) -> None:
-        for line in text.splitlines():
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue  # a torn last line after a crash
-            if not isinstance(rec, dict) or "e" not in rec:
-                continue
+    def _load(self, text: str) -> str:
+        """Take in the journal's trusted records; returns a torn last line ("" if none)."""
+        parsed = parse(text)
+        self.damage = parsed.damage
+        self.distrust = parsed.distrust or parsed.damage is not None
+        for line, rec in parsed.records:
             if rec.get("d") != self.destination:
                 self._others.append(line)
             else:
                 self._apply(rec)
+        if parsed.damage is not None:  # from a damaged file only "created" is believed
+            for task in self.tasks.values():
+                task.absent = False
+        return parsed.torn
 
     def _apply(self, rec: dict[str, Any]) -> None:
         event = rec["e"]
@@ -145,10 +196,11 @@ class Journal:
         elif event == "creating":
             task.state = "creating"
         elif event == "created":
-            task.state = "created"
-            task.ids = {k: rec.get(k) for k in ("dpId", "taskId", "taskIds")}
+            task.state, task.absent = "created", False
+            task.ids = {"dpId": rec.get("dpId"), "taskId": rec.get("taskId"),
+                        "taskIds": list(rec.get("taskIds") or [])}
         elif event == "not_created":
-            task.state = None
+            task.state, task.absent = None, True
 
     def uploaded_file(self, task: str, path: str, fp: list[int]) -> str | None:
         """RedBrick's path of a file uploaded earlier, if it has not changed since."""
@@ -167,6 +219,16 @@ class Journal:
         with self._lock:
             rec = self.tasks.get(task)
             return (rec.state, dict(rec.ids)) if rec else (None, {})
+
+    def unsure(self, task: str) -> bool:
+        """True when the task may be in RedBrick although the journal does not say it is
+        (a create was in flight, or the journal was damaged and nothing since says where
+        the task stands): look it up by name before creating it."""
+        with self._lock:
+            rec = self.tasks.get(task)
+            if rec is not None and rec.state == "creating":
+                return True
+            return self.distrust and (rec is None or rec.state is None and not rec.absent)
 
     # -- writing ---------------------------------------------------------------------
 
@@ -219,8 +281,12 @@ class Journal:
                             "segments": {str(k): v for k, v in lab.segments.items()}})
             if rec.state == "creating":
                 out.append({**base, "e": "creating"})
-        return [json.dumps(HEADER)] + self._others + [json.dumps(r, ensure_ascii=False)
-                                                      for r in out]
+            elif rec.absent:
+                out.append({**base, "e": "not_created"})
+        mark = [json.dumps({"e": DAMAGED, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+                ] if self.distrust else []
+        return [json.dumps(HEADER), *mark, *self._others,
+                *(json.dumps(r, ensure_ascii=False) for r in out)]
 
     def _compact(self) -> None:
         assert self.path is not None
@@ -232,11 +298,13 @@ class Journal:
                              "Make the items list's folder writable.") from None
 
     def close(self) -> None:
-        """Compact the log and release it."""
-        if self._fd is None:
-            return
+        """Compact the log and release it (and its lock)."""
         with self._lock:
             fd, self._fd = self._fd, None
-        with contextlib.suppress(OSError):
-            self._compact()
-        os.close(fd)
+        if fd is not None:
+            with contextlib.suppress(OSError, SegmapError):  # the log itself is whole
+                self._compact()
+            os.close(fd)
+        if self._held is not None:
+            self._held.release()
+            self._held = None

@@ -1,10 +1,12 @@
 """Upload an items list to a RedBrick project: the whole run, as one ``Work`` generator.
 
 Order (reference redbrick.md §5.3, with Segmap's checks first):
+the locks (one upload of a list to a project at a time, ``_locks``) ->
 ``getProjectSDK`` (the project must be ready; its taxonomy is the one validated
 against) -> local validation (errors block the upload) -> per-task checks of
 local files (a task with missing files uploads nothing) -> the journal (tasks
-created earlier are skipped; an interrupted createDatapoint is looked up) ->
+created earlier are skipped; an interrupted createDatapoint, and every task a
+damaged journal cannot vouch for, is looked up by name) ->
 ``validateAndConvertToImportFormat`` in batches (a rejected batch is asked
 about task by task, so one bad task does not sink the rest) -> ``getLabelStorage``
 -> per task, ``concurrency`` at a time: images, merged labels, createDatapoint.
@@ -45,6 +47,7 @@ from app.upload import _protocol as protocol
 from app.upload._client import AuthError, RedBrickClient
 from app.upload._credentials import REDBRICK_STORAGE, Credentials, Destination
 from app.upload._journal import Journal, journal_path
+from app.upload._locks import hold_upload
 from app.upload._preflight import task_problems
 from app.upload._report import TaskResult, TaskState, UploadProgress, UploadReport
 from app.upload._task_upload import TaskContext, upload_task
@@ -191,9 +194,14 @@ class _Run:
         started = time.monotonic()
         self.client.cancel.clear()
         opts = self.options
+        # Before anything else: a second upload of this list to this project stops here.
+        held = [] if opts.dry_run else hold_upload(self.dest.key, self.items.path,
+                                                   [t.to_json() for t in self.items.tasks])
         pool = ThreadPoolExecutor(max_workers=max(2, opts.concurrency),
                                   thread_name_prefix="segmap-upload")
         journal: Journal | None = None
+        if self.client.url_note:
+            self.notes.append(self.client.url_note)
         try:
             yield self.board.progress("Checking the RedBrick project")
             project = yield from self._call(pool, "Checking the RedBrick project",
@@ -205,6 +213,7 @@ class _Run:
             self._convert_masks()
             journal = Journal(path, self.dest.key, restart=opts.restart,
                               read_only=opts.dry_run)
+            self._journal_damage(journal)
             selected = self._select(journal)
             yield self.board.progress("Checking files")
             selected = yield from self._reconcile(pool, journal, selected)
@@ -236,6 +245,8 @@ class _Run:
                     self.board.update(r.index, state=TaskState.CANCELLED)
             if journal is not None:
                 journal.close()
+            for h in held:
+                h.release()
             self.client.on_retry = self._their_on_retry
 
     # -- before any task -------------------------------------------------------------
@@ -378,11 +389,26 @@ class _Run:
         self.board = _Board(results)
         return selected
 
+    def _journal_damage(self, journal: Journal) -> None:
+        """Say a damaged journal: what was wrong, where it is kept, what happens now."""
+        if journal.damage is None:
+            return
+        if journal.damaged_copy is not None:
+            self.warnings.append(
+                f"The upload journal {journal.path} was damaged ({journal.damage}); it is kept "
+                f"as {journal.damaged_copy}, and every task it does not show as created is "
+                "looked up in RedBrick by its name before it is created.")
+        else:
+            self.warnings.append(
+                f"The upload journal {journal.path} is damaged ({journal.damage}); an upload "
+                "keeps it aside and looks up every task it does not show as created first.")
+
     def _reconcile(self, pool: ThreadPoolExecutor, journal: Journal,
                    selected: list[tuple[int, str]]
                    ) -> Generator[UploadProgress, None, list[tuple[int, str]]]:
-        """Tasks whose createDatapoint was in flight when a run stopped: look them up."""
-        unsure = [(i, n) for i, n in selected if journal.state(n)[0] == "creating"]
+        """Tasks whose createDatapoint was in flight when a run stopped, and those a damaged
+        journal cannot vouch for: look them up by name."""
+        unsure = [(i, n) for i, n in selected if journal.unsure(n)]
         if not unsure or self.options.dry_run:
             return selected
 
@@ -392,7 +418,7 @@ class _Run:
         futures = {pool.submit(look, n): (i, n) for i, n in unsure}
         while not all(f.done() for f in futures):
             wait(list(futures), timeout=0.1)
-            yield self.board.progress("Checking tasks an interrupted run was creating")
+            yield self.board.progress("Checking tasks an earlier run may have created")
         existing = set()
         for future, (i, name) in futures.items():
             found = future.result()

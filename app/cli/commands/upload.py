@@ -53,7 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--restart", action="store_true", help="ignore the journal of earlier runs "
                    "(tasks that exist in RedBrick will then fail as duplicates)")
     p.add_argument("--journal", metavar="FILE", help="where to keep the journal that lets a "
-                   "re-run resume (default: ITEMS.upload-journal.jsonl beside the list)")
+                   "re-run resume (default: ITEMS.upload-journal.jsonl beside the list); "
+                   "whatever the journal, one upload of a list to a project runs at a time "
+                   "(locks in $XDG_STATE_HOME/segmap/upload-locks, gone when it ends)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 

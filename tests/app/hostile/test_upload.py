@@ -28,6 +28,7 @@ from app.upload import (
     load_credentials,
     typed_or_stored,
 )
+from app.upload._journal import Journal, journal_path
 from app.upload._protocol import get_project
 from tests.app.hostile.corpus_upload import (
     FOREIGN_HTTP,
@@ -35,9 +36,12 @@ from tests.app.hostile.corpus_upload import (
     REFUSED_URLS,
     credentials_with_folded_key,
     credentials_with_key_as_profile,
+    garble_line,
     key_with,
+    tear_last_line,
+    wrong_types,
 )
-from tests.app.rb_server import API_KEY, ORG, PROJECT, Catcher, make_items
+from tests.app.rb_server import API_KEY, ORG, PROJECT, Catcher, RBServer, make_items
 from tests.app.upload.test_upload_e2e import segmap_upload
 
 
@@ -206,3 +210,76 @@ def test_redaction_covers_escaped_and_quoted_spellings(key):
                  key.encode("unicode_escape").decode()]
     text = client.redact(" | ".join(spellings))
     assert key[:20] not in text and key[-12:] not in text, text
+
+
+# -- 5. damaged journals ------------------------------------------------------------------
+
+def test_a_torn_last_line_is_ignored_quietly(rb, tmp_path):
+    items_path = make_items(tmp_path, 3)
+    assert segmap_upload(rb, items_path)[1].ok
+    tear_last_line(journal_path(items_path))
+    ops_before = len(rb.ops())
+    _, report = segmap_upload(rb, items_path)
+    assert report.count(TaskState.EXISTING) == 3 and not report.warnings
+    assert rb.ops()[ops_before:] == ["getProjectSDK"]
+    assert not list(tmp_path.glob("*.damaged-*"))
+
+
+def test_a_damaged_journal_is_kept_aside_and_no_task_is_made_twice(tmp_path):
+    server = RBServer(accept_duplicates=True).start()  # a server that would take duplicates
+    try:
+        items_path = make_items(tmp_path, 6)
+        assert segmap_upload(server, items_path)[1].ok
+        journal = journal_path(items_path)
+        garble_line(journal, '"case-003-I"')
+        garble_line(journal, '"case-005-III"')
+        damaged = journal.read_bytes()
+        _, report = segmap_upload(server, items_path)
+        assert set(server.creations.values()) == {1}, server.creations
+        assert report.ok and report.count(TaskState.EXISTING) == 6
+        copies = list(tmp_path.glob("items.upload-journal.jsonl.damaged-*"))
+        assert len(copies) == 1 and copies[0].read_bytes() == damaged
+        warning = next(w for w in report.warnings if "damaged" in w)
+        assert str(copies[0]) in warning and "line" in warning
+        looked_up = [v["taskSearch"] for v in server.variables("tasksListSDK")]
+        assert sorted(looked_up) == ['"case-003-I"', '"case-005-III"']
+        # The new journal is whole again, and says it was rebuilt from a damaged one.
+        _, again = segmap_upload(server, items_path)
+        assert again.count(TaskState.EXISTING) == 6 and not again.warnings
+    finally:
+        server.stop()
+
+
+def test_records_of_the_wrong_types_are_damage_not_an_internal_error(rb, tmp_path):
+    items_path = make_items(tmp_path, 2)
+    assert segmap_upload(rb, items_path)[1].ok
+    wrong_types(journal_path(items_path))
+    _, report = segmap_upload(rb, items_path)
+    assert report.ok and report.count(TaskState.EXISTING) == 2
+    assert any("damaged" in w for w in report.warnings)
+    assert set(rb.creations.values()) == {1} and not rb.rejected_duplicates
+    assert len(list(tmp_path.glob("*.damaged-*"))) == 1
+
+
+def test_a_rebuilt_journal_stays_distrustful_until_tasks_are_checked(tmp_path):
+    path = tmp_path / "j.jsonl"
+    j = Journal(path, "d")
+    j.created("a", "dp", "t", ["t"])
+    j.close()
+    garble_line(path, '"a"')
+    j = Journal(path, "d")
+    assert j.damage is not None and j.damaged_copy is not None and j.damaged_copy.exists()
+    assert j.state("a") == (None, {}) and j.unsure("a") and j.unsure("b")
+    j.not_created("b")
+    assert not j.unsure("b")
+    # Killed here: the next run still knows the journal was rebuilt.
+    j2 = Journal(path, "d", read_only=True)
+    assert j2.damage is None and j2.unsure("a") and not j2.unsure("b")
+
+
+def test_a_journal_that_is_not_a_journal_is_damage(tmp_path):
+    path = tmp_path / "j.jsonl"
+    path.write_text('{"journal": "something-else"}\n{"d": "d", "t": "a", "e": "creating"}\n')
+    j = Journal(path, "d")
+    assert j.damage is not None and "line 1" in j.damage
+    j.close()
