@@ -135,11 +135,24 @@ def presign_uploads(client: RedBrickClient, org_id: str, project_id: str, task_i
 
 @dataclass(frozen=True)
 class Created:
-    """The ids RedBrick gave a new task."""
+    """The ids RedBrick gave a task; for one looked up, what it holds as far as RedBrick
+    said (``items``: its items as stored; ``series``: each series' name and item indices;
+    None: not said)."""
 
     dp_id: str | None
     task_id: str | None
     task_ids: list[str]
+    items: list[str] | None = None
+    series: list[tuple[str | None, list[int]]] | None = None
+
+    def holds(self, variables: dict[str, Any]) -> bool:
+        """True unless RedBrick said this task holds other items or series than the
+        ``createDatapoint`` ``variables`` would make."""
+        if self.items is not None and self.items != list(variables.get("items") or []):
+            return False
+        ours = [(s.get("name"), list(s.get("itemsIndices") or []))
+                for s in variables.get("seriesInfo") or [] if isinstance(s, dict)]
+        return self.series is None or self.series == ours
 
 
 def create_datapoint(client: RedBrickClient, variables: dict[str, Any],
@@ -170,5 +183,11 @@ def find_task(client: RedBrickClient, org_id: str, project_id: str, name: str) -
         datapoint = entry.get("datapoint") or {}
         if datapoint.get("name") == name:
             task_id = entry.get("taskId")
-            return Created(datapoint.get("dpId"), task_id, [task_id] if task_id else [])
+            items = datapoint.get("items")
+            series = datapoint.get("seriesInfo")
+            return Created(
+                datapoint.get("dpId"), task_id, [task_id] if task_id else [],
+                [str(i) for i in items] if isinstance(items, list) else None,
+                [(s.get("name"), list(s.get("itemsIndices") or [])) for s in series
+                 if isinstance(s, dict)] if isinstance(series, list) else None)
     return None

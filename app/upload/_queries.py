@@ -5,7 +5,9 @@ shards in repo/shards.py); whitespace aside they are the SDK's text token for
 token, which ``tests/app/upload/test_upload_protocol.py`` checks against the installed
 SDK. The one document the SDK does not send during an upload is ``TASKS_LIST``:
 it is the SDK's ``tasksListSDK`` (``project.export.list_tasks``) asking only for
-what Segmap needs to tell whether a task of a given name already exists.
+what Segmap needs to tell whether a task of a given name already exists, and
+whether it is the task Segmap would create (its items and series, fields of the
+SDK's ``datapoint_shard``).
 """
 
 from __future__ import annotations
@@ -222,7 +224,11 @@ TASKS_LIST = """
                 taskId
                 currentStageName
                 createdAt
-                datapoint { dpId name }
+                datapoint {
+                    dpId name
+                    items(presigned: false)
+                    seriesInfo { name itemsIndices }
+                }
             }
             cursor
         }

@@ -91,20 +91,41 @@ def upload_task(ctx: TaskContext, index: int, name: str, converted: dict[str, An
     _create(ctx, index, name, variables)
 
 
-def _create(ctx: TaskContext, index: int, name: str, variables: dict[str, Any]) -> None:
+def _ours(ctx: TaskContext, variables: dict[str, Any]) -> protocol.Created | None:
+    """The task of this name in the project, if it holds what ``variables`` would create."""
     dest = ctx.destination
+    found = protocol.find_task(ctx.client, dest.org_id, dest.project_id, variables["name"])
+    return found if found is not None and found.holds(variables) else None
+
+
+def _create(ctx: TaskContext, index: int, name: str, variables: dict[str, Any]) -> None:
     if ctx.client.cancel.is_set():
         raise Cancelled()
     ctx.journal.creating(name)
     ctx.update(index, state=TaskState.CREATING)
     try:
-        created = protocol.create_datapoint(
-            ctx.client, variables,
-            reconcile=lambda: protocol.find_task(ctx.client, dest.org_id, dest.project_id,
-                                                 variables["name"]))
+        created = protocol.create_datapoint(ctx.client, variables,
+                                            reconcile=lambda: _ours(ctx, variables))
     except TransientError:
         raise  # outcome unknown: the journal keeps "creating", the next run looks first
-    except RedBrickError:
+    except RedBrickError as exc:
+        if "already exist" in exc.message.lower():
+            # A create that worked but answered with an error fails this way ever after:
+            # the task there is ours when it holds what we would create.
+            found = _ours(ctx, variables)
+            if found is not None:
+                ctx.journal.created(name, found.dp_id, found.task_id, found.task_ids)
+                ctx.update(index, state=TaskState.EXISTING, dp_id=found.dp_id,
+                           task_id=found.task_id, task_ids=tuple(found.task_ids),
+                           note="RedBrick already had this task (an earlier attempt made it "
+                                "although RedBrick answered with an error): kept")
+                return
+            ctx.journal.not_created(name)
+            raise RedBrickError(
+                f"A task called {name!r} already exists in this project with other images, "
+                "so Segmap did not create another.",
+                "Rename this task in the items list, or delete the other one in RedBrick, "
+                "then upload again.", exc.detail) from None
         ctx.journal.not_created(name)  # an answer: the task was not created
         raise
     # Cancelled passes through too: a cancel during a backoff may follow an attempt

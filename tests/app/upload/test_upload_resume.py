@@ -1,7 +1,9 @@
-"""Resuming safely: two uploads of one list at once.
+"""Resuming safely: a create whose answer was an error, and two uploads of one list at once.
 
-One upload of a list to a project runs at a time, whatever journal each was given,
-and a killed upload leaves no lock behind.
+A task RedBrick made although it answered with an error is found and kept, not failed
+forever; a task of the same name with other images is not taken for ours. One upload
+of a list to a project runs at a time, whatever journal each was given, and a killed
+upload leaves no lock behind.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ import pytest
 from app.errors import SegmapError
 from app.items import load_items
 from app.progress import run
-from app.upload import Destination, UploadOptions, upload
+from app.upload import Destination, TaskState, UploadOptions, upload
 from app.upload._locks import UploadLocked, hold, lock_folder
 
-from ..rb_server import ORG, PROJECT, RBServer, make_items
-from .test_upload_e2e import fast_client
+from ..rb_server import ORG, PROJECT, Faults, RBServer, make_items
+from .test_upload_e2e import fast_client, segmap_upload
 
 OTHER_PROJECT = "33333333-aaaa-4bbb-8ccc-000000000004"
 
@@ -30,6 +32,45 @@ OTHER_PROJECT = "33333333-aaaa-4bbb-8ccc-000000000004"
 @pytest.fixture(autouse=True)
 def _state_home(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+# -- 6. a create that worked but answered with an error -------------------------------------
+
+def test_a_create_answered_with_an_error_is_found_and_kept_on_the_next_run(tmp_path):
+    faults = Faults(rate=1.0, kinds=("graphql",), phases=("after",),
+                    ops=frozenset({"createDatapointSDK"}))
+    server = RBServer(faults=faults).start()
+    try:
+        items_path = make_items(tmp_path, 3)
+        _, first = segmap_upload(server, items_path)
+        assert [t.state for t in first.tasks] == [TaskState.FAILED] * 3
+        assert len(server.datapoints) == 3  # RedBrick made them all the same
+        server.faults = Faults()
+        _, report = segmap_upload(server, items_path)
+        assert report.ok, [t.error for t in report.tasks]
+        assert report.count(TaskState.EXISTING) == 3
+        for t in report.tasks:
+            assert t.task_id == server.datapoints[t.name]["taskId"]
+            assert any("already" in n for n in t.notes)
+        assert set(server.creations.values()) == {1}
+        # Recorded: a third run asks RedBrick nothing about the tasks.
+        ops_before = len(server.ops())
+        _, again = segmap_upload(server, items_path)
+        assert again.count(TaskState.EXISTING) == 3
+        assert server.ops()[ops_before:] == ["getProjectSDK"]
+    finally:
+        server.stop()
+
+
+def test_a_task_of_the_same_name_with_other_images_is_not_ours(rb, tmp_path):
+    items_path = make_items(tmp_path, 1)
+    rb.datapoints["case-000-I"] = {"dpId": "x", "taskId": "y", "name": "case-000-I",
+                                   "items": ["org/proj/items/other/image.nii.gz"],
+                                   "seriesInfo": [{"name": "CT", "itemsIndices": [0]}]}
+    _, report = segmap_upload(rb, items_path)
+    task = report.tasks[0]
+    assert task.state == TaskState.FAILED and task.task_id is None
+    assert "already exists" in task.error and "other images" in task.error
 
 
 # -- 7. one upload of a list to a project at a time ------------------------------------------
