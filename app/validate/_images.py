@@ -43,10 +43,10 @@ _PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _DICOM_TYPE = FILE_TYPES["dcm"]
 _TEXT_TYPES = frozenset({FILE_TYPES["json"], FILE_TYPES["txt"], FILE_TYPES["html"]})
 _OBJECTS = {  # what a DICOM object is, when it is no image to segment
-    ObjectKind.SEG: "a DICOM SEG (a segmentation, not an image; RedBrick's CLI converts it "
-                    "with --dicom-seg into the image's segmentations)",
-    ObjectKind.RTSTRUCT: "an RT Structure Set (contours, not an image; RedBrick's CLI converts "
-                         "it with --rt-struct into the image's segmentations)",
+    ObjectKind.SEG: "a DICOM SEG (a segmentation, not an image: converted to NIfTI it "
+                    "belongs in the image's `segmentations`)",
+    ObjectKind.RTSTRUCT: "an RT Structure Set (contours, not an image: converted to NIfTI "
+                         "label maps they belong in the image's `segmentations`)",
     ObjectKind.SR: "a DICOM structured report (a document, not an image)",
 }
 _MODALITIES = {"RTPLAN": "an RT Plan (treatment parameters, no image)",
