@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from app.discover import Case, LabelTable, ScanResult
-from app.export import Conversion, convert_masks, guard_output, record_output
+from app.export import (
+    Conversion,
+    convert_masks,
+    guard_output,
+    record_output,
+    written_by_segmap,
+)
 from app.items import CONVERTED_FOLDER, ImportShape, ItemsList, SegmentMap, Series, Task, relpath
 from app.mapping._suggest import CONFIDENT, Matcher, Proposal, Suggestion, suggest_file
 from app.mapping._templates import Difference, Template, file_key
@@ -251,7 +257,10 @@ def build(scan: ScanResult, output: str | os.PathLike[str], *, matcher: Matcher 
     and ``force`` is False (``app.export.ReplaceRefused``), or when the list holds a name
     JSON cannot (``ItemsList.check_writable``)."""
     if write:
-        guard_output(Path(output).expanduser(), [*scan_inputs(scan), *inputs], force=force)
+        target = Path(output).expanduser()
+        # Segmap's own list, unchanged, read again by the scan: nothing of the user's is lost.
+        read = [] if written_by_segmap(target) else scan_inputs(scan)
+        guard_output(target, [*read, *inputs], force=force)
     out = Path(output).expanduser().resolve()
     base = out.parent
     matcher = matcher or Matcher()

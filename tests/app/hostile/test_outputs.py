@@ -94,6 +94,7 @@ def test_a_list_segmap_did_not_write_is_replaced_only_with_force(listed, tmp_pat
     assert written_by_segmap(curated) and replace_question(curated) is None
     assert _cli(capsys, "export", listed, "-o", curated)[0] == 0  # Segmap's own: no question
     curated.write_text(curated.read_text().replace("liver", "Liver"))  # edited by hand
+    assert "Liver" in curated.read_text()
     code, _, err = _cli(capsys, "export", listed, "-o", curated)
     assert code == 1 and "changed since Segmap wrote it" in err
 
@@ -106,6 +107,15 @@ def test_build_onto_an_existing_curated_list_asks_for_force(data, tmp_path, caps
     assert not (tmp_path / "nifti-masks").exists()  # nothing written before the refusal
     assert _cli(capsys, "build", data, "-o", curated, "-q", "--force")[0] == 0
     assert _cli(capsys, "build", data, "-o", curated, "-q")[0] == 0  # again: Segmap's own
+
+
+def test_build_into_the_scanned_folder_twice_replaces_its_own_list(data, capsys):
+    out = data / "built" / "items.json"  # the README's way: the list inside the data
+    assert _cli(capsys, "build", data, "-o", out, "-q")[0] == 0
+    assert _cli(capsys, "build", data, "-o", out, "-q")[0] == 0
+    out.write_text(out.read_text().replace('"Spleen"', '"Spleen, checked"'))  # curated
+    code, _, err = _cli(capsys, "build", data, "-o", out, "-q", "--force")  # and scanned
+    assert code == 1 and "is an input" in err and "Spleen, checked" in out.read_text()
 
 
 def test_build_onto_its_taxonomy_or_template_is_refused(data, tmp_path, capsys):

@@ -77,6 +77,8 @@ def test_template_from_decisions_leaves_out_conflicts():
 @pytest.mark.parametrize(("content", "message"), [
     ('["Liver"]', "not a mapping template"),
     ('{"values": {"one": "Liver"}}', "not a whole number"),
+    ('{"values": {"01": "Liver"}}', "not a whole number"),  # app.items.instance_id's rule
+    ('{"values": {"1_0": "Liver"}}', "not a whole number"),  # int() would read 10
     ('{"values": {"1": 5}}', "must be a category name"),
     ('{"values": {"1": ""}}', "must be a category name"),
 ])
