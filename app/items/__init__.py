@@ -1,7 +1,9 @@
 """The items list (RedBrick's import format) as one typed model, with RedBrick's rules.
 
 * the model: ``ItemsList``, ``Task``, ``Series``, ``SegmentMap``, ``Segment``, ``Category``;
-  ``load_items`` / ``parse_items``; unknown fields are carried through untouched;
+  ``load_items`` / ``parse_items``; unknown fields are carried through untouched; what
+  JSON cannot hold is refused with where it is (``ItemsList.check_writable``) or, in a
+  report, escaped (``json_safe``);
 * RedBrick's rules, once each: ``ImportShape``, ``MAX_ID``, ``instance_id`` (which
   segmentMap keys are ids; ``sdk_instance_id`` what the SDK reads), ``task_label`` (the name a task
   gets), ``sdk_path`` (how the CLI rewrites a path), ``file_type`` / ``uploadable`` (which
@@ -22,6 +24,7 @@ from app.items._model import (
     Series,
     Task,
     category_label,
+    json_safe,
     load_items,
     parse_items,
     task_label,
@@ -69,7 +72,7 @@ __all__ = [
     "OUTSIDE_FOLDER", "RENAMED_FOLDER", "VIDEO_EXTENSIONS", "AttributeInfo", "Category",
     "CategoryInfo", "ImportShape", "ItemsList", "PathRef", "PathRole", "Problem", "Segment",
     "SegmentMap", "Series", "Task", "Taxonomy", "category_label", "file_extension", "file_type",
-    "instance_id", "is_remote", "iter_paths", "load_items", "load_taxonomy", "mask_accepted",
-    "mask_converted", "parse_items", "rebase", "relpath", "sdk_color", "sdk_instance_id",
-    "sdk_path", "task_label", "task_paths", "uploadable", "walk", "walk_task"
+    "instance_id", "is_remote", "iter_paths", "json_safe", "load_items", "load_taxonomy",
+    "mask_accepted", "mask_converted", "parse_items", "rebase", "relpath", "sdk_color",
+    "sdk_instance_id", "sdk_path", "task_label", "task_paths", "uploadable", "walk", "walk_task"
 ]

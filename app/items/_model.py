@@ -413,6 +413,24 @@ class ItemsList:
                 yield ti, t, si, s
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every string UTF-8 cannot carry (a non-UTF-8 file name, read through
+    the file system's escapes) written with those characters escaped, ``case\\udcff``:
+    for reports (``--json``), which name such files, never for an items list, which must
+    not hold them (``ItemsList.check_writable``)."""
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:
+            return "".join(f"\\u{ord(c):04x}" if 0xD800 <= ord(c) < 0xE000 else c for c in obj)
+        return obj
+    if isinstance(obj, dict):
+        return {json_safe(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def _unwritable(obj: Any) -> tuple[str | None, Any]:
     """The first place in JSON-ready ``obj`` JSON cannot write (``series[0].items[3]``)
     and its value: a NaN or infinite float, or a string with a lone surrogate."""

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from app.items import ItemsList, task_label
+from app.items import ItemsList, json_safe, task_label
 from app.validate._codes import Code, Severity
 
 
@@ -35,21 +35,13 @@ class Finding:
         """The finding as the CLI prints it; a file name that is not UTF-8 (read through
         the file system's escapes) is written with its bytes escaped, ``case\\udcff``,
         as JSON cannot carry it."""
-        return {k: _utf8(v) if isinstance(v, str) else v
+        return {k: json_safe(v) if isinstance(v, str) else v
                 for k, v in dataclasses.asdict(self).items()}
 
     @property
     def is_error(self) -> bool:
         """True for findings that make the upload fail or store wrong labels."""
         return self.severity is Severity.ERROR
-
-
-def _utf8(text: str) -> str:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "".join(f"\\u{ord(c):04x}" if 0xD800 <= ord(c) < 0xE000 else c for c in text)
-    return text
 
 
 def finding(code: Code | str, message: str, task: str | None = None, series: int | None = None,

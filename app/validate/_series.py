@@ -46,8 +46,8 @@ from app.validate._values import (
 # Findings that make RedBrick's merge fail (or that it refuses) for the same reason.
 MERGE_BLOCKERS = frozenset({
     Code.MASK_SHARED, Code.MASK_LIST, Code.PNG_WITHOUT_BINARY, Code.FILES_MISALIGNED,
-    Code.MASK_DIMENSIONS, Code.MASK_SCALED, Code.FILE_MISSING, Code.FILE_UNREADABLE, Code.FILE_CORRUPT,
-    Code.NOT_NIFTI, Code.GZIP_NAME_MISMATCH, Code.REMOTE_FILE})
+    Code.MASK_DIMENSIONS, Code.MASK_SCALED, Code.FILE_MISSING, Code.FILE_UNREADABLE,
+    Code.FILE_CORRUPT, Code.NOT_NIFTI, Code.GZIP_NAME_MISMATCH, Code.REMOTE_FILE})
 
 
 class SeriesRun(SeriesContext):

@@ -11,7 +11,7 @@ from app.cli.commands.scan import notes
 from app.discover import ScanResult, scan
 from app.errors import InputError
 from app.export import ExportSummary, dicom_to_rename, export_items, guard_output
-from app.items import CONVERTED_FOLDER, ItemsList
+from app.items import CONVERTED_FOLDER, ItemsList, json_safe
 from app.mapping import (
     CONFIDENT,
     BuildResult,
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         report = result.to_json(scanned)
         report["template_saved"] = str(Path(args.save_template)) if args.save_template else None
         report["renamed"] = [r.to_json() for r in names.renamed] if names else []
-        print_json(report)
+        print_json(json_safe(report))  # a non-UTF-8 name left out is named, escaped
     else:
         print(human(result, scanned, names))
     return 0

@@ -7,7 +7,7 @@ import argparse
 from app.cli._common import add_dcm_names_argument, print_json
 from app.errors import InputError
 from app.export import export_items
-from app.items import ItemsList, load_items
+from app.items import ItemsList, json_safe, load_items
 
 NAME = "export"
 HELP = ("Write an items list to another place with its paths made relative to that place "
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     summary = export_items(items, args.output, args.root, dcm_names=args.dcm_names,
                            force=args.force)
     if args.json:
-        print_json(summary.to_json())
+        print_json(json_safe(summary.to_json()))  # an output path that is not UTF-8
     else:
         print(f"Wrote {summary.path}: {summary.tasks} task(s), {summary.series} series, "
               f"{summary.segmentation_files} segmentation file(s); paths relative to "

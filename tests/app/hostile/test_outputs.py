@@ -251,3 +251,15 @@ def test_dev_zero_as_the_list_is_refused_without_reading_it(tmp_path, capsys):
         code, _, err = _cli(capsys, *argv)
         assert code == 1 and "character device" in err
     shutil.rmtree(tmp_path / "o.json", ignore_errors=True)
+
+
+def test_build_and_export_json_reports_name_a_non_utf8_file_escaped(data, tmp_path, capsys):
+    odd = data / corpus.non_utf8(b"odd\xff")
+    image(odd / "scan.nii.gz", shape=SHAPE)  # unpaired: in the report, not the list
+    code, out, _ = _cli(capsys, "build", data, "-o", tmp_path / "b" / "items.json", "-q", "--json")
+    report = json.loads(out)
+    assert code == 0 and any("odd\\udcff" in u["file"] for u in report["unpaired"])
+    listed = corpus.items_list(tmp_path / "l", {"items": "x.nii.gz"})
+    target = tmp_path / corpus.non_utf8(b"out\xff") / "items.json"
+    code, out, _ = _cli(capsys, "export", listed, "-o", target, "--json")
+    assert code == 0 and "out\\udcff" in json.loads(out)["path"]
