@@ -1,10 +1,13 @@
 """Direct upload to RedBrick AI: the SDK's protocol with ``requests``, safely and resumably.
 
-Modules: ``client`` (transport and retries), ``queries`` and ``protocol`` (the
-operations), ``datapoint`` (the SDK's local steps on converted tasks),
-``credentials`` (API key, organization, project), ``journal`` (resume),
-``preflight`` (local checks), ``task_upload`` (one task), ``uploader`` (a run),
-``report`` (statuses and summary).
+Modules: ``client`` (transport and retries), ``safety`` (the key goes only to the
+named host, over https unless it is this computer; never in an error), ``queries``
+and ``protocol`` (the operations), ``datapoint`` (the SDK's local steps on converted
+tasks), ``credentials`` (API key, organization, project), ``journal`` and
+``journal_records`` (resume; a damaged journal is set aside, its tasks looked up),
+``locks`` (one upload of a list to a project at a time), ``preflight`` (local
+checks), ``task_upload`` (one task), ``uploader`` (a run), ``report`` (statuses and
+summary).
 """
 
 from app.upload._client import (
@@ -30,6 +33,7 @@ from app.upload._credentials import (
     typed_or_stored,
 )
 from app.upload._journal import Journal, journal_path
+from app.upload._locks import UploadLocked
 from app.upload._protocol import Project, get_project, project_taxonomy
 from app.upload._report import TaskResult, TaskState, UploadProgress, UploadReport
 from app.upload._uploader import UploadBlocked, UploadOptions, upload
@@ -38,7 +42,7 @@ __all__ = [
     "DEFAULT_URL", "PUBLIC_STORAGE", "REDBRICK_STORAGE", "AuthError", "Credentials",
     "CredentialsError", "Destination", "Journal", "Project", "RedBrickClient", "RedBrickError",
     "RetryPolicy", "TaskResult", "TaskState", "Timeouts", "TransientError", "UploadBlocked",
-    "UploadOptions", "UploadProgress", "UploadReport", "api_url", "check_id", "get_project",
-    "journal_path", "load_credentials", "parse_storage", "project_taxonomy",
+    "UploadLocked", "UploadOptions", "UploadProgress", "UploadReport", "api_url", "check_id",
+    "get_project", "journal_path", "load_credentials", "parse_storage", "project_taxonomy",
     "resolve_destination", "typed_or_stored", "upload"
 ]

@@ -97,15 +97,15 @@ def parse_storage(value: str | None) -> str:
 def check_key(key: str, source: str) -> str:
     """The key, stripped; an error naming ``source`` when it cannot be a RedBrick key."""
     key = key.strip()
+    if len(key) != KEY_LENGTH:
+        raise CredentialsError(
+            f"The API key from {source} has {len(key)} characters; RedBrick keys have "
+            f"{KEY_LENGTH}.", "Copy the key again from RedBrick AI (Integrations > API keys).")
     problem = key_problem(key)
     if problem is not None:
         raise CredentialsError(
             f"The API key from {source} {problem}, which no RedBrick key has.",
             "Copy the key again from RedBrick AI (Integrations > API keys), on one line.")
-    if len(key) != KEY_LENGTH:
-        raise CredentialsError(
-            f"The API key from {source} has {len(key)} characters; RedBrick keys have "
-            f"{KEY_LENGTH}.", "Copy the key again from RedBrick AI (Integrations > API keys).")
     return key
 
 
