@@ -15,6 +15,8 @@ its SDK turns their values into labels, is decided in ``app.items`` and
 * masks: ``census`` (values and voxel counts, streamed), with each label map's non-zero
   runs kept in ``RUNS`` for a later merge;
 * DICOM: ``scan_dicom``, ``load_dicom_volume``, ``DicomSeries``;
+* limits: ``require_memory`` (an allocation refused before it is made, naming the file),
+  ``available_memory``, ``size_text``;
 * folders: ``walk_folder`` (what a scan looks into: hidden entries skipped, links followed
   once).
 """
@@ -30,6 +32,7 @@ from app.readers._formats import (
     volume_format,
 )
 from app.readers._hints import ImageHints, image_hints
+from app.readers._limits import available_memory, require_memory, size_text
 from app.readers._nifti import (
     NiftiHeader,
     NiftiInfo,
@@ -51,9 +54,9 @@ from app.readers.dicom import DicomSeries, ObjectKind, load_dicom_volume, scan_d
 __all__ = [
     "NIFTI_SUFFIXES", "NRRD_SUFFIXES", "RUNS", "VOLUME_SUFFIXES", "Census", "DicomSeries", "Format",
     "ImageHints", "NiftiHeader", "NiftiInfo", "NrrdInfo", "ObjectKind", "RunCache", "Runs",
-    "ValueFlag", "census", "dicom_image_series", "image_grid", "image_hints", "is_volume_name",
+    "ValueFlag", "available_memory", "census", "dicom_image_series", "image_grid", "image_hints", "is_volume_name",
     "iter_raw", "load_dicom_volume", "load_image", "mask_as_nifti", "nifti_bytes", "nifti_info",
     "nonzero", "nonzero_in", "nrrd_info", "open_nifti_stream", "read_nrrd", "read_raw",
-    "save_nifti", "scan_dicom", "split_suffix", "tally_chunks", "value_text", "volume_format",
+    "require_memory", "save_nifti", "scan_dicom", "size_text", "split_suffix", "tally_chunks", "value_text", "volume_format",
     "walk_folder"
 ]

@@ -211,7 +211,8 @@ def census(path: str | os.PathLike[str], info: niio.NiftiInfo | None = None,
     record: list[tuple[np.ndarray, ...]] | None = (
         [] if keep_runs and not info.scaled and info.dtype.kind == "u" and info.dtype.itemsize <= 2
         else None)
-    t = tally_chunks(chunks, record)
+    with np.errstate(over="ignore", invalid="ignore"):  # a huge scl_slope overflows to inf:
+        t = tally_chunks(chunks, record)  # counted and flagged non-finite, not warned about
     if record is not None:
         runs.RUNS.put(info.path, Runs(
             np.concatenate([r[0] for r in record]) if record else np.empty(0, np.int64),

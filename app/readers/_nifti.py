@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import logging
+import math
 import os
 import queue
 import threading
@@ -24,7 +26,13 @@ import numpy as np
 from isal import igzip, isal_zlib
 
 from app.errors import VolumeReadError
-from app.jsonio import atomic_path
+from app.jsonio import atomic_path, open_regular
+from app.readers._limits import (
+    DEFLATE_MAX_RATIO,
+    out_of_memory,
+    require_memory,
+    size_text,
+)
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Every NIfTI file save_nifti writes says so in its header's descrip field (80 bytes,
@@ -37,6 +45,11 @@ _GZIP_ERRORS: tuple[type[BaseException], ...] = (
     gzip.BadGzipFile, EOFError, cast(type[BaseException], isal_zlib.error), zlib.error)
 
 NiftiHeader = nib.Nifti1Header | nib.Nifti2Header
+# nibabel logs the header problems it fixes (an odd vox_offset) to stderr; Segmap's
+# header checks go through this logger, which prints nothing and is no one else's.
+_QUIET = logging.getLogger("segmap.readers.nibabel_checks")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
 
 
 @dataclass(frozen=True)
@@ -56,8 +69,8 @@ class NiftiInfo:
 
     @property
     def nbytes(self) -> int:
-        """Size of the voxel payload in bytes."""
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        """Size of the voxel payload in bytes (exact: ``nifti_info`` checked the file holds it)."""
+        return math.prod(self.shape) * self.dtype.itemsize
 
     @property
     def scaled(self) -> bool:
@@ -79,25 +92,31 @@ class NiftiInfo:
         return text[len(SEGMAP_MARK):].strip() or "output"
 
 
-def open_nifti_stream(path: Path) -> tuple[BinaryIO, bool]:
+def _open(path: Path) -> tuple[BinaryIO, bool, int]:
+    """(voxel stream, gzipped, size of the file on disk): see ``open_nifti_stream``."""
+    fh = open_regular(path, "NIfTI file", VolumeReadError)
     try:
-        fh: BinaryIO = open(path, "rb")  # noqa: SIM115 - returned to the caller
-    except FileNotFoundError:
-        raise VolumeReadError(f"File not found: {path}", "Check the path.") from None
-    except IsADirectoryError:
-        raise VolumeReadError(
-            f"{path} is a folder, but a NIfTI file is expected.",
-            "Point to the .nii or .nii.gz file itself.",
-        ) from None
-    except PermissionError:
-        raise VolumeReadError(f"Permission denied reading {path}.") from None
+        size = os.fstat(fh.fileno()).st_size
+        magic = fh.read(2)
+        fh.seek(0)
     except OSError as exc:
-        raise VolumeReadError(f"Cannot open {path}: {exc.strerror or exc}") from None
-    magic = fh.read(2)
-    fh.seek(0)
+        fh.close()
+        raise VolumeReadError(f"Cannot read {path}: {exc.strerror or exc}") from None
     if magic == GZIP_MAGIC:
-        return igzip.IGzipFile(fileobj=fh, mode="rb"), True  # type: ignore[return-value]
-    return fh, False
+        stream = igzip.IGzipFile(fileobj=fh, mode="rb")
+        stream.myfileobj = fh  # type: ignore[assignment]  # closed with the stream
+        return stream, True, size  # type: ignore[return-value]
+    return fh, False, size
+
+
+def open_nifti_stream(path: Path) -> tuple[BinaryIO, bool]:
+    """The voxel stream of a NIfTI file (inflating when gzipped), and whether it is gzipped.
+
+    Only a regular file is opened: a FIFO or a device is refused by what it is, never
+    waited on or read forever. Closing the stream closes the file.
+    """
+    stream, gz, _ = _open(path)
+    return stream, gz
 
 
 def _gzip_error(path: Path, exc: BaseException) -> VolumeReadError:
@@ -110,16 +129,8 @@ def _gzip_error(path: Path, exc: BaseException) -> VolumeReadError:
     )
 
 
-def nifti_info(path: str | os.PathLike[str]) -> NiftiInfo:
-    """Read and check the header of a NIfTI-1 or NIfTI-2 file (gzipped or not)."""
-    p = Path(path)
-    stream, gz = open_nifti_stream(p)
-    try:
-        block = stream.read(540)
-    except _GZIP_ERRORS as exc:
-        raise _gzip_error(p, exc) from None
-    finally:
-        stream.close()
+def _header_class(p: Path, block: bytes) -> tuple[type[NiftiHeader], int]:
+    """The header class and NIfTI version a file's first bytes announce."""
     if len(block) < 348:
         raise VolumeReadError(
             f"{p} is not a NIfTI file: only {len(block)} bytes long.",
@@ -127,7 +138,6 @@ def nifti_info(path: str | os.PathLike[str]) -> NiftiInfo:
         )
     sizeof = int.from_bytes(block[:4], "little")
     swapped = int.from_bytes(block[:4], "big")
-    header_cls: type[nib.Nifti1Header] | type[nib.Nifti2Header]
     if 348 in (sizeof, swapped):
         header_cls, version, magic = nib.Nifti1Header, 1, block[344:348]
     elif 540 in (sizeof, swapped) and len(block) >= 540:
@@ -147,17 +157,88 @@ def nifti_info(path: str | os.PathLike[str]) -> NiftiInfo:
             f"{p} has no NIfTI magic string (it may be an old ANALYZE file).",
             "Save it as NIfTI (.nii.gz).",
         )
+    return header_cls, version
+
+
+_BROKEN_HINT = "The file was written wrongly; export it again from the program that made it."
+
+
+def _broken(p: Path, what: str) -> VolumeReadError:
+    return VolumeReadError(f"{p} has a broken NIfTI header: {what}.", _BROKEN_HINT)
+
+
+def _check_header(p: Path, shape: tuple[int, ...], affine: np.ndarray, offset: int,
+                  version: int) -> None:
+    """Refuse what no reader can place or read: no voxels, no world position, voxels
+    inside the header."""
+    if not shape or min(shape) < 1:
+        dims = "x".join(map(str, shape)) or "none"
+        raise _broken(p, f"its dimensions are {dims} (each must be at least 1)")
+    if not np.isfinite(affine).all():
+        raise _broken(p, "its affine (sform/qform) holds NaN or infinite values, so its "
+                         "voxels have no place in space")
+    if offset < (348 if version == 1 else 540):
+        # nibabel (and RedBrick's SDK with it) reads a vox_offset of 0 as it stands: the
+        # header's own bytes become labels. Reading from byte 352 instead would give other
+        # labels than RedBrick, silently; the file is refused instead.
+        raise _broken(p, f"its vox_offset is {offset}, which puts the voxels inside the "
+                         "header (nibabel and RedBrick would read the header's bytes as labels)")
+
+
+def _check_size(p: Path, shape: tuple[int, ...], dtype: np.dtype, offset: int, gz: bool,
+                size: int) -> None:
+    """Refuse a header that claims more voxel data than its file can hold (a stat's cost)."""
+    nbytes = math.prod(shape) * dtype.itemsize
+    what = f"{'x'.join(map(str, shape))} {dtype.name} voxels ({size_text(nbytes)})"
+    if gz:
+        if offset + nbytes > DEFLATE_MAX_RATIO * size:
+            raise _broken(p, f"it claims {what}, more than a gzip file of {size_text(size)} "
+                             f"can hold (deflate inflates at most {DEFLATE_MAX_RATIO} times)")
+        return
+    if offset + nbytes <= size:
+        return
+    if offset + nbytes > 1000 * size:
+        raise _broken(p, f"it claims {what} from byte {offset}, but the file holds "
+                         f"{size_text(size)}")
+    raise VolumeReadError(
+        f"{p} is truncated: the header announces {nbytes} bytes of voxel data "
+        f"({'x'.join(map(str, shape))} {dtype.name}) from byte {offset}, the file holds "
+        f"{size}.", "The file was not written or copied completely; export it again.")
+
+
+def nifti_info(path: str | os.PathLike[str]) -> NiftiInfo:
+    """Read and check the header of a NIfTI-1 or NIfTI-2 file (gzipped or not).
+
+    Costs one header read and a stat: a header whose sizes the file cannot hold, or
+    whose dimensions, affine or vox_offset no reader can use, is refused here, before
+    anything streams or allocates.
+    """
+    p = Path(path)
+    stream, gz, size = _open(p)
+    try:
+        block = stream.read(540)
+    except _GZIP_ERRORS as exc:
+        raise _gzip_error(p, exc) from None
+    finally:
+        stream.close()
+    header_cls, version = _header_class(p, block)
     try:
         # The fixed header only: extensions (TotalSegmentator's label names) follow it
         # and are read by whoever needs them, not here.
-        header = header_cls.from_fileobj(io.BytesIO(block[: 348 if version == 1 else 540]))
-        shape = tuple(int(s) for s in header.get_data_shape())
-        dtype = header.get_data_dtype()
-        affine = np.asarray(header.get_best_affine(), dtype=np.float64)
-        offset = int(header.get_data_offset())
-        slope, inter = header.get_slope_inter()
+        with np.errstate(all="ignore"):  # a broken qform warns; it is refused below
+            header = header_cls.from_fileobj(io.BytesIO(block[: 348 if version == 1 else 540]),
+                                             check=False)
+            # nibabel's checks, raising what it refuses; what it fixes is not printed.
+            header.check_fix(logger=_QUIET)
+            shape = tuple(int(s) for s in header.get_data_shape())
+            dtype = header.get_data_dtype()
+            affine = np.asarray(header.get_best_affine(), dtype=np.float64)
+            offset = int(header.get_data_offset())
+            slope, inter = header.get_slope_inter()
     except Exception as exc:  # nibabel raises many kinds for a broken header
-        raise VolumeReadError(f"{p} has a broken NIfTI header: {exc}") from None
+        raise _broken(p, str(exc)) from None
+    _check_header(p, shape, affine, offset, version)
+    _check_size(p, shape, dtype, offset, gz, size)
     return NiftiInfo(
         path=p,
         header=header,
@@ -165,7 +246,7 @@ def nifti_info(path: str | os.PathLike[str]) -> NiftiInfo:
         shape=shape,
         dtype=dtype,
         affine=affine,
-        offset=max(offset, 348 if version == 1 else 540),
+        offset=offset,
         gzipped=gz,
         slope=None if slope is None else float(slope),
         inter=None if inter is None else float(inter),
@@ -223,13 +304,28 @@ def read_raw(info: NiftiInfo) -> np.ndarray:
     its memory: writing to it never touches the file.
     """
     _check_plain_dtype(info)
-    buf = np.empty(info.nbytes, dtype=np.uint8)
+    buf = allocate(info.path, info.nbytes, np.uint8, voxels_text(info))
     with _payload(info) as stream:
         _read_chunk(stream, buf, info.nbytes, info, 0)
     arr = buf.view(info.dtype)
-    if not info.dtype.isnative:
-        arr = arr.byteswap().view(info.dtype.newbyteorder("="))
+    if not info.dtype.isnative:  # in place: a copy would double the memory
+        arr = arr.byteswap(inplace=True).view(info.dtype.newbyteorder("="))
     return arr.reshape(info.shape, order="F")
+
+
+def voxels_text(info: NiftiInfo) -> str:
+    """``its 512x512x300 uint16 voxels``, for a message about memory."""
+    return f"its {'x'.join(map(str, info.shape))} {info.dtype.name} voxels"
+
+
+def allocate(path: Path, nbytes: int, dtype: np.typing.DTypeLike, what: str) -> np.ndarray:
+    """``np.empty`` of ``nbytes`` bytes of ``dtype``, once the memory is known to be free;
+    an allocation the system refuses anyway is an error naming ``path``."""
+    require_memory(path, nbytes, what)
+    try:
+        return np.empty(nbytes // np.dtype(dtype).itemsize, dtype=dtype)
+    except MemoryError:
+        raise out_of_memory(path, nbytes, what) from None
 
 
 def _read_full(stream: BinaryIO, view: memoryview) -> int:
@@ -376,9 +472,21 @@ def save_nifti(img: nib.Nifti1Image | nib.Nifti2Image, path: str | os.PathLike[s
     before = header["descrip"].copy()
     header["descrip"] = f"{SEGMAP_MARK} {what}"[:79].encode("latin-1", errors="replace")
     try:
-        data = nifti_bytes(img) if target.name.endswith(".gz") else img.to_bytes()
+        with atomic_path(target) as tmp:
+            _stream_image(img, tmp, target.name.endswith(".gz"))
     finally:
         header["descrip"] = before
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
     return target
+
+
+def _stream_image(img: nib.Nifti1Image | nib.Nifti2Image, path: Path, gz: bool) -> None:
+    """Write ``img`` to ``path`` as nibabel writes it, streamed: no copy of the volume is
+    made in memory (``to_bytes`` would need one the size of the volume). Gzipped with
+    ISA-L at level 1, with no name or time stamp, as ``nifti_bytes``."""
+    with open(path, "wb") as raw:
+        if not gz:
+            img.to_file_map({"image": nib.FileHolder(fileobj=raw)})
+            return
+        with igzip.IGzipFile(filename="", mode="wb", fileobj=raw, compresslevel=1,
+                             mtime=0) as stream:
+            img.to_file_map({"image": nib.FileHolder(fileobj=stream)})

@@ -12,6 +12,7 @@ spatial ones.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,8 @@ import numpy as np
 
 from app.errors import VolumeReadError
 from app.geometry import Grid
+from app.jsonio import open_regular, regular_file
+from app.readers._limits import DEFLATE_MAX_RATIO, require_memory, size_text
 
 # Sign flips from each NRRD space to RAS; spaces with "-time" add a time axis.
 _TO_RAS = {
@@ -51,30 +54,40 @@ def _error(path: Path, what: str) -> VolumeReadError:
                            "Save it again from Slicer or ITK as .nrrd (gzip encoding).")
 
 
+_MAX_LINE = 1 << 16  # bytes: no header line is longer (a binary file has no lines)
+_HEADER_ERRORS = (ValueError, TypeError, IndexError, KeyError, StopIteration)
+
+
 def _read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The parsed header fields of an NRRD file (values as pynrrd types them)."""
     import nrrd
 
     p = Path(path)
-    try:
-        with open(p, "rb") as fh:
-            lines = []
-            for raw in fh:  # the header ends at the first blank line (attached data follows)
+    with open_regular(p, "NRRD file", VolumeReadError) as fh:
+        lines: list[str] = []
+        try:
+            while len(lines) <= 10000:
+                raw = fh.readline(_MAX_LINE)
+                # The header ends at the first blank line (attached data follows).
                 line = raw.decode("ascii", errors="replace").rstrip("\r\n")
                 if not line:
                     break
+                if not lines and not line.startswith("NRRD"):
+                    raise _error(p, "it does not start with NRRD's magic line")
                 lines.append(line)
-                if len(lines) > 10000:
-                    raise _error(p, "no end of header")
+            else:
+                raise _error(p, "no end of header")
+        except OSError as exc:
+            raise VolumeReadError(f"Cannot read {p}: {exc.strerror or exc}") from None
+    if not lines:
+        raise _error(p, "the file is empty (0 bytes)" if not raw else
+                     "it does not start with NRRD's magic line")
+    try:
         return dict(nrrd.read_header(lines))
-    except FileNotFoundError:
-        raise VolumeReadError(f"File not found: {p}", "Check the path.") from None
-    except IsADirectoryError:
-        raise VolumeReadError(f"{p} is a folder, not an NRRD file.") from None
-    except OSError as exc:
-        raise VolumeReadError(f"Cannot read {p}: {exc.strerror or exc}") from None
     except nrrd.NRRDError as exc:
         raise _error(p, str(exc)) from None
+    except _HEADER_ERRORS as exc:  # pynrrd's parsers raise these for malformed fields
+        raise _error(p, f"a malformed header field ({exc})") from None
 
 
 def _header_grid(header: dict[str, Any], path: Path) -> tuple[Grid, tuple[int, ...]]:
@@ -82,6 +95,9 @@ def _header_grid(header: dict[str, Any], path: Path) -> tuple[Grid, tuple[int, .
     sizes = [int(s) for s in header.get("sizes", [])]
     if not sizes:
         raise _error(path, "no sizes")
+    if min(sizes) < 1:
+        raise _error(path, f"its header is broken: sizes {' '.join(map(str, sizes))} (each "
+                           "must be at least 1)")
     directions = header.get("space directions")
     if directions is not None:
         dirs = np.asarray(directions, dtype=np.float64)
@@ -111,6 +127,9 @@ def _header_grid(header: dict[str, Any], path: Path) -> tuple[Grid, tuple[int, .
     shape = tuple(sizes[i] for i in spatial) + (1,) * (3 - len(spatial))
     if len(spatial) < 3:  # a 2-D image: give the missing axis a unit step along the normal
         affine[:3, len(spatial):3] = np.eye(3)[:, len(spatial):3]
+    if not np.isfinite(affine).all():
+        raise _error(path, "its header is broken: its space directions or origin hold NaN or "
+                           "infinite values")
     return Grid.of(shape, affine), spatial
 
 
@@ -118,8 +137,44 @@ def nrrd_info(path: str | os.PathLike[str]) -> NrrdInfo:
     """The header and grid of an NRRD file, without reading its voxels."""
     p = Path(path)
     header = _read_header(p)
-    grid, spatial = _header_grid(header, p)
+    try:
+        grid, spatial = _header_grid(header, p)
+    except (ValueError, TypeError, IndexError) as exc:  # ragged or non-numeric geometry
+        raise _error(p, f"its geometry fields are malformed ({exc})") from None
     return NrrdInfo(p, header, grid, spatial)
+
+
+def _data_file(info: NrrdInfo) -> Path:
+    """The file holding the voxels: the header's own file, or its detached data file."""
+    name = info.header.get("data file", info.header.get("datafile"))
+    if name is None:
+        return info.path
+    data = Path(str(name))
+    return data if data.is_absolute() else info.path.parent / data
+
+
+def _check_claim(info: NrrdInfo) -> None:
+    """Refuse, before pynrrd reads anything, a data file that is no regular file, a size
+    the data cannot hold, or voxels the free memory cannot hold."""
+    import nrrd
+
+    data = _data_file(info)
+    if data != info.path and not os.path.lexists(data):
+        return  # read_nrrd says the data file is missing
+    size = regular_file(data, "NRRD data file", VolumeReadError).st_size
+    try:
+        dtype = nrrd.reader._determine_datatype(info.header)
+    except (nrrd.NRRDError, KeyError) as exc:
+        raise _error(info.path, f"its type cannot be read ({exc})") from None
+    sizes = [int(s) for s in info.header["sizes"]]
+    claim = math.prod(sizes) * dtype.itemsize
+    what = f"{'x'.join(map(str, sizes))} {dtype.name} voxels ({size_text(claim)})"
+    encoding = str(info.header.get("encoding", "")).lower()
+    if (encoding == "raw" and claim > size) or (
+            encoding in ("gzip", "gz") and claim > DEFLATE_MAX_RATIO * size):
+        raise _error(info.path, f"its header is broken or its data cut short: it claims "
+                                f"{what}, but {data.name} holds {size_text(size)}")
+    require_memory(info.path, claim, f"its {what}")
 
 
 def read_nrrd(path: str | os.PathLike[str]) -> tuple[np.ndarray, Grid]:
@@ -128,6 +183,7 @@ def read_nrrd(path: str | os.PathLike[str]) -> tuple[np.ndarray, Grid]:
 
     p = Path(path)
     info = nrrd_info(p)
+    _check_claim(info)
     try:
         data = nrrd.read(str(p), index_order="F")[0]
     except FileNotFoundError as exc:

@@ -152,7 +152,7 @@ def test_cli_census_json(tmp_path, capsys):
 def test_cli_census_bad_file_is_one_line_no_traceback(tmp_path, capsys):
     assert main(["census", str(tmp_path / "missing.nii.gz")]) == 1
     err = capsys.readouterr().err
-    assert "error: File not found" in err and "Traceback" not in err
+    assert "error: NIfTI file not found" in err and "Traceback" not in err
 
 
 def test_census_keeps_the_runs_the_merge_rebuilds_voxels_from(tmp_path):
