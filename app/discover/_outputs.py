@@ -20,12 +20,15 @@ tables whose categories become suggestions, never cases.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.discover._sidecars import is_items_list
+from app.errors import InputError
 from app.items import CONVERTED_FOLDER, OUTSIDE_FOLDER, RENAMED_FOLDER
+from app.jsonio import open_regular
 from app.readers import NRRD_SUFFIXES, split_suffix
 
 JOURNAL_SUFFIX = ".upload-journal.jsonl"  # app.upload.journal_path
@@ -102,9 +105,9 @@ def output_file(path: Path) -> str | None:
     low = path.name.lower()
     if low.endswith(JOURNAL_SUFFIX):
         try:
-            with open(path, "rb") as fh:
+            with open_regular(path, "upload journal") as fh:  # a FIFO is never waited on
                 first = fh.readline(4096)
-        except OSError:
+        except (OSError, InputError):
             return None
         return "an upload journal" if _JOURNAL_HEADER.encode() in first else None
     if low.endswith(".json"):
@@ -116,8 +119,9 @@ def output_file(path: Path) -> str | None:
 
 def _json(path: Path) -> Any:
     try:
-        if path.stat().st_size > _MAX_JSON:
-            return None
-        return json.loads(path.read_bytes().decode("utf-8-sig", errors="replace"))
-    except (OSError, ValueError):
+        with open_regular(path, "JSON file") as fh:
+            if os.fstat(fh.fileno()).st_size > _MAX_JSON:
+                return None
+            return json.loads(fh.read().decode("utf-8-sig", errors="replace"))
+    except (OSError, ValueError, InputError):
         return None

@@ -51,6 +51,7 @@ from app.discover._sidecars import (
 )
 from app.errors import InputError, SegmapError
 from app.geometry import Grid
+from app.jsonio import file_kind
 from app.progress import Progress, Work
 from app.readers import (
     Census,
@@ -194,6 +195,10 @@ def _walk(result: ScanResult) -> tuple[list[Path], list[Path], list[Path]]:
     def onerror(exc: OSError) -> None:
         warnings.append(f"Cannot read folder {exc.filename}: {exc.strerror or exc}")
 
+    def odd(path: Path, what: str) -> None:  # a FIFO, a device, a socket: never opened
+        warnings.append(f"left out: {result.rel(path)} is {what}; Segmap reads only "
+                        "regular files")
+
     def kept(folder: Path) -> bool:
         what = outputs.converted_folder(folder)
         if what is not None:
@@ -201,7 +206,7 @@ def _walk(result: ScanResult) -> tuple[list[Path], list[Path], list[Path]]:
         return what is None
 
     unsupported = 0
-    for base, dirnames, filenames in walk_folder(root, onerror):
+    for base, dirnames, filenames in walk_folder(root, onerror, odd):
         dirnames[:] = [d for d in dirnames if kept(base / d)]
         for f in filenames:
             low = f.lower()
@@ -281,7 +286,8 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
     """Scan ``root`` (see the module docstring); yields Progress, returns the ScanResult."""
     base = Path(root).expanduser().resolve()
     if not base.is_dir():
-        raise InputError(f"{root} is not a folder." if base.exists() else f"{root} not found.",
+        raise InputError(f"{root} is {file_kind(base.stat().st_mode)}, not a folder."
+                         if base.exists() else f"{root} not found.",
                          "Give the folder that holds the images and masks.")
     result = ScanResult(base)
     yield Progress(0, 0, "finding files")

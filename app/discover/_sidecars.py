@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -27,6 +28,7 @@ import nibabel as nib
 
 from app.errors import SegmapError
 from app.items import Category, parse_items
+from app.jsonio import open_regular
 
 SIDECAR_SUFFIXES = (".json", ".ctbl", ".txt", ".csv", ".tsv")
 _MAX_BYTES = 20 << 20  # larger files are data, not label tables
@@ -75,10 +77,11 @@ class LabelTable:
 
 def _read_text(path: Path) -> str | None:
     try:
-        if path.stat().st_size > _MAX_BYTES:
-            return None
-        return path.read_bytes().decode("utf-8-sig", errors="replace")
-    except OSError:
+        with open_regular(path, "label table") as fh:  # a FIFO is never waited on
+            if os.fstat(fh.fileno()).st_size > _MAX_BYTES:
+                return None
+            return fh.read().decode("utf-8-sig", errors="replace")
+    except (OSError, SegmapError):
         return None
 
 
@@ -248,7 +251,7 @@ def _from_tsv(path: Path, text: str) -> LabelTable | None:
 
 
 _CARET_LABEL = re.compile(
-    r'<Label\s+Key="(-?\d+)"[^>]*>\s*(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?\s*</Label>', re.S)
+    r'<Label\s+Key="(-?\d+)"[^>]*>\s*(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?\s*</Label>', re.DOTALL)
 
 
 def nifti_label_table(path: Path) -> LabelTable | None:
@@ -283,12 +286,12 @@ def nifti_label_table(path: Path) -> LabelTable | None:
 def seg_nrrd_table(path: Path) -> LabelTable | None:
     """Segment names and label values in a Slicer ``.seg.nrrd`` header (text part only)."""
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path, "NRRD file") as fh:
             head = fh.read(1 << 20)
-    except OSError:
+    except (OSError, SegmapError):
         return None
     text = head.split(b"\n\n", 1)[0].decode("latin-1")
-    fields = dict(re.findall(r"^(Segment\d+_\w+):=(.*)$", text, re.M))
+    fields = dict(re.findall(r"^(Segment\d+_\w+):=(.*)$", text, re.MULTILINE))
     names: dict[int, str] = {}
     for key, name in fields.items():
         if key.endswith("_Name"):

@@ -19,6 +19,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from app.errors import SegmapError
+from app.jsonio import open_regular
 from app.readers import _nifti as niio
 from app.readers._formats import Format, volume_format
 
@@ -49,10 +50,11 @@ def _number(value: Any) -> float | None:
 
 def _dicom_hints(path: Path) -> ImageHints:
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True, specific_tags=[
-            "Modality", "WindowCenter", "WindowWidth", "WindowCenterWidthExplanation",
-            "RescaleSlope", "RescaleIntercept"])
-    except (OSError, InvalidDicomError, ValueError, AttributeError, KeyError):
+        with open_regular(path, "DICOM file") as fh:  # a FIFO is refused, never waited on
+            ds = pydicom.dcmread(fh, stop_before_pixels=True, force=True, specific_tags=[
+                "Modality", "WindowCenter", "WindowWidth", "WindowCenterWidthExplanation",
+                "RescaleSlope", "RescaleIntercept"])
+    except (OSError, InvalidDicomError, ValueError, AttributeError, KeyError, SegmapError):
         return ImageHints()
     modality = str(ds.get("Modality", "") or "")
     centre, width = _number(ds.get("WindowCenter")), _number(ds.get("WindowWidth"))

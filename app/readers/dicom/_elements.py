@@ -12,12 +12,17 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import stat
 import struct
 import threading
 import warnings
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import BinaryIO
+
+from app.errors import InputError
+from app.jsonio import file_kind, open_regular
 
 IMPLICIT_LE = "1.2.840.10008.1.2"
 EXPLICIT_BE = "1.2.840.10008.1.2.2"
@@ -105,16 +110,36 @@ class _Source:
 
     def grow(self, want: int) -> None:
         want = min(want, _MAX_HEADER)
-        opener = gzip.open if self.gzipped else open
-        with opener(self.path, "rb") as fh:
+        with open_file(self.path, self.gzipped) as fh:
             self.data = fh.read(want)
         self.eof = len(self.data) < want or want >= _MAX_HEADER
 
 
-def sniff(path: Path) -> tuple[_Source, int] | None:
-    """(source, offset of the first element) when ``path`` is a DICOM file, else None."""
+def open_file(path: Path, gzipped: bool = False) -> BinaryIO:
+    """A DICOM file opened for reading (inflated when gzipped), only if it is a regular
+    file: a FIFO swapped in after the folder was listed is refused, never waited on."""
     try:
-        with open(path, "rb") as fh:
+        fh = open_regular(path, "DICOM file")
+    except InputError as exc:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = stat.S_IFREG
+        if stat.S_ISREG(mode):  # missing or unreadable: an OSError, as open() raises
+            raise OSError(exc.message) from None
+        raise HeaderError(f"it is {file_kind(mode)}, not a file") from None
+    if not gzipped:
+        return fh
+    stream = gzip.GzipFile(fileobj=fh, mode="rb")
+    stream.myfileobj = fh  # type: ignore[assignment]  # closed with the stream
+    return stream  # type: ignore[return-value]
+
+
+def sniff(path: Path) -> tuple[_Source, int] | None:
+    """(source, offset of the first element) when ``path`` is a DICOM file, else None;
+    HeaderError when it is no regular file."""
+    try:
+        with open_file(path) as fh:
             head = fh.read(_FIRST_READ)
             size = os.fstat(fh.fileno()).st_size
     except OSError:

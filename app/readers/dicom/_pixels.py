@@ -11,7 +11,7 @@ else float32. Colour images become their luminance.
 
 from __future__ import annotations
 
-import gzip
+import math
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +22,8 @@ import numpy as np
 
 from app.errors import VolumeReadError
 from app.progress import Progress, Work
-from app.readers.dicom._elements import quiet_warnings
+from app.readers._limits import require_memory
+from app.readers.dicom._elements import open_file, quiet_warnings
 from app.readers.dicom._frames import dicomwrappers, frame_rescale
 from app.readers.dicom._header import Header, HeaderError, read_header
 from app.readers.dicom._series import DicomSeries, ObjectKind
@@ -34,14 +35,13 @@ _INT16 = np.iinfo(np.int16)
 def _read(path: Path) -> Any:
     import pydicom
 
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
     try:
-        with quiet_warnings():
-            if gz:
-                with gzip.open(path, "rb") as fh:
-                    return pydicom.dcmread(fh, force=True)
-            return pydicom.dcmread(path, force=True)
+        with open_file(path) as fh:  # a regular file only: a FIFO is refused, not waited on
+            gz = fh.read(2) == b"\x1f\x8b"
+        with quiet_warnings(), open_file(path, gz) as fh:
+            return pydicom.dcmread(fh, force=True)
+    except HeaderError as exc:
+        raise VolumeReadError(f"Cannot read {path}: {exc.reason}.") from None
     except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds for broken files
         raise VolumeReadError(f"Cannot read {path}: {exc}",
                               "The file is damaged; export the series again.") from None
@@ -290,6 +290,9 @@ def load_dicom_volume(series: DicomSeries) -> Work[np.ndarray]:
             f"({series.kind}{', no geometry' if series.grid is None else ''}).",
             "Pick an image series with a world grid (see the scan's warnings).")
     shape = series.grid.shape
+    # float32 at worst; a multi-frame file's decoded frames are held beside the volume.
+    require_memory(series.files[0], math.prod(shape) * (6 if series.frames else 4),
+                   f"the {'x'.join(map(str, shape))} volume of its series")
     if series.frames:
         return (yield from _multi_frame(series, shape))
     try:

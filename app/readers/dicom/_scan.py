@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from app.errors import InputError
+from app.jsonio import regular_file
 from app.progress import Progress, Work
 from app.readers._walk import walk_folder
 from app.readers.dicom._group import build_series
@@ -45,7 +46,8 @@ def list_candidates(root_or_paths: Path | str | Sequence[Path | str]) -> list[Pa
         p = Path(r)
         if p.is_dir():
             found.extend(_walk(p))
-        elif p.is_file():
+        elif os.path.lexists(p):
+            regular_file(p, "DICOM file")  # a FIFO or a device is refused, never opened
             found.append(p)
         else:
             raise InputError(f"Not found: {p}", "Check the path of the folder or file to scan.")

@@ -74,7 +74,7 @@ def test_header_reading_stops_before_large_pixel_data(tmp_path: Path, monkeypatc
     f = write_slice(tmp_path / "big.dcm", series_uid="1.2.3", position=(0, 0, 0), rows=2048,
                     cols=2048, pixels=big)
     reads: list[int] = []
-    real_open = open
+    real_open = dicom_elements.open_regular
 
     class Counting:
         def __init__(self, fh):  # noqa: ANN001
@@ -94,8 +94,8 @@ def test_header_reading_stops_before_large_pixel_data(tmp_path: Path, monkeypatc
         def __exit__(self, *exc: object) -> None:
             self.fh.close()
 
-    monkeypatch.setattr(dicom_elements, "open", lambda p, m="r": Counting(real_open(p, m)),
-                        raising=False)
+    monkeypatch.setattr(dicom_elements, "open_regular",
+                        lambda p, *a: Counting(real_open(p, *a)))
     h = read_header(f)
     assert h is not None and h.rows == 2048 and h.problems == ()
     assert 0 < sum(reads) <= 8192  # the first 8 KiB, never the 8 MiB of pixels
