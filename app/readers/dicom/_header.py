@@ -12,16 +12,19 @@ tests/app/readers/test_dicom_header.py checks they agree on real files.
 
 from __future__ import annotations
 
-import gzip
+import math
 import os
 import struct
+import zlib
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from pydicom.charset import convert_encodings, decode_bytes
 
 from app.readers.dicom._elements import (
+    _FIRST_READ,
+    _MAX_HEADER,
     BE_U16,
     DEFLATED,
     DICOMDIR_CLASS,
@@ -31,6 +34,7 @@ from app.readers.dicom._elements import (
     UNDEFINED_LENGTH,
     HeaderError,
     maybe_dicom_name,
+    open_file,
     parse,
     quiet_warnings,
     sniff,
@@ -53,9 +57,12 @@ def _text(value: bytes) -> str:
 
 def _numbers(value: bytes, what: str) -> list[float]:
     try:  # float() reads ASCII bytes directly: no str round trip on the hot path
-        return [float(p) for p in value.split(b"\\") if p.strip(_PAD)]
+        nums = [float(p) for p in value.split(b"\\") if p.strip(_PAD)]
     except ValueError:
         raise ValueError(f"{what} is not a number: {_text(value)!r}") from None
+    if not all(map(math.isfinite, nums)):  # float() reads "NaN" and "inf" too
+        raise ValueError(f"{what} is not a finite number: {_text(value)!r}")
+    return nums
 
 
 def _decode_text(value: bytes, charset: bytes | None) -> str:
@@ -156,26 +163,100 @@ def _checked(header: Header) -> Header:
     return replace(header, problems=(*header.problems, problem), pixels_unusable=True)
 
 
-def _open_dataset_stream(path: Path, gzipped: bool) -> BinaryIO:
-    return gzip.open(path, "rb") if gzipped else open(path, "rb")  # type: ignore[return-value]
+_DEFLATED_LE = "1.2.840.10008.1.2.1.99"  # the whole dataset deflated (1.2.8.1 deflates frames)
+_PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
+
+
+class _Inflater:
+    """A deflated stream inflated on demand, never further than asked."""
+
+    def __init__(self, compressed: BinaryIO) -> None:
+        self.compressed, self.inflater = compressed, zlib.decompressobj(-zlib.MAX_WBITS)
+        self.data, self.pending = bytearray(), b""
+
+    def upto(self, want: int) -> tuple[bytes, bool]:
+        """The first ``want`` inflated bytes (fewer at the end), and whether it ended."""
+        while len(self.data) < want and not self.inflater.eof:
+            if not self.pending:
+                self.pending = self.compressed.read(1 << 16)
+                if not self.pending:
+                    break
+            self.data += self.inflater.decompress(self.pending, want - len(self.data))
+            self.pending = self.inflater.unconsumed_tail
+        return bytes(self.data), self.inflater.eof or len(self.data) < want
+
+
+def _deflated_dataset(fh: BinaryIO, stop_when: Any) -> Any:
+    """``read_partial`` for a Deflated Explicit VR Little Endian file, bounded in memory.
+
+    pydicom inflates the whole file first: a 3 MB file of zero pixels becomes 3 GB. Here
+    the dataset is inflated in steps (8x larger each time, up to 64 MB) until it is read
+    to its pixel data, or ends.
+    """
+    from pydicom.dataset import FileDataset
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filereader import _read_file_meta_info, read_dataset, read_preamble
+
+    preamble = read_preamble(fh, True)
+    meta = _read_file_meta_info(fh)
+    inflated, want = _Inflater(fh), _FIRST_READ
+    while True:
+        data, ended = inflated.upto(want)
+        if ended or want >= _MAX_HEADER or _PIXEL_TAG_LE in data:
+            buf, reached = DicomBytesIO(data), [False]
+
+            def at_pixels(*args: Any, buf: Any = buf, reached: list[bool] = reached) -> bool:
+                reached[0] = stop_when(buf, *args)
+                return reached[0]
+
+            dataset = read_dataset(cast(BinaryIO, buf), False, True, stop_when=at_pixels)
+            if reached[0] or ended or want >= _MAX_HEADER:
+                break
+        want *= 8
+    ds = FileDataset(str(getattr(fh, "name", "")), dataset, preamble, meta, False, True)
+    ds.set_original_encoding(False, True, dataset._character_set)
+    return ds
+
+
+def _is_deflated(fh: BinaryIO) -> bool:
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+
+    try:
+        read_preamble(fh, True)
+        return bool(_read_file_meta_info(fh).get("TransferSyntaxUID") == _DEFLATED_LE)
+    except Exception:  # noqa: BLE001 - not for this check to say what is wrong
+        return False
+    finally:
+        fh.seek(0)
+
+
+def _read_dataset(path: Path, gzipped: bool, pixel: list[int | None]) -> Any:
+    """The dataset up to its pixel data; ``pixel`` gets where they start and their length."""
+    import pydicom
+
+    with open_file(path, gzipped) as fh, quiet_warnings():
+
+        def at_pixels(stream: BinaryIO, tag: Any, vr: Any, length: int) -> bool:
+            if tag == PIXEL_DATA:
+                pixel[:] = [stream.tell(), None if length == UNDEFINED_LENGTH else length]
+            return bool(tag >= PIXEL_DATA)
+
+        if _is_deflated(fh):
+            return _deflated_dataset(fh, at_pixels)
+        # read_partial defers nothing here: every value read is in memory already
+        return pydicom.filereader.read_partial(
+            fh, stop_when=lambda *a: at_pixels(fh, *a), force=True)
 
 
 def read_header_pydicom(path: Path, gzipped: bool = False) -> Header:
     """The same Header through pydicom (deflated files, multi-frame files, mosaics)."""
-    import pydicom
     from pydicom.dataelem import RawDataElement
 
     pixel: list[int | None] = [None, None]
     try:
-        with _open_dataset_stream(path, gzipped) as fh, quiet_warnings():
-
-            def at_pixels(tag: Any, vr: Any, length: int) -> bool:
-                if tag == PIXEL_DATA:
-                    pixel[:] = [fh.tell(), None if length == UNDEFINED_LENGTH else length]
-                return bool(tag >= PIXEL_DATA)
-
-            ds = pydicom.filereader.read_partial(fh, stop_when=at_pixels, force=True)
-            # read_partial defers nothing here: every value read is in memory already
+        ds = _read_dataset(path, gzipped, pixel)
+    except HeaderError:
+        raise
     except Exception as exc:  # noqa: BLE001 - pydicom raises many kinds for broken files
         raise HeaderError(f"pydicom cannot read it ({type(exc).__name__}: {exc})") from None
     little = ds.original_encoding[1] is not False
