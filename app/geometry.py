@@ -49,7 +49,10 @@ class Grid:
 
     @property
     def orientation(self) -> str:
-        """Axis codes such as ``RAS`` or ``LPS`` (where each array axis points)."""
+        """Axis codes such as ``RAS`` or ``LPS`` (where each array axis points); ``???``
+        for an affine that places nothing (NaN, or a zero voxel size)."""
+        if unusable(self) is not None:
+            return "???"
         return "".join(c or "?" for c in nib.aff2axcodes(self.affine))
 
     def corners(self) -> np.ndarray:
@@ -124,9 +127,31 @@ def _spacing(g: Grid) -> str:
     return "x".join(f"{s:.3g}" for s in g.spacing) + " mm"
 
 
+def unusable(grid: Grid) -> str | None:
+    """Why ``grid`` places no voxel in the world (NaN or infinite values in its affine, a
+    zero voxel size), or None when it is usable."""
+    if not np.isfinite(grid.affine).all():
+        return "NaN or infinite values in its affine"
+    with np.errstate(all="ignore"):
+        singular = not abs(float(np.linalg.det(grid.affine[:3, :3]))) > 1e-12
+    return "a zero voxel size" if singular else None
+
+
+def _unusable_match(image: Grid, mask: Grid, tol: float) -> GridMatch | None:
+    for which, grid in (("image", image), ("mask", mask)):
+        why = unusable(grid)
+        if why is not None:
+            return GridMatch(Relation.INCOMPATIBLE, image, mask, 0.0, tol, None, False,
+                             f"The {which}'s grid ({_fmt(grid.shape)}) has no usable geometry "
+                             f"({why}), so it cannot be placed in world space.")
+    return None
+
+
 def compare_grids(image: Grid, mask: Grid, tolerance_mm: float | None = None) -> GridMatch:
     """Classify how ``mask`` sits on ``image`` in world space (see Relation)."""
     tol = default_tolerance(image) if tolerance_mm is None else tolerance_mm
+    if (broken := _unusable_match(image, mask, tol)) is not None:
+        return broken
     # Index map: mask voxel -> image voxel, in continuous index space.
     t = np.linalg.solve(image.affine, mask.affine)
     lin, off = t[:3, :3], t[:3, 3]

@@ -39,8 +39,10 @@ import nibabel as nib
 import numpy as np
 
 from app.errors import MergeError
+from app.jsonio import file_kind
 from app.merge._read import (
     MaskFile,
+    need_memory,
     open_mask,
     png_mask,
     png_volume,
@@ -158,7 +160,7 @@ def _final_values(flat: np.ndarray) -> set[int]:
 
 
 def _check_files(files: list[str]) -> None:
-    missing = [f for f in files if not isinstance(f, str) or not os.path.isfile(f)]
+    missing = [f for f in files if not isinstance(f, str) or not os.path.exists(f)]
     if not files or missing:
         raise MergeError(
             "Segmentation file not found: " + ", ".join(map(str, missing))
@@ -166,6 +168,13 @@ def _check_files(files: list[str]) -> None:
             "Check the paths in `segmentations` (relative paths start at the items list's folder).",
             sdk_message="Files do not exist",
         )
+    for f in files:
+        if not os.path.isfile(f):  # a folder, a FIFO, a device: the SDK says they do not exist
+            raise MergeError(
+                f"{f} is {file_kind(os.stat(f).st_mode)}, not a segmentation file.",
+                "Segmap reads only regular files; give the path of the mask file itself.",
+                sdk_message="Files do not exist",
+            )
 
 
 def _reverse_masks(masks: MaskPaths) -> dict[str, tuple[int, ...]]:
@@ -281,6 +290,7 @@ class _Merge:
         """The SDK merges in uint16; a uint8 base works the same until a value above 255
         must be written, and then becomes uint16 (saves a copy and a cast)."""
         if self.base.dtype == np.uint8 and value > 255:
+            need_memory(self.files[0], 2 * self.base.size, "the merged uint16 volume")
             self.base = self.base.astype(np.uint16, order="F")
             self.base_flat = self.base.reshape(-1, order="F")
 
@@ -425,6 +435,7 @@ class _Merge:
         if self.prune and not self.final_instances:
             return MergeResult(None, None, None, {}, files=self.files)
         header = self.header
+        need_memory(self.files[0], self.base.size * 2, "the merged volume")  # a cast at most
         if not self.final_instances or max(self.final_instances) < 256:
             header.set_data_dtype(np.uint8)
             volume = self.base if self.base.dtype == np.uint8 else \

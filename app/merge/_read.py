@@ -10,6 +10,7 @@ the SDK converts it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -19,6 +20,7 @@ import numpy as np
 
 from app.errors import MergeError, VolumeReadError
 from app.items import mask_accepted, mask_converted
+from app.jsonio import open_regular
 from app.readers import (
     RUNS,
     NiftiHeader,
@@ -27,6 +29,7 @@ from app.readers import (
     nifti_info,
     nonzero,
     read_raw,
+    require_memory,
 )
 
 _SLAB_VOXELS = 1 << 22  # float conversion in slabs keeps memory near one uint16 volume
@@ -79,6 +82,18 @@ def _merge_error(exc: VolumeReadError) -> MergeError:
     return MergeError(exc.message, exc.hint, sdk_message=exc.message)
 
 
+def need_memory(path: str, nbytes: int, what: str) -> None:
+    """A MergeError naming ``path`` and the sizes unless ``nbytes`` of memory are free."""
+    try:
+        require_memory(path, nbytes, what)
+    except VolumeReadError as exc:
+        raise MergeError(exc.message, exc.hint) from None
+
+
+def _voxels(mask: MaskFile) -> int:
+    return math.prod(mask.shape)
+
+
 def open_mask(path: str) -> MaskFile:
     """The header of a segmentation file, or the MergeError the SDK fails with."""
     try:
@@ -115,10 +130,18 @@ def check_three_d(mask: MaskFile, base: bool) -> None:
 def _scaled_voxels(mask: MaskFile) -> np.ndarray:
     # Rare: a label map with scl_slope / scl_inter. The SDK rounds scaled float data;
     # for scaled uint8/uint16 it keeps nibabel's float values, which only make sense
-    # as labels when they are whole numbers.
-    img = cast(nib.Nifti1Image, nib.load(mask.path))
-    if mask.exact_dtype:
+    # as labels when they are whole numbers. Memory: nibabel's float64 copy, the stored
+    # values under it and the labels made from them.
+    need_memory(mask.path, _voxels(mask) * (8 + mask.dtype.itemsize + 2),
+                f"the scaled values of its {shape_text(mask.shape)} voxels")
+    try:
+        img = cast(nib.Nifti1Image, nib.load(mask.path))  # a regular file: open_mask checked
         scaled = np.asanyarray(img.dataobj, dtype=np.float64)
+    except (OSError, ValueError, nib.filebasedimages.ImageFileError) as exc:
+        raise MergeError(f"Cannot read {mask.path}: {exc}", sdk_message=str(exc)) from None
+    with np.errstate(invalid="ignore", over="ignore"):  # wrapped as the SDK's cast wraps
+        if not mask.exact_dtype:
+            return np.asfortranarray(np.round(scaled).astype(np.uint16))
         integral = np.array_equal(scaled, np.round(scaled))
         if not integral or scaled.min() < 0 or scaled.max() > 65535:
             raise MergeError(
@@ -126,7 +149,6 @@ def _scaled_voxels(mask: MaskFile) -> np.ndarray:
                 "Save the mask with scl_slope 1 and scl_inter 0 (plain integer labels).",
             )
         return np.asfortranarray(scaled.astype(mask.dtype))
-    return np.asfortranarray(np.round(img.get_fdata(caching="unchanged")).astype(np.uint16))
 
 
 def _stored(mask: MaskFile) -> np.ndarray:
@@ -154,19 +176,27 @@ def read_voxels(mask: MaskFile, base: bool) -> tuple[np.ndarray, np.ndarray | No
         cached = RUNS.get(mask.path)
         if cached is not None and cached.shape == mask.shape:
             # Rebuilt from the census's runs: no second inflate of the file.
-            flat = np.zeros(int(np.prod(mask.shape)), mask.dtype.newbyteorder("="))
+            need_memory(mask.path, _voxels(mask) * mask.dtype.itemsize,
+                        f"its {shape_text(mask.shape)} {mask.dtype.name} voxels")
+            flat = np.zeros(_voxels(mask), mask.dtype.newbyteorder("="))
             idx, vals = cached.expand()
             flat[idx] = vals
             return flat.reshape(mask.shape, order="F"), idx
+    if not mask.plain:  # the stored voxels and the uint16 labels made from them
+        need_memory(mask.path, _voxels(mask) * (mask.dtype.itemsize + 2),
+                    f"its {shape_text(mask.shape)} {mask.dtype.name} voxels as uint16 labels")
     raw = _stored(mask)
     if mask.plain:
         return raw, None
-    # Float and signed data: np.round(get_fdata()).astype(uint16), done in slabs.
+    # Float and signed data: np.round(get_fdata()).astype(uint16), done in slabs. NaN,
+    # infinities and values outside 0..65535 wrap as numpy casts them for the SDK too;
+    # numpy's "invalid value in cast" warning is no news to a user (validation says it).
     out = np.empty(mask.shape, dtype=np.uint16, order="F")
     flat_in, flat_out = raw.reshape(-1, order="F"), out.reshape(-1, order="F")
-    for start in range(0, flat_in.size, _SLAB_VOXELS):
-        part = flat_in[start : start + _SLAB_VOXELS].astype(np.float64)
-        flat_out[start : start + _SLAB_VOXELS] = np.round(part).astype(np.uint16)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for start in range(0, flat_in.size, _SLAB_VOXELS):
+            part = flat_in[start : start + _SLAB_VOXELS].astype(np.float64)
+            flat_out[start : start + _SLAB_VOXELS] = np.round(part).astype(np.uint16)
     return out, None
 
 
@@ -191,8 +221,10 @@ def png_volume(path: str) -> np.ndarray:
     from PIL import Image
 
     try:
-        with Image.open(path) as img:
+        with open_regular(path, "PNG mask", VolumeReadError) as fh, Image.open(fh) as img:
             png = np.array(img)
+    except VolumeReadError as exc:
+        raise MergeError(exc.message, exc.hint, sdk_message="Files do not exist") from None
     except (OSError, ValueError) as exc:
         raise MergeError(f"{path} is not a readable PNG: {exc}", sdk_message=str(exc)) from None
     if png.ndim != 3:

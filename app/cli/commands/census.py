@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from app.cli._common import print_json
+from app.errors import SegmapError
 from app.readers import Census, census, value_text
 
 NAME = "census"
@@ -30,9 +32,20 @@ def _human(c: Census) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    results = [census(m, keep_runs=False) for m in args.masks]
+    """Census every file; one that cannot be read is an error line naming it (the others
+    are still counted) and makes the exit code 1."""
+    results: list[Census | SegmapError] = []
+    for mask in args.masks:
+        try:
+            results.append(census(mask, keep_runs=False))
+        except SegmapError as exc:
+            if len(args.masks) == 1:
+                raise
+            results.append(exc)
+            print(f"segmap census: error: {exc.message}", file=sys.stderr)
     if args.json:
-        print_json([c.to_json() for c in results])
+        print_json([r.to_json() if isinstance(r, Census) else {"file": m, "error": r.message}
+                    for m, r in zip(args.masks, results, strict=True)])
     else:
-        print("\n".join(_human(c) for c in results))
-    return 0
+        print("\n".join(_human(r) for r in results if isinstance(r, Census)))
+    return 0 if all(isinstance(r, Census) for r in results) else 1
