@@ -18,6 +18,7 @@ from app.items import load_items
 from app.progress import run
 from app.upload import Destination, UploadBlocked, UploadOptions, upload
 
+from ..dicom_synth import write_slice
 from ..rb_server import ORG, PROJECT, make_items
 from .test_upload_e2e import fast_client
 
@@ -25,16 +26,17 @@ UIDS = [f"CT.1.2.826.0.1.3680043.8.498.{1000 + k}" for k in range(3)]
 
 
 def fake_dicom(path: Path, k: int) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\0" * 128 + b"DICM" + bytes([k]) * (64 + k))
-    return path
+    """A real one-slice CT (validation refuses DICOM without an image since issue 16)."""
+    return write_slice(path, series_uid="1.2.826.0.1.3680043.8.498.1", position=(0, 0, k),
+                       instance=k + 1)
 
 
 def with_images(tmp_path: Path, names: list[str], task_name: bool = True) -> Path:
     items_path = make_items(tmp_path, 1)
     tasks = json.loads(items_path.read_text())
-    tasks[0]["series"][0]["items"] = [f"pacs/{fake_dicom(tmp_path / 'pacs' / n, k).name}"
-                                      for k, n in enumerate(names)]
+    # Only the images matter here: the case's mask is on another grid than these slices.
+    tasks[0]["series"][0] = {"items": [f"pacs/{fake_dicom(tmp_path / 'pacs' / n, k).name}"
+                                       for k, n in enumerate(names)]}
     if not task_name:
         del tasks[0]["name"]
     items_path.write_text(json.dumps(tasks))
