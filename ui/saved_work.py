@@ -24,6 +24,7 @@ class Choice(Enum):
     CONTINUE = "continue"  # reopen the saved work
     SCAN = "scan"  # open the source afresh
     CANCEL = "cancel"  # do nothing
+    REPLACE = "replace"  # write over a file Segmap did not write (export)
 
 
 def _same(a: Path, b: Path) -> bool:

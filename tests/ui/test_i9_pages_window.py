@@ -252,3 +252,35 @@ def test_cases_done_follows_the_included_cases(qtbot, window, demo_dataset):
     assert page.done()
     window.state.edit(lambda s: s.set_all_included(False))
     assert not page.done() and not window.step_done(2)  # nothing to map is not mapped
+
+
+def test_export_asks_before_replacing_a_list_segmap_did_not_write(qtbot, window, demo_dataset,
+                                                                  tmp_path, monkeypatch):
+    from ui import saved_work
+    from ui.saved_work import Choice
+
+    answers: list[Choice] = [Choice.CANCEL, Choice.REPLACE]
+    asked: list[str] = []
+
+    def ask(_parent, title, text, buttons):
+        asked.append(title)
+        return answers.pop(0)
+
+    monkeypatch.setattr(saved_work, "ask", ask)
+    open_demo(qtbot, window, demo_dataset)
+    out = tmp_path / "curated" / "items.json"
+    out.parent.mkdir()
+    out.write_text('[{"name": "curated by hand", "items": "x.nii.gz"}]')
+    page = window.page(ExportPage)
+    page.path_edit.setText(str(out))
+    window.export_action.trigger()  # validates first
+    wait_idle(qtbot, window)
+    window.page(ValidatePage).accept_warnings.setChecked(True)
+    window.export_action.trigger()
+    assert asked == ["Replace items.json?"]
+    assert "curated by hand" in out.read_text() and "kept" in page.result.text()
+    window.export_action.trigger()
+    assert asked == ["Replace items.json?"] * 2
+    assert load_items(out).tasks and "curated by hand" not in out.read_text()
+    window.export_action.trigger()  # now Segmap's own list: replaced without a question
+    assert len(asked) == 2

@@ -20,15 +20,17 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
 )
 
 from app.errors import SegmapError
 from app.export import ExportSummary, LinkMode, dicom_to_rename
 from app.items import RENAMED_FOLDER
-from ui import errors
+from ui import errors, saved_work
 from ui.pages.base import Page
 from ui.pages.validate_page import ValidatePage
+from ui.saved_work import Choice
 from ui.upload_panel import UploadPanel
 from ui.window import Window
 
@@ -182,9 +184,18 @@ class ExportPage(Page):
             return None
         names = LinkMode(self.dcm_mode.currentData()) if self._to_rename and \
             self.dcm_names.isChecked() else None  # Qt hands the enum back as its text
+        question = session.replace_question(Path(text))
+        if question is not None and saved_work.ask(
+                self, f"Replace {Path(text).name}?", question,
+                [("Cancel", QMessageBox.ButtonRole.RejectRole, Choice.CANCEL),
+                 ("Replace it", QMessageBox.ButtonRole.DestructiveRole, Choice.REPLACE)]
+        ) is not Choice.REPLACE:
+            self.result.setText("Not exported: the file there was kept. Choose another "
+                                "name, or export again and replace it.")
+            return None
         try:
             summary = session.export(Path(text), self.root_edit.text().strip() or None,
-                                     dcm_names=names)
+                                     dcm_names=names, replace=question is not None)
         except SegmapError as exc:
             errors.show(exc, None, self)
             return None
