@@ -36,6 +36,11 @@ _KINDS = (
 )
 
 
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article: "an items list", "a mask file"."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def file_kind(mode: int) -> str:
     """What a ``st_mode`` names, in words: "a regular file", "a named pipe (FIFO)", ..."""
     return next((words for test, words in _KINDS if test(mode)), "a regular file"
@@ -60,7 +65,7 @@ def regular_file(path: str | os.PathLike[str], what: str = "file",
         kind = file_kind(st.st_mode)
         hint = ("Give the path of the file." if stat.S_ISDIR(st.st_mode)
                 else "Segmap reads only regular files; give the path of the file itself.")
-        raise error(f"{p} is {kind}, but a {what} is expected here.", hint)
+        raise error(f"{p} is {kind}, but {_a(what)} is expected here.", hint)
     return st
 
 
@@ -84,7 +89,7 @@ def open_regular(path: str | os.PathLike[str], what: str = "file",
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        raise error(f"{path} is {file_kind(st.st_mode)}, but a {what} is expected here.",
+        raise error(f"{path} is {file_kind(st.st_mode)}, but {_a(what)} is expected here.",
                     "Segmap reads only regular files; give the path of the file itself.")
     if hasattr(os, "set_blocking"):
         os.set_blocking(fd, True)
@@ -98,7 +103,7 @@ def read_bytes_checked(path: Path, what: str = "file", limit: int | None = None)
         size = os.fstat(fh.fileno()).st_size
         if limit is not None and size > limit:
             raise JsonFileError(
-                f"{path} is {size / 1e6:,.0f} MB, too large for a {what} "
+                f"{path} is {size / 1e6:,.0f} MB, too large for {_a(what)} "
                 f"(at most {limit / 1e6:,.0f} MB).", "Check that this is the right file.")
         try:
             return fh.read()
@@ -199,7 +204,7 @@ def load_json(path: str | os.PathLike[str], what: str = "JSON file") -> Any:
         raise JsonFileError(f"{p} is not plain JSON: {exc}.",
                             "Write numbers as plain decimals (no NaN or Infinity).") from None
     except RecursionError:
-        raise JsonFileError(f"{p} nests its lists and objects too deeply to be a {what}.",
+        raise JsonFileError(f"{p} nests its lists and objects too deeply to be {_a(what)}.",
                             "Check that this is the right file.") from None
     if _depth(obj) > MAX_DEPTH:
         raise JsonFileError(
