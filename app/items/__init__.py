@@ -16,6 +16,7 @@
 
 from app.items._model import (
     MASK_FLAGS,
+    NO_CATEGORY,
     Category,
     ItemsList,
     Problem,
@@ -69,10 +70,11 @@ from app.items._taxonomy import (
 
 __all__ = [
     "BACKGROUND", "CONVERTED_FOLDER", "FILE_TYPES", "MASK_FLAGS", "MAX_ID", "NIFTI_TYPE",
-    "OUTSIDE_FOLDER", "RENAMED_FOLDER", "VIDEO_EXTENSIONS", "AttributeInfo", "Category",
-    "CategoryInfo", "ImportShape", "ItemsList", "PathRef", "PathRole", "Problem", "Segment",
-    "SegmentMap", "Series", "Task", "Taxonomy", "category_label", "file_extension", "file_type",
-    "instance_id", "is_remote", "iter_paths", "json_safe", "load_items", "load_taxonomy",
-    "mask_accepted", "mask_converted", "parse_items", "rebase", "relpath", "sdk_color",
-    "sdk_instance_id", "sdk_path", "task_label", "task_paths", "uploadable", "walk", "walk_task"
+    "NO_CATEGORY", "OUTSIDE_FOLDER", "RENAMED_FOLDER", "VIDEO_EXTENSIONS", "AttributeInfo",
+    "Category", "CategoryInfo", "ImportShape", "ItemsList", "PathRef", "PathRole", "Problem",
+    "Segment", "SegmentMap", "Series", "Task", "Taxonomy", "category_label", "file_extension",
+    "file_type", "instance_id", "is_remote", "iter_paths", "json_safe", "load_items",
+    "load_taxonomy", "mask_accepted", "mask_converted", "parse_items", "rebase", "relpath",
+    "sdk_color", "sdk_instance_id", "sdk_path", "task_label", "task_paths", "uploadable", "walk",
+    "walk_task"
 ]

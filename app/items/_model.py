@@ -34,6 +34,9 @@ SERIES_KEYS = ("name", "items", "metaData", "imageHeaders", "segmentations", "se
                *MASK_FLAGS, *ANNOTATION_KEYS)
 
 
+NO_CATEGORY = "has no `category`"  # a segment without one (validate: category-none)
+
+
 @dataclass(frozen=True)
 class Problem:
     """A value that does not have the type the format requires."""
@@ -115,7 +118,7 @@ class Segment:
                 if key in ("category", "mask", "overlappingGroups"):
                     problem = f"`{key}` has the wrong type: {v!r}"
         if value.get("category") is None:
-            problem = problem or "has no `category`"
+            problem = problem or NO_CATEGORY
         return seg, problem
 
     def to_json(self) -> Any:
@@ -402,9 +405,31 @@ class ItemsList:
         for t in self.tasks:
             if t.name == name:
                 return t
-        names = ", ".join(repr(t.name) for t in self.tasks[:10])
-        raise ItemsFormatError(f"No task named {name!r} in the items list.",
-                               f"Tasks are: {names}{' ...' if len(self.tasks) > 10 else ''}")
+        where = f" in {self.path}" if self.path is not None else " in the items list"
+        named = [t.name for t in self.tasks if isinstance(t.name, str) and t.name]
+        if not named:
+            raise ItemsFormatError(f"No task named {name!r}{where}: no task there has a name.",
+                                   "Give each task a \"name\" (segmap validate checks the list).")
+        names = ", ".join(map(repr, named[:10]))
+        raise ItemsFormatError(f"No task named {name!r}{where}.",
+                               f"Tasks are: {names}{' ...' if len(named) > 10 else ''}")
+
+    def require_well_formed(self) -> None:
+        """``ItemsFormatError`` when a task or series has a field of the wrong type (a
+        command that works on the list as RedBrick would read it cannot guess what it
+        means); ``segmap validate`` lists them all as findings."""
+        bad = [p for p in self.problems if p.message != NO_CATEGORY]
+        if not bad:
+            return
+        def said(p: Problem) -> str:
+            where = f"Task #{p.task + 1}" + (f", series {p.series}" if p.series is not None
+                                             else "")
+            return f"{where}{f' `{p.field}`' if p.field else ''}: {p.message}"
+        more = f"; and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise ItemsFormatError(
+            f"{self.path or 'The items list'} is not in RedBrick's items-list format: "
+            + "; ".join(said(p) for p in bad[:3]) + more + ".",
+            "Run segmap validate on it for every problem, fix them, and run again.")
 
     def iter_series(self) -> Iterator[tuple[int, Task, int, Series]]:
         """(task index, task, series index, series) for every series."""
@@ -529,8 +554,11 @@ def parse_items(data: Any, path: Path | None = None, root: Path | None = None) -
             "The items list is an object with a `tasks` key, but RedBrick expects a JSON array.",
             "Write the array of tasks itself: [ {\"name\": ..., \"series\": [...]}, ... ].")
     if not isinstance(data, list):
+        kind = {"dict": "an object", "str": "a string", "int": "a number", "float": "a number",
+                "bool": "true/false", "NoneType": "null"}.get(type(data).__name__, "a value")
         raise ItemsFormatError(
-            f"An items list must be a JSON array of tasks, not a {type(data).__name__}.",
+            f"{path or 'The file'} is not an items list: RedBrick expects a JSON array of "
+            f"tasks, and this is {kind}.",
             "Write [ {\"name\": \"case-1\", \"series\": [ ... ]}, ... ].")
     problems: list[Problem] = []
     tasks = [_parse_task(t, i, problems) for i, t in enumerate(data)]

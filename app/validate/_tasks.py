@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from app.items import MASK_FLAGS, ItemsList, Problem, Task, Taxonomy, task_label
+from app.items import MASK_FLAGS, NO_CATEGORY, ItemsList, Problem, Task, Taxonomy, task_label
 from app.validate._codes import Code
 from app.validate._findings import Finding, finding
 from app.validate._segment_map import check_map
-
-NO_CATEGORY = "has no `category`"  # the items parser's text for a segment without one
 
 
 def _format(items: ItemsList, p: Problem) -> Finding:

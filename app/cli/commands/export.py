@@ -31,6 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     items = load_items(args.items)
+    items.require_well_formed()
     if args.task:
         missing = [n for n in args.task if n not in {t.name for t in items.tasks}]
         if missing:

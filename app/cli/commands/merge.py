@@ -7,6 +7,7 @@ import sys
 
 from app.cli._common import add_series_arguments, drive, print_json
 from app.errors import MergeError
+from app.export import guard_output, list_inputs
 from app.items import Task, category_label, load_items
 from app.merge import merge_series
 
@@ -43,7 +44,10 @@ def categories(task: Task, series: int, segments: dict[int, list[int] | None]
 
 def run(args: argparse.Namespace) -> int:
     items = load_items(args.items, args.root)
+    items.require_well_formed()
     task = items.find(args.task)
+    if args.output:  # never over the list or a mask it reads (a merged NIfTI is no list)
+        guard_output(args.output, list_inputs(items), force=True)
     try:
         result = drive(merge_series(items, task, args.series, label_validate=args.label_validate,
                                     prune=args.prune), "merge", enabled=True)

@@ -30,6 +30,7 @@ def _row(key: str, category: str, s: SegmentStats) -> str:
 
 def run(args: argparse.Namespace) -> int:
     items = load_items(args.items, args.root)
+    items.require_well_formed()
     task = items.find(args.task)
     stats = drive(series_stats(items, task, args.series), "stats", enabled=True)
     mapped = [s for s in stats if s.mapped]
