@@ -141,7 +141,9 @@ def nrrd_info(path: str | os.PathLike[str]) -> NrrdInfo:
         grid, spatial = _header_grid(header, p)
     except (ValueError, TypeError, IndexError) as exc:  # ragged or non-numeric geometry
         raise _error(p, f"its geometry fields are malformed ({exc})") from None
-    return NrrdInfo(p, header, grid, spatial)
+    info = NrrdInfo(p, header, grid, spatial)
+    _claim(info)  # a stat: a header whose data is missing or cut short is no volume
+    return info
 
 
 def _data_file(info: NrrdInfo) -> Path:
@@ -153,15 +155,26 @@ def _data_file(info: NrrdInfo) -> Path:
     return data if data.is_absolute() else info.path.parent / data
 
 
-def _check_claim(info: NrrdInfo) -> None:
-    """Refuse, before pynrrd reads anything, a data file that is no regular file, a size
-    the data cannot hold, or voxels the free memory cannot hold."""
+def _attached_offset(path: Path) -> int:
+    """Where attached data starts: after the blank line that ends the header."""
+    with open_regular(path, "NRRD file", VolumeReadError) as fh:
+        head = fh.read(1 << 20)
+    ends = [i + len(sep) for sep in (b"\n\n", b"\r\n\r\n") if (i := head.find(sep)) >= 0]
+    return min(ends) if ends else len(head)
+
+
+def _claim(info: NrrdInfo) -> tuple[int, str]:
+    """The bytes the header's voxels take, and them in words; a data file that is no
+    regular file, or holds less than a raw header claims (a gzip one: than deflate can
+    inflate to), is refused before anything is read."""
     import nrrd
 
     data = _data_file(info)
     if data != info.path and not os.path.lexists(data):
-        return  # read_nrrd says the data file is missing
+        return 0, ""  # read_nrrd says the data file is missing
     size = regular_file(data, "NRRD data file", VolumeReadError).st_size
+    if data == info.path:
+        size -= _attached_offset(data)
     try:
         dtype = nrrd.reader._determine_datatype(info.header)
     except (nrrd.NRRDError, KeyError) as exc:
@@ -171,10 +184,20 @@ def _check_claim(info: NrrdInfo) -> None:
     what = f"{'x'.join(map(str, sizes))} {dtype.name} voxels ({size_text(claim)})"
     encoding = str(info.header.get("encoding", "")).lower()
     if (encoding == "raw" and claim > size) or (
-            encoding in ("gzip", "gz") and claim > DEFLATE_MAX_RATIO * size):
+            encoding in ("gzip", "gz") and claim > DEFLATE_MAX_RATIO * max(size, 1)) or (
+            size <= 0 < claim):
         raise _error(info.path, f"its header is broken or its data cut short: it claims "
-                                f"{what}, but {data.name} holds {size_text(size)}")
-    require_memory(info.path, claim, f"its {what}")
+                                f"{what}, but {data.name} holds {size_text(max(size, 0))}"
+                                + (" of data" if data == info.path else ""))
+    return claim, what
+
+
+def _check_claim(info: NrrdInfo) -> None:
+    """Refuse, before pynrrd reads anything, a size the data cannot hold or voxels the
+    free memory cannot hold."""
+    claim, what = _claim(info)
+    if claim:
+        require_memory(info.path, claim, f"its {what}")
 
 
 def read_nrrd(path: str | os.PathLike[str]) -> tuple[np.ndarray, Grid]:

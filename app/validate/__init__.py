@@ -42,6 +42,7 @@ severity (``Code.severity``; the table below is documentation, kept in sync with
 | file-unreadable | error | a file cannot be read (permissions, a folder where a file is expected) |
 | file-corrupt | error | corrupt or truncated gzip, or voxel data cut short |
 | not-nifti | error | a segmentation is not a NIfTI file (.nii / .nii.gz) |
+| mask-header-broken | error | a mask's header contradicts itself or its file (dims, size, offset, affine) |
 | gzip-name-mismatch | error | .nii.gz not compressed, or .nii compressed: RedBrick cannot open it |
 | segmentations-directory | warning | `segmentations` names a folder: merged in no defined order |
 | mask-dimensions | error | a mask is 2-D or 4-D; RedBrick needs 3-D |

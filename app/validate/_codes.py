@@ -88,6 +88,9 @@ class Code(StrEnum):
         "file-corrupt", Severity.ERROR,
         "corrupt or truncated gzip, or voxel data cut short")
     NOT_NIFTI = "not-nifti", Severity.ERROR, "a segmentation is not a NIfTI file (.nii / .nii.gz)"
+    MASK_HEADER_BROKEN = (
+        "mask-header-broken", Severity.ERROR,
+        "a mask's header contradicts itself or its file (dims, size, offset, affine)")
     GZIP_NAME_MISMATCH = (
         "gzip-name-mismatch", Severity.ERROR,
         ".nii.gz not compressed, or .nii compressed: RedBrick cannot open it")

@@ -148,10 +148,16 @@ def access_fault(path: str, nifti: bool = True) -> tuple[Code, str] | None:
     return None
 
 
+_NOT_A_FILE = (" is a named pipe", " is a character device", " is a block device",
+               " is a socket", " is a folder")
+
+
 def _classify(exc: VolumeReadError) -> Code:
     text = exc.message.lower()
-    if "permission" in text or "cannot open" in text:
+    if "permission" in text or "cannot open" in text or any(k in text for k in _NOT_A_FILE):
         return Code.FILE_UNREADABLE
+    if "broken nifti header" in text or "header is broken" in text:
+        return Code.MASK_HEADER_BROKEN
     if "gzip" in text or "truncated" in text or "compressed" in text:
         return Code.FILE_CORRUPT
     return Code.NOT_NIFTI
@@ -162,9 +168,11 @@ def _read_fault(path: str, exc: VolumeReadError) -> FileCheck:
     then = {
         Code.FILE_CORRUPT: "RedBrick's upload of this task fails on it. Export or copy the file "
                         "again.",
+        Code.MASK_HEADER_BROKEN: "RedBrick's upload reads such a mask wrongly or not at all. "
+                                 "Save it again from the program that made it.",
         Code.NOT_NIFTI: "RedBrick fails with 'Invalid mask type'. Save the mask as NIfTI "
                      "(.nii.gz).",
-        Code.FILE_UNREADABLE: "Check the file's permissions.",
+        Code.FILE_UNREADABLE: exc.hint or "Check the file's permissions.",
     }[code]
     return FileCheck(path, None, code, f"{exc.message} {then}")
 

@@ -301,3 +301,21 @@ def test_dicom_named_without_dcm_is_a_warning_not_an_error(tmp_path):
     assert ("a", Code.IMAGE_DCM_NAME) in codes and ("a", Code.IMAGE_TYPE_UNSUPPORTED) not in codes
     assert ("b", Code.IMAGE_TYPE_UNSUPPORTED) in codes
     assert next(f for f in found if f.code == "image-dcm-name").severity == "warning"
+
+
+@pytest.mark.parametrize("name", ["vox-offset-0.nii", "negative-dim.nii", "huge-claim.nii",
+                                  "nan-affine.nii"])
+def test_a_mask_whose_header_lies_is_a_broken_header_not_a_format(case, name):
+    from tests.app.hostile.corpus import broken_volumes
+
+    made = broken_volumes(case / "bad")
+    found = only(check(case, series(f"bad/{name}")), "mask-header-broken")
+    assert len(found) == 1 and str(made[name]) in found[0].message
+    assert "Invalid mask type" not in found[0].message
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_fifo_mask_is_unreadable_for_what_it_is(case):
+    os.mkfifo(case / "pipe.nii.gz")
+    (found,) = only(check(case, series("pipe.nii.gz")), "file-unreadable")
+    assert "is a named pipe (FIFO), but a mask file is expected" in found.message
