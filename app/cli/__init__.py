@@ -86,7 +86,11 @@ def _main(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
         print(f"segmap {args.command}: interrupted", file=sys.stderr)
         return 130
     except MemoryError:
-        print(f"segmap {args.command}: error: out of memory", file=sys.stderr)
+        print(f"segmap {args.command}: error: out of memory (Segmap checks each file's size "
+              "against the free memory before reading it; something else took the rest).",
+              file=sys.stderr)
+        print("  hint: Close other programs, or run it on a machine with more memory.",
+              file=sys.stderr)
         return 1
     except Exception as exc:  # a bug: say so plainly, full details on request
         print(f"segmap {args.command}: internal error: {type(exc).__name__}: {exc}",

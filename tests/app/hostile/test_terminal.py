@@ -62,3 +62,14 @@ def test_a_non_utf8_file_name_prints_instead_of_failing(capsys, tmp_path):
     shutil.copy(folder / "ct.nii.gz", raw)
     code, out, err = _run(capsys, "scan", str(folder))
     assert "bad\\udcff" in out + err
+
+
+def test_memory_running_out_anyway_is_said_with_what_to_do(capsys, monkeypatch):
+    import app.cli.commands.census as census_command
+
+    def exhausted(args):
+        raise MemoryError
+
+    monkeypatch.setattr(census_command, "run", exhausted)
+    code, _, err = _run(capsys, "census", "x.nii.gz")
+    assert code == 1 and "out of memory" in err and "hint: Close other programs" in err
