@@ -14,7 +14,10 @@ One image can carry masks of several shapes (TotalSegmentator's folder of binary
 masks beside its ``--ml`` file). RedBrick cannot mix shapes in one series, so each
 shape becomes its own case. Multi-label files that reuse the same values are
 alternatives (two models' outputs, three annotators), not parts of one map: each
-becomes its own case too; files with disjoint values form one case of shape II.
+becomes its own case too, and the scan's notes say which files are alternatives and how to
+keep one. Files with disjoint values form one case of shape II, and so do files that reuse
+values on disjoint voxels (the left and right hemisphere files of one atlas): deciding that
+costs no second read, the census keeps each label map's non-zero runs (``RUNS``).
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from app.discover import _layouts as layouts
 from app.discover._layouts import Layout
-from app.discover._pairing import ImageRef, Pair, Pairing
+from app.discover._pairing import ImageRef, MaskRef, Pair, Pairing
+from app.errors import SegmapError
 from app.items import ImportShape
-from app.readers import Census, split_suffix
+from app.readers import RUNS, Census, Format, nifti_info, nonzero, split_suffix, volume_format
 
 
 @dataclass
@@ -129,14 +135,75 @@ def split_by_shape(image: ImageRef, pairs: Sequence[Pair], censuses: dict[Path, 
             continue
         value_sets = [set(censuses[p.mask.path].nonzero) if p.mask.path in censuses else set()
                       for p in group]
+        what = f"numbered parts of {family}" if family else "label maps"
         if sum(len(v) for v in value_sets) == len(set().union(*value_sets)):
-            what = f"numbered parts of {family}" if family else "label maps"
             shaped.append((ImportShape.LABEL_MAPS, group,
                            f"{len(group)} {what} with distinct values, merged"))
+        elif voxels_disjoint([p.mask for p in group]):
+            shaped.append((ImportShape.LABEL_MAPS, group,
+                           f"{len(group)} {what} sharing values on disjoint voxels "
+                           "(parts of one map, such as left and right), merged"))
         else:
-            shaped.extend((ImportShape.LABEL_MAP, [p], "label maps sharing values are "
-                           "alternatives, one case each") for p in group)
+            names = ", ".join(p.mask.path.name for p in group)
+            shaped.extend((ImportShape.LABEL_MAP, [p], "label maps sharing values and voxels "
+                           f"are alternatives ({names}), one case each") for p in group)
     return shaped + out
+
+
+def _intervals(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """(starts, ends) of a mask's non-zero voxels in file order: the census's runs, else
+    one streamed read of a NIfTI; None when neither is to be had (an NRRD's conversion)."""
+    runs = RUNS.get(path)
+    if runs is not None:
+        starts = runs.starts.astype(np.int64)
+        return starts, starts + runs.lengths
+    if volume_format(path) is not Format.NIFTI:
+        return None
+    idx, _ = nonzero(nifti_info(path))
+    idx = idx.astype(np.int64)
+    return idx, idx + 1
+
+
+def _overlap(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
+    # Both sorted and non-overlapping within themselves: for each run of b, the run of a
+    # that starts last before b's run ends is the only one that can reach into it.
+    i = np.searchsorted(a[0], b[1], side="left") - 1
+    hit = i >= 0
+    return bool((a[1][i[hit]] > b[0][hit]).any())
+
+
+def voxels_disjoint(masks: Sequence[MaskRef]) -> bool:
+    """True when masks on one grid share no non-zero voxel (pairwise)."""
+    grids = {m.grid for m in masks}
+    if len(grids) != 1 or None in grids:
+        return False
+    spans = []
+    for m in masks:
+        try:
+            got = _intervals(m.path)
+        except SegmapError:
+            return False
+        if got is None:
+            return False
+        spans.append(got)
+    return not any(_overlap(a, b) for i, a in enumerate(spans) for b in spans[i + 1:])
+
+
+def alternative_notes(cases: Sequence[Case]) -> list[str]:
+    """The scan's notes for label maps taken as alternatives: which cases hold them, and how
+    to keep only one."""
+    by_image: dict[ImageRef, list[Case]] = defaultdict(list)
+    for c in cases:
+        if "are alternatives" in c.note:
+            by_image[c.image].append(c)
+    out = []
+    for image, group in by_image.items():
+        listed = ", ".join(f"{c.masks[0].name} (case {c.name})" for c in group)
+        out.append(f"{image.label}: label maps sharing values and voxels are alternatives, "
+                   f"each built as its own case: {listed}. To keep one, remove the other "
+                   "cases' tasks from the items list (or move their files out of the "
+                   "folder and scan again).")
+    return out
 
 
 def make_cases(pairing: Pairing, censuses: dict[Path, Census]) -> list[Case]:
@@ -160,6 +227,7 @@ def make_cases(pairing: Pairing, censuses: dict[Path, Census]) -> list[Case]:
             cases.append(Case(name, image, group, shape, layout,
                               list(pairing.groups.get(image, [])), note))
     cases.sort(key=lambda c: c.name)
+    pairing.notes.extend(alternative_notes(cases))
     return cases
 
 

@@ -98,6 +98,7 @@ class Pairing:
     pairs: list[Pair] = field(default_factory=list)
     unpaired: list[Unpaired] = field(default_factory=list)
     groups: dict[ImageRef, list[ImageRef]] = field(default_factory=dict)  # primary -> others
+    notes: list[str] = field(default_factory=list)  # for the scan's notes (warnings)
 
 
 def image_keys(path: Path, root: Path, mixed: Collection[Path] = ()) -> frozenset[str]:

@@ -325,6 +325,7 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
     result.unpaired = skipped + result.pairing.unpaired
     yield from _census_all(result, infos)
     result.cases = make_cases(result.pairing, result.censuses)
+    result.warnings.extend(result.pairing.notes)
     _refine_layouts(result)
     result.warnings.extend(x.note for x in result.own_outputs)
     yield Progress(1, 1, f"{len(result.cases)} cases")

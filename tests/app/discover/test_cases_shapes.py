@@ -1,0 +1,67 @@
+"""Label maps of one image that reuse values: parts of one map or alternatives, by voxels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from app.discover import ScanResult, scan
+from app.progress import run
+from app.readers import RUNS
+
+from .. import synth_layouts as synth
+
+SHAPE = (6, 4, 3)
+
+
+def do_scan(root: Path) -> ScanResult:
+    return run(scan(root))
+
+
+def halves(folder: Path, overlap: bool = False) -> None:
+    """An atlas split into left and right files that both use values 1 and 2."""
+    synth.image(folder / "brain.nii.gz", shape=SHAPE)
+    left = np.zeros(SHAPE, np.uint8)
+    right = np.zeros(SHAPE, np.uint8)
+    left[:3, :2], left[:3, 2:] = 1, 2
+    right[3:, :2], right[3:, 2:] = 1, 2
+    if overlap:
+        right[2] = left[2]  # one slab drawn in both: a second reading, not a half
+    synth.save(left, folder / "brain_atlas_left.nii.gz")
+    synth.save(right, folder / "brain_atlas_right.nii.gz")
+
+
+def test_label_maps_sharing_values_on_disjoint_voxels_are_one_shape_two_case(tmp_path):
+    halves(tmp_path)
+    r = do_scan(tmp_path)
+    (c,) = r.cases
+    assert c.shape == "II"
+    assert [m.name for m in c.masks] == ["brain_atlas_left.nii.gz", "brain_atlas_right.nii.gz"]
+    assert "disjoint voxels" in c.evidence
+    assert not any("alternatives" in w for w in r.warnings)
+
+
+def test_disjointness_is_decided_without_the_census_runs_too(tmp_path, monkeypatch):
+    halves(tmp_path)
+    monkeypatch.setattr(RUNS, "get", lambda path: None)  # evicted: one streamed read each
+    (c,) = do_scan(tmp_path).cases
+    assert c.shape == "II"
+
+
+def test_overlapping_label_maps_sharing_values_are_alternatives_named_in_the_notes(tmp_path):
+    halves(tmp_path, overlap=True)
+    r = do_scan(tmp_path)
+    assert [c.shape for c in r.cases] == ["I", "I"]
+    (note,) = [w for w in r.warnings if "alternatives" in w]
+    for c in r.cases:
+        assert c.masks[0].name in note and f"case {c.name}" in note
+    assert "To keep one" in note
+
+
+def test_cli_scan_prints_which_alternatives_were_taken(tmp_path, capsys):
+    from app.cli import main
+    halves(tmp_path, overlap=True)
+    main(["scan", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "alternatives" in out and "brain_atlas_right.nii.gz" in out
