@@ -4,7 +4,9 @@ Each subcommand lives in its own module under ``app/cli/commands`` and is discov
 here; a module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
 ``run(args) -> int``; ``segmap`` alone lists them. Errors the user can act on are
 printed as one message with a hint, never as a traceback; exit codes are 0 (ok), 1 (the
-work failed or found errors), 2 (usage), 130 (interrupted).
+work failed or found errors), 2 (usage), 130 (interrupted), 141 (the reader of the
+output went away, as in ``segmap census F | head -1``: a normal end, said by nothing, the
+status ``cat`` ends with there).
 """
 
 from __future__ import annotations
@@ -66,8 +68,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `segmap` console script."""
-    with escaped_output():
-        return _main(build_parser(), argv)
+    try:
+        with escaped_output():
+            code = _main(build_parser(), argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _pipe_closed()
+
+
+_PIPE_CLOSED = 141  # 128 + SIGPIPE, what `cat` ends with when its reader goes away
+
+
+def _pipe_closed() -> int:
+    """The reader of stdout left (``| head``): stop quietly. Python flushes stdout again
+    at shutdown and would print an error there, so stdout is pointed at the null device."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (a test's StringIO)
+        pass
+    return _PIPE_CLOSED
 
 
 def _main(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
@@ -82,6 +104,8 @@ def _main(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
         if exc.hint:
             print(f"  hint: {exc.hint}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise  # not a bug: main ends quietly
     except KeyboardInterrupt:
         print(f"segmap {args.command}: interrupted", file=sys.stderr)
         return 130
