@@ -239,7 +239,7 @@ def _unreferenced(run: SeriesContext, f: str, first: bool, vals: dict[int, int])
     return finding(Code.MASK_UNREFERENCED, (
         f"{name} is listed in `segmentations` but no segmentMap entry names it as its `mask`. "
         f"{then} Name it in an entry's `mask`, or remove it from `segmentations`."),
-        task=run.label, series=run.index, file=f)
+        task=run.label, series=run.index, file=f, value=min(vals) if vals else None)
 
 
 def overlap_findings(run: SeriesContext, result: MergeResult) -> Iterator[Finding]:

@@ -246,6 +246,15 @@ def test_mask_unreferenced_first_file_leaks(tmp_path):
     assert "raw values (1)" in found[0].message and "added to those categories" in found[0].message
 
 
+def test_mask_unreferenced_value_is_filled(tmp_path):
+    def edit(s):
+        s["segmentMap"]["1"]["mask"] = "m2.nii.gz"
+        s["segmentMap"].pop("2")
+    found = only(seeded(tmp_path, "III", edit), "mask-unreferenced")
+    assert [f.value for f in found] == [1]
+    assert found[0].to_json()["value"] == 1
+
+
 def test_mask_unreferenced_later_file_is_ignored(tmp_path):
     found = only(seeded(tmp_path, "III", lambda s: s["segmentMap"].pop("2")), "mask-unreferenced")
     assert len(found) == 1 and "ignores it" in found[0].message
