@@ -5,7 +5,9 @@ A name becomes a bag of canonical tokens: lower case; split on separators and
 camelCase; laterality (``l``, ``lt``, ``sin``, ``lh`` ...) made ``left`` /
 ``right``; British and Latin spellings made one (``tumour`` -> ``tumor``,
 ``vena`` -> ``vein``); plurals made singular; whole-name abbreviations expanded
-(``LV`` -> left ventricle, ``PZ`` -> peripheral zone, ``IVC`` -> inferior vena cava).
+(``LV`` -> left ventricle, ``PZ`` -> peripheral zone, ``IVC`` -> inferior vena cava);
+Roman numerals made numbers (``Vermis III`` = ``Vermis_3``, ``Lobule VIIb`` = ``lobule 7b``),
+so a numeral is compared as a number and never as letters (3 is not X).
 """
 
 from __future__ import annotations
@@ -46,6 +48,13 @@ ABBREVIATIONS = {
 # Placeholder names that carry no meaning (Slicer's Segment_1, ROI_3, class2, "7").
 _PLACEHOLDER = re.compile(
     r"^(?:label|segment|seg|roi|class|structure|region|object|mask|value|l)?[\s_\-]*\d*$", re.I)
+# I to XXXIX (cerebellar lobules, cranial nerves, Couinaud segments, ribs), with an optional
+# sub-part letter (VIIb); strict, so "mix" or "dim" stay words.
+_ROMAN = re.compile(r"^(x{0,3})(ix|iv|v?i{0,3})([ab]?)$")
+_UPPER_ROMAN = re.compile(r"^[IVX]+[ab]$")
+_ROMAN_VALUE = {"": 0, "i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7,
+                "viii": 8, "ix": 9}
+_NOT_ROMAN = frozenset({"via"})
 _SMALL_WORDS = frozenset({"and", "of", "the", "in", "with", "to", "or"})
 _KEEP_S = ("ss", "us", "is", "as", "os")  # pancreas, humerus, iris, pelvis: not plurals
 
@@ -57,7 +66,26 @@ def is_placeholder(name: str) -> bool:
 
 def split_words(name: str) -> list[str]:
     """Lower-case words of a name, split on separators and camelCase (``BrainStem``)."""
-    return [w.lower() for w in _SPLIT.split(_CAMEL.sub(" ", name)) if w]
+    words = []
+    for piece in _SPLIT.split(name):
+        # "VIIb" is lobule 7b, not camelCase "VI Ib".
+        parts = [piece] if _UPPER_ROMAN.match(piece) else _CAMEL.sub(" ", piece).split()
+        words.extend(w.lower() for w in parts if w)
+    return words
+
+
+def roman_to_number(word: str) -> str:
+    """A lower-case Roman numeral as Arabic digits (``iii`` -> ``3``, ``viib`` -> ``7b``);
+    any other word unchanged."""
+    m = _ROMAN.match(word)
+    if not m or word in _NOT_ROMAN or not (m.group(1) or m.group(2)):
+        return word
+    return f"{10 * len(m.group(1)) + _ROMAN_VALUE[m.group(2)]}{m.group(3)}"
+
+
+def numbers(tokens: tuple[str, ...] | frozenset[str]) -> frozenset[str]:
+    """The tokens of a normalised name that hold a number (``3``, ``7b``, ``l3``)."""
+    return frozenset(t for t in tokens if any(c.isdigit() for c in t))
 
 
 def _singular(word: str) -> str:
@@ -112,6 +140,7 @@ def normalise(name: str, expand: bool = True) -> NormName:
     for w in words:
         w = _LATERALITY.get(w, w)
         w = _SPELLING.get(w, w)
+        w = roman_to_number(w)
         out.append(_singular(w))
     return NormName(tuple(out))
 

@@ -166,6 +166,9 @@ class Matcher:
         q = expanded
         if q.side and norm.side and q.side != norm.side:
             return None  # never match left to right
+        q_num, c_num = names.numbers(q.core), names.numbers(norm.core)
+        if q_num and c_num and q_num != c_num:
+            return None  # lobule 3 is not lobule 10, nor vertebra L3 vertebra L4
         if q.core == norm.core and q.core:
             if q.side and not norm.side:
                 return Match(cand, 0.6, f"the category has no side ({q.side})")
