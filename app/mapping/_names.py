@@ -66,7 +66,7 @@ def is_placeholder(name: str) -> bool:
 
 def split_words(name: str) -> list[str]:
     """Lower-case words of a name, split on separators and camelCase (``BrainStem``)."""
-    words = []
+    words: list[str] = []
     for piece in _SPLIT.split(name):
         # "VIIb" is lobule 7b, not camelCase "VI Ib".
         parts = [piece] if _UPPER_ROMAN.match(piece) else _CAMEL.sub(" ", piece).split()
