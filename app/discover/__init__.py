@@ -6,7 +6,9 @@ NRRD, DICOM series), censuses every mask once, reads label tables beside them
 dataset's layout and names, confirmed in world space, and groups them into
 ``Case``s in RedBrick's import shapes. Names and folders are read by
 ``parse_name`` / ``role_hint`` / ``structure_name``; label tables are ``LabelTable``s.
-A volume's role is decided by its folder, name, header, then values; the folder
+A volume's role is decided by its folder, name, header, then values (a one-byte volume's
+by its census, a label table beside it and the pairing; ``Volume.why`` and
+``Volume.evidence`` say what decided), unless the user's ``RoleOverride`` says; the folder
 chosen (the dataset or any parent) does not change the pairing. Segmap's own
 outputs found in the folder are left out (``ScanResult.own_outputs``, ``OwnOutput``).
 """
@@ -15,11 +17,12 @@ from app.discover._cases import Case
 from app.discover._layouts import Layout, ParsedName, parse_name, role_hint, structure_name
 from app.discover._outputs import OwnOutput
 from app.discover._pairing import ImageRef, MaskRef, Pair, Unpaired
+from app.discover._roles import RoleOverride
 from app.discover._scan import ScanResult, Volume, scan
 from app.discover._sidecars import LabelTable, TableKind, dcmqi_name, read_sidecar
 
 __all__ = [
     "Case", "ImageRef", "LabelTable", "Layout", "MaskRef", "OwnOutput", "Pair", "ParsedName",
-    "ScanResult", "TableKind", "Unpaired", "Volume", "dcmqi_name", "parse_name", "read_sidecar",
+    "RoleOverride", "ScanResult", "TableKind", "Unpaired", "Volume", "dcmqi_name", "parse_name", "read_sidecar",
     "role_hint", "scan", "structure_name"
 ]

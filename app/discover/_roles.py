@@ -7,16 +7,25 @@
    (:func:`app.discover._layouts.mixed_folders`);
 2. its header: NIfTI's label intent, a Slicer ``.seg.nrrd``, floating-point or scaled
    voxels (an image), one-byte voxels (a mask);
+   One-byte voxels only lean towards a mask (``Role.tentative``): an 8-bit MR template or
+   ultrasound is an image too. The scan settles such a volume from its census
+   (:func:`census_role`: few values say mask; many values that vary like an image's say
+   image), a label table beside it (mask) and the pairing (``case`` beside ``case_seg``:
+   the image);
 3. its values, when only a wider integer type (``short``, ``int32``) is left to say:
    dcmqi and Slicer save label maps as ``short``, like CT. A label map holds few whole
    values from 0 to 65535 and is piecewise constant (neighbours inside a structure
    share its value); an image's neighbours differ almost everywhere. The values are
    read in chunks until they decide, so an image usually costs its first chunk.
+
+The user has the last word: a ``RoleOverride`` (``--image GLOB`` / ``--mask GLOB``, the
+Cases page's Role column) comes before all of it, Segmap's own mark excepted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+import fnmatch
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +37,7 @@ from app.geometry import Grid
 from app.items import MAX_ID
 from app.readers import (
     Format,
+    Census,
     NiftiInfo,
     iter_raw,
     nifti_info,
@@ -47,6 +57,36 @@ _LABEL_VALUES_MAX = 1000
 _LABEL_CHANGES_MAX = 0.2
 _DECIDE_AFTER = 10_000  # foreground neighbour pairs enough to call a volume an image early
 _CHUNK_VOXELS = 1 << 20
+# One-byte volumes with fewer distinct values than this are label maps; with more, their
+# neighbours decide (an 8-bit image holds 100-256 grey levels; TotalSegmentator's uint8
+# label map 117 labels, piecewise constant).
+_IMAGE_VALUES_MIN = 64
+
+
+@dataclass(frozen=True)
+class RoleOverride:
+    """The user's word on the role of the files ``pattern`` matches: a glob (or the exact
+    path) matched against the path relative to the scanned folder (POSIX separators)."""
+
+    pattern: str
+    role: str  # "image" | "mask"
+
+    def __post_init__(self) -> None:
+        if self.role not in ("image", "mask"):
+            raise ValueError(f"role {self.role!r} is neither 'image' nor 'mask'")
+
+    @property
+    def said(self) -> str:
+        """How the CLI spells it: ``--image 'scans/*.nii.gz'``."""
+        return f"--{self.role} '{self.pattern}'"
+
+    def matches(self, rel: str) -> bool:
+        return rel == self.pattern or fnmatch.fnmatchcase(rel, self.pattern)
+
+
+def override_for(rel: str, overrides: Sequence[RoleOverride]) -> RoleOverride | None:
+    """The last override that matches ``rel`` (a later word wins), else None."""
+    return next((o for o in reversed(overrides) if o.matches(rel)), None)
 
 
 @dataclass(frozen=True)
@@ -60,11 +100,24 @@ class Role:
     info: NiftiInfo | None = None  # the NIfTI header, kept for the census
     error: str | None = None
     output: str = ""  # what Segmap wrote the file as (its mark): left out of the scan
+    tentative: bool = False  # only one-byte voxels said mask: the census settles it
 
 
-def volume_role(path: Path, root: Path, mixed: Collection[Path] = ()) -> Role:
+def volume_role(path: Path, root: Path, mixed: Collection[Path] = (),
+                override: RoleOverride | None = None) -> Role:
     """The role of one NIfTI or NRRD file (see the module docstring for the order)."""
-    role, why = layouts.role_hint(path, root, mixed)
+    role: str | None
+    if override is not None:
+        role, why = override.role, f"set by you ({override.said})"
+    else:
+        role, why = layouts.role_hint(path, root, mixed)
+    r = _volume_role(path, role, why)
+    if r.why == f"{r.dtype} voxels" and r.role == "mask" and r.dtype in _ONE_BYTE:
+        return Role(r.role, r.why, r.grid, r.dtype, r.info, r.error, r.output, tentative=True)
+    return r
+
+
+def _volume_role(path: Path, role: str | None, why: str) -> Role:
     if volume_format(path) is Format.NIFTI:
         try:
             info = nifti_info(path)
@@ -78,7 +131,7 @@ def volume_role(path: Path, root: Path, mixed: Collection[Path] = ()) -> Role:
             if role is None:
                 role, why = _by_values(_nifti_chunks(info), info.dtype.name)
         return Role(role, why, grid, info.dtype.name, info)
-    if path.name.lower().endswith(".seg.nrrd"):
+    if role is None and path.name.lower().endswith(".seg.nrrd"):
         role, why = "mask", "Slicer .seg.nrrd"
     try:
         nrrd = nrrd_info(path)
@@ -160,3 +213,27 @@ def label_values(chunks: Iterable[np.ndarray]) -> list[int] | None:
     if changes > _LABEL_CHANGES_MAX * max(pairs, 1):
         return None
     return [int(v) for v in np.flatnonzero(seen)]
+
+
+def census_role(c: Census, chunks: Callable[[], Iterable[np.ndarray]]) -> tuple[str, str]:
+    """(role, why) of a one-byte volume from its census: few distinct values say a label
+    map; many say an image unless its neighbours share values like a label map's
+    (``chunks`` streams its voxels; an image's stop at the first chunk)."""
+    values = sorted(c.values)
+    total = sum(c.values.values()) or 1
+    zero = 100.0 * c.values.get(0, 0) / total
+    spread = (f"{c.dtype}, {len(values)} distinct values over "
+              f"{value_text(values[0])}..{value_text(values[-1])}, {zero:.0f}% zeros"
+              if values else f"{c.dtype}, no voxels")
+    if c.flags:
+        return "image", f"{spread}, {', '.join(c.flags)} values: an image's"
+    if len(values) < _IMAGE_VALUES_MIN:
+        return "mask", f"{spread}: few values, a label map's"
+    if label_values(chunks()) is None:
+        return "image", f"{spread}: many values that vary like an image's"
+    return "mask", f"{spread}: many values, but piecewise constant like a label map's"
+
+
+def volume_chunks(path: Path, info: NiftiInfo | None) -> Iterator[np.ndarray]:
+    """The voxels of a NIfTI (its header read) or NRRD volume, in chunks in file order."""
+    return _nifti_chunks(info) if info is not None else _nrrd_chunks(path)

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from functools import partial
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,13 @@ from app.discover._pairing import (
     pair_masks,
     series_keys,
 )
-from app.discover._roles import volume_role
+from app.discover._roles import (
+    RoleOverride,
+    census_role,
+    override_for,
+    volume_chunks,
+    volume_role,
+)
 from app.discover._sidecars import (
     SIDECAR_SUFFIXES,
     LabelTable,
@@ -60,6 +67,7 @@ from app.readers import (
     ObjectKind,
     census,
     is_volume_name,
+    split_suffix,
     volume_format,
     walk_folder,
 )
@@ -94,10 +102,13 @@ class Volume:
     grid: Grid | None
     dtype: str
     error: str | None = None
+    evidence: tuple[str, ...] = ()  # every clue weighed when the role was not plain
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"file": self.label, "format": self.format, "role": self.role,
                                "why": self.why, "dtype": self.dtype}
+        if self.evidence:
+            out["evidence"] = list(self.evidence)
         if self.grid is not None:
             g = self.grid.to_json()
             out.update(shape=g["shape"], spacing=g["spacing"], orientation=g["orientation"])
@@ -227,13 +238,15 @@ def _walk(result: ScanResult) -> tuple[list[Path], list[Path], list[Path]]:
     return vols, sides, other
 
 
-def _read_volume(path: Path, root: Path, rel: str, mixed: frozenset[Path]
-                 ) -> tuple[Volume | OwnOutput, NiftiInfo | None]:
-    r = volume_role(path, root, mixed)
+def _read_volume(path: Path, root: Path, rel: str, mixed: frozenset[Path],
+                 override: RoleOverride | None = None
+                 ) -> tuple[Volume | OwnOutput, NiftiInfo | None, bool]:
+    """(the volume, its NIfTI header, whether only its one-byte voxels said mask)."""
+    r = volume_role(path, root, mixed, override)
     if r.output:
-        return OwnOutput(rel, f"a {r.output} it wrote"), None
+        return OwnOutput(rel, f"a {r.output} it wrote"), None, False
     return Volume(path, rel, volume_format(path), r.role, r.why, r.grid, r.dtype, r.error), \
-        r.info
+        r.info, r.tentative
 
 
 def _mixed_folders(root: Path, series: Sequence[Any], volumes: Sequence[Path]
@@ -274,7 +287,8 @@ def _dicom_images(series: Sequence[Any], root: Path, mixed: frozenset[Path]
                 f"{name}-{s.uid[-8:]}"
         error = "; ".join(s.warnings) if s.grid is None else None
         images.append(ImageRef(label, tuple(s.files), folder, s.grid, Format.DICOM, name,
-                               series_keys(folder, root, s.patient), s.uid, error))
+                               series_keys(folder, root, s.patient), s.uid, error,
+                               s.series_number, s.description or ""))
     return images, skipped
 
 
@@ -282,8 +296,12 @@ def _common_folder(files: Sequence[Path]) -> Path:
     return Path(os.path.commonpath([str(Path(f).parent) for f in files])) if files else Path()
 
 
-def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
-    """Scan ``root`` (see the module docstring); yields Progress, returns the ScanResult."""
+def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = ()
+         ) -> Work[ScanResult]:
+    """Scan ``root`` (see the module docstring); yields Progress, returns the ScanResult.
+
+    ``roles``: the user's word on which files are images and which masks (a later
+    override wins); an override that matches no file is a warning."""
     base = Path(root).expanduser().resolve()
     if not base.is_dir():
         raise InputError(f"{root} is {file_kind(base.stat().st_mode)}, not a folder."
@@ -296,16 +314,22 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
         result.series = yield from scan_dicom(other)
     mixed = _mixed_folders(base, result.series, vol_paths)
     infos: dict[Path, NiftiInfo] = {}
+    tentative: set[Path] = set()
     for i, p in enumerate(vol_paths):
         if i % 50 == 0:
             yield Progress(i, len(vol_paths), f"reading headers ({i}/{len(vol_paths)})")
-        vol, info = _read_volume(p, base, result.rel(p), mixed)
+        vol, info, weak = _read_volume(p, base, result.rel(p), mixed,
+                                       override_for(result.rel(p), roles))
         if isinstance(vol, OwnOutput):
             result.own_outputs.append(vol)
             continue
         result.volumes.append(vol)
         if info is not None and vol.role == "mask":
             infos[p] = info
+        if weak:
+            tentative.add(p)
+    result.warnings.extend(f"{o.said} matches no volume under {base}" for o in roles
+                           if not any(o.matches(v.label) for v in result.volumes))
     for p in side_paths:
         table, problem = read_sidecar(p)
         if table is not None:
@@ -314,6 +338,7 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
             result.own_outputs.append(OwnOutput(result.rel(p), what))
         if problem:
             result.warnings.append(problem)
+    yield from _settle_one_byte(result, infos, tentative)
     images, skipped = _dicom_images(result.series, base, mixed)
     for v in result.images:
         images.append(ImageRef(v.label, (v.path,), v.path.parent, v.grid, v.format,
@@ -332,6 +357,57 @@ def scan(root: str | os.PathLike[str]) -> Work[ScanResult]:
     return result
 
 
+def _settle_one_byte(result: ScanResult, infos: dict[Path, NiftiInfo], tentative: set[Path]
+                     ) -> Work[None]:
+    """Image or mask for the volumes only their one-byte voxels called masks, strongest
+    first: a dataset's list of pairs, a label table beside them, the case's other names
+    (``case`` beside ``case_seg`` is the image), then the census (read once: a mask keeps
+    it) and, for many values, whether neighbours share them (:func:`census_role`)."""
+    listed = {k: v for t in result.tables for k, v in t.pairs.items()}
+    todo = [v for v in result.volumes if v.path in tentative and v.grid is not None]
+    named: dict[tuple[Path, str], tuple[str, str]] = {}  # (folder, case key) -> mask-named
+    for m in result.masks if todo else ():
+        parsed = layouts.parse_name(m.path)
+        if parsed.mask_token and parsed.key:
+            named.setdefault((m.path.parent, parsed.key), (m.path.name, parsed.mask_token))
+    for i, v in enumerate(todo):
+        yield Progress(i, len(todo), f"image or mask? {v.path.name}")
+        clues = [f"{v.dtype} voxels: a mask's type, and an 8-bit image's"]
+        role, why = _one_byte_clue(result, v, listed, named)
+        if role is None:
+            try:
+                c = census(v.path, infos.get(v.path))
+            except SegmapError:
+                continue  # left a mask: its census fails again, and says why
+            role, why = census_role(c, partial(volume_chunks, v.path, infos.get(v.path)))
+            if role == "mask":
+                result.censuses[v.path] = c
+        clues.append(why)
+        k = result.volumes.index(v)
+        result.volumes[k] = replace(v, role=role, why=why, evidence=tuple(clues))
+
+
+def _one_byte_clue(result: ScanResult, v: Volume, listed: dict[Path, Path],
+                   named: dict[tuple[Path, str], tuple[str, str]]) -> tuple[str | None, str]:
+    """What besides its values says a one-byte volume's role, else (None, "")."""
+    if v.path in listed:
+        return "mask", "a label in the dataset's list of pairs"
+    if v.path in listed.values():
+        return "image", "an image in the dataset's list of pairs"
+    stem = split_suffix(v.path.name)[0]
+    beside = [t for t in result.tables if t.path.parent == v.path.parent
+              and split_suffix(t.path.name)[0] == stem]
+    if beside or (nifti_label_table(v.path) if v.format is Format.NIFTI
+                  else seg_nrrd_table(v.path)) is not None:
+        where = f"{beside[0].path.name} beside it" if beside else "its header"
+        return "mask", f"a label table in {where}"
+    name = layouts.parse_name(v.path)
+    mask = named.get((v.path.parent, name.key)) if name.mask_token is None else None
+    if mask is not None:
+        return "image", f"the image of {mask[0]} (its name without '{mask[1]}')"
+    return None, ""
+
+
 def _census_all(result: ScanResult, infos: dict[Path, NiftiInfo]) -> Work[None]:
     """Census every readable mask once; unreadable ones become unpaired entries."""
     todo = [v for v in result.masks if v.grid is not None]
@@ -339,7 +415,8 @@ def _census_all(result: ScanResult, infos: dict[Path, NiftiInfo]) -> Work[None]:
     for i, v in enumerate(todo):
         yield Progress(i, len(todo), f"census {i + 1}/{len(todo)}: {v.path.name}")
         try:
-            result.censuses[v.path] = census(v.path, infos.get(v.path))
+            if v.path not in result.censuses:  # a one-byte volume's was read for its role
+                result.censuses[v.path] = census(v.path, infos.get(v.path))
         except SegmapError as exc:
             failed.add(v.path)
             result.unpaired.append(Unpaired(v.label, "mask", exc.message))
