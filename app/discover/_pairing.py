@@ -14,16 +14,20 @@ in order until one gives a confirmed image:
 
 from __future__ import annotations
 
+import json
 import os
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from app.discover import _layouts as layouts
 from app.discover._layouts import Layout
-from app.geometry import Grid, GridMatch, Relation, compare_grids
-from app.readers import Format
+from app.geometry import Grid, GridMatch, Relation, compare_grids, unusable
+from app.readers import Format, split_suffix
 
 _MAX_GEOMETRY_ONLY = 50  # images compared by grid alone for a mask no name places
 
@@ -41,6 +45,8 @@ class ImageRef:
     keys: frozenset[str] = frozenset()  # case ids it answers to (name key, folder names)
     series_uid: str | None = None
     error: str | None = None  # why there is no grid
+    series_number: int | None = None  # a DICOM series' SeriesNumber
+    description: str = ""  # a DICOM series' SeriesDescription
 
     @property
     def is_dicom(self) -> bool:
@@ -99,6 +105,15 @@ class Pairing:
     unpaired: list[Unpaired] = field(default_factory=list)
     groups: dict[ImageRef, list[ImageRef]] = field(default_factory=dict)  # primary -> others
     notes: list[str] = field(default_factory=list)  # for the scan's notes (warnings)
+    copies: dict[ImageRef, Copy] = field(default_factory=dict)  # converted copy -> its series
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A volume converted from a DICOM series (dcm2niix, dicom2nifti), and what says so."""
+
+    series: ImageRef
+    evidence: str  # "same voxels in the world; its dcm2niix sidecar gives the series' UID"
 
 
 def image_keys(path: Path, root: Path, mixed: Collection[Path] = ()) -> frozenset[str]:
@@ -199,6 +214,115 @@ class _Matcher:
         return None
 
 
+_MAX_SIDECAR = 1 << 20  # a dcm2niix sidecar is a few kB
+
+
+def world_twins(a: Grid, b: Grid) -> bool:
+    """True when two grids hold the same voxels in the world within half a voxel: the same
+    voxel count up to axis order, and every corner of each within half a voxel of a corner
+    of the other. Converters flip and permute axes, reorder slices and round affines
+    (float32 headers), so an exact comparison would miss their copies."""
+    if sorted(a.shape) != sorted(b.shape) or unusable(a) or unusable(b):
+        return False
+    tol = 0.5 * min(*a.spacing, *b.spacing)
+    d = np.linalg.norm(a.corners()[:, None, :] - b.corners()[None, :, :], axis=2)
+    return bool(d.min(axis=1).max() <= tol and d.min(axis=0).max() <= tol)
+
+
+def _sidecar(path: Path) -> dict[str, Any]:
+    """The dcm2niix JSON sidecar beside a volume (``x.nii.gz`` -> ``x.json``), or {}."""
+    side = path.with_name(split_suffix(path.name)[0] + ".json")
+    try:
+        if not side.is_file() or side.stat().st_size > _MAX_SIDECAR:
+            return {}
+        obj = json.loads(side.read_bytes().decode("utf-8-sig", errors="replace"))
+    except (OSError, ValueError):
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def _copy_score(copy: ImageRef, series: ImageRef, side: dict[str, Any]) -> tuple[int, str]:
+    """How strongly a volume says it was converted from ``series``: (score, evidence);
+    score -1 when its sidecar names another series. 3: the sidecar's SeriesInstanceUID;
+    2: its SeriesNumber / SeriesDescription; 1: dcm2niix naming (``<folder>_<series>``,
+    the series description or number in the name); 0: geometry alone."""
+    uid, number = side.get("SeriesInstanceUID"), side.get("SeriesNumber")
+    desc = side.get("SeriesDescription")
+    where = f"its sidecar {split_suffix(copy.files[0].name)[0]}.json"
+    if uid and series.series_uid:
+        return (3, f"{where} gives the series' UID") if uid == series.series_uid else (-1, "")
+    if number is not None and series.series_number is not None:
+        if str(number) != str(series.series_number):
+            return -1, ""
+        if not desc or desc == series.description:
+            return 2, f"{where} gives its series number {number}"
+    tokens = layouts.name_tokens(split_suffix(copy.files[0].name)[0])
+    stem = "_".join(tokens)
+    folder = "_".join(layouts.name_tokens(series.folder.name))
+    wanted = "_".join(layouts.name_tokens(series.description))
+    if folder and (stem == folder or stem.startswith(folder + "_")):
+        return 1, f"named after its folder {series.folder.name}/"
+    if wanted and wanted in stem:
+        return 1, f"named after its description '{series.description}'"
+    if series.series_number is not None and str(series.series_number) in tokens:
+        return 1, f"its series number {series.series_number} in the name"
+    return 0, ""
+
+
+def converted_copies(images: Sequence[ImageRef]) -> dict[ImageRef, Copy]:
+    """The volumes that are converted copies of a DICOM series near them (at most two
+    folders below the series' grandparent: ``case/dicom/s2`` and ``case/nifti/x.nii.gz``):
+    the same voxels in the world (:func:`world_twins`) and a name or sidecar that says so,
+    or exactly the same voxels. A sidecar naming another series rules that series out; a
+    tie finds no copy. Volumes are indexed by voxel count, so few grids are compared."""
+    near: dict[tuple[Path, tuple[int, ...]], list[ImageRef]] = defaultdict(list)
+    for im in images:
+        if not im.is_dicom and im.grid is not None:
+            size = tuple(sorted(im.grid.shape))
+            for anc in (im.folder, im.folder.parent, im.folder.parent.parent):
+                near[(anc, size)].append(im)
+    found: dict[ImageRef, list[tuple[int, ImageRef, str]]] = defaultdict(list)
+    sidecars: dict[ImageRef, dict[str, Any]] = {}
+    for series in images:
+        if not series.is_dicom or series.grid is None:
+            continue
+        for im in dict.fromkeys(near.get((series.folder.parent.parent,
+                                          tuple(sorted(series.grid.shape))), [])):
+            assert im.grid is not None
+            if not world_twins(series.grid, im.grid):
+                continue
+            side = sidecars.setdefault(im, _sidecar(im.files[0]))
+            score, why = _copy_score(im, series, side)
+            exact = compare_grids(series.grid, im.grid).aligned
+            if score > 0 or (score == 0 and exact):
+                geometry = "same voxels in the world" if exact else \
+                    "same voxels in the world within half a voxel"
+                found[im].append((score, series, geometry + (f"; {why}" if why else "")))
+    copies: dict[ImageRef, Copy] = {}
+    for im, cands in found.items():
+        best = max(c[0] for c in cands)
+        top = [c for c in cands if c[0] == best]
+        if len(top) == 1:
+            copies[im] = Copy(top[0][1], top[0][2])
+    return copies
+
+
+def _to_series(pair: Pair, copy: Copy) -> Pair:
+    """A mask paired with a converted copy goes to the series when it lies on the series'
+    grid: the original, with its metadata, is the image to annotate."""
+    series = copy.series
+    match = compare_grids(series.grid, pair.mask.grid) if series.grid is not None \
+        and pair.mask.grid is not None else None
+    if match is None or not match.aligned:
+        return replace(pair, reason=f"{pair.reason}; {_name(pair.image)} is a converted copy "
+                                    f"of the DICOM series {series.label}, but the mask lies "
+                                    "on the copy's grid, not the series'")
+    return Pair(series, pair.mask, Layout.DICOM_FOLDER,
+                f"{pair.reason}; {_name(pair.image)} is a converted copy of the DICOM series "
+                f"{series.label} ({copy.evidence}), and the mask lies on the series' grid",
+                match, pair.refused)
+
+
 def group_images(images: Sequence[ImageRef]) -> dict[ImageRef, list[ImageRef]]:
     """Channels of one case: volumes in one folder with the same case id and grid.
 
@@ -236,7 +360,7 @@ def pair_masks(images: Sequence[ImageRef], masks: Sequence[MaskRef], root: Path,
     primaries = list(groups)
     index = _Index(primaries, root)
     by_path = {im.files[0]: im for im in images if not im.is_dicom}
-    result = Pairing(groups=groups)
+    result = Pairing(groups=groups, copies=converted_copies(primaries))
     used: set[ImageRef] = set()
     for mask in masks:
         if mask.grid is None:
@@ -246,24 +370,36 @@ def pair_masks(images: Sequence[ImageRef], masks: Sequence[MaskRef], root: Path,
         if isinstance(pair, Unpaired):
             result.unpaired.append(pair)
         else:
+            if pair.image in result.copies:
+                pair = _to_series(pair, result.copies[pair.image])
             result.pairs.append(pair)
             used.add(pair.image)
-    for head in primaries:
-        if head not in used:
-            reason = ("no mask found for it" if head.grid is not None or not head.error
-                      else head.error)
-            twin = next((u for u in used if u.is_dicom and head.grid is not None
-                         and u.grid == head.grid and (not head.is_dicom
-                                                      or u.folder.parent == head.folder.parent)),
-                        None)
-            if twin is not None and not head.is_dicom:
-                reason = (f"a converted copy of the DICOM series {twin.label} (same grid); "
-                          "its masks are paired with the series")
-            elif twin is not None:  # case/image/ and case/multiframe/: one image twice
-                reason = f"on the grid of the series {twin.label}, which its masks are paired with"
-            result.unpaired.append(Unpaired(head.label, "series" if head.is_dicom else "image",
-                                            reason))
+    result.unpaired += [Unpaired(head.label, "series" if head.is_dicom else "image",
+                                 _why_no_mask(head, used, result.copies))
+                        for head in primaries if head not in used]
     return result
+
+
+def _why_no_mask(head: ImageRef, used: set[ImageRef], copies: dict[ImageRef, Copy]) -> str:
+    """Why an image received no mask: a converted copy, a twin of a series, or none found."""
+    copy = copies.get(head)
+    if copy is not None:
+        then = "its masks are paired with the series" if copy.series in used else \
+            "no mask found for either"
+        return f"a converted copy of the DICOM series {copy.series.label} ({copy.evidence}); {then}"
+    taken = [im for im, c in copies.items() if c.series is head and im in used]
+    if taken:
+        return (f"its converted copy {taken[0].label} took its masks: they lie on the copy's "
+                "grid, not the series'")
+    twin = next((u for u in used if u.is_dicom and head.grid is not None
+                 and u.grid == head.grid and (not head.is_dicom
+                                              or u.folder.parent == head.folder.parent)), None)
+    if twin is not None and not head.is_dicom:
+        return (f"a converted copy of the DICOM series {twin.label} (same grid); "
+                "its masks are paired with the series")
+    if twin is not None:  # case/image/ and case/multiframe/: one image twice
+        return f"on the grid of the series {twin.label}, which its masks are paired with"
+    return "no mask found for it" if head.grid is not None or not head.error else head.error
 
 
 class _Attempt:
