@@ -36,8 +36,8 @@ from app.errors import SegmapError
 from app.geometry import Grid
 from app.items import MAX_ID
 from app.readers import (
-    Format,
     Census,
+    Format,
     NiftiInfo,
     iter_raw,
     nifti_info,

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from app.cli._common import add_dcm_names_argument, drive, print_json
-from app.cli.commands.scan import notes
+from app.cli.commands.scan import add_role_arguments, no_case_reason, notes
 from app.discover import ScanResult, scan
 from app.errors import InputError
 from app.export import ExportSummary, dicom_to_rename, export_items, guard_output
@@ -30,6 +30,7 @@ ORDER = 11
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder", metavar="DIR", help="the folder to scan")
+    add_role_arguments(p)
     p.add_argument("-o", "--output", required=True, metavar="ITEMS.json",
                    help="where to write the items list (paths in it are relative to its folder)")
     p.add_argument("--taxonomy", metavar="TAX.json",
@@ -90,7 +91,11 @@ def run(args: argparse.Namespace) -> int:
     template = load_template(args.template) if args.template else None
     inputs = [args.taxonomy, args.template]
     guard_output(Path(args.output), inputs, force=args.force)  # before the scan's minutes
-    scanned = drive(scan(args.folder), "scan", enabled=not args.quiet)
+    scanned = drive(scan(args.folder, args.roles), "scan", enabled=not args.quiet)
+    if (why := no_case_reason(scanned)) is not None:  # an empty list helps nobody
+        print("\n".join(notes(scanned)), file=sys.stderr)
+        print(f"segmap build: nothing written: {why}", file=sys.stderr)
+        return 1
     result = drive(build(scanned, args.output, matcher=matcher, template=template,
                          min_confidence=args.min_confidence, force=args.force, inputs=inputs),
                    "build", enabled=not args.quiet)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
+from typing import Any
 
 from app.cli._common import drive, print_json
-from app.discover import ScanResult, scan
+from app.discover import RoleOverride, ScanResult, scan
 
 NAME = "scan"
 HELP = ("Find DICOM series, NIfTI/NRRD images and masks under a folder, recognise the dataset "
@@ -14,8 +16,29 @@ HELP = ("Find DICOM series, NIfTI/NRRD images and masks under a folder, recognis
 ORDER = 10
 
 
+class _RoleAction(argparse.Action):
+    """``--image GLOB`` / ``--mask GLOB``, in the order given, into ``args.roles``."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        roles = list(getattr(namespace, "roles", None) or [])
+        roles.append(RoleOverride(str(values), self.const))
+        namespace.roles = roles
+
+
+def add_role_arguments(p: argparse.ArgumentParser) -> None:
+    """The user's word on which files are images and which masks (scan and build)."""
+    p.set_defaults(roles=[])
+    for role in ("image", "mask"):
+        p.add_argument(f"--{role}", action=_RoleAction, const=role, metavar="GLOB",
+                       help=f"take the volumes this glob matches as {role}s, whatever their "
+                       "name or values say (matched against the path relative to DIR, "
+                       "e.g. 'scans/*.nii.gz'; repeatable, a later one wins)")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder", metavar="DIR", help="the folder to scan")
+    add_role_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
@@ -29,8 +52,39 @@ def human(r: ScanResult) -> str:
                      f"<- {len(c.masks)} mask(s)"
                      + (f" + {len(c.others)} other channel(s)" if c.others else ""))
         lines.append(f"      {c.evidence}")
+    weighed = [v for v in r.volumes if v.evidence or v.why.startswith("set by you")]
+    if weighed:
+        lines.append(f"Image or mask ({len(weighed)}):")
+        lines.extend(f"  {v.label}: {v.role}, {v.why}" for v in weighed)
+    if (why := no_case_reason(r)) is not None:
+        lines.append(why)
     lines.extend(notes(r))
     return "\n".join(lines)
+
+
+def no_case_reason(r: ScanResult) -> str | None:
+    """Why a scan found no case, plainly, with what to try (None when it found some)."""
+    if r.cases:
+        return None
+    images = len(r.images) + sum(1 for s in r.series if s.kind == "image")
+    if not r.volumes and not r.series:
+        return (f"0 cases: no NIfTI, NRRD or DICOM file under {r.root}; choose the folder "
+                "that holds the images and masks.")
+    if not r.masks:
+        return f"0 cases: {images} image(s) and no mask; pass --mask 'GLOB' if some are masks."
+    if images:
+        return (f"0 cases: {images} image(s) and {len(r.masks)} mask(s), none paired (see "
+                "'Not paired'); pass --image / --mask 'GLOB' if a role is wrong.")
+    whys = Counter(_short_why(v.why) for v in r.masks)
+    said = "; ".join(f"{n} {w}" if len(whys) > 1 else w for w, n in whys.most_common(3))
+    first = r.masks[0].label.replace("'", "?")
+    every = "both" if len(r.masks) == 2 else "all" if len(r.masks) > 2 else "it is"
+    return (f"0 cases: {len(r.volumes)} volume(s), {every} taken as mask(s) ({said}); "
+            f"pass --image '{first}' (or a glob) if one is the image.")
+
+
+def _short_why(why: str) -> str:
+    return why.split(",")[0] + ", few values" if ": few values" in why else why
 
 
 def notes(r: ScanResult) -> list[str]:
@@ -48,9 +102,12 @@ def notes(r: ScanResult) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = drive(scan(args.folder), "scan", enabled=not args.quiet)
+    result = drive(scan(args.folder, args.roles), "scan", enabled=not args.quiet)
     if args.json:
-        print_json(result.to_json())
+        out = result.to_json()
+        if (why := no_case_reason(result)) is not None:
+            out["no_cases"] = why
+        print_json(out)
     else:
         print(human(result))
     return 0

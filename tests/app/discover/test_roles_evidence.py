@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
 import pytest
 
-from app.discover import RoleOverride, ScanResult, scan
+from app.discover import RoleOverride, ScanResult, Volume, scan
 from app.progress import run as run_sync
 from tests.app.builders import nifti
 
@@ -41,7 +42,7 @@ def scanned(folder: Path, *roles: RoleOverride) -> ScanResult:
     return run_sync(scan(folder, roles))
 
 
-def volume(result: ScanResult, name: str):
+def volume(result: ScanResult, name: str) -> Volume:
     return next(v for v in result.volumes if v.path.name == name)
 
 
@@ -127,7 +128,7 @@ def test_role_override_refuses_other_roles() -> None:
 def test_real_mr_as_uint8_is_an_image_and_real_uint8_labels_a_mask(
         shared_data: Path, tmp_path: Path) -> None:
     ref = shared_data / "totalsegmentator" / "tests" / "reference_files"
-    mr = nib.load(ref / "example_mr_sm.nii.gz")
+    mr: Any = nib.load(ref / "example_mr_sm.nii.gz")
     data = np.asarray(mr.dataobj, dtype=np.float64)
     scaled = np.rint(255 * (data - data.min()) / max(np.ptp(data), 1)).astype(np.uint8)
     nifti(tmp_path / "subj_a.nii.gz", scaled, mr.affine)
