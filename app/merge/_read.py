@@ -112,7 +112,40 @@ def open_mask(path: str) -> MaskFile:
         info = nifti_info(path)
     except VolumeReadError as exc:
         raise _merge_error(exc) from None
+    _check_gzip_name(path, info.gzipped)
     return MaskFile(path, info.shape, info.dtype, info.affine, info.header, nifti=info)
+
+
+def check_gzip_names(files: Sequence[str]) -> None:
+    """The MergeError of the first NIfTI file whose name says gzip and whose content does
+    not (or the reverse): what the upload checks before it sends anything. Files that
+    cannot be opened are left to the merge, which says why."""
+    for path in files:
+        if not mask_accepted(path) or mask_converted(path):
+            continue
+        try:
+            with open_regular(path, "segmentation file", VolumeReadError) as fh:
+                magic = fh.read(2)
+        except (VolumeReadError, OSError):
+            continue
+        _check_gzip_name(path, magic == b"\x1f\x8b")
+
+
+def _check_gzip_name(path: str, gzipped: bool) -> None:
+    """The SDK's nibabel picks gzip or not from the name, not the content: a plain file
+    named .nii.gz fails ('is not a gzip file'), a gzip file named .nii too (as
+    ``gzip-name-mismatch`` says in validation). Segmap reads either, RedBrick cannot."""
+    gz_name = path.lower().endswith(".gz")
+    if gzipped == gz_name:
+        return
+    if gz_name:
+        what, sdk = "is named .nii.gz but is not gzip-compressed", f"File {path} is not a gzip file"
+    else:
+        what, sdk = ("is gzip-compressed but named .nii",
+                     f'Cannot work out file type of "{path}"')
+    raise MergeError(f"{path} {what}; RedBrick opens files by their name and cannot read it.",
+                     "Rename it to match its content (.nii.gz when compressed, .nii otherwise).",
+                     sdk_message=sdk)
 
 
 def check_three_d(mask: MaskFile, base: bool) -> None:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.errors import SegmapError
+from app.errors import MergeError, SegmapError
 from app.items import sdk_path
-from app.merge import SeriesInputs, entries_of, merge_inputs
+from app.merge import SeriesInputs, check_gzip_names, entries_of, merge_inputs
 from app.upload._credentials import REDBRICK_STORAGE
 
 LABELS_ARRAY_LIMIT = 1000
@@ -174,6 +174,11 @@ def label_volumes(point: dict[str, Any], task_dir: Path) -> list[LabelVolume]:
                 f"Segmentation file(s) not found on this computer: {', '.join(map(str, bad))} "
                 "(SDK: Invalid label files).",
                 "Segmap uploads local segmentation files; check the paths in `segmentations`.")
+        try:
+            check_gzip_names(files)
+        except MergeError as exc:  # found now, before any image goes up
+            raise TaskError(f"Series {index}: {exc.message} (SDK: Error processing labels: "
+                            f"{exc.sdk_message})", exc.hint) from None
         info = all_info[index] if len(all_info) > index else {}
         volumes.append(LabelVolume(index, merge_inputs(
             entries, instances_of(point, index), bool(info.get("binaryMask")),
