@@ -213,6 +213,37 @@ def structure_name(path: Path, case_key: str = "") -> str:
     return "_".join(kept) if i == len(tokens) else "_".join(tokens)
 
 
+# Folder names that say "DICOM files here", not which case: ``case_12/DICOM/``.
+GENERIC_SERIES_FOLDERS = frozenset({
+    "dicom", "dicoms", "dcm", "dicom_files", "images", "image", "img", "imaging", "series",
+    "data", "scans", "ct", "mr", "mri", "pet",
+})
+
+
+def generic_series_folder(folder: Path, mixed: Collection[Path] = ()) -> bool:
+    """True for a folder whose name says it holds images but not whose (``DICOM/``,
+    ``images/``, ``IMG/``)."""
+    return folder_kind(folder, mixed) == "image" or \
+        "_".join(name_tokens(folder.name)) in GENERIC_SERIES_FOLDERS
+
+
+def series_case_name(folder: Path, root: Path, mixed: Collection[Path] = (),
+                     patient: str = "", description: str = "") -> str:
+    """A case name for a DICOM series in ``folder``: the folder's name, or for a generic
+    folder (``case_12/DICOM/``) the case folder above it; failing that (a generic folder
+    up to the scanned folder, whose name is generic too), the patient, then the series'
+    description. A series in the scanned folder itself is named by its description."""
+    if folder == root:
+        return description or patient or "series"
+    named = folder
+    while named != root and root in named.parents and generic_series_folder(named, mixed):
+        named = named.parent
+    if named == root and generic_series_folder(root):
+        person = "_".join(w for w in re.split(r"[\^\s]+", patient) if w)  # Doe^John
+        return person or description or folder.name
+    return named.name
+
+
 def case_name_of(path: Path, root: Path, mixed: Collection[Path] = ()) -> str:
     """A case name for an image file: its stem without channel / modality suffix.
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from functools import partial
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -277,11 +277,8 @@ def _dicom_images(series: Sequence[Any], root: Path, mixed: frozenset[Path]
             what = _NOT_PAIRED.get(s.kind, f"a {s.kind} object")
             skipped.append(Unpaired(label, "series", what))
             continue
-        named = folder  # case/image/*.dcm is the case's series: named after case/
-        while named != root and root in named.parents and \
-                layouts.folder_kind(named, mixed) == "image":
-            named = named.parent
-        name = named.name if folder != root else (s.description or "series")
+        # case/DICOM/*.dcm is the case's series: named after case/
+        name = layouts.series_case_name(folder, root, mixed, s.patient, s.description or "")
         if by_folder[folder] > 1:
             name = f"{name}-S{s.series_number}" if s.series_number is not None else \
                 f"{name}-{s.uid[-8:]}"

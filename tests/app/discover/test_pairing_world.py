@@ -154,3 +154,23 @@ def test_dcm2niix_reference_copies_go_to_their_own_series(shared_data, tmp_path)
     assert c.image.is_dicom and c.image.series_number == 4
     reasons = {u.file: u.reason for u in r.unpaired}
     assert "In/5.dcm" in reasons["Ref/5.nii"] and "In/4.dcm" in reasons["Ref/4.nii"]
+
+
+# Task names of series in generic folders (issue 10, item 7).
+
+def test_series_in_generic_dicom_folders_are_named_after_their_case_folder(tmp_path):
+    for case in ("case_a", "case_b"):
+        write_series(tmp_path / case / "DICOM", axial_positions([0, 1, 2]))
+        grid = series_grid(tmp_path / case)
+        save(tmp_path / case / "seg.nii.gz", mask_on(grid), grid.affine)
+    r = do_scan(tmp_path)
+    assert [c.name for c in r.cases] == ["case_a", "case_b"]
+
+
+def test_a_generic_folder_up_to_a_generic_scanned_folder_takes_the_patient(tmp_path):
+    root = tmp_path / "data"
+    write_series(root / "IMG", axial_positions([0, 1, 2]), PatientName="Doe^Jane")
+    grid = series_grid(root)
+    save(root / "seg.nii.gz", mask_on(grid), grid.affine)
+    (c,) = do_scan(root).cases
+    assert c.name == "Doe_Jane"

@@ -316,7 +316,7 @@ def test_a_dicom_case_folder_pairs_its_series_with_the_nifti_mask(tmp_path, monk
     _fake_dicom(monkeypatch, [image, seg_obj])
     r = do_scan(tmp_path)
     (c,) = r.cases
-    assert c.image.is_dicom and c.layout == "DICOM folder" and c.name == "dicom-S3"
+    assert c.image.is_dicom and c.layout == "DICOM folder" and c.name == "patient1-S3"
     j = r.to_json()
     assert j["cases"][0]["image_files"] == [f"patient1/dicom/IM{i}" for i in range(5)]
     assert j["cases"][0]["series_uid"] == "1.2.3"
