@@ -293,9 +293,11 @@ def converted_copies(images: Sequence[ImageRef]) -> dict[ImageRef, Copy]:
                 continue
             side = sidecars.setdefault(im, _sidecar(im.files[0]))
             score, why = _copy_score(im, series, side)
-            exact = compare_grids(series.grid, im.grid).aligned
+            relation = compare_grids(series.grid, im.grid).relation
+            exact = relation in (Relation.SAME, Relation.REORIENTED)
             if score > 0 or (score == 0 and exact):
-                geometry = "same voxels in the world" if exact else \
+                geometry = "same grid" if relation is Relation.SAME else \
+                    "same voxels in the world" if exact else \
                     "same voxels in the world within half a voxel"
                 found[im].append((score, series, geometry + (f"; {why}" if why else "")))
     copies: dict[ImageRef, Copy] = {}
