@@ -3,7 +3,8 @@
 Readers for the tables tools write (anchors.md §13): nnU-Net v2 / MSD
 ``dataset.json`` (the ``labels`` mapping exists in both directions), 3D Slicer
 colour tables (``.ctbl`` / ``.txt`` / ``.csv``, FreeSurfer LUTs share the format),
-ITK-SNAP label descriptions, dcmqi segment metadata JSON, BIDS ``dseg.tsv``,
+ITK-SNAP label descriptions, plain "value name" text tables (MRIcron's ``aal.nii.txt``,
+FSL / JHU tab-separated ``.txt``, ``.lut``), dcmqi segment metadata JSON, BIDS ``dseg.tsv``,
 Datature ``labels.json``, an existing RedBrick items list, TotalSegmentator's
 NIfTI header extension and Slicer's ``.seg.nrrd`` header fields.
 
@@ -30,7 +31,7 @@ from app.errors import SegmapError
 from app.items import Category, parse_items
 from app.jsonio import open_regular
 
-SIDECAR_SUFFIXES = (".json", ".ctbl", ".txt", ".csv", ".tsv")
+SIDECAR_SUFFIXES = (".json", ".ctbl", ".txt", ".csv", ".tsv", ".lut")
 _MAX_BYTES = 20 << 20  # larger files are data, not label tables
 
 
@@ -48,6 +49,7 @@ class TableKind(StrEnum):
     DATATURE = "labels.json"
     NIFTI_EXT = "NIfTI header extension"
     SEG_NRRD = "Slicer .seg.nrrd header"
+    TEXT = "text label table"
 
 
 @dataclass(frozen=True)
@@ -214,21 +216,54 @@ _ITKSNAP = re.compile(r'^\s*(\d+)\s+\d+\s+\d+\s+\d+\s+[\d.eE+-]+\s+\d+\s+\d+\s+"
 _CTBL = re.compile(r"^\s*(\d+)\s+(\S+)(?:\s+\d+){3,4}\s*$")
 
 
+# MRIcron "1 Precentral_L 2001", FSL/JHU "1<TAB>Genu_of_corpus_callosum", "3 Left Hippocampus".
+_PLAIN = re.compile(r"^\s*(\d+)[\s,;:=]+(.*?)\s*$")
+_PLAIN_HEADER = re.compile(r"^\W*(index|value|label|key|id|no)\b.*\b(name|label|structure)",
+                           re.IGNORECASE)
+PLAIN_MIN_SHARE = 0.8  # of a plain table's data lines that must read as "value name"
+
+
+def _plain_name(rest: str) -> str | None:
+    """The name in the rest of a "value name [more]" line: the next tab-separated field,
+    or the words before trailing numbers (MRIcron's index, an RGB colour); None unless it
+    holds a letter."""
+    name = rest.split("\t", 1)[0].strip() if "\t" in rest else rest
+    words = name.split()
+    while len(words) > 1 and re.fullmatch(r"[-+]?[\d.]+", words[-1]):
+        words.pop()
+    name = " ".join(words).strip("\"'")
+    return name if any(c.isalpha() for c in name) else None
+
+
 def _from_text_table(path: Path, text: str) -> LabelTable | None:
-    itk, ctbl = {}, {}
+    itk: dict[int, str] = {}
+    ctbl: dict[int, str] = {}
+    plain: dict[int, str] = {}
+    data_lines = 0
     for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
+        if not line.strip() or line.lstrip().startswith(("#", "//", "%")):
             continue
+        data_lines += 1
         if m := _ITKSNAP.match(line):
             itk[int(m.group(1))] = m.group(2).strip()
         elif m := _CTBL.match(line):
             ctbl[int(m.group(1))] = m.group(2).strip()
-        elif len(itk) + len(ctbl) == 0:
+        elif (m := _PLAIN.match(line)) and (name := _plain_name(m.group(2))):
+            if plain.get(int(m.group(1)), name) != name:
+                return None  # one value, two names: not a label table
+            plain[int(m.group(1))] = name
+        elif data_lines == 1 and _PLAIN_HEADER.match(line):
+            data_lines = 0  # "index<TAB>name": a header row
+        elif len(itk) + len(ctbl) + len(plain) == 0:
             return None  # the first data line decides: not a label table
     if itk:
         return LabelTable(path, TableKind.ITKSNAP, {v: n for v, n in itk.items() if v and n})
-    if ctbl:
+    if ctbl and len(ctbl) >= len(plain):
         return LabelTable(path, TableKind.SLICER, {v: n for v, n in ctbl.items() if v and n})
+    # Plain tables are common notes too: most lines must read as "value name".
+    if plain and len(plain) + len(ctbl) >= PLAIN_MIN_SHARE * data_lines:
+        names = {**plain, **ctbl}
+        return LabelTable(path, TableKind.TEXT, {v: n for v, n in names.items() if v and n})
     return None
 
 

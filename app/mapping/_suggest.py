@@ -11,7 +11,7 @@ itself: a :class:`Suggestion` carries its source and confidence and stays
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -30,6 +30,8 @@ Candidate = str | tuple[str, ...]  # a category name, or a nested category path
 _CONF_TABLE = 1.0
 _CONF_NEAR_TABLE = 0.95  # a colour table in the mask's folder (not named after the mask)
 _CONF_FILENAME = 0.9
+# Share of the smaller of a text table's values and a mask's that both must hold.
+_PLAIN_SHARE_NAMED, _PLAIN_SHARE_NEAR = 0.5, 0.8
 _CONF_CONVENTION = 0.6
 _CONF_PLACEHOLDER = 0.3
 
@@ -214,24 +216,48 @@ class Proposal:
 
 def _stem(path: Path) -> str:
     stem = split_suffix(path.name)[0].lower()
+    for volume in (".nii", ".nrrd"):  # MRIcron's aal.nii.txt names aal.nii(.gz)
+        if stem.endswith(volume) and len(stem) > len(volume):
+            stem = stem[: -len(volume)]
     for tail in ("_labels", "-labels", "_label", "-label", "_colors", "_colortable", "_lut"):
         if stem.endswith(tail) and len(stem) > len(tail):
             return stem[: -len(tail)]
     return stem
 
 
+def _plain_fits(t: LabelTable, mstem: str, mask: Path, values: Collection[int] | None
+                ) -> bool:
+    """A plain "value name" text table (a note can look like one) names a mask only when
+    it sits beside it and, when the mask's census is known, holds its values: half of them
+    for a table named after the mask (``aal.nii.txt``), nearly all and more than one for
+    any other (``labels.txt``)."""
+    if t.path.parent != mask.parent:
+        return False
+    if values is None or not t.names:
+        return True
+    shared = len(set(t.names) & set(values))
+    small = min(len(t.names), len(values))
+    if _stem(t.path) == mstem:
+        return shared >= max(1, _PLAIN_SHARE_NAMED * small)
+    return shared >= max(2, _PLAIN_SHARE_NEAR * small)
+
+
 def applicable_tables(mask: Path, tables: Iterable[LabelTable], root: Path,
-                      structure: str = "") -> list[tuple[LabelTable, dict[int, str], float]]:
+                      structure: str = "", values: Collection[int] | None = None
+                      ) -> list[tuple[LabelTable, dict[int, str], float]]:
     """The label tables that name the values of ``mask``, with a confidence each.
 
     A table named after the mask (``seg.nii.gz`` + ``seg.ctbl``) and the mask's own
     header are certain; ``dataset.json`` covers the masks under its folder; other
-    colour tables cover their folder and below, nearer ones first.
+    colour tables cover their folder and below, nearer ones first. A plain text table
+    covers only the masks beside it whose ``values`` (the census's, when known) it names.
     """
     out: list[tuple[LabelTable, dict[int, str], float]] = []
     mstem = split_suffix(mask.name)[0].lower()
     for t in tables:
         if t.kind == TableKind.ITEMS:
+            continue
+        if t.kind == TableKind.TEXT and not _plain_fits(t, mstem, mask, values):
             continue
         if t.path == mask:  # the mask's own header
             out.append((t, t.names, _CONF_TABLE))
@@ -319,8 +345,8 @@ def suggest_file(path: Path, census: Census, tables: Sequence[LabelTable], root:
     resolved = path.resolve()
     items = [(t, t.by_file[resolved]) for t in tables if t.kind == TableKind.ITEMS
              and resolved in t.by_file]
-    named = applicable_tables(path, tables, root, structure)
     values = sorted(int(v) for v in census.nonzero if float(v).is_integer())
+    named = applicable_tables(path, tables, root, structure, values)
     targets = ([Target(path, None, sum(census.nonzero.values()))] if binary_file
                else [Target(path, v, census.values[v]) for v in values])
     convention = _convention(layout, set(values)) if not binary_file else None
