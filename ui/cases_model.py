@@ -1,4 +1,5 @@
-"""The Cases table: one row per case of the session, with an Include checkbox."""
+"""The Cases table: one row per case of the session, with an Include checkbox; the Files
+table: every volume the scan found, with its role (image or mask, editable) and why."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
+from app.discover import RoleOverride, Volume
 from app.items import ImportShape, mask_converted, uploadable
 from app.session import CaseState, RowStatus, Session
 from ui.state import WizardState
@@ -214,4 +216,86 @@ class CasesModel(QAbstractTableModel):
         self.dataChanged.emit(self.index(index.row(), 0), self.index(index.row(),
                                                                      len(COLUMNS) - 1))
         self.includedChanged.emit()
+        return True
+
+
+FILE_COLUMNS = ("File", "Role", "Why")
+COL_FILE, COL_ROLE, COL_WHY = range(len(FILE_COLUMNS))
+ROLES = ("image", "mask")
+
+
+def scanned_volumes(session: Session | None) -> list[Volume]:
+    """The volumes a folder's scan found (none for a session opened from an items list)."""
+    return list(getattr(session, "volumes", None) or [])
+
+
+def role_overrides(session: Session | None) -> list[RoleOverride]:
+    """The user's word on roles the session's folder was scanned with."""
+    return list(getattr(session, "roles", None) or [])
+
+
+def volume_roles(session: Session | None) -> dict[Path, Volume]:
+    """Each scanned volume by its path."""
+    return {v.path: v for v in scanned_volumes(session)}
+
+
+class FilesModel(QAbstractTableModel):
+    """Every NIfTI / NRRD volume of the scan: its role is an editable choice, and choosing
+    another asks for a rescan (``roleChosen(file, role)``, the file relative to the folder)."""
+
+    roleChosen = Signal(str, str)
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._volumes: list[Volume] = []
+
+    def set_session(self, session: Session | None) -> None:
+        self.beginResetModel()
+        self._volumes = scanned_volumes(session)
+        self.endResetModel()
+
+    def volume_at(self, row: int) -> Volume:
+        return self._volumes[row]
+
+    def row_of(self, label: str) -> int:
+        return next((i for i, v in enumerate(self._volumes) if v.label == label), -1)
+
+    def rowCount(self, parent: IndexLike = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._volumes)
+
+    def columnCount(self, parent: IndexLike = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(FILE_COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return FILE_COLUMNS[section]
+        return None
+
+    def flags(self, index: IndexLike) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        f = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return f | Qt.ItemFlag.ItemIsEditable if index.column() == COL_ROLE else f
+
+    def data(self, index: IndexLike, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._volumes):
+            return None
+        v, col = self._volumes[index.row()], index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return {COL_FILE: v.label, COL_ROLE: v.role, COL_WHY: v.why}.get(col)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == COL_ROLE:
+                return "Image or mask: choose the other to scan the folder again with it"
+            return "\n".join(v.evidence or (v.why,)) if col == COL_WHY else str(v.path)
+        return None
+
+    def setData(self, index: IndexLike, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if (role != Qt.ItemDataRole.EditRole or not index.isValid()
+                or index.column() != COL_ROLE or value not in ROLES):
+            return False
+        v = self._volumes[index.row()]
+        if v.role == value:
+            return False
+        self.roleChosen.emit(v.label, str(value))
         return True

@@ -21,6 +21,7 @@ and header geometry and costs nothing next to that. The order:
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -140,6 +141,29 @@ class ScanResult:
     def masks(self) -> list[Volume]:
         return [v for v in self.volumes if v.role == "mask"]
 
+    def no_case_reason(self, hint: str = "pass --image '{file}' (or a glob) if one is the "
+                                         "image") -> str | None:
+        """Why the scan found no case, plainly, and what to try (None when it found some);
+        ``hint`` says how to make ``{file}`` an image (the CLI's flag, the wizard's column)."""
+        if self.cases:
+            return None
+        images = len(self.images) + sum(1 for s in self.series if s.kind == ObjectKind.IMAGE)
+        if not self.volumes and not self.series:
+            return (f"0 cases: no NIfTI, NRRD or DICOM file under {self.root}; choose the "
+                    "folder that holds the images and masks.")
+        if not self.masks:
+            return f"0 cases: {images} image(s) and no mask."
+        if images:
+            return (f"0 cases: {images} image(s) and {len(self.masks)} mask(s), none paired "
+                    "(see 'Not paired').")
+        whys = Counter(_short_why(v.why) for v in self.masks)
+        said = "; ".join(f"{n} {w}" if len(whys) > 1 else w for w, n in whys.most_common(3))
+        n = len(self.masks)
+        taken = "taken as a mask" if n == 1 else f"{'both' if n == 2 else 'all'} taken as mask(s)"
+        file = self.masks[0].label.replace("'", "?")
+        return (f"0 cases: {len(self.volumes)} volume(s), {taken} ({said}); "
+                f"{hint.format(file=file)}.")
+
     def rel(self, path: Path) -> str:
         """A path relative to the scanned folder (POSIX separators), else absolute."""
         try:
@@ -195,6 +219,11 @@ class ScanResult:
             "evidence": c.evidence,
             "other_images": [o.label for o in c.others],
         }
+
+
+def _short_why(why: str) -> str:
+    """A census's why, short: ``uint8, few values``."""
+    return why.split(",")[0] + ", few values" if ": few values" in why else why
 
 
 def _walk(result: ScanResult) -> tuple[list[Path], list[Path], list[Path]]:

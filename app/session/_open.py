@@ -7,9 +7,11 @@ thread with progress and Cancel; the CLI equivalents are ``segmap scan``/``build
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.discover import ImageRef, ScanResult, scan
+from app.discover import ImageRef, RoleOverride, ScanResult, Volume, scan
 from app.errors import InputError
 from app.items import ImportShape, ItemsList, PathRole, Task, Taxonomy, load_items, task_paths
 from app.mapping import Matcher, candidates_of, load_template, suggest_file
@@ -36,20 +38,33 @@ def _image_info(result: ScanResult, ref: ImageRef) -> ImageInfo:
                      slices=shape[2] if len(shape) > 2 else 0, shape=shape)
 
 
+@dataclass(eq=False)
+class FolderSession(Session):
+    """A session opened from a folder: it also keeps every volume the scan found, with its
+    role and what decided it, and the user's word on roles it was scanned with (a
+    rescan with other ``roles`` re-pairs the folder)."""
+
+    volumes: list[Volume] = field(default_factory=list)
+    roles: tuple[RoleOverride, ...] = ()
+
+
 def open_folder(root: str | os.PathLike[str], taxonomy: Taxonomy | None = None,
-                template_path: str | os.PathLike[str] | None = None) -> Work[Session]:
-    """Scan a folder, pair masks with images and suggest every mapping."""
+                template_path: str | os.PathLike[str] | None = None,
+                roles: Sequence[RoleOverride] = ()) -> Work[Session]:
+    """Scan a folder, pair masks with images and suggest every mapping (``roles``: which
+    files are images and which masks, whatever the scan would say)."""
     from app.mapping import build
 
     folder = Path(root).expanduser().resolve()
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder.",
                          "Choose the folder holding images and masks.")
-    result = yield from scan(folder)
+    result = yield from scan(folder, roles)
     template = load_template(template_path) if template_path else None
     built = yield from build(result, folder / "items.json", matcher=matcher_for(taxonomy),
                              template=template, write=False)
-    session = Session(items=built.items, cases=[], source=folder, taxonomy=taxonomy)
+    session = FolderSession(items=built.items, cases=[], source=folder, taxonomy=taxonomy,
+                            volumes=list(result.volumes), roles=tuple(roles))
     for path, c in result.censuses.items():
         session.cache.remember(str(path), c)
     for cb, task in zip(built.cases, built.items.tasks, strict=True):
@@ -67,7 +82,9 @@ def open_folder(root: str | os.PathLike[str], taxonomy: Taxonomy | None = None,
             suggestions={(p.target.file, p.target.value): p.best for p in cb.proposals if p.best},
             unreviewed={k for k, s in cb.segment_map.items() if not s.accepted},
         ))
-    session.messages = list(result.warnings) + [
+    why = result.no_case_reason("if one is the image, set its Role on the Cases page "
+                                "(`segmap scan --image '{file}'` says the same)")
+    session.messages = ([why] if why else []) + list(result.warnings) + [
         f"not paired: {u.file}: {u.reason}" for u in result.unpaired]
     return session
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from html import escape
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -18,26 +19,35 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableView,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
+from app.discover import RoleOverride
 from app.errors import SegmapError
-from app.session import CaseState
+from app.session import CaseState, open_folder
 from ui import errors
 from ui.cases_model import (
     COL_CASE,
     COL_EXPORT,
     COL_INCLUDE,
     COL_MAPPING,
+    COL_ROLE,
     COL_SERIES,
+    COL_WHY,
+    ROLES,
     SHAPE_TEXT,
     CasesModel,
+    FilesModel,
     export_notes,
     mask_note,
+    role_overrides,
     series_text,
+    volume_roles,
 )
 from ui.pages.base import Page
 from ui.window import Window
@@ -47,6 +57,25 @@ def confirm(box: QMessageBox) -> object:
     """Run a question box and return the button clicked (tests replace this)."""
     box.exec()
     return box.clickedButton()
+
+
+class RoleDelegate(QStyledItemDelegate):
+    """The Role column's editor: a choice of image or mask."""
+
+    def createEditor(self, parent: QWidget, option: QStyleOptionViewItem,
+                     index: QModelIndex | Any) -> QWidget:
+        box = QComboBox(parent)
+        box.addItems(list(ROLES))
+        return box
+
+    def setEditorData(self, editor: QWidget, index: QModelIndex | Any) -> None:
+        assert isinstance(editor, QComboBox)
+        editor.setCurrentText(str(index.data(Qt.ItemDataRole.EditRole)))
+
+    def setModelData(self, editor: QWidget, model: QAbstractItemModel,
+                     index: QModelIndex | Any) -> None:
+        assert isinstance(editor, QComboBox)
+        model.setData(index, editor.currentText(), Qt.ItemDataRole.EditRole)
 
 
 class CasesPage(Page):
@@ -117,11 +146,44 @@ class CasesPage(Page):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(top)
         split.addWidget(bottom)
-        split.setSizes([430, 220])
+        split.addWidget(self._files_panel())
+        split.setSizes([430, 220, 150])
         self.layout_.addWidget(split, 1)
         self._note: tuple[str, tuple[str, ...]] | None = None  # (case, what a move did)
         self.state.sessionChanged.connect(self._on_session_changed)
         self.state.casesChanged.connect(self._on_state_cases_changed)
+
+    def _files_panel(self) -> QWidget:
+        """Every volume the scan found, its role (a choice: another rescans) and why."""
+        self.files_model = FilesModel(self)
+        self.files_model.roleChosen.connect(self._on_role_chosen)
+        self.files = QTableView()
+        self.files.setModel(self.files_model)
+        self.files.setItemDelegateForColumn(COL_ROLE, RoleDelegate(self.files))
+        self.files.setEditTriggers(QAbstractItemView.EditTrigger.AllEditTriggers)
+        self.files.verticalHeader().setVisible(False)
+        header = self.files.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_WHY, QHeaderView.ResizeMode.Stretch)
+        panel = QWidget()
+        pl = QVBoxLayout(panel)
+        pl.setContentsMargins(0, 0, 0, 0)
+        pl.addWidget(QLabel("<b>Files</b> — image or mask? Change a Role to scan the folder "
+                            "again with it (the mappings are suggested afresh)."))
+        pl.addWidget(self.files, 1)
+        return panel
+
+    def _on_role_chosen(self, label: str, role: str) -> None:
+        """Scan the folder again with the user's word on ``label``'s role (replacing an
+        earlier word on that file), and show the new pairing."""
+        session = self.state.session
+        if session is None:
+            return
+        roles = [o for o in role_overrides(session) if o.pattern != label]
+        roles.append(RoleOverride(label, role))
+        self.window_.run_work(open_folder(session.source, self.state.taxonomy, roles=roles),
+                              f"Scanning {session.source.name} again ({label}: {role})",
+                              self.state.set_session)
 
     # ------------------------------------------------------------------ events
     def enter(self) -> None:
@@ -138,6 +200,7 @@ class CasesPage(Page):
 
     def _on_session_changed(self) -> None:
         self.model.set_session(self.state.session)
+        self.files_model.set_session(self.state.session)
         self._note = None
         self._show_current()
         self._update_count()
@@ -250,6 +313,11 @@ class CasesPage(Page):
             lines.append(f"<span style='color:#1f5f8b'>On export: {escape(n)}</span>")
         if case.evidence:
             lines.append(f"Paired because: {escape(case.evidence)}")
+        roles = volume_roles(session)
+        files = [] if img.is_dicom else list(img.files[:1])
+        for f in files + list(case.masks):
+            if (v := roles.get(f)) is not None:
+                lines.append(f"{escape(v.label)}: {v.role}, because {escape(v.why)}")
         for w in case.warnings:
             lines.append(f"<span style='color:#9a5b00'>⚠ {escape(w)}</span>")
         if session.messages:

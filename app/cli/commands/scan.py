@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 from typing import Any
 
 from app.cli._common import drive, print_json
@@ -63,28 +62,13 @@ def human(r: ScanResult) -> str:
 
 
 def no_case_reason(r: ScanResult) -> str | None:
-    """Why a scan found no case, plainly, with what to try (None when it found some)."""
-    if r.cases:
-        return None
-    images = len(r.images) + sum(1 for s in r.series if s.kind == "image")
-    if not r.volumes and not r.series:
-        return (f"0 cases: no NIfTI, NRRD or DICOM file under {r.root}; choose the folder "
-                "that holds the images and masks.")
+    """Why a scan found no case, plainly, with the flags to try (None when it found some)."""
+    why = r.no_case_reason()
+    if why is None or "taken as mask" in why or not r.volumes:
+        return why
     if not r.masks:
-        return f"0 cases: {images} image(s) and no mask; pass --mask 'GLOB' if some are masks."
-    if images:
-        return (f"0 cases: {images} image(s) and {len(r.masks)} mask(s), none paired (see "
-                "'Not paired'); pass --image / --mask 'GLOB' if a role is wrong.")
-    whys = Counter(_short_why(v.why) for v in r.masks)
-    said = "; ".join(f"{n} {w}" if len(whys) > 1 else w for w, n in whys.most_common(3))
-    first = r.masks[0].label.replace("'", "?")
-    every = "both" if len(r.masks) == 2 else "all" if len(r.masks) > 2 else "it is"
-    return (f"0 cases: {len(r.volumes)} volume(s), {every} taken as mask(s) ({said}); "
-            f"pass --image '{first}' (or a glob) if one is the image.")
-
-
-def _short_why(why: str) -> str:
-    return why.split(",")[0] + ", few values" if ": few values" in why else why
+        return why[:-1] + "; pass --mask 'GLOB' if some are masks."
+    return why[:-1] + "; pass --image / --mask 'GLOB' if a role is wrong."
 
 
 def notes(r: ScanResult) -> list[str]:

@@ -22,20 +22,20 @@ from tests.app.builders import nifti
 GRID = (32, 32, 16)
 
 
-def grey_u8(path: Path, levels: int = 249, seed: int = 0) -> Path:
+def grey_u8(path: Path, levels: int = 249, seed: int = 0, affine: Any = None) -> Path:
     """An 8-bit 'MR template': ``levels`` grey levels, neighbours differing."""
     rng = np.random.default_rng(seed)
-    return nifti(path, rng.integers(0, levels, GRID).astype(np.uint8))
+    return nifti(path, rng.integers(0, levels, GRID).astype(np.uint8), affine)
 
 
-def labels_u8(path: Path, n: int = 3) -> Path:
+def labels_u8(path: Path, n: int = 3, affine: Any = None) -> Path:
     """A uint8 label map: mostly 0, ``n`` labels in blocks along the first axis."""
     arr = np.zeros(GRID, np.uint8)
     step = max(1, GRID[0] * GRID[1] * GRID[2] // (2 * n))
     flat = arr.reshape(-1, order="F")
     for v in range(1, n + 1):
         flat[(v - 1) * step // 1: (v - 1) * step + step // 2] = v
-    return nifti(path, flat.reshape(GRID, order="F"))
+    return nifti(path, flat.reshape(GRID, order="F"), affine)
 
 
 def scanned(folder: Path, *roles: RoleOverride) -> ScanResult:
@@ -136,3 +136,13 @@ def test_real_mr_as_uint8_is_an_image_and_real_uint8_labels_a_mask(
     result = scanned(tmp_path)
     assert volume(result, "subj_a.nii.gz").role == "image"
     assert volume(result, "subj_b.nii.gz").role == "mask"
+
+
+def test_no_case_reason_names_the_roles(tmp_path: Path) -> None:
+    labels_u8(tmp_path / "one.nii.gz")
+    labels_u8(tmp_path / "two.nii.gz")
+    assert scanned(tmp_path).no_case_reason() == (
+        "0 cases: 2 volume(s), both taken as mask(s) (uint8, few values); pass --image "
+        "'one.nii.gz' (or a glob) if one is the image.")
+    (tmp_path / "empty").mkdir()
+    assert "no NIfTI, NRRD or DICOM file" in str(scanned(tmp_path / "empty").no_case_reason())
