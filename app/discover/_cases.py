@@ -141,12 +141,12 @@ def split_by_shape(image: ImageRef, pairs: Sequence[Pair], censuses: dict[Path, 
                            f"{len(group)} {what} with distinct values, merged"))
         elif voxels_disjoint([p.mask for p in group]):
             shaped.append((ImportShape.LABEL_MAPS, group,
-                           f"{len(group)} {what} sharing values on disjoint voxels "
-                           "(parts of one map, such as left and right), merged"))
+                           (f"{len(group)} {what} sharing values on disjoint voxels "
+                            "(parts of one map, such as left and right), merged")))
         else:
             names = ", ".join(p.mask.path.name for p in group)
-            shaped.extend((ImportShape.LABEL_MAP, [p], "label maps sharing values and voxels "
-                           f"are alternatives ({names}), one case each") for p in group)
+            note = f"label maps sharing values and voxels are alternatives ({names}), one case each"
+            shaped.extend((ImportShape.LABEL_MAP, [p], note) for p in group)
     return shaped + out
 
 

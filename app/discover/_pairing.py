@@ -10,12 +10,18 @@ in order until one gives a confirmed image:
 3. the only image of the mask's case folder (``s0001/ct.nii.gz``, a DICOM series);
 4. the mask's name starts with an image's case id (``case7_liver_mask`` <-> ``case7``);
 5. the only image of the case folder with the same grid.
+
+A volume converted from a DICOM series near it (:func:`converted_copies`: the same voxels
+in the world within half a voxel, and its name, dcm2niix sidecar or header saying so) is
+not the image to annotate: a mask the tiers pair with the copy goes to the series when it
+lies on the series' grid, and stays with the copy only when it lies on the copy's alone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,8 +32,9 @@ import numpy as np
 
 from app.discover import _layouts as layouts
 from app.discover._layouts import Layout
+from app.errors import SegmapError
 from app.geometry import Grid, GridMatch, Relation, compare_grids, unusable
-from app.readers import Format, split_suffix
+from app.readers import Format, nifti_info, split_suffix
 
 _MAX_GEOMETRY_ONLY = 50  # images compared by grid alone for a mask no name places
 
@@ -245,7 +252,8 @@ def _copy_score(copy: ImageRef, series: ImageRef, side: dict[str, Any]) -> tuple
     """How strongly a volume says it was converted from ``series``: (score, evidence);
     score -1 when its sidecar names another series. 3: the sidecar's SeriesInstanceUID;
     2: its SeriesNumber / SeriesDescription; 1: dcm2niix naming (``<folder>_<series>``,
-    the series description or number in the name); 0: geometry alone."""
+    the series description or number in the name) or dcm2niix's header description;
+    0: geometry alone."""
     uid, number = side.get("SeriesInstanceUID"), side.get("SeriesNumber")
     desc = side.get("SeriesDescription")
     where = f"its sidecar {split_suffix(copy.files[0].name)[0]}.json"
@@ -266,7 +274,21 @@ def _copy_score(copy: ImageRef, series: ImageRef, side: dict[str, Any]) -> tuple
         return 1, f"named after its description '{series.description}'"
     if series.series_number is not None and str(series.series_number) in tokens:
         return 1, f"its series number {series.series_number} in the name"
+    if copy.kind is Format.NIFTI and _DCM2NIIX_DESCRIP.match(_descrip(copy.files[0])):
+        return 1, "its header description is dcm2niix's (TE=...;Time=...)"
     return 0, ""
+
+
+_DCM2NIIX_DESCRIP = re.compile(r"TE=[\d.]+;Time=[\d.]+")  # dcm2niix's NIfTI descrip
+
+
+def _descrip(path: Path) -> str:
+    """A NIfTI header's description (one header read), or "" when it cannot be read."""
+    try:
+        raw = np.asarray(nifti_info(path).header["descrip"]).tobytes()
+    except (SegmapError, OSError):
+        return ""
+    return raw.split(b"\0", 1)[0].decode("latin-1", errors="replace")
 
 
 def converted_copies(images: Sequence[ImageRef]) -> dict[ImageRef, Copy]:

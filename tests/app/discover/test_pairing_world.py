@@ -174,3 +174,16 @@ def test_a_generic_folder_up_to_a_generic_scanned_folder_takes_the_patient(tmp_p
     save(root / "seg.nii.gz", mask_on(grid), grid.affine)
     (c,) = do_scan(root).cases
     assert c.name == "Doe_Jane"
+
+
+def test_dcm2niix_header_description_marks_a_copy_whose_name_says_nothing(tmp_path):
+    write_series(tmp_path / "p1" / "series", axial_positions([0, 1, 2, 3, 4]))
+    grid = series_grid(tmp_path / "p1")
+    aff = flipped(grid)
+    aff[0, 3] += 0.2  # rounded: not the series' grid exactly
+    img = nib.Nifti1Image(ct(grid), aff)
+    img.header["descrip"] = b"TE=2.5;Time=101010.000;phase=1"
+    nib.save(img, tmp_path / "p1" / "anat.nii.gz")
+    r = do_scan(tmp_path)
+    (u,) = [u for u in r.unpaired if u.file == "p1/anat.nii.gz"]
+    assert "converted copy of the DICOM series p1/series" in u.reason and "dcm2niix" in u.reason
