@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 
+from app.cli import main
 from app.discover import ScanResult, scan
 from app.progress import run
 from app.readers import RUNS
@@ -60,8 +63,23 @@ def test_overlapping_label_maps_sharing_values_are_alternatives_named_in_the_not
 
 
 def test_cli_scan_prints_which_alternatives_were_taken(tmp_path, capsys):
-    from app.cli import main
     halves(tmp_path, overlap=True)
     main(["scan", str(tmp_path)])
     out = capsys.readouterr().out
     assert "alternatives" in out and "brain_atlas_right.nii.gz" in out
+
+
+def test_a_real_label_map_cut_in_two_halves_is_one_case(shared_data, tmp_path):
+    ref = shared_data / "totalsegmentator" / "tests" / "reference_files"
+    shutil.copy(ref / "example_ct_sm.nii.gz", tmp_path / "ct.nii.gz")
+    seg = nib.load(ref / "example_seg.nii.gz")
+    arr = np.asanyarray(seg.dataobj).astype(np.uint8)
+    mid = arr.shape[0] // 2
+    for side, keep in (("left", slice(0, mid)), ("right", slice(mid, None))):
+        half = np.zeros_like(arr)
+        half[keep] = arr[keep]
+        synth.save(half, tmp_path / f"ct_seg_{side}.nii.gz", seg.affine)
+    shared = set(np.unique(arr[:mid])) & set(np.unique(arr[mid:])) - {0}
+    assert shared  # organs across the midline: both halves use their values
+    (c,) = do_scan(tmp_path).cases
+    assert c.shape == "II" and len(c.masks) == 2
