@@ -3,7 +3,9 @@
 Every geometry decision is made in world space (nibabel's RAS+ millimetres), never
 by hoping two arrays line up. ``compare_grids`` tells whether a mask sits on its
 image's grid, on the same grid with axes flipped or permuted, at another
-resolution, on a crop of it, or somewhere incompatible, with the numbers.
+resolution, on a crop of it, on the image's lattice but shifted, with its array
+transposed or flipped while the affine stayed the image's, or somewhere
+incompatible, with the numbers.
 ``align_to_image`` then puts a mask's voxels onto the image grid (exactly, by
 reorientation and padding, or by nearest neighbour for another resolution).
 """
@@ -75,7 +77,10 @@ class Relation(StrEnum):
 
     SAME = "same"  # identical grid (within tolerance)
     REORIENTED = "reoriented"  # same voxels, axes flipped and/or permuted
-    CROP = "crop"  # same voxel lattice, a box inside the image (or offset from it)
+    CROP = "crop"  # same voxel lattice, a smaller box inside the image (or offset from it)
+    SHIFTED = "shifted"  # the image's grid (same size and axes) moved by whole voxels
+    TRANSPOSED = "transposed"  # the image's affine over an array with its axes permuted
+    FLIPPED = "flipped"  # the image's grid with an axis reversed about the wrong end
     RESOLUTION = "resolution"  # other voxel size, overlapping the image
     INCOMPATIBLE = "incompatible"  # rotated, shifted by a fraction of a voxel, or elsewhere
 
@@ -193,12 +198,15 @@ def compare_grids(image: Grid, mask: Grid, tolerance_mm: float | None = None) ->
         overlap = _overlap_fraction(lo, hi, np.array(image.shape))
         where = "inside the image" if inside else (
             f"{100 * overlap:.0f}% inside the image" if overlap > 0 else "outside the image")
-        return GridMatch(
-            Relation.CROP if overlap > 0 else Relation.INCOMPATIBLE, image, mask,
-            _corner_gap(icorners, mcorners), tol, index_map if overlap > 0 else None, inside,
+        named = _lattice_relation(image, mask, perm, lo, where)
+        relation, text = named if named is not None else (Relation.CROP, (
             f"The mask ({_fmt(mask.shape)}) covers a box of the image's grid "
-            f"({_fmt(image.shape)}), "
-            f"{where}, offset by {np.round(lo).astype(int).tolist()} voxels.")
+            f"({_fmt(image.shape)}), {where}, offset by {np.round(lo).astype(int).tolist()} "
+            "voxels."))
+        return GridMatch(
+            relation if overlap > 0 else Relation.INCOMPATIBLE, image, mask,
+            _corner_gap(icorners, mcorners), tol, index_map if overlap > 0 else None, inside,
+            text)
     # Not one lattice: another resolution (axes still aligned), or incompatible.
     axis_aligned = _axis_aligned(lin)
     gap = _corner_gap(icorners, mcorners)
@@ -223,6 +231,54 @@ def compare_grids(image: Grid, mask: Grid, tolerance_mm: float | None = None) ->
         f"The mask ({_fmt(mask.shape)}, {mask.orientation}, {_spacing(mask)}) {why} "
         f"({_fmt(image.shape)}, {image.orientation}, {_spacing(image)}); corners differ by up "
         f"to {gap:.1f} mm (tolerance {tol:.2g} mm).")
+
+
+_AXES = "ijk"
+
+
+def _lattice_relation(image: Grid, mask: Grid, perm: np.ndarray, lo: np.ndarray, where: str
+                      ) -> tuple[Relation, str] | None:
+    """What happened to a mask on the image's lattice that is not a crop of it: the same
+    box moved (SHIFTED), the image's affine over an array whose axes were permuted
+    (TRANSPOSED), or an axis reversed without moving the origin (FLIPPED); None for a
+    real crop (another box size). ``lo`` is the mask's lowest image index."""
+    if sorted(mask.shape) != sorted(image.shape):
+        return None
+    src = np.argmax(np.abs(perm), axis=1)  # image axis a runs along mask axis src[a]
+    seen = tuple(mask.shape[int(src[a])] for a in range(3))
+    if seen != image.shape:
+        return Relation.TRANSPOSED, (
+            f"The mask's array is {_fmt(mask.shape)} where the image's is {_fmt(image.shape)}, "
+            f"on the image's geometry: its axes were {_permutation_text(mask.shape, image.shape)} "
+            f"without the affine being changed, so its voxels land in the wrong place ({where}).")
+    flips = [_AXES[a] for a in range(3) if perm[a, int(src[a])] < 0]
+    if flips:
+        return Relation.FLIPPED, (
+            f"The mask ({_fmt(mask.shape)}) is the image's grid flipped along axis "
+            f"{', '.join(flips)} about its first voxel instead of its centre (its affine "
+            f"reverses the axis but keeps the origin), so it lands {where}, offset by "
+            f"{np.round(lo).astype(int).tolist()} voxels.")
+    shift = mask.affine[:3, 3] - image.affine[:3, 3]
+    voxels = np.round(lo).astype(int).tolist()
+    return Relation.SHIFTED, (
+        f"The mask is the image's grid ({_fmt(image.shape)}, {_spacing(image)}) shifted by "
+        f"{float(np.linalg.norm(shift)):.3g} mm ({', '.join(f'{d:+.3g}' for d in shift)} mm "
+        f"in x, y, z; {voxels} voxels): its origin differs from the image's, so it lands "
+        f"{where}.")
+
+
+def _permutation_text(shape: tuple[int, int, int], seen: tuple[int, ...]) -> str:
+    """How the axes of an array of ``shape`` were reordered to give ``seen``: reversed
+    (a transpose, ``arr.T``), two swapped, or permuted."""
+    fits = [p for p in itertools.permutations(range(3))
+            if tuple(shape[i] for i in p) == seen]
+    if (2, 1, 0) in fits:
+        return "transposed (reversed, as arr.T does)"
+    swaps = [p for p in fits if sum(p[a] != a for a in range(3)) == 2]
+    if swaps:
+        a, b = (i for i in range(3) if swaps[0][i] != i)
+        return f"swapped ({_AXES[a]} and {_AXES[b]})"
+    return "permuted"
 
 
 def _axis_aligned(lin: np.ndarray) -> bool:

@@ -33,6 +33,9 @@ class GeometryMismatchError(InputError):
         hints = {
             Relation.CROP: "Resample or pad the mask onto the image grid (same size and origin).",
             Relation.RESOLUTION: "Resample the mask to the image's voxel size (nearest neighbour).",
+            Relation.SHIFTED: "Save the mask with the image's origin (same header as the image).",
+            Relation.TRANSPOSED: "Put the mask's array axes back in the image's order.",
+            Relation.FLIPPED: "Save the mask again with the image's header (same axes and origin).",
             Relation.INCOMPATIBLE: "Check that the mask belongs to this image; it was probably "
                                    "made on another series or a resampled copy.",
         }

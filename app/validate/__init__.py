@@ -55,6 +55,9 @@ severity (``Code.severity``; the table below is documentation, kept in sync with
 | uncompressed-upload | warning | a single uint8 .nii is uploaded as is, under a .nii.gz name |
 | grid-reoriented | warning | same voxels as the image, axes stored differently |
 | grid-crop | error | the mask covers only part of the image's grid |
+| grid-shifted | error | the image's grid moved by whole voxels: the mask's origin differs |
+| grid-transposed | error | the mask's array axes are permuted but its affine is the image's |
+| grid-flipped | error | the mask's affine reverses an axis without moving its origin |
 | grid-resolution | error | the mask has another voxel size than the image |
 | grid-mismatch | error | the mask does not line up with the image in world space |
 | files-misaligned | error | segmentation files of one series are on different grids |

@@ -119,6 +119,15 @@ class Code(StrEnum):
         "grid-reoriented", Severity.WARNING,
         "same voxels as the image, axes stored differently")
     GRID_CROP = "grid-crop", Severity.ERROR, "the mask covers only part of the image's grid"
+    GRID_SHIFTED = (
+        "grid-shifted", Severity.ERROR,
+        "the image's grid moved by whole voxels: the mask's origin differs")
+    GRID_TRANSPOSED = (
+        "grid-transposed", Severity.ERROR,
+        "the mask's array axes are permuted but its affine is the image's")
+    GRID_FLIPPED = (
+        "grid-flipped", Severity.ERROR,
+        "the mask's affine reverses an axis without moving its origin")
     GRID_RESOLUTION = (
         "grid-resolution", Severity.ERROR,
         "the mask has another voxel size than the image")

@@ -240,7 +240,9 @@ def _check_nrrd(path: str) -> FileCheck:
 
 
 _RELATION_CODES = {Relation.REORIENTED: Code.GRID_REORIENTED, Relation.CROP: Code.GRID_CROP,
-                   Relation.RESOLUTION: Code.GRID_RESOLUTION}
+                   Relation.RESOLUTION: Code.GRID_RESOLUTION, Relation.SHIFTED: Code.GRID_SHIFTED,
+                   Relation.TRANSPOSED: Code.GRID_TRANSPOSED,
+                   Relation.FLIPPED: Code.GRID_FLIPPED}
 
 
 def relation_code(relation: Relation) -> Code:

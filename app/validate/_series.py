@@ -49,6 +49,16 @@ MERGE_BLOCKERS = frozenset({
     Code.MASK_DIMENSIONS, Code.MASK_SCALED, Code.FILE_MISSING, Code.FILE_UNREADABLE,
     Code.FILE_CORRUPT, Code.NOT_NIFTI, Code.GZIP_NAME_MISMATCH, Code.REMOTE_FILE})
 
+# What to do about a mask on the image's lattice that is not on its grid.
+_GRID_FIX = {
+    Relation.SHIFTED: "Save it with the image's origin (the voxels are right, its header "
+                      "places them elsewhere), or resample it onto the image.",
+    Relation.TRANSPOSED: "Put its array axes back in the image's order (undo the transpose) "
+                         "and save it with the image's header.",
+    Relation.FLIPPED: "Save it again from the image's header: its affine reverses an axis "
+                      "without moving the origin to the other end.",
+}
+
 
 class SeriesRun(SeriesContext):
     """The checks of one series, in the order ``SeriesChecker.check`` runs them."""
@@ -211,8 +221,9 @@ class SeriesRun(SeriesContext):
                         "resave it in the image's orientation to be safe.")
             else:
                 then = ("RedBrick expects each segmentation on its image's voxel grid, so this "
-                        "mask would be shown in the wrong place or not at all. Resample it onto "
-                        "the image (same size, voxel size and orientation).")
+                        "mask would be shown in the wrong place or not at all. "
+                        + _GRID_FIX.get(m.relation, "Resample it onto the image (same size, "
+                                        "voxel size and orientation)."))
             self.add(relation_code(m.relation), f"{name}: {m.message} {then}", file=f)
         if len(grids) < 2 or grids[0][0] != self.files[0]:
             return
