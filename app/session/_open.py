@@ -84,7 +84,8 @@ def open_folder(root: str | os.PathLike[str], taxonomy: Taxonomy | None = None,
         ))
     why = result.no_case_reason("if one is the image, set its Role on the Cases page "
                                 "(`segmap scan --image '{file}'` says the same)")
-    session.messages = ([why] if why else []) + list(result.warnings) + [
+    # (an empty folder is said by the Source page itself)
+    session.messages = ([why] if why and result.volumes else []) + list(result.warnings) + [
         f"not paired: {u.file}: {u.reason}" for u in result.unpaired]
     return session
 
