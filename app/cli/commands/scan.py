@@ -76,7 +76,10 @@ def notes(r: ScanResult) -> list[str]:
     lines = []
     if r.unpaired:
         lines.append(f"Not paired ({len(r.unpaired)}):")
-        lines.extend(f"  {u.kind} {u.file}: {u.reason}" for u in r.unpaired)
+        weighed = {v.label: v.why for v in r.volumes if v.evidence}
+        lines.extend(f"  {u.kind} {u.file}: {u.reason}"
+                     + (f" (taken as a {u.kind}: {weighed[u.file]})" if u.file in weighed
+                        else "") for u in r.unpaired)
     own = {x.note for x in r.own_outputs}
     if r.own_outputs:
         lines.append(f"Left out ({len(r.own_outputs)}): Segmap's own output")

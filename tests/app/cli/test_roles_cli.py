@@ -29,6 +29,8 @@ def test_scan_says_why_it_found_no_case(two_masks: Path, capsys: Capsys) -> None
     assert "0 cases: 2 volume(s), both taken as mask(s) (uint8, few values); " \
            "pass --image 'one.nii.gz'" in out
     assert "one.nii.gz: mask, uint8, 4 distinct values" in out  # the evidence, per file
+    assert "mask one.nii.gz: no image found in the scanned folder (taken as a mask: uint8, " \
+           "4 distinct values" in out  # why it is a mask, where it is not paired
 
 
 def test_scan_json_carries_the_evidence_and_the_reason(two_masks: Path, capsys: Capsys) -> None:
