@@ -61,6 +61,9 @@ _CHUNK_VOXELS = 1 << 20
 # neighbours decide (an 8-bit image holds 100-256 grey levels; TotalSegmentator's uint8
 # label map 117 labels, piecewise constant).
 _IMAGE_VALUES_MIN = 64
+# Names of the 8-bit images research shares (MR templates), beside the image words of
+# :mod:`app.discover._layouts`.
+_TEMPLATE_WORDS = ("template",)
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,9 @@ def volume_role(path: Path, root: Path, mixed: Collection[Path] = (),
         role, why = override.role, f"set by you ({override.said})"
     else:
         role, why = layouts.role_hint(path, root, mixed)
+        if role is None and (word := next((t for t in layouts.parse_name(path).tokens
+                                           if t in _TEMPLATE_WORDS), None)):
+            role, why = "image", f"'{word}' in the name"
     r = _volume_role(path, role, why)
     if r.why == f"{r.dtype} voxels" and r.role == "mask" and r.dtype in _ONE_BYTE:
         return Role(r.role, r.why, r.grid, r.dtype, r.info, r.error, r.output, tentative=True)

@@ -146,3 +146,9 @@ def test_no_case_reason_names_the_roles(tmp_path: Path) -> None:
         "'one.nii.gz' (or a glob) if one is the image.")
     (tmp_path / "empty").mkdir()
     assert "no NIfTI, NRRD or DICOM file" in str(scanned(tmp_path / "empty").no_case_reason())
+
+
+def test_a_template_by_name_is_an_image_whatever_its_values(tmp_path: Path) -> None:
+    labels_u8(tmp_path / "mni_template.nii.gz", 3)  # few values, yet named as an image
+    v = volume(scanned(tmp_path), "mni_template.nii.gz")
+    assert (v.role, v.why) == ("image", "'template' in the name")
