@@ -220,12 +220,7 @@ def compare_grids(image: Grid, mask: Grid, tolerance_mm: float | None = None) ->
             f"The mask has another voxel size ({_spacing(mask)}, {_fmt(mask.shape)}) than the "
             f"image ({_spacing(image)}, {_fmt(image.shape)}); its corners are up to {gap:.1f} mm "
             "from the image's.")
-    if not overlaps:
-        why = "does not overlap the image in world space"
-    elif not axis_aligned:
-        why = "is rotated relative to the image"
-    else:
-        why = "is shifted by a fraction of a voxel"
+    why = _incompatible_why(image, mask, overlaps, axis_aligned, off)
     return GridMatch(
         Relation.INCOMPATIBLE, image, mask, gap, tol, None, False,
         f"The mask ({_fmt(mask.shape)}, {mask.orientation}, {_spacing(mask)}) {why} "
@@ -234,6 +229,23 @@ def compare_grids(image: Grid, mask: Grid, tolerance_mm: float | None = None) ->
 
 
 _AXES = "ijk"
+
+
+def _incompatible_why(image: Grid, mask: Grid, overlaps: bool, axis_aligned: bool,
+                      off: np.ndarray) -> str:
+    """Why a mask's grid is no lattice of the image's: elsewhere, rotated, or moved (by how
+    much: ``off`` is the mask's first voxel in image voxel indices)."""
+    if not overlaps:
+        return "does not overlap the image in world space"
+    if not axis_aligned:
+        return "is rotated relative to the image"
+    shift = mask.affine[:3, 3] - image.affine[:3, 3]
+    if mask.shape == image.shape and np.allclose(mask.affine[:3, :3], image.affine[:3, :3]):
+        return (f"is the image's grid shifted by {float(np.linalg.norm(shift)):.3g} mm "
+                f"({', '.join(f'{d:+.3g}' for d in shift)} mm in x, y, z; "
+                f"{', '.join(f'{v:+.3g}' for v in off)} voxels), not a whole number of voxels, "
+                "so no voxel lands on one of the image's")
+    return "is shifted by a fraction of a voxel"
 
 
 def _lattice_relation(image: Grid, mask: Grid, perm: np.ndarray, lo: np.ndarray, where: str

@@ -90,3 +90,40 @@ def test_stats_names_the_relation(tmp_path: Path, capsys) -> None:
     assert main(["stats", str(items), "--task", "t"]) == 1
     err = capsys.readouterr().err
     assert "(shifted)" in err and "shifted by 4 mm" in err
+
+
+def test_a_shift_by_a_fraction_of_a_voxel_says_the_millimetres() -> None:
+    match = compare_grids(IMAGE, Grid.of(SHAPE, _moved(1.0)))  # half a 2 mm voxel
+    assert match.relation is Relation.INCOMPATIBLE
+    assert "shifted by 1 mm" in match.message and "+0.5" in match.message
+
+
+TS = "totalsegmentator/tests/reference_files"
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize(("edit", "code", "said"), [
+    ("shift 4 mm", "grid-mismatch", "shifted by 4 mm"),  # 3 mm voxels: 1.33 voxels
+    ("shift 6 mm", "grid-shifted", "shifted by 6 mm"),
+    ("transpose", "grid-transposed", "transposed"),
+])
+def test_totalsegmentator_mask_moved_or_transposed(shared_data: Path, tmp_path: Path, edit: str,
+                                                    code: str, said: str) -> None:
+    import nibabel as nib
+
+    ct = nib.load(shared_data / TS / "example_ct_sm.nii.gz")
+    seg = nib.load(shared_data / TS / "example_seg.nii.gz")
+    data = np.asanyarray(seg.dataobj)
+    affine = seg.affine.copy()
+    if edit.startswith("shift"):
+        affine[0, 3] += float(edit.split()[1])
+    else:
+        data = np.ascontiguousarray(data.T)
+    nib.save(ct, tmp_path / "img.nii.gz")
+    out = nib.Nifti1Image(data, affine)
+    out.header.set_data_dtype(np.uint8)
+    nib.save(out, tmp_path / "seg.nii.gz")
+    items = items_file(tmp_path, [{"name": "t", "series": [{
+        "items": "img.nii.gz", "segmentations": "seg.nii.gz", "segmentMap": {"1": "a"}}]}])
+    found = [f for f in validate(load_items(items)) if f.code.value.startswith("grid-")]
+    assert [f.code.value for f in found] == [code] and said in found[0].message
