@@ -112,3 +112,51 @@ def test_a_folder_with_no_case_says_why_on_the_source_page(qtbot, window, tmp_pa
     notes = source.notes.toPlainText()
     assert "0 cases: 2 volume(s), both taken as mask(s) (uint8, few values)" in notes
     assert "--image 'one.nii.gz'" in notes
+
+
+def test_a_folder_with_no_case_opens_the_files_to_say_which_is_the_image(
+        qtbot, window, two_masks: Path) -> None:
+    shutil.rmtree(two_masks / "b")
+    source = window.page(SourcePage)
+    source.open_path(two_masks)
+    wait_idle(qtbot, window)
+    assert window.stack.currentWidget() is source and not window.state.session.cases
+    assert source.can_next() == (True, "")
+    assert "say which is the image" in source.notes_title.text()
+    window.next_button.click()
+    page = window.page(CasesPage)
+    assert window.stack.currentWidget() is page
+    assert page.can_next()[0] is False and "Role" in page.can_next()[1]
+    assert roles(page) == {"a/one.nii.gz": "mask", "a/two.nii.gz": "mask"}
+    page.files_model.setData(page.files_model.index(page.files_model.row_of("a/one.nii.gz"),
+                                                    COL_ROLE), "image")
+    wait_idle(qtbot, window)
+    assert [c.image.label for c in window.state.session.cases] == ["a/one.nii.gz"]
+    assert page.can_next() == (True, "")
+
+
+def test_a_role_change_asks_before_replacing_unexported_work(qtbot, window, two_masks: Path,
+                                                             monkeypatch) -> None:
+    from ui import saved_work
+    from ui.saved_work import Choice
+
+    asked: list[str] = []
+    answers = [Choice.CANCEL, Choice.SCAN]
+
+    def ask(_parent, title, text, buttons):
+        asked.append(text)
+        return answers.pop(0)
+
+    monkeypatch.setattr(saved_work, "ask", ask)
+    page = open_in(qtbot, window, two_masks)
+    session = window.state.session
+    window.state.dirty = True  # as after a mapping edit
+    index = page.files_model.index(page.files_model.row_of("a/one.nii.gz"), COL_ROLE)
+    page.files_model.setData(index, "image")
+    wait_idle(qtbot, window)
+    assert len(asked) == 1 and "not exported" in asked[0]
+    assert window.state.session is session and roles(page)["a/one.nii.gz"] == "mask"
+    page.files_model.setData(index, "image")
+    wait_idle(qtbot, window)
+    assert len(asked) == 2 and window.state.session is not session
+    assert roles(page)["a/one.nii.gz"] == "image"

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from app.discover import RoleOverride
 from app.errors import SegmapError
 from app.session import CaseState, open_folder
-from ui import errors
+from ui import errors, saved_work
 from ui.cases_model import (
     COL_CASE,
     COL_EXPORT,
@@ -50,6 +50,7 @@ from ui.cases_model import (
     volume_roles,
 )
 from ui.pages.base import Page
+from ui.saved_work import Choice
 from ui.window import Window
 
 
@@ -179,6 +180,15 @@ class CasesPage(Page):
         session = self.state.session
         if session is None:
             return
+        if self.state.dirty and saved_work.ask(
+                self, f"Scan {session.source.name} again?",
+                f"Taking {label} as {'an image' if role == 'image' else 'a mask'} pairs the "
+                "folder afresh and suggests every mapping again; your mapping work, not "
+                "exported, is replaced.",
+                [("Keep my work", QMessageBox.ButtonRole.RejectRole, Choice.CANCEL),
+                 ("Scan again, replacing my work", QMessageBox.ButtonRole.DestructiveRole,
+                  Choice.SCAN)]) is not Choice.SCAN:
+            return  # the table still shows the role the scan gave
         roles = [o for o in role_overrides(session) if o.pattern != label]
         roles.append(RoleOverride(label, role))
         self.window_.run_work(open_folder(session.source, self.state.taxonomy, roles=roles),
@@ -365,6 +375,8 @@ class CasesPage(Page):
         s = self.state.session
         if s is None:
             return False, "Open a source first"
+        if not s.cases:
+            return False, "No case: say which file is the image in the Files table (Role)"
         if not any(c.included for c in s.cases):
             return False, "Include at least one case"
         return True, ""

@@ -26,6 +26,7 @@ from app.items import Taxonomy, load_taxonomy
 from app.progress import Work
 from app.session import Session, open_source
 from ui import errors
+from ui.cases_model import scanned_volumes
 from ui.pages.base import Page
 from ui.saved_work import Choice, how_to_open, saved_for
 from ui.window import Window
@@ -242,7 +243,7 @@ class SourcePage(Page):
             if path.is_dir():
                 self.state.settings.add_recent_folder(path)
                 self._fill_recent()
-            if go_on:
+            if go_on and session.cases:  # no case: stay, so the notes say why
                 self.window_.go_next()
 
         self.window_.run_work(open_source(path, self.state.taxonomy), f"Opening {path.name}",
@@ -300,6 +301,9 @@ class SourcePage(Page):
             return
         if cases == 0:
             self.notes_title.setText(
+                ("<b>No case was found.</b> Next shows every file the scan found, where you "
+                 "can say which is the image. What the scan found and why nothing was paired:")
+                if scanned_volumes(self.state.session) else
                 "<b>No case was found</b>, so Next stays disabled. What the scan found and "
                 "why nothing was paired:" if messages else "<b>No case was found.</b>")
         else:
@@ -332,7 +336,7 @@ class SourcePage(Page):
         s = self.state.session
         if s is None:
             return False, "Open a folder or an items list first"
-        if not s.cases:
+        if not s.cases and not scanned_volumes(s):
             return False, "No case was found in the source: see the notes on this page"
-        return True, ""
+        return True, ""  # with volumes but no case: Cases lets the user say which is the image
 
