@@ -52,6 +52,7 @@ from app.items._rules import (
     ImportShape,
     file_extension,
     file_type,
+    gzip_name_fault,
     instance_id,
     is_remote,
     mask_accepted,
@@ -73,8 +74,8 @@ __all__ = [
     "NO_CATEGORY", "OUTSIDE_FOLDER", "RENAMED_FOLDER", "VIDEO_EXTENSIONS", "AttributeInfo",
     "Category", "CategoryInfo", "ImportShape", "ItemsList", "PathRef", "PathRole", "Problem",
     "Segment", "SegmentMap", "Series", "Task", "Taxonomy", "category_label", "file_extension",
-    "file_type", "instance_id", "is_remote", "iter_paths", "json_safe", "load_items",
-    "load_taxonomy", "mask_accepted", "mask_converted", "parse_items", "rebase", "relpath",
-    "sdk_color", "sdk_instance_id", "sdk_path", "task_label", "task_paths", "uploadable", "walk",
-    "walk_task"
+    "file_type", "gzip_name_fault", "instance_id", "is_remote", "iter_paths", "json_safe",
+    "load_items", "load_taxonomy", "mask_accepted", "mask_converted", "parse_items", "rebase",
+    "relpath", "sdk_color", "sdk_instance_id", "sdk_path", "task_label", "task_paths", "uploadable",
+    "walk", "walk_task"
 ]

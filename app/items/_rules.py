@@ -142,3 +142,19 @@ def mask_converted(path: str | os.PathLike[str]) -> bool:
 CONVERTED_FOLDER = "nifti-masks"  # NRRD masks written as NIfTI (mask_converted)
 RENAMED_FOLDER = "dicom-renamed"  # DICOM files under .dcm names (RedBrick refuses others)
 OUTSIDE_FOLDER = "_outside"  # in those, a folder per source folder outside the list's
+
+
+def gzip_name_fault(path: str | os.PathLike[str], gzipped: bool) -> tuple[str, str] | None:
+    """Why RedBrick cannot open a NIfTI whose name and content disagree about gzip, as
+    (what is wrong, the SDK's own message), or None when they agree.
+
+    The SDK's nibabel picks gzip or not from the name, not the content: a plain file named
+    .nii.gz fails ('is not a gzip file'), a gzip file named .nii too ('Cannot work out
+    file type'). Segmap reads either; validation, merge, stats and upload say this alike.
+    """
+    name = os.fspath(path)
+    if gzipped == name.lower().endswith(".gz"):
+        return None
+    if not gzipped:
+        return "is named .nii.gz but is not gzip-compressed", f"File {name} is not a gzip file"
+    return "is gzip-compressed but named .nii", f'Cannot work out file type of "{name}"'

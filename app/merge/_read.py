@@ -19,7 +19,7 @@ import nibabel as nib
 import numpy as np
 
 from app.errors import MergeError, VolumeReadError
-from app.items import mask_accepted, mask_converted
+from app.items import gzip_name_fault, mask_accepted, mask_converted
 from app.jsonio import open_regular
 from app.readers import (
     RUNS,
@@ -132,17 +132,12 @@ def check_gzip_names(files: Sequence[str]) -> None:
 
 
 def _check_gzip_name(path: str, gzipped: bool) -> None:
-    """The SDK's nibabel picks gzip or not from the name, not the content: a plain file
-    named .nii.gz fails ('is not a gzip file'), a gzip file named .nii too (as
-    ``gzip-name-mismatch`` says in validation). Segmap reads either, RedBrick cannot."""
-    gz_name = path.lower().endswith(".gz")
-    if gzipped == gz_name:
+    """``MergeError`` for a NIfTI whose name and content disagree about gzip
+    (``app.items.gzip_name_fault``: RedBrick's SDK cannot open it)."""
+    fault = gzip_name_fault(path, gzipped)
+    if fault is None:
         return
-    if gz_name:
-        what, sdk = "is named .nii.gz but is not gzip-compressed", f"File {path} is not a gzip file"
-    else:
-        what, sdk = ("is gzip-compressed but named .nii",
-                     f'Cannot work out file type of "{path}"')
+    what, sdk = fault
     raise MergeError(f"{path} {what}; RedBrick opens files by their name and cannot read it.",
                      "Rename it to match its content (.nii.gz when compressed, .nii otherwise).",
                      sdk_message=sdk)

@@ -18,7 +18,7 @@ import numpy as np
 
 from app.errors import VolumeReadError
 from app.geometry import Grid, Relation
-from app.items import mask_accepted, mask_converted
+from app.items import gzip_name_fault, mask_accepted, mask_converted
 from app.jsonio import file_kind
 from app.merge import sdk_label
 from app.readers import Census, NiftiInfo, census, image_grid, nifti_info, value_text
@@ -197,9 +197,9 @@ def _check_nifti(path: str) -> FileCheck:
     scaled = _scaled_fault(name, info, c)
     if scaled is not None:
         return FileCheck(path, None, Code.MASK_SCALED, scaled)
-    if info.gzipped != name.lower().endswith(".gz"):
-        what = ("is named .nii.gz but is not gzip-compressed" if not info.gzipped
-                else "is gzip-compressed but named .nii")
+    fault = gzip_name_fault(name, info.gzipped)
+    if fault is not None:
+        what = fault[0]
         return FileCheck(path, c, Code.GZIP_NAME_MISMATCH, (
             f"{name} {what}; RedBrick opens files by their name and fails on it "
             f"('{'is not a gzip file' if not info.gzipped else 'Cannot work out file type'}'). "
