@@ -22,15 +22,15 @@ from app.session._autosave import (
     set_aside_unreadable,
 )
 from app.session._history import Snapshot
-from app.session._model import CaseState, Change, ImageInfo
+from app.session._model import CaseState, Change, ImageInfo, Review, SignOff
 from app.session._open import matcher_for, open_folder, open_items, open_source
 from app.session._repairs import MovePlan
 from app.session._rows import Consequences, LegendEntry, Row, RowStatus, consequences
 from app.session._session import Session
 
 __all__ = [
-    "SESSION_FORMAT", "CaseState", "Change", "Consequences", "ImageInfo", "LegendEntry",
-    "MovePlan", "Row", "RowStatus", "SavedWork", "Session", "Snapshot", "Unreadable",
+    "SESSION_FORMAT", "CaseState", "Change", "Consequences", "ImageInfo", "LegendEntry", "MovePlan",
+    "Review", "Row", "RowStatus", "SavedWork", "Session", "SignOff", "Snapshot", "Unreadable",
     "consequences", "load_session", "matcher_for", "open_folder", "open_items", "open_source",
     "save_session", "saved_work", "session_json", "set_aside_unreadable"
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,32 @@ class ImageInfo:
                    d.get("description", ""), int(d.get("slices", 0)), tuple(d.get("shape", ())))
 
 
+class Review(StrEnum):
+    """A reviewer's word on a case (the dataset report shows it)."""
+
+    REVIEWED = "reviewed"
+    NEEDS_WORK = "needs work"
+
+
+@dataclass(frozen=True)
+class SignOff:
+    """Who vouched for a case and how: reviewed, or needs work, with a comment and when."""
+
+    review: Review
+    comment: str = ""
+    by: str = ""
+    at: str = ""  # ISO 8601, UTC
+
+    def to_json(self) -> dict[str, str]:
+        return {"review": self.review.value, "comment": self.comment, "by": self.by,
+                "at": self.at}
+
+    @classmethod
+    def from_json(cls, value: dict[str, object]) -> SignOff:
+        return cls(Review(str(value["review"])), str(value.get("comment", "")),
+                   str(value.get("by", "")), str(value.get("at", "")))
+
+
 @dataclass
 class CaseState:
     """One task of the session and what the wizard knows around it."""
@@ -73,6 +100,7 @@ class CaseState:
     # Instance ids (values of label maps) the user mapped by hand.
     by_hand: set[int] = field(default_factory=set)
     series_index: int = 0  # the series that carries the segmentations
+    sign_off: SignOff | None = None  # the reviewer's word on the case (the dataset report)
 
     @property
     def name(self) -> str:
