@@ -1,13 +1,15 @@
 """The wizard's model, without Qt: the items list being built, its cases, rows and edits.
 
-One job a module: the data (``CaseState``, ``Change``), rows and their status
-(``Row``, ``RowStatus``), edits (categories, accepting, including, applying a
+One job a module: the data (``CaseState``, ``Change``, a case's ``SignOff``), rows and
+their status (``Row``, ``RowStatus``), edits (categories, accepting, including, applying a
 mapping), repairs (moving a mask), templates, snapshots for undo, opening (``open_folder``,
 ``open_items``, ``open_source``) and autosave (``save_session``, ``load_session``;
 ``set_aside_unreadable`` moves saved work that cannot be read aside, so the wizard starts
 without it).
 Every edit returns a ``Change``; the wizard's state announces it, so no view
-goes stale. Work for a worker thread leaves as a frozen copy
+goes stale. A sign-off (``Session.set_sign_off``) is an edit too; on export it can go
+into each task's ``metaData`` (``included_items(sign_offs_in_metadata=True)``,
+``with_sign_off``, under ``REVIEW_KEYS``). Work for a worker thread leaves as a frozen copy
 (``Session.validate_work``, ``Session.preview_request``).
 """
 
@@ -22,15 +24,22 @@ from app.session._autosave import (
     set_aside_unreadable,
 )
 from app.session._history import Snapshot
-from app.session._model import CaseState, Change, ImageInfo, Review, SignOff
+from app.session._model import (
+    REVIEW_KEYS,
+    CaseState,
+    Change,
+    ImageInfo,
+    Review,
+    SignOff,
+)
 from app.session._open import matcher_for, open_folder, open_items, open_source
 from app.session._repairs import MovePlan
 from app.session._rows import Consequences, LegendEntry, Row, RowStatus, consequences
-from app.session._session import Session
+from app.session._session import Session, with_sign_off
 
 __all__ = [
-    "SESSION_FORMAT", "CaseState", "Change", "Consequences", "ImageInfo", "LegendEntry", "MovePlan",
+    "REVIEW_KEYS", "SESSION_FORMAT", "CaseState", "Change", "Consequences", "ImageInfo", "LegendEntry", "MovePlan",
     "Review", "Row", "RowStatus", "SavedWork", "Session", "SignOff", "Snapshot", "Unreadable",
     "consequences", "load_session", "matcher_for", "open_folder", "open_items", "open_source",
-    "save_session", "saved_work", "session_json", "set_aside_unreadable"
+    "save_session", "saved_work", "session_json", "set_aside_unreadable", "with_sign_off"
 ]

@@ -2,7 +2,8 @@
 
 Everything needed to resume is kept (the items list, every case, the suggestions
 and what is still unreviewed); no API key and no voxels. Sessions saved before
-``shape`` was called so are read too (``mode``), and those with one ``evidence`` text.
+``shape`` was called so are read too (``mode``), and those with one ``evidence`` text, and
+those from before sign-offs (no case reviewed).
 ``saved_work`` says what a saved session holds (folder, cases, mappings, when), so
 the wizard can offer it back in words.
 """
@@ -21,7 +22,7 @@ from app.errors import InputError, SegmapError
 from app.items import ImportShape, load_taxonomy, parse_items
 from app.jsonio import load_json, write_json_atomic
 from app.mapping import Suggestion
-from app.session._model import CaseState, ImageInfo
+from app.session._model import CaseState, ImageInfo, SignOff
 from app.session._session import Session
 
 SESSION_FORMAT = "segmap-session"
@@ -53,6 +54,7 @@ def session_json(session: Session) -> dict[str, Any]:
             "case_key": c.case_key, "warnings": c.warnings,
             "included": c.included, "unreviewed": sorted(c.unreviewed),
             "by_hand": sorted(c.by_hand),
+            "sign_off": c.sign_off.to_json() if c.sign_off is not None else None,
             "suggestions": [{"file": str(f), "value": v, "suggestion": s.to_json()}
                             for (f, v), s in c.suggestions.items()],
         } for c in session.cases],
@@ -176,7 +178,8 @@ def load_session(path: str | os.PathLike[str]) -> Session:
                 suggestions={(Path(s["file"]), s["value"]): Suggestion.from_json(s["suggestion"])
                              for s in c["suggestions"]},
                 unreviewed=set(c["unreviewed"]), by_hand=set(c.get("by_hand", ())),
-                series_index=int(c.get("series", 0))))
+                series_index=int(c.get("series", 0)),
+                sign_off=SignOff.from_json(c["sign_off"]) if c.get("sign_off") else None))
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise InputError(f"{path} is a damaged session file ({exc}).",
                          "Start again from the folder or items list.") from None

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from app.items import Category, ImportShape, Segment, SegmentMap, relpath
 from app.mapping import file_key
-from app.session._model import CaseState, Change
+from app.session._model import CaseState, Change, SignOff
 from app.session._rows import Row, SessionRows
 
 
@@ -83,6 +83,16 @@ class SessionEdits(SessionRows):
         for c in changed:
             c.included = included
         return Change(cases=bool(changed), count=len(changed))
+
+    def set_sign_off(self, case: CaseState, sign_off: SignOff | None) -> Change:
+        """The reviewer's word on a case (None: not reviewed). A sign-off that says what
+        the case's already says (review and comment) changes nothing, not even when."""
+        old = case.sign_off
+        if (old is None and sign_off is None) or (old is not None and old.same_word(sign_off)):
+            return Change()
+        case.sign_off = sign_off
+        word = sign_off.review.value if sign_off is not None else "not reviewed"
+        return Change.of([case.name], notes=(f"{case.name}: {word}",), count=1)
 
     def sync_segmentations(self, case: CaseState) -> None:
         """Write ``segmentations`` from the case's files that carry a mapping."""

@@ -9,8 +9,10 @@ each in their own module; every edit returns a ``Change`` saying what it changed
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,35 @@ class SignOff:
     def from_json(cls, value: dict[str, object]) -> SignOff:
         return cls(Review(str(value["review"])), str(value.get("comment", "")),
                    str(value.get("by", "")), str(value.get("at", "")))
+
+    @classmethod
+    def now(cls, review: Review, comment: str = "", by: str | None = None) -> SignOff:
+        """A sign-off given now (UTC) by ``by``, else by the user logged in."""
+        return cls(review, comment.strip(), _user() if by is None else by,
+                   datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def same_word(self, other: SignOff | None) -> bool:
+        """True when ``other`` says the same (review and comment), whoever and whenever."""
+        return other is not None and (self.review, self.comment) == (other.review,
+                                                                      other.comment)
+
+    def metadata(self) -> dict[str, str]:
+        """The sign-off as a task's ``metaData`` (RedBrick shows it in the viewer; its
+        values are strings): the review always, the comment, who and when if known."""
+        fields = {REVIEW_KEYS[0]: self.review.value, REVIEW_KEYS[1]: self.comment,
+                  REVIEW_KEYS[2]: self.by, REVIEW_KEYS[3]: self.at}
+        return {k: v for k, v in fields.items() if v}
+
+
+# The task metaData keys a sign-off is written under (review, comment, by, at).
+REVIEW_KEYS = ("segmapReview", "segmapReviewComment", "segmapReviewedBy", "segmapReviewedAt")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no LOGNAME/USER and no password entry (a bare container)
+        return ""
 
 
 @dataclass

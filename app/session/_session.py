@@ -7,7 +7,9 @@ the mapping while it runs.
 
 from __future__ import annotations
 
+import copy
 import os
+from typing import Any
 
 from app.export import ExportSummary, LinkMode, export_items, replace_question
 from app.items import ItemsList, Task, Taxonomy
@@ -15,7 +17,7 @@ from app.merge import entries_of, merge_inputs, series_inputs
 from app.preview import PreviewRequest
 from app.progress import Work
 from app.session._history import SessionHistory
-from app.session._model import CaseState
+from app.session._model import REVIEW_KEYS, CaseState, SignOff
 from app.session._repairs import SessionRepairs
 from app.session._templates import SessionTemplates
 from app.validate import Code, FileCache, Finding, finding, sort_findings, validate_work
@@ -29,10 +31,19 @@ class Session(SessionRepairs, SessionTemplates, SessionHistory):
     each live in their own module; every edit returns a ``Change``.
     """
 
-    def included_items(self) -> ItemsList:
-        """The items list restricted to the included cases (same objects, same base)."""
-        keep = {id(c.task) for c in self.cases if c.included}
+    def included_items(self, sign_offs_in_metadata: bool = False) -> ItemsList:
+        """The items list restricted to the included cases (same objects, same base).
+
+        With ``sign_offs_in_metadata``, each case's task is a copy whose ``metaData``
+        holds its sign-off (``SignOff.metadata``: ``segmapReview`` and the rest), and a
+        case not reviewed loses the ``segmap*`` keys an earlier export wrote; the
+        session's own tasks stay as they are.
+        """
+        keep = {id(c.task): c for c in self.cases if c.included}
         tasks = [t for t in self.items.tasks if id(t) in keep or not self._owned(t)]
+        if sign_offs_in_metadata:
+            tasks = [with_sign_off(t, keep[id(t)].sign_off) if id(t) in keep else t
+                     for t in tasks]
         return ItemsList(tasks=tasks, path=self.items.path, root=self.items.root,
                          problems=self.items.problems)
 
@@ -67,16 +78,18 @@ class Session(SessionRepairs, SessionTemplates, SessionHistory):
         return PreviewRequest(case.name, tuple(case.image.files), None)
 
     def export(self, path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None,
-               dcm_names: LinkMode | None = None, replace: bool = False) -> ExportSummary:
+               dcm_names: LinkMode | None = None, replace: bool = False,
+               sign_offs_in_metadata: bool = False) -> ExportSummary:
         """Write the included cases as an items list (atomic), paths relative to ``root``;
         with ``dcm_names``, DICOM files RedBrick refuses by name are written under .dcm
         names beside it (``app.export.export_items``).
 
         A file at ``path`` that Segmap did not write is replaced only with ``replace``
         (ask first: ``replace_question``); an input (the opened list, an image or mask)
-        never is (``OutputError``)."""
-        return export_items(self.included_items(), path, root, dcm_names=dcm_names,
-                            force=replace)
+        never is (``OutputError``). With ``sign_offs_in_metadata`` each task's
+        ``metaData`` carries its case's sign-off (``included_items``)."""
+        return export_items(self.included_items(sign_offs_in_metadata), path, root,
+                            dcm_names=dcm_names, force=replace)
 
     def replace_question(self, path: str | os.PathLike[str]) -> str | None:
         """What to ask before exporting to ``path`` (a file there that Segmap did not
@@ -95,3 +108,24 @@ def _validate(items: ItemsList, taxonomy: Taxonomy | None, cache: FileCache,
             task=name, series=series))
     return sort_findings(items, found)
 
+
+
+def with_sign_off(task: Task, sign_off: SignOff | None) -> Task:
+    """A copy of ``task`` whose task-level ``metaData`` says ``sign_off`` (RedBrick's
+    {string: string}, shown in the viewer); other metaData keys are kept. A legacy flat
+    task keeps its metaData in its one series (written at the task's level). MetaData
+    that is not an object is left as it is: validation reports it."""
+    task = copy.deepcopy(task)
+    legacy = task.legacy and bool(task.series)
+    meta: Any = task.series[0].meta_data if legacy else task.extra.get("metaData")
+    if meta is not None and not isinstance(meta, dict):
+        return task
+    words = sign_off.metadata() if sign_off is not None else {}
+    if meta is None and not words:
+        return task
+    meta = {**{k: v for k, v in (meta or {}).items() if k not in REVIEW_KEYS}, **words}
+    if legacy:
+        task.series[0].meta_data = meta
+    else:
+        task.extra["metaData"] = meta
+    return task
