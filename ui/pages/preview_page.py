@@ -1,4 +1,5 @@
-"""Page 4, Preview: the merged labels on the image, large, with a legend to show, hide, solo."""
+"""Page 4, Preview: the merged labels on the image, large, with a legend to show, hide, solo,
+and the reviewer's sign-off on the case (an edit of the session: undoable, autosaved)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.preview import CasePreview, group_members
-from app.session import LegendEntry
+from app.session import LegendEntry, Review, SignOff
 from ui.case_combo import CaseCombo
 from ui.mapping_model import swatch
 from ui.pages.base import Page
 from ui.preview import UNLISTED_NOTE, PreviewWidget
+from ui.sign_off_panel import SignOffPanel
 from ui.window import Window
 
 
@@ -79,6 +81,9 @@ class PreviewPage(Page):
         self.groups = QLabel()
         self.groups.setWordWrap(True)
         sl.addWidget(self.groups)
+        self.sign_off = SignOffPanel()
+        self.sign_off.changed.connect(self._on_sign_off_changed)
+        sl.addWidget(self.sign_off)
         split = QSplitter()
         split.addWidget(self.preview)
         split.addWidget(side)
@@ -89,6 +94,9 @@ class PreviewPage(Page):
         self.loader.loading.connect(self._on_loader_loading)
         self.loader.failed.connect(self._on_loader_failed)
         self._filling = False
+        self.state.mappingChanged.connect(self._on_state_mapping_changed)
+        for signal in (self.state.casesChanged, self.state.sessionChanged):
+            signal.connect(self._show_sign_off)
 
     def enter(self) -> None:
         self._active = True
@@ -98,6 +106,7 @@ class PreviewPage(Page):
         self.preview.setFocus()
 
     def leave(self) -> None:
+        self.sign_off.commit()
         self._active = False
 
     def _on_case_combo_changed(self, _i: int) -> None:
@@ -105,8 +114,30 @@ class PreviewPage(Page):
         session = self.state.session
         if not name or session is None:
             return
+        self.sign_off.commit()  # a comment typed for the last case stays with it
         self.state.set_current_case(name)
+        self._show_sign_off()
         self.loader.load(session, session.case(name))
+
+    def _show_sign_off(self) -> None:
+        case = self.state.current_case()
+        self.sign_off.setEnabled(case is not None)
+        self.sign_off.show_sign_off(case.sign_off if case is not None else None)
+
+    def _on_state_mapping_changed(self, name: str) -> None:
+        case = self.state.current_case()
+        if case is not None and case.name == name:
+            self._show_sign_off()
+
+    def _on_sign_off_changed(self, review: Review | None, comment: str) -> None:
+        """The reviewer's word on the case shown: one undoable edit."""
+        case = self.state.current_case()
+        if case is None:
+            return
+        word = SignOff.now(review, comment) if review is not None else None
+        label = f"sign off {case.name}: {review.value if review else 'not reviewed'}"
+        self.state.edit(lambda s: s.set_sign_off(case, word), label, [case])
+        self._show_sign_off()
 
     def _on_loader_ready(self, preview: CasePreview) -> None:
         case, session = self.state.current_case(), self.state.session
