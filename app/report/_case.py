@@ -1,0 +1,152 @@
+"""One case of the report, gathered and then let go: its thumbnails written as PNG, and a
+small record (grids, mapping and where each category came from, statistics, findings,
+sign-off, file hashes) that is all the report keeps of it once its image is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nibabel.orientations import aff2axcodes
+
+from app.errors import SegmapError
+from app.geometry import Grid
+from app.items import category_label
+from app.jsonio import atomic_path, open_regular
+from app.preview import VIEWS, SegmentStats, load_case_preview, series_stats
+from app.progress import Work
+from app.readers import image_grid
+from app.report._png import png_bytes
+from app.report._thumbs import thumbnails
+from app.session import CaseState, Session, SignOff
+from app.validate import Finding
+
+_HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class MappingRow:
+    """One value (or binary mask) of a case: its category and where that came from."""
+
+    value: int | None
+    category: str | None
+    origin: str
+    status: str
+    colour: tuple[int, int, int]
+
+
+@dataclass
+class CaseRecord:
+    """What the report keeps of one case (no voxels)."""
+
+    index: int
+    name: str
+    image_grid: str = ""
+    mask_grids: list[tuple[str, str]] = field(default_factory=list)
+    relation: str = ""
+    thumbs: dict[str, str] = field(default_factory=dict)  # view -> file name in the folder
+    mapping: list[MappingRow] = field(default_factory=list)
+    stats: list[SegmentStats] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    sign_off: SignOff | None = None
+    hashes: list[tuple[str, str]] = field(default_factory=list)  # (path, sha256)
+    errors: list[str] = field(default_factory=list)
+    included: bool = True
+
+
+def sha256_of(path: Path) -> str:
+    """The file's SHA-256, read in chunks (bounded memory)."""
+    h = hashlib.sha256()
+    with open_regular(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def grid_text(grid: Grid) -> str:
+    """A grid as people read it: ``64x64x32 voxels, 1 x 1 x 2.5 mm, RAS``."""
+    spacing = " x ".join(f"{s:g}" for s in (round(float(x), 3) for x in grid.spacing))
+    codes = "".join(str(c) for c in aff2axcodes(grid.affine))
+    return f"{'x'.join(map(str, grid.shape))} voxels, {spacing} mm, {codes}"
+
+
+def _origin(case: CaseState, key: int | None, suggestion: object) -> str:
+    if key is not None and key in case.by_hand:
+        return "mapped by hand"
+    if suggestion is not None:
+        how = getattr(suggestion, "how", "") or ""
+        source = getattr(suggestion, "source", "") or ""
+        conf = float(getattr(suggestion, "confidence", 0.0))
+        unreviewed = " (suggested, not reviewed)" if key in case.unreviewed else ""
+        words = ", ".join(x for x in (source, how) if x)
+        return f"suggestion: {words}, {conf:.0%}{unreviewed}"
+    return "from the items list" if key is not None else "not mapped"
+
+
+def _mapping(session: Session, case: CaseState) -> list[MappingRow]:
+    out = []
+    for row in session.rows(case):
+        out.append(MappingRow(
+            row.label_value, category_label(row.category) if row.category is not None else None,
+            _origin(case, row.key, row.suggestion), str(row.status),
+            session.colour(row)))
+    return out
+
+
+def _grids(case: CaseState, rec: CaseRecord) -> None:
+    try:
+        rec.image_grid = grid_text(image_grid(list(case.image.files)))
+    except (SegmapError, OSError, ValueError) as exc:
+        rec.errors.append(f"image grid: {exc}")
+    for mask in case.masks:
+        try:
+            rec.mask_grids.append((mask.name, grid_text(image_grid([mask]))))
+        except (SegmapError, OSError, ValueError) as exc:
+            rec.mask_grids.append((mask.name, f"unreadable: {exc}"))
+
+
+def _hashes(case: CaseState, rec: CaseRecord) -> None:
+    for f in [*case.image.files, *case.masks]:
+        try:
+            rec.hashes.append((str(f), sha256_of(f)))
+        except (SegmapError, OSError) as exc:
+            rec.hashes.append((str(f), f"unreadable: {exc}"))
+
+
+def _write_thumbs(session: Session, case: CaseState, rec: CaseRecord, folder: Path) -> Work[None]:
+    preview = yield from load_case_preview(session.preview_request(case))
+    if preview.merge_error:
+        rec.errors.append(f"merge: {preview.merge_error}")
+    match = preview.volumes.match
+    rec.relation = "" if match is None else f"{match.relation}: {match.message}"
+    unmapped = [m.value for m in rec.mapping if m.category is None and m.value is not None]
+    images = thumbnails(preview, session.colours(case), unmapped)
+    del preview  # the image goes before the next case is read
+    for view in VIEWS:
+        name = f"case{rec.index:05d}-{view}.png"
+        with atomic_path(folder / name) as tmp:
+            tmp.write_bytes(png_bytes(images[view]))
+        rec.thumbs[view] = name
+
+
+def gather_case(session: Session, case: CaseState, index: int, folder: Path,
+                findings: list[Finding]) -> Work[CaseRecord]:
+    """The record of ``case``, its thumbnails written into ``folder`` (one case at a time:
+    its image is read, drawn and dropped here)."""
+    rec = CaseRecord(index, case.name, sign_off=case.sign_off, included=case.included,
+                     findings=[f for f in findings if f.task == case.name])
+    rec.mapping = _mapping(session, case)
+    _grids(case, rec)
+    _hashes(case, rec)
+    try:
+        yield from _write_thumbs(session, case, rec, folder)
+    except SegmapError as exc:
+        rec.errors.append(f"preview: {exc}")
+    if case.series.segmentation_paths:
+        try:
+            rec.stats = yield from series_stats(session.items, case.task, case.series_index)
+        except SegmapError as exc:
+            rec.errors.append(f"statistics: {exc}")
+    return rec

@@ -1,0 +1,164 @@
+"""``write_report``: the dataset report as one folder (index.html and thumbs/*.png).
+
+Bounded memory: one case at a time (its image read, drawn and dropped); the cases'
+HTML is streamed to a temporary file beside the report and copied into index.html
+after the dataset sections, which need every case. index.html is written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from app.about import segmap_version
+from app.errors import InputError, OutputError
+from app.export import guard_output, record_output
+from app.items import ItemsList, Taxonomy
+from app.jsonio import atomic_path
+from app.progress import Progress, Work
+from app.report._case import CaseRecord, gather_case
+from app.report._dataset import Dataset, dataset
+from app.report._html import case_html, dataset_html, e, page_head, page_tail, table
+from app.session import Session, open_folder, open_items, open_source
+from app.validate import Finding, Severity, counts
+
+THUMBS = "thumbs"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    """What ``write_report`` wrote and found."""
+
+    index: Path
+    cases: int
+    thumbnails: int
+    findings: dict[str, int]  # severity -> count
+    outliers: list[str]
+    reviewed: int
+    needs_work: int
+
+    def to_json(self) -> dict[str, Any]:
+        """As ``segmap report --json`` prints it."""
+        return {"index": str(self.index), "cases": self.cases, "thumbnails": self.thumbnails,
+                "findings": self.findings, "outliers": self.outliers,
+                "reviewed": self.reviewed, "needs_work": self.needs_work}
+
+
+Source = Session | ItemsList | str | os.PathLike[str]
+
+
+def _session(source: Source, taxonomy: Taxonomy | None, template: str | None
+             ) -> Work[Session]:
+    if isinstance(source, Session):
+        return source
+    if isinstance(source, ItemsList):
+        if source.path is None:
+            raise InputError("The items list has no file to report on.",
+                             "Save the items list first, or pass its path.")
+        return (yield from open_items(source.path, taxonomy))
+    if template is not None and Path(source).is_dir():
+        return (yield from open_folder(source, taxonomy, template))
+    return (yield from open_source(source, taxonomy))
+
+
+def _inputs(session: Session) -> list[Path]:
+    paths = [session.source, *(p for p in [session.items.path] if p is not None)]
+    for case in session.cases:
+        paths += [*case.image.files, *case.masks]
+    return paths
+
+
+def _refuse_file(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"Cannot write the report into {out}: it is a file, not a folder.",
+                          "Pass -o with a folder (it is created when missing).")
+
+
+def _check_output(out: Path, session: Session, force: bool) -> Path:
+    _refuse_file(out)
+    guard_output(out / "index.html", _inputs(session), force=force)
+    return out / "index.html"
+
+
+def _provenance(session: Session, records: Sequence[CaseRecord], taxonomy_path: str | None,
+                template: str | None, when: str) -> str:
+    rows = [["Segmap", e(segmap_version())], ["source", e(session.source)],
+            ["items list", e(session.items.path or "(built from the folder)")],
+            ["taxonomy", e(taxonomy_path or session.taxonomy_path or "(none)")],
+            ["template", e(template or "(none)")], ["written", e(when)]]
+    out = ["<h2>Provenance</h2>", table(["", ""], rows), "<h3>Files (SHA-256)</h3>"]
+    out.append('<div class="scroll">' + table(["case", "file", "sha256"], (
+        [e(r.name), e(path), f"<td><code>{e(digest)}</code></td>"]
+        for r in records for path, digest in r.hashes)) + "</div>")
+    return "\n".join(out) + "\n"
+
+
+def _summary(index: Path, records: Sequence[CaseRecord], found: Sequence[Finding],
+             ds: Dataset) -> ReportSummary:
+    n = counts(found)
+    reviews = [r.sign_off.review.value for r in records if r.sign_off is not None]
+    return ReportSummary(index, len(records), sum(len(r.thumbs) for r in records),
+                         {str(s): n[s] for s in Severity}, [o.why for o in ds.outliers],
+                         reviews.count("reviewed"), reviews.count("needs work"))
+
+
+def _within(work: Work[T], step: int, total: int, what: str) -> Work[T]:
+    """``work``'s progress as a part of step ``step`` of ``total``."""
+    while True:
+        try:
+            p = next(work)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        yield Progress(step + p.fraction, total, f"{what}: {p.message}")
+
+
+def write_report(source: Source, out: str | os.PathLike[str], *,
+                 taxonomy: Taxonomy | None = None, taxonomy_path: str | None = None,
+                 template: str | None = None, force: bool = False) -> Work[ReportSummary]:
+    """Write the dataset report of ``source`` (a ``Session``, an items list, or the path of
+    a folder or items list) into the folder ``out``: index.html and thumbs/*.png.
+
+    ``taxonomy`` checks the categories (``taxonomy_path`` is what the report names);
+    ``template`` suggests the mapping of a folder (and is named in the provenance).
+
+    Refuses an ``out`` whose index.html is an input, or a file Segmap did not write
+    unless ``force``. Yields Progress; returns a ``ReportSummary``.
+    """
+    folder = Path(out).expanduser()
+    _refuse_file(folder)  # before a long scan
+    session = yield from _session(source, taxonomy, template)
+    index = _check_output(folder, session, force)
+    yield Progress(0, 1, "Validating")
+    found = yield from session.validate_work()
+    thumbs = folder / THUMBS
+    thumbs.mkdir(parents=True, exist_ok=True)
+    records: list[CaseRecord] = []
+    # The cases' HTML waits in a temporary file: the dataset sections come first.
+    with tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder,
+                                prefix=".report-cases.") as part:
+        for i, case in enumerate(session.cases):
+            rec = yield from _within(gather_case(session, case, i, thumbs, found), i,
+                                     len(session.cases), case.name)
+            part.write(case_html(rec))
+            records.append(rec)
+        ds = dataset(records)
+        when = datetime.now(UTC).isoformat(timespec="seconds")
+        with atomic_path(index) as tmp, open(tmp, "w", encoding="utf-8") as html:
+            html.write(page_head(f"Segmap report: {session.source.name}"))
+            html.write(dataset_html(ds, found))
+            html.write(f"<h2>Cases ({len(records)})</h2>\n")
+            part.seek(0)
+            shutil.copyfileobj(part, html)
+            html.write(_provenance(session, records, taxonomy_path, template, when))
+            html.write(page_tail())
+    record_output(index, "report")
+    yield Progress(len(records), max(1, len(records)), "Report written")
+    return _summary(index, records, found, ds)

@@ -1,0 +1,198 @@
+"""`write_report` on the demo, on planted outliers and on real data: the numbers in the
+report are those computed here independently, the page is well-formed and complete."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from app.errors import OutputError
+from app.progress import run
+from app.report import ReportSummary, write_report
+from app.session import Review, SignOff, open_items
+from app.validate import Severity, counts
+
+from ..builders import items_file, nifti
+from ._html_check import case_section, check_files, decode_png, parse, rows, text
+
+
+@pytest.fixture(scope="module")
+def demo_report(demo_dataset, tmp_path_factory) -> tuple[ReportSummary, Path]:
+    out = tmp_path_factory.mktemp("report") / "report"
+    summary = run(write_report(demo_dataset.items_json, out))
+    return summary, out
+
+
+def _expected_series(folder: Path, image_file: str, masks: list[str]) -> dict[int, tuple]:
+    """Voxels, mL and mean intensity per value, straight from the files: a voxel counts for
+    every value any of the masks gives it (as RedBrick's overlap groups do)."""
+    img = nib.load(folder / image_file)
+    ct = np.asarray(img.dataobj, np.float64)
+    ml = abs(float(np.linalg.det(img.affine[:3, :3]))) / 1000
+    arrays = [np.asarray(nib.load(folder / m).dataobj) for m in masks]
+    out = {}
+    for v in sorted({int(x) for a in arrays for x in np.unique(a)} - {0}):
+        where = np.zeros(ct.shape, bool)
+        for a in arrays:
+            where |= a == v
+        out[v] = (int(where.sum()), where.sum() * ml, float(ct[where].mean()))
+    return out
+
+
+def test_demo_report_holds_the_numbers_of_the_files(demo_report, demo_dataset):
+    summary, out = demo_report
+    root = parse(out / "index.html")
+    task = json.loads(demo_dataset.items_json.read_text())[1]
+    series = task["series"][0]
+    expected = _expected_series(demo_dataset.root, series["items"], series["segmentations"])
+    section = case_section(root, task["name"])
+    stats = rows(section.findall(".//table")[1])
+    assert len(stats) == len(series["segmentMap"])
+    for key, category, voxels, ml, mean in stats:
+        n, vol, avg = expected[int(key)]
+        assert category == series["segmentMap"][key]
+        assert voxels == f"{n:,}"
+        assert float(ml) == pytest.approx(vol, abs=0.006)
+        assert float(mean.replace(",", "")) == pytest.approx(avg, rel=0.01)
+    assert summary.cases == 3 and summary.thumbnails == 9
+
+
+def test_demo_report_counts_the_findings_of_validation(demo_report, demo_dataset):
+    summary, out = demo_report
+    session = run(open_items(demo_dataset.items_json))
+    n = counts(run(session.validate_work()))
+    assert summary.findings == {str(s): n[s] for s in Severity}
+    table = parse(out / "index.html").findall(".//table")[0]
+    assert rows(table) == [[str(s), str(n[s])] for s in Severity]
+
+
+def test_demo_report_matrix_shows_every_category_of_every_case(demo_report, demo_dataset):
+    _, out = demo_report
+    root = parse(out / "index.html")
+    matrix = next(t for t in root.iter("table") if t.get("class") == "matrix")
+    head = [text(th) for th in matrix.iter("th")][1:]
+    tasks = json.loads(demo_dataset.items_json.read_text())
+    maps = {t["name"]: t["series"][0]["segmentMap"] for t in tasks}
+    assert sorted(head) == sorted({v if isinstance(v, str) else v["category"]
+                                   for m in maps.values() for k, v in m.items()
+                                   if k != "binaryMask"})
+    for row in matrix.iter("tr"):
+        cells = row.findall("td")
+        if not cells:
+            continue
+        smap = maps[text(cells[0])]
+        by_name = {(v if isinstance(v, str) else v["category"]): k for k, v in smap.items()
+                   if k != "binaryMask"}
+        assert [text(c) for c in cells[1:]] == [by_name[h] for h in head]
+
+
+def test_demo_report_is_complete_offline_and_printable(demo_report):
+    _, out = demo_report
+    index = out / "index.html"
+    root = parse(index)
+    files = check_files(index, root)
+    assert len([f for f in files if f.suffix == ".png"]) == 9
+    assert all(decode_png(f.read_bytes()).shape[2] == 3 for f in files)
+    page = index.read_text()
+    assert "@media print" in page and "page-break-inside: avoid" in page
+    assert [f.name for f in out.iterdir() if f.name.startswith(".report-cases")] == []
+    assert "SHA-256" in page and "Provenance" in page
+
+
+def test_report_records_file_hashes(demo_report, demo_dataset):
+    import hashlib
+    _, out = demo_report
+    ct = demo_dataset.ct_nifti
+    assert hashlib.sha256(ct.read_bytes()).hexdigest() in (out / "index.html").read_text()
+
+
+def test_sign_off_of_each_case_is_shown(demo_dataset, tmp_path):
+    session = run(open_items(demo_dataset.items_json))
+    session.cases[0].sign_off = SignOff(Review.NEEDS_WORK, "liver <edge> off", "ana",
+                                        "2026-12-01T10:00:00+00:00")
+    session.cases[1].sign_off = SignOff(Review.REVIEWED, by="bo")
+    summary = run(write_report(session, tmp_path / "r"))
+    root = parse(tmp_path / "r" / "index.html")
+    first = text(case_section(root, session.cases[0].name).find("summary"))
+    assert "needs work" in first and "liver <edge> off" in first and "ana" in first
+    assert "reviewed by bo" in text(case_section(root, session.cases[1].name).find("summary"))
+    assert "not reviewed" in text(case_section(root, session.cases[2].name).find("summary"))
+    assert (summary.reviewed, summary.needs_work) == (1, 1)
+
+
+def test_report_refuses_to_write_over_an_input(demo_dataset, tmp_path):
+    with pytest.raises(OutputError):
+        run(write_report(demo_dataset.items_json, demo_dataset.items_json))
+    items = items_file(tmp_path, [])
+    (tmp_path / "index.html").write_text("mine")
+    with pytest.raises(OutputError):
+        run(write_report(items, tmp_path))
+    assert (tmp_path / "index.html").read_text() == "mine"
+
+
+def _case(folder: Path, name: str, liver: int, tissue: float) -> dict:
+    """A 10x10x10 case with ``liver`` voxels of value 1 at intensity ``tissue``."""
+    shape = (10, 10, 10)
+    img = np.full(shape, tissue, np.float32)
+    labels = np.zeros(shape, np.uint8).ravel()
+    labels[:liver] = 1
+    labels[-20:] = 2
+    nifti(folder / name / "ct.nii.gz", img)
+    nifti(folder / name / "seg.nii.gz", labels.reshape(shape))
+    return {"name": name, "series": [{"items": f"{name}/ct.nii.gz",
+                                      "segmentations": f"{name}/seg.nii.gz",
+                                      "segmentMap": {"1": "liver", "2": "spleen"}}]}
+
+
+def test_an_outlier_planted_among_30_cases_is_flagged_and_said_why(tmp_path):
+    rng = np.random.default_rng(1)
+    tasks = [_case(tmp_path, f"c{i:02d}", int(rng.integers(300, 330)), 60 + float(rng.normal()))
+             for i in range(29)]
+    tasks.append(_case(tmp_path, "small", 40, 60.0))
+    summary = run(write_report(items_file(tmp_path, tasks), tmp_path / "out"))
+    assert len(summary.outliers) == 1
+    why = summary.outliers[0]
+    assert why.startswith("0.04 mL liver: median 0.3")  # 1 mm voxels: 40 voxels, 0.04 mL
+    root = parse(tmp_path / "out" / "index.html")
+    outliers = next(t for t in root.iter("table") if [text(th) for th in t.iter("th")][:2]
+                    == ["case", "category"] and "measure" in text(t))
+    assert rows(outliers)[0][:3] == ["small", "liver", "volume"]
+
+
+def test_renumbered_and_missing_categories_stand_out(tmp_path):
+    a = _case(tmp_path, "a", 100, 50.0)
+    b = _case(tmp_path, "b", 100, 50.0)
+    c = _case(tmp_path, "c", 100, 50.0)
+    b["series"][0]["segmentMap"] = {"1": "spleen", "2": "liver"}
+    c["series"][0]["segmentMap"] = {"1": "liver"}
+    run(write_report(items_file(tmp_path, [a, b, c]), tmp_path / "out"))
+    root = parse(tmp_path / "out" / "index.html")
+    matrix = next(t for t in root.iter("table") if t.get("class") == "matrix")
+    cells = {text(tr.findall("td")[0]): tr.findall("td")[1:] for tr in matrix.iter("tr")
+             if tr.findall("td")}
+    flags = {k: [c.get("class") for c in v] for k, v in cells.items()}
+    assert "missing" in flags["c"][1]
+    assert all("renumbered" in f and "conflict" in f for f in flags["b"])
+    assert not any("renumbered" in (f or "") for f in flags["a"])
+
+
+def test_totalsegmentator_case_reports_its_labels(shared_data, tmp_path):
+    ts = shared_data / "totalsegmentator" / "tests" / "reference_files"
+    seg = nib.load(ts / "example_seg.nii.gz")
+    values = np.unique(np.asarray(seg.dataobj))
+    items = items_file(tmp_path, [{"name": "ts", "series": [{
+        "items": str(ts / "example_ct_sm.nii.gz"), "segmentations": str(ts / "example_seg.nii.gz"),
+        "segmentMap": {str(int(v)): f"label {int(v)}" for v in values if v}}]}])
+    summary = run(write_report(items, tmp_path / "out"))
+    root = parse(tmp_path / "out" / "index.html")
+    check_files(tmp_path / "out" / "index.html", root)
+    stats = rows(case_section(root, "ts").findall(".//table")[1])
+    data = np.asarray(seg.dataobj)
+    assert len(stats) == int((values != 0).sum()) > 0
+    for key, _, voxels, _, _ in stats:
+        assert voxels == f"{int((data == int(key)).sum()):,}"
+    assert summary.thumbnails == 3
