@@ -4,7 +4,8 @@ offline and prints to PDF.
 * ``write_report(source, out)`` (long work): per case three thumbnails through the
   largest extent of the masks, drawn with the preview's own display code (the merge as
   RedBrick stores it), the legend, grids, the mapping and where each category came from,
-  voxels / mL / mean intensity (``app.preview.series_stats``), findings and sign-off;
+  voxels / mL / mean intensity (as ``app.preview.series_stats`` measures them, on the
+  preview's volumes: one read per image), findings and sign-off;
   across the dataset the category x case matrix (missing, renumbered, conflicting values
   highlighted), outliers of volume and intensity (median and MAD, robust z > 3.5),
   geometry problems and findings by severity; provenance (version, sources, taxonomy,

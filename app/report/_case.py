@@ -9,13 +9,21 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from nibabel.orientations import aff2axcodes
 
 from app.errors import SegmapError
 from app.geometry import Grid
-from app.items import category_label
+from app.items import Category, category_label
 from app.jsonio import atomic_path, open_regular
-from app.preview import VIEWS, SegmentStats, load_case_preview, series_stats
+from app.preview import (
+    VIEWS,
+    CasePreview,
+    GeometryMismatchError,
+    SegmentStats,
+    load_case_preview,
+    value_stats,
+)
 from app.progress import Work
 from app.readers import image_grid
 from app.report._png import png_bytes
@@ -115,6 +123,37 @@ def _hashes(case: CaseState, rec: CaseRecord) -> None:
             rec.hashes.append((str(f), f"unreadable: {exc}"))
 
 
+def _stats(case: CaseState, preview: CasePreview, rec: CaseRecord) -> list[SegmentStats]:
+    """``series_stats`` of the case, measured on the preview's volumes: the image is read
+    and the masks merged once for both. The same rules: the merged labels on the image
+    grid (a mask that is not, even reoriented, is not measured), a voxel of an overlap
+    group counting for each member, mapped keys first, then the values no key names."""
+    vols = preview.volumes
+    if vols.match is not None and not vols.match.aligned:
+        rec.errors.append(f"statistics: {GeometryMismatchError(vols.match)}")
+        return []
+    per_value = {} if vols.labels is None else value_stats(vols.labels, vols.image)
+    voxel_ml = abs(float(np.linalg.det(vols.grid.affine[:3, :3]))) / 1000.0
+    smap = case.task.segment_map_of(case.series_index)
+
+    def measure(key: str, category: Category | None, inst: int, mapped: bool) -> SegmentStats:
+        values = [inst, *(preview.segments.get(inst) or [])]
+        hits = [per_value[v] for v in dict.fromkeys(values) if v in per_value]
+        n = sum(h[0] for h in hits)
+        return SegmentStats(
+            key=key, category=category, voxels=n, volume_ml=n * voxel_ml,
+            mean=sum(h[1] for h in hits) / n if n else None,
+            min=min(h[2] for h in hits) if n else None,
+            max=max(h[3] for h in hits) if n else None, mapped=mapped)
+
+    known = smap.segments if smap is not None else {}
+    out = [measure(smap.key_of(inst) if smap is not None else str(inst), seg.category, inst,
+                   True) for inst, seg in known.items() if inst != 0]
+    out += [measure(str(inst), None, inst, False)
+            for inst in sorted(preview.segments) if inst not in known and inst != 0]
+    return out
+
+
 def _write_thumbs(session: Session, case: CaseState, rec: CaseRecord, folder: Path) -> Work[None]:
     preview = yield from load_case_preview(session.preview_request(case))
     if preview.merge_error:
@@ -123,6 +162,8 @@ def _write_thumbs(session: Session, case: CaseState, rec: CaseRecord, folder: Pa
     rec.relation = "" if match is None else f"{match.relation}: {match.message}"
     unmapped = [m.value for m in rec.mapping if m.category is None and m.value is not None]
     images = thumbnails(preview, session.colours(case), unmapped)
+    if case.series.segmentation_paths and not preview.merge_error:
+        rec.stats = _stats(case, preview, rec)
     del preview  # the image goes before the next case is read
     for view in VIEWS:
         name = f"case{rec.index:05d}-{view}.png"
@@ -144,9 +185,4 @@ def gather_case(session: Session, case: CaseState, index: int, folder: Path,
         yield from _write_thumbs(session, case, rec, folder)
     except SegmapError as exc:
         rec.errors.append(f"preview: {exc}")
-    if case.series.segmentation_paths:
-        try:
-            rec.stats = yield from series_stats(session.items, case.task, case.series_index)
-        except SegmapError as exc:
-            rec.errors.append(f"statistics: {exc}")
     return rec

@@ -196,3 +196,35 @@ def test_totalsegmentator_case_reports_its_labels(shared_data, tmp_path):
     for key, _, voxels, _, _ in stats:
         assert voxels == f"{int((data == int(key)).sum()):,}"
     assert summary.thumbnails == 3
+
+
+def test_every_case_measures_as_segmap_stats_does(demo_report, demo_dataset):
+    from app.items import load_items
+    from app.preview import series_stats
+
+    _, out = demo_report
+    root = parse(out / "index.html")
+    items = load_items(demo_dataset.items_json)
+    for task in items.tasks:
+        expected = run(series_stats(items, task, 0))
+        got = rows(case_section(root, str(task.name)).findall(".//table")[1])
+        assert [(r[0], r[2], r[3]) for r in got] == [
+            (s.key, f"{s.voxels:,}", f"{s.volume_ml:.2f}") for s in expected], task.name
+
+
+def test_geometry_problems_are_listed_and_not_measured(tmp_path):
+    good = _case(tmp_path, "good", 100, 50.0)
+    bad = _case(tmp_path, "bad", 100, 50.0)
+    shifted = np.eye(4)
+    shifted[:3, 3] = (3.0, 0.0, 0.0)
+    labels = np.asarray(nib.load(tmp_path / "bad" / "seg.nii.gz").dataobj)
+    nifti(tmp_path / "bad" / "seg.nii.gz", labels, shifted)
+    run(write_report(items_file(tmp_path, [good, bad]), tmp_path / "out"))
+    root = parse(tmp_path / "out" / "index.html")
+    geometry = next(h for h in root.iter("h2") if text(h) == "Geometry")
+    body = list(root.find("body"))
+    listed = body[body.index(geometry) + 1]
+    assert listed.tag == "table" and all(r[1].startswith("grid-") for r in rows(listed))
+    assert any("bad" in r[2] for r in rows(listed))
+    section = case_section(root, "bad")
+    assert "statistics" in text(section) or "preview" in text(section)
