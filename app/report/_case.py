@@ -104,10 +104,11 @@ def _mapping(session: Session, case: CaseState) -> list[MappingRow]:
 
 
 def _grids(case: CaseState, rec: CaseRecord) -> None:
-    try:
-        rec.image_grid = grid_text(image_grid(list(case.image.files)))
-    except (SegmapError, OSError, ValueError) as exc:
-        rec.errors.append(f"image grid: {exc}")
+    if not rec.image_grid:  # the preview could not read the image: its headers may say
+        try:
+            rec.image_grid = grid_text(image_grid(list(case.image.files)))
+        except (SegmapError, OSError, ValueError) as exc:
+            rec.errors.append(f"image grid: {exc}")
     for mask in case.masks:
         try:
             rec.mask_grids.append((mask.name, grid_text(image_grid([mask]))))
@@ -158,6 +159,7 @@ def _write_thumbs(session: Session, case: CaseState, rec: CaseRecord, folder: Pa
     preview = yield from load_case_preview(session.preview_request(case))
     if preview.merge_error:
         rec.errors.append(f"merge: {preview.merge_error}")
+    rec.image_grid = grid_text(preview.volumes.grid)
     match = preview.volumes.match
     rec.relation = "" if match is None else f"{match.relation}: {match.message}"
     unmapped = [m.value for m in rec.mapping if m.category is None and m.value is not None]
@@ -179,10 +181,10 @@ def gather_case(session: Session, case: CaseState, index: int, folder: Path,
     rec = CaseRecord(index, case.name, sign_off=case.sign_off, included=case.included,
                      findings=[f for f in findings if f.task == case.name])
     rec.mapping = _mapping(session, case)
-    _grids(case, rec)
-    _hashes(case, rec)
     try:
         yield from _write_thumbs(session, case, rec, folder)
     except SegmapError as exc:
         rec.errors.append(f"preview: {exc}")
+    _grids(case, rec)
+    _hashes(case, rec)
     return rec

@@ -105,6 +105,8 @@ def case_html(rec: CaseRecord) -> str:
         out.append('<div class="thumbs">' + "".join(
             f'<img src="thumbs/{e(name)}" alt="{e(view)}" title="{e(view)}" loading="lazy" />'
             for view, name in rec.thumbs.items()) + "</div>")
+    out.append("<p>Legend and mapping: the colour of each value in the thumbnails, its "
+               "category and where that came from.</p>")
     out.append(table(["", "value", "category", "from", "status"], (
         [swatch(m.colour), f'<td class="n">{e(m.value if m.value is not None else "-")}</td>',
          e(m.category or "(not mapped: view-only in RedBrick)"), e(m.origin), e(m.status)]
@@ -142,11 +144,13 @@ def _matrix(ds: Dataset) -> str:
             if c is None:
                 row.append('<td class="missing" title="missing">-</td>')
                 continue
-            cls = " ".join(c.flags)
+            if not c.flags:  # most cells: kept small, a matrix of 1,000 cases stays light
+                row.append(f'<td class="n">{e(c.value)}</td>')
+                continue
             tip = f"{cat}: value {c.value}, {c.voxels:,} voxels, {c.volume_ml:.2f} mL"
             if "renumbered" in c.flags:
                 tip += f" (usually {ds.usual_value.get(cat)})"
-            row.append(f'<td class="n {cls}" title="{e(tip)}">{e(c.value)}</td>')
+            row.append(f'<td class="n {" ".join(c.flags)}" title="{e(tip)}">{e(c.value)}</td>')
         rows.append(row)
     return '<div class="scroll">' + table(head, rows, "matrix") + "</div>"
 

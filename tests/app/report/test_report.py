@@ -228,3 +228,18 @@ def test_geometry_problems_are_listed_and_not_measured(tmp_path):
     assert any("bad" in r[2] for r in rows(listed))
     section = case_section(root, "bad")
     assert "statistics" in text(section) or "preview" in text(section)
+
+
+def test_report_is_long_work_that_stops_when_closed(demo_dataset, tmp_path):
+    from app.progress import Progress
+
+    out = tmp_path / "r"
+    work = write_report(demo_dataset.items_json, out)
+    for step in work:
+        assert isinstance(step, Progress) and 0 <= step.fraction <= 1
+        if step.message.endswith("Reading the image of demo-II-two-multilabel-files"):
+            break
+    work.close()
+    assert not (out / "index.html").exists()
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+    assert min(p.name for p in (out / "thumbs").iterdir()).startswith("case00000-")
