@@ -47,6 +47,16 @@ class Session(SessionRepairs, SessionTemplates, SessionHistory):
         return ItemsList(tasks=tasks, path=self.items.path, root=self.items.root,
                          problems=self.items.problems)
 
+    def frozen(self) -> Session:
+        """A copy of the session for work on a worker thread (the dataset report): the
+        items list and its cases copied, each case still holding its own list's task; the
+        file cache and the taxonomy shared, as validation shares them. Edits made while
+        the work runs do not reach it."""
+        memo: dict[int, Any] = {id(self.cache): self.cache}
+        if self.taxonomy is not None:
+            memo[id(self.taxonomy)] = self.taxonomy
+        return copy.deepcopy(self, memo)
+
     def _owned(self, task: Task) -> bool:
         return any(c.task is task for c in self.cases)
 

@@ -124,3 +124,16 @@ def test_an_exported_list_carries_the_sign_off(session, tmp_path):
     assert tasks[case.name].extra["metaData"] == {"segmapReview": "reviewed",
                                                   "segmapReviewedBy": "dr.who",
                                                   "segmapReviewedAt": "t"}
+
+
+def test_a_frozen_copy_keeps_its_sign_offs_while_the_session_changes(session):
+    case = session.cases[0]
+    session.set_sign_off(case, SignOff(Review.REVIEWED, "ok", "a", "t"))
+    copy = session.frozen()
+    session.set_sign_off(case, None)
+    session.set_included(session.cases[1], False)
+    twin = copy.case(case.name)
+    assert twin.sign_off is not None and twin.sign_off.comment == "ok"
+    assert all(c.included for c in copy.cases)
+    assert all(any(c.task is t for t in copy.items.tasks) for c in copy.cases)
+    assert copy.cache is session.cache and copy.taxonomy is session.taxonomy
