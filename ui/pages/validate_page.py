@@ -1,7 +1,8 @@
 """Page 5, Validate: everything RedBrick would reject or silently get wrong, by case.
 
 Errors block the export; warnings can be accepted explicitly. Selecting a finding
-goes to its case and label on the Mapping page. Findings are worded for the command
+goes to its case and label on the Mapping page. Report… writes the dataset report
+(``app.report.write_report``) into a folder and offers to open it. Findings are worded for the command
 line too; here their hints speak of the wizard (``wizard_text``).
 """
 
@@ -11,13 +12,17 @@ import re
 from html import escape
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QBrush, QColor, QDesktopServices
 from PySide6.QtWidgets import (
     QCheckBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -28,6 +33,9 @@ from ui.mapping_model import swatch
 from ui.pages.base import Page
 from ui.pages.mapping_page import MappingPage
 from ui.window import Window
+
+if TYPE_CHECKING:
+    from app.report import ReportSummary
 
 SEVERITY_COLOUR = {Severity.ERROR: (192, 48, 40), Severity.WARNING: (214, 140, 0),
                    Severity.INFO: (110, 130, 160)}
@@ -71,6 +79,11 @@ class ValidatePage(Page):
         self.rerun.setShortcut("F5")
         self.rerun.clicked.connect(self.run)
         bar.addWidget(self.rerun)
+        self.report_button = QPushButton("Re&port…")
+        self.report_button.setToolTip("Write the dataset report (index.html with thumbnails, "
+                                      "volumes, findings and sign-offs) into a folder")
+        self.report_button.clicked.connect(self._on_report_clicked)
+        bar.addWidget(self.report_button)
         self.layout_.addLayout(bar)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Finding", "Code", "File", "Value"])
@@ -129,6 +142,34 @@ class ValidatePage(Page):
         self.detail.setText(_PICK)
         self.window_.run_work(session.validate_work(), "Validating", self._on_validated,
                               on_cancel=lambda: self.summary.setText("Validation cancelled."))
+
+    def _on_report_clicked(self) -> None:
+        session = self.state.session
+        if session is None:
+            return
+        start = session.source if session.source.is_dir() else session.source.parent
+        folder = QFileDialog.getExistingDirectory(self, "Write the dataset report into",
+                                                  str(start))
+        if not folder:
+            return
+        from app.report import write_report  # the report's code loads when it is asked for
+
+        path = self.state.taxonomy_path
+        # A frozen copy: the user may go on editing while the report is written.
+        work = write_report(session.frozen(), folder, taxonomy=self.state.taxonomy,
+                            taxonomy_path=str(path) if path is not None else None)
+        self.window_.run_work(work, "Writing the report", self._on_report_written)
+
+    def _on_report_written(self, summary: ReportSummary) -> None:
+        """Say where the report is and offer to open it (in the default browser)."""
+        index = Path(summary.index)
+        answer = QMessageBox.question(
+            self, "Report written",
+            f"The report of {summary.cases} case(s) is in {index.parent}. Open it?",
+            QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Close,
+            QMessageBox.StandardButton.Open)
+        if answer == QMessageBox.StandardButton.Open:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(index)))
 
     def _on_validated(self, findings: list[Finding]) -> None:
         self.findings = findings
