@@ -16,6 +16,7 @@ from app.errors import SegmapError
 from app.geometry import Grid
 from app.items import Category, category_label
 from app.jsonio import atomic_path, open_regular
+from app.mapping import Suggestion
 from app.preview import (
     VIEWS,
     CasePreview,
@@ -28,7 +29,7 @@ from app.progress import Work
 from app.readers import image_grid
 from app.report._png import png_bytes
 from app.report._thumbs import thumbnails
-from app.session import CaseState, Session, SignOff
+from app.session import CaseState, Row, Session, SignOff
 from app.validate import Finding
 
 _HASH_CHUNK = 1 << 20
@@ -80,17 +81,24 @@ def grid_text(grid: Grid) -> str:
     return f"{'x'.join(map(str, grid.shape))} voxels, {spacing} mm, {codes}"
 
 
-def _origin(case: CaseState, key: int | None, suggestion: object) -> str:
-    if key is not None and key in case.by_hand:
+def _suggested(suggestion: Suggestion) -> str:
+    words = ", ".join(x for x in (suggestion.source, suggestion.how) if x)
+    return f"{words}, {suggestion.confidence:.0%}" if words else f"{suggestion.confidence:.0%}"
+
+
+def _origin(case: CaseState, row: Row) -> str:
+    """Where a row's category came from: by hand, a suggestion, or the items list."""
+    sugg = row.suggestion
+    if row.category is None:
+        if sugg is not None and sugg.category is not None:
+            return f"not mapped; {category_label(sugg.category)} was suggested ({_suggested(sugg)})"
+        return "not mapped"
+    if row.key is not None and row.key in case.by_hand:
         return "mapped by hand"
-    if suggestion is not None:
-        how = getattr(suggestion, "how", "") or ""
-        source = getattr(suggestion, "source", "") or ""
-        conf = float(getattr(suggestion, "confidence", 0.0))
-        unreviewed = " (suggested, not reviewed)" if key in case.unreviewed else ""
-        words = ", ".join(x for x in (source, how) if x)
-        return f"suggestion: {words}, {conf:.0%}{unreviewed}"
-    return "from the items list" if key is not None else "not mapped"
+    if sugg is not None:
+        unreviewed = " (not reviewed)" if row.key in case.unreviewed else ""
+        return f"suggestion: {_suggested(sugg)}{unreviewed}"
+    return "from the items list"
 
 
 def _mapping(session: Session, case: CaseState) -> list[MappingRow]:
@@ -98,7 +106,7 @@ def _mapping(session: Session, case: CaseState) -> list[MappingRow]:
     for row in session.rows(case):
         out.append(MappingRow(
             row.label_value, category_label(row.category) if row.category is not None else None,
-            _origin(case, row.key, row.suggestion), str(row.status),
+            _origin(case, row), str(row.status),
             session.colour(row)))
     return out
 

@@ -243,3 +243,27 @@ def test_report_is_long_work_that_stops_when_closed(demo_dataset, tmp_path):
     assert not (out / "index.html").exists()
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
     assert min(p.name for p in (out / "thumbs").iterdir()).startswith("case00000-")
+
+
+def _origins(index: Path, case: str) -> list[str]:
+    return [r[3] for r in rows(case_section(parse(index), case).findall(".//table")[0])]
+
+
+def test_mapping_says_where_each_category_came_from(demo_dataset, tmp_path):
+    session = run(open_items(demo_dataset.items_json))
+    case = session.cases[1]
+    case.by_hand.add(1)
+    run(write_report(session, tmp_path / "list"))
+    origins = _origins(tmp_path / "list" / "index.html", case.name)
+    assert origins[0] == "mapped by hand"
+    assert set(origins[1:]) == {"from the items list"}
+    folder = tmp_path / "folder"
+    ct = np.zeros((10, 10, 10), np.int16)
+    nifti(folder / "p1" / "ct.nii.gz", ct)
+    for name, where in (("liver", np.s_[1:4]), ("spleen", np.s_[6:8])):
+        mask = np.zeros(ct.shape, np.uint8)
+        mask[where] = 1
+        nifti(folder / "p1" / "segmentations" / f"{name}.nii.gz", mask)
+    run(write_report(folder, tmp_path / "scanned"))
+    origins = _origins(tmp_path / "scanned" / "index.html", "p1")
+    assert len(origins) == 2 and all(o.startswith("suggestion: ") for o in origins), origins
