@@ -9,7 +9,8 @@ without it).
 Every edit returns a ``Change``; the wizard's state announces it, so no view
 goes stale. A sign-off (``Session.set_sign_off``) is an edit too; on export it can go
 into each task's ``metaData`` (``included_items(sign_offs_in_metadata=True)``,
-``with_sign_off``, under ``REVIEW_KEYS``). Work for a worker thread leaves as a frozen copy
+``with_sign_off``, under ``REVIEW_KEYS``; an items list opened again gives them back:
+``sign_off_of``). Work for a worker thread leaves as a frozen copy
 (``Session.validate_work``, ``Session.preview_request``).
 """
 
@@ -35,11 +36,12 @@ from app.session._model import (
 from app.session._open import matcher_for, open_folder, open_items, open_source
 from app.session._repairs import MovePlan
 from app.session._rows import Consequences, LegendEntry, Row, RowStatus, consequences
-from app.session._session import Session, with_sign_off
+from app.session._session import Session, sign_off_of, with_sign_off
 
 __all__ = [
     "REVIEW_KEYS", "SESSION_FORMAT", "CaseState", "Change", "Consequences", "ImageInfo", "LegendEntry", "MovePlan",
     "Review", "Row", "RowStatus", "SavedWork", "Session", "SignOff", "Snapshot", "Unreadable",
     "consequences", "load_session", "matcher_for", "open_folder", "open_items", "open_source",
-    "save_session", "saved_work", "session_json", "set_aside_unreadable", "with_sign_off"
+    "save_session", "saved_work", "session_json", "set_aside_unreadable", "sign_off_of",
+    "with_sign_off"
 ]

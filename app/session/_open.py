@@ -18,7 +18,7 @@ from app.mapping import Matcher, candidates_of, load_template, suggest_file
 from app.progress import Progress, Work
 from app.readers import Census
 from app.session._model import CaseState, ImageInfo
-from app.session._session import Session
+from app.session._session import Session, sign_off_of
 
 
 def matcher_for(taxonomy: Taxonomy | None) -> Matcher:
@@ -116,7 +116,7 @@ def open_items(path: str | os.PathLike[str], taxonomy: Taxonomy | None = None) -
                           else 0)
         case = CaseState(task=task, shape=ImportShape.of(series.is_binary, len(masks)), masks=masks,
                          image=image, series_index=si, layout="items list",
-                         note=f"from {Path(path).name}")
+                         note=f"from {Path(path).name}", sign_off=sign_off_of(task))
         for f in masks:
             c = session.census(f)
             if c is None:

@@ -17,7 +17,7 @@ from app.merge import entries_of, merge_inputs, series_inputs
 from app.preview import PreviewRequest
 from app.progress import Work
 from app.session._history import SessionHistory
-from app.session._model import REVIEW_KEYS, CaseState, SignOff
+from app.session._model import REVIEW_KEYS, CaseState, Review, SignOff
 from app.session._repairs import SessionRepairs
 from app.session._templates import SessionTemplates
 from app.validate import Code, FileCache, Finding, finding, sort_findings, validate_work
@@ -36,14 +36,17 @@ class Session(SessionRepairs, SessionTemplates, SessionHistory):
 
         With ``sign_offs_in_metadata``, each case's task is a copy whose ``metaData``
         holds its sign-off (``SignOff.metadata``: ``segmapReview`` and the rest), and a
-        case not reviewed loses the ``segmap*`` keys an earlier export wrote; the
-        session's own tasks stay as they are.
+        case not reviewed loses the ``segmap*`` keys an earlier export wrote; without it,
+        only tasks that already carry such keys are so updated. The session's own tasks
+        stay as they are.
         """
         keep = {id(c.task): c for c in self.cases if c.included}
         tasks = [t for t in self.items.tasks if id(t) in keep or not self._owned(t)]
-        if sign_offs_in_metadata:
-            tasks = [with_sign_off(t, keep[id(t)].sign_off) if id(t) in keep else t
-                     for t in tasks]
+        # A list that already carries sign-offs (exported so before) gets them updated even
+        # without the option: a stale "reviewed" in RedBrick's viewer would be worse than none.
+        tasks = [with_sign_off(t, keep[id(t)].sign_off)
+                 if id(t) in keep and (sign_offs_in_metadata or _carries_sign_off(t)) else t
+                 for t in tasks]
         return ItemsList(tasks=tasks, path=self.items.path, root=self.items.root,
                          problems=self.items.problems)
 
@@ -120,6 +123,33 @@ def _validate(items: ItemsList, taxonomy: Taxonomy | None, cache: FileCache,
 
 
 
+def _metadata(task: Task) -> Any:
+    """A task's own metaData (a legacy flat task keeps it in its one series)."""
+    if task.legacy and task.series:
+        return task.series[0].meta_data
+    return task.extra.get("metaData")
+
+
+def _carries_sign_off(task: Task) -> bool:
+    meta = _metadata(task)
+    return isinstance(meta, dict) and any(k in meta for k in REVIEW_KEYS)
+
+
+def sign_off_of(task: Task) -> SignOff | None:
+    """The sign-off a task's ``metaData`` holds (an export with sign-offs wrote it), if any."""
+    meta = _metadata(task)
+    if not isinstance(meta, dict):
+        return None
+    fields = [meta.get(k) for k in REVIEW_KEYS]
+    if not all(isinstance(v, str) for v in fields if v is not None):
+        return None
+    review, comment, by, at = (str(v) if v is not None else "" for v in fields)
+    try:
+        return SignOff(Review(review), comment, by, at)
+    except ValueError:  # no review, or one Segmap does not know
+        return None
+
+
 def with_sign_off(task: Task, sign_off: SignOff | None) -> Task:
     """A copy of ``task`` whose task-level ``metaData`` says ``sign_off`` (RedBrick's
     {string: string}, shown in the viewer); other metaData keys are kept. A legacy flat
@@ -127,7 +157,7 @@ def with_sign_off(task: Task, sign_off: SignOff | None) -> Task:
     that is not an object is left as it is: validation reports it."""
     task = copy.deepcopy(task)
     legacy = task.legacy and bool(task.series)
-    meta: Any = task.series[0].meta_data if legacy else task.extra.get("metaData")
+    meta = _metadata(task)
     if meta is not None and not isinstance(meta, dict):
         return task
     words = sign_off.metadata() if sign_off is not None else {}

@@ -15,8 +15,10 @@ from app.session import (
     SignOff,
     load_session,
     open_folder,
+    open_items,
     save_session,
     session_json,
+    sign_off_of,
     with_sign_off,
 )
 
@@ -137,3 +139,30 @@ def test_a_frozen_copy_keeps_its_sign_offs_while_the_session_changes(session):
     assert all(c.included for c in copy.cases)
     assert all(any(c.task is t for t in copy.items.tasks) for c in copy.cases)
     assert copy.cache is session.cache and copy.taxonomy is session.taxonomy
+
+
+def test_a_list_exported_with_sign_offs_opens_with_them(session, tmp_path):
+    word = SignOff(Review.NEEDS_WORK, "liver", "dr.who", "2026-12-02T02:40:00+00:00")
+    session.set_sign_off(session.cases[0], word)
+    summary = session.export(tmp_path / "items.json", sign_offs_in_metadata=True)
+    again = run(open_items(summary.path))
+    assert [c.sign_off for c in again.cases] == [word, None, None]
+
+
+def test_sign_offs_already_in_a_list_follow_the_session_even_without_the_option(session,
+                                                                                 tmp_path):
+    session.set_sign_off(session.cases[0], SignOff(Review.REVIEWED, "", "a", "t"))
+    summary = session.export(tmp_path / "items.json", sign_offs_in_metadata=True)
+    again = run(open_items(summary.path))
+    again.set_sign_off(again.cases[0], SignOff(Review.NEEDS_WORK, "no", "b", "t2"))
+    meta = again.included_items().tasks[0].to_json()["metaData"]
+    assert meta["segmapReview"] == "needs work" and meta["segmapReviewedBy"] == "b"
+    again.set_sign_off(again.cases[0], None)
+    assert again.included_items().tasks[0].to_json().get("metaData") == {}
+
+
+def test_metadata_that_is_not_a_sign_off_gives_none(session):
+    task = session.cases[0].task
+    for meta in ({"segmapReview": "perhaps"}, {"segmapReview": 1}, {"site": "A"}, "x", None):
+        task.extra["metaData"] = meta
+        assert sign_off_of(task) is None
