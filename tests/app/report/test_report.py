@@ -267,3 +267,24 @@ def test_mapping_says_where_each_category_came_from(demo_dataset, tmp_path):
     run(write_report(folder, tmp_path / "scanned"))
     origins = _origins(tmp_path / "scanned" / "index.html", "p1")
     assert len(origins) == 2 and all(o.startswith("suggestion: ") for o in origins), origins
+
+
+def test_an_intensity_outlier_is_flagged_with_its_median(tmp_path):
+    tasks = [_case(tmp_path, f"c{i:02d}", 300 + i, 60.0 + (i % 3)) for i in range(12)]
+    tasks.append(_case(tmp_path, "bright", 305, 400.0))
+    summary = run(write_report(items_file(tmp_path, tasks), tmp_path / "out"))
+    assert [w for w in summary.outliers if "liver" in w] == [
+        next(w for w in summary.outliers if w.startswith("mean intensity 400 in liver: median 61"))]
+
+
+def test_a_case_that_cannot_be_read_is_reported_not_fatal(tmp_path):
+    good = _case(tmp_path, "good", 100, 50.0)
+    lost = _case(tmp_path, "lost", 100, 50.0)
+    (tmp_path / "lost" / "ct.nii.gz").unlink()
+    summary = run(write_report(items_file(tmp_path, [good, lost]), tmp_path / "out"))
+    assert summary.cases == 2 and summary.thumbnails == 3 and summary.findings["error"] >= 1
+    root = parse(tmp_path / "out" / "index.html")
+    check_files(tmp_path / "out" / "index.html", root)
+    section = case_section(root, "lost")
+    assert "(errors)" in text(section.find("summary"))
+    assert any(li.get("class") == "error" for li in section.iter("li"))
