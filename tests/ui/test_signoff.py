@@ -75,3 +75,18 @@ def test_not_reviewed_again_drops_the_sign_off(qtbot, window, demo_dataset):
     assert window.state.current_case().sign_off is None
     assert not panel.comment.isEnabled()
     assert window.state.undo_stack.count() >= 2
+
+
+def test_a_case_chosen_on_another_page_gets_no_sign_off_of_the_last(qtbot, window,
+                                                                   demo_dataset):
+    page = preview_of_demo(qtbot, window, demo_dataset)
+    state, panel = window.state, page.sign_off
+    first = state.current_case().name
+    qtbot.mouseClick(panel.reviewed, Qt.MouseButton.LeftButton)
+    window.go_to(0)
+    other = next(c.name for c in state.session.cases if c.name != first)
+    state.set_current_case(other)  # as the Mapping or Validate page does
+    window.go_to(window.page_index(page))
+    assert state.current_case().name == other
+    assert state.session.case(other).sign_off is None and panel.not_reviewed.isChecked()
+    assert state.session.case(first).sign_off is not None

@@ -94,8 +94,10 @@ class PreviewPage(Page):
         self.loader.loading.connect(self._on_loader_loading)
         self.loader.failed.connect(self._on_loader_failed)
         self._filling = False
+        self._signed: str | None = None  # the case the sign-off panel shows
         self.state.mappingChanged.connect(self._on_state_mapping_changed)
-        for signal in (self.state.casesChanged, self.state.sessionChanged):
+        for signal in (self.state.casesChanged, self.state.sessionChanged,
+                       self.state.currentCaseChanged):
             signal.connect(self._show_sign_off)
 
     def enter(self) -> None:
@@ -119,8 +121,9 @@ class PreviewPage(Page):
         self._show_sign_off()
         self.loader.load(session, session.case(name))
 
-    def _show_sign_off(self) -> None:
+    def _show_sign_off(self, *_: object) -> None:
         case = self.state.current_case()
+        self._signed = case.name if case is not None else None
         self.sign_off.setEnabled(case is not None)
         self.sign_off.show_sign_off(case.sign_off if case is not None else None)
 
@@ -130,8 +133,10 @@ class PreviewPage(Page):
             self._show_sign_off()
 
     def _on_sign_off_changed(self, review: Review | None, comment: str) -> None:
-        """The reviewer's word on the case shown: one undoable edit."""
-        case = self.state.current_case()
+        """The reviewer's word on the case the panel shows: one undoable edit."""
+        session = self.state.session
+        case = next((c for c in session.cases if c.name == self._signed), None) \
+            if session is not None else None
         if case is None:
             return
         word = SignOff.now(review, comment) if review is not None else None
