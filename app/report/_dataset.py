@@ -44,6 +44,18 @@ class Outlier:
     why: str
 
 
+@dataclass(frozen=True)
+class Distribution:
+    """A category's volumes (mL) and mean intensities over the cases that have voxels of it:
+    (min, median, max) each, and the MAD of the volumes."""
+
+    category: str
+    cases: int
+    volume: tuple[float, float, float]
+    volume_mad: float
+    intensity: tuple[float, float, float] | None
+
+
 @dataclass
 class Dataset:
     """The dataset's matrix (``cells[case][category]``), outliers and value conflicts."""
@@ -54,6 +66,7 @@ class Dataset:
     usual_value: dict[str, int]
     conflicts: dict[int, list[str]]  # value -> the categories it means in different cases
     outliers: list[Outlier] = field(default_factory=list)
+    distributions: list[Distribution] = field(default_factory=list)
 
 
 def num(x: float) -> str:
@@ -140,6 +153,25 @@ def _outliers(cells: dict[str, dict[str, Cell]], categories: list[str]) -> list[
     return out
 
 
+def _spread(values: Sequence[float]) -> tuple[float, float, float]:
+    return float(np.min(values)), float(np.median(values)), float(np.max(values))
+
+
+def _distributions(cells: dict[str, dict[str, Cell]], categories: list[str]
+                   ) -> list[Distribution]:
+    out = []
+    for cat in categories:
+        have = [row[cat] for row in cells.values() if cat in row and row[cat].voxels > 0]
+        if not have:
+            continue
+        ml = [c.volume_ml for c in have]
+        means = [c.mean for c in have if c.mean is not None]
+        out.append(Distribution(cat, len(have), _spread(ml),
+                                float(np.median(np.abs(np.subtract(ml, np.median(ml))))),
+                                _spread(means) if means else None))
+    return out
+
+
 def dataset(records: Sequence[CaseRecord]) -> Dataset:
     """The dataset view of the cases' records."""
     cells = _cells(records)
@@ -150,4 +182,4 @@ def dataset(records: Sequence[CaseRecord]) -> Dataset:
         (r[c].value or 0) for r in cells.values() if c in r), c))
     usual, conflicts = _flag(cells, categories)
     return Dataset(categories, [r.name for r in records], cells, usual, conflicts,
-                   _outliers(cells, categories))
+                   _outliers(cells, categories), _distributions(cells, categories))

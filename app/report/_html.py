@@ -155,11 +155,18 @@ def _matrix(ds: Dataset) -> str:
     return '<div class="scroll">' + table(head, rows, "matrix") + "</div>"
 
 
-def dataset_html(ds: Dataset, found: Sequence[Finding]) -> str:
-    """The dataset's sections: findings totals, matrix, conflicts, outliers, geometry."""
+def dataset_html(ds: Dataset, found: Sequence[Finding], records: Sequence[CaseRecord]) -> str:
+    """The dataset's sections: at a glance, findings totals, matrix, conflicts, volumes and
+    intensities, outliers, geometry."""
+    reviews = [r.sign_off.review.value if r.sign_off else "" for r in records]
+    glance = (f"<p>{len(records)} cases, {len(ds.categories)} categories; sign-off: "
+              f'<span class="reviewed">{reviews.count("reviewed")} reviewed</span>, '
+              f'<span class="needs-work">{reviews.count("needs work")} need work</span>, '
+              f'<span class="not-reviewed">{reviews.count("")} not reviewed</span>; '
+              f"{len(ds.outliers)} outliers.</p>")
     from app.validate import counts
     n = counts(found)
-    out = ["<h2>Findings</h2>", table(["severity", "findings"], (
+    out = [glance, "<h2>Findings</h2>", table(["severity", "findings"], (
         [f'<td class="{e(s)}">{e(s)}</td>', f'<td class="n">{n[s]}</td>'] for s in Severity))]
     out.append("<h2>Categories in each case</h2><p>The value of each category per case. "
                '<span class="missing">missing</span>, <span class="renumbered">renumbered'
@@ -171,6 +178,13 @@ def dataset_html(ds: Dataset, found: Sequence[Finding]) -> str:
         out.append("<h3>Values that mean different categories</h3>")
         out.append(table(["value", "categories"], (
             [e(v), e(", ".join(cats))] for v, cats in ds.conflicts.items())))
+    out.append("<h2>Volumes and intensities per category</h2>")
+    out.append(table(["category", "cases", "mL min", "mL median", "mL max", "mL MAD",
+                      "intensity min", "intensity median", "intensity max"], (
+        [e(d.category), f'<td class="n">{d.cases}</td>',
+         *(f'<td class="n">{num(x)}</td>' for x in (*d.volume, d.volume_mad)),
+         *(f'<td class="n">{"-" if d.intensity is None else num(x)}</td>'
+           for x in (d.intensity or (0.0, 0.0, 0.0)))] for d in ds.distributions)))
     out.append("<h2>Outliers</h2><p>Per category over cases: median and MAD, "
                "|robust z| &gt; 3.5.</p>")
     out.append(table(["case", "category", "measure", "why"], (

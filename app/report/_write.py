@@ -153,7 +153,7 @@ def write_report(source: Source, out: str | os.PathLike[str], *,
         when = datetime.now(UTC).isoformat(timespec="seconds")
         with atomic_path(index) as tmp, open(tmp, "w", encoding="utf-8") as html:
             html.write(page_head(f"Segmap report: {session.source.name}"))
-            html.write(dataset_html(ds, found))
+            html.write(dataset_html(ds, found, records))
             html.write(f"<h2>Cases ({len(records)})</h2>\n")
             part.seek(0)
             shutil.copyfileobj(part, html)

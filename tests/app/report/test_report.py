@@ -148,6 +148,11 @@ def _case(folder: Path, name: str, liver: int, tissue: float) -> dict:
                                       "segmentMap": {"1": "liver", "2": "spleen"}}]}
 
 
+def _liver_voxels(tasks: list[dict], folder: Path) -> list[int]:
+    return [int((np.asarray(nib.load(folder / t["series"][0]["segmentations"]).dataobj) == 1)
+                .sum()) for t in tasks]
+
+
 def test_an_outlier_planted_among_30_cases_is_flagged_and_said_why(tmp_path):
     rng = np.random.default_rng(1)
     tasks = [_case(tmp_path, f"c{i:02d}", int(rng.integers(300, 330)), 60 + float(rng.normal()))
@@ -161,6 +166,11 @@ def test_an_outlier_planted_among_30_cases_is_flagged_and_said_why(tmp_path):
     outliers = next(t for t in root.iter("table") if [text(th) for th in t.iter("th")][:2]
                     == ["case", "category"] and "measure" in text(t))
     assert rows(outliers)[0][:3] == ["small", "liver", "volume"]
+    spread = next(t for t in root.iter("table") if "mL MAD" in text(t))
+    liver = next(r for r in rows(spread) if r[0] == "liver")
+    volumes = sorted(n / 1000 for n in _liver_voxels(tasks, tmp_path))  # 1 mm voxels
+    assert liver[1] == "30" and liver[2] == f"{volumes[0]:.2f}"
+    assert liver[3] == f"{np.median(volumes):.2f}" and liver[4] == f"{volumes[-1]:.2f}"
 
 
 def test_renumbered_and_missing_categories_stand_out(tmp_path):
@@ -288,3 +298,11 @@ def test_a_case_that_cannot_be_read_is_reported_not_fatal(tmp_path):
     section = case_section(root, "lost")
     assert "(errors)" in text(section.find("summary"))
     assert any(li.get("class") == "error" for li in section.iter("li"))
+
+
+def test_the_page_opens_with_the_dataset_at_a_glance(demo_report):
+    _, out = demo_report
+    first = parse(out / "index.html").find("body/p")
+    assert first is not None
+    assert text(first) == ("3 cases, 6 categories; sign-off: 0 reviewed, 0 need work, "
+                           "3 not reviewed; 0 outliers.")
