@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from html import escape
 
+from app.items import category_label
 from app.report._case import CaseRecord
 from app.report._dataset import Dataset, num
-from app.validate import Finding, Severity
+from app.validate import Finding, Severity, counts
 
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -112,8 +113,7 @@ def case_html(rec: CaseRecord) -> str:
          e(m.category or "(not mapped: view-only in RedBrick)"), e(m.origin), e(m.status)]
         for m in rec.mapping)))
     out.append(table(["key", "category", "voxels", "mL", "mean intensity"], (
-        [e(s.key), e(s.category if s.category is None else _label(s.category))
-         if s.mapped else "(no segmentMap entry)", f'<td class="n">{s.voxels:,}</td>',
+        [e(s.key), e(category_label(s.category)) if s.mapped else "(no segmentMap entry)", f'<td class="n">{s.voxels:,}</td>',
          f'<td class="n">{s.volume_ml:.2f}</td>',
          f'<td class="n">{"-" if s.mean is None else num(s.mean)}</td>'] for s in rec.stats)))
     grids = [["image", e(rec.image_grid)], *([e(n), e(g)] for n, g in rec.mask_grids)]
@@ -127,11 +127,6 @@ def case_html(rec: CaseRecord) -> str:
         out.append(_findings_table(rec.findings))
     out.append("</details>\n")
     return "\n".join(out)
-
-
-def _label(category: object) -> str:
-    from app.items import category_label
-    return category_label(category)  # type: ignore[arg-type]
 
 
 def _matrix(ds: Dataset) -> str:
@@ -164,7 +159,6 @@ def dataset_html(ds: Dataset, found: Sequence[Finding], records: Sequence[CaseRe
               f'<span class="needs-work">{reviews.count("needs work")} need work</span>, '
               f'<span class="not-reviewed">{reviews.count("")} not reviewed</span>; '
               f"{len(ds.outliers)} outliers.</p>")
-    from app.validate import counts
     n = counts(found)
     out = [glance, "<h2>Findings</h2>", table(["severity", "findings"], (
         [f'<td class="{e(s)}">{e(s)}</td>', f'<td class="n">{n[s]}</td>'] for s in Severity))]
