@@ -108,3 +108,33 @@ def test_the_real_report_of_the_demo_is_written_and_opened(qtbot, window, demo_d
     assert index == out / "index.html" and index.is_file()
     for case in window.state.session.cases:
         assert case.name in index.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("answer", [QMessageBox.StandardButton.Yes,
+                                    QMessageBox.StandardButton.Cancel])
+def test_an_index_html_segmap_did_not_write_is_replaced_only_when_asked(
+        qtbot, window, demo_dataset, tmp_path, monkeypatch, opened, answer):
+    calls = []
+
+    def write_report(session, out, **kw):
+        calls.append(kw)
+        yield Progress(0, 1, "Case one")
+        return FakeSummary(Path(out) / "index.html", len(session.cases))
+
+    fake = types.ModuleType("app.report")
+    fake.write_report = write_report  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "app.report", fake)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: asked.append(a[2]) or answer)
+    page = validate_page_of_demo(qtbot, window, demo_dataset)
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "index.html").write_text("<html>someone's page</html>")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(out))
+    page.report_button.click()
+    assert len(asked) == 1 and "index.html" in asked[0]
+    if answer == QMessageBox.StandardButton.Yes:
+        qtbot.waitUntil(lambda: bool(opened), timeout=60_000)
+        assert calls[0]["force"] is True
+    else:
+        assert calls == [] and not window.busy()

@@ -152,12 +152,20 @@ class ValidatePage(Page):
                                                   str(start))
         if not folder:
             return
+        question = session.replace_question(Path(folder) / "index.html")
+        replace = QMessageBox.StandardButton.Yes
+        if question is not None and QMessageBox.warning(
+                self, "Replace index.html?", question,
+                replace | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel) != replace:
+            return
         from app.report import write_report  # the report's code loads when it is asked for
 
         path = self.state.taxonomy_path
         # A frozen copy: the user may go on editing while the report is written.
         work = write_report(session.frozen(), folder, taxonomy=self.state.taxonomy,
-                            taxonomy_path=str(path) if path is not None else None)
+                            taxonomy_path=str(path) if path is not None else None,
+                            force=question is not None)
         self.window_.run_work(work, "Writing the report", self._on_report_written)
 
     def _on_report_written(self, summary: ReportSummary) -> None:
