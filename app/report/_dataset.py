@@ -67,6 +67,7 @@ class Dataset:
     conflicts: dict[int, list[str]]  # value -> the categories it means in different cases
     outliers: list[Outlier] = field(default_factory=list)
     distributions: list[Distribution] = field(default_factory=list)
+    unmapped: dict[str, list[int]] = field(default_factory=dict)  # case -> values, no entry
 
 
 def num(x: float) -> str:
@@ -181,5 +182,8 @@ def dataset(records: Sequence[CaseRecord]) -> Dataset:
     categories = sorted(seen, key=lambda c: (min(
         (r[c].value or 0) for r in cells.values() if c in r), c))
     usual, conflicts = _flag(cells, categories)
+    unmapped = {r.name: [int(s.key) for s in r.stats if not s.mapped and s.key.isdigit()]
+                for r in records}
     return Dataset(categories, [r.name for r in records], cells, usual, conflicts,
-                   _outliers(cells, categories), _distributions(cells, categories))
+                   _outliers(cells, categories), _distributions(cells, categories),
+                   {k: v for k, v in unmapped.items() if v})

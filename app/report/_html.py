@@ -130,7 +130,7 @@ def case_html(rec: CaseRecord) -> str:
 
 
 def _matrix(ds: Dataset) -> str:
-    head = ["case", *ds.categories]
+    head = ["case", *ds.categories, *(["not mapped"] if ds.unmapped else [])]
     rows = []
     for i, case in enumerate(ds.cases):
         row = [f'<td><a href="#case-{i}">{e(case)}</a></td>']
@@ -146,6 +146,9 @@ def _matrix(ds: Dataset) -> str:
             if "renumbered" in c.flags:
                 tip += f" (usually {ds.usual_value.get(cat)})"
             row.append(f'<td class="n {" ".join(c.flags)}" title="{e(tip)}">{e(c.value)}</td>')
+        if ds.unmapped:
+            values = ", ".join(map(str, ds.unmapped.get(case, [])))
+            row.append(f'<td class="missing">{e(values)}</td>' if values else "<td></td>")
         rows.append(row)
     return '<div class="scroll">' + table(head, rows, "matrix") + "</div>"
 
@@ -166,7 +169,8 @@ def dataset_html(ds: Dataset, found: Sequence[Finding], records: Sequence[CaseRe
                '<span class="missing">missing</span>, <span class="renumbered">renumbered'
                '</span> (not its usual value), <span class="conflict">a value meaning '
                'different categories in different cases</span>, <span class="empty">'
-               "mapped but empty</span>.</p>")
+               "mapped but empty</span>; values in the masks no category names (view-only "
+               "in RedBrick) under <em>not mapped</em>.</p>")
     out.append(_matrix(ds))
     if ds.conflicts:
         out.append("<h3>Values that mean different categories</h3>")

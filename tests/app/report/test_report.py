@@ -75,6 +75,7 @@ def test_demo_report_matrix_shows_every_category_of_every_case(demo_report, demo
     root = parse(out / "index.html")
     matrix = next(t for t in root.iter("table") if t.get("class") == "matrix")
     head = [text(th) for th in matrix.iter("th")][1:]
+    assert head.pop() == "not mapped"  # demo-I holds value 7, named by no entry
     tasks = json.loads(demo_dataset.items_json.read_text())
     maps = {t["name"]: t["series"][0]["segmentMap"] for t in tasks}
     assert sorted(head) == sorted({v if isinstance(v, str) else v["category"]
@@ -87,7 +88,7 @@ def test_demo_report_matrix_shows_every_category_of_every_case(demo_report, demo
         smap = maps[text(cells[0])]
         by_name = {(v if isinstance(v, str) else v["category"]): k for k, v in smap.items()
                    if k != "binaryMask"}
-        assert [text(c) for c in cells[1:]] == [by_name[h] for h in head]
+        assert [text(c) for c in cells[1:-1]] == [by_name[h] for h in head]
 
 
 def test_demo_report_is_complete_offline_and_printable(demo_report):
@@ -182,8 +183,8 @@ def test_renumbered_and_missing_categories_stand_out(tmp_path):
     run(write_report(items_file(tmp_path, [a, b, c]), tmp_path / "out"))
     root = parse(tmp_path / "out" / "index.html")
     matrix = next(t for t in root.iter("table") if t.get("class") == "matrix")
-    cells = {text(tr.findall("td")[0]): tr.findall("td")[1:] for tr in matrix.iter("tr")
-             if tr.findall("td")}
+    cells = {text(tr.findall("td")[0]): tr.findall("td")[1:3] for tr in matrix.iter("tr")
+             if tr.findall("td")}  # liver, spleen; then the values no category names
     flags = {k: [c.get("class") for c in v] for k, v in cells.items()}
     assert "missing" in flags["c"][1]
     assert all("renumbered" in f and "conflict" in f for f in flags["b"])
@@ -306,3 +307,17 @@ def test_the_page_opens_with_the_dataset_at_a_glance(demo_report):
     assert first is not None
     assert text(first) == ("3 cases, 6 categories; sign-off: 0 reviewed, 0 need work, "
                            "3 not reviewed; 0 outliers.")
+
+
+def test_values_without_a_category_stand_out_in_the_matrix(tmp_path):
+    a = _case(tmp_path, "a", 100, 50.0)
+    b = _case(tmp_path, "b", 100, 50.0)
+    b["series"][0]["segmentMap"] = {"1": "liver"}
+    run(write_report(items_file(tmp_path, [a, b]), tmp_path / "out"))
+    root = parse(tmp_path / "out" / "index.html")
+    matrix = next(t for t in root.iter("table") if t.get("class") == "matrix")
+    assert [text(th) for th in matrix.iter("th")][-1] == "not mapped"
+    last = {text(tr.findall("td")[0]): tr.findall("td")[-1] for tr in matrix.iter("tr")
+            if tr.findall("td")}
+    assert text(last["b"]) == "2" and last["b"].get("class") == "missing"
+    assert text(last["a"]) == ""
