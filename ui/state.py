@@ -68,6 +68,7 @@ class WizardState(QObject):
     sessionChanged = Signal()  # a new session was opened (or closed)
     mappingChanged = Signal(str)  # the mapping of a case changed (case name)
     casesChanged = Signal()  # cases included/excluded, masks moved
+    reviewChanged = Signal(str)  # the sign-off of a case changed (case name)
     currentCaseChanged = Signal(str)
     taxonomyChanged = Signal()
 
@@ -87,7 +88,7 @@ class WizardState(QObject):
         self._autosave.setSingleShot(True)
         self._autosave.setInterval(800)
         self._autosave.timeout.connect(self.save_now)
-        for signal in (self.mappingChanged, self.casesChanged):
+        for signal in (self.mappingChanged, self.casesChanged, self.reviewChanged):
             signal.connect(self._on_work_changed)
 
     # ---------------------------------------------------------------- session
@@ -145,6 +146,8 @@ class WizardState(QObject):
             self.casesChanged.emit()
         for name in sorted(change.mapping):
             self.mappingChanged.emit(name)
+        for name in sorted(change.reviews):
+            self.reviewChanged.emit(name)
 
     def _put_back(self, snapshot: Snapshot) -> None:
         if self.session is not None:

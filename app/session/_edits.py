@@ -92,7 +92,7 @@ class SessionEdits(SessionRows):
             return Change()
         case.sign_off = sign_off
         word = sign_off.review.value if sign_off is not None else "not reviewed"
-        return Change.of([case.name], notes=(f"{case.name}: {word}",), count=1)
+        return Change(reviews=frozenset([case.name]), notes=(f"{case.name}: {word}",), count=1)
 
     def sync_segmentations(self, case: CaseState) -> None:
         """Write ``segmentations`` from the case's files that carry a mapping."""

@@ -50,4 +50,5 @@ class SessionHistory(SessionData):
             task, case = copy.deepcopy((task, case))  # the snapshot may be restored again
             self.items.tasks[t] = task
             self.cases[i] = case
-        return Change.of(snapshot.names, cases=True, count=len(snapshot.entries))
+        return Change.of(snapshot.names, cases=True, count=len(snapshot.entries),
+                         reviews=frozenset(snapshot.names))

@@ -167,7 +167,8 @@ class Change:
     ``mapping``: the cases whose rows changed; ``cases``: which cases exist, are
     included, or own which masks; ``notes``: what happened, in words; ``skipped``:
     cases left as they were (their labels differ); ``count``: how many things the
-    edit touched (suggestions accepted, cases changed).
+    edit touched (suggestions accepted, cases changed); ``reviews``: the cases whose
+    sign-off changed (work to keep, but nothing validation or the preview depends on).
     """
 
     mapping: frozenset[str] = frozenset()
@@ -175,6 +176,7 @@ class Change:
     notes: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
     count: int = 0
+    reviews: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, names: Iterable[str], **kw: Any) -> Change:
@@ -184,12 +186,12 @@ class Change:
     @property
     def nothing(self) -> bool:
         """True when the edit changed nothing."""
-        return not (self.mapping or self.cases)
+        return not (self.mapping or self.cases or self.reviews)
 
     def __or__(self, other: Change) -> Change:
         return Change(self.mapping | other.mapping, self.cases or other.cases,
                       self.notes + other.notes, self.skipped + other.skipped,
-                      self.count + other.count)
+                      self.count + other.count, self.reviews | other.reviews)
 
 
 @dataclass

@@ -90,3 +90,18 @@ def test_a_case_chosen_on_another_page_gets_no_sign_off_of_the_last(qtbot, windo
     assert state.current_case().name == other
     assert state.session.case(other).sign_off is None and panel.not_reviewed.isChecked()
     assert state.session.case(first).sign_off is not None
+
+
+def test_a_sign_off_keeps_the_validation_it_was_given_after(qtbot, window, demo_dataset):
+    from ui.pages.validate_page import ValidatePage
+
+    page = preview_of_demo(qtbot, window, demo_dataset)
+    validate = window.page(ValidatePage)
+    window.go_to(window.page_index(validate))
+    qtbot.waitUntil(lambda: not window.busy(), timeout=60_000)
+    assert not validate._stale
+    window.go_to(window.page_index(page))
+    qtbot.mouseClick(page.sign_off.reviewed, Qt.MouseButton.LeftButton)
+    assert window.state.current_case().sign_off.review is Review.REVIEWED
+    assert window.state.dirty  # work to keep (the autosave has it)
+    assert not validate._stale  # but nothing validation reads changed

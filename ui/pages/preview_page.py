@@ -96,6 +96,7 @@ class PreviewPage(Page):
         self._filling = False
         self._signed: str | None = None  # the case the sign-off panel shows
         self.state.mappingChanged.connect(self._on_state_mapping_changed)
+        self.state.reviewChanged.connect(self._on_state_mapping_changed)  # undo, redo
         for signal in (self.state.casesChanged, self.state.sessionChanged,
                        self.state.currentCaseChanged):
             signal.connect(self._show_sign_off)

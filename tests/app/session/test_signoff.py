@@ -42,11 +42,11 @@ def test_no_user_name_is_no_name_not_a_crash(monkeypatch):
     assert SignOff.now(Review.NEEDS_WORK).by == ""
 
 
-def test_setting_a_sign_off_is_a_change_of_that_case_and_undoable(session):
+def test_setting_a_sign_off_is_a_review_change_of_that_case_and_undoable(session):
     case = session.cases[0]
     before = session.snapshot([case.name])
     change = session.set_sign_off(case, SignOff(Review.NEEDS_WORK, "liver cut", "a", "t1"))
-    assert change.mapping == {case.name} and not change.nothing
+    assert change.reviews == {case.name} and not change.mapping and not change.nothing
     assert case.sign_off is not None and case.sign_off.review is Review.NEEDS_WORK
     session.restore(before)
     assert session.case(case.name).sign_off is None
