@@ -105,3 +105,31 @@ def test_a_sign_off_keeps_the_validation_it_was_given_after(qtbot, window, demo_
     assert window.state.current_case().sign_off.review is Review.REVIEWED
     assert window.state.dirty  # work to keep (the autosave has it)
     assert not validate._stale  # but nothing validation reads changed
+
+
+def test_export_writes_sign_offs_into_metadata_when_asked(qtbot, window, demo_dataset, tmp_path):
+    import json
+
+    from ui.pages.export_page import ExportPage
+    from ui.pages.validate_page import ValidatePage
+
+    page = preview_of_demo(qtbot, window, demo_dataset)
+    qtbot.mouseClick(page.sign_off.reviewed, Qt.MouseButton.LeftButton)
+    name = window.state.current_case().name
+    validate = window.page(ValidatePage)
+    window.go_to(window.page_index(validate))
+    qtbot.waitUntil(lambda: not window.busy(), timeout=60_000)
+    validate.accept_warnings.setChecked(True)
+    export = window.page(ExportPage)
+    window.go_to(window.page_index(export))
+    out = tmp_path / "out" / "items.json"
+    export.path_edit.setText(str(out))
+    assert not export.sign_offs.isChecked()
+    export.export()
+    meta = {t["name"]: t.get("metaData", {}) for t in json.loads(out.read_text())}
+    assert "segmapReview" not in meta[name]
+    export.sign_offs.setChecked(True)
+    export.export()
+    meta = {t["name"]: t.get("metaData", {}) for t in json.loads(out.read_text())}
+    assert meta[name]["segmapReview"] == "reviewed"
+    assert all("segmapReview" not in m for n, m in meta.items() if n != name)

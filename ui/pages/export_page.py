@@ -86,6 +86,12 @@ class ExportPage(Page):
         names_row.addWidget(self.dcm_mode)
         names_row.addStretch(1)
         grid.addLayout(names_row, 3, 1)
+        self.sign_offs = QCheckBox("Write each case's sign-off into its task's metaData "
+                                   "(segmapReview, comment, who, when)")
+        self.sign_offs.setToolTip(
+            "The reviewer's word from the Preview page, for RedBrick's viewer and for "
+            "whoever reads the tasks later. Cases not reviewed get nothing.")
+        grid.addWidget(self.sign_offs, 4, 1)
         self._to_rename = 0
         self._show_dcm_names()
         buttons = QHBoxLayout()
@@ -99,10 +105,10 @@ class ExportPage(Page):
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.open_button)
         buttons.addStretch(1)
-        grid.addLayout(buttons, 4, 1)
+        grid.addLayout(buttons, 5, 1)
         self.result = QLabel()
         self.result.setWordWrap(True)
-        grid.addWidget(self.result, 5, 1)
+        grid.addWidget(self.result, 6, 1)
         self.layout_.addWidget(box)
         self.upload = UploadPanel(window, self)
         self.layout_.addWidget(self.upload, 1)
@@ -195,7 +201,8 @@ class ExportPage(Page):
             return None
         try:
             summary = session.export(Path(text), self.root_edit.text().strip() or None,
-                                     dcm_names=names, replace=question is not None)
+                                     dcm_names=names, replace=question is not None,
+                                     sign_offs_in_metadata=self.sign_offs.isChecked())
         except SegmapError as exc:
             errors.show(exc, None, self)
             return None
