@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from nibabel.orientations import aff2axcodes
@@ -23,7 +24,6 @@ from app.preview import (
     GeometryMismatchError,
     SegmentStats,
     load_case_preview,
-    value_stats,
 )
 from app.progress import Work
 from app.readers import image_grid
@@ -132,16 +132,33 @@ def _hashes(case: CaseState, rec: CaseRecord) -> None:
             rec.hashes.append((str(f), f"unreadable: {exc}"))
 
 
+def _sums(labels: np.ndarray, image: np.ndarray) -> dict[int, tuple[int, float]]:
+    """{label value: (voxels, sum of the image)} over the non-zero labels: what
+    ``value_stats`` gives without min and max, which the report does not show and whose
+    sort cost a third of a case."""
+    order: Literal["F", "C"] = "F" if labels.flags.f_contiguous and image.flags.f_contiguous \
+        else "C"
+    flat = labels.ravel(order=order)
+    nz = np.flatnonzero(flat)
+    if nz.size == 0:
+        return {}
+    lv = flat[nz].astype(np.int64)
+    counts = np.bincount(lv)
+    sums = np.bincount(lv, weights=image.ravel(order=order)[nz].astype(np.float64))
+    return {int(v): (int(counts[v]), float(sums[v])) for v in np.flatnonzero(counts)}
+
+
 def _stats(case: CaseState, preview: CasePreview, rec: CaseRecord) -> list[SegmentStats]:
     """``series_stats`` of the case, measured on the preview's volumes: the image is read
     and the masks merged once for both. The same rules: the merged labels on the image
     grid (a mask that is not, even reoriented, is not measured), a voxel of an overlap
-    group counting for each member, mapped keys first, then the values no key names."""
+    group counting for each member, mapped keys first, then the values no key names;
+    min and max are left out (None)."""
     vols = preview.volumes
     if vols.match is not None and not vols.match.aligned:
         rec.errors.append(f"statistics: {GeometryMismatchError(vols.match)}")
         return []
-    per_value = {} if vols.labels is None else value_stats(vols.labels, vols.image)
+    per_value = {} if vols.labels is None else _sums(vols.labels, vols.image)
     voxel_ml = abs(float(np.linalg.det(vols.grid.affine[:3, :3]))) / 1000.0
     smap = case.task.segment_map_of(case.series_index)
 
@@ -149,11 +166,9 @@ def _stats(case: CaseState, preview: CasePreview, rec: CaseRecord) -> list[Segme
         values = [inst, *(preview.segments.get(inst) or [])]
         hits = [per_value[v] for v in dict.fromkeys(values) if v in per_value]
         n = sum(h[0] for h in hits)
-        return SegmentStats(
-            key=key, category=category, voxels=n, volume_ml=n * voxel_ml,
-            mean=sum(h[1] for h in hits) / n if n else None,
-            min=min(h[2] for h in hits) if n else None,
-            max=max(h[3] for h in hits) if n else None, mapped=mapped)
+        return SegmentStats(key=key, category=category, voxels=n, volume_ml=n * voxel_ml,
+                            mean=sum(h[1] for h in hits) / n if n else None, min=None,
+                            max=None, mapped=mapped)
 
     known = smap.segments if smap is not None else {}
     out = [measure(smap.key_of(inst) if smap is not None else str(inst), seg.category, inst,
