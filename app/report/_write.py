@@ -87,6 +87,11 @@ def _check_output(out: Path, session: Session, force: bool) -> Path:
     return out / "index.html"
 
 
+def _title(source: Path) -> str:
+    """The source as a title: its folder's name, or an items list with its folder."""
+    return source.name if source.is_dir() else f"{source.parent.name}/{source.name}"
+
+
 def _provenance(session: Session, records: Sequence[CaseRecord], taxonomy_path: str | None,
                 template: str | None, when: str) -> str:
     rows = [["Segmap", e(segmap_version())], ["source", e(session.source)],
@@ -152,7 +157,7 @@ def write_report(source: Source, out: str | os.PathLike[str], *,
         ds = dataset(records)
         when = datetime.now(UTC).isoformat(timespec="seconds")
         with atomic_path(index) as tmp, open(tmp, "w", encoding="utf-8") as html:
-            html.write(page_head(f"Segmap report: {session.source.name}"))
+            html.write(page_head(f"Segmap report: {_title(session.source)}"))
             html.write(dataset_html(ds, found, records))
             html.write(f"<h2>Cases ({len(records)})</h2>\n")
             part.seek(0)
