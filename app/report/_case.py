@@ -5,6 +5,7 @@ sign-off, file hashes) that is all the report keeps of it once its image is drop
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from app.preview import (
     VIEWS,
     CasePreview,
     GeometryMismatchError,
+    PreviewRequest,
     SegmentStats,
     load_case_preview,
 )
@@ -63,6 +65,39 @@ class CaseRecord:
     hashes: list[tuple[str, str]] = field(default_factory=list)  # (path, sha256)
     errors: list[str] = field(default_factory=list)
     included: bool = True
+
+
+@dataclass(frozen=True)
+class CasePlan:
+    """What the report needs of a case, taken from the session on the caller's thread
+    (``plan_case``), so the work never reads the session the user may be editing."""
+
+    name: str
+    included: bool
+    sign_off: SignOff | None
+    mapping: tuple[MappingRow, ...]
+    colours: dict[int, tuple[int, int, int]]
+    request: PreviewRequest | None
+    measured: bool  # the series has segmentations to measure
+    keys: tuple[tuple[int, str, Category | None], ...]  # (instance, segmentMap key, category)
+    image_files: tuple[Path, ...]
+    masks: tuple[Path, ...]
+    error: str = ""  # why the preview request could not be made
+
+
+def plan_case(session: Session, case: CaseState) -> CasePlan:
+    """The frozen plan of ``case`` (call it where the session lives)."""
+    request, error = None, ""
+    try:
+        request = session.preview_request(case)
+    except SegmapError as exc:
+        error = f"preview: {exc}"
+    smap = case.task.segment_map_of(case.series_index)
+    keys = tuple((inst, smap.key_of(inst), copy.deepcopy(seg.category))
+                 for inst, seg in smap.segments.items()) if smap is not None else ()
+    return CasePlan(case.name, case.included, case.sign_off, tuple(_mapping(session, case)),
+                    dict(session.colours(case)), request, bool(case.series.segmentation_paths),
+                    keys, tuple(case.image.files), tuple(case.masks), error)
 
 
 def sha256_of(path: Path) -> str:
@@ -111,10 +146,10 @@ def _mapping(session: Session, case: CaseState) -> list[MappingRow]:
     return out
 
 
-def _grids(case: CaseState, rec: CaseRecord) -> None:
+def _grids(case: CasePlan, rec: CaseRecord) -> None:
     if not rec.image_grid:  # the preview could not read the image: its headers may say
         try:
-            rec.image_grid = grid_text(image_grid(list(case.image.files)))
+            rec.image_grid = grid_text(image_grid(list(case.image_files)))
         except (SegmapError, OSError, ValueError) as exc:
             rec.errors.append(f"image grid: {exc}")
     for mask in case.masks:
@@ -124,8 +159,8 @@ def _grids(case: CaseState, rec: CaseRecord) -> None:
             rec.mask_grids.append((mask.name, f"unreadable: {exc}"))
 
 
-def _hashes(case: CaseState, rec: CaseRecord) -> None:
-    for f in [*case.image.files, *case.masks]:
+def _hashes(case: CasePlan, rec: CaseRecord) -> None:
+    for f in [*case.image_files, *case.masks]:
         try:
             rec.hashes.append((str(f), sha256_of(f)))
         except (SegmapError, OSError) as exc:
@@ -148,7 +183,7 @@ def _sums(labels: np.ndarray, image: np.ndarray) -> dict[int, tuple[int, float]]
     return {int(v): (int(counts[v]), float(sums[v])) for v in np.flatnonzero(counts)}
 
 
-def _stats(case: CaseState, preview: CasePreview, rec: CaseRecord) -> list[SegmentStats]:
+def _stats(case: CasePlan, preview: CasePreview, rec: CaseRecord) -> list[SegmentStats]:
     """``series_stats`` of the case, measured on the preview's volumes: the image is read
     and the masks merged once for both. The same rules: the merged labels on the image
     grid (a mask that is not, even reoriented, is not measured), a voxel of an overlap
@@ -160,7 +195,6 @@ def _stats(case: CaseState, preview: CasePreview, rec: CaseRecord) -> list[Segme
         return []
     per_value = {} if vols.labels is None else _sums(vols.labels, vols.image)
     voxel_ml = abs(float(np.linalg.det(vols.grid.affine[:3, :3]))) / 1000.0
-    smap = case.task.segment_map_of(case.series_index)
 
     def measure(key: str, category: Category | None, inst: int, mapped: bool) -> SegmentStats:
         values = [inst, *(preview.segments.get(inst) or [])]
@@ -170,24 +204,26 @@ def _stats(case: CaseState, preview: CasePreview, rec: CaseRecord) -> list[Segme
                             mean=sum(h[1] for h in hits) / n if n else None, min=None,
                             max=None, mapped=mapped)
 
-    known = smap.segments if smap is not None else {}
-    out = [measure(smap.key_of(inst) if smap is not None else str(inst), seg.category, inst,
-                   True) for inst, seg in known.items() if inst != 0]
+    known = {inst for inst, _, _ in case.keys}
+    out = [measure(key, category, inst, True) for inst, key, category in case.keys if inst != 0]
     out += [measure(str(inst), None, inst, False)
             for inst in sorted(preview.segments) if inst not in known and inst != 0]
     return out
 
 
-def _write_thumbs(session: Session, case: CaseState, rec: CaseRecord, folder: Path) -> Work[None]:
-    preview = yield from load_case_preview(session.preview_request(case))
+def _write_thumbs(case: CasePlan, rec: CaseRecord, folder: Path) -> Work[None]:
+    if case.request is None:
+        rec.errors.append(case.error)
+        return
+    preview = yield from load_case_preview(case.request)
     if preview.merge_error:
         rec.errors.append(f"merge: {preview.merge_error}")
     rec.image_grid = grid_text(preview.volumes.grid)
     match = preview.volumes.match
     rec.relation = "" if match is None else f"{match.relation}: {match.message}"
     unmapped = [m.value for m in rec.mapping if m.category is None and m.value is not None]
-    images = thumbnails(preview, session.colours(case), unmapped)
-    if case.series.segmentation_paths and not preview.merge_error:
+    images = thumbnails(preview, case.colours, unmapped)
+    if case.measured and not preview.merge_error:
         rec.stats = _stats(case, preview, rec)
     del preview  # the image goes before the next case is read
     for view in VIEWS:
@@ -197,15 +233,15 @@ def _write_thumbs(session: Session, case: CaseState, rec: CaseRecord, folder: Pa
         rec.thumbs[view] = name
 
 
-def gather_case(session: Session, case: CaseState, index: int, folder: Path,
-                findings: list[Finding]) -> Work[CaseRecord]:
+def gather_case(case: CasePlan, index: int, folder: Path, findings: list[Finding]
+                ) -> Work[CaseRecord]:
     """The record of ``case``, its thumbnails written into ``folder`` (one case at a time:
     its image is read, drawn and dropped here)."""
     rec = CaseRecord(index, case.name, sign_off=case.sign_off, included=case.included,
-                     findings=[f for f in findings if f.task == case.name])
-    rec.mapping = _mapping(session, case)
+                     findings=[f for f in findings if f.task == case.name],
+                     mapping=list(case.mapping))
     try:
-        yield from _write_thumbs(session, case, rec, folder)
+        yield from _write_thumbs(case, rec, folder)
     except SegmapError as exc:
         rec.errors.append(f"preview: {exc}")
     _grids(case, rec)

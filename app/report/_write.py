@@ -22,7 +22,7 @@ from app.export import guard_output, record_output
 from app.items import ItemsList, Taxonomy
 from app.jsonio import atomic_path
 from app.progress import Progress, Work
-from app.report._case import CaseRecord, gather_case
+from app.report._case import CasePlan, CaseRecord, gather_case, plan_case
 from app.report._dataset import Dataset, dataset
 from app.report._html import case_html, dataset_html, e, page_head, page_tail, table
 from app.session import Session, open_folder, open_items, open_source
@@ -68,11 +68,26 @@ def _session(source: Source, taxonomy: Taxonomy | None, template: str | None
     return (yield from open_source(source, taxonomy))
 
 
-def _inputs(session: Session) -> list[Path]:
-    paths = [session.source, *(p for p in [session.items.path] if p is not None)]
+@dataclass
+class _Frozen:
+    """What the work needs of a session, taken where the session lives: the plans of its
+    cases and its validation over a copy of the list (``Session.validate_work``)."""
+
+    source: Path
+    items_path: Path | None
+    taxonomy_path: str | None
+    inputs: list[Path]
+    plans: list[CasePlan]
+    validation: Work[list[Finding]]
+
+
+def _freeze(session: Session, taxonomy_path: str | None) -> _Frozen:
+    inputs = [session.source, *(p for p in [session.items.path] if p is not None)]
     for case in session.cases:
-        paths += [*case.image.files, *case.masks]
-    return paths
+        inputs += [*case.image.files, *case.masks]
+    tax = taxonomy_path or (str(session.taxonomy_path) if session.taxonomy_path else None)
+    return _Frozen(session.source, session.items.path, tax, inputs,
+                   [plan_case(session, c) for c in session.cases], session.validate_work())
 
 
 def _refuse_file(out: Path) -> None:
@@ -81,9 +96,9 @@ def _refuse_file(out: Path) -> None:
                           "Pass -o with a folder (it is created when missing).")
 
 
-def _check_output(out: Path, session: Session, force: bool) -> Path:
+def _check_output(out: Path, frozen: _Frozen, force: bool) -> Path:
     _refuse_file(out)
-    guard_output(out / "index.html", _inputs(session), force=force)
+    guard_output(out / "index.html", frozen.inputs, force=force)
     return out / "index.html"
 
 
@@ -92,11 +107,11 @@ def _title(source: Path) -> str:
     return source.name if source.is_dir() else f"{source.parent.name}/{source.name}"
 
 
-def _provenance(session: Session, records: Sequence[CaseRecord], taxonomy_path: str | None,
-                template: str | None, when: str) -> str:
-    rows = [["Segmap", e(segmap_version())], ["source", e(session.source)],
-            ["items list", e(session.items.path or "(built from the folder)")],
-            ["taxonomy", e(taxonomy_path or session.taxonomy_path or "(none)")],
+def _provenance(frozen: _Frozen, records: Sequence[CaseRecord], template: str | None,
+                when: str) -> str:
+    rows = [["Segmap", e(segmap_version())], ["source", e(frozen.source)],
+            ["items list", e(frozen.items_path or "(built from the folder)")],
+            ["taxonomy", e(frozen.taxonomy_path or "(none)")],
             ["template", e(template or "(none)")], ["written", e(when)]]
     out = ["<h2>Provenance</h2>", table(["", ""], rows), "<h3>Files (SHA-256)</h3>"]
     out.append('<div class="scroll">' + table(["case", "file", "sha256"], (
@@ -133,36 +148,47 @@ def write_report(source: Source, out: str | os.PathLike[str], *,
 
     ``taxonomy`` checks the categories (``taxonomy_path`` is what the report names);
     ``template`` suggests the mapping of a folder (and is named in the provenance).
+    A ``Session`` is read now, on the caller's thread (its cases' plans and a copy of the
+    list to validate): the returned work never touches it, so it may run on a worker.
 
     Refuses an ``out`` whose index.html is an input, or a file Segmap did not write
     unless ``force``. Yields Progress; returns a ``ReportSummary``.
     """
-    folder = Path(out).expanduser()
+    frozen = _freeze(source, taxonomy_path) if isinstance(source, Session) else None
+    return _write(source, frozen, Path(out).expanduser(), taxonomy, taxonomy_path, template,
+                  force)
+
+
+def _write(source: Source, frozen: _Frozen | None, folder: Path, taxonomy: Taxonomy | None,
+           taxonomy_path: str | None, template: str | None, force: bool
+           ) -> Work[ReportSummary]:
     _refuse_file(folder)  # before a long scan
-    session = yield from _session(source, taxonomy, template)
-    index = _check_output(folder, session, force)
+    if frozen is None:
+        frozen = _freeze((yield from _session(source, taxonomy, template)), taxonomy_path)
+    index = _check_output(folder, frozen, force)
     yield Progress(0, 1, "Validating")
-    found = yield from session.validate_work()
+    found = yield from frozen.validation
     thumbs = folder / THUMBS
     thumbs.mkdir(parents=True, exist_ok=True)
     records: list[CaseRecord] = []
+    plans = frozen.plans
     # The cases' HTML waits in a temporary file: the dataset sections come first.
     with tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder,
                                 prefix=".report-cases.") as part:
-        for i, case in enumerate(session.cases):
-            rec = yield from _within(gather_case(session, case, i, thumbs, found), i,
-                                     len(session.cases), case.name)
+        for i, plan in enumerate(plans):
+            rec = yield from _within(gather_case(plan, i, thumbs, found), i, len(plans),
+                                     plan.name)
             part.write(case_html(rec))
             records.append(rec)
         ds = dataset(records)
         when = datetime.now(UTC).isoformat(timespec="seconds")
         with atomic_path(index) as tmp, open(tmp, "w", encoding="utf-8") as html:
-            html.write(page_head(f"Segmap report: {_title(session.source)}"))
+            html.write(page_head(f"Segmap report: {_title(frozen.source)}"))
             html.write(dataset_html(ds, found, records))
             html.write(f"<h2>Cases ({len(records)})</h2>\n")
             part.seek(0)
             shutil.copyfileobj(part, html)
-            html.write(_provenance(session, records, taxonomy_path, template, when))
+            html.write(_provenance(frozen, records, template, when))
             html.write(page_tail())
     record_output(index, "report")
     yield Progress(len(records), max(1, len(records)), "Report written")

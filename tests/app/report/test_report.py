@@ -321,3 +321,16 @@ def test_values_without_a_category_stand_out_in_the_matrix(tmp_path):
             if tr.findall("td")}
     assert text(last["b"]) == "2" and last["b"].get("class") == "missing"
     assert text(last["a"]) == ""
+
+
+def test_a_session_is_read_when_the_work_is_made_not_while_it_runs(demo_dataset, tmp_path):
+    session = run(open_items(demo_dataset.items_json))
+    work = write_report(session, tmp_path / "r")  # the wizard: made on the GUI thread
+    case = session.cases[0]
+    case.sign_off = SignOff(Review.REVIEWED, by="later")  # edits while a worker runs it
+    case.by_hand.add(1)
+    summary = run(work)
+    assert summary.reviewed == 0
+    section = case_section(parse(tmp_path / "r" / "index.html"), case.name)
+    assert "not reviewed" in text(section.find("summary"))
+    assert "mapped by hand" not in text(section)
