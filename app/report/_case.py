@@ -65,6 +65,7 @@ class CaseRecord:
     hashes: list[tuple[str, str]] = field(default_factory=list)  # (path, sha256)
     errors: list[str] = field(default_factory=list)
     included: bool = True
+    binary: bool = False  # shape III: values are instance ids, not values in a file
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class CasePlan:
     image_files: tuple[Path, ...]
     masks: tuple[Path, ...]
     error: str = ""  # why the preview request could not be made
+    binary: bool = False  # one mask per category: its value is an instance id Segmap chose
 
 
 def plan_case(session: Session, case: CaseState) -> CasePlan:
@@ -97,13 +99,14 @@ def plan_case(session: Session, case: CaseState) -> CasePlan:
                  for inst, seg in smap.segments.items()) if smap is not None else ()
     return CasePlan(case.name, case.included, case.sign_off, tuple(_mapping(session, case)),
                     dict(session.colours(case)), request, bool(case.series.segmentation_paths),
-                    keys, tuple(case.image.files), tuple(case.masks), error)
+                    keys, tuple(case.image.files), tuple(case.masks), error,
+                    binary=case.binary)
 
 
 def sha256_of(path: Path) -> str:
     """The file's SHA-256, read in chunks (bounded memory)."""
     h = hashlib.sha256()
-    with open_regular(path, "rb") as fh:
+    with open_regular(path, "file") as fh:
         while chunk := fh.read(_HASH_CHUNK):
             h.update(chunk)
     return h.hexdigest()
@@ -238,6 +241,7 @@ def gather_case(case: CasePlan, index: int, folder: Path, findings: list[Finding
     """The record of ``case``, its thumbnails written into ``folder`` (one case at a time:
     its image is read, drawn and dropped here)."""
     rec = CaseRecord(index, case.name, sign_off=case.sign_off, included=case.included,
+                     binary=case.binary,
                      findings=[f for f in findings if f.task == case.name],
                      mapping=list(case.mapping))
     try:

@@ -109,26 +109,31 @@ def _cells(records: Sequence[CaseRecord]) -> dict[str, dict[str, Cell]]:
     return cells
 
 
-def _flag(cells: dict[str, dict[str, Cell]], categories: list[str]
+def _flag(cells: dict[str, dict[str, Cell]], categories: list[str],
+          binary: frozenset[str] = frozenset()
           ) -> tuple[dict[str, int], dict[int, list[str]]]:
-    usual = {}
+    """Flag empty cells, and among label maps (``binary`` cases hold one file per category,
+    their values are ids Segmap numbered, so they say nothing) renumbered values and values
+    that mean different categories in different cases."""
+    maps = {name: row for name, row in cells.items() if name not in binary}
+    usual: dict[str, int | None] = {}
     for cat in categories:
-        values = Counter(r[cat].value for r in cells.values() if cat in r)
-        usual[cat] = values.most_common(1)[0][0]
+        values = Counter(r[cat].value for r in maps.values() if cat in r)
+        usual[cat] = values.most_common(1)[0][0] if values else None
     meaning: dict[int, set[str]] = {}
-    for row in cells.values():
+    for row in maps.values():
         for cat, c in row.items():
             if c.value is not None:
                 meaning.setdefault(c.value, set()).add(cat)
     conflicts = {v: sorted(cats) for v, cats in sorted(meaning.items()) if len(cats) > 1}
-    for row in cells.values():
+    for name, row in cells.items():
         for cat, c in row.items():
             flags = []
             if c.voxels == 0:
                 flags.append("empty")
-            if c.value != usual[cat]:
+            if name not in binary and c.value != usual[cat]:
                 flags.append("renumbered")
-            if c.value in conflicts:
+            if name not in binary and c.value in conflicts:
                 flags.append("conflict")
             row[cat] = Cell(c.value, c.voxels, c.volume_ml, c.mean, tuple(flags))
     return {k: v for k, v in usual.items() if v is not None}, conflicts
@@ -181,7 +186,8 @@ def dataset(records: Sequence[CaseRecord]) -> Dataset:
         seen.update(dict.fromkeys(row))
     categories = sorted(seen, key=lambda c: (min(
         (r[c].value or 0) for r in cells.values() if c in r), c))
-    usual, conflicts = _flag(cells, categories)
+    usual, conflicts = _flag(cells, categories,
+                             frozenset(r.name for r in records if r.binary))
     unmapped = {r.name: [int(s.key) for s in r.stats if not s.mapped and s.key.isdigit()]
                 for r in records}
     return Dataset(categories, [r.name for r in records], cells, usual, conflicts,

@@ -334,3 +334,14 @@ def test_a_session_is_read_when_the_work_is_made_not_while_it_runs(demo_dataset,
     section = case_section(parse(tmp_path / "r" / "index.html"), case.name)
     assert "not reviewed" in text(section.find("summary"))
     assert "mapped by hand" not in text(section)
+
+
+def test_one_mask_per_category_is_never_renumbered_or_in_conflict(demo_report):
+    """Shape III values are ids Segmap numbers per case (one file each), not values in a
+    file: the demo's III case maps Aorta to 1 where its label maps hold Liver at 1, and
+    nothing of that is a mistake to flag."""
+    _, out = demo_report
+    root = parse(out / "index.html")
+    matrix = next(t for t in root.iter("table") if t.get("class") == "matrix")
+    classes = [c.get("class") or "" for tr in matrix.iter("tr") for c in tr.findall("td")[1:-1]]
+    assert classes and not any("renumbered" in c or "conflict" in c for c in classes)
