@@ -68,6 +68,17 @@ class SegmentStats:
                 "min": num(self.min), "max": num(self.max)}
 
 
+def _extremes(dtype: np.dtype) -> tuple[Any, Any]:
+    """The largest and smallest value of ``dtype`` (infinities for floats): where a
+    running min and max start."""
+    if dtype.kind == "f":
+        return np.inf, -np.inf
+    if dtype.kind == "b":
+        return True, False
+    info = np.iinfo(dtype)
+    return info.max, info.min
+
+
 def value_stats(labels: np.ndarray, image: np.ndarray
                 ) -> dict[int, tuple[int, float, float, float]]:
     """{label value: (voxels, sum, min, max)} of ``image`` over each non-zero label."""
@@ -79,17 +90,20 @@ def value_stats(labels: np.ndarray, image: np.ndarray
     nz = np.flatnonzero(flat_l)
     if nz.size == 0:
         return {}
-    lv = flat_l[nz].astype(np.int64)
-    iv = image.ravel(order=order)[nz].astype(np.float64)
+    lv = flat_l[nz]
+    iv = image.ravel(order=order)[nz]
     del nz
     counts = np.bincount(lv)
     sums = np.bincount(lv, weights=iv)
-    sort = np.argsort(lv, kind="stable")
-    sorted_iv = iv[sort]
     present = np.flatnonzero(counts)
-    starts = np.concatenate(([0], np.cumsum(counts[present])[:-1]))
-    mins = np.minimum.reduceat(sorted_iv, starts)
-    maxs = np.maximum.reduceat(sorted_iv, starts)
+    # Min and max per label by ufunc.at (linear; an argsort of every labelled voxel was
+    # most of the dataset report's time on 512x512x300 cases).
+    top, bottom = _extremes(iv.dtype)
+    mins = np.full(counts.size, top, dtype=iv.dtype)
+    maxs = np.full(counts.size, bottom, dtype=iv.dtype)
+    np.minimum.at(mins, lv, iv)
+    np.maximum.at(maxs, lv, iv)
+    mins, maxs = mins[present], maxs[present]
     return {int(v): (int(counts[v]), float(sums[v]), float(lo), float(hi))
             for v, lo, hi in zip(present, mins, maxs, strict=True)}
 
