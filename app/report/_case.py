@@ -177,6 +177,11 @@ _SLAB = 1 << 22  # voxels counted at a time: 32 MB of int64 labels and float64 w
 def _slabs(labels: np.ndarray, image: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Labels and image in matching 1-D pieces: views of slabs where both share a memory
     order, else one slice of the last axis at a time (never a copy of a whole volume)."""
+    # The preview shows volumes flipped into display orientation (negative strides): the
+    # same flips on both give views in memory order again, and a sum needs no orientation.
+    flips = tuple(slice(None, None, -1) if a < 0 and b < 0 else slice(None)
+                  for a, b in zip(labels.strides, image.strides, strict=False))
+    labels, image = labels[flips], image[flips]
     orders: tuple[tuple[Literal["F", "C"], bool], ...] = (
         ("F", labels.flags.f_contiguous and image.flags.f_contiguous),
         ("C", labels.flags.c_contiguous and image.flags.c_contiguous))

@@ -345,3 +345,22 @@ def test_one_mask_per_category_is_never_renumbered_or_in_conflict(demo_report):
     matrix = next(t for t in root.iter("table") if t.get("class") == "matrix")
     classes = [c.get("class") or "" for tr in matrix.iter("tr") for c in tr.findall("td")[1:-1]]
     assert classes and not any("renumbered" in c or "conflict" in c for c in classes)
+
+
+@pytest.mark.parametrize("view", ["reversed", "mixed", "plain"])
+def test_report_sums_match_value_stats_in_every_layout(view):
+    """The preview hands over flipped views (negative strides); the sums must not care."""
+    from app.preview._stats import value_stats
+    from app.report._case import _sums
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 6, (7, 6, 5)).astype(np.uint8)
+    image = rng.integers(-50, 50, (7, 6, 5)).astype(np.int16)
+    if view == "reversed":
+        labels, image = labels[::-1, ::-1, ::-1], image[::-1, ::-1, ::-1]
+    elif view == "mixed":
+        labels = np.asfortranarray(labels)
+    want = {v: (n, total) for v, (n, total, _, _) in value_stats(labels, image).items()}
+    got = _sums(labels, image)
+    assert got.keys() == want.keys()
+    assert all(got[v][0] == want[v][0] and got[v][1] == pytest.approx(want[v][1]) for v in want)
