@@ -41,3 +41,20 @@ def run(work: Work[T], on_progress: Callable[[Progress], None] | None = None) ->
             return result
         if on_progress is not None:
             on_progress(step)
+
+
+def within(work: Work[T], step: float, total: float, what: str) -> Work[T]:
+    """Run ``work`` as step ``step`` of ``total``: its progress is yielded as a part of that
+    step, its messages after ``what``; its result is returned. Closing this (a cancel)
+    closes ``work`` too."""
+    try:
+        while True:
+            try:
+                p = next(work)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            yield Progress(step + p.fraction, total, f"{what}: {p.message}")
+    except GeneratorExit:
+        work.close()
+        raise

@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from app.about import segmap_version
 from app.errors import InputError, OutputError
 from app.export import guard_output, record_output
 from app.items import ItemsList, Taxonomy
 from app.jsonio import atomic_path
-from app.progress import Progress, Work
+from app.progress import Progress, Work, within
 from app.report._case import CasePlan, CaseRecord, gather_case, plan_case
 from app.report._dataset import Dataset, dataset
 from app.report._html import case_html, dataset_html, e, page_head, page_tail, table
@@ -29,7 +29,6 @@ from app.session import Session, open_folder, open_items, open_source
 from app.validate import Finding, Severity, counts
 
 THUMBS = "thumbs"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -129,17 +128,6 @@ def _summary(index: Path, records: Sequence[CaseRecord], found: Sequence[Finding
                          reviews.count("reviewed"), reviews.count("needs work"))
 
 
-def _within(work: Work[T], step: int, total: int, what: str) -> Work[T]:
-    """``work``'s progress as a part of step ``step`` of ``total``."""
-    while True:
-        try:
-            p = next(work)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        yield Progress(step + p.fraction, total, f"{what}: {p.message}")
-
-
 def write_report(source: Source, out: str | os.PathLike[str], *,
                  taxonomy: Taxonomy | None = None, taxonomy_path: str | None = None,
                  template: str | None = None, force: bool = False) -> Work[ReportSummary]:
@@ -176,7 +164,7 @@ def _write(source: Source, frozen: _Frozen | None, folder: Path, taxonomy: Taxon
     with tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder,
                                 prefix=".report-cases.") as part:
         for i, plan in enumerate(plans):
-            rec = yield from _within(gather_case(plan, i, thumbs, found), i, len(plans),
+            rec = yield from within(gather_case(plan, i, thumbs, found), i, len(plans),
                                      plan.name)
             part.write(case_html(rec))
             records.append(rec)

@@ -28,7 +28,7 @@ from app.items import (
 )
 from app.jsonio import file_kind
 from app.merge import Entry, series_inputs
-from app.progress import Progress, Work
+from app.progress import Progress, Work, within
 from app.validate._codes import Code
 from app.validate._context import SeriesContext
 from app.validate._files import FileCache, access_fault, relation_code, sdk_values
@@ -322,18 +322,8 @@ class SeriesRun(SeriesContext):
     def check_overlaps(self, done: int, total: int) -> Work[None]:
         if not self.merge_can_show():
             return
-        work = self.inputs.merge()
         try:
-            while True:
-                try:
-                    p = next(work)
-                except StopIteration as stop:
-                    result = stop.value
-                    break
-                yield Progress(done + p.fraction, total, f"{self.label}: {p.message}")
-        except GeneratorExit:  # cancelled by the caller: stop the merge too
-            work.close()
-            raise
+            result = yield from within(self.inputs.merge(), done, total, str(self.label))
         except MergeError as exc:
             sdk = f" (RedBrick: '{exc.sdk_message}')" if exc.sdk_message else ""
             self.add(Code.MERGE_FAILED, f"RedBrick's merge of this series fails: {exc.message}"
