@@ -22,6 +22,7 @@ from app.errors import MergeError, VolumeReadError
 from app.items import gzip_name_fault, mask_accepted, mask_converted
 from app.jsonio import open_regular
 from app.readers import (
+    GZIP_MAGIC,
     RUNS,
     NiftiHeader,
     NiftiInfo,
@@ -128,7 +129,7 @@ def check_gzip_names(files: Sequence[str]) -> None:
                 magic = fh.read(2)
         except (VolumeReadError, OSError):
             continue
-        _check_gzip_name(path, magic == b"\x1f\x8b")
+        _check_gzip_name(path, magic == GZIP_MAGIC)
 
 
 def _check_gzip_name(path: str, gzipped: bool) -> None:

@@ -34,6 +34,7 @@ from app.readers._formats import (
 from app.readers._hints import ImageHints, image_hints
 from app.readers._limits import available_memory, require_memory, size_text
 from app.readers._nifti import (
+    GZIP_MAGIC,
     NiftiHeader,
     NiftiInfo,
     iter_raw,
@@ -52,11 +53,11 @@ from app.readers._walk import walk_folder
 from app.readers.dicom import DicomSeries, ObjectKind, load_dicom_volume, scan_dicom
 
 __all__ = [
-    "NIFTI_SUFFIXES", "NRRD_SUFFIXES", "RUNS", "VOLUME_SUFFIXES", "Census", "DicomSeries", "Format",
-    "ImageHints", "NiftiHeader", "NiftiInfo", "NrrdInfo", "ObjectKind", "RunCache", "Runs",
-    "ValueFlag", "available_memory", "census", "dicom_image_series", "image_grid", "image_hints", "is_volume_name",
-    "iter_raw", "load_dicom_volume", "load_image", "mask_as_nifti", "nifti_bytes", "nifti_info",
-    "nonzero", "nonzero_in", "nrrd_info", "open_nifti_stream", "read_nrrd", "read_raw",
-    "require_memory", "save_nifti", "scan_dicom", "size_text", "split_suffix", "tally_chunks", "value_text", "volume_format",
-    "walk_folder"
+    "GZIP_MAGIC", "NIFTI_SUFFIXES", "NRRD_SUFFIXES", "RUNS", "VOLUME_SUFFIXES", "Census",
+    "DicomSeries", "Format", "ImageHints", "NiftiHeader", "NiftiInfo", "NrrdInfo", "ObjectKind",
+    "RunCache", "Runs", "ValueFlag", "available_memory", "census", "dicom_image_series",
+    "image_grid", "image_hints", "is_volume_name", "iter_raw", "load_dicom_volume", "load_image",
+    "mask_as_nifti", "nifti_bytes", "nifti_info", "nonzero", "nonzero_in", "nrrd_info",
+    "open_nifti_stream", "read_nrrd", "read_raw", "require_memory", "save_nifti", "scan_dicom",
+    "size_text", "split_suffix", "tally_chunks", "value_text", "volume_format", "walk_folder"
 ]

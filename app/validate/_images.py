@@ -28,6 +28,7 @@ from app.geometry import Grid
 from app.items import FILE_TYPES, file_extension
 from app.progress import run
 from app.readers import (
+    GZIP_MAGIC,
     DicomSeries,
     Format,
     ObjectKind,
@@ -226,7 +227,7 @@ def _not_dicom(path: Path) -> ImageCheck | None:
     try:
         with open(path, "rb") as fh:
             head = fh.read(512)
-        gzipped = head[:2] == b"\x1f\x8b"
+        gzipped = head[:2] == GZIP_MAGIC
         if gzipped:
             with gzip.open(path, "rb") as gz:
                 head = gz.read(512)
