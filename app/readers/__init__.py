@@ -15,6 +15,9 @@ its SDK turns their values into labels, is decided in ``app.items`` and
 * masks: ``census`` (values and voxel counts, streamed), with each label map's non-zero
   runs kept in ``RUNS`` for a later merge;
 * DICOM: ``scan_dicom``, ``load_dicom_volume``, ``DicomSeries``;
+* DICOM SEG and RTSTRUCT: ``seg_header``, ``read_seg`` (``load_seg`` streamed),
+  ``rtstruct_header``, ``read_rtstruct``; what RedBrick's SDK stores for them
+  (``sdk_seg_volume``, ``sdk_rtstruct_volume``) and why it would refuse one (``sdk_refusal``);
 * limits: ``require_memory`` (an allocation refused before it is made, naming the file),
   ``available_memory``, ``size_text``;
 * folders: ``walk_folder`` (what a scan looks into: hidden entries skipped, links followed
@@ -50,14 +53,39 @@ from app.readers._nrrd import NrrdInfo, nrrd_info, read_nrrd
 from app.readers._runs import RUNS, RunCache, Runs
 from app.readers._volumes import dicom_image_series, image_grid, load_image, mask_as_nifti
 from app.readers._walk import walk_folder
-from app.readers.dicom import DicomSeries, ObjectKind, load_dicom_volume, scan_dicom
+from app.readers.dicom import (
+    Code,
+    DicomSeries,
+    ObjectKind,
+    Roi,
+    RoiMask,
+    RtFinding,
+    RtHeader,
+    RtMasks,
+    SegHeader,
+    SegMasks,
+    Segment,
+    load_dicom_volume,
+    load_seg,
+    read_rtstruct,
+    read_seg,
+    rtstruct_header,
+    scan_dicom,
+    sdk_refusal,
+    sdk_rtstruct_volume,
+    sdk_seg_volume,
+    seg_header,
+)
 
 __all__ = [
-    "GZIP_MAGIC", "NIFTI_SUFFIXES", "NRRD_SUFFIXES", "RUNS", "VOLUME_SUFFIXES", "Census",
+    "GZIP_MAGIC", "NIFTI_SUFFIXES", "NRRD_SUFFIXES", "RUNS", "VOLUME_SUFFIXES", "Census", "Code",
     "DicomSeries", "Format", "ImageHints", "NiftiHeader", "NiftiInfo", "NrrdInfo", "ObjectKind",
-    "RunCache", "Runs", "ValueFlag", "available_memory", "census", "dicom_image_series",
+    "Roi", "RoiMask", "RtFinding", "RtHeader", "RtMasks", "RunCache", "Runs", "SegHeader",
+    "SegMasks", "Segment", "ValueFlag", "available_memory", "census", "dicom_image_series",
     "image_grid", "image_hints", "is_volume_name", "iter_raw", "load_dicom_volume", "load_image",
-    "mask_as_nifti", "nifti_bytes", "nifti_info", "nonzero", "nonzero_in", "nrrd_info",
-    "open_nifti_stream", "read_nrrd", "read_raw", "require_memory", "save_nifti", "scan_dicom",
-    "size_text", "split_suffix", "tally_chunks", "value_text", "volume_format", "walk_folder"
+    "load_seg", "mask_as_nifti", "nifti_bytes", "nifti_info", "nonzero", "nonzero_in",
+    "nrrd_info", "open_nifti_stream", "read_nrrd", "read_raw", "read_rtstruct", "read_seg",
+    "require_memory", "rtstruct_header", "save_nifti", "scan_dicom", "sdk_refusal",
+    "sdk_rtstruct_volume", "sdk_seg_volume", "seg_header", "size_text", "split_suffix",
+    "tally_chunks", "value_text", "volume_format", "walk_folder"
 ]
