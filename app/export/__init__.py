@@ -14,7 +14,12 @@ written in a form it takes.
   list at them; ``dicom_to_rename`` lists a list's such files (the wizard asks about them);
 * outputs: never over an input (``guard_output``, ``list_inputs``), a file Segmap did not
   write replaced only when asked (``replace_question``, ``ReplaceRefused``, ``--force``),
-  each list Segmap writes recorded beside it (``record_output``, ``written_by_segmap``).
+  each list Segmap writes recorded beside it (``record_output``, ``written_by_segmap``);
+* standard labels out: ``write_dicom_seg`` (a DICOM SEG, label-map or binary, that
+  references its source series, ``SegmentSpec`` per segment), the label table as a
+  3D Slicer colour table (``slicer_colour_table``) and an ITK-SNAP label description
+  (``itksnap_label_file``), written atomically and read back (``read_slicer_colour_table``,
+  ``read_itksnap_labels``) as ``LabelRow``s; coded concepts are ``Code`` / ``CodeTriple``.
 """
 
 from app.export._convert import Conversion, convert_masks, plan_conversions
@@ -29,7 +34,30 @@ from app.export._dicom_names import (
     rename_dicom,
     upload_name,
 )
+from app.export._dicom_seg import (
+    LOCAL_SCHEME,
+    SegKind,
+    SegmentSpec,
+    SegWritten,
+    local_code,
+    write_dicom_seg,
+)
 from app.export._export import ExportSummary, export_items
+from app.export._label_tables import (
+    ITKSNAP_HEADER,
+    SLICER_COLUMNS,
+    Code,
+    CodeTriple,
+    LabelRow,
+    itksnap_label_file,
+    parse_itksnap_labels,
+    parse_slicer_colour_table,
+    read_itksnap_labels,
+    read_slicer_colour_table,
+    slicer_colour_table,
+    write_itksnap_labels,
+    write_slicer_colour_table,
+)
 from app.export._own import (
     ReplaceRefused,
     guard_output,
@@ -41,8 +69,12 @@ from app.export._own import (
 )
 
 __all__ = [
-    "DCM_SUFFIX", "Conversion", "ExportSummary", "LinkMode", "Renamed", "ReplaceRefused",
-    "convert_masks", "dcm_name", "dicom_to_rename", "export_items", "guard_output", "list_inputs",
-    "needs_dcm_name", "plan_conversions", "plan_renames", "record_output", "record_path",
-    "rename_dicom", "replace_question", "upload_name", "written_by_segmap"
+    "DCM_SUFFIX", "ITKSNAP_HEADER", "LOCAL_SCHEME", "SLICER_COLUMNS", "Code", "CodeTriple",
+    "Conversion", "ExportSummary", "LabelRow", "LinkMode", "Renamed", "ReplaceRefused", "SegKind",
+    "SegWritten", "SegmentSpec", "convert_masks", "dcm_name", "dicom_to_rename", "export_items",
+    "guard_output", "itksnap_label_file", "list_inputs", "local_code", "needs_dcm_name",
+    "parse_itksnap_labels", "parse_slicer_colour_table", "plan_conversions", "plan_renames",
+    "read_itksnap_labels", "read_slicer_colour_table", "record_output", "record_path",
+    "rename_dicom", "replace_question", "slicer_colour_table", "upload_name", "write_dicom_seg",
+    "write_itksnap_labels", "write_slicer_colour_table", "written_by_segmap"
 ]

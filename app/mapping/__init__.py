@@ -5,11 +5,29 @@
   source and confidence (``Suggestion``, ``Proposal``);
 * ``Template`` / ``load_template`` / ``template_from``: a mapping saved once and applied
   to every case with the same labels;
+* ``suggest_code``: the DICOM (SNOMED CT) category, type and laterality a category name
+  means, or None (``CodeSuggestion``, ``CodeConfidence``); ``code_text`` /
+  ``parse_code_text`` for the Code column, ``code_to_json`` / ``code_from_json`` for
+  templates;
 * ``build(scan_result, output)``: the items list of a scanned folder, with only the
   mappings that are certain, and a report of what was left out (``BuildResult``).
 """
 
 from app.mapping._build import BuildResult, CaseBuild, LeftOut, build
+from app.mapping._codes import (
+    ANATOMICAL_STRUCTURE,
+    CodeConfidence,
+    CodeSuggestion,
+    code_from_json,
+    code_label,
+    code_text,
+    code_to_json,
+    known_meaning,
+    parse_code_text,
+    same_category,
+    suggest_code,
+    suggest_codes,
+)
 from app.mapping._names import display_name, normalise
 from app.mapping._suggest import (
     CONFIDENT,
@@ -26,8 +44,10 @@ from app.mapping._suggest import (
 from app.mapping._templates import Difference, Template, file_key, load_template, template_from
 
 __all__ = [
-    "CONFIDENT", "BuildResult", "Candidate", "CaseBuild", "Difference", "LeftOut", "Matcher",
-    "Proposal", "Suggestion", "Target", "Template", "build", "candidates_of", "describe",
-    "display_name", "file_key", "load_template", "normalise", "suggest_file",
-    "taxonomy_candidates", "template_from"
+    "ANATOMICAL_STRUCTURE", "CONFIDENT", "BuildResult", "Candidate", "CaseBuild", "CodeConfidence",
+    "CodeSuggestion", "Difference", "LeftOut", "Matcher", "Proposal", "Suggestion", "Target",
+    "Template", "build", "candidates_of", "code_from_json", "code_label", "code_text",
+    "code_to_json", "describe", "display_name", "file_key", "known_meaning", "load_template",
+    "normalise", "parse_code_text", "same_category", "suggest_code", "suggest_codes",
+    "suggest_file", "taxonomy_candidates", "template_from"
 ]
