@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import InputError
+from app.export._own import guard_output, record_output
 from app.jsonio import atomic_path, read_bytes_checked
 
 RGB = tuple[int, int, int]
@@ -280,19 +281,31 @@ def read_itksnap_labels(path: str | os.PathLike[str]) -> list[LabelRow]:
 
 # --- writing -------------------------------------------------------------------------------
 
-def _write_text(path: str | os.PathLike[str], text: str) -> Path:
+Inputs = Iterable[str | os.PathLike[str] | None]
+
+
+def _write_text(path: str | os.PathLike[str], text: str, what: str, force: bool,
+                inputs: Inputs) -> Path:
     target = Path(path).expanduser()
+    guard_output(target, inputs, force=force)
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8", newline="")
+    record_output(target, what)
     return target
 
 
-def write_slicer_colour_table(path: str | os.PathLike[str],
-                              rows: Sequence[LabelRow]) -> Path:
-    """Write ``slicer_colour_table(rows)`` to ``path`` atomically (OutputError on failure)."""
-    return _write_text(path, slicer_colour_table(rows))
+def write_slicer_colour_table(path: str | os.PathLike[str], rows: Sequence[LabelRow], *,
+                              force: bool = False, inputs: Inputs = ()) -> Path:
+    """Write ``slicer_colour_table(rows)`` to ``path`` atomically.
+
+    As every Segmap output: never over one of ``inputs`` (OutputError), a file Segmap
+    did not write replaced only with ``force`` (``ReplaceRefused``), recorded as Segmap's.
+    """
+    return _write_text(path, slicer_colour_table(rows), "Slicer colour table", force, inputs)
 
 
-def write_itksnap_labels(path: str | os.PathLike[str], rows: Sequence[LabelRow]) -> Path:
-    """Write ``itksnap_label_file(rows)`` to ``path`` atomically (OutputError on failure)."""
-    return _write_text(path, itksnap_label_file(rows))
+def write_itksnap_labels(path: str | os.PathLike[str], rows: Sequence[LabelRow], *,
+                         force: bool = False, inputs: Inputs = ()) -> Path:
+    """Write ``itksnap_label_file(rows)`` to ``path`` atomically (as
+    ``write_slicer_colour_table``)."""
+    return _write_text(path, itksnap_label_file(rows), "ITK-SNAP label file", force, inputs)

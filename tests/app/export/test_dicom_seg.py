@@ -16,6 +16,7 @@ from app.export import (
     LOCAL_SCHEME,
     Code,
     LabelRow,
+    ReplaceRefused,
     SegKind,
     SegmentSpec,
     read_slicer_colour_table,
@@ -100,7 +101,8 @@ def test_seg_round_trips_voxels_in_source_order(tmp_path, orientation, kind):
     assert liver.algorithm_type.value == "MANUAL"
     colour = hd.color.CIELabColor.from_dicom_value(liver.RecommendedDisplayCIELabValue)
     assert tuple(colour.to_rgb()) == pytest.approx((220, 20, 20), abs=1)
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".seg.dcm")]  # no temp left
+    # No temporary file left: the SEG, its record as Segmap's output, and the sources.
+    assert {p.name for p in tmp_path.iterdir()} == {"seg.dcm", ".seg.dcm.segmap", "ct"}
 
 
 def test_binary_seg_numbers_segments_from_one_and_keeps_empty_ones(tmp_path):
@@ -290,3 +292,16 @@ def test_a_series_without_uids_cannot_be_referenced(shared_data, tmp_path):
     with pytest.raises(InputError, match="no StudyInstanceUID"):
         write_dicom_seg(tmp_path / "seg.dcm", files, np.zeros(shape, np.uint8),
                         [SegmentSpec(1, "liver")])
+
+
+def test_writing_again_replaces_segmaps_own_seg_only(tmp_path):
+    files = _series(tmp_path / "ct")
+    lab = _labels(dicom_image_series(files).grid.shape)
+    first = write_dicom_seg(tmp_path / "seg.dcm", files, lab, SPECS)
+    second = write_dicom_seg(tmp_path / "seg.dcm", files, lab, SPECS)
+    assert first.sop_instance_uid != second.sop_instance_uid
+    other = tmp_path / "other.dcm"
+    other.write_bytes(b"not Segmap's")
+    with pytest.raises(ReplaceRefused):
+        write_dicom_seg(other, files, lab, SPECS)
+    assert other.read_bytes() == b"not Segmap's"

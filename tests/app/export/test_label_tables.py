@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from app.discover import read_sidecar
-from app.errors import InputError
+from app.errors import InputError, OutputError
 from app.export import (
     ITKSNAP_HEADER,
     SLICER_COLUMNS,
     Code,
     CodeTriple,
     LabelRow,
+    ReplaceRefused,
     itksnap_label_file,
     parse_itksnap_labels,
     parse_slicer_colour_table,
@@ -140,3 +141,17 @@ def test_codes_json_round_trip():
     assert Code("SCT", "1", "x") == Code("SCT", "1", "another meaning")  # meaning is text
     with pytest.raises(InputError, match="scheme"):
         CodeTriple.from_json({"category": {"value": "1"}, "type": {}})
+
+
+def test_writers_replace_their_own_files_only(tmp_path):
+    path = write_slicer_colour_table(tmp_path / "labels.csv", ROWS)
+    write_slicer_colour_table(path, ROWS[:1])  # Segmap's own file: replaced without asking
+    assert len(read_slicer_colour_table(path)) == 1
+    theirs = tmp_path / "theirs.txt"
+    theirs.write_text("# hand-made\n")
+    with pytest.raises(ReplaceRefused):
+        write_itksnap_labels(theirs, ROWS)
+    assert theirs.read_text() == "# hand-made\n"
+    write_itksnap_labels(theirs, ROWS, force=True)
+    with pytest.raises(OutputError, match="input"):
+        write_itksnap_labels(theirs, ROWS, force=True, inputs=[theirs])
