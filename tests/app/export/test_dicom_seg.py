@@ -305,3 +305,25 @@ def test_writing_again_replaces_segmaps_own_seg_only(tmp_path):
     with pytest.raises(ReplaceRefused):
         write_dicom_seg(other, files, lab, SPECS)
     assert other.read_bytes() == b"not Segmap's"
+
+
+def test_an_enhanced_multi_frame_source_is_segmented_frame_by_frame(tmp_path):
+    """One multi-frame CT whose frames are out of slice order: SEG frame f is source frame f."""
+    slices = [pydicom.dcmread(f) for f in _series(tmp_path / "ct")]
+    enhanced = hd.legacy.LegacyConvertedEnhancedCTImage(
+        slices, series_instance_uid=hd.UID(), series_number=3, sop_instance_uid=hd.UID(),
+        instance_number=1)
+    path = tmp_path / "mf" / "enhanced.dcm"
+    path.parent.mkdir()
+    enhanced.save_as(path)
+    series = dicom_image_series([path])
+    assert series.frames and list(series.frames) != sorted(series.frames)
+    lab = _labels(series.grid.shape)
+    out = write_dicom_seg(tmp_path / "seg.dcm", [path], lab, SPECS)
+    seg = hd.seg.segread(out.path)
+    assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == enhanced.SeriesInstanceUID
+    n = int(enhanced.NumberOfFrames)
+    px = seg.get_pixels_by_source_frame(enhanced.SOPInstanceUID, list(range(1, n + 1)),
+                                        combine_segments=True, relabel=False)
+    for k, f in enumerate(series.frames):
+        assert np.array_equal(px[f], lab[:, :, k].T)
