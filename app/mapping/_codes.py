@@ -59,7 +59,6 @@ _SYNONYMS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("thyroid", "gland"), ("thyroid",)),
     (("tumor",), ("neoplasm",)),
     (("neoplasia",), ("neoplasm",)),
-    (("vertebral", "body"), ("vertebra",)),
 )
 
 
