@@ -275,16 +275,25 @@ class _Merge:
             self.header.set_data_dtype(np.uint16)
         self.base = np.asfortranarray(base)
         self.base_flat = self.base.reshape(-1, order="F")
-        self.base_nz = known_nz if known_nz is not None else np.flatnonzero(self.base_flat)
+        # The base's non-zero indices, found when first needed: a label map's merge needs
+        # none (a flatnonzero of a 78 M-voxel map costs more than reading it).
+        self._base_nz = known_nz
         if self.binary:
             if self.files[0] in self.reverse:
                 inst = self.reverse[self.files[0]][0]
                 self.widen(inst)
                 _write(self.base_flat, self.base_nz, inst)
                 self.file_instances.add(inst)
-        elif self.base_nz.size:
+        else:
             self.file_instances.update(_final_values(self.base_flat))
         self.final_instances = set(self.file_instances)
+
+    @property
+    def base_nz(self) -> np.ndarray:
+        """Flat indices of the base's non-zero voxels (as read, before any later file)."""
+        if self._base_nz is None:
+            self._base_nz = np.flatnonzero(self.base_flat)
+        return self._base_nz
 
     def widen(self, value: int) -> None:
         """The SDK merges in uint16; a uint8 base works the same until a value above 255

@@ -33,6 +33,7 @@ from app.readers import (
     require_memory,
 )
 
+_SPARSE = 8  # runs rebuild a base with at most 1 in 8 voxels non-zero; denser, it is read
 _SLAB_VOXELS = 1 << 22  # float conversion in slabs keeps memory near one uint16 volume
 
 
@@ -203,8 +204,10 @@ def read_voxels(mask: MaskFile, base: bool) -> tuple[np.ndarray, np.ndarray | No
         return _scaled_voxels(mask), None
     if mask.plain and mask.nifti is not None:
         cached = RUNS.get(mask.path)
-        if cached is not None and cached.shape == mask.shape:
-            # Rebuilt from the census's runs: no second inflate of the file.
+        if cached is not None and cached.shape == mask.shape and \
+                _SPARSE * int(cached.lengths.sum()) <= _voxels(mask):
+            # Rebuilt from the census's runs: no second inflate of the file. Only for a
+            # sparse file: scattering 24 M voxels of a dense label map costs 3x its read.
             need_memory(mask.path, _voxels(mask) * mask.dtype.itemsize,
                         f"its {shape_text(mask.shape)} {mask.dtype.name} voxels")
             flat = np.zeros(_voxels(mask), mask.dtype.newbyteorder("="))

@@ -146,4 +146,5 @@ def preview_stats(preview: CasePreview) -> dict[int, ValueStats]:
     if vols.labels is None:
         return {}
     return {v: ValueStats(n, s / n if n else 0.0, lo, hi)
-            for v, (n, s, lo, hi) in value_stats(vols.labels, vols.image).items()}
+            for v, (n, s, lo, hi) in value_stats(vols.labels, vols.image).items()
+            if lo is not None and hi is not None}

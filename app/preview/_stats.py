@@ -13,6 +13,7 @@ without a category, so a report must say they were left out of the mapping.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -79,33 +80,70 @@ def _extremes(dtype: np.dtype) -> tuple[Any, Any]:
     return info.max, info.min
 
 
-def value_stats(labels: np.ndarray, image: np.ndarray
-                ) -> dict[int, tuple[int, float, float, float]]:
-    """{label value: (voxels, sum, min, max)} of ``image`` over each non-zero label."""
+_SLAB = 1 << 22  # voxels measured at a time: memory bounded by a slab, never a volume
+
+
+def _slabs(labels: np.ndarray, image: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Labels and image in matching 1-D pieces: views of slabs where both share a memory
+    order, else one slice of the last axis at a time (never a copy of a whole volume)."""
+    # The preview shows volumes flipped into display orientation (negative strides): the
+    # same flips on both give views in memory order again, and a sum needs no orientation.
+    flips = tuple(slice(None, None, -1) if a < 0 and b < 0 else slice(None)
+                  for a, b in zip(labels.strides, image.strides, strict=False))
+    labels, image = labels[flips], image[flips]
+    orders: tuple[tuple[Literal["F", "C"], bool], ...] = (
+        ("F", labels.flags.f_contiguous and image.flags.f_contiguous),
+        ("C", labels.flags.c_contiguous and image.flags.c_contiguous))
+    for order, shared in orders:
+        if shared:
+            flat_l = labels.ravel(order=order)
+            flat_i = image.ravel(order=order)
+            for start in range(0, flat_l.size, _SLAB):
+                yield flat_l[start:start + _SLAB], flat_i[start:start + _SLAB]
+            return
+    # Layouts differ (a reoriented mask): one slice of the last axis at a time, which
+    # measured faster than copying either volume into the other's order (and copies none).
+    for k in range(labels.shape[-1]):
+        yield labels[..., k].ravel(), image[..., k].ravel()
+
+
+PerValue = tuple[int, float, float | None, float | None]  # voxels, sum, min, max
+
+
+def value_stats(labels: np.ndarray, image: np.ndarray, *, extremes: bool = True
+                ) -> dict[int, PerValue]:
+    """{label value: (voxels, sum, min, max)} of ``image`` over each non-zero label; min and
+    max are None unless ``extremes`` (the dataset report leaves them out: they cost as much
+    as the rest).
+
+    One linear pass of bincounts over matching slabs (no sort, no index of the labelled
+    voxels, no copy of either volume): a boolean mask per slab picks the labelled voxels,
+    which measured twice as fast as their flat indices on 512x512x300 label maps."""
     if labels.shape != image.shape:
         raise ValueError(f"labels {labels.shape} and image {image.shape} differ in shape")
-    order: Literal["F", "C"] = "F" if labels.flags.f_contiguous and image.flags.f_contiguous \
-        else "C"
-    flat_l = labels.ravel(order=order)
-    nz = np.flatnonzero(flat_l)
-    if nz.size == 0:
+    top = int(labels.max()) if labels.size else 0
+    if top <= 0:
         return {}
-    lv = flat_l[nz]
-    iv = image.ravel(order=order)[nz]
-    del nz
-    counts = np.bincount(lv)
-    sums = np.bincount(lv, weights=iv)
-    present = np.flatnonzero(counts)
-    # Min and max per label by ufunc.at (linear; an argsort of every labelled voxel was
-    # most of the dataset report's time on 512x512x300 cases).
-    top, bottom = _extremes(iv.dtype)
-    mins = np.full(counts.size, top, dtype=iv.dtype)
-    maxs = np.full(counts.size, bottom, dtype=iv.dtype)
-    np.minimum.at(mins, lv, iv)
-    np.maximum.at(maxs, lv, iv)
-    mins, maxs = mins[present], maxs[present]
-    return {int(v): (int(counts[v]), float(sums[v]), float(lo), float(hi))
-            for v, lo, hi in zip(present, mins, maxs, strict=True)}
+    counts = np.zeros(top + 1, np.int64)
+    sums = np.zeros(top + 1, np.float64)
+    high, low = _extremes(image.dtype)
+    mins = np.full(top + 1, high, dtype=image.dtype) if extremes else None
+    maxs = np.full(top + 1, low, dtype=image.dtype) if extremes else None
+    for lab, img in _slabs(labels, image):
+        hit = lab != 0  # masks are mostly background: weigh only their voxels
+        lv = lab[hit]
+        if not lv.size:
+            continue
+        iv = img[hit]
+        counts += np.bincount(lv, minlength=top + 1)
+        sums += np.bincount(lv, weights=iv, minlength=top + 1)
+        if mins is not None and maxs is not None:
+            np.minimum.at(mins, lv, iv)  # linear, unlike an argsort of the labelled voxels
+            np.maximum.at(maxs, lv, iv)
+    return {int(v): (int(counts[v]), float(sums[v]),
+                     None if mins is None else float(mins[v]),
+                     None if maxs is None else float(maxs[v]))
+            for v in np.flatnonzero(counts)}
 
 
 def series_stats(items: ItemsList, task: Task, series_index: int) -> Work[list[SegmentStats]]:
@@ -128,7 +166,7 @@ def series_stats(items: ItemsList, task: Task, series_index: int) -> Work[list[S
     merged = yield from merge_series(items, task, series_index)
     smap = task.segment_map_of(series_index)
     yield Progress(0, 1, "Measuring segments")
-    per_value: dict[int, tuple[int, float, float, float]] = {}
+    per_value: dict[int, PerValue] = {}
     if merged.volume is not None and merged.affine is not None:
         match = compare_grids(grid, Grid.of(merged.volume.shape, merged.affine))
         if not match.aligned:
@@ -146,8 +184,8 @@ def series_stats(items: ItemsList, task: Task, series_index: int) -> Work[list[S
         return SegmentStats(
             key=key, category=category, voxels=n, volume_ml=n * voxel_ml,
             mean=sum(h[1] for h in hits) / n if n else None,
-            min=min(h[2] for h in hits) if n else None,
-            max=max(h[3] for h in hits) if n else None, mapped=mapped)
+            min=min((h[2] for h in hits if h[2] is not None), default=None),
+            max=max((h[3] for h in hits if h[3] is not None), default=None), mapped=mapped)
 
     known = smap.segments if smap is not None else {}
     out = [measure(smap.key_of(inst) if smap is not None else str(inst), seg.category, inst,

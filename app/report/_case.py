@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 from nibabel.orientations import aff2axcodes
@@ -27,6 +25,7 @@ from app.preview import (
     PreviewRequest,
     SegmentStats,
     load_case_preview,
+    value_stats,
 )
 from app.progress import Work
 from app.readers import image_grid
@@ -171,55 +170,6 @@ def _hashes(case: CasePlan, rec: CaseRecord) -> None:
             rec.hashes.append((str(f), f"unreadable: {exc}"))
 
 
-_SLAB = 1 << 22  # voxels counted at a time: 32 MB of int64 labels and float64 weights
-
-
-def _slabs(labels: np.ndarray, image: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Labels and image in matching 1-D pieces: views of slabs where both share a memory
-    order, else one slice of the last axis at a time (never a copy of a whole volume)."""
-    # The preview shows volumes flipped into display orientation (negative strides): the
-    # same flips on both give views in memory order again, and a sum needs no orientation.
-    flips = tuple(slice(None, None, -1) if a < 0 and b < 0 else slice(None)
-                  for a, b in zip(labels.strides, image.strides, strict=False))
-    labels, image = labels[flips], image[flips]
-    orders: tuple[tuple[Literal["F", "C"], bool], ...] = (
-        ("F", labels.flags.f_contiguous and image.flags.f_contiguous),
-        ("C", labels.flags.c_contiguous and image.flags.c_contiguous))
-    for order, shared in orders:
-        if shared:
-            flat_l = labels.ravel(order=order)
-            flat_i = image.ravel(order=order)
-            for start in range(0, flat_l.size, _SLAB):
-                yield flat_l[start:start + _SLAB], flat_i[start:start + _SLAB]
-            return
-    # Layouts differ (a reoriented mask): one slice of the last axis at a time, which
-    # measured faster than copying either volume into the other's order (and copies none).
-    for k in range(labels.shape[-1]):
-        yield labels[..., k].ravel(), image[..., k].ravel()
-
-
-def _sums(labels: np.ndarray, image: np.ndarray) -> dict[int, tuple[int, float]]:
-    """{label value: (voxels, sum of the image)} over the non-zero labels: what
-    ``value_stats`` gives without min and max, which the report does not show.
-
-    One pass of bincounts over matching slabs: no index of the labelled voxels, no copy
-    of either volume, memory bounded by a slab (on 512x512x300 this is most of a case)."""
-    if labels.shape != image.shape:
-        raise ValueError(f"labels {labels.shape} and image {image.shape} differ in shape")
-    top = int(labels.max()) if labels.size else 0
-    if top <= 0:
-        return {}
-    counts = np.zeros(top + 1, np.int64)
-    sums = np.zeros(top + 1, np.float64)
-    for lab, img in _slabs(labels, image):
-        nz = np.flatnonzero(lab)  # masks are mostly background: weigh only their voxels
-        if nz.size:
-            lv = lab[nz]
-            counts += np.bincount(lv, minlength=top + 1)
-            sums += np.bincount(lv, weights=img[nz], minlength=top + 1)
-    return {int(v): (int(counts[v]), float(sums[v])) for v in np.flatnonzero(counts)}
-
-
 def _stats(case: CasePlan, preview: CasePreview, rec: CaseRecord) -> list[SegmentStats]:
     """``series_stats`` of the case, measured on the preview's volumes: the image is read
     and the masks merged once for both. The same rules: the merged labels on the image
@@ -230,7 +180,8 @@ def _stats(case: CasePlan, preview: CasePreview, rec: CaseRecord) -> list[Segmen
     if vols.match is not None and not vols.match.aligned:
         rec.errors.append(f"statistics: {GeometryMismatchError(vols.match)}")
         return []
-    per_value = {} if vols.labels is None else _sums(vols.labels, vols.image)
+    per_value = {} if vols.labels is None else \
+        value_stats(vols.labels, vols.image, extremes=False)
     voxel_ml = abs(float(np.linalg.det(vols.grid.affine[:3, :3]))) / 1000.0
 
     def measure(key: str, category: Category | None, inst: int, mapped: bool) -> SegmentStats:

@@ -27,19 +27,39 @@ OPACITY = 0.5  # the preview's default label opacity
 _SIZE = 256  # the longest side of a thumbnail, in pixels
 
 
+def _areas(labels: np.ndarray) -> list[np.ndarray]:
+    """Per axis, the labelled pixels of each slice across it: one pass of planes along the
+    slowest axis (each plane's count, and its mask added into the other two axes' sums),
+    3x faster than three reductions of a boolean volume (and no copy of it)."""
+    flips = tuple(slice(None, None, -1) if st < 0 else slice(None) for st in labels.strides)
+    vol = labels[flips]  # memory order: a plane of the slowest axis is contiguous
+    slow = int(np.argmax([abs(st) for st in vol.strides]))
+    others = [a for a in range(3) if a != slow]
+    along = np.empty(vol.shape[slow], np.int64)
+    acc = np.zeros([vol.shape[a] for a in others], np.int32)
+    for k in range(vol.shape[slow]):
+        plane = vol.take(k, axis=slow) != 0
+        along[k] = np.count_nonzero(plane)
+        acc += plane
+    areas: list[np.ndarray] = [along] * 3
+    areas[others[0]] = acc.sum(axis=1)
+    areas[others[1]] = acc.sum(axis=0)
+    return [a[::-1] if st < 0 else a for a, st in zip(areas, labels.strides, strict=True)]
+
+
 def largest_extent(preview: CasePreview) -> dict[View, int]:
     """Per view the slice (the user's numbering) where the masks together cover most
     pixels; the middle slice when there are no labels."""
     vols = preview.volumes
+    labels = None if vols.labels is None else np.asarray(vols.labels)
+    areas = _areas(labels) if labels is not None and labels.size else None
     out: dict[View, int] = {}
-    mask = None if vols.labels is None else np.asarray(vols.labels) != 0
     for axis, view in enumerate(VIEWS):
         n = vols.n_slices(view)
-        if mask is None or not mask.any():
+        if areas is None or not areas[axis].any():
             out[view] = n // 2
             continue
-        area = mask.sum(axis=tuple(a for a in range(3) if a != axis))
-        out[view] = n - 1 - int(np.argmax(area))  # display index to the user's number
+        out[view] = n - 1 - int(np.argmax(areas[axis]))  # display index to the user's number
     return out
 
 

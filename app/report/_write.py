@@ -1,6 +1,6 @@
 """``write_report``: the dataset report as one folder (index.html and thumbs/*.png).
 
-Bounded memory: one case at a time (its image read, drawn and dropped); the cases'
+Bounded memory: a case at a time per core (its image read, drawn and dropped); the cases'
 HTML is streamed to a temporary file beside the report and copied into index.html
 after the dataset sections, which need every case. index.html is written atomically.
 """
@@ -16,12 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from app.about import segmap_version
-from app.errors import InputError, OutputError
+from app.errors import InputError, OutputError, SegmapError
 from app.export import guard_output, record_output
 from app.items import ItemsList, Taxonomy
 from app.jsonio import atomic_path
-from app.progress import Progress, Work, within
+from app.progress import Progress, Work, in_parallel
+from app.readers import available_memory, image_grid
 from app.report._case import CasePlan, CaseRecord, gather_case, plan_case
 from app.report._dataset import Dataset, dataset
 from app.report._html import case_html, dataset_html, e, page_head, page_tail, table
@@ -101,6 +104,27 @@ def _check_output(out: Path, frozen: _Frozen, force: bool) -> Path:
     return out / "index.html"
 
 
+_BYTES_PER_VOXEL = 8  # a case's peak above imports: 460 MB for 512x512x300 int16 + uint8
+
+
+def _jobs(plans: Sequence[CasePlan], jobs: int | None) -> int:
+    """How many cases are read at once: ``jobs``, or as many as there are cores (at most
+    4) while that many of the first case's size fit twice into the free memory."""
+    if jobs is not None:
+        return max(1, jobs)
+    cores = min(4, os.cpu_count() or 1)
+    first = next((p.image_files for p in plans if p.image_files), None)
+    free = available_memory()
+    if cores == 1 or not first or free is None:
+        return 1
+    try:
+        shape = image_grid(list(first)).shape
+    except (SegmapError, OSError, ValueError):
+        return 1
+    case = _BYTES_PER_VOXEL * int(np.prod(shape[:3]))
+    return max(1, min(cores, free // (2 * case)))
+
+
 def _title(source: Path) -> str:
     """The source as a title: its folder's name, or an items list with its folder."""
     return source.name if source.is_dir() else f"{source.parent.name}/{source.name}"
@@ -130,7 +154,8 @@ def _summary(index: Path, records: Sequence[CaseRecord], found: Sequence[Finding
 
 def write_report(source: Source, out: str | os.PathLike[str], *,
                  taxonomy: Taxonomy | None = None, taxonomy_path: str | None = None,
-                 template: str | None = None, force: bool = False) -> Work[ReportSummary]:
+                 template: str | None = None, force: bool = False, jobs: int | None = None
+                 ) -> Work[ReportSummary]:
     """Write the dataset report of ``source`` (a ``Session``, an items list, or the path of
     a folder or items list) into the folder ``out``: index.html and thumbs/*.png.
 
@@ -140,15 +165,16 @@ def write_report(source: Source, out: str | os.PathLike[str], *,
     list to validate): the returned work never touches it, so it may run on a worker.
 
     Refuses an ``out`` whose index.html is an input, or a file Segmap did not write
-    unless ``force``. Yields Progress; returns a ``ReportSummary``.
+    unless ``force``. ``jobs`` cases are read at once (default: one per core while memory
+    allows; 1 keeps memory to one case). Yields Progress; returns a ``ReportSummary``.
     """
     frozen = _freeze(source, taxonomy_path) if isinstance(source, Session) else None
     return _write(source, frozen, Path(out).expanduser(), taxonomy, taxonomy_path, template,
-                  force)
+                  force, jobs)
 
 
 def _write(source: Source, frozen: _Frozen | None, folder: Path, taxonomy: Taxonomy | None,
-           taxonomy_path: str | None, template: str | None, force: bool
+           taxonomy_path: str | None, template: str | None, force: bool, jobs: int | None
            ) -> Work[ReportSummary]:
     _refuse_file(folder)  # before a long scan
     if frozen is None:
@@ -163,11 +189,17 @@ def _write(source: Source, frozen: _Frozen | None, folder: Path, taxonomy: Taxon
     # The cases' HTML waits in a temporary file: the dataset sections come first.
     with tempfile.TemporaryFile("w+", encoding="utf-8", dir=folder,
                                 prefix=".report-cases.") as part:
-        for i, plan in enumerate(plans):
-            rec = yield from within(gather_case(plan, i, thumbs, found), i, len(plans),
-                                     plan.name)
+        by_task: dict[str | None, list[Finding]] = {}
+        for f in found:
+            by_task.setdefault(f.task, []).append(f)
+
+        def done(rec: CaseRecord) -> None:
             part.write(case_html(rec))
             records.append(rec)
+
+        works = ((plan.name, gather_case(plan, i, thumbs, by_task.get(plan.name, [])))
+                 for i, plan in enumerate(plans))
+        yield from in_parallel(works, len(plans), _jobs(plans, jobs), done)
         ds = dataset(records)
         when = datetime.now(UTC).isoformat(timespec="seconds")
         with atomic_path(index) as tmp, open(tmp, "w", encoding="utf-8") as html:

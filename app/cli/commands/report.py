@@ -16,6 +16,16 @@ HELP = ("Write an HTML report of a dataset (an items list or a folder): thumbnai
 ORDER = 45
 
 
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--jobs takes a whole number of 1 or more, not {text!r}")
+    return n
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", metavar="ITEMS.json|FOLDER",
                    help="the items list, or a folder of images and masks")
@@ -27,6 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a mapping template for the suggestions of a folder")
     p.add_argument("--force", action="store_true",
                    help="replace an index.html that Segmap did not write")
+    p.add_argument("-j", "--jobs", type=_jobs, metavar="N",
+                   help="cases read at once (default: one per core while memory allows; "
+                        "1 keeps memory to one case)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
@@ -35,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     taxonomy = load_taxonomy(args.taxonomy) if args.taxonomy else None
     summary = drive(write_report(args.source, args.output, taxonomy=taxonomy,
                                  taxonomy_path=args.taxonomy, template=args.template,
-                                 force=args.force), "report", enabled=not args.quiet)
+                                 force=args.force, jobs=args.jobs), "report", enabled=not args.quiet)
     if args.json:
         print_json(summary.to_json())
         return 0

@@ -26,3 +26,27 @@ def test_value_stats_match_a_plain_loop(image_dtype, label_dtype):
     for v, (n, total, lo, hi) in want.items():
         assert got[v][0] == n and got[v][1] == pytest.approx(total, rel=1e-5)
         assert (got[v][2], got[v][3]) == pytest.approx((lo, hi))
+
+
+@pytest.mark.parametrize("extremes", [True, False])
+@pytest.mark.parametrize("view", ["reversed", "mixed", "plain"])
+def test_value_stats_in_every_layout(view, extremes, monkeypatch):
+    """The preview hands over flipped views (negative strides) and reoriented masks (other
+    memory orders); the statistics must not care, slab by slab or slice by slice."""
+    import app.preview._stats as stats
+
+    monkeypatch.setattr(stats, "_SLAB", 37)  # many slabs, the last one short
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 6, (7, 6, 5)).astype(np.uint8)
+    image = rng.integers(-50, 50, (7, 6, 5)).astype(np.int16)
+    if view == "reversed":
+        labels, image = labels[::-1, ::-1, ::-1], image[::-1, ::-1, ::-1]
+    elif view == "mixed":
+        labels = np.asfortranarray(labels)
+    got = value_stats(labels, image, extremes=extremes)
+    for v in range(1, 6):
+        inside = image[labels == v]
+        n, total, lo, hi = got[v]
+        assert n == inside.size and total == pytest.approx(float(inside.sum()))
+        assert (lo, hi) == ((float(inside.min()), float(inside.max())) if extremes
+                            else (None, None))

@@ -4,6 +4,7 @@ report are those computed here independently, the page is well-formed and comple
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nibabel as nib
@@ -245,7 +246,7 @@ def test_report_is_long_work_that_stops_when_closed(demo_dataset, tmp_path):
     from app.progress import Progress
 
     out = tmp_path / "r"
-    work = write_report(demo_dataset.items_json, out)
+    work = write_report(demo_dataset.items_json, out, jobs=1)
     for step in work:
         assert isinstance(step, Progress) and 0 <= step.fraction <= 1
         if step.message.endswith("Reading the image of demo-II-two-multilabel-files"):
@@ -254,6 +255,42 @@ def test_report_is_long_work_that_stops_when_closed(demo_dataset, tmp_path):
     assert not (out / "index.html").exists()
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
     assert min(p.name for p in (out / "thumbs").iterdir()).startswith("case00000-")
+
+
+def test_cases_read_side_by_side_stop_when_closed(demo_dataset, tmp_path):
+    """Two cases at a time: every step of both is reported, and a cancel stops both (no
+    thread left reading, no index, no temporary file)."""
+    import threading
+
+    from app.progress import Progress
+
+    out = tmp_path / "r"
+    work = write_report(demo_dataset.items_json, out, jobs=2)
+    seen = []
+    for step in work:
+        assert isinstance(step, Progress) and 0 <= step.fraction <= 1
+        seen.append(step.message)
+        if "Reading the image of demo-II-two-multilabel-files" in step.message:
+            break
+    work.close()
+    assert any("demo-I-one-multilabel-file" in m for m in seen)
+    assert not [t for t in threading.enumerate() if t.name.startswith("segmap-work")]
+    assert not (out / "index.html").exists()
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_cases_side_by_side_give_the_report_of_one_by_one(demo_dataset, tmp_path):
+    one = run(write_report(demo_dataset.items_json, tmp_path / "one", jobs=1))
+    two = run(write_report(demo_dataset.items_json, tmp_path / "two", jobs=2))
+    assert one.to_json() | {"index": ""} == two.to_json() | {"index": ""}
+    strip = re.compile(r"<tr><td>written</td><td>[^<]*</td></tr>")
+    html = [(tmp_path / d / "index.html").read_text() for d in ("one", "two")]
+    assert all(strip.search(h) for h in html)
+    html = [strip.sub("", h) for h in html]
+    assert html[0] == html[1]
+    for name in sorted(p.name for p in (tmp_path / "one" / "thumbs").iterdir()):
+        assert (tmp_path / "one" / "thumbs" / name).read_bytes() == \
+            (tmp_path / "two" / "thumbs" / name).read_bytes()
 
 
 def _origins(index: Path, case: str) -> list[str]:
@@ -345,22 +382,3 @@ def test_one_mask_per_category_is_never_renumbered_or_in_conflict(demo_report):
     matrix = next(t for t in root.iter("table") if t.get("class") == "matrix")
     classes = [c.get("class") or "" for tr in matrix.iter("tr") for c in tr.findall("td")[1:-1]]
     assert classes and not any("renumbered" in c or "conflict" in c for c in classes)
-
-
-@pytest.mark.parametrize("view", ["reversed", "mixed", "plain"])
-def test_report_sums_match_value_stats_in_every_layout(view):
-    """The preview hands over flipped views (negative strides); the sums must not care."""
-    from app.preview._stats import value_stats
-    from app.report._case import _sums
-
-    rng = np.random.default_rng(3)
-    labels = rng.integers(0, 6, (7, 6, 5)).astype(np.uint8)
-    image = rng.integers(-50, 50, (7, 6, 5)).astype(np.int16)
-    if view == "reversed":
-        labels, image = labels[::-1, ::-1, ::-1], image[::-1, ::-1, ::-1]
-    elif view == "mixed":
-        labels = np.asfortranarray(labels)
-    want = {v: (n, total) for v, (n, total, _, _) in value_stats(labels, image).items()}
-    got = _sums(labels, image)
-    assert got.keys() == want.keys()
-    assert all(got[v][0] == want[v][0] and got[v][1] == pytest.approx(want[v][1]) for v in want)
