@@ -24,47 +24,18 @@ import io
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.errors import InputError
 from app.export._own import guard_output, record_output
 from app.jsonio import atomic_path, read_bytes_checked
+from app.readers import Code
 
 RGB = tuple[int, int, int]
 
 _TABLE_LIMIT = 16 * 1024 * 1024  # a label table is a few kB; refuse to slurp anything huge
-
-
-@dataclass(frozen=True)
-class Code:
-    """A coded concept: ``Code("SCT", "10200004", "Liver")``.
-
-    Two codes are the same concept when scheme and value agree; the meaning is display
-    text (DICOM allows any) and takes no part in equality.
-    """
-
-    scheme: str
-    value: str
-    meaning: str = field(compare=False)
-
-    def __str__(self) -> str:
-        return f"{self.scheme}:{self.value}"
-
-    def to_json(self) -> dict[str, str]:
-        return {"scheme": self.scheme, "value": self.value, "meaning": self.meaning}
-
-    @classmethod
-    def from_json(cls, obj: Any, where: str = "code") -> Code:
-        """The code ``to_json`` wrote; InputError naming ``where`` when malformed."""
-        if not isinstance(obj, Mapping) or not all(
-                isinstance(obj.get(k), str) and obj.get(k) for k in ("scheme", "value")):
-            raise InputError(f"{where} must be an object with a scheme and a value "
-                             f"(got {obj!r}).", 'Write it as {"scheme": "SCT", "value": '
-                             '"10200004", "meaning": "Liver"}.')
-        meaning = obj.get("meaning")
-        return cls(obj["scheme"], obj["value"], meaning if isinstance(meaning, str) else "")
 
 
 @dataclass(frozen=True)

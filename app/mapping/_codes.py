@@ -26,8 +26,9 @@ from functools import lru_cache
 from typing import Any, cast
 
 from app.errors import InputError
-from app.export import Code, CodeTriple
+from app.export import CodeTriple
 from app.mapping import _names as names
+from app.readers import Code
 
 SCT = "SCT"
 LEFT = Code(SCT, "7771000", "Left")

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from app.errors import SegmapError, VolumeReadError
+from app.errors import InputError, SegmapError, VolumeReadError
 from app.geometry import Grid, align_to_image, compare_grids
 from app.progress import Progress, Work, run
 from app.readers._limits import require_memory
@@ -60,11 +60,33 @@ _FIX = "Export the segmentation again, or check that the file is a complete DICO
 
 @dataclass(frozen=True)
 class Code:
-    """A coded concept (scheme, value, meaning), e.g. ("SCT", "10200004", "Liver")."""
+    """A coded concept: ``Code("SCT", "10200004", "Liver")``, the one type for codes read
+    from a SEG, suggested for a category and written to SEG and label tables.
+
+    Two codes are the same concept when scheme and value agree; the meaning is display
+    text (DICOM allows any) and takes no part in equality.
+    """
 
     scheme: str
     value: str
-    meaning: str
+    meaning: str = field(compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.value}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"scheme": self.scheme, "value": self.value, "meaning": self.meaning}
+
+    @classmethod
+    def from_json(cls, obj: Any, where: str = "code") -> Code:
+        """The code ``to_json`` wrote; InputError naming ``where`` when malformed."""
+        if not isinstance(obj, Mapping) or not all(
+                isinstance(obj.get(k), str) and obj.get(k) for k in ("scheme", "value")):
+            raise InputError(f"{where} must be an object with a scheme and a value "
+                             f"(got {obj!r}).", 'Write it as {"scheme": "SCT", "value": '
+                             '"10200004", "meaning": "Liver"}.')
+        meaning = obj.get("meaning")
+        return cls(obj["scheme"], obj["value"], meaning if isinstance(meaning, str) else "")
 
 
 @dataclass(frozen=True)
