@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -143,6 +144,8 @@ def _read_sources(series: DicomSeries) -> list[Any]:
                     f"{path} has no {kw} (an anonymiser may have removed it), so a DICOM "
                     "SEG cannot reference it.",
                     "Export the series again with its UIDs kept (or given new ones).")
+        if "SpecificCharacterSet" in ds and not ds.SpecificCharacterSet:
+            del ds.SpecificCharacterSet  # empty means the default repertoire; highdicom refuses ''
         for kw in _TYPE2_COPIED:  # type 2: present, empty when unknown (PS3.3 allows it)
             if kw not in ds:
                 setattr(ds, kw, None)
@@ -348,16 +351,24 @@ def write_dicom_seg(out_path: str | os.PathLike[str], source_files: Sequence[Pat
                     lut[value] = n
             small = np.uint8 if len(specs) < 256 else np.uint16
             pixels = _frames(lut[labels].astype(small), series, n_frames)
-    seg = hd.seg.Segmentation(
-        source_images=sources if not series.frames else sources[:1],
-        pixel_array=pixels, segmentation_type=str(seg_kind),
-        segment_descriptions=_descriptions(specs, numbers),
-        series_instance_uid=hd.UID(), series_number=series_number,
-        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="Segmap",
-        manufacturer_model_name="Segmap", software_versions=app.__version__,
-        device_serial_number="0", content_description=series_description[:64],
-        content_creator_name=content_creator, content_label=content_label[:16].upper(),
-        omit_empty_frames=len(empty) < len(specs))
+    try:
+        with warnings.catch_warnings():  # highdicom's advice on the source's names is no news
+            warnings.simplefilter("ignore", UserWarning)
+            seg = hd.seg.Segmentation(
+                source_images=sources if not series.frames else sources[:1],
+                pixel_array=pixels, segmentation_type=str(seg_kind),
+                segment_descriptions=_descriptions(specs, numbers),
+                series_instance_uid=hd.UID(), series_number=series_number,
+                sop_instance_uid=hd.UID(), instance_number=1, manufacturer="Segmap",
+                manufacturer_model_name="Segmap", software_versions=app.__version__,
+                device_serial_number="0", content_description=series_description[:64],
+                content_creator_name=content_creator, content_label=content_label[:16].upper(),
+                omit_empty_frames=len(empty) < len(specs))
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise InputError(
+            f"A DICOM SEG of series {series.uid} cannot be built from its headers: {exc}",
+            "Check the series' DICOM headers (an anonymiser may have left invalid values); "
+            "the items list and label tables do not need them.") from None
     seg.SeriesDescription = series_description[:64]
     if scheme := _scheme_identification(specs):
         seg.CodingSchemeIdentificationSequence = scheme
