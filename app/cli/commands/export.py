@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from app.cli._common import add_dcm_names_argument, print_json
+from app.cli._common import add_dcm_names_argument, drive, print_json
 from app.errors import InputError
 from app.export import export_items
 from app.items import ItemsList, json_safe, load_items
+from app.session import export_standard_labels, open_items
 
 NAME = "export"
 HELP = ("Write an items list to another place with its paths made relative to that place "
@@ -26,6 +28,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace OUT.json even if Segmap did not write it (a list curated by "
                    "hand); an input is never replaced")
+    p.add_argument("--dicom-seg", action="store_true",
+                   help="also write each task with a DICOM image series as a DICOM SEG of it "
+                   "(dicom-seg/<task>.dcm beside OUT.json; SNOMED CT codes from the category "
+                   "names)")
+    p.add_argument("--colour-table", "--color-table", action="store_true",
+                   help="also write each task's labels as a 3D Slicer colour table and an "
+                   "ITK-SNAP label file (labels/<task>.csv and .label.txt beside OUT.json)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
@@ -39,8 +49,18 @@ def run(args: argparse.Namespace) -> int:
         items = ItemsList([t for t in items.tasks if t.name in args.task], items.path, items.root)
     summary = export_items(items, args.output, args.root, dcm_names=args.dcm_names,
                            force=args.force)
+    standard = None
+    if args.dicom_seg or args.colour_table:
+        session = drive(open_items(args.items), "open", enabled=not args.quiet)
+        standard = drive(export_standard_labels(
+            session, Path(args.output).expanduser().parent, dicom_seg=args.dicom_seg,
+            tables=args.colour_table, force=args.force, names=args.task),
+            "labels", enabled=not args.quiet)
     if args.json:
-        print_json(json_safe(summary.to_json()))  # an output path that is not UTF-8
+        out = summary.to_json()
+        if standard is not None:
+            out["standard_labels"] = standard.to_json()
+        print_json(json_safe(out))  # an output path that is not UTF-8
     else:
         print(f"Wrote {summary.path}: {summary.tasks} task(s), {summary.series} series, "
               f"{summary.segmentation_files} segmentation file(s); paths relative to "
@@ -51,4 +71,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {c.source} -> {c.target}")
         if summary.renamed_text():
             print(summary.renamed_text())
+        if standard is not None:
+            for path in [*standard.segs, *standard.tables]:
+                print(f"Wrote {path}")
+            for why in standard.skipped:
+                print(f"  left out: {why}")
     return 0
