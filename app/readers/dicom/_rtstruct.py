@@ -1,16 +1,16 @@
 """RT Structure Sets: their ROIs, and their contours filled into masks on the referenced series.
 
 The contours are filled as rt-utils fills them (it is what RedBrick's SDK uses):
-each contour's points go to pixel indices through rt-utils' own patient-to-pixel
-matrix (float32, the slice step taken from the first and last slice), are rounded,
-and are filled with OpenCV's ``fillPoly`` on the slice its Contour Image Sequence
+each contour's points go to pixel indices through rt-utils' patient-to-pixel matrix,
+built with the same float32 steps (the slice step from the first and last slice), are
+rounded, and are filled with OpenCV's ``fillPoly`` on the slice its Contour Image Sequence
 names. Segmap does it per slice on the ROI's bounding box only, and keeps each mask
 as that box (``RoiMask``), so fifty ROIs of a 512x512x300 CT fit in memory; the
 voxels equal ``RTStructBuilder.create_from(...).get_roi_mask_by_name(name)``
 re-oriented to Segmap's [column, row, slice] order (the tests prove it). Where
-rt-utils is wrong Segmap is not, and says so in a finding: a non-square image
-(rt-utils allocates its slices Columns x Rows but fills them Rows x Columns) and
-non-square pixels (rt-utils divides the column offset by the row spacing).
+rt-utils is wrong Segmap is not: a non-square image (rt-utils allocates its slices
+Columns x Rows but fills them by [row, column]) and non-square pixels (rt-utils divides
+the column offset by the row spacing; Segmap says so in a finding).
 
 What RedBrick's SDK (2.35.4, ``redbrick.utils.rt_struct.convert_rt_struct_to_nii``)
 stores, reproduced by ``sdk_rtstruct_volume``:
@@ -23,13 +23,19 @@ stores, reproduced by ``sdk_rtstruct_volume``:
   the file dropped first) plus one; ROIs of the file not in the segmentMap are left out;
   where ROIs overlap the later one in segmentMap order wins; an ROI without contours
   is skipped but keeps its number;
-* non-CLOSED_PLANAR contours (points, open lines) are filled as polygons; contours
-  without a Contour Image Sequence make it fail.
+* non-CLOSED_PLANAR contours (points, open lines) are filled as polygons (Segmap leaves
+  them out of its masks, with a finding, and fills them only for this volume); an ROI with
+  a contour that names no image is skipped (rt-utils raises, the SDK logs it);
+* an image with Rows != Columns is not refused, but stored wrong: rt-utils fills a
+  Columns x Rows array by [row, column], so the label map is Rows x Columns x slices (the
+  image is Columns x Rows) and holds only the min(Rows, Columns) square corner;
+* non-square pixels: the SDK's masks are distorted (see above); ``sdk_rtstruct_volume``
+  keeps Segmap's right ones there, its one known difference from the SDK.
 
-It refuses (the upload of that series fails): an image with Rows != Columns (its
-boolean index does not fit the array), an RT Structure Set whose referenced
-images are not among the series' files, a file that is not an RT Structure Set.
-``rtstruct_sdk_refusal`` says which, in a sentence.
+It refuses (the upload of that series fails) an RT Structure Set whose referenced images
+are not among the series' files, and a file that is not an RT Structure Set.
+``rtstruct_sdk_refusal`` says so in a sentence, and names a non-square image too (the
+stored masks would not fit the image).
 """
 
 from __future__ import annotations
@@ -124,6 +130,8 @@ class RtMasks:
     findings: tuple[RtFinding, ...]
     rt_order: tuple[int, ...]
     square: bool  # Rows == Columns (rt-utils and the SDK need it)
+    # ROI index -> its mask as rt-utils fills it, for ROIs with points or open lines.
+    sdk_boxes: dict[int, RoiMask] = field(default_factory=dict, repr=False)
 
     def mask(self, name: str) -> np.ndarray:
         """The boolean mask of the ROI named ``name``."""
@@ -264,14 +272,16 @@ def _polygon(points: Any, matrix: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _roi_mask(roi: Roi, rc: Any, sl: _Slices, shape: tuple[int, int, int],
-              findings: list[RtFinding]) -> RoiMask:
+              findings: list[RtFinding], as_rt_utils: bool = False) -> RoiMask:
+    """The ROI's mask as a box. ``as_rt_utils``: fill points and open lines as polygons too,
+    as rt-utils does (for what the SDK stores)."""
     import cv2
 
     per_slice: dict[int, list[np.ndarray]] = {}
     outside = orphan = unplaced = skipped = 0
     for c in (rc.get("ContourSequence") or ()) if rc is not None else ():
         kind = str(c.get("ContourGeometricType", ""))
-        if kind != "CLOSED_PLANAR":
+        if kind != "CLOSED_PLANAR" and not as_rt_utils:
             skipped += 1
             continue
         poly, k_pos = _polygon(c.ContourData, sl.matrix)
@@ -370,24 +380,26 @@ def read_rtstruct(path: str | Path, series_files: Sequence[Path]) -> RtMasks:
                 "column spacing and distort the masks; Segmap's masks are right."))
         boxes = tuple(_roi_mask(r, contours.get(str(r.number)), sl, series.grid.shape, findings)
                       for r in header.rois)
+        as_sdk = {i: _roi_mask(r, contours.get(str(r.number)), sl, series.grid.shape, [], True)
+                  for i, r in enumerate(header.rois) if r.geometric_types - {"CLOSED_PLANAR"}}
         return RtMasks(header, series.grid, header.rois, boxes, tuple(findings), sl.rt_order,
-                       sl.rows == sl.columns)
+                       sl.rows == sl.columns, as_sdk)
 
 
 def rtstruct_sdk_refusal(item: RtHeader | RtMasks) -> str | None:
-    """Why RedBrick's SDK would refuse this RT Structure Set; None when it takes it."""
+    """Why RedBrick's SDK would refuse this RT Structure Set, or store masks that do not fit
+    its image, in a sentence for a user; None when it converts it faithfully."""
     if isinstance(item, RtHeader):
         return None if item.rois else f"{item.path.name} has no ROIs for RedBrick's SDK to read."
     name = item.header.path.name
-    if not item.square:
-        return (f"RedBrick's SDK cannot read {name}: its image series is not square "
-                f"({item.grid.shape[0]} columns, {item.grid.shape[1]} rows), and the SDK "
-                "fails on that.")
     if any(f.code == "images-missing" for f in item.findings):
         return (f"RedBrick's SDK refuses {name}: it refers to images that are not among the "
                 "series' files.")
-    if any(f.code == "contour-no-image" for f in item.findings):
-        return f"RedBrick's SDK fails on {name}: some contours name no image."
+    if not item.square:
+        return (f"RedBrick's SDK would store the masks of {name} transposed and cut to a "
+                f"square ({item.grid.shape[1]}x{item.grid.shape[0]} where the image is "
+                f"{item.grid.shape[0]}x{item.grid.shape[1]}): its image is not square, which "
+                "rt-utils does not handle.")
     return None
 
 
@@ -405,19 +417,27 @@ def sdk_rtstruct_volume(masks: RtMasks, segment_map: Sequence[str] | None = None
 
     Raises VolumeReadError with the SDK's reason when it would refuse the file.
     """
-    why = rtstruct_sdk_refusal(masks)
-    if why is not None:
-        raise VolumeReadError(why, "Convert the structure set in Segmap instead.")
+    if any(f.code == "images-missing" for f in masks.findings):
+        raise VolumeReadError(rtstruct_sdk_refusal(masks) or "", "Give the series' every file.")
+    # rt-utils fails on a contour that names no image: the SDK logs it and skips the ROI.
+    lost = {f.roi for f in masks.findings if f.code == "contour-no-image"}
     names = {r.name for r in masks.rois}
     wanted = [n for n in (segment_map if segment_map is not None else
                           dict.fromkeys(r.name for r in masks.rois)) if n in names]
+    columns, rows, n = masks.grid.shape
     out = np.zeros(masks.grid.shape, np.uint16 if len(names) >= 250 else np.uint8)
     for value, name in enumerate(wanted, start=1):
-        for roi, box in zip(masks.rois, masks.boxes, strict=True):
-            if roi.name == name:  # rt-utils takes the first ROI of a name
-                i, j, k = box.offset
-                a, b, c = box.data.shape
-                out[i:i + a, j:j + b, k:k + c][box.data] = value
-                break
-    data = out[:, :, list(masks.rt_order)]
-    return nib.Nifti1Image(data, np.diag([-1.0, -1.0, 1.0, 1.0]))
+        index = next(i for i, r in enumerate(masks.rois) if r.name == name)  # rt-utils: first
+        if name in lost:
+            continue
+        box = masks.sdk_boxes.get(index, masks.boxes[index])
+        i, j, k = box.offset
+        a, b, c = box.data.shape
+        out[i:i + a, j:j + b, k:k + c][box.data] = value
+    out = out[:, :, list(masks.rt_order)]
+    if rows != columns:  # rt-utils fills a Columns x Rows array by [row, column]
+        m = min(rows, columns)
+        sdk = np.zeros((rows, columns, n), out.dtype)
+        sdk[:m, :m] = out[:m, :m]
+        out = sdk
+    return nib.Nifti1Image(out, np.diag([-1.0, -1.0, 1.0, 1.0]))

@@ -267,3 +267,88 @@ def test_sdk_volume_equals_the_sdks_on_the_real_ct(tmp_path: Path, real_ct) -> N
     ours = read_rtstruct(path, files)
     names = list(organs)[::-1]
     assert_same(sdk_rtstruct_volume(ours, names), sdk_convert(path, folder, names))
+
+
+@pytest.mark.oracle
+def test_sdk_volume_equals_the_sdks_with_open_and_imageless_contours(
+        tmp_path: Path, synthetic: tuple[Path, list[Path], DicomSeries]) -> None:
+    pytest.importorskip("redbrick")
+    folder, files, series = synthetic
+    path = write_rtstruct(folder, tmp_path / "rt.dcm", series, synthetic_rois(series))
+
+    def edit(ds: pydicom.Dataset) -> None:
+        ring, _, edge = ds.ROIContourSequence
+        ring.ContourSequence[0].ContourGeometricType = "OPEN_PLANAR"
+        del edge.ContourSequence[0].ContourImageSequence
+
+    odd = edited(path, tmp_path / "odd.dcm", edit)
+    ours = read_rtstruct(odd, files)
+    assert {f.code for f in ours.findings} >= {"contour-not-closed", "contour-no-image"}
+    names = ["ring", "ball", "edge"]
+    assert_same(sdk_rtstruct_volume(ours, names), sdk_convert(odd, folder, names))
+
+
+@pytest.mark.oracle
+def test_sdk_volume_of_a_non_square_image_equals_the_sdks(tmp_path: Path) -> None:
+    pytest.importorskip("redbrick")
+    folder = tmp_path / "ct"
+    files = write_series(folder, axial_positions([0.0, 1.0, 2.0]), rows=40, cols=30,
+                         spacing=(1.0, 1.0), **STUDY)
+    series = only_image(files)
+    assert series.grid is not None and series.grid.shape == (30, 40, 3)
+    shape = series.grid.shape
+    rois = {"low": blob(shape, (10, 33, 1), 5), "high": blob(shape, (15, 10, 1), 6)}
+    rt = RTStructBuilder.create_new(str(folder))
+    order = rt_order(folder, series)
+    for name, mask in rois.items():  # rt-utils takes [row, column, slice] masks here
+        rt.add_roi(mask=np.ascontiguousarray(mask.transpose(1, 0, 2)[:, :, order]), name=name)
+    rt.save(str(tmp_path / "rt.dcm"))
+    ours = read_rtstruct(tmp_path / "rt.dcm", files)
+    for name, mask in rois.items():  # Segmap's masks are right
+        assert (ours.mask(name) & mask).sum() >= 0.8 * mask.sum()
+    assert "not square" in (sdk_refusal(ours) or "")
+    assert_same(sdk_rtstruct_volume(ours, list(rois)),
+                sdk_convert(tmp_path / "rt.dcm", folder, list(rois)))
+
+
+@pytest.mark.oracle
+def test_the_sdk_refuses_a_structure_set_whose_images_are_missing(
+        tmp_path: Path, synthetic: tuple[Path, list[Path], DicomSeries]) -> None:
+    pytest.importorskip("redbrick")
+    folder, files, series = synthetic
+    path = write_rtstruct(folder, tmp_path / "rt.dcm", series, synthetic_rois(series))
+    files[-1].unlink()
+    ours = read_rtstruct(path, files[:-1])
+    assert "not among the series' files" in (sdk_refusal(ours) or "")
+    with pytest.raises(VolumeReadError):
+        sdk_rtstruct_volume(ours)
+    with pytest.raises(Exception, match="not contained in input series"):
+        sdk_convert(path, folder, ["ring"])
+
+
+def test_contours_on_non_square_pixels_are_placed_in_millimetres(tmp_path: Path) -> None:
+    files = write_series(tmp_path / "ct", axial_positions([0.0, 1.0]), rows=20, cols=20,
+                         spacing=(2.0, 0.5), **STUDY)  # rows 2 mm apart, columns 0.5 mm
+    series = only_image(files)
+    rt = RTStructBuilder.create_new(str(tmp_path / "ct"))
+    mask = np.zeros((20, 20, 2), bool)
+    mask[2:5, 2:5, 0] = True
+    rt.add_roi(mask=mask, name="a")
+    rt.save(str(tmp_path / "rt.dcm"))
+    ds = pydicom.dcmread(tmp_path / "rt.dcm")
+    first = pydicom.dcmread(files[0])
+    x0, y0, z0 = (float(v) for v in first.ImagePositionPatient)
+    # A square outline from column 4 to 12 (x: +2..+6 mm) and row 2 to 6 (y: +4..+12 mm).
+    ring = [(4, 2), (12, 2), (12, 6), (4, 6)]
+    contour = ds.ROIContourSequence[0].ContourSequence[0]
+    contour.ContourData = [v for c, r in ring for v in (x0 + 0.5 * c, y0 + 2.0 * r, z0)]
+    contour.NumberOfContourPoints = 4
+    contour.ContourImageSequence[0].ReferencedSOPInstanceUID = first.SOPInstanceUID
+    del ds.ROIContourSequence[0].ContourSequence[1:]
+    ds.save_as(tmp_path / "mm.dcm")
+    ours = read_rtstruct(tmp_path / "mm.dcm", files)
+    assert series.grid is not None and series.grid.spacing[:2] == (0.5, 2.0)
+    want = np.zeros(series.grid.shape, bool)
+    want[4:13, 2:7, 0] = True
+    np.testing.assert_array_equal(ours.mask("a"), want)
+    assert "pixels-not-square" in {f.code for f in ours.findings}
