@@ -61,7 +61,7 @@ from app.readers.dicom._seg import (
 from app.readers.dicom._series import RTSTRUCT_CLASS, DicomSeries
 
 _TAGS = ["SOPInstanceUID", "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing",
-         "Rows", "Columns"]
+         "Rows", "Columns", "FrameOfReferenceUID"]
 
 
 @dataclass(frozen=True)
@@ -248,6 +248,7 @@ class _Slices:
     rows: int
     columns: int
     square_pixels: bool
+    frame_of_reference_uid: str
 
 
 def _slices(series: DicomSeries) -> _Slices:
@@ -259,7 +260,8 @@ def _slices(series: DicomSeries) -> _Slices:
     sp = heads[0].PixelSpacing
     return _Slices({instance_uid(h): k for k, h in enumerate(heads)},
                    _to_pixel([heads[k] for k in order]), tuple(order), int(heads[0].Rows),
-                   int(heads[0].Columns), abs(float(sp[0]) - float(sp[1])) < 1e-6)
+                   int(heads[0].Columns), abs(float(sp[0]) - float(sp[1])) < 1e-6,
+                   str(heads[0].get("FrameOfReferenceUID", "")))
 
 
 def _polygon(points: Any, matrix: np.ndarray) -> tuple[np.ndarray, float]:
@@ -362,11 +364,13 @@ def read_rtstruct(path: str | Path, series_files: Sequence[Path]) -> RtMasks:
         contours = {str(rc.get("ReferencedROINumber")): rc
                     for rc in ds.get("ROIContourSequence") or ()}
         findings: list[RtFinding] = []
-        if header.frame_of_reference_uids and all(r.frame_of_reference_uid not in
-                                                  header.frame_of_reference_uids
-                                                  for r in header.rois if r.frame_of_reference_uid):
-            findings.append(RtFinding("warning", "frame-of-reference", None,
-                                      "The ROIs name a frame of reference the file does not."))
+        if header.frame_of_reference_uids and sl.frame_of_reference_uid and \
+                sl.frame_of_reference_uid not in header.frame_of_reference_uids:
+            findings.append(RtFinding(
+                "error", "frame-of-reference", None,
+                f"The contours are in frame of reference "
+                f"{', '.join(header.frame_of_reference_uids)}, the series in "
+                f"{sl.frame_of_reference_uid}: they may not lie on this image."))
         missing = header.referenced_sop_uids - set(sl.uids)
         if missing:
             findings.append(RtFinding(

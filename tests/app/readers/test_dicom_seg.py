@@ -361,3 +361,13 @@ def test_the_sdk_refuses_what_sdk_refusal_names(shared_data: Path, tmp_path: Pat
         sdk_convert(path, tmp_path)
     with pytest.raises(VolumeReadError):
         sdk_seg_volume(path)
+
+
+def test_a_seg_off_the_reference_slices_is_refused(synthetic_seg: tuple[Path, list[Path]],
+                                                   tmp_path: Path) -> None:
+    path, files = synthetic_seg
+    uid = pydicom.dcmread(files[0], stop_before_pixels=True).SeriesInstanceUID
+    moved = write_series(tmp_path / "moved", axial_positions([0.4, 1.4, 2.4]), uid=uid,
+                         rows=8, cols=8)
+    with pytest.raises(VolumeReadError, match="do not lie on the reference series"):
+        read_seg(path, moved)

@@ -352,3 +352,15 @@ def test_contours_on_non_square_pixels_are_placed_in_millimetres(tmp_path: Path)
     want[4:13, 2:7, 0] = True
     np.testing.assert_array_equal(ours.mask("a"), want)
     assert "pixels-not-square" in {f.code for f in ours.findings}
+
+
+def test_another_frame_of_reference_is_an_error_finding(
+        tmp_path: Path, synthetic: tuple[Path, list[Path], DicomSeries]) -> None:
+    folder, files, series = synthetic
+    path = write_rtstruct(folder, tmp_path / "rt.dcm", series, synthetic_rois(series))
+
+    def edit(ds: pydicom.Dataset) -> None:
+        ds.ReferencedFrameOfReferenceSequence[0].FrameOfReferenceUID = "1.2.3.4.5.6"
+
+    ours = read_rtstruct(edited(path, tmp_path / "for.dcm", edit), files)
+    assert ("error", "frame-of-reference") in {(f.severity, f.code) for f in ours.findings}
