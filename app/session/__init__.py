@@ -37,12 +37,18 @@ from app.session._open import matcher_for, open_folder, open_items, open_source
 from app.session._repairs import MovePlan
 from app.session._rows import Consequences, LegendEntry, Row, RowStatus, consequences
 from app.session._session import Session, sign_off_of, with_sign_off
-from app.session._standard import StandardLabels, export_standard_labels
+from app.session._standard import (
+    SEG_FOLDER,
+    TABLE_FOLDER,
+    StandardLabels,
+    export_standard_labels,
+)
 
 __all__ = [
-    "REVIEW_KEYS", "SESSION_FORMAT", "CaseState", "Change", "Consequences", "ImageInfo",
-    "LegendEntry", "MovePlan", "Review", "Row", "RowStatus", "SavedWork", "Session", "SignOff",
-    "Snapshot", "StandardLabels", "Unreadable", "consequences", "export_standard_labels",
-    "load_session", "matcher_for", "open_folder", "open_items", "open_source", "save_session",
-    "saved_work", "session_json", "set_aside_unreadable", "sign_off_of", "with_sign_off"
+    "REVIEW_KEYS", "SEG_FOLDER", "SESSION_FORMAT", "TABLE_FOLDER", "CaseState", "Change",
+    "Consequences", "ImageInfo", "LegendEntry", "MovePlan", "Review", "Row", "RowStatus",
+    "SavedWork", "Session", "SignOff", "Snapshot", "StandardLabels", "Unreadable", "consequences",
+    "export_standard_labels", "load_session", "matcher_for", "open_folder", "open_items",
+    "open_source", "save_session", "saved_work", "session_json", "set_aside_unreadable",
+    "sign_off_of", "with_sign_off"
 ]

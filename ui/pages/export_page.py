@@ -7,6 +7,7 @@ source may be read-only or shared data. DICOM files RedBrick refuses for their n
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
@@ -22,11 +23,13 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QVBoxLayout,
 )
 
 from app.errors import SegmapError
 from app.export import ExportSummary, LinkMode, dicom_to_rename
 from app.items import RENAMED_FOLDER
+from app.session import SEG_FOLDER, TABLE_FOLDER, Session, StandardLabels, export_standard_labels
 from ui import errors, saved_work
 from ui.pages.base import Page
 from ui.pages.validate_page import ValidatePage
@@ -92,6 +95,21 @@ class ExportPage(Page):
             "The reviewer's word from the Preview page, for RedBrick's viewer and for "
             "whoever reads the tasks later. Cases not reviewed get nothing.")
         grid.addWidget(self.sign_offs, 4, 1)
+        self.dicom_seg = QCheckBox(f"Also write each case with a DICOM series as a DICOM SEG "
+                                   f"of it ({SEG_FOLDER}/)")
+        self.dicom_seg.setToolTip(
+            "The labels RedBrick will receive, as a DICOM Segmentation that references the "
+            "case's series, with SNOMED CT codes from the category names: for PACS, OHIF "
+            "and 3D Slicer.")
+        self.label_tables = QCheckBox(f"Also write each case's label table for 3D Slicer "
+                                      f"and ITK-SNAP ({TABLE_FOLDER}/)")
+        self.label_tables.setToolTip(
+            "A Slicer colour table (.csv, with terminology codes) and an ITK-SNAP label "
+            "description (.label.txt): value, name and colour of every label.")
+        standard = QVBoxLayout()
+        standard.addWidget(self.dicom_seg)
+        standard.addWidget(self.label_tables)
+        grid.addLayout(standard, 5, 1)
         self._to_rename = 0
         self._show_dcm_names()
         buttons = QHBoxLayout()
@@ -105,10 +123,10 @@ class ExportPage(Page):
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.open_button)
         buttons.addStretch(1)
-        grid.addLayout(buttons, 5, 1)
+        grid.addLayout(buttons, 6, 1)
         self.result = QLabel()
         self.result.setWordWrap(True)
-        grid.addWidget(self.result, 6, 1)
+        grid.addWidget(self.result, 7, 1)
         self.layout_.addWidget(box)
         self.upload = UploadPanel(window, self)
         self.layout_.addWidget(self.upload, 1)
@@ -224,7 +242,28 @@ class ExportPage(Page):
             + f"<br>Upload it with <code>redbrick upload {summary.path.name}</code> from its "
             "folder, or below.")
         self.upload.set_items_path(summary.path)
+        self._write_standard_labels(session, summary.path.parent)
         return summary
+
+    def _write_standard_labels(self, session: Session, folder: Path) -> None:
+        """The DICOM SEGs and label tables asked for, beside the items list, on a worker."""
+        if not (self.dicom_seg.isChecked() or self.label_tables.isChecked()):
+            return
+        work = export_standard_labels(session.frozen(), folder,
+                                      dicom_seg=self.dicom_seg.isChecked(),
+                                      tables=self.label_tables.isChecked())
+        self.window_.run_work(work, "Writing DICOM SEG and label tables",
+                              self._on_standard_written)
+
+    def _on_standard_written(self, done: StandardLabels) -> None:
+        lines = []
+        if done.segs:
+            lines.append(f"{len(done.segs)} DICOM SEG(s) in {done.segs[0].parent}")
+        if done.tables:
+            lines.append(f"{len(done.tables)} label table(s) in {done.tables[0].parent}")
+        lines += [f"<span style='color:#9a5b00'>Left out: {html.escape(why)}</span>"
+                  for why in done.skipped]
+        self.result.setText(self.result.text() + "".join(f"<br>{t}" for t in lines))
 
 
 def default_target(source: Path) -> Path:
