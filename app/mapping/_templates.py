@@ -4,12 +4,15 @@ A template is a JSON file::
 
     {"format": "segmap-mapping-template", "version": 1,
      "values": {"1": "Liver", "2": ["Abdomen", "Liver Tumor"], "3": null},
-     "files":  {"kidney_left": "Kidney Left", "liver": "Liver"}}
+     "files":  {"kidney_left": "Kidney Left", "liver": "Liver"},
+     "codes":  {"Liver": {"category": {"scheme": "SCT", "value": "123037004", ...},
+                          "type": {"scheme": "SCT", "value": "10200004", ...}}}}
 
 ``values`` maps label values of multi-label files (shapes I and II); ``files``
 maps binary masks (shape III) by their structure name, normalised so
 ``case7_Kidney_Left_mask.nii.gz`` and ``kidney_left.nii.gz`` are the same entry.
-``null`` says "leave this out". A case whose values or files differ from the
+``codes`` (optional) keeps the SNOMED CT codes confirmed for categories, by category
+name (``null``: no code). ``null`` says "leave this out". A case whose values or files differ from the
 template still gets the entries it shares; the differences are listed.
 """
 
@@ -23,6 +26,7 @@ from typing import Any
 
 from app.discover import structure_name
 from app.errors import InputError
+from app.export import CodeTriple
 from app.items import instance_id
 from app.jsonio import load_json, write_json_atomic
 from app.mapping import _names as names
@@ -57,6 +61,7 @@ class Template:
     values: dict[int, Candidate | None] = field(default_factory=dict)
     files: dict[str, Candidate | None] = field(default_factory=dict)
     path: Path | None = None
+    codes: dict[str, CodeTriple | None] = field(default_factory=dict)  # by category name
 
     @property
     def source(self) -> str:
@@ -66,9 +71,13 @@ class Template:
         def cat(c: Candidate | None) -> Any:
             return list(c) if isinstance(c, tuple) else c
 
-        return {"format": FORMAT, "version": 1,
-                "values": {str(v): cat(c) for v, c in sorted(self.values.items())},
-                "files": {k: cat(c) for k, c in sorted(self.files.items())}}
+        out = {"format": FORMAT, "version": 1,
+               "values": {str(v): cat(c) for v, c in sorted(self.values.items())},
+               "files": {k: cat(c) for k, c in sorted(self.files.items())}}
+        if self.codes:
+            out["codes"] = {k: c.to_json() if c is not None else None
+                            for k, c in sorted(self.codes.items())}
+        return out
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the template atomically."""
@@ -166,6 +175,11 @@ def load_template(path: str | os.PathLike[str]) -> Template:
     for k, v in files.items():
         t.files["_".join(names.normalise(str(k), expand=False).tokens)] = \
             _category(v, f"files[{k!r}]", p)
+    codes = obj.get("codes") or {}
+    if not isinstance(codes, dict):
+        raise InputError(f"{p}: `codes` must be an object of category name -> code.")
+    for k, v in codes.items():
+        t.codes[str(k)] = None if v is None else CodeTriple.from_json(v, f"{p}: codes[{k!r}]")
     return t
 
 

@@ -24,6 +24,7 @@ from app.session._autosave import (
     session_json,
     set_aside_unreadable,
 )
+from app.session._codes import CodeChoice
 from app.session._history import Snapshot
 from app.session._model import (
     REVIEW_KEYS,
@@ -46,9 +47,9 @@ from app.session._standard import (
 
 __all__ = [
     "REVIEW_KEYS", "SEG_FOLDER", "SESSION_FORMAT", "TABLE_FOLDER", "CaseState", "Change",
-    "Consequences", "ImageInfo", "LegendEntry", "MovePlan", "Review", "Row", "RowStatus",
-    "SavedWork", "Session", "SignOff", "Snapshot", "StandardLabels", "Unreadable", "consequences",
-    "export_standard_labels", "load_session", "matcher_for", "open_folder", "open_items",
-    "open_source", "save_session", "saved_work", "session_json", "set_aside_unreadable",
-    "sign_off_of", "with_sign_off"
+    "CodeChoice", "Consequences", "ImageInfo", "LegendEntry", "MovePlan", "Review", "Row",
+    "RowStatus", "SavedWork", "Session", "SignOff", "Snapshot", "StandardLabels", "Unreadable",
+    "consequences", "export_standard_labels", "load_session", "matcher_for", "open_folder",
+    "open_items", "open_source", "save_session", "saved_work", "session_json",
+    "set_aside_unreadable", "sign_off_of", "with_sign_off"
 ]

@@ -13,12 +13,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app.discover import Layout
 from app.errors import InputError, SegmapError
+from app.export import CodeTriple
 from app.items import ImportShape, load_taxonomy, parse_items
 from app.jsonio import load_json, write_json_atomic
 from app.mapping import Suggestion
@@ -40,7 +41,7 @@ def session_json(session: Session) -> dict[str, Any]:
     index = {id(t): i for i, t in enumerate(session.items.tasks)}
     return {
         "format": SESSION_FORMAT, "version": 1,
-        "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "source": str(session.source),
         "items_path": str(session.items.path) if session.items.path else None,
         "root": str(session.items.root) if session.items.root else None,
@@ -55,6 +56,7 @@ def session_json(session: Session) -> dict[str, Any]:
             "included": c.included, "unreviewed": sorted(c.unreviewed),
             "by_hand": sorted(c.by_hand),
             "sign_off": c.sign_off.to_json() if c.sign_off is not None else None,
+            "codes": {k: v.to_json() if v is not None else None for k, v in c.codes.items()},
             "suggestions": [{"file": str(f), "value": v, "suggestion": s.to_json()}
                             for (f, v), s in c.suggestions.items()],
         } for c in session.cases],
@@ -179,8 +181,10 @@ def load_session(path: str | os.PathLike[str]) -> Session:
                              for s in c["suggestions"]},
                 unreviewed=set(c["unreviewed"]), by_hand=set(c.get("by_hand", ())),
                 series_index=int(c.get("series", 0)),
-                sign_off=SignOff.from_json(c["sign_off"]) if c.get("sign_off") else None))
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
+                sign_off=SignOff.from_json(c["sign_off"]) if c.get("sign_off") else None,
+                codes={k: CodeTriple.from_json(v) if v is not None else None
+                       for k, v in (c.get("codes") or {}).items()}))
+    except (KeyError, IndexError, TypeError, ValueError, InputError) as exc:
         raise InputError(f"{path} is a damaged session file ({exc}).",
                          "Start again from the folder or items list.") from None
     return session

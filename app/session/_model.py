@@ -19,6 +19,7 @@ from typing import Any
 
 from app.discover import Layout
 from app.errors import InputError
+from app.export import CodeTriple
 from app.items import ImportShape, ItemsList, Series, Task, Taxonomy
 from app.mapping import Suggestion
 from app.preview import Palette
@@ -132,6 +133,9 @@ class CaseState:
     by_hand: set[int] = field(default_factory=set)
     series_index: int = 0  # the series that carries the segmentations
     sign_off: SignOff | None = None  # the reviewer's word on the case (the dataset report)
+    # Codes the user confirmed, by category label (None: no code wanted); the others are
+    # suggested from the category's name (``Session.code_of``).
+    codes: dict[str, CodeTriple | None] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

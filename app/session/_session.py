@@ -16,6 +16,7 @@ from app.items import ItemsList, Task, Taxonomy
 from app.merge import entries_of, merge_inputs, series_inputs
 from app.preview import PreviewRequest
 from app.progress import Work
+from app.session._codes import SessionCodes
 from app.session._history import SessionHistory
 from app.session._model import REVIEW_KEYS, CaseState, Review, SignOff
 from app.session._repairs import SessionRepairs
@@ -23,7 +24,7 @@ from app.session._templates import SessionTemplates
 from app.validate import Code, FileCache, Finding, finding, sort_findings, validate_work
 
 
-class Session(SessionRepairs, SessionTemplates, SessionHistory):
+class Session(SessionRepairs, SessionTemplates, SessionCodes, SessionHistory):
     """The items list being built or edited, with one CaseState per task.
 
     Rows and colours (``app.session._rows``), edits (``_edits``), repairs

@@ -4,8 +4,8 @@ label table as a 3D Slicer colour table and an ITK-SNAP label description file.
 The labels are the merged volume RedBrick receives (``PreviewRequest.merge``): its values
 are the instance ids, an overlap group's voxels belong to each of its members. A segment
 is named after its category (``Organs / Liver``), coloured as the wizard shows it
-(``Session.colours``) and coded with the SNOMED CT concept its name means
-(``app.mapping.suggest_code``; a value no entry maps, or a name no DICOM code fits, gets
+(``Session.colours``) and coded with its confirmed code, else the SNOMED CT concept its
+name means (``Session.code_of``; a value no entry maps, or a name no DICOM code fits, gets
 Segmap's local code, which Slicer and OHIF show by its meaning). Files go under ``out``:
 ``dicom-seg/<case>.dcm``, ``labels/<case>.csv`` (Slicer) and ``labels/<case>.label.txt``
 (ITK-SNAP). A case whose image is not a DICOM series gets its tables and no SEG, and the
@@ -24,7 +24,6 @@ import numpy as np
 
 from app.errors import SegmapError
 from app.export import (
-    CodeTriple,
     LabelRow,
     SegmentSpec,
     write_dicom_seg,
@@ -32,8 +31,7 @@ from app.export import (
     write_slicer_colour_table,
 )
 from app.geometry import Grid
-from app.items import Category, category_label
-from app.mapping import suggest_code
+from app.items import category_label
 from app.merge import MergeResult
 from app.preview import group_members
 from app.progress import Progress, Work
@@ -62,20 +60,8 @@ def _file_name(case: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", case).strip("._") or "case"
 
 
-def _leaf(category: Category) -> str:
-    label = category_label(category)
-    return label.rsplit(" / ", 1)[-1]
-
-
-def _code(category: Category | None) -> CodeTriple | None:
-    if category is None:
-        return None
-    found = suggest_code(_leaf(category))
-    return found.code if found is not None else None
-
-
-def _rows(case: CaseState, merged: MergeResult, colours: dict[int, tuple[int, int, int]]
-          ) -> list[LabelRow]:
+def _rows(session: Session, case: CaseState, merged: MergeResult,
+          colours: dict[int, tuple[int, int, int]]) -> list[LabelRow]:
     """One row per instance id with voxels: its category, colour and code."""
     smap = case.task.segment_map_of(case.series_index)
     categories = {inst: seg.category for inst, seg in smap.segments.items()} \
@@ -86,7 +72,7 @@ def _rows(case: CaseState, merged: MergeResult, colours: dict[int, tuple[int, in
         name = category_label(category) if category is not None else f"unmapped value {inst}"
         rgb = colours.get(inst, (128, 128, 128))
         rows.append(LabelRow(inst, name, (int(rgb[0]), int(rgb[1]), int(rgb[2])),
-                             _code(category)))
+                             session.code_of(case, category).code))
     return rows
 
 
@@ -142,7 +128,7 @@ def export_standard_labels(session: Session, out: str | os.PathLike[str], *,
         if merged.volume is None:
             done.skipped.append(f"{case.name}: the merge left no labels")
             continue
-        rows = _rows(case, merged, dict(session.colours(case)))
+        rows = _rows(session, case, merged, dict(session.colours(case)))
         stem = _file_name(case.name)
         inputs = [*case.image.files, *case.masks]
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.items import Category
+from app.items import Category, category_label
 from app.mapping import Template
 from app.session._edits import SessionEdits
 from app.session._model import CaseState, Change
@@ -21,9 +21,10 @@ class SessionTemplates(SessionEdits):
     def template(self, case: CaseState) -> Template:
         """The case's mapping as a template (saved with Template.save)."""
         mapping = self.mapping_of(case)
+        codes = dict(case.codes)
         if case.binary:
-            return Template(files={k: _candidate(v) for k, v in mapping.items()})
-        return Template(values={int(k): _candidate(v) for k, v in mapping.items()})
+            return Template(files={k: _candidate(v) for k, v in mapping.items()}, codes=codes)
+        return Template(values={int(k): _candidate(v) for k, v in mapping.items()}, codes=codes)
 
     def apply_template(self, template: Template) -> Change:
         """Apply a template to every case it covers.
@@ -48,5 +49,7 @@ class SessionTemplates(SessionEdits):
                 differ.append(case.name)
             if mapping:
                 self.apply_to(case, mapping)
+                mapped = {category_label(c) for c in mapping.values() if c is not None}
+                case.codes.update({k: c for k, c in template.codes.items() if k in mapped})
                 changed.append(case.name)
         return Change.of(changed, skipped=tuple(differ), count=len(changed))
