@@ -14,13 +14,17 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 
+from app.errors import InputError
 from app.items import Category, category_label
-from app.session import CaseState, Change, Row, RowStatus, Session
+from app.mapping import code_label, parse_code_text
+from app.session import CaseState, Change, CodeChoice, Row, RowStatus, Session
+from ui import errors
 from ui.state import WizardState
 
-COLUMNS = ("", "Value", "File", "Voxels", "mL", "Mean", "Category", "Suggested by", "Status")
-COL_SWATCH, COL_VALUE, COL_FILE, COL_VOXELS, COL_ML, COL_MEAN, COL_CATEGORY, COL_SOURCE, \
-    COL_STATUS = range(len(COLUMNS))
+COLUMNS = ("", "Value", "File", "Voxels", "mL", "Mean", "Category", "Code", "Suggested by",
+           "Status")
+COL_SWATCH, COL_VALUE, COL_FILE, COL_VOXELS, COL_ML, COL_MEAN, COL_CATEGORY, COL_CODE, \
+    COL_SOURCE, COL_STATUS = range(len(COLUMNS))
 
 STATUS_TEXT = {
     RowStatus.OK: "mapped",
@@ -164,6 +168,9 @@ class MappingTableModel(QAbstractTableModel):
                 COL_ML: "Volume in millilitres, from the voxel size",
                 COL_MEAN: "Mean image intensity inside the label (HU for CT)",
                 COL_CATEGORY: "Taxonomy category (double-click or F2 to edit; type to search)",
+                COL_CODE: "What the category is in DICOM's words (SNOMED CT), for DICOM SEG and "
+                          "Slicer colour tables: suggested from its name (in grey) until you "
+                          "confirm or change it (F2; e.g. SCT:10200004, empty for none)",
                 COL_SOURCE: "Where the category came from: a suggestion's source, or you",
             }.get(section)
         return None
@@ -175,6 +182,8 @@ class MappingTableModel(QAbstractTableModel):
         row = self._rows[index.row()]
         if index.column() == COL_CATEGORY and row.files:
             return base | Qt.ItemFlag.ItemIsEditable
+        if index.column() == COL_CODE and row.category is not None:
+            return base | Qt.ItemFlag.ItemIsEditable
         return base
 
     def data(self, index: IndexLike, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -185,6 +194,19 @@ class MappingTableModel(QAbstractTableModel):
             return self._display(row, col)
         if role == Qt.ItemDataRole.EditRole and col == COL_CATEGORY:
             return row.category
+        if role == Qt.ItemDataRole.EditRole and col == COL_CODE:
+            return self.code_of(row).text
+        if col == COL_CODE and role == Qt.ItemDataRole.ToolTipRole and row.category is not None:
+            choice = self.code_of(row)
+            if choice.code is None:
+                return "No code: DICOM SEG and colour tables get Segmap's local code " \
+                       "(F2 to give one)" if not choice.confirmed else "No code, as you chose"
+            how = "you confirmed it" if choice.confirmed else \
+                "suggested from the name: F2 to confirm or change"
+            return f"{choice.text}: {code_label(choice.code)} ({how})"
+        if col == COL_CODE and role == Qt.ItemDataRole.ForegroundRole and \
+                row.category is not None and not self.code_of(row).confirmed:
+            return QBrush(QColor(110, 110, 110))
         if role == Qt.ItemDataRole.DecorationRole and col == COL_SWATCH:
             return self._icon(self.colour_of(row))
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -215,6 +237,9 @@ class MappingTableModel(QAbstractTableModel):
             return "" if mean is None else f"{mean:,.0f}"
         if col == COL_CATEGORY:
             return "" if row.category is None else category_label(row.category)
+        if col == COL_CODE:
+            choice = self.code_of(row)
+            return "" if choice.code is None else f"{code_label(choice.code)} ({choice.text})"
         if col == COL_SOURCE:
             s = row.suggestion
             if self._case is not None and row.label_value in self._case.by_hand \
@@ -228,7 +253,39 @@ class MappingTableModel(QAbstractTableModel):
             return STATUS_TEXT.get(row.status, row.status)
         return None
 
+    def code_of(self, row: Row) -> CodeChoice:
+        """The code of the row's category in this case (confirmed or suggested)."""
+        if self._session is None or self._case is None:
+            return CodeChoice(None, False)
+        return self._session.code_of(self._case, row.category)
+
+    def _set_code(self, row: Row, text: str) -> bool:
+        if self._session is None or self._case is None or row.category is None:
+            return False
+        category = row.category
+        if text.strip():
+            try:
+                parse_code_text(text, where=f"the code of {category_label(category)}")
+            except InputError as exc:
+                errors.show(exc, None, None)
+                return False
+        if text.strip() == self.code_of(row).text and self.code_of(row).confirmed:
+            return False
+
+        def edit(session: Session) -> Change:
+            return session.set_code(category, text)
+
+        if self._state is not None:  # its announcement refreshes this model
+            self._state.edit(edit, f"code {text.strip() or 'none'} for "
+                                   f"{category_label(category)}")
+        else:
+            edit(self._session)
+            self.refresh()
+        return True
+
     def setData(self, index: IndexLike, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if role == Qt.ItemDataRole.EditRole and index.isValid() and index.column() == COL_CODE:
+            return self._set_code(self._rows[index.row()], str(value or ""))
         if (role != Qt.ItemDataRole.EditRole or not index.isValid()
                 or index.column() != COL_CATEGORY or self._session is None or self._case is None):
             return False
