@@ -10,6 +10,8 @@ its SDK turns their values into labels, is decided in ``app.items`` and
   ``nifti_bytes``, ``save_nifti`` (atomic);
 * NRRD: ``nrrd_info``, ``read_nrrd``; ``mask_as_nifti`` (an NRRD mask as the NIfTI it
   converts to);
+* DICOM SEG masks: ``is_dicom_seg`` (by its header), ``seg_as_nifti`` (the NIfTI RedBrick's
+  SDK stores for it, decoded once per file version and kept in ``SEG_CACHE``);
 * any image: ``image_grid`` (headers only), ``load_image``, ``image_hints`` (modality and
   the file's own window, for display);
 * masks: ``census`` (values and voxel counts, streamed), with each label map's non-zero
@@ -51,7 +53,15 @@ from app.readers._nifti import (
 )
 from app.readers._nrrd import NrrdInfo, nrrd_info, read_nrrd
 from app.readers._runs import RUNS, RunCache, Runs
-from app.readers._volumes import dicom_image_series, image_grid, load_image, mask_as_nifti
+from app.readers._volumes import (
+    SEG_CACHE,
+    dicom_image_series,
+    image_grid,
+    is_dicom_seg,
+    load_image,
+    mask_as_nifti,
+    seg_as_nifti,
+)
 from app.readers._walk import walk_folder
 from app.readers.dicom import (
     Code,
@@ -78,14 +88,15 @@ from app.readers.dicom import (
 )
 
 __all__ = [
-    "GZIP_MAGIC", "NIFTI_SUFFIXES", "NRRD_SUFFIXES", "RUNS", "VOLUME_SUFFIXES", "Census", "Code",
-    "DicomSeries", "Format", "ImageHints", "NiftiHeader", "NiftiInfo", "NrrdInfo", "ObjectKind",
-    "Roi", "RoiMask", "RtFinding", "RtHeader", "RtMasks", "RunCache", "Runs", "SegHeader",
-    "SegMasks", "Segment", "ValueFlag", "available_memory", "census", "dicom_image_series",
-    "image_grid", "image_hints", "is_volume_name", "iter_raw", "load_dicom_volume", "load_image",
-    "load_seg", "mask_as_nifti", "nifti_bytes", "nifti_info", "nonzero", "nonzero_in",
-    "nrrd_info", "open_nifti_stream", "read_nrrd", "read_raw", "read_rtstruct", "read_seg",
-    "require_memory", "rtstruct_header", "save_nifti", "scan_dicom", "sdk_refusal",
-    "sdk_rtstruct_volume", "sdk_seg_volume", "seg_header", "size_text", "split_suffix",
-    "tally_chunks", "value_text", "volume_format", "walk_folder"
+    "GZIP_MAGIC", "NIFTI_SUFFIXES", "NRRD_SUFFIXES", "RUNS", "SEG_CACHE", "VOLUME_SUFFIXES",
+    "Census", "Code", "DicomSeries", "Format", "ImageHints", "NiftiHeader", "NiftiInfo",
+    "NrrdInfo", "ObjectKind", "Roi", "RoiMask", "RtFinding", "RtHeader", "RtMasks", "RunCache",
+    "Runs", "SegHeader", "SegMasks", "Segment", "ValueFlag", "available_memory", "census",
+    "dicom_image_series", "image_grid", "image_hints", "is_dicom_seg", "is_volume_name",
+    "iter_raw", "load_dicom_volume", "load_image", "load_seg", "mask_as_nifti", "nifti_bytes",
+    "nifti_info", "nonzero", "nonzero_in", "nrrd_info", "open_nifti_stream", "read_nrrd",
+    "read_raw", "read_rtstruct", "read_seg", "require_memory", "rtstruct_header", "save_nifti",
+    "scan_dicom", "sdk_refusal", "sdk_rtstruct_volume", "sdk_seg_volume", "seg_as_nifti",
+    "seg_header", "size_text", "split_suffix", "tally_chunks", "value_text", "volume_format",
+    "walk_folder"
 ]

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 
 from app.readers import _nifti as niio
 from app.readers import _runs as runs
 from app.readers._formats import Format, volume_format
 from app.readers._runs import Runs, chunk_runs
-from app.readers._volumes import mask_as_nifti
+from app.readers._volumes import is_dicom_seg, mask_as_nifti, seg_as_nifti
 
 
 class ValueFlag(StrEnum):
@@ -195,13 +196,16 @@ def tally_chunks(chunks: Iterable[np.ndarray], record: list[tuple[np.ndarray, ..
 
 def census(path: str | os.PathLike[str], info: niio.NiftiInfo | None = None,
            keep_runs: bool = True) -> Census:
-    """Census one mask file (NIfTI streamed; NRRD through its NIfTI conversion).
+    """Census one mask file (NIfTI streamed; NRRD through its NIfTI conversion; a DICOM SEG
+    as the NIfTI RedBrick's SDK stores for it, values = segment numbers).
 
     Values are those a reader sees: when a NIfTI header sets scl_slope / scl_inter
     they are applied, as nibabel and RedBrick's SDK apply them.
     """
     if info is None and volume_format(path) is Format.NRRD:
-        return _nrrd_census(Path(path))
+        return _image_census(Path(path), mask_as_nifti(path))
+    if info is None and is_dicom_seg(path):
+        return _image_census(Path(path), seg_as_nifti(path))
     info = info or niio.nifti_info(path)
     chunks: Iterable[np.ndarray] = niio.iter_raw(info)
     if info.scaled:
@@ -232,11 +236,11 @@ def census(path: str | os.PathLike[str], info: niio.NiftiInfo | None = None,
     )
 
 
-def _nrrd_census(path: Path) -> Census:
-    """The census of an NRRD mask: the values of the NIfTI image it converts to."""
-    img = mask_as_nifti(path)
+def _image_census(path: Path, img: nib.Nifti1Image) -> Census:
+    """The census of a mask held as a NIfTI image in memory (an NRRD mask's conversion, a
+    DICOM SEG's SDK volume): the values of that image."""
     data = np.asanyarray(img.dataobj)
-    t = tally_chunks([data.reshape(-1, order="F")])
+    t = tally_chunks([data.reshape(-1, order="F")])  # a view: the volume is Fortran-ordered
     return Census(
         file=path,
         shape=tuple(int(n) for n in data.shape),

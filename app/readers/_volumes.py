@@ -1,7 +1,8 @@
 """Image volumes and masks: their world grid and their voxels, whatever the format.
 
 A series' image is one NIfTI (.nii, .nii.gz) or NRRD (.nrrd, .nhdr) file, or the
-files of one DICOM series; a mask is a NIfTI or NRRD label map. Grids are RAS+
+files of one DICOM series; a mask is a NIfTI or NRRD label map, or a DICOM SEG
+(read as the NIfTI RedBrick's SDK stores for it, ``seg_as_nifti``). Grids are RAS+
 (nibabel's convention) so a mask is compared with its image in world space
 (``app.geometry.compare_grids``), never by array shape.
 """
@@ -9,6 +10,8 @@ files of one DICOM series; a mask is a NIfTI or NRRD label map. Grids are RAS+
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +24,17 @@ from app.progress import Progress, Work, run
 from app.readers import _nifti as niio
 from app.readers import _nrrd as nrrd
 from app.readers._formats import Format, volume_format
-from app.readers.dicom import DicomSeries, ObjectKind, load_dicom_volume, scan_dicom
+from app.readers.dicom import (
+    LABELMAP_CLASS,
+    DicomSeries,
+    ObjectKind,
+    load_dicom_volume,
+    scan_dicom,
+    sdk_seg_volume,
+)
+
+# The two DICOM SEG SOP classes: Segmentation Storage and Label Map Segmentation Storage.
+SEG_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.66.4", LABELMAP_CLASS})
 
 
 def _single(paths: Sequence[Path]) -> tuple[Path, Format] | None:
@@ -147,3 +160,128 @@ def _narrowest(data: np.ndarray, path: Path) -> np.ndarray:
             return data.astype(dtype)
     raise VolumeReadError(f"{path} holds label values NIfTI cannot store as labels "
                           f"({lo}..{hi}).", "Renumber the labels from 1.")
+
+
+# -- DICOM SEG masks ---------------------------------------------------------------------
+
+_FileKey = tuple[str, int, int]
+_SEG_BUDGET = 512 << 20  # bytes of SEG conversions kept (a 512x512x300 SEG is 79 MB)
+
+
+def _file_key(path: str | os.PathLike[str]) -> _FileKey | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+
+
+class _SegCache:
+    """What is known of SEG files, keyed by (path, size, mtime): whether a file is one, and
+    the NIfTI RedBrick stores for it (or why it cannot), so one operation (census, then
+    merge; validation, then the preview) decodes a SEG once. Bounded in bytes, LRU."""
+
+    def __init__(self, budget: int = _SEG_BUDGET) -> None:
+        self.budget = budget
+        self._is: dict[_FileKey, bool] = {}
+        self._images: OrderedDict[_FileKey, nib.Nifti1Image | VolumeReadError] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _size(got: nib.Nifti1Image | VolumeReadError) -> int:
+        return 0 if isinstance(got, VolumeReadError) else int(np.asanyarray(got.dataobj).nbytes)
+
+    def is_seg(self, key: _FileKey) -> bool | None:
+        with self._lock:
+            return self._is.get(key)
+
+    def set_is_seg(self, key: _FileKey, value: bool) -> None:
+        with self._lock:
+            if len(self._is) > 100_000:
+                self._is.clear()
+            self._is[key] = value
+
+    def image(self, key: _FileKey) -> nib.Nifti1Image | VolumeReadError | None:
+        with self._lock:
+            got = self._images.get(key)
+            if got is not None:
+                self._images.move_to_end(key)
+            return got
+
+    def put(self, key: _FileKey, got: nib.Nifti1Image | VolumeReadError) -> None:
+        size = self._size(got)
+        if size > self.budget // 2:
+            return  # one huge SEG must not push out everything else
+        with self._lock:
+            old = self._images.pop(key, None)
+            if old is not None:
+                self._bytes -= self._size(old)
+            self._images[key] = got
+            self._bytes += size
+            while self._bytes > self.budget and self._images:
+                _, dropped = self._images.popitem(last=False)
+                self._bytes -= self._size(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._is.clear()
+            self._images.clear()
+            self._bytes = 0
+
+
+SEG_CACHE = _SegCache()
+
+
+def is_dicom_seg(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a regular file holding a DICOM SEG (either SOP class: the
+    binary/fractional Segmentation Storage or the label-map one), judged by its header.
+
+    A NIfTI or NRRD name is never a SEG; anything else is opened (its first bytes and
+    the SOP Class UID only), once per file version.
+    """
+    if volume_format(path) is not Format.DICOM:
+        return False
+    key = _file_key(path)
+    if key is None or not os.path.isfile(path):
+        return False
+    known = SEG_CACHE.is_seg(key)
+    if known is not None:
+        return known
+    found = False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+        if head[128:132] == b"DICM":
+            import pydicom
+
+            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID"])
+            found = str(ds.get("SOPClassUID", "")) in SEG_CLASSES
+    except Exception:  # noqa: BLE001 - a file pydicom cannot parse is no SEG Segmap reads
+        found = False
+    SEG_CACHE.set_is_seg(key, found)
+    return found
+
+
+def seg_as_nifti(path: str | os.PathLike[str]) -> nib.Nifti1Image:
+    """A DICOM SEG mask as the NIfTI-1 image RedBrick's SDK 2.35.4 stores for it when it is
+    uploaded with ``redbrick upload --dicom-seg`` (``sdk_seg_volume``: the SEG's own
+    frame-span grid, voxel values = segment numbers).
+
+    Census, merge, validation and upload all read a SEG through this function, so they see
+    the same voxels; the result is cached per file version (treat it as read-only). Raises
+    VolumeReadError when the SDK would refuse the file, or it cannot be read, with why.
+    """
+    p = Path(path)
+    key = _file_key(p)
+    got = SEG_CACHE.image(key) if key is not None else None
+    if got is None:
+        try:
+            got = sdk_seg_volume(p)
+        except VolumeReadError as exc:
+            got = exc
+        if key is not None:
+            SEG_CACHE.put(key, got)
+    if isinstance(got, VolumeReadError):
+        raise VolumeReadError(got.message, got.hint)
+    return got

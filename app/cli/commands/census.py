@@ -15,7 +15,8 @@ ORDER = 20
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("masks", nargs="+", metavar="MASK", help="NIfTI mask files (.nii, .nii.gz)")
+    p.add_argument("masks", nargs="+", metavar="MASK", help="mask files: NIfTI (.nii, .nii.gz), NRRD, or DICOM SEG (counted "
+                   "as RedBrick's CLI converts it with --dicom-seg: values = segment numbers)")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
 
 
