@@ -4,8 +4,9 @@ The SDK loads each file with nibabel and takes uint8 / uint16 voxels as they are
 and anything else as ``np.round(get_fdata()).astype(uint16)``: floats rounded half
 to even, negative values and values above 65535 wrapped modulo 65536. Only
 NIfTI-1/2 files load; an NRRD mask is read as the NIfTI image Segmap converts it
-to when it exports or uploads (``app.readers.mask_as_nifti``), and a PNG mask as
-the SDK converts it.
+to when it exports or uploads (``app.readers.mask_as_nifti``), a DICOM SEG as the
+NIfTI RedBrick's CLI converts it to with ``--dicom-seg`` (``app.readers.seg_as_nifti``,
+which Segmap's upload sends too), and a PNG mask as the SDK converts it.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from app.readers import (
     RUNS,
     NiftiHeader,
     NiftiInfo,
+    is_dicom_seg,
     mask_as_nifti,
     nifti_info,
     nonzero,
     read_raw,
     require_memory,
+    seg_as_nifti,
 )
 
 _SPARSE = 8  # runs rebuild a base with at most 1 in 8 voxels non-zero; denser, it is read
@@ -52,7 +55,7 @@ class MaskFile:
     """A segmentation file as the SDK sees it: a NIfTI header, and where its voxels are.
 
     ``nifti`` is set for NIfTI files (read fast, straight from the file); ``image``
-    for files held in memory (an NRRD mask's NIfTI conversion).
+    for files held in memory (an NRRD mask's NIfTI conversion, a DICOM SEG's SDK volume).
     """
 
     path: str
@@ -99,8 +102,9 @@ def _voxels(mask: MaskFile) -> int:
 def open_mask(path: str) -> MaskFile:
     """The header of a segmentation file, or the MergeError the SDK fails with."""
     try:
-        if mask_converted(path):
-            img = mask_as_nifti(path)
+        seg = not mask_accepted(path) and not mask_converted(path) and is_dicom_seg(path)
+        if mask_converted(path) or seg:
+            img = seg_as_nifti(path) if seg else mask_as_nifti(path)
             return MaskFile(path, tuple(int(n) for n in img.shape), img.get_data_dtype(),
                             np.asarray(img.affine, dtype=np.float64), img.header, image=img)
         if not mask_accepted(path):
@@ -124,7 +128,7 @@ def check_gzip_names(files: Sequence[str]) -> None:
     cannot be opened are left to the merge, which says why."""
     for path in files:
         if not mask_accepted(path) or mask_converted(path):
-            continue
+            continue  # NRRD and DICOM SEG masks go up as Segmap's NIfTI conversions
         try:
             with open_regular(path, "segmentation file", VolumeReadError) as fh:
                 magic = fh.read(2)
