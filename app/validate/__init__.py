@@ -42,6 +42,7 @@ severity (``Code.severity``; the table below is documentation, kept in sync with
 | file-unreadable | error | a file cannot be read (permissions, a folder where a file is expected) |
 | file-corrupt | error | corrupt or truncated gzip, or voxel data cut short |
 | not-nifti | error | a segmentation is not a NIfTI file (.nii / .nii.gz) |
+| dicom-seg-refused | error | a DICOM SEG RedBrick's SDK refuses to convert (label map, fractional, overlaps, ...) |
 | mask-header-broken | error | a mask's header contradicts itself or its file (dims, size, offset, affine) |
 | gzip-name-mismatch | error | .nii.gz not compressed, or .nii compressed: RedBrick cannot open it |
 | segmentations-directory | warning | `segmentations` names a folder: merged in no defined order |
@@ -88,6 +89,8 @@ severity (``Code.severity``; the table below is documentation, kept in sync with
 | uint8-ids-over-255 | warning | uint8 first file, ids above 255: RedBrick's SDK distorts labels |
 | suggestion-unreviewed | warning | (wizard) mappings suggested by Segmap that nobody reviewed |
 | mask-converted | info | an NRRD mask: export and upload write it as NIfTI, which RedBrick reads |
+| dicom-seg | info | a DICOM SEG mask: RedBrick's CLI needs --dicom-seg; Segmap converts it as the SDK does |
+| dicom-seg-mixed | warning | DICOM SEG and NIfTI/NRRD masks in one list: RedBrick's CLI cannot upload it in one run |
 """
 
 from app.validate._codes import Code, Severity

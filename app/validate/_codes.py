@@ -88,6 +88,9 @@ class Code(StrEnum):
         "file-corrupt", Severity.ERROR,
         "corrupt or truncated gzip, or voxel data cut short")
     NOT_NIFTI = "not-nifti", Severity.ERROR, "a segmentation is not a NIfTI file (.nii / .nii.gz)"
+    DICOM_SEG_REFUSED = (
+        "dicom-seg-refused", Severity.ERROR,
+        "a DICOM SEG RedBrick's SDK refuses to convert (label map, fractional, overlaps, ...)")
     MASK_HEADER_BROKEN = (
         "mask-header-broken", Severity.ERROR,
         "a mask's header contradicts itself or its file (dims, size, offset, affine)")
@@ -202,3 +205,9 @@ class Code(StrEnum):
     MASK_CONVERTED = (
         "mask-converted", Severity.INFO,
         "an NRRD mask: export and upload write it as NIfTI, which RedBrick reads")
+    DICOM_SEG = (
+        "dicom-seg", Severity.INFO,
+        "a DICOM SEG mask: RedBrick's CLI needs --dicom-seg; Segmap converts it as the SDK does")
+    DICOM_SEG_MIXED = (
+        "dicom-seg-mixed", Severity.WARNING,
+        "DICOM SEG and NIfTI/NRRD masks in one list: RedBrick's CLI cannot upload it in one run")

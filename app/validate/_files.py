@@ -21,8 +21,17 @@ from app.geometry import Grid, Relation
 from app.items import gzip_name_fault, mask_accepted, mask_converted
 from app.jsonio import file_kind
 from app.merge import sdk_label
-from app.readers import Census, NiftiInfo, census, image_grid, nifti_info, value_text
+from app.readers import (
+    Census,
+    NiftiInfo,
+    census,
+    image_grid,
+    is_dicom_seg,
+    nifti_info,
+    value_text,
+)
 from app.validate._codes import Code
+from app.validate._dicom_seg import check_seg
 from app.validate._images import ImageCheck, check_image_files
 
 
@@ -88,7 +97,12 @@ class FileCache:
             return FileCheck(path, None, *fault)
         key = self._key(path)
         if key not in self._files:
-            self._files[key] = _check_nrrd(path) if mask_converted(path) else _check_nifti(path)
+            if mask_converted(path):
+                self._files[key] = _check_nrrd(path)
+            elif not mask_accepted(path) and is_dicom_seg(path):
+                self._files[key] = FileCheck(path, *check_seg(path))
+            else:
+                self._files[key] = _check_nifti(path)
         found = self._files[key]
         return found if found.path == path else FileCheck(path, found.census, found.code,
                                                           found.message)
@@ -140,11 +154,11 @@ def access_fault(path: str, nifti: bool = True) -> tuple[Code, str] | None:
     if not os.access(path, os.R_OK):
         return Code.FILE_UNREADABLE, (f"Permission denied reading {path}. Give yourself read "
                                       "access to the file (or run as a user who has it).")
-    if nifti and not (mask_accepted(path) or mask_converted(path)):
+    if nifti and not (mask_accepted(path) or mask_converted(path) or is_dicom_seg(path)):
         return Code.NOT_NIFTI, (
             f"{name} is not a NIfTI file (.nii or .nii.gz); RedBrick fails with "
-            "'Invalid mask type'. Convert the mask to NIfTI first (MHA and DICOM SEG "
-            "need converting; Segmap converts NRRD itself).")
+            "'Invalid mask type'. Convert the mask to NIfTI first (MHA needs converting; "
+            "Segmap converts NRRD and reads DICOM SEG as RedBrick's CLI converts it).")
     return None
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from app.items import ItemsList, Taxonomy
 from app.progress import Work, run
+from app.validate._dicom_seg import mixed_list
 from app.validate._files import FileCache
 from app.validate._findings import Finding, sort_findings
 from app.validate._series import SeriesChecker
@@ -31,6 +32,7 @@ def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
     total = max(1, sum(len(t.series) for t in items.tasks))
     for done, (ti, task, si, _series) in enumerate(items.iter_series()):
         found.extend((yield from checker.check(ti, task, si, done, total)))
+    found.extend(mixed_list(items))
     return sort_findings(items, found)
 
 

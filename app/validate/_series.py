@@ -29,8 +29,10 @@ from app.items import (
 from app.jsonio import file_kind
 from app.merge import Entry, series_inputs
 from app.progress import Progress, Work, within
+from app.readers import is_dicom_seg
 from app.validate._codes import Code
 from app.validate._context import SeriesContext
+from app.validate._dicom_seg import seg_crop_text, seg_note
 from app.validate._files import FileCache, access_fault, relation_code, sdk_values
 from app.validate._findings import Finding
 from app.validate._images import geometry_fault
@@ -47,7 +49,8 @@ from app.validate._values import (
 MERGE_BLOCKERS = frozenset({
     Code.MASK_SHARED, Code.MASK_LIST, Code.PNG_WITHOUT_BINARY, Code.FILES_MISALIGNED,
     Code.MASK_DIMENSIONS, Code.MASK_SCALED, Code.FILE_MISSING, Code.FILE_UNREADABLE,
-    Code.FILE_CORRUPT, Code.NOT_NIFTI, Code.GZIP_NAME_MISMATCH, Code.REMOTE_FILE})
+    Code.FILE_CORRUPT, Code.NOT_NIFTI, Code.GZIP_NAME_MISMATCH, Code.REMOTE_FILE,
+    Code.DICOM_SEG_REFUSED})
 
 # What to do about a mask on the image's lattice that is not on its grid.
 _GRID_FIX = {
@@ -190,6 +193,8 @@ class SeriesRun(SeriesContext):
                     "(its CLI fails with 'Invalid mask type'), so Segmap's export and upload write "
                     "it as NIfTI (same voxels, same world grid) and point the items list at "
                     "that copy; the checks here are made on it."), file=f)
+            elif check.census is not None and is_dicom_seg(f):
+                self.add(Code.DICOM_SEG, seg_note(f), file=f)
             if check.census is None:
                 self.complete = False
                 continue
@@ -219,6 +224,8 @@ class SeriesRun(SeriesContext):
                 then = ("It lines up with the image in world space, but its voxel axes are "
                         "stored differently; RedBrick stores the label volume as it is, so "
                         "resave it in the image's orientation to be safe.")
+            elif m.relation == Relation.CROP and is_dicom_seg(f):
+                then = seg_crop_text(grid.shape[2], self.image.shape[2])
             else:
                 then = ("RedBrick expects each segmentation on its image's voxel grid, so this "
                         "mask would be shown in the wrong place or not at all. "
