@@ -55,12 +55,16 @@ class TaskContext:
     # The .dcm names RedBrick was shown for DICOM files it refuses by name -> the paths
     # of the files themselves, as the list writes them (``_Run._dcm_names``).
     aliases: dict[str, str] = field(default_factory=dict)
+    # The .nii.gz names RedBrick was shown for DICOM SEG masks -> the SEGs' paths as the
+    # list writes them (``_Run._seg_names``): the merge reads the SEG as that NIfTI.
+    seg_aliases: dict[str, str] = field(default_factory=dict)
 
 
 def upload_task(ctx: TaskContext, index: int, name: str, converted: dict[str, Any]) -> None:
     """Upload one converted task; reports through ``ctx.update``; raises on failure."""
     point = copy.deepcopy(converted)
     _unalias(point, ctx.aliases)
+    _unalias_segs(point, ctx.seg_aliases)
     dp.prepare_point(point, ctx.task_dir, ctx.storage)
     dp.apply_segment_map(point)
     dp.check_structure(point)
@@ -145,6 +149,30 @@ def _unalias(point: dict[str, Any], aliases: dict[str, str]) -> None:
     for heat_map in point.get("heatMaps") or []:
         if isinstance(heat_map, dict) and isinstance(heat_map.get("item"), str):
             heat_map["item"] = aliases.get(heat_map["item"], heat_map["item"])
+
+
+def _unalias_segs(point: dict[str, Any], aliases: dict[str, str]) -> None:
+    """The converted task's label files back at the DICOM SEGs they name (RedBrick saw the
+    names of their NIfTI conversions)."""
+    if not aliases:
+        return
+
+    def back(name: Any) -> Any:
+        if isinstance(name, str):
+            return aliases.get(name, name)
+        if isinstance(name, dict):  # the legacy {series index: path} form
+            return {k: back(n) for k, n in name.items()}
+        return [back(n) for n in name] if isinstance(name, list) else name
+
+    for label_map in point.get("labelsMap") or []:
+        if isinstance(label_map, dict) and "labelName" in label_map:
+            label_map["labelName"] = back(label_map["labelName"])
+    for key in ("segmentations", "labelsPath"):
+        if key in point:
+            point[key] = back(point[key])
+    for info in point.get("seriesInfo") or []:
+        if isinstance(info, dict) and isinstance(info.get("masks"), dict):
+            info["masks"] = {k: back(m) for k, m in info["masks"].items()}
 
 
 def _upload_items(ctx: TaskContext, index: int, name: str, point: dict[str, Any],

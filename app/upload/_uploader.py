@@ -43,6 +43,7 @@ from app.items import (
     walk,
 )
 from app.progress import Work
+from app.readers import is_dicom_seg
 from app.upload import _protocol as protocol
 from app.upload._client import AuthError, RedBrickClient
 from app.upload._credentials import REDBRICK_STORAGE, Credentials, Destination
@@ -163,6 +164,8 @@ class _Run:
         self.items, self.dest, self.options, self.client = items, destination, options, client
         self.retries = 0
         self.aliases: dict[str, str] = {}  # .dcm name shown to RedBrick -> path as written
+        # The .nii.gz name RedBrick is shown for a DICOM SEG mask -> the SEG's path as written.
+        self.seg_aliases: dict[str, str] = {}
         self._renamed_series: set[tuple[str | None, int | None]] = set()
         self.warnings: list[str] = []
         self.notes: list[str] = []
@@ -209,6 +212,7 @@ class _Run:
                                             self.dest.org_id, self.dest.project_id)
             path = opts.journal or (journal_path(self.items.path) if self.items.path else None)
             self._dcm_names()
+            self._seg_names()
             yield from self._validate(project, self._to_do(path))
             self._convert_masks()
             journal = Journal(path, self.dest.key, restart=opts.restart,
@@ -333,15 +337,42 @@ class _Run:
         self.notes.append(f"{len(files)} DICOM file(s) without .dcm (RedBrick refuses their "
                           "names) go up under their names with .dcm added.")
 
+    def _seg_names(self) -> None:
+        """DICOM SEG masks go up as RedBrick's CLI sends them with ``--dicom-seg``: converted
+        to NIfTI (``app.readers.seg_as_nifti``, in memory; the SEG is left as it is), and
+        named as the SDK names its conversion (``.dcm`` dropped, ``.nii.gz`` added), so
+        RedBrick's validation sees the NIfTI name it would see from its own CLI."""
+        items = self.items
+        written = {r.path for r in iter_paths(items)}
+        segs = 0
+        for ref in iter_paths(items):
+            if ref.role not in (PathRole.SEGMENTATION, PathRole.MASK) or ref.path in \
+                    self.seg_aliases.values():
+                continue
+            local = items.resolve(ref.path)
+            if local is None or not is_dicom_seg(local):
+                continue
+            new = ref.path.removesuffix(".dcm") + ".nii.gz"  # the SDK's name for it
+            if new in written or new in self.seg_aliases:
+                continue  # a file of that name is in the list: RedBrick is shown the .dcm
+            self.seg_aliases[new] = ref.path
+            segs += ref.role is PathRole.SEGMENTATION
+        if segs:
+            self.notes.append(f"{segs} DICOM SEG mask(s) go up as RedBrick's CLI converts them "
+                              "with --dicom-seg: as NIfTI (values = segment numbers), converted "
+                              "in memory; the SEG files are left as they are.")
+
     def _shown(self, index: int) -> dict[str, Any]:
-        """Task ``index`` as RedBrick is shown it: DICOM files under their .dcm names."""
-        if not self.aliases:
+        """Task ``index`` as RedBrick is shown it: DICOM files under their .dcm names, DICOM
+        SEG masks under the names of their NIfTI conversions."""
+        if not self.aliases and not self.seg_aliases:
             return self.items.tasks[index].to_json()
         shown = {old: new for new, old in self.aliases.items()}
+        seg_shown = {old: new for new, old in self.seg_aliases.items()}
         one = dataclasses.replace(self.items, tasks=[self.items.tasks[index]], problems=[])
         copied = one.copy()
         walk(copied, lambda ref: shown.get(ref.path) if ref.role in (
-            PathRole.ITEM, PathRole.HEAT_MAP) else None)
+            PathRole.ITEM, PathRole.HEAT_MAP) else seg_shown.get(ref.path))
         task = copied.tasks[0]
         if task.name is None:  # RedBrick names it by its first item: as the list does
             task.name = task_label(self.items.tasks[index])
@@ -488,7 +519,8 @@ class _Run:
             ground_truth=opts.ground_truth, dry_run=opts.dry_run,
             files_per_task=max(1, opts.files_per_task), journal=journal,
             task_dir=self.items.base_dir, merge_slots=threading.BoundedSemaphore(merges),
-            update=self.board.update, file_done=self.board.file_done, aliases=self.aliases)
+            update=self.board.update, file_done=self.board.file_done, aliases=self.aliases,
+            seg_aliases=self.seg_aliases)
 
     def _task(self, ctx: TaskContext, index: int, name: str, point: dict) -> None:
         try:

@@ -60,6 +60,10 @@ def test_a_seg_goes_up_as_the_sdks_nifti_and_stays_as_it_was(rb, tmp_path, share
     expected = sdk_seg_volume(seg)
     assert np.array_equal(np.asanyarray(uploaded.dataobj), np.asanyarray(expected.dataobj))
     assert np.allclose(uploaded.affine, expected.affine)
+    # RedBrick is shown the name the SDK gives its conversion, as with `--dicom-seg`.
+    shown = json.loads(rb.variables("validateAndConvertToImportFormatSDK")[0]["original"])
+    assert shown[0]["series"][0]["segmentations"] == "liver.nii.gz"
+    assert any("DICOM SEG" in n for n in report.notes)
     labels = json.loads(created["labelsData"])
     assert [(lab["category"], lab["dicom"]["instanceid"]) for lab in labels] == [("liver", 1)]
     # The SEG itself never goes up: only the images and the converted labels.
