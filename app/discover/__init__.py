@@ -11,9 +11,13 @@ by its census, a label table beside it and the pairing; ``Volume.why`` and
 ``Volume.evidence`` say what decided), unless the user's ``RoleOverride`` says; the folder
 chosen (the dataset or any parent) does not change the pairing. Segmap's own
 outputs found in the folder are left out (``ScanResult.own_outputs``, ``OwnOutput``).
+DICOM SEG and RTSTRUCT files become binary NIfTI masks of the series they reference, in
+a cache outside the user's folders (``ScanResult.derived``, ``Derived``, ``derived_root``);
+export copies them out of it (``derived_mask`` says which masks are such).
 """
 
 from app.discover._cases import Case
+from app.discover._derived import Derived, DerivedMask, derived_mask, derived_root
 from app.discover._layouts import Layout, ParsedName, parse_name, role_hint, structure_name
 from app.discover._outputs import OwnOutput
 from app.discover._pairing import ImageRef, MaskRef, Pair, Unpaired
@@ -22,7 +26,27 @@ from app.discover._scan import ScanResult, Volume, scan
 from app.discover._sidecars import LabelTable, TableKind, dcmqi_name, read_sidecar
 
 __all__ = [
-    "Case", "ImageRef", "LabelTable", "Layout", "MaskRef", "OwnOutput", "Pair", "ParsedName",
-    "RoleOverride", "ScanResult", "TableKind", "Unpaired", "Volume", "dcmqi_name", "parse_name", "read_sidecar",
-    "role_hint", "scan", "structure_name"
+    "Case",
+    "Derived",
+    "DerivedMask",
+    "ImageRef",
+    "LabelTable",
+    "Layout",
+    "MaskRef",
+    "OwnOutput",
+    "Pair",
+    "ParsedName",
+    "RoleOverride",
+    "ScanResult",
+    "TableKind",
+    "Unpaired",
+    "Volume",
+    "dcmqi_name",
+    "derived_mask",
+    "derived_root",
+    "parse_name",
+    "read_sidecar",
+    "role_hint",
+    "scan",
+    "structure_name"
 ]

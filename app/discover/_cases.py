@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,19 +100,30 @@ def numbered_parts(pairs: Sequence[Pair], censuses: dict[Path, Census]) -> dict[
     return out
 
 
-def split_by_shape(image: ImageRef, pairs: Sequence[Pair], censuses: dict[Path, Census]
+def split_by_shape(image: ImageRef, pairs: Sequence[Pair], censuses: dict[Path, Census],
+                   derived: Mapping[Path, str] | None = None
                    ) -> list[tuple[ImportShape, list[Pair], str]]:
-    """Group one image's masks into (shape, pairs, note) by binary-ness and folder."""
+    """Group one image's masks into (shape, pairs, note) by binary-ness and folder.
+
+    ``derived``: folders of masks converted from a DICOM SEG / RTSTRUCT -> its file name;
+    such a folder's masks are one per segment, shape III even when there is one or it
+    is empty."""
     binary_by_folder: dict[Path, list[Pair]] = defaultdict(list)
     labelmaps: list[Pair] = []
     parts = numbered_parts(pairs, censuses)
+    from_dicom: dict[Path, list[Pair]] = defaultdict(list)
     for p in pairs:
         c = censuses.get(p.mask.path)
-        if c is not None and c.binary and p.mask.path not in parts:
+        if derived and p.mask.path.parent in derived:
+            from_dicom[p.mask.path.parent].append(p)
+        elif c is not None and c.binary and p.mask.path not in parts:
             binary_by_folder[p.mask.path.parent].append(p)
         else:
             labelmaps.append(p)
-    out: list[tuple[ImportShape, list[Pair], str]] = []
+    out: list[tuple[ImportShape, list[Pair], str]] = [
+        (ImportShape.BINARY_MASKS, group,
+         f"{len(group)} binary mask(s) converted from {(derived or {})[folder]}, one per segment")
+        for folder, group in from_dicom.items()]
     key = image.name
     for folder, group in binary_by_folder.items():
         named = [p for p in group if _structure_named(p, key)]
@@ -206,20 +217,24 @@ def alternative_notes(cases: Sequence[Case]) -> list[str]:
     return out
 
 
-def make_cases(pairing: Pairing, censuses: dict[Path, Census]) -> list[Case]:
-    """Turn confirmed pairs into cases with unique names (see the module docstring)."""
+def make_cases(pairing: Pairing, censuses: dict[Path, Census],
+               derived: Mapping[Path, str] | None = None) -> list[Case]:
+    """Turn confirmed pairs into cases with unique names (see the module docstring);
+    ``derived`` as for :func:`split_by_shape`."""
     by_image: dict[ImageRef, list[Pair]] = defaultdict(list)
     for p in pairing.pairs:
         by_image[p.image].append(p)
     cases: list[Case] = []
     taken: set[str] = set()
     for image, pairs in by_image.items():
-        shapes = split_by_shape(image, pairs, censuses)
+        shapes = split_by_shape(image, pairs, censuses, derived)
         base = image.name or image.label
         for shape, group, note in shapes:
             name = base
             if len(shapes) > 1:
-                name = f"{base}-{_suffix(shape, group)}"
+                folder = group[0].mask.path.parent
+                name = f"{base}-{split_suffix(derived[folder])[0]}" if derived and \
+                    folder in derived else f"{base}-{_suffix(shape, group)}"
             if shape is ImportShape.BINARY_MASKS and name in taken:
                 name += "-binary"  # beside a label map of the same name (x.nii.gz + x/)
             name = _unique(name, taken)

@@ -15,7 +15,9 @@ and header geometry and costs nothing next to that. The order:
    chosen (the dataset or any parent) does not change the pairing;
 4. label tables (``dataset.json``, colour tables, ...);
 5. pair masks with images (:mod:`app.discover._pairing`), confirmed by geometry;
-6. census of every mask, then cases in shapes I / II / III (:mod:`app.discover._cases`).
+6. DICOM SEG and RTSTRUCT files -> binary NIfTI masks in a cache, each paired with the
+   series it references (:mod:`app.discover._derived`);
+7. census of every mask, then cases in shapes I / II / III (:mod:`app.discover._cases`).
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from typing import Any
 from app.discover import _layouts as layouts
 from app.discover import _outputs as outputs
 from app.discover._cases import Case, make_cases
+from app.discover._derived import Derived, convert_dicom_masks, derived_root, is_derived_folder
 from app.discover._layouts import Layout
 from app.discover._outputs import OwnOutput
 from app.discover._pairing import (
     ImageRef,
     MaskRef,
+    Pair,
     Pairing,
     Unpaired,
     image_keys,
@@ -58,7 +62,7 @@ from app.discover._sidecars import (
     seg_nrrd_table,
 )
 from app.errors import InputError, SegmapError
-from app.geometry import Grid
+from app.geometry import Grid, compare_grids
 from app.jsonio import file_kind
 from app.progress import Progress, Work
 from app.readers import (
@@ -68,6 +72,7 @@ from app.readers import (
     ObjectKind,
     census,
     is_volume_name,
+    nifti_info,
     split_suffix,
     volume_format,
     walk_folder,
@@ -81,14 +86,12 @@ _NOT_DICOM = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".pdf", 
               ".vtk", ".stl", ".obj", ".ply", ".mgz", ".yaml", ".yml", ".toml", ".cfg", ".ini",
               ".log", ".sh", ".bat", ".exe", ".dll", ".so", ".pth", ".pt", ".onnx")
 _OTHER_VOLUMES = (".mha", ".mhd", ".mgz")
-# Why a DICOM series that is not an image is left out.
+# Why a DICOM series that is not an image is left out (SEG and RTSTRUCT are converted).
 _NOT_PAIRED = {
     ObjectKind.LOCALIZER: "a localizer (scout), not a volume to annotate",
-    ObjectKind.SEG: "a DICOM SEG, which Segmap does not read yet; import it with RedBrick's "
-                    "DICOM SEG support or convert it to NIfTI",
-    ObjectKind.RTSTRUCT: "an RT-STRUCT; convert it to NIfTI masks first",
     ObjectKind.SR: "a structured report, not an image",
 }
+_CONVERTED = (ObjectKind.SEG, ObjectKind.RTSTRUCT)
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ class ScanResult:
     unpaired: list[Unpaired] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     own_outputs: list[OwnOutput] = field(default_factory=list)  # Segmap's own outputs
+    derived: list[Derived] = field(default_factory=list)  # SEG / RTSTRUCT converted to masks
 
     @property
     def images(self) -> list[Volume]:
@@ -173,7 +177,7 @@ class ScanResult:
 
     def to_json(self) -> dict[str, Any]:
         """``{"root", "series", "volumes", "masks", "cases", "unpaired", "tables", "warnings",
-        "own_outputs"}``."""
+        "own_outputs", "derived"}``."""
         series = []
         for s in self.series:
             j = s.to_json()  # "files" is a count: a series can hold thousands
@@ -203,11 +207,13 @@ class ScanResult:
                        for t in self.tables if t.path not in self.censuses],
             "warnings": list(self.warnings),
             "own_outputs": [x.to_json() for x in self.own_outputs],
+            "derived": [d.to_json() for d in self.derived],
         }
 
     def case_json(self, c: Case) -> dict[str, Any]:
         """``{"name", "image", "segmentations", "shape", "layout", "evidence", ...}``."""
         im = c.image
+        sources = self.derived_of(c)
         return {
             "name": c.name,
             "image": im.label,
@@ -218,7 +224,13 @@ class ScanResult:
             "layout": c.layout,
             "evidence": c.evidence,
             "other_images": [o.label for o in c.others],
+            "derived_from": [d.label for d in sources],
         }
+
+    def derived_of(self, c: Case) -> list[Derived]:
+        """The SEG / RTSTRUCT files a case's masks were converted from (none for most)."""
+        masks = set(c.masks)
+        return [d for d in self.derived if any(m.path in masks for m in d.masks)]
 
 
 def _short_why(why: str) -> str:
@@ -239,7 +251,13 @@ def _walk(result: ScanResult) -> tuple[list[Path], list[Path], list[Path]]:
         warnings.append(f"left out: {result.rel(path)} is {what}; Segmap reads only "
                         "regular files")
 
+    cache = derived_root()
+
     def kept(folder: Path) -> bool:
+        if folder == cache or is_derived_folder(folder):  # a cache inside the scanned folder
+            result.own_outputs.append(OwnOutput(result.rel(folder) + "/",
+                                                "DICOM SEG / RTSTRUCT masks converted by Segmap"))
+            return False
         what = outputs.converted_folder(folder)
         if what is not None:
             result.own_outputs.append(OwnOutput(result.rel(folder) + "/", what))
@@ -302,6 +320,8 @@ def _dicom_images(series: Sequence[Any], root: Path, mixed: frozenset[Path]
             label = Path(s.files[0]).relative_to(root).as_posix()
         else:
             label = f"{rel} [series {s.series_number if s.series_number is not None else s.uid}]"
+        if s.kind in _CONVERTED:
+            continue  # converted to masks, paired with the series it references
         if s.kind is not ObjectKind.IMAGE:
             what = _NOT_PAIRED.get(s.kind, f"a {s.kind} object")
             skipped.append(Unpaired(label, "series", what))
@@ -375,12 +395,53 @@ def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = ()
     result.pairing = pair_masks(images, masks, base, listed, mixed)
     result.unpaired = skipped + result.pairing.unpaired
     yield from _census_all(result, infos)
-    result.cases = make_cases(result.pairing, result.censuses)
+    yield from _dicom_masks(result, images)
+    result.cases = make_cases(result.pairing, result.censuses,
+                              {d.folder: d.source.name for d in result.derived})
     result.warnings.extend(result.pairing.notes)
     _refine_layouts(result)
     result.warnings.extend(x.note for x in result.own_outputs)
     yield Progress(1, 1, f"{len(result.cases)} cases")
     return result
+
+
+def _dicom_masks(result: ScanResult, images: Sequence[ImageRef]) -> Work[None]:
+    """SEG and RTSTRUCT files as binary masks of the series they reference: converted (or
+    found in the cache), paired, censused, their label tables read (``_derived``)."""
+    derived, failed, warnings = yield from convert_dicom_masks(result.series, result.rel)
+    result.derived, result.warnings = derived, result.warnings + warnings
+    result.unpaired.extend(Unpaired(f.label, "mask", f.reason) for f in failed)
+    by_uid = {im.series_uid: im for im in images if im.is_dicom}
+    given: set[str] = set()
+    for d in derived:
+        image = by_uid.get(d.series_uid)
+        if image is None or image.grid is None:
+            continue
+        what = "DICOM SEG" if d.kind == "SEG" else "RT Structure Set"
+        for m in d.masks:
+            label = f"{d.label} -> {m.path.name}"
+            try:
+                info = nifti_info(m.path)
+                grid = Grid.of(info.shape[:3], info.affine)
+                result.censuses[m.path] = census(m.path, info)
+            except SegmapError as exc:
+                result.unpaired.append(Unpaired(label, "mask", exc.message))
+                continue
+            match = compare_grids(image.grid, grid)
+            if not match.aligned:  # never: written on the series' grid
+                result.unpaired.append(Unpaired(label, "mask", match.message))
+                continue
+            result.pairing.pairs.append(Pair(
+                image, MaskRef(m.path, label, grid), Layout.DICOM_FOLDER,
+                f"segment {m.name!r} of the {what} {d.label} ({d.how})", match))
+            table, _ = read_sidecar(m.path.with_name(split_suffix(m.path.name)[0]
+                                                     + "_labels.txt"))
+            if table is not None:
+                result.tables.append(table)
+            given.add(image.label)
+    # the series' "no mask found" entry is wrong once its SEG gave masks
+    result.unpaired = [u for u in result.unpaired
+                       if not (u.kind == "series" and u.file in given)]
 
 
 def _settle_one_byte(result: ScanResult, infos: dict[Path, NiftiInfo], tentative: set[Path]

@@ -32,7 +32,7 @@ def dcmqi(shared_data: Path) -> ScanResult:
 
 
 def test_every_nrrd_mask_has_its_real_values_and_voxel_counts(shared_data, dcmqi):
-    paired = [p for c in dcmqi.cases for p in c.masks]
+    paired = [p for c in dcmqi.cases for p in c.masks if not dcmqi.derived_of(c)]
     # The scan names files by their real path (../shared may be a link, as in CI).
     assert sorted(paired) == sorted(p.resolve() for p in (shared_data / SEGS).rglob("*.nrrd"))
     for path in paired:
@@ -51,15 +51,15 @@ def test_one_image_stored_twice_takes_the_series_in_the_image_folder(shared_data
     # 24x38x3/{image,multiframe}: one image as single- and multi-frame DICOM; dcmqi's
     # DICOM SEGs reference the one in image/, and so does the NRRD label map.
     r = run(scan(shared_data / SEGS / "24x38x3"))
-    (case,) = r.cases
-    assert case.name == "24x38x3" and case.image.label == "image"
+    (case,) = [c for c in r.cases if not r.derived_of(c)]
+    assert case.name == "24x38x3-label" and case.image.label == "image"
     assert [m.name for m in case.masks] == ["label.nrrd"]
     assert "image folder (image/)" in case.evidence
     (twin,) = [u for u in r.unpaired if u.file == "multiframe"]
     assert twin.reason == "on the grid of the series image, which its masks are paired with"
-    assert [u.reason for u in r.unpaired if u.file == "seg"] == [
-        "a DICOM SEG, which Segmap does not read yet; import it with RedBrick's DICOM SEG "
-        "support or convert it to NIfTI"]
+    # the SEG in seg/ is converted onto the series it references, image/
+    (seg,) = [c for c in r.cases if r.derived_of(c)]
+    assert seg.image is case.image and [d.label for d in r.derived_of(seg)] == ["seg/label.seg"]
 
 
 def test_build_maps_the_nrrd_masks_through_their_nifti_conversions(shared_data, dcmqi,
@@ -84,7 +84,7 @@ def test_the_session_shows_every_value_with_its_voxels(shared_data):
     from app.session import RowStatus, open_folder
 
     session = run(open_folder(shared_data / "dcmqi"))
-    assert len(session.cases) == 8
+    assert len(session.cases) == 8 + 6  # 6 cases of the DICOM SEGs, converted
     for case in session.cases:
         rows = session.rows(case)
         assert rows, case.task.name

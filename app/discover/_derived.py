@@ -1,0 +1,409 @@
+"""DICOM SEG and RT Structure Sets as binary NIfTI masks on the series they reference.
+
+A scan finds SEG and RTSTRUCT files anywhere in the folder and pairs each with the image
+series it references (SEG: Referenced Series, else its referenced instances; RTSTRUCT:
+RT Referenced Series, else the one series in its Frame of Reference), whatever the
+folder layout. Each segment or ROI becomes one binary NIfTI mask on exactly the grid
+Segmap's DICOM reader gives that series (so it pairs as "same grid"), a shape III case.
+
+The masks are never written into the user's folders. They go into a cache
+(:func:`derived_root`: ``$SEGMAP_CACHE/derived``, else ``$XDG_CACHE_HOME/segmap/derived``,
+else ``~/.cache/segmap/derived``), one folder per (source file content, referenced
+series): ``<sha256 of the file, 16>-<sha1 of the series UID, 8>``. A conversion is written
+into a hidden temporary folder and renamed into place whole, its manifest last, so a
+folder that exists is complete; a re-scan reuses it when its manifest says the same file,
+series and grid (nothing is read but the manifest). Files are named after their segment
+(``<number>_<label>.nii.gz``, ROIs ``<index>_<name>.nii.gz``); beside each a one-line
+label table (``<stem>_labels.txt``, ``1 "Liver"``) that discovery reads like any other, so
+segment labels and ROI names are the masks' structure names. What was converted and
+why (:class:`Derived`) is the scan's ``derived`` record, with whether RedBrick's SDK
+itself could have taken the file (:func:`app.readers.dicom.sdk_refusal`).
+
+Export copies these masks into the output folder (``app.export``), so an items list never
+points into the cache: :func:`derived_mask` tells it which masks are such copies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+
+from app.errors import SegmapError
+from app.geometry import Grid
+from app.progress import Progress, Work
+from app.readers import save_nifti
+from app.readers.dicom import (
+    DicomSeries,
+    ObjectKind,
+    load_seg,
+    read_rtstruct,
+    rtstruct_header,
+    sdk_refusal,
+    seg_header,
+)
+
+MANIFEST = "segmap-derived.json"
+_FORMAT = "segmap-derived"
+_VERSION = 1
+_SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+_FIX_MISSING = ("Scan the folder that holds both the {what} and the image series it was drawn "
+                "on (a parent of both).")
+
+
+def derived_root() -> Path:
+    """Where converted masks are cached (see the module docstring)."""
+    own = os.environ.get("SEGMAP_CACHE")
+    if own:
+        return Path(own).expanduser() / "derived"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "segmap" / "derived"
+
+
+@dataclass(frozen=True)
+class DerivedMask:
+    """One converted segment or ROI."""
+
+    path: Path
+    number: int  # the segment number, or the ROI's index in the file (from 1)
+    name: str  # the segment label / ROI name
+    voxels: int
+    rgb: tuple[int, int, int] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.path.name, "number": self.number, "name": self.name,
+                "voxels": self.voxels, "rgb": list(self.rgb) if self.rgb else None}
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A DICOM SEG or RTSTRUCT converted to binary masks: what, onto which series, and why."""
+
+    source: Path
+    label: str  # the source relative to the scanned folder
+    kind: str  # "SEG" | "RTSTRUCT"
+    series_uid: str
+    how: str  # how the series was found ("its Referenced Series Sequence", ...)
+    folder: Path  # the cache folder holding the masks
+    masks: tuple[DerivedMask, ...]
+    seg_type: str  # BINARY | FRACTIONAL | LABELMAP (SEG); CONTOURS (RTSTRUCT)
+    threshold: float | None  # a FRACTIONAL SEG's cut (fraction >= threshold)
+    overlapping: bool
+    sdk: str | None  # why RedBrick's SDK would refuse the file; None: it takes it
+    findings: tuple[str, ...] = ()
+    reused: bool = False  # found in the cache, not converted again
+
+    @property
+    def note(self) -> str:
+        """One line: what was converted, onto which series, and what the SDK would do."""
+        what = "DICOM SEG" if self.kind == "SEG" else "RT Structure Set"
+        kind = self.seg_type + (f" cut at {self.threshold:g}" if self.threshold is not None
+                                else "")
+        n = len(self.masks)
+        unit = "segment" if self.kind == "SEG" else "ROI"
+        text = (f"{self.label}: {what} ({kind}, {n} {unit}{'s' if n != 1 else ''}"
+                f"{', overlapping' if self.overlapping else ''}) on series {self.series_uid} "
+                f"({self.how}) converted to {n} binary NIfTI mask(s)"
+                f"{' (reused from the cache)' if self.reused else ''}; ")
+        text += (f"RedBrick's SDK would not take it: {self.sdk}" if self.sdk
+                 else "RedBrick's SDK could take the file as it is")
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.label, "kind": self.kind, "type": self.seg_type,
+                "threshold": self.threshold, "overlapping": self.overlapping,
+                "series_uid": self.series_uid, "how": self.how,
+                "folder": str(self.folder), "reused": self.reused,
+                "masks": [m.to_json() for m in self.masks], "sdk_refusal": self.sdk,
+                "sdk_takes_it": self.sdk is None, "findings": list(self.findings)}
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A SEG / RTSTRUCT that gave no masks, and why (for the scan's Not paired list)."""
+
+    label: str
+    reason: str
+
+
+def safe_name(text: str, fallback: str = "segment") -> str:
+    """A file-name-safe form of a segment label (``Liver / Left`` -> ``Liver_Left``)."""
+    out = _SAFE.sub("_", text.strip()).strip("._")[:80]
+    return out or fallback
+
+
+def derived_mask(path: Path) -> tuple[str, str] | None:
+    """For a mask in a derived folder: (the source file's name, the folder's key); else
+    None. Read from the folder's manifest, so it holds wherever the cache is."""
+    manifest = _manifest(path.parent)
+    if manifest is None:
+        return None
+    return str(manifest.get("source", "")), path.parent.name
+
+
+def is_derived_folder(folder: Path) -> bool:
+    """True for a folder this module wrote (a cache under a scanned folder is left out)."""
+    return (folder / MANIFEST).is_file()
+
+
+def _manifest(folder: Path) -> dict[str, Any] | None:
+    try:
+        obj = json.loads((folder / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(obj, dict) and obj.get("format") == _FORMAT and \
+        obj.get("version") == _VERSION
+    return obj if ok else None
+
+
+def _content_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _key(content: str, series_uid: str) -> str:
+    return f"{content[:16]}-{hashlib.sha1(series_uid.encode()).hexdigest()[:8]}"
+
+
+def _grid_json(grid: Grid) -> dict[str, Any]:
+    return {"shape": list(grid.shape), "affine": np.asarray(grid.affine).round(6).tolist()}
+
+
+def _reusable(folder: Path, content: str, series_uid: str, grid: Grid) -> dict[str, Any] | None:
+    m = _manifest(folder)
+    if m is None or m.get("source_sha256") != content or m.get("series_uid") != series_uid:
+        return None
+    want = _grid_json(grid)
+    got = m.get("grid") or {}
+    if got.get("shape") != want["shape"] or not np.allclose(
+            np.asarray(got.get("affine", np.zeros((4, 4)))), want["affine"], atol=1e-4):
+        return None
+    if not all((folder / str(x.get("file", ""))).is_file() for x in m.get("masks", [])):
+        return None
+    return m
+
+
+def _from_manifest(m: dict[str, Any], source: Path, label: str, folder: Path, how: str
+                   ) -> Derived:
+    masks = tuple(DerivedMask(folder / x["file"], int(x["number"]), str(x["name"]),
+                              int(x["voxels"]), tuple(x["rgb"]) if x.get("rgb") else None)
+                  for x in m["masks"])
+    return Derived(source, label, m["kind"], m["series_uid"], how, folder, masks,
+                   m["type"], m.get("threshold"), bool(m.get("overlapping")),
+                   m.get("sdk_refusal"), tuple(m.get("findings", ())), True)
+
+
+def _write_mask(folder: Path, stem: str, name: str, mask: np.ndarray, grid: Grid,
+                what: str) -> int:
+    """Write one binary mask (uint8 0/1, on ``grid``) and its one-line label table."""
+    img = nib.Nifti1Image(np.asarray(mask, np.uint8), np.asarray(grid.affine, float))
+    img.header.set_qform(img.affine, code=1)
+    img.header.set_sform(img.affine, code=1)
+    save_nifti(img, folder / f"{stem}.nii.gz", what)
+    quoted = name.replace('"', "'").replace("\n", " ").strip() or stem
+    (folder / f"{stem}_labels.txt").write_text(
+        f"# {what} (written by Segmap from a DICOM file)\n1\t\"{quoted}\"\n", "utf-8")
+    return int(np.count_nonzero(mask))
+
+
+class _Converter:
+    """Converting the SEG and RTSTRUCT files of one scan (see :func:`convert_dicom_masks`)."""
+
+    def __init__(self, series: Sequence[DicomSeries], rel: Any, root: Path) -> None:
+        self.images = {s.uid: s for s in series if s.kind is ObjectKind.IMAGE}
+        self.rel, self.cache = rel, root
+        self.derived: list[Derived] = []
+        self.failed: list[Failed] = []
+        self.warnings: list[str] = []
+        self._sops: dict[str, str] | None = None  # first instance's SOP UID -> series
+        self._frames: dict[str, list[str]] | None = None  # frame of reference -> series
+
+    # -- which series a file references ---------------------------------------------------
+
+    def _first_headers(self) -> None:
+        import pydicom
+
+        self._sops, self._frames = {}, {}
+        for uid, s in self.images.items():
+            if not s.files:
+                continue
+            ds: Any
+            try:
+                ds = pydicom.dcmread(s.files[0], stop_before_pixels=True, force=True,
+                                     specific_tags=["SOPInstanceUID", "FrameOfReferenceUID"])
+            except (OSError, ValueError, pydicom.errors.InvalidDicomError):
+                ds = {}  # an unreadable first slice: nothing refers to it by UID
+            self._sops[str(ds.get("SOPInstanceUID", ""))] = uid
+            self._frames.setdefault(str(ds.get("FrameOfReferenceUID", "")), []).append(uid)
+
+    def referenced(self, series_uids: Sequence[str], sops: Iterable[str],
+                   frames: Sequence[str] = ()) -> tuple[DicomSeries | None, str]:
+        """The scanned series a file references, and how it was found (else None, why)."""
+        for uid in series_uids:
+            if uid in self.images:
+                return self.images[uid], "its Referenced Series"
+        if self._sops is None:
+            self._first_headers()
+        assert self._sops is not None and self._frames is not None
+        hits = {self._sops[u] for u in sops if u in self._sops}
+        if len(hits) == 1:
+            return self.images[hits.pop()], "its referenced instances"
+        found = {u for f in frames if f for u in self._frames.get(f, [])}
+        if not series_uids and len(found) == 1:
+            return self.images[found.pop()], "the only series in its Frame of Reference"
+        return None, ", ".join(series_uids) or "no series named"
+
+    # -- one file -----------------------------------------------------------------------
+
+    def fail(self, path: Path, reason: str) -> None:
+        self.failed.append(Failed(self.rel(path), reason))
+        self.warnings.append(f"{self.rel(path)}: {reason}")
+
+    def missing(self, path: Path, what: str, uids: str) -> None:
+        fix = _FIX_MISSING.format(what=what)
+        self.failed.append(Failed(self.rel(path), f"a {what} of series {uids}, which is not in "
+                                                  f"the scanned folder; {fix}"))
+
+    def convert(self, path: Path, kind: ObjectKind) -> Work[None]:
+        """Convert one file (failures become ``failed`` entries and warnings)."""
+        try:
+            if kind is ObjectKind.SEG:
+                yield from self._seg(path)
+            else:
+                yield from self._rtstruct(path)
+        except SegmapError as exc:
+            self.fail(path, exc.message + (f" {exc.hint}" if exc.hint else ""))
+        except OSError as exc:
+            self.fail(path, f"cannot read or write its masks: {exc.strerror or exc}")
+
+    def _target(self, path: Path, series: DicomSeries) -> tuple[str, Path]:
+        content = _content_hash(path)
+        return content, self.cache / _key(content, series.uid)
+
+    def _seg(self, path: Path) -> Work[None]:
+        header = seg_header(path)
+        series, how = self.referenced(header.referenced_series_uids, header.referenced_sop_uids,
+                                      (header.frame_of_reference_uid,))
+        if series is None:
+            self.missing(path, "DICOM SEG", how)
+            return
+        content, folder = self._target(path, series)
+        label = self.rel(path)
+        if series.grid is not None and (m := _reusable(folder, content, series.uid,
+                                                        series.grid)):
+            self.derived.append(_from_manifest(m, path, label, folder, how))
+            return
+        masks = yield from load_seg(path, series)
+        entries = [(seg.number, seg.label or seg.description or f"Segment {seg.number}",
+                    seg.rgb, mask) for seg, mask in masks.masks()]
+        meta: dict[str, Any] = {"kind": "SEG", "type": header.kind, "threshold": masks.threshold,
+                "overlapping": masks.overlapping, "sdk_refusal": sdk_refusal(masks),
+                "findings": []}
+        yield from self._write(path, label, series, how, content, folder, masks.grid,
+                               entries, meta)
+
+    def _rtstruct(self, path: Path) -> Work[None]:
+        header = rtstruct_header(path)
+        series, how = self.referenced(header.referenced_series_uids, header.referenced_sop_uids,
+                                      header.frame_of_reference_uids)
+        if series is None:
+            self.missing(path, "RT Structure Set", how)
+            return
+        content, folder = self._target(path, series)
+        label = self.rel(path)
+        if series.grid is not None and (m := _reusable(folder, content, series.uid,
+                                                        series.grid)):
+            self.derived.append(_from_manifest(m, path, label, folder, how))
+            return
+        yield Progress(0, 1, f"Filling the contours of {path.name}")
+        rt = read_rtstruct(path, series.files)
+        entries = [(i + 1, roi.name or f"ROI {roi.number}", roi.color, mask)
+                   for i, (roi, mask) in enumerate(rt.masks())]
+        findings = [f"{f.severity}: {f.message}" for f in rt.findings]
+        meta: dict[str, Any] = {"kind": "RTSTRUCT", "type": "CONTOURS", "threshold": None,
+                "overlapping": _overlap([m for *_, m in entries]),
+                "sdk_refusal": sdk_refusal(rt), "findings": findings}
+        yield from self._write(path, label, series, how, content, folder, rt.grid, entries,
+                               meta)
+
+    def _write(self, path: Path, label: str, series: DicomSeries, how: str, content: str,
+               folder: Path, grid: Grid, entries: list[tuple[int, str, Any, np.ndarray]],
+               meta: dict[str, Any]) -> Work[None]:
+        """Write the masks into a hidden temporary folder, then rename it into place."""
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp"
+        tmp.mkdir()
+        written: list[dict[str, Any]] = []
+        try:
+            taken: set[str] = set()
+            for i, (number, name, rgb, mask) in enumerate(entries):
+                yield Progress(i, len(entries), f"{path.name}: writing {name}")
+                stem = f"{number}_{safe_name(name)}"
+                while stem.lower() in taken:
+                    stem += "_"
+                taken.add(stem.lower())
+                voxels = _write_mask(tmp, stem, name, mask, grid,
+                                     f"{name} from {path.name}")
+                written.append({"file": f"{stem}.nii.gz", "number": number, "name": name,
+                                "voxels": voxels, "rgb": list(rgb) if rgb else None})
+            manifest = {"format": _FORMAT, "version": _VERSION, "source": path.name,
+                        "source_sha256": content, "series_uid": series.uid,
+                        "grid": _grid_json(grid), "masks": written, **meta}
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1), "utf-8")
+            if folder.exists():  # incomplete, stale or another scan's: replaced whole
+                shutil.rmtree(folder, ignore_errors=True)
+            try:
+                os.replace(tmp, folder)
+            except OSError:
+                if _manifest(folder) is None:  # not another scan finishing first
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        m = _manifest(folder)
+        assert m is not None
+        self.derived.append(replace(_from_manifest(m, path, label, folder, how), reused=False))
+        for f in meta["findings"]:
+            self.warnings.append(f"{label}: {f}")
+
+
+def _overlap(masks: Sequence[np.ndarray]) -> bool:
+    if len(masks) < 2:
+        return False
+    count = np.zeros(masks[0].shape, np.uint8)
+    for m in masks:
+        count += m.astype(np.uint8)
+    return bool((count > 1).any())
+
+
+def convert_dicom_masks(series: Sequence[DicomSeries], rel: Any,
+                        cache: Path | None = None
+                        ) -> Work[tuple[list[Derived], list[Failed], list[str]]]:
+    """Convert every SEG / RTSTRUCT file of ``series`` (long work; see the module docstring).
+
+    Returns (what was converted or reused, the files that gave no masks and why, warnings).
+    ``rel`` names a path for the user (relative to the scanned folder).
+    """
+    conv = _Converter(series, rel, cache if cache is not None else derived_root())
+    todo = [(f, s.kind) for s in series if s.kind in (ObjectKind.SEG, ObjectKind.RTSTRUCT)
+            for f in s.files]
+    for i, (f, kind) in enumerate(todo):
+        yield Progress(i, len(todo), f"converting {kind} {i + 1}/{len(todo)}: {Path(f).name}")
+        yield from conv.convert(Path(f), kind)
+    if todo:
+        yield Progress(len(todo), len(todo), "DICOM masks converted")
+    return conv.derived, conv.failed, conv.warnings
