@@ -6,15 +6,22 @@ NRRD mask it names (in ``segmentations`` or as a ``mask``) is written once as th
 NIfTI image ``app.readers.mask_as_nifti`` gives (same voxels, same world grid)
 into a folder of the output, and the list is pointed at that copy. The user's
 files are never touched; a conversion never overwrites a file the list uses.
+
+Masks a scan converted from a DICOM SEG or RTSTRUCT live in Segmap's cache
+(``app.discover.derived_mask``); a list must not point there (a cache is cleared), so
+they are copied the same way, byte for byte, into ``_outside/<source>-<key>/`` of that
+folder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.discover import derived_mask
 from app.errors import OutputError
 from app.items import (
     CONVERTED_FOLDER,
@@ -38,21 +45,27 @@ class Conversion:
 
     source: Path
     target: Path
+    derived_from: str = ""  # the DICOM SEG / RTSTRUCT a cached mask was converted from
 
     def to_json(self) -> dict[str, str]:
-        return {"source": str(self.source), "target": str(self.target)}
+        out = {"source": str(self.source), "target": str(self.target)}
+        if self.derived_from:
+            out["derived_from"] = self.derived_from
+        return out
 
 
 def _nrrd_masks(items: ItemsList) -> dict[Path, Path]:
-    """The local NRRD masks the list names: the file itself (links resolved, so one file
-    named twice is converted once) -> the path the list names it by (for mirroring)."""
+    """The local NRRD masks and cached DICOM-derived masks the list names: the file itself
+    (links resolved, so one file named twice is converted once) -> the path the list
+    names it by (for mirroring)."""
     found: dict[Path, Path] = {}
     for ref in iter_paths(items):
-        if ref.role in (PathRole.SEGMENTATION, PathRole.MASK) and not is_remote(ref.path) \
-                and mask_converted(ref.path):
+        if ref.role in (PathRole.SEGMENTATION, PathRole.MASK) and not is_remote(ref.path):
             local = items.resolve(ref.path)
-            if local is not None:
-                found.setdefault(local.resolve(), Path(os.path.abspath(local)))
+            named = Path(os.path.abspath(local)) if local is not None else None
+            # abspath first: the list's folder may not exist yet (../cache/x from out/)
+            if named is not None and (mask_converted(ref.path) or derived_mask(named)):
+                found.setdefault(named.resolve(), named)
     return found
 
 
@@ -87,8 +100,15 @@ def plan_conversions(items: ItemsList, folder: Path, mirror: Path | None = None
     folder) under ``folder``, so masks of the same name in different cases stay apart.
     """
     base = mirror if mirror is not None else items.base_dir
-    plan = [Conversion(src, _target(named, base, folder))
-            for src, named in sorted(_nrrd_masks(items).items())]
+    plan = []
+    for src, named in sorted(_nrrd_masks(items).items()):
+        cached = derived_mask(src)
+        if cached is not None:  # a copy of its own per converted file, named after it
+            source, key = cached
+            sub = f"{split_suffix(source)[0]}-{key.split('-')[0][:8]}"
+            plan.append(Conversion(src, folder / OUTSIDE_FOLDER / sub / src.name, source))
+        else:
+            plan.append(Conversion(src, _target(named, base, folder)))
     used = used_files(items)
     for c in plan:
         if c.target.resolve() in used:
@@ -99,9 +119,26 @@ def plan_conversions(items: ItemsList, folder: Path, mirror: Path | None = None
     return plan
 
 
+def conversions_text(conversions: Sequence[Conversion], folder: Path) -> str:
+    """``Converted 2 NRRD mask(s) to NIfTI in ...; copied 3 mask(s) converted from DICOM SEG
+    / RTSTRUCT (liver.dcm) into ...`` (empty when none)."""
+    nrrd = [c for c in conversions if not c.derived_from]
+    dicom = [c for c in conversions if c.derived_from]
+    parts = []
+    if nrrd:
+        parts.append(f"Converted {len(nrrd)} NRRD mask(s) to NIfTI in {folder} (RedBrick "
+                     "reads NIfTI masks only).")
+    if dicom:
+        sources = ", ".join(dict.fromkeys(c.derived_from for c in dicom))
+        parts.append(f"Copied {len(dicom)} mask(s) converted from DICOM SEG / RTSTRUCT "
+                     f"({sources}) into {folder}, out of Segmap's cache.")
+    return " ".join(parts)
+
+
 def convert_masks(items: ItemsList, folder: Path, write: bool = True,
                   mirror: Path | None = None) -> tuple[ItemsList, list[Conversion]]:
-    """A copy of ``items`` whose NRRD masks point at their NIfTI conversions in ``folder``.
+    """A copy of ``items`` whose NRRD masks point at their NIfTI conversions in ``folder``,
+    and whose masks converted from DICOM (in the cache) point at their copies there.
 
     Paths to the conversions are written relative to the list's folder. Every
     ``segmentations`` entry and ``mask`` naming one NRRD file points at the same
@@ -112,7 +149,8 @@ def convert_masks(items: ItemsList, folder: Path, write: bool = True,
     if not plan or not write:
         return items, plan
     for c in plan:
-        data = nifti_bytes(mask_as_nifti(c.source))
+        data = c.source.read_bytes() if c.derived_from else \
+            nifti_bytes(mask_as_nifti(c.source))
         if not _holds(c.target, data):
             write_bytes_atomic(c.target, data)  # unchanged conversions keep their time
     out = repoint(items, {c.source: c.target for c in plan},

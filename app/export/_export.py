@@ -3,7 +3,8 @@
 RedBrick's CLI resolves relative paths against the items list's folder, so moving
 a list means rewriting its paths. Only local paths change; URLs and storage keys
 are kept as they are. NRRD masks are written as NIfTI into ``nifti-masks/``
-beside the list (RedBrick reads NIfTI only); on request, DICOM files RedBrick
+beside the list (RedBrick reads NIfTI only), and masks converted from a DICOM SEG or
+RTSTRUCT are copied there out of Segmap's cache; on request, DICOM files RedBrick
 refuses for their names are written under ``.dcm`` names into ``dicom-renamed/``
 (links where possible). The list is written atomically.
 """
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.export._convert import Conversion, convert_masks
+from app.export._convert import Conversion, conversions_text, convert_masks
 from app.export._dicom_names import (
     LinkMode,
     Renamed,
@@ -60,12 +61,9 @@ class ExportSummary:
         return ""
 
     def converted_text(self) -> str:
-        """``Converted 2 NRRD masks to NIfTI in .../nifti-masks`` (empty when none)."""
-        if not self.converted:
-            return ""
-        folder = self.path.parent / CONVERTED_FOLDER
-        return (f"Converted {len(self.converted)} NRRD mask(s) to NIfTI in {folder} "
-                "(RedBrick reads NIfTI masks only).")
+        """``Converted 2 NRRD masks to NIfTI in .../nifti-masks``, and masks copied out of the
+        cache of DICOM SEG / RTSTRUCT conversions (empty when none)."""
+        return conversions_text(self.converted, self.path.parent / CONVERTED_FOLDER)
 
 
 def export_items(items: ItemsList, path: str | os.PathLike[str],

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from app.cli._common import add_dcm_names_argument, drive, print_json
-from app.cli.commands.scan import add_role_arguments, no_case_reason, notes
+from app.cli.commands.scan import add_role_arguments, derived_lines, no_case_reason, notes
 from app.discover import ScanResult, scan
 from app.errors import InputError
 from app.export import ExportSummary, dicom_to_rename, export_items, guard_output
@@ -54,10 +54,16 @@ def human(result: BuildResult, scan_result: ScanResult, names: ExportSummary | N
     """The report as text for a person (``names``: the rewrite with ``.dcm`` names, if any)."""
     assert result.output is not None  # the report of a written list
     lines = [f"Wrote {result.output}: {len(result.items.tasks)} tasks."]
-    if result.converted:
-        lines.append(f"Converted {len(result.converted)} NRRD mask(s) to NIfTI in "
-                     f"{result.output.parent / CONVERTED_FOLDER} (RedBrick reads NIfTI masks "
-                     "only).")
+    folder = result.output.parent / CONVERTED_FOLDER
+    nrrd = [c for c in result.converted if not c.derived_from]
+    dicom = [c for c in result.converted if c.derived_from]
+    if nrrd:
+        lines.append(f"Converted {len(nrrd)} NRRD mask(s) to NIfTI in {folder} (RedBrick reads "
+                     "NIfTI masks only).")
+    if dicom:
+        lines.append(f"Copied {len(dicom)} mask(s) converted from DICOM SEG / RTSTRUCT "
+                     f"({', '.join(dict.fromkeys(c.derived_from for c in dicom))}) into "
+                     f"{folder}, out of Segmap's cache.")
     if names is not None and names.renamed_text():
         lines.append(names.renamed_text())
     elif n := len(dicom_to_rename(result.items)):
@@ -79,6 +85,7 @@ def human(result: BuildResult, scan_result: ScanResult, names: ExportSummary | N
         for d in result.differences:
             lines.append(f"  {d.case}: missing {', '.join(d.missing) or '-'}; "
                          f"extra {', '.join(d.extra) or '-'}")
+    lines.extend(derived_lines(scan_result))
     lines.extend(notes(scan_result))
     return "\n".join(lines)
 

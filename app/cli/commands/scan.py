@@ -57,8 +57,21 @@ def human(r: ScanResult) -> str:
         lines.extend(f"  {v.label}: {v.role}, {v.why}" for v in weighed)
     if (why := no_case_reason(r)) is not None:
         lines.append(why)
+    lines.extend(derived_lines(r))
     lines.extend(notes(r))
     return "\n".join(lines)
+
+
+def derived_lines(r: ScanResult) -> list[str]:
+    """What DICOM SEG / RTSTRUCT files were converted to masks, and what RedBrick's SDK would
+    have done with them (scan and build print it)."""
+    if not r.derived:
+        return []
+    lines = [f"Converted from DICOM ({len(r.derived)}), masks in {r.derived[0].folder.parent}:"]
+    for d in r.derived:
+        lines.append(f"  {d.note}")
+        lines.append("      " + ", ".join(f"{m.path.name} ({m.voxels} voxels)" for m in d.masks))
+    return lines
 
 
 def no_case_reason(r: ScanResult) -> str | None:
