@@ -90,6 +90,7 @@ severity (``Code.severity``; the table below is documentation, kept in sync with
 | suggestion-unreviewed | warning | (wizard) mappings suggested by Segmap that nobody reviewed |
 | mask-converted | info | an NRRD mask: export and upload write it as NIfTI, which RedBrick reads |
 | dicom-seg | info | a DICOM SEG mask: RedBrick's CLI needs --dicom-seg; Segmap converts it as the SDK does |
+| dicom-seg-binary | error | binaryMask with a DICOM SEG: RedBrick's conversion keeps segment numbers, not masks |
 | dicom-seg-mixed | warning | DICOM SEG and NIfTI/NRRD masks in one list: RedBrick's CLI cannot upload it in one run |
 """
 

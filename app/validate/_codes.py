@@ -208,6 +208,9 @@ class Code(StrEnum):
     DICOM_SEG = (
         "dicom-seg", Severity.INFO,
         "a DICOM SEG mask: RedBrick's CLI needs --dicom-seg; Segmap converts it as the SDK does")
+    DICOM_SEG_BINARY = (
+        "dicom-seg-binary", Severity.ERROR,
+        "binaryMask with a DICOM SEG: RedBrick's conversion keeps segment numbers, not masks")
     DICOM_SEG_MIXED = (
         "dicom-seg-mixed", Severity.WARNING,
         "DICOM SEG and NIfTI/NRRD masks in one list: RedBrick's CLI cannot upload it in one run")

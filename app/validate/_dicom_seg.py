@@ -24,8 +24,9 @@ from app.validate._findings import Finding, finding
 
 _THEN = ("Uploaded with `redbrick upload --dicom-seg`, its conversion fails and the task is "
          "not uploaded; Segmap's upload cannot take it either.")
-_AS_NIFTI = ("or convert its segments to NIfTI masks (dcmqi's segimage2itkimage or 3D Slicer "
-             "write one per segment) and list those instead")
+_AS_NIFTI = ("or let Segmap convert it: `segmap build FOLDER` (the folder holding the SEG and "
+             "its series) turns it into one NIfTI mask per segment on the series' grid, which "
+             "RedBrick takes without --dicom-seg")
 
 
 def _fix(header: SegHeader, why: str) -> str:
@@ -84,15 +85,27 @@ def seg_note(path: str) -> str:
             "leaves the file as it is; the checks here are made on that conversion.")
 
 
+def binary_text(path: str) -> str:
+    """Why binaryMask and a DICOM SEG do not go together in RedBrick."""
+    return (f"{os.path.basename(path)} is a DICOM SEG in a series with binaryMask. RedBrick's "
+            "CLI (--dicom-seg) converts the SEG to a NIfTI of segment numbers but leaves the "
+            "`mask` paths at the .dcm file, so its merge finds no `mask` for the converted file "
+            "and stores the segment numbers as they are (a later SEG of the series is dropped); "
+            "the segmentMap's `mask` entries do not say what is stored. Remove binaryMask and key "
+            "the segmentMap by the SEG's segment numbers.")
+
+
 def seg_crop_text(frames: int, slices: int) -> str:
     """Why a SEG whose frames span only part of the image is wrong in RedBrick."""
-    return (f"RedBrick's SDK stores a DICOM SEG on the span of its frames only ({frames} of the "
-            f"image's {slices} slices here: the SEG holds frames only from its first to its last "
-            "segmented slice) and RedBrick keeps that volume as it is (nothing resamples labels "
-            "onto the image), so these labels would be shown in the wrong place or not at all. "
-            "Export the SEG again with a frame for every slice of the series (highdicom: "
-            "omit_empty_frames=False), or convert its segments to NIfTI masks on the image's "
-            "grid and list those instead.")
+    return (f"RedBrick's SDK stores a DICOM SEG on the span of its frames only, from its first "
+            f"frame to its last ({frames} of the image's {slices} slices here; a SEG often holds "
+            "frames only where a segment is drawn), and RedBrick keeps that volume as it is "
+            "(nothing resamples labels onto the image), so these labels would be shown in the "
+            "wrong place or not at all. "
+            "Segmap can convert it: `segmap build FOLDER` (the folder holding the SEG and its "
+            "series) turns it into one NIfTI mask per segment on the series' grid. Or export "
+            "the SEG again with a frame for every slice of the series (highdicom: "
+            "omit_empty_frames=False).")
 
 
 def mixed_list(items: ItemsList) -> Iterable[Finding]:

@@ -32,7 +32,7 @@ from app.progress import Progress, Work, within
 from app.readers import is_dicom_seg
 from app.validate._codes import Code
 from app.validate._context import SeriesContext
-from app.validate._dicom_seg import seg_crop_text, seg_note
+from app.validate._dicom_seg import binary_text, seg_crop_text, seg_note
 from app.validate._files import FileCache, access_fault, relation_code, sdk_values
 from app.validate._findings import Finding
 from app.validate._images import geometry_fault
@@ -50,7 +50,7 @@ MERGE_BLOCKERS = frozenset({
     Code.MASK_SHARED, Code.MASK_LIST, Code.PNG_WITHOUT_BINARY, Code.FILES_MISALIGNED,
     Code.MASK_DIMENSIONS, Code.MASK_SCALED, Code.FILE_MISSING, Code.FILE_UNREADABLE,
     Code.FILE_CORRUPT, Code.NOT_NIFTI, Code.GZIP_NAME_MISMATCH, Code.REMOTE_FILE,
-    Code.DICOM_SEG_REFUSED})
+    Code.DICOM_SEG_REFUSED, Code.DICOM_SEG_BINARY})
 
 # What to do about a mask on the image's lattice that is not on its grid.
 _GRID_FIX = {
@@ -195,6 +195,9 @@ class SeriesRun(SeriesContext):
                     "that copy; the checks here are made on it."), file=f)
             elif check.census is not None and is_dicom_seg(f):
                 self.add(Code.DICOM_SEG, seg_note(f), file=f)
+                if self.series.is_binary and not any(
+                        x.code is Code.DICOM_SEG_BINARY for x in self.out):
+                    self.add(Code.DICOM_SEG_BINARY, binary_text(f), file=f)
             if check.census is None:
                 self.complete = False
                 continue

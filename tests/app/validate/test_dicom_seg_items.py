@@ -133,3 +133,16 @@ def test_seg_and_nifti_masks_in_one_list_are_a_warning(ct3, tmp_path):
     found = validate(load_items(path))
     mixed = [f for f in found if f.code == "dicom-seg-mixed"]
     assert len(mixed) == 1 and mixed[0].task is None
+
+
+def test_binary_mask_with_a_seg_is_an_error(ct3, tmp_path):
+    root, series = ct3
+    seg = str(root / "liver.dcm")
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps([{"name": "b", "series": [{
+        "items": [str(p) for p in series], "segmentations": seg, "binaryMask": True,
+        "segmentMap": {"1": {"category": "liver", "mask": seg}}}]}]))
+    found = validate(load_items(path))
+    binary = [f for f in found if f.code == "dicom-seg-binary"]
+    assert len(binary) == 1 and binary[0].severity is Severity.ERROR
+    assert "segment numbers" in binary[0].message
