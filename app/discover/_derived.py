@@ -31,8 +31,9 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ from app.readers import save_nifti
 from app.readers.dicom import (
     DicomSeries,
     ObjectKind,
+    RoiMask,
     load_seg,
     read_rtstruct,
     rtstruct_header,
@@ -252,7 +254,9 @@ class _Converter:
 
     def referenced(self, series_uids: Sequence[str], sops: Iterable[str],
                    frames: Sequence[str] = ()) -> tuple[DicomSeries | None, str]:
-        """The scanned series a file references, and how it was found (else None, why)."""
+        """The scanned series a file references, and how it was found (else None, the
+        UIDs it names)."""
+        series_uids = [u for u in series_uids if u]
         for uid in series_uids:
             if uid in self.images:
                 return self.images[uid], "its Referenced Series"
@@ -265,7 +269,7 @@ class _Converter:
         found = {u for f in frames if f for u in self._frames.get(f, [])}
         if not series_uids and len(found) == 1:
             return self.images[found.pop()], "the only series in its Frame of Reference"
-        return None, ", ".join(series_uids) or "no series named"
+        return None, ", ".join(series_uids)
 
     # -- one file -----------------------------------------------------------------------
 
@@ -275,8 +279,11 @@ class _Converter:
 
     def missing(self, path: Path, what: str, uids: str) -> None:
         fix = _FIX_MISSING.format(what=what)
-        self.failed.append(Failed(self.rel(path), f"a {what} of series {uids}, which is not in "
-                                                  f"the scanned folder; {fix}"))
+        a = "an" if what.startswith("RT") else "a"
+        why = (f"{a} {what} of series {uids}, which is not in the scanned folder" if uids else
+               f"{a} {what} that names no series, and none of the scanned series holds an "
+               "image it refers to or shares its Frame of Reference alone")
+        self.failed.append(Failed(self.rel(path), f"{why}; {fix}"))
 
     def convert(self, path: Path, kind: ObjectKind) -> Work[None]:
         """Convert one file (failures become ``failed`` entries and warnings)."""
@@ -309,7 +316,7 @@ class _Converter:
             return
         masks = yield from load_seg(path, series)
         entries = [(seg.number, seg.label or seg.description or f"Segment {seg.number}",
-                    seg.rgb, mask) for seg, mask in masks.masks()]
+                    seg.rgb, partial(masks.mask, seg.number)) for seg in masks.segments]
         meta: dict[str, Any] = {"kind": "SEG", "type": header.kind, "threshold": masks.threshold,
                 "overlapping": masks.overlapping, "sdk_refusal": sdk_refusal(masks),
                 "findings": []}
@@ -331,17 +338,21 @@ class _Converter:
             return
         yield Progress(0, 1, f"Filling the contours of {path.name}")
         rt = read_rtstruct(path, series.files)
-        entries = [(i + 1, roi.name or f"ROI {roi.number}", roi.color, mask)
-                   for i, (roi, mask) in enumerate(rt.masks())]
+        # one ROI's full mask at a time: the reader keeps bounding boxes, so fifty ROIs of a
+        # large CT fit in memory
+        entries = [(i + 1, roi.name or f"ROI {roi.number}", roi.color,
+                    partial(box.full, rt.grid.shape))
+                   for i, (roi, box) in enumerate(zip(rt.rois, rt.boxes, strict=True))]
         findings = [f"{f.severity}: {f.message}" for f in rt.findings]
         meta: dict[str, Any] = {"kind": "RTSTRUCT", "type": "CONTOURS", "threshold": None,
-                "overlapping": _overlap([m for *_, m in entries]),
+                "overlapping": _boxes_overlap(rt.boxes, rt.grid.shape),
                 "sdk_refusal": sdk_refusal(rt), "findings": findings}
         yield from self._write(path, label, series, how, content, folder, rt.grid, entries,
                                meta)
 
     def _write(self, path: Path, label: str, series: DicomSeries, how: str, content: str,
-               folder: Path, grid: Grid, entries: list[tuple[int, str, Any, np.ndarray]],
+               folder: Path, grid: Grid,
+               entries: Sequence[tuple[int, str, Any, Callable[[], np.ndarray]]],
                meta: dict[str, Any]) -> Work[None]:
         """Write the masks into a hidden temporary folder, then rename it into place."""
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -356,7 +367,7 @@ class _Converter:
                 while stem.lower() in taken:
                     stem += "_"
                 taken.add(stem.lower())
-                voxels = _write_mask(tmp, stem, name, mask, grid,
+                voxels = _write_mask(tmp, stem, name, mask(), grid,
                                      f"{name} from {path.name}")
                 written.append({"file": f"{stem}.nii.gz", "number": number, "name": name,
                                 "voxels": voxels, "rgb": list(rgb) if rgb else None})
@@ -381,12 +392,15 @@ class _Converter:
             self.warnings.append(f"{label}: {f}")
 
 
-def _overlap(masks: Sequence[np.ndarray]) -> bool:
-    if len(masks) < 2:
+def _boxes_overlap(boxes: Sequence[RoiMask], shape: tuple[int, int, int]) -> bool:
+    """True when two ROIs share a voxel (counted box by box: one count volume in memory)."""
+    if len(boxes) < 2:
         return False
-    count = np.zeros(masks[0].shape, np.uint8)
-    for m in masks:
-        count += m.astype(np.uint8)
+    count = np.zeros(shape, np.uint16)
+    for b in boxes:
+        i, j, k = b.offset
+        a, c, d = b.data.shape
+        count[i:i + a, j:j + c, k:k + d] += b.data
     return bool((count > 1).any())
 
 

@@ -251,7 +251,7 @@ def _walk(result: ScanResult) -> tuple[list[Path], list[Path], list[Path]]:
         warnings.append(f"left out: {result.rel(path)} is {what}; Segmap reads only "
                         "regular files")
 
-    cache = derived_root()
+    cache = derived_root().resolve()
 
     def kept(folder: Path) -> bool:
         if folder == cache or is_derived_folder(folder):  # a cache inside the scanned folder

@@ -305,3 +305,62 @@ def test_cancel_during_conversion_leaves_no_folder_behind(dcmqi_folder: Path, ca
     assert any("converting SEG" in m for m in seen)
     assert not cache.exists() or not any(cache.iterdir())
     assert run(scan(dcmqi_folder)).derived[0].reused is False
+
+
+@pytest.fixture
+def rt_folder(tmp_path: Path) -> Path:
+    """A synthetic series in scans/ct and an rt-utils structure set of two ROIs in rt/."""
+    folder = tmp_path / "user"
+    write_series(folder / "scans" / "ct", axial_positions([1.5 * k for k in range(5)]),
+                 rows=32, cols=32, spacing=(0.8, 0.8), **STUDY)
+    shape = (32, 32, 5)
+    (folder / "rt").mkdir()
+    write_rtstruct(folder / "scans" / "ct", folder / "rt" / "rs.dcm",
+                   {"Liver": ball(shape, (12, 12, 2), 6), "Cord": ball(shape, (24, 22, 2), 4)})
+    return folder
+
+
+def edit(path: Path, change) -> None:
+    ds = pydicom.dcmread(path)
+    change(ds)
+    ds.save_as(path)
+
+
+def test_contours_outside_the_image_are_a_warning(rt_folder: Path) -> None:
+    def shift(ds: pydicom.Dataset) -> None:
+        for c in ds.ROIContourSequence[1].ContourSequence:
+            pts = [float(v) for v in c.ContourData]
+            c.ContourData = [v + 15.0 if i % 3 == 0 else v for i, v in enumerate(pts)]
+
+    edit(rt_folder / "rt" / "rs.dcm", shift)
+    result = run(scan(rt_folder))
+    (case,) = result.cases
+    assert len(case.masks) == 2
+    assert any("rt/rs.dcm" in w and "outside the image" in w and "Cord" in w
+               for w in result.warnings)
+    assert any("outside the image" in f for f in result.derived[0].findings)
+
+
+def test_rtstruct_of_a_series_not_scanned_names_it(rt_folder: Path) -> None:
+    shutil.rmtree(rt_folder / "scans")
+    result = run(scan(rt_folder))
+    assert not result.cases
+    (u,) = [u for u in result.unpaired if u.file == "rt/rs.dcm"]
+    ref = pydicom.dcmread(rt_folder / "rt" / "rs.dcm").ReferencedFrameOfReferenceSequence[0] \
+        .RTReferencedStudySequence[0].RTReferencedSeriesSequence[0].SeriesInstanceUID
+    assert ref in u.reason and "Scan the folder that holds both" in u.reason
+
+
+def test_rtstruct_without_series_reference_pairs_by_frame_of_reference(rt_folder: Path) -> None:
+    def drop(ds: pydicom.Dataset) -> None:
+        del ds.ReferencedFrameOfReferenceSequence[0].RTReferencedStudySequence
+        for rc in ds.ROIContourSequence:
+            for c in rc.ContourSequence:
+                if "ContourImageSequence" in c:
+                    del c.ContourImageSequence
+
+    edit(rt_folder / "rt" / "rs.dcm", drop)
+    result = run(scan(rt_folder))
+    (case,) = result.cases
+    assert result.derived[0].how == "the only series in its Frame of Reference"
+    assert [m.name for m in case.masks] == ["1_Liver.nii.gz", "2_Cord.nii.gz"]
