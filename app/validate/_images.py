@@ -44,8 +44,8 @@ _PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _DICOM_TYPE = FILE_TYPES["dcm"]
 _TEXT_TYPES = frozenset({FILE_TYPES["json"], FILE_TYPES["txt"], FILE_TYPES["html"]})
 _OBJECTS = {  # what a DICOM object is, when it is no image to segment
-    ObjectKind.SEG: "a DICOM SEG (a segmentation, not an image: converted to NIfTI it "
-                    "belongs in the image's `segmentations`)",
+    ObjectKind.SEG: "a DICOM SEG (a segmentation, not an image: it belongs in the "
+                    "`segmentations` of the series it was drawn on)",
     ObjectKind.RTSTRUCT: "an RT Structure Set (contours, not an image: converted to NIfTI "
                          "label maps they belong in the image's `segmentations`)",
     ObjectKind.SR: "a DICOM structured report (a document, not an image)",
