@@ -105,6 +105,7 @@ class Derived:
     sdk: str | None  # why RedBrick's SDK would refuse the file; None: it takes it
     findings: tuple[str, ...] = ()
     reused: bool = False  # found in the cache, not converted again
+    series_file: Path | None = None  # the first file of the series (one UID can name several)
 
     @property
     def note(self) -> str:
@@ -226,13 +227,19 @@ class _Converter:
     """Converting the SEG and RTSTRUCT files of one scan (see :func:`convert_dicom_masks`)."""
 
     def __init__(self, series: Sequence[DicomSeries], rel: Any, root: Path) -> None:
-        self.images = {s.uid: s for s in series if s.kind is ObjectKind.IMAGE}
+        # One UID can name several series: the reader splits them (by geometry, size, ...)
+        # into ``uid``, ``uid.2``, ``uid.3``; each is found by the UID files refer to.
+        uids = {s.uid for s in series}
+        self.images: dict[str, list[DicomSeries]] = {}
+        for s in series:
+            if s.kind is ObjectKind.IMAGE:
+                self.images.setdefault(_real_uid(s.uid, uids), []).append(s)
         self.rel, self.cache = rel, root
         self.derived: list[Derived] = []
         self.failed: list[Failed] = []
         self.warnings: list[str] = []
-        self._sops: dict[str, str] | None = None  # first instance's SOP UID -> series
-        self._frames: dict[str, list[str]] | None = None  # frame of reference -> series
+        self._sops: dict[str, DicomSeries] | None = None  # first instance's SOP UID -> it
+        self._frames: dict[str, list[DicomSeries]] | None = None  # frame of reference -> them
 
     # -- which series a file references ---------------------------------------------------
 
@@ -240,7 +247,7 @@ class _Converter:
         import pydicom
 
         self._sops, self._frames = {}, {}
-        for uid, s in self.images.items():
+        for s in (s for group in self.images.values() for s in group):
             if not s.files:
                 continue
             ds: Any
@@ -249,27 +256,43 @@ class _Converter:
                                      specific_tags=["SOPInstanceUID", "FrameOfReferenceUID"])
             except (OSError, ValueError, pydicom.errors.InvalidDicomError):
                 ds = {}  # an unreadable first slice: nothing refers to it by UID
-            self._sops[str(ds.get("SOPInstanceUID", ""))] = uid
-            self._frames.setdefault(str(ds.get("FrameOfReferenceUID", "")), []).append(uid)
+            self._sops[str(ds.get("SOPInstanceUID", ""))] = s
+            self._frames.setdefault(str(ds.get("FrameOfReferenceUID", "")), []).append(s)
 
     def referenced(self, series_uids: Sequence[str], sops: Iterable[str],
                    frames: Sequence[str] = ()) -> tuple[DicomSeries | None, str]:
         """The scanned series a file references, and how it was found (else None, the
         UIDs it names)."""
         series_uids = [u for u in series_uids if u]
+        refs = set(sops)
         for uid in series_uids:
-            if uid in self.images:
-                return self.images[uid], "its Referenced Series"
+            cands = self.images.get(uid, [])
+            if len(cands) > 1:  # the one holding the referenced images, with a 3-D grid
+                cands = [s for s in self._by_sops(refs) if s.uid == uid] or cands
+                cands = sorted(cands, key=lambda s: s.grid is None)
+            if cands:
+                return replace(cands[0], uid=uid), "its Referenced Series"
+        hits = self._by_sops(refs)
+        if len(hits) == 1:
+            return self._real(hits[0]), "its referenced instances"
+        assert self._frames is not None
+        found = list({id(s): s for f in frames if f for s in self._frames.get(f, [])}.values())
+        if not series_uids and len(found) == 1:
+            return self._real(found[0]), "the only series in its Frame of Reference"
+        return None, ", ".join(series_uids)
+
+    def _real(self, series: DicomSeries) -> DicomSeries:
+        """The series under the SeriesInstanceUID of its files (a split part's is ``uid.2``)."""
+        real = next(u for u, group in self.images.items() if any(s is series for s in group))
+        return replace(series, uid=real)
+
+    def _by_sops(self, sops: set[str]) -> list[DicomSeries]:
+        """The series whose first image is one of ``sops`` (one header read per series,
+        once per scan)."""
         if self._sops is None:
             self._first_headers()
-        assert self._sops is not None and self._frames is not None
-        hits = {self._sops[u] for u in sops if u in self._sops}
-        if len(hits) == 1:
-            return self.images[hits.pop()], "its referenced instances"
-        found = {u for f in frames if f for u in self._frames.get(f, [])}
-        if not series_uids and len(found) == 1:
-            return self.images[found.pop()], "the only series in its Frame of Reference"
-        return None, ", ".join(series_uids)
+        assert self._sops is not None
+        return list({id(s): s for u, s in self._sops.items() if u in sops}.values())
 
     # -- one file -----------------------------------------------------------------------
 
@@ -312,7 +335,8 @@ class _Converter:
         label = self.rel(path)
         if series.grid is not None and (m := _reusable(folder, content, series.uid,
                                                         series.grid)):
-            self.derived.append(_from_manifest(m, path, label, folder, how))
+            self.derived.append(replace(_from_manifest(m, path, label, folder, how),
+                                        series_file=series.files[0]))
             return
         masks = yield from load_seg(path, series)
         entries = [(seg.number, seg.label or seg.description or f"Segment {seg.number}",
@@ -334,7 +358,8 @@ class _Converter:
         label = self.rel(path)
         if series.grid is not None and (m := _reusable(folder, content, series.uid,
                                                         series.grid)):
-            self.derived.append(_from_manifest(m, path, label, folder, how))
+            self.derived.append(replace(_from_manifest(m, path, label, folder, how),
+                                        series_file=series.files[0]))
             return
         yield Progress(0, 1, f"Filling the contours of {path.name}")
         rt = read_rtstruct(path, series.files)
@@ -387,9 +412,17 @@ class _Converter:
                 shutil.rmtree(tmp, ignore_errors=True)
         m = _manifest(folder)
         assert m is not None
-        self.derived.append(replace(_from_manifest(m, path, label, folder, how), reused=False))
+        self.derived.append(replace(_from_manifest(m, path, label, folder, how), reused=False,
+                                    series_file=series.files[0]))
         for f in meta["findings"]:
             self.warnings.append(f"{label}: {f}")
+
+
+def _real_uid(uid: str, uids: set[str]) -> str:
+    """``1.2.3`` for the reader's split part ``1.2.3.2`` of series ``1.2.3`` (see
+    ``app.readers.dicom``: the largest part keeps the UID, the others get ``.2``, ``.3``)."""
+    base, _, n = uid.rpartition(".")
+    return base if n.isdigit() and int(n) >= 2 and base in uids else uid
 
 
 def _boxes_overlap(boxes: Sequence[RoiMask], shape: tuple[int, int, int]) -> bool:

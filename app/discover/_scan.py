@@ -411,10 +411,10 @@ def _dicom_masks(result: ScanResult, images: Sequence[ImageRef]) -> Work[None]:
     derived, failed, warnings = yield from convert_dicom_masks(result.series, result.rel)
     result.derived, result.warnings = derived, result.warnings + warnings
     result.unpaired.extend(Unpaired(f.label, "mask", f.reason) for f in failed)
-    by_uid = {im.series_uid: im for im in images if im.is_dicom}
+    by_file = {im.files[0]: im for im in images if im.is_dicom and im.files}
     given: set[str] = set()
     for d in derived:
-        image = by_uid.get(d.series_uid)
+        image = by_file.get(d.series_file) if d.series_file is not None else None
         if image is None or image.grid is None:
             continue
         what = "DICOM SEG" if d.kind == "SEG" else "RT Structure Set"

@@ -364,3 +364,16 @@ def test_rtstruct_without_series_reference_pairs_by_frame_of_reference(rt_folder
     (case,) = result.cases
     assert result.derived[0].how == "the only series in its Frame of Reference"
     assert [m.name for m in case.masks] == ["1_Liver.nii.gz", "2_Cord.nii.gz"]
+
+
+@pytest.mark.shared_data
+def test_a_seg_finds_its_series_among_parts_that_share_its_uid(shared_data: Path) -> None:
+    # ct_image.dcm and sr_document.dcm share a SeriesInstanceUID; the reader splits them
+    # (uid, uid.2): the SEG goes to the part holding the image it refers to
+    folder = shared_data / HIGHDICOM
+    before = listing(folder)
+    result = run(scan(folder))
+    (case,) = result.cases
+    assert case.image.label == "ct_image.dcm" and case.image.grid is not None
+    assert [d.label for d in result.derived] == ["seg_image_ct_binary_single_frame.dcm"]
+    assert listing(folder) == before
