@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -119,9 +120,13 @@ class Derived:
                 f"{', overlapping' if self.overlapping else ''}) on series {self.series_uid} "
                 f"({self.how}) converted to {n} binary NIfTI mask(s)"
                 f"{' (reused from the cache)' if self.reused else ''}; ")
-        text += (f"RedBrick's SDK would not take it: {self.sdk}" if self.sdk
-                 else "RedBrick's SDK could take the file as it is")
-        return text
+        return text + self.sdk_text
+
+    @property
+    def sdk_text(self) -> str:
+        """Whether RedBrick's SDK itself could have taken the file, and why not."""
+        return (f"RedBrick's SDK would not take it: {self.sdk}" if self.sdk
+                else "RedBrick's SDK could take the file as it is")
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.label, "kind": self.kind, "type": self.seg_type,
@@ -268,7 +273,8 @@ class _Converter:
         for uid in series_uids:
             cands = self.images.get(uid, [])
             if len(cands) > 1:  # the one holding the referenced images, with a 3-D grid
-                cands = [s for s in self._by_sops(refs) if s.uid == uid] or cands
+                cands = [s for s in self._by_sops(refs) if any(s is c for c in cands)] \
+                    or cands
                 cands = sorted(cands, key=lambda s: s.grid is None)
             if cands:
                 return replace(cands[0], uid=uid), "its Referenced Series"
@@ -295,6 +301,11 @@ class _Converter:
         return list({id(s): s for u, s in self._sops.items() if u in sops}.values())
 
     # -- one file -----------------------------------------------------------------------
+
+    def add(self, d: Derived, series: DicomSeries) -> None:
+        """Record a conversion (new or reused); its findings are the scan's warnings."""
+        self.derived.append(replace(d, series_file=series.files[0] if series.files else None))
+        self.warnings.extend(f"{d.label}: {f}" for f in d.findings)
 
     def fail(self, path: Path, reason: str) -> None:
         self.failed.append(Failed(self.rel(path), reason))
@@ -335,15 +346,14 @@ class _Converter:
         label = self.rel(path)
         if series.grid is not None and (m := _reusable(folder, content, series.uid,
                                                         series.grid)):
-            self.derived.append(replace(_from_manifest(m, path, label, folder, how),
-                                        series_file=series.files[0]))
+            self.add(_from_manifest(m, path, label, folder, how), series)
             return
         masks = yield from load_seg(path, series)
         entries = [(seg.number, seg.label or seg.description or f"Segment {seg.number}",
                     seg.rgb, partial(masks.mask, seg.number)) for seg in masks.segments]
-        meta: dict[str, Any] = {"kind": "SEG", "type": header.kind, "threshold": masks.threshold,
-                "overlapping": masks.overlapping, "sdk_refusal": sdk_refusal(masks),
-                "findings": []}
+        meta: dict[str, Any] = {
+            "kind": "SEG", "type": header.kind, "threshold": masks.threshold,
+            "overlapping": masks.overlapping, "sdk_refusal": sdk_refusal(masks), "findings": []}
         yield from self._write(path, label, series, how, content, folder, masks.grid,
                                entries, meta)
 
@@ -358,8 +368,7 @@ class _Converter:
         label = self.rel(path)
         if series.grid is not None and (m := _reusable(folder, content, series.uid,
                                                         series.grid)):
-            self.derived.append(replace(_from_manifest(m, path, label, folder, how),
-                                        series_file=series.files[0]))
+            self.add(_from_manifest(m, path, label, folder, how), series)
             return
         yield Progress(0, 1, f"Filling the contours of {path.name}")
         rt = read_rtstruct(path, series.files)
@@ -369,9 +378,10 @@ class _Converter:
                     partial(box.full, rt.grid.shape))
                    for i, (roi, box) in enumerate(zip(rt.rois, rt.boxes, strict=True))]
         findings = [f"{f.severity}: {f.message}" for f in rt.findings]
-        meta: dict[str, Any] = {"kind": "RTSTRUCT", "type": "CONTOURS", "threshold": None,
-                "overlapping": _boxes_overlap(rt.boxes, rt.grid.shape),
-                "sdk_refusal": sdk_refusal(rt), "findings": findings}
+        meta: dict[str, Any] = {
+            "kind": "RTSTRUCT", "type": "CONTOURS", "threshold": None,
+            "overlapping": _boxes_overlap(rt.boxes, rt.grid.shape),
+            "sdk_refusal": sdk_refusal(rt), "findings": findings}
         yield from self._write(path, label, series, how, content, folder, rt.grid, entries,
                                meta)
 
@@ -412,10 +422,7 @@ class _Converter:
                 shutil.rmtree(tmp, ignore_errors=True)
         m = _manifest(folder)
         assert m is not None
-        self.derived.append(replace(_from_manifest(m, path, label, folder, how), reused=False,
-                                    series_file=series.files[0]))
-        for f in meta["findings"]:
-            self.warnings.append(f"{label}: {f}")
+        self.add(replace(_from_manifest(m, path, label, folder, how), reused=False), series)
 
 
 def _real_uid(uid: str, uids: set[str]) -> str:
@@ -437,6 +444,18 @@ def _boxes_overlap(boxes: Sequence[RoiMask], shape: tuple[int, int, int]) -> boo
     return bool((count > 1).any())
 
 
+def _sweep(cache: Path, age: float = 86400.0) -> None:
+    """Remove temporary folders a killed conversion left (never reused: hidden, and a day
+    old, so no running scan's)."""
+    try:
+        old = [p for p in cache.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")
+               and time.time() - p.stat().st_mtime > age]
+    except OSError:
+        return
+    for p in old:
+        shutil.rmtree(p, ignore_errors=True)
+
+
 def convert_dicom_masks(series: Sequence[DicomSeries], rel: Any,
                         cache: Path | None = None
                         ) -> Work[tuple[list[Derived], list[Failed], list[str]]]:
@@ -446,6 +465,7 @@ def convert_dicom_masks(series: Sequence[DicomSeries], rel: Any,
     ``rel`` names a path for the user (relative to the scanned folder).
     """
     conv = _Converter(series, rel, cache if cache is not None else derived_root())
+    _sweep(conv.cache)
     todo = [(f, s.kind) for s in series if s.kind in (ObjectKind.SEG, ObjectKind.RTSTRUCT)
             for f in s.files]
     for i, (f, kind) in enumerate(todo):

@@ -398,6 +398,8 @@ def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = ()
     yield from _dicom_masks(result, images)
     result.cases = make_cases(result.pairing, result.censuses,
                               {d.folder: d.source.name for d in result.derived})
+    for case in result.cases:  # the case says what RedBrick's SDK would have done
+        case.note = "; ".join([case.note, *(d.sdk_text for d in result.derived_of(case))])
     result.warnings.extend(result.pairing.notes)
     _refine_layouts(result)
     result.warnings.extend(x.note for x in result.own_outputs)
