@@ -123,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         report = result.to_json(scanned)
         report["template_saved"] = str(Path(args.save_template)) if args.save_template else None
         report["renamed"] = [r.to_json() for r in names.renamed] if names else []
+        report["derived"] = [d.to_json() for d in scanned.derived]  # SEG / RTSTRUCT converted
         print_json(json_safe(report))  # a non-UTF-8 name left out is named, escaped
     else:
         print(human(result, scanned, names))

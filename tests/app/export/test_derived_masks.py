@@ -116,3 +116,17 @@ def test_scan_json_says_what_was_converted(user: Path,
     assert {c["shape"] for c in out["cases"]} == {"III"}
     assert sorted(c["derived_from"] for c in out["cases"]) == [["seg/liver.dcm"],
                                                                 ["seg/partial_overlaps.dcm"]]
+
+
+@pytest.mark.shared_data
+def test_build_json_says_what_was_converted_and_copied(user: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out" / "items.json"
+    assert main(["build", str(user), "-o", str(out), "--json", "-q"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {d["source"] for d in report["derived"]} == {"seg/liver.dcm",
+                                                        "seg/partial_overlaps.dcm"}
+    assert {c["derived_from"] for c in report["converted"]} == {"liver.dcm",
+                                                               "partial_overlaps.dcm"}
+    assert all(Path(c["target"]).parent.parent.parent == out.parent / "nifti-masks"
+               for c in report["converted"])
