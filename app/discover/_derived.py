@@ -329,7 +329,9 @@ class _Converter:
         except SegmapError as exc:
             self.fail(path, exc.message + (f" {exc.hint}" if exc.hint else ""))
         except OSError as exc:
-            self.fail(path, f"cannot read or write its masks: {exc.strerror or exc}")
+            self.fail(path, f"cannot read it or write its masks into {self.cache}: "
+                            f"{exc.strerror or exc}. Set SEGMAP_CACHE to a folder you can "
+                            "write (the masks go into its derived/ folder).")
 
     def _target(self, path: Path, series: DicomSeries) -> tuple[str, Path]:
         content = _content_hash(path)

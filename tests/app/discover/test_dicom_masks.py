@@ -377,3 +377,15 @@ def test_a_seg_finds_its_series_among_parts_that_share_its_uid(shared_data: Path
     assert case.image.label == "ct_image.dcm" and case.image.grid is not None
     assert [d.label for d in result.derived] == ["seg_image_ct_binary_single_frame.dcm"]
     assert listing(folder) == before
+
+
+@pytest.mark.shared_data
+def test_a_cache_that_cannot_be_written_is_said_with_the_fix(
+        dcmqi_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("SEGMAP_CACHE", str(blocker))
+    result = run(scan(dcmqi_folder))
+    assert not result.cases
+    (u,) = [u for u in result.unpaired if u.file == "seg/liver.dcm"]
+    assert "SEGMAP_CACHE" in u.reason
