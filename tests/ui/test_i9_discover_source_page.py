@@ -72,8 +72,15 @@ def test_the_notes_go_when_a_clean_folder_is_opened(qtbot, window, tmp_path):
     assert not source.notes.isVisible() and source.notes.toPlainText() == ""
 
 
-def test_real_dicom_seg_only_folder_explains_itself(qtbot, window, shared_data):
+def test_real_dicom_seg_folder_pairs_what_it_can_and_explains_the_rest(qtbot, window,
+                                                                       shared_data):
+    """highdicom's test files: the single-frame SEG of ct_image.dcm becomes a case; the SEGs
+    made from a CT series that is not in the folder say so, by its UID."""
     source = open_folder(qtbot, window, shared_data / "highdicom")
-    assert window.stack.currentWidget() is source
+    session = window.state.session
+    assert session is not None and len(session.cases) == 1
+    assert session.cases[0].binary  # one NIfTI mask per segment, on ct_image.dcm's grid
     text = source.notes.toPlainText()
-    assert "seg_image_ct_binary.dcm: a DICOM SEG, which Segmap does not read yet" in text
+    assert ("seg_image_ct_binary.dcm: a DICOM SEG of series "
+            "1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.2, which is not in the scanned "
+            "folder") in text
