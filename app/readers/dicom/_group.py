@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -282,8 +282,14 @@ def series_of(uid: str, slices: list[Header], made_up: bool = False) -> list[Dic
     """The series (one, or several after a split) made of ``slices`` sharing ``uid``.
 
     ``made_up`` says the files have no SeriesInstanceUID and ``uid`` was derived
-    from their folder, series number and description.
+    from their folder, series number and description. Every part keeps the files' UID as
+    its ``series_uid``.
     """
+    return [replace(s, series_uid="" if made_up else uid)
+            for s in _parts_of(uid, slices, made_up)]
+
+
+def _parts_of(uid: str, slices: list[Header], made_up: bool) -> list[DicomSeries]:
     first = min(slices, key=_order)
     kind = object_kind(first.sop_class, first.modality, bool(first.rows and first.columns))
     notes, unusable = _file_notes(slices)

@@ -173,7 +173,8 @@ def _header(ds: Any, path: Path) -> RtHeader:
         frames.append(str(f.get("FrameOfReferenceUID", "")))
         for st in f.get("RTReferencedStudySequence") or ():
             for se in st.get("RTReferencedSeriesSequence") or ():
-                series.append(str(se.get("SeriesInstanceUID", "")))
+                if uid := str(se.get("SeriesInstanceUID", "") or ""):
+                    series.append(uid)  # an empty one names nothing
                 sops.update(str(c.ReferencedSOPInstanceUID)
                             for c in se.get("ContourImageSequence") or ())
     return RtHeader(path, tuple(rois), tuple(dict.fromkeys(frames)),
@@ -203,7 +204,7 @@ def rtstruct_header(path: str | Path) -> RtHeader:
 def _series(series_files: Sequence[Path], header: RtHeader) -> DicomSeries:
     refs = ", ".join(header.referenced_series_uids) or "not named in the file"
     series = image_series(list(series_files), f"{header.path.name} (series {refs})")
-    if header.referenced_series_uids and series.uid not in header.referenced_series_uids:
+    if header.referenced_series_uids and not series.is_named_by(header.referenced_series_uids):
         raise VolumeReadError(
             f"{header.path.name} refers to series {refs}, not to the given series {series.uid}.",
             "Give the files of the DICOM series the structure set was drawn on.")

@@ -21,7 +21,8 @@ stores for a SEG, reproduced by ``sdk_seg_volume``:
 * values are segment numbers (uint8 when the largest number is below 256, else
   uint16), frames written in file order, so the last frame wins where segments overlap
   in a file that declares SegmentsOverlap NO;
-* the SDK deletes the SEG file it converted.
+* it deletes the SEG it converted: its temporary copy (``config_path()/temp/<uuid>/``), so
+  the user's file survives; Segmap never deletes or changes it either.
 
 It refuses (a ValueError or AttributeError, the upload of that series fails): any SOP
 class but Segmentation Storage 1.2.840.10008.5.1.4.1.1.66.4 (so every LABELMAP SEG);
@@ -321,7 +322,7 @@ def _onto(arr: np.ndarray, own: Grid, target: Grid, path: Path) -> np.ndarray:
 
 
 def _check_reference(header: SegHeader, series: DicomSeries) -> None:
-    if header.referenced_series_uids and series.uid not in header.referenced_series_uids:
+    if header.referenced_series_uids and not series.is_named_by(header.referenced_series_uids):
         raise VolumeReadError(
             f"{header.path.name} refers to series {', '.join(header.referenced_series_uids)}, "
             f"not to the reference series {series.uid}.",
@@ -509,7 +510,9 @@ def sdk_seg_volume(path: str | Path) -> nib.Nifti1Image:
     header = seg_header(p)
     why = seg_sdk_refusal(header)
     if why is not None:
-        raise VolumeReadError(why, "Convert it to a binary SEG with non-overlapping segments.")
+        raise VolumeReadError(why, "Segmap converts it: `segmap build FOLDER` (the folder with "
+                              "the SEG and its series) makes one NIfTI mask per segment on the "
+                              "series' grid, which RedBrick takes.")
     with guard(p, "DICOM SEG"):
         ds = pydicom.dcmread(p)
         shared = ds.SharedFunctionalGroupsSequence[0]

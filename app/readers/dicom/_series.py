@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -53,6 +54,14 @@ class DicomSeries:
     kind: ObjectKind
     warnings: tuple[str, ...]
     frames: tuple[int, ...] = ()
+    # The SeriesInstanceUID its files carry: ``uid`` but for a split's ".2" part (whose
+    # ``uid`` is made unique), empty when the files have none. What a SEG or RTSTRUCT names.
+    series_uid: str = ""
+
+    def is_named_by(self, uids: Iterable[str]) -> bool:
+        """True when ``uids`` (a SEG's or RTSTRUCT's references) name this series."""
+        names = set(uids)
+        return self.uid in names or bool(self.series_uid) and self.series_uid in names
 
     @property
     def folder(self) -> Path | None:
