@@ -201,7 +201,8 @@ class MappingTableModel(QAbstractTableModel):
             if choice.code is None:
                 return "No code: DICOM SEG and colour tables get Segmap's local code " \
                        "(F2 to give one)" if not choice.confirmed else "No code, as you chose"
-            how = "you confirmed it" if choice.confirmed else \
+            how = "you confirmed it" if choice.origin == "you" else \
+                f"from {choice.origin}: F2 to change" if choice.confirmed else \
                 "suggested from the name: F2 to confirm or change"
             return f"{choice.text}: {code_label(choice.code)} ({how})"
         if col == COL_CODE and role == Qt.ItemDataRole.ForegroundRole and \
@@ -257,7 +258,7 @@ class MappingTableModel(QAbstractTableModel):
         """The code of the row's category in this case (confirmed or suggested)."""
         if self._session is None or self._case is None:
             return CodeChoice(None, False)
-        return self._session.code_of(self._case, row.category)
+        return self._session.code_of(self._case, row.category, row.files)
 
     def _set_code(self, row: Row, text: str) -> bool:
         if self._session is None or self._case is None or row.category is None:

@@ -17,7 +17,7 @@ export copies them out of it (``derived_mask`` says which masks are such).
 """
 
 from app.discover._cases import Case
-from app.discover._derived import Derived, DerivedMask, derived_mask, derived_root
+from app.discover._derived import Derived, DerivedMask, derived_info, derived_mask, derived_root
 from app.discover._layouts import Layout, ParsedName, parse_name, role_hint, structure_name
 from app.discover._outputs import OwnOutput
 from app.discover._pairing import ImageRef, MaskRef, Pair, Unpaired
@@ -26,27 +26,8 @@ from app.discover._scan import ScanResult, Volume, scan
 from app.discover._sidecars import LabelTable, TableKind, dcmqi_name, read_sidecar
 
 __all__ = [
-    "Case",
-    "Derived",
-    "DerivedMask",
-    "ImageRef",
-    "LabelTable",
-    "Layout",
-    "MaskRef",
-    "OwnOutput",
-    "Pair",
-    "ParsedName",
-    "RoleOverride",
-    "ScanResult",
-    "TableKind",
-    "Unpaired",
-    "Volume",
-    "dcmqi_name",
-    "derived_mask",
-    "derived_root",
-    "parse_name",
-    "read_sidecar",
-    "role_hint",
-    "scan",
-    "structure_name"
+    "Case", "Derived", "DerivedMask", "ImageRef", "LabelTable", "Layout", "MaskRef", "OwnOutput",
+    "Pair", "ParsedName", "RoleOverride", "ScanResult", "TableKind", "Unpaired", "Volume",
+    "dcmqi_name", "derived_info", "derived_mask", "derived_root", "parse_name", "read_sidecar",
+    "role_hint", "scan", "structure_name"
 ]

@@ -46,9 +46,11 @@ from app.geometry import Grid
 from app.progress import Progress, Work
 from app.readers import save_nifti
 from app.readers.dicom import (
+    Code,
     DicomSeries,
     ObjectKind,
     RoiMask,
+    Segment,
     load_seg,
     read_rtstruct,
     rtstruct_header,
@@ -58,7 +60,7 @@ from app.readers.dicom import (
 
 MANIFEST = "segmap-derived.json"
 _FORMAT = "segmap-derived"
-_VERSION = 1
+_VERSION = 2  # 2: each mask keeps its segment's codes
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 _FIX_MISSING = ("Scan the folder that holds both the {what} and the image series it was drawn "
                 "on (a parent of both).")
@@ -83,10 +85,15 @@ class DerivedMask:
     name: str  # the segment label / ROI name
     voxels: int
     rgb: tuple[int, int, int] | None = None
+    # What the file says the segment is: {"category", "type"[, "modifier"]: Code JSON}
+    code: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"file": self.path.name, "number": self.number, "name": self.name,
-                "voxels": self.voxels, "rgb": list(self.rgb) if self.rgb else None}
+        out = {"file": self.path.name, "number": self.number, "name": self.name,
+               "voxels": self.voxels, "rgb": list(self.rgb) if self.rgb else None}
+        if self.code:
+            out["code"] = self.code
+        return out
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,32 @@ def derived_mask(path: Path) -> tuple[str, str] | None:
     return str(manifest.get("source", "")), path.parent.name
 
 
+_INFO: dict[Path, tuple[int, dict[str, DerivedMask]]] = {}  # folder -> (mtime, by file name)
+
+
+def derived_info(path: Path) -> DerivedMask | None:
+    """What the manifest says of a mask in a derived folder (its segment, colour and code);
+    None for any other mask. Cached per folder until its manifest changes."""
+    folder = Path(path).parent
+    try:
+        stamp = (folder / MANIFEST).stat().st_mtime_ns
+    except OSError:
+        return None
+    cached = _INFO.get(folder)
+    if cached is None or cached[0] != stamp:
+        m = _manifest(folder)
+        masks = {} if m is None else {x.path.name: x for x in _masks_of(m, folder)}
+        _INFO[folder] = cached = (stamp, masks)
+    return cached[1].get(Path(path).name)
+
+
+def _masks_of(m: dict[str, Any], folder: Path) -> tuple[DerivedMask, ...]:
+    return tuple(DerivedMask(folder / x["file"], int(x["number"]), str(x["name"]),
+                             int(x["voxels"]), tuple(x["rgb"]) if x.get("rgb") else None,
+                             x.get("code") if isinstance(x.get("code"), dict) else None)
+                 for x in m.get("masks", []))
+
+
 def is_derived_folder(folder: Path) -> bool:
     """True for a folder this module wrote (a cache under a scanned folder is left out)."""
     return (folder / MANIFEST).is_file()
@@ -181,6 +214,17 @@ def _content_hash(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _code_json(seg: Segment) -> dict[str, Any] | None:
+    """A segment's coded concepts as a template stores them (None without a type)."""
+    if seg.type is None:
+        return None
+    category = seg.category or Code("SCT", "123037004", "Anatomical Structure")
+    out = {"category": category.to_json(), "type": seg.type.to_json()}
+    if seg.modifier is not None:
+        out["modifier"] = seg.modifier.to_json()
+    return out
 
 
 def _key(content: str, series_uid: str) -> str:
@@ -207,9 +251,7 @@ def _reusable(folder: Path, content: str, series_uid: str, grid: Grid) -> dict[s
 
 def _from_manifest(m: dict[str, Any], source: Path, label: str, folder: Path, how: str
                    ) -> Derived:
-    masks = tuple(DerivedMask(folder / x["file"], int(x["number"]), str(x["name"]),
-                              int(x["voxels"]), tuple(x["rgb"]) if x.get("rgb") else None)
-                  for x in m["masks"])
+    masks = _masks_of(m, folder)
     return Derived(source, label, m["kind"], m["series_uid"], how, folder, masks,
                    m["type"], m.get("threshold"), bool(m.get("overlapping")),
                    m.get("sdk_refusal"), tuple(m.get("findings", ())), True)
@@ -353,9 +395,11 @@ class _Converter:
         masks = yield from load_seg(path, series)
         entries = [(seg.number, seg.label or seg.description or f"Segment {seg.number}",
                     seg.rgb, partial(masks.mask, seg.number)) for seg in masks.segments]
+        codes = {seg.number: _code_json(seg) for seg in masks.segments}
         meta: dict[str, Any] = {
             "kind": "SEG", "type": header.kind, "threshold": masks.threshold,
-            "overlapping": masks.overlapping, "sdk_refusal": sdk_refusal(masks), "findings": []}
+            "overlapping": masks.overlapping, "sdk_refusal": sdk_refusal(masks), "findings": [],
+            "codes": {str(n): c for n, c in codes.items() if c}}
         yield from self._write(path, label, series, how, content, folder, masks.grid,
                                entries, meta)
 
@@ -396,6 +440,7 @@ class _Converter:
         tmp = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp"
         tmp.mkdir()
         written: list[dict[str, Any]] = []
+        codes = meta.pop("codes", {})  # kept with each mask, not twice
         try:
             taken: set[str] = set()
             for i, (number, name, rgb, mask) in enumerate(entries):
@@ -406,8 +451,11 @@ class _Converter:
                 taken.add(stem.lower())
                 voxels = _write_mask(tmp, stem, name, mask(), grid,
                                      f"{name} from {path.name}")
-                written.append({"file": f"{stem}.nii.gz", "number": number, "name": name,
-                                "voxels": voxels, "rgb": list(rgb) if rgb else None})
+                entry = {"file": f"{stem}.nii.gz", "number": number, "name": name,
+                         "voxels": voxels, "rgb": list(rgb) if rgb else None}
+                if code := codes.get(str(number)):
+                    entry["code"] = code
+                written.append(entry)
             manifest = {"format": _FORMAT, "version": _VERSION, "source": path.name,
                         "source_sha256": content, "series_uid": series.uid,
                         "grid": _grid_json(grid), "masks": written, **meta}

@@ -8,8 +8,11 @@ every case that maps the category (so undo, autosave and templates keep it with 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
+from app.discover import derived_info, derived_mask
 from app.errors import InputError
 from app.export import CodeTriple
 from app.items import Category, category_label
@@ -20,10 +23,12 @@ from app.session._model import CaseState, Change
 
 @dataclass(frozen=True)
 class CodeChoice:
-    """A category's code (None: none known or none wanted) and whether the user confirmed it."""
+    """A category's code (None: none known or none wanted), whether it is more than a guess
+    (the user confirmed it, or the DICOM SEG it came from says it) and where it came from."""
 
     code: CodeTriple | None
     confirmed: bool
+    origin: str = ""  # "you", the SEG's file name, or "" for a suggestion from the name
 
     @property
     def text(self) -> str:
@@ -43,13 +48,25 @@ def _leaf(category: Category) -> str:
 class SessionCodes(SessionEdits):
     """Codes of the categories the cases map."""
 
-    def code_of(self, case: CaseState, category: Category | None) -> CodeChoice:
-        """The code ``category`` has in ``case``: confirmed, else suggested from its name."""
+    def code_of(self, case: CaseState, category: Category | None,
+                files: Iterable[Path] = ()) -> CodeChoice:
+        """The code ``category`` has in ``case``: the user's, else the one the DICOM SEG
+        that ``files`` (the row's masks) were converted from gives its segment, else one
+        suggested from the category's name."""
         if category is None:
             return CodeChoice(None, False)
         key = category_key(category)
         if key in case.codes:
-            return CodeChoice(case.codes[key], True)
+            return CodeChoice(case.codes[key], True, "you")
+        for f in files:
+            info = derived_info(f)
+            if info is not None and info.code:
+                source = derived_mask(f)
+                try:
+                    return CodeChoice(CodeTriple.from_json(info.code), True,
+                                      source[0] if source else "the DICOM SEG")
+                except InputError:
+                    continue  # a manifest Segmap did not write: the name decides
         found = suggest_code(_leaf(category))
         return CodeChoice(found.code if found is not None else None, False)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from app.discover import derived_info
 from app.items import Category, category_label
 from app.mapping import Suggestion
 from app.preview import RGB, default_colour
@@ -218,10 +219,14 @@ class SessionRows(SessionData):
 
     def colour(self, row: Row) -> RGB:
         """The colour a row is drawn in: its category's in the taxonomy (as RedBrick shows
-        it), else a colour the session gives the category (the same in every case), else,
-        unmapped, a distinct colour for its value."""
+        it), else the colour a DICOM SEG recommends for its segment, else a colour the
+        session gives the category (the same in every case), else, unmapped, a distinct
+        colour for its value."""
         if row.category is not None:
             rgb = self.taxonomy.color_for(row.category) if self.taxonomy is not None else None
+            if rgb is None and row.files:  # a segment of a DICOM SEG: its display colour
+                info = derived_info(row.files[0])
+                rgb = info.rgb if info is not None else None
             if rgb is not None:
                 return (int(rgb[0]), int(rgb[1]), int(rgb[2]))
             return self.palette.colour(category_label(row.category))

@@ -66,13 +66,16 @@ def _rows(session: Session, case: CaseState, merged: MergeResult,
     smap = case.task.segment_map_of(case.series_index)
     categories = {inst: seg.category for inst, seg in smap.segments.items()} \
         if smap is not None else {}
+    masks = {inst: [session.base / m for m in ([seg.mask] if isinstance(seg.mask, str)
+                                               else seg.mask or [])]
+             for inst, seg in smap.segments.items()} if smap is not None else {}
     rows = []
     for inst in sorted(merged.segments):
         category = categories.get(inst)
         name = category_label(category) if category is not None else f"unmapped value {inst}"
         rgb = colours.get(inst, (128, 128, 128))
         rows.append(LabelRow(inst, name, (int(rgb[0]), int(rgb[1]), int(rgb[2])),
-                             session.code_of(case, category).code))
+                             session.code_of(case, category, masks.get(inst, ())).code))
     return rows
 
 

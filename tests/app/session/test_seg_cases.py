@@ -1,0 +1,50 @@
+"""A case made from a DICOM SEG keeps what the SEG says of each segment: its colour in the
+preview and the report, and its coded concept as the category's code (not a guess)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from app.progress import run
+from app.session import open_folder
+
+
+@pytest.fixture
+def seg_folder(shared_data, tmp_path):
+    seg = shared_data / "dcmqi" / "data" / "segmentations"
+    shutil.copytree(seg / "ct-3slice", tmp_path / "p1" / "ct")
+    (tmp_path / "p1" / "seg").mkdir()
+    for name in ("liver.dcm", "partial_overlaps.dcm"):
+        shutil.copy(seg / name, tmp_path / "p1" / "seg" / name)
+    return tmp_path
+
+
+@pytest.mark.shared_data
+def test_segments_keep_the_seg_colours_and_codes(seg_folder):
+    import pydicom
+
+    session = run(open_folder(seg_folder))
+    by_name = {c.name: c for c in session.cases}
+    liver = by_name["p1-liver"]
+    (row,) = [r for r in session.rows(liver) if r.category is not None]
+    choice = session.code_of(liver, row.category, row.files)
+    ds = pydicom.dcmread(seg_folder / "p1" / "seg" / "liver.dcm", stop_before_pixels=True)
+    want = ds.SegmentSequence[0].SegmentedPropertyTypeCodeSequence[0].CodeValue
+    assert choice.confirmed and choice.origin == "liver.dcm"
+    assert choice.code is not None and choice.code.type.value == want
+    # partial_overlaps names its segments by colour: each is drawn in the SEG's colour
+    from app.discover import derived_info
+    from app.readers.dicom._seg import seg_header
+
+    overlaps = by_name["p1-partial_overlaps"]
+    rgb = {s.label: s.rgb for s in seg_header(seg_folder / "p1" / "seg" /
+                                              "partial_overlaps.dcm").segments}
+    rows = [r for r in session.rows(overlaps) if r.category is not None]
+    assert len(rows) == 5
+    for row in rows:
+        segment = derived_info(row.files[0]).name
+        assert session.colour(row) == rgb[segment], (row.category, segment)
+    r, g, b = rgb["DARK_BLUE"]
+    assert b > r and b > g
