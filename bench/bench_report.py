@@ -11,7 +11,8 @@ OS cache holds them for both sides alike.
 Side by side, each in fresh processes (``--one METHOD``), 3 rounds, median; peak memory is
 the process's VmHWM:
 
-* ``report``: ``app.report.write_report`` of the list into a temporary folder.
+* ``report``: ``app.report.write_report`` of the list into a temporary folder (cases side
+  by side, one per core); ``report_one_job``: the same with ``jobs=1``.
 * ``reference``: ``app.validate.validate(load_items(list))`` plus ``app.readers.census`` of
   every mask (as ``segmap census`` runs it), the issue's yardstick.
 * ``noop``: the same imports, no work (the memory baseline).
@@ -92,10 +93,19 @@ def dataset() -> Path:
 
 
 def report(items_path: str) -> None:
+    """The report as `segmap report` writes it: cases side by side, one per core."""
     from app.report import write_report
 
     with tempfile.TemporaryDirectory(dir=ROOT) as out:
         run(write_report(load_items(items_path), Path(out)))
+
+
+def report_one_job(items_path: str) -> None:
+    """The report one case at a time (`--jobs 1`): memory bounded by one case."""
+    from app.report import write_report
+
+    with tempfile.TemporaryDirectory(dir=ROOT) as out:
+        run(write_report(load_items(items_path), Path(out), jobs=1))
 
 
 def reference(items_path: str) -> None:
@@ -120,7 +130,7 @@ def noop(items_path: str) -> None:
         pass
 
 
-METHODS = {f.__name__: f for f in (report, reference, validate_only, noop)}
+METHODS = {f.__name__: f for f in (report, report_one_job, reference, validate_only, noop)}
 
 
 def main() -> None:
@@ -133,7 +143,7 @@ def main() -> None:
     print(f"machine: {harness.machine()}")
     methods = ["reference", "validate_only", "noop"]
     if not args.skip_report:
-        methods.insert(0, "report")
+        methods[:0] = ["report", "report_one_job"]
     rows = {m: harness.measure("bench_report", m, path, runs=args.rounds) for m in methods}
     base = rows["noop"]["peak_mb"]
     print(f"{N_TASKS} tasks of {'x'.join(map(str, SHAPE))} int16 + uint8 label map, "
@@ -144,7 +154,8 @@ def main() -> None:
     for m, r in rows.items():
         print(f"| {m} | {r['seconds']:.2f} | {r['peak_mb']:.0f} | {r['peak_mb'] - base:.0f} |")
     if "report" in rows:
-        print(f"report / reference: {rows['report']['seconds'] / rows['reference']['seconds']:.2f}x")
+        for m in ("report", "report_one_job"):
+            print(f"{m} / reference: {rows[m]['seconds'] / rows['reference']['seconds']:.2f}x")
 
 
 if __name__ == "__main__":
