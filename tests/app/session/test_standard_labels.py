@@ -110,3 +110,29 @@ def test_sources_are_never_replaced(demo_dataset, tmp_path):
     run(export_standard_labels(session, demo_dataset.root, dicom_seg=False))
     after = {p: p.read_bytes() for p in before}
     assert before == after
+
+
+@pytest.mark.shared_data
+def test_an_exported_seg_scans_back_into_the_same_labels_and_codes(ct3, tmp_path):
+    """Out and back in: the SEG Segmap writes, scanned beside its series, gives a case of
+    the same three structures, the same voxels, named and coded as they were."""
+    import shutil
+
+    from app.discover import derived_info
+    from app.session import open_folder
+
+    items, seg = ct3
+    out = run(export_standard_labels(run(open_items(items)), tmp_path / "out", tables=False))
+    folder = tmp_path / "again"
+    shutil.copytree(seg / "ct-3slice", folder / "ct")
+    (folder / "seg").mkdir()
+    shutil.copy(out.segs[0], folder / "seg" / "labels.dcm")
+    session = run(open_folder(folder))
+    (case,) = session.cases
+    rows = {str(r.category).lower(): r for r in session.rows(case) if r.category is not None}
+    assert set(rows) == set(ORGANS)
+    for organ, row in rows.items():
+        raw, grid = read_nrrd(seg / f"{organ}_seg.nrrd")
+        assert row.voxels == int(np.count_nonzero(raw)), organ
+        assert session.code_of(case, row.category, row.files).code.type.value == CODES[organ]
+        assert derived_info(row.files[0]).name == organ
