@@ -258,7 +258,7 @@ class MappingTableModel(QAbstractTableModel):
         """The code of the row's category in this case (confirmed or suggested)."""
         if self._session is None or self._case is None:
             return CodeChoice(None, False)
-        return self._session.code_of(self._case, row.category, row.files)
+        return self._session.code_of(self._case, row.category, row.files, row.value)
 
     def _set_code(self, row: Row, text: str) -> bool:
         if self._session is None or self._case is None or row.category is None:

@@ -17,7 +17,14 @@ export copies them out of it (``derived_mask`` says which masks are such).
 """
 
 from app.discover._cases import Case
-from app.discover._derived import Derived, DerivedMask, derived_info, derived_mask, derived_root
+from app.discover._derived import (
+    Derived,
+    DerivedMask,
+    derived_info,
+    derived_mask,
+    derived_root,
+    segment_info,
+)
 from app.discover._layouts import Layout, ParsedName, parse_name, role_hint, structure_name
 from app.discover._outputs import OwnOutput
 from app.discover._pairing import ImageRef, MaskRef, Pair, Unpaired
@@ -29,5 +36,5 @@ __all__ = [
     "Case", "Derived", "DerivedMask", "ImageRef", "LabelTable", "Layout", "MaskRef", "OwnOutput",
     "Pair", "ParsedName", "RoleOverride", "ScanResult", "TableKind", "Unpaired", "Volume",
     "dcmqi_name", "derived_info", "derived_mask", "derived_root", "parse_name", "read_sidecar",
-    "role_hint", "scan", "structure_name"
+    "role_hint", "scan", "segment_info", "structure_name"
 ]

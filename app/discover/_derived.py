@@ -44,7 +44,7 @@ import numpy as np
 from app.errors import SegmapError
 from app.geometry import Grid
 from app.progress import Progress, Work
-from app.readers import save_nifti
+from app.readers import is_dicom_seg, save_nifti
 from app.readers.dicom import (
     Code,
     DicomSeries,
@@ -114,6 +114,7 @@ class Derived:
     findings: tuple[str, ...] = ()
     reused: bool = False  # found in the cache, not converted again
     series_file: Path | None = None  # the first file of the series (one UID can name several)
+    native: bool = False  # the SEG itself is the case's mask (RedBrick's SDK takes it)
 
     @property
     def note(self) -> str:
@@ -123,11 +124,15 @@ class Derived:
                                 else "")
         n = len(self.masks)
         unit = "segment" if self.kind == "SEG" else "ROI"
-        text = (f"{self.label}: {what} ({kind}, {n} {unit}{'s' if n != 1 else ''}"
+        head = (f"{self.label}: {what} ({kind}, {n} {unit}{'s' if n != 1 else ''}"
                 f"{', overlapping' if self.overlapping else ''}) on series {self.series_uid} "
-                f"({self.how}) converted to {n} binary NIfTI mask(s)"
-                f"{' (reused from the cache)' if self.reused else ''}; ")
-        return text + self.sdk_text
+                f"({self.how}) ")
+        if self.native:
+            return head + ("kept as it is, a label map of its segment numbers: RedBrick's "
+                           "SDK takes it (upload with redbrick upload --dicom-seg)")
+        return head + (f"converted to {n} binary NIfTI mask(s)"
+                       f"{' (reused from the cache)' if self.reused else ''}; "
+                       + self.sdk_text)
 
     @property
     def sdk_text(self) -> str:
@@ -139,7 +144,7 @@ class Derived:
         return {"source": self.label, "kind": self.kind, "type": self.seg_type,
                 "threshold": self.threshold, "overlapping": self.overlapping,
                 "series_uid": self.series_uid, "how": self.how,
-                "folder": str(self.folder), "reused": self.reused,
+                "folder": str(self.folder), "reused": self.reused, "native": self.native,
                 "masks": [m.to_json() for m in self.masks], "sdk_refusal": self.sdk,
                 "sdk_takes_it": self.sdk is None, "findings": list(self.findings)}
 
@@ -184,6 +189,38 @@ def derived_info(path: Path) -> DerivedMask | None:
         masks = {} if m is None else {x.path.name: x for x in _masks_of(m, folder)}
         _INFO[folder] = cached = (stamp, masks)
     return cached[1].get(Path(path).name)
+
+
+_SEGS: dict[Path, tuple[tuple[int, int], dict[int, DerivedMask]]] = {}  # SEG -> segments
+
+
+def segment_info(path: Path, value: int | None = None) -> DerivedMask | None:
+    """What a DICOM SEG says of a mask's segment (label, colour, code): of a mask converted
+    from one (``derived_info``), or of segment ``value`` of a SEG used as it is; None for
+    any other mask. A SEG's header is read once per file version."""
+    info = derived_info(path)
+    if info is not None or value is None:
+        return info
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    stamp = (st.st_mtime_ns, st.st_size)
+    cached = _SEGS.get(p)
+    if cached is None or cached[0] != stamp:
+        segments: dict[int, DerivedMask] = {}
+        if is_dicom_seg(p):
+            try:
+                header = seg_header(p)
+            except SegmapError:
+                header = None
+            for seg in header.segments if header is not None else ():
+                segments[seg.number] = DerivedMask(
+                    p, seg.number, seg.label or seg.description or f"Segment {seg.number}",
+                    0, seg.rgb, _code_json(seg))
+        _SEGS[p] = cached = (stamp, segments)
+    return cached[1].get(int(value))
 
 
 def _masks_of(m: dict[str, Any], folder: Path) -> tuple[DerivedMask, ...]:

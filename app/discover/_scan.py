@@ -62,7 +62,7 @@ from app.discover._sidecars import (
     seg_nrrd_table,
 )
 from app.errors import InputError, SegmapError
-from app.geometry import Grid, compare_grids
+from app.geometry import Grid, GridMatch, compare_grids
 from app.jsonio import file_kind
 from app.progress import Progress, Work
 from app.readers import (
@@ -72,6 +72,7 @@ from app.readers import (
     ObjectKind,
     census,
     is_volume_name,
+    seg_as_nifti,
     nifti_info,
     split_suffix,
     volume_format,
@@ -230,7 +231,8 @@ class ScanResult:
     def derived_of(self, c: Case) -> list[Derived]:
         """The SEG / RTSTRUCT files a case's masks were converted from (none for most)."""
         masks = set(c.masks)
-        return [d for d in self.derived if any(m.path in masks for m in d.masks)]
+        return [d for d in self.derived
+                if d.source in masks or any(m.path in masks for m in d.masks)]
 
 
 def _short_why(why: str) -> str:
@@ -399,7 +401,9 @@ def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = ()
     result.cases = make_cases(result.pairing, result.censuses,
                               {d.folder: d.source.name for d in result.derived})
     for case in result.cases:  # the case says what RedBrick's SDK would have done
-        case.note = "; ".join([case.note, *(d.sdk_text for d in result.derived_of(case))])
+        case.note = "; ".join(x for x in [case.note, *(d.sdk_text for d in
+                                                       result.derived_of(case) if not d.native)]
+                              if x)
     result.warnings.extend(result.pairing.notes)
     _refine_layouts(result)
     result.warnings.extend(x.note for x in result.own_outputs)
@@ -415,9 +419,17 @@ def _dicom_masks(result: ScanResult, images: Sequence[ImageRef]) -> Work[None]:
     result.unpaired.extend(Unpaired(f.label, "mask", f.reason) for f in failed)
     by_file = {im.files[0]: im for im in images if im.is_dicom and im.files}
     given: set[str] = set()
+    # A SEG RedBrick's SDK takes as it is stays itself (a label map of segment numbers,
+    # uploaded as --dicom-seg converts it) when every DICOM mask of the scan can and no other
+    # mask shares it: one list holds one kind of mask, as RedBrick's CLI uploads it in a run.
+    natives = _natives(result, derived, by_file)
     for d in derived:
         image = by_file.get(d.series_file) if d.series_file is not None else None
         if image is None or image.grid is None:
+            continue
+        if d.source in natives:
+            _pair_itself(result, d, image, *natives[d.source])
+            given.add(image.label)
             continue
         what = "DICOM SEG" if d.kind == "SEG" else "RT Structure Set"
         for m in d.masks:
@@ -441,9 +453,46 @@ def _dicom_masks(result: ScanResult, images: Sequence[ImageRef]) -> Work[None]:
             if table is not None:
                 result.tables.append(table)
             given.add(image.label)
+    result.derived = [replace(d, native=True) if d.source in natives else d
+                      for d in result.derived]
     # the series' "no mask found" entry is wrong once its SEG gave masks
     result.unpaired = [u for u in result.unpaired
                        if not (u.kind == "series" and u.file in given)]
+
+
+def _natives(result: ScanResult, derived: Sequence[Derived], by_file: dict[Path, ImageRef]
+             ) -> dict[Path, tuple[Grid, Census, GridMatch]]:
+    """The SEGs to keep as they are (see ``_dicom_masks``): all of them or none."""
+    if result.masks or not derived:
+        return {}
+    out = {}
+    for d in derived:
+        image = by_file.get(d.series_file) if d.series_file is not None else None
+        if d.kind != "SEG" or d.sdk is not None or image is None or image.grid is None:
+            return {}
+        try:
+            img = seg_as_nifti(d.source)
+            grid = Grid.of(img.shape[:3], img.affine)
+            found = census(d.source)
+        except SegmapError:
+            return {}
+        match = compare_grids(image.grid, grid)
+        if not match.aligned:  # a SEG of part of the series: the SDK would store that crop
+            return {}
+        out[d.source] = (grid, found, match)
+    return out
+
+
+def _pair_itself(result: ScanResult, d: Derived, image: ImageRef, grid: Grid, found: Census,
+                 match: GridMatch) -> None:
+    """The SEG ``d`` itself as the mask of ``image``, named by its segments."""
+    result.censuses[d.source] = found
+    result.pairing.pairs.append(Pair(
+        image, MaskRef(d.source, d.label, grid), Layout.DICOM_FOLDER,
+        f"the DICOM SEG {d.label} ({d.how}), kept as it is: RedBrick's SDK takes it "
+        "(upload with --dicom-seg)", match))
+    result.tables.append(LabelTable(d.source, TableKind.DICOM_SEG,
+                                    {m.number: m.name for m in d.masks if m.name}))
 
 
 def _settle_one_byte(result: ScanResult, infos: dict[Path, NiftiInfo], tentative: set[Path]

@@ -49,6 +49,7 @@ class TableKind(StrEnum):
     DATATURE = "labels.json"
     NIFTI_EXT = "NIfTI header extension"
     SEG_NRRD = "Slicer .seg.nrrd header"
+    DICOM_SEG = "DICOM SEG segment labels"
     TEXT = "text label table"
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.discover import derived_info, derived_mask
+from app.discover import derived_mask, segment_info
 from app.errors import InputError
 from app.export import CodeTriple
 from app.items import Category, category_label
@@ -49,22 +49,22 @@ class SessionCodes(SessionEdits):
     """Codes of the categories the cases map."""
 
     def code_of(self, case: CaseState, category: Category | None,
-                files: Iterable[Path] = ()) -> CodeChoice:
+                files: Iterable[Path] = (), value: int | None = None) -> CodeChoice:
         """The code ``category`` has in ``case``: the user's, else the one the DICOM SEG
-        that ``files`` (the row's masks) were converted from gives its segment, else one
-        suggested from the category's name."""
+        gives the segment (``files`` converted from it, or segment ``value`` of a SEG
+        used as it is), else one suggested from the category's name."""
         if category is None:
             return CodeChoice(None, False)
         key = category_key(category)
         if key in case.codes:
             return CodeChoice(case.codes[key], True, "you")
         for f in files:
-            info = derived_info(f)
+            info = segment_info(f, value)
             if info is not None and info.code:
                 source = derived_mask(f)
                 try:
                     return CodeChoice(CodeTriple.from_json(info.code), True,
-                                      source[0] if source else "the DICOM SEG")
+                                      source[0] if source else Path(f).name)
                 except InputError:
                     continue  # a manifest Segmap did not write: the name decides
         found = suggest_code(_leaf(category))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from app.discover import derived_info
+from app.discover import segment_info
 from app.items import Category, category_label
 from app.mapping import Suggestion
 from app.preview import RGB, default_colour
@@ -225,7 +225,7 @@ class SessionRows(SessionData):
         if row.category is not None:
             rgb = self.taxonomy.color_for(row.category) if self.taxonomy is not None else None
             if rgb is None and row.files:  # a segment of a DICOM SEG: its display colour
-                info = derived_info(row.files[0])
+                info = segment_info(row.files[0], row.value)
                 rgb = info.rgb if info is not None else None
             if rgb is not None:
                 return (int(rgb[0]), int(rgb[1]), int(rgb[2]))

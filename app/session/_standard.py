@@ -75,7 +75,9 @@ def _rows(session: Session, case: CaseState, merged: MergeResult,
         name = category_label(category) if category is not None else f"unmapped value {inst}"
         rgb = colours.get(inst, (128, 128, 128))
         rows.append(LabelRow(inst, name, (int(rgb[0]), int(rgb[1]), int(rgb[2])),
-                             session.code_of(case, category, masks.get(inst, ())).code))
+                             session.code_of(case, category, masks.get(inst) or
+                                             ([] if case.binary else case.masks),
+                                             None if case.binary else inst).code))
     return rows
 
 

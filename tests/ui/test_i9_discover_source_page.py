@@ -74,12 +74,13 @@ def test_the_notes_go_when_a_clean_folder_is_opened(qtbot, window, tmp_path):
 
 def test_real_dicom_seg_folder_pairs_what_it_can_and_explains_the_rest(qtbot, window,
                                                                        shared_data):
-    """highdicom's test files: the single-frame SEG of ct_image.dcm becomes a case; the SEGs
+    """highdicom's test files: the single-frame SEG of ct_image.dcm makes a case; the SEGs
     made from a CT series that is not in the folder say so, by its UID."""
     source = open_folder(qtbot, window, shared_data / "highdicom")
     session = window.state.session
     assert session is not None and len(session.cases) == 1
-    assert session.cases[0].binary  # one NIfTI mask per segment, on ct_image.dcm's grid
+    # RedBrick's SDK takes that SEG as it is: it is the case's mask (a label map)
+    assert [m.name for m in session.cases[0].masks] == ["seg_image_ct_binary_single_frame.dcm"]
     text = source.notes.toPlainText()
     assert ("seg_image_ct_binary.dcm: a DICOM SEG of series "
             "1.3.6.1.4.1.5962.1.1.0.0.0.1196530851.28319.0.2, which is not in the scanned "

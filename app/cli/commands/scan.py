@@ -67,8 +67,15 @@ def derived_lines(r: ScanResult) -> list[str]:
     have done with them (scan and build print it)."""
     if not r.derived:
         return []
-    lines = [f"Converted from DICOM ({len(r.derived)}), masks in {r.derived[0].folder.parent}:"]
-    for d in r.derived:
+    converted = [d for d in r.derived if not d.native]
+    lines = []
+    if kept := [d for d in r.derived if d.native]:
+        lines.append(f"DICOM SEG kept as they are ({len(kept)}):")
+        lines += [f"  {d.note}" for d in kept]
+    if converted:
+        lines.append(f"Converted from DICOM ({len(converted)}), masks in "
+                     f"{converted[0].folder.parent}:")
+    for d in converted:
         lines.append(f"  {d.note}")
         lines.append("      " + ", ".join(f"{m.path.name} ({m.voxels} voxels)" for m in d.masks))
     return lines

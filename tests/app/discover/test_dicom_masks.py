@@ -56,8 +56,7 @@ def names_of(result: ScanResult, tmp: Path) -> dict[str, str]:
     for task in built.items.tasks:
         for i, _ in enumerate(task.series):
             smap = task.segment_map_of(i)
-            assert smap is not None
-            for seg in smap.segments.values():
+            for seg in smap.segments.values() if smap is not None else ():
                 if isinstance(seg.mask, str):
                     out[Path(seg.mask).name] = str(seg.category)
     return out
@@ -74,13 +73,57 @@ def dcmqi_folder(shared_data: Path, tmp_path: Path) -> Path:
     return folder
 
 
+def _with_a_nifti_mask(folder: Path) -> Path:
+    """Another patient with a NIfTI mask: a list then holds one kind of mask, so every
+    DICOM mask of the scan is converted (RedBrick's CLI uploads a list in one run)."""
+    import nibabel as nib
+
+    img = np.zeros((6, 6, 4), np.int16)
+    lab = np.zeros((6, 6, 4), np.uint8)
+    lab[2:4, 2:4, 1:3] = 1
+    (folder / "p2").mkdir()
+    nib.save(nib.Nifti1Image(img, np.eye(4)), folder / "p2" / "p2_ct.nii.gz")
+    nib.save(nib.Nifti1Image(lab, np.eye(4)), folder / "p2" / "p2_seg.nii.gz")
+    return folder
+
+
+@pytest.mark.shared_data
+def test_dcmqi_liver_seg_the_sdk_takes_is_kept_as_it_is(
+        shared_data: Path, dcmqi_folder: Path, tmp_path: Path) -> None:
+    """A SEG RedBrick's SDK takes (binary, no overlap, on the series' grid), alone in the
+    scan: the case's mask is the SEG itself, a label map of its segment numbers named by
+    its segments, read as --dicom-seg converts it."""
+    from app.readers import census, seg_as_nifti
+
+    before = listing(dcmqi_folder)
+    result = run(scan(dcmqi_folder))
+    (case,) = result.cases
+    assert case.shape is ImportShape.LABEL_MAP
+    assert case.masks == [dcmqi_folder / "seg" / "liver.dcm"]
+    assert "kept as it is" in case.evidence and "--dicom-seg" in case.evidence
+    (d,) = result.derived
+    assert d.native and d.sdk is None and "kept as it is" in d.note
+    assert result.to_json()["derived"][0]["native"] is True
+    img = seg_as_nifti(case.masks[0])
+    ref, ref_grid = read_nrrd(shared_data / DCMQI / "liver_seg.nrrd")
+    match = compare_grids(Grid.of(img.shape[:3], img.affine), ref_grid)
+    np.testing.assert_array_equal(np.asarray(img.dataobj) == 1, align_to_image(ref, match) == 1)
+    assert dict(census(case.masks[0]).nonzero) == {1: 107098}
+    built = run(build(result, tmp_path / "built" / "items.json", write=False))
+    (task,) = built.items.tasks
+    assert {k: str(s.category) for k, s in task.segment_map_of(0).segments.items()} == {
+        1: "Liver"}
+    assert listing(dcmqi_folder) == before
+
+
 @pytest.mark.shared_data
 def test_dcmqi_liver_seg_pairs_by_reference_and_equals_its_nrrd(
         shared_data: Path, dcmqi_folder: Path, tmp_path: Path, cache: Path) -> None:
+    _with_a_nifti_mask(dcmqi_folder)
     before = listing(dcmqi_folder)
     result = run(scan(dcmqi_folder))
-    assert len(result.cases) == 1 and not [u for u in result.unpaired if u.kind != "image"]
-    case = result.cases[0]
+    case = next(c for c in result.cases if c.image.is_dicom)
+    assert not [u for u in result.unpaired if u.kind != "image"]
     assert case.image.is_dicom and case.image.label == "ct"
     assert case.shape is ImportShape.BINARY_MASKS
     assert [m.name for m in case.masks] == ["1_Liver.nii.gz"]
@@ -93,17 +136,19 @@ def test_dcmqi_liver_seg_pairs_by_reference_and_equals_its_nrrd(
     assert match.aligned, match.message
     np.testing.assert_array_equal(mask.astype(bool), align_to_image(ref, match) == 1)
     (d,) = result.derived
-    assert (d.kind, d.seg_type, d.overlapping, d.sdk, d.reused) == ("SEG", "BINARY", False,
-                                                                     None, False)
+    assert (d.kind, d.seg_type, d.overlapping, d.sdk, d.reused, d.native) == (
+        "SEG", "BINARY", False, None, False, False)
     assert result.to_json()["derived"][0]["masks"][0]["name"] == "Liver"
-    assert result.to_json()["cases"][0]["derived_from"] == ["seg/liver.dcm"]
-    assert names_of(result, tmp_path) == {"1_Liver.nii.gz": "Liver"}
+    dicom_case = next(c for c in result.to_json()["cases"] if c.get("derived_from"))
+    assert dicom_case["derived_from"] == ["seg/liver.dcm"]
+    assert names_of(result, tmp_path)["1_Liver.nii.gz"] == "Liver"
     assert listing(dcmqi_folder) == before
 
 
 @pytest.mark.shared_data
 def test_a_rescan_reuses_the_conversion_and_a_half_folder_is_never_reused(
         dcmqi_folder: Path, cache: Path) -> None:
+    _with_a_nifti_mask(dcmqi_folder)
     first = run(scan(dcmqi_folder))
     folder = first.derived[0].folder
     stamp = (folder / "1_Liver.nii.gz").stat().st_mtime_ns
@@ -115,8 +160,8 @@ def test_a_rescan_reuses_the_conversion_and_a_half_folder_is_never_reused(
     folder.mkdir()
     (folder / "1_Liver.nii.gz").write_bytes(b"half")
     third = run(scan(dcmqi_folder))
-    assert not third.derived[0].reused and len(third.cases) == 1
-    assert mask_array(third.cases[0].masks[0])[0].sum() > 1000
+    assert not third.derived[0].reused and len(third.cases) == 2
+    assert mask_array(third.derived[0].masks[0].path)[0].sum() > 1000
     assert not [p for p in cache.iterdir() if p.name.startswith(".")]
 
 
@@ -165,9 +210,9 @@ def test_highdicom_single_frame_seg_pairs_with_ct_image_and_converts(
         shared_data: Path, tmp_path: Path) -> None:
     folder = highdicom_folder(shared_data, tmp_path, shared_data / HIGHDICOM / "ct_image.dcm",
                               ["seg_image_ct_binary_single_frame"])
-    result = run(scan(folder))
-    (case,) = result.cases
-    assert case.shape is ImportShape.BINARY_MASKS and case.image.label == "image"
+    result = run(scan(_with_a_nifti_mask(folder)))
+    case = next(c for c in result.cases if c.image.label == "image")
+    assert case.shape is ImportShape.BINARY_MASKS
     assert [m.name for m in case.masks] == ["1_first_segment.nii.gz"]
     assert "same grid" in case.evidence and mask_array(case.masks[0])[0].sum() > 0
     assert result.derived[0].sdk is None

@@ -48,3 +48,24 @@ def test_segments_keep_the_seg_colours_and_codes(seg_folder):
         assert session.colour(row) == rgb[segment], (row.category, segment)
     r, g, b = rgb["DARK_BLUE"]
     assert b > r and b > g
+
+
+@pytest.mark.shared_data
+def test_a_seg_kept_as_it_is_gives_its_segments_colour_and_code(shared_data, tmp_path):
+    import pydicom
+
+    seg = shared_data / "dcmqi" / "data" / "segmentations"
+    shutil.copytree(seg / "ct-3slice", tmp_path / "ct")
+    shutil.copy(seg / "liver.dcm", tmp_path / "liver.dcm")
+    session = run(open_folder(tmp_path))
+    (case,) = session.cases
+    assert not case.binary and case.masks == [tmp_path / "liver.dcm"]
+    (row,) = [r for r in session.rows(case) if r.category is not None]
+    assert row.value == 1 and str(row.category) == "Liver"
+    ds = pydicom.dcmread(tmp_path / "liver.dcm", stop_before_pixels=True)
+    want = ds.SegmentSequence[0].SegmentedPropertyTypeCodeSequence[0].CodeValue
+    choice = session.code_of(case, row.category, row.files, row.value)
+    assert choice.confirmed and choice.origin == "liver.dcm" and choice.code.type.value == want
+    from app.readers.dicom._seg import seg_header
+
+    assert session.colour(row) == seg_header(tmp_path / "liver.dcm").segments[0].rgb
