@@ -15,6 +15,8 @@ the process's VmHWM:
   by side, one per core); ``report_one_job``: the same with ``jobs=1``.
 * ``reference``: ``app.validate.validate(load_items(list))`` plus ``app.readers.census`` of
   every mask (as ``segmap census`` runs it), the issue's yardstick.
+* ``floor``: the reference plus one read of each task's image: what any report that
+  measures mean intensities cannot skip (the reference never reads image voxels).
 * ``noop``: the same imports, no work (the memory baseline).
 
 Target (issue 15): the report within 1.5x the reference, memory bounded by one case.
@@ -118,6 +120,18 @@ def reference(items_path: str) -> None:
                 census(items.resolve(p), keep_runs=False)
 
 
+def floor(items_path: str) -> None:
+    """The reference plus what any report that measures intensities cannot skip: reading
+    (inflating) each task's image once."""
+    from app.readers import load_image
+
+    reference(items_path)
+    items = load_items(items_path)
+    for task in items.tasks:
+        for series in task.series:
+            run(load_image([items.resolve(p) for p in series.item_paths]))
+
+
 def validate_only(items_path: str) -> None:
     validate(load_items(items_path))
 
@@ -130,7 +144,8 @@ def noop(items_path: str) -> None:
         pass
 
 
-METHODS = {f.__name__: f for f in (report, report_one_job, reference, validate_only, noop)}
+METHODS = {f.__name__: f for f in (report, report_one_job, reference, floor, validate_only,
+                                    noop)}
 
 
 def main() -> None:
@@ -138,12 +153,16 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=ROUNDS)
     p.add_argument("--skip-report", action="store_true",
                    help="measure the reference side only (before app.report exists)")
+    p.add_argument("--methods", nargs="+", choices=sorted(METHODS),
+                   help="measure only these (noop is always measured, for memory)")
     args = p.parse_args()
     path = str(dataset())
     print(f"machine: {harness.machine()}")
-    methods = ["reference", "validate_only", "noop"]
+    methods = ["reference", "floor", "validate_only", "noop"]
     if not args.skip_report:
         methods[:0] = ["report", "report_one_job"]
+    if args.methods:
+        methods = [*dict.fromkeys([*args.methods, "noop"])]
     rows = {m: harness.measure("bench_report", m, path, runs=args.rounds) for m in methods}
     base = rows["noop"]["peak_mb"]
     print(f"{N_TASKS} tasks of {'x'.join(map(str, SHAPE))} int16 + uint8 label map, "
@@ -153,9 +172,10 @@ def main() -> None:
     print("|---|---|---|---|")
     for m, r in rows.items():
         print(f"| {m} | {r['seconds']:.2f} | {r['peak_mb']:.0f} | {r['peak_mb'] - base:.0f} |")
-    if "report" in rows:
-        for m in ("report", "report_one_job"):
-            print(f"{m} / reference: {rows[m]['seconds'] / rows['reference']['seconds']:.2f}x")
+    for m in ("report", "report_one_job"):
+        for base_m in ("reference", "floor"):
+            if m in rows and base_m in rows:
+                print(f"{m} / {base_m}: {rows[m]['seconds'] / rows[base_m]['seconds']:.2f}x")
 
 
 if __name__ == "__main__":
