@@ -416,19 +416,30 @@ class _Converter:
         content = _content_hash(path)
         return content, self.cache / _key(content, series.uid)
 
-    def _seg(self, path: Path) -> Work[None]:
-        header = seg_header(path)
-        series, how = self.referenced(header.referenced_series_uids, header.referenced_sop_uids,
-                                      (header.frame_of_reference_uid,))
+    def _todo(self, path: Path, what: str, series_uids: Sequence[str], sops: Iterable[str],
+              frames: Sequence[str]) -> tuple[DicomSeries, str, str, Path, str] | None:
+        """(series, how it was found, content hash, cache folder, label) of a file to
+        convert; None when there is nothing to do: its series is not in the scan (said), or
+        the cache holds its conversion (reused)."""
+        series, how = self.referenced(series_uids, sops, frames)
         if series is None:
-            self.missing(path, "DICOM SEG", how)
-            return
+            self.missing(path, what, how)
+            return None
         content, folder = self._target(path, series)
         label = self.rel(path)
         if series.grid is not None and (m := _reusable(folder, content, series.uid,
                                                         series.grid)):
             self.add(_from_manifest(m, path, label, folder, how), series)
+            return None
+        return series, how, content, folder, label
+
+    def _seg(self, path: Path) -> Work[None]:
+        header = seg_header(path)
+        todo = self._todo(path, "DICOM SEG", header.referenced_series_uids,
+                          header.referenced_sop_uids, (header.frame_of_reference_uid,))
+        if todo is None:
             return
+        series, how, content, folder, label = todo
         masks = yield from load_seg(path, series)
         entries = [(seg.number, seg.label or seg.description or f"Segment {seg.number}",
                     seg.rgb, partial(masks.mask, seg.number)) for seg in masks.segments]
@@ -442,17 +453,11 @@ class _Converter:
 
     def _rtstruct(self, path: Path) -> Work[None]:
         header = rtstruct_header(path)
-        series, how = self.referenced(header.referenced_series_uids, header.referenced_sop_uids,
-                                      header.frame_of_reference_uids)
-        if series is None:
-            self.missing(path, "RT Structure Set", how)
+        todo = self._todo(path, "RT Structure Set", header.referenced_series_uids,
+                          header.referenced_sop_uids, header.frame_of_reference_uids)
+        if todo is None:
             return
-        content, folder = self._target(path, series)
-        label = self.rel(path)
-        if series.grid is not None and (m := _reusable(folder, content, series.uid,
-                                                        series.grid)):
-            self.add(_from_manifest(m, path, label, folder, how), series)
-            return
+        series, how, content, folder, label = todo
         yield Progress(0, 1, f"Filling the contours of {path.name}")
         rt = read_rtstruct(path, series.files)
         # one ROI's full mask at a time: the reader keeps bounding boxes, so fifty ROIs of a

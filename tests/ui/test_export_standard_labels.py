@@ -21,14 +21,20 @@ def shown(monkeypatch):
     return seen
 
 
-def test_ticked_boxes_write_a_seg_and_tables_of_every_case(qtbot, window, demo_dataset,
-                                                           tmp_path, monkeypatch, shown):
+@pytest.fixture
+def page(qtbot, window, demo_dataset, tmp_path, monkeypatch) -> ExportPage:
+    """The Export page of the demo, validation passed, writing into tmp_path/out."""
     window.page(SourcePage).open_path(demo_dataset.root, go_on=False)
     qtbot.waitUntil(lambda: not window.busy() and window.state.session is not None,
                     timeout=60_000)
-    page = window.page(ExportPage)
     monkeypatch.setattr(window.page(ValidatePage), "can_next", lambda: (True, ""))
-    page.path_edit.setText(str(tmp_path / "out" / "items.json"))
+    export = window.page(ExportPage)
+    export.path_edit.setText(str(tmp_path / "out" / "items.json"))
+    return export
+
+
+def test_ticked_boxes_write_a_seg_and_tables_of_every_case(qtbot, window, page, tmp_path,
+                                                           shown):
     page.dicom_seg.setChecked(True)
     page.label_tables.setChecked(True)
     summary = page.export()
@@ -45,14 +51,7 @@ def test_ticked_boxes_write_a_seg_and_tables_of_every_case(qtbot, window, demo_d
     assert f"{2 * len(cases)} label table(s)" in page.result.text()
 
 
-def test_unticked_boxes_write_only_the_items_list(qtbot, window, demo_dataset, tmp_path,
-                                                  monkeypatch, shown):
-    window.page(SourcePage).open_path(demo_dataset.root, go_on=False)
-    qtbot.waitUntil(lambda: not window.busy() and window.state.session is not None,
-                    timeout=60_000)
-    page = window.page(ExportPage)
-    monkeypatch.setattr(window.page(ValidatePage), "can_next", lambda: (True, ""))
-    page.path_edit.setText(str(tmp_path / "out" / "items.json"))
+def test_unticked_boxes_write_only_the_items_list(window, page, tmp_path, shown):
     assert page.export() is not None
     assert not window.busy()
     assert (tmp_path / "out" / "items.json").is_file()
