@@ -26,6 +26,7 @@ from app.export._dicom_names import (
 )
 from app.export._own import guard_output, list_inputs, record_output
 from app.items import CONVERTED_FOLDER, RENAMED_FOLDER, ItemsList, rebase
+from app.readers import is_dicom_seg
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,20 @@ class ExportSummary:
     converted: tuple[Conversion, ...] = field(default=())
     renamed: tuple[Renamed, ...] = field(default=())
     not_renamed: int = 0  # DICOM files left under names RedBrick refuses (no rename asked)
+    dicom_seg: bool = False  # its masks are DICOM SEG: RedBrick's CLI needs --dicom-seg
+
+    @property
+    def upload_command(self) -> str:
+        """How RedBrick's CLI uploads the list, from its folder."""
+        flag = " --dicom-seg" if self.dicom_seg else ""
+        return f"redbrick upload{flag} {self.path.name}"
 
     def to_json(self) -> dict[str, object]:
         return {"path": str(self.path), "tasks": self.tasks, "series": self.series,
                 "segmentation_files": self.segmentation_files, "root": str(self.root),
                 "converted": [c.to_json() for c in self.converted],
                 "renamed": [r.to_json() for r in self.renamed],
-                "not_renamed": self.not_renamed}
+                "not_renamed": self.not_renamed, "upload_command": self.upload_command}
 
     def renamed_text(self) -> str:
         """``Wrote 20 DICOM file(s) under .dcm names in .../dicom-renamed (20 hard links)``,
@@ -108,5 +116,7 @@ def export_items(items: ItemsList, path: str | os.PathLike[str],
     record_output(target)
     n_series = sum(len(t.series) for t in out.tasks)
     n_files = sum(len(s.segmentation_paths) for t in out.tasks for s in t.series)
+    segs = any(is_dicom_seg(local) for t in out.tasks for s in t.series
+               for p in s.segmentation_paths if (local := out.resolve(p)) is not None)
     return ExportSummary(target, len(out.tasks), n_series, n_files, base, tuple(conversions),
-                         tuple(renamed), not_renamed)
+                         tuple(renamed), not_renamed, segs)

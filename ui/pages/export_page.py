@@ -239,7 +239,7 @@ class ExportPage(Page):
             f"file(s); paths relative to {summary.root}."
             + "".join(f"<br>{t}" for t in (summary.converted_text(), summary.renamed_text())
                       if t)
-            + f"<br>Upload it with <code>redbrick upload {summary.path.name}</code> from its "
+            + f"<br>Upload it with <code>{summary.upload_command}</code> from its "
             "folder, or below.")
         self.upload.set_items_path(summary.path)
         self._write_standard_labels(session, summary.path.parent)

@@ -71,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {c.source} -> {c.target}")
         if summary.renamed_text():
             print(summary.renamed_text())
+        if summary.dicom_seg:
+            print(f"Its masks are DICOM SEG: upload it with `{summary.upload_command}` from "
+                  "its folder (or `segmap upload`, which converts them the same way).")
         if standard is not None:
             for path in [*standard.segs, *standard.tables]:
                 print(f"Wrote {path}")

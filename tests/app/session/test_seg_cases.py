@@ -69,3 +69,22 @@ def test_a_seg_kept_as_it_is_gives_its_segments_colour_and_code(shared_data, tmp
     from app.readers.dicom._seg import seg_header
 
     assert session.colour(row) == seg_header(tmp_path / "liver.dcm").segments[0].rgb
+
+
+@pytest.mark.shared_data
+def test_a_list_of_seg_masks_says_to_upload_it_with_dicom_seg(shared_data, tmp_path):
+    """RedBrick's CLI reads a SEG mask only with --dicom-seg: the export says the command
+    that works (the CLI and the Export page print ``upload_command``)."""
+    seg = shared_data / "dcmqi" / "data" / "segmentations"
+    shutil.copytree(seg / "ct-3slice", tmp_path / "src" / "ct")
+    shutil.copy(seg / "liver.dcm", tmp_path / "src" / "liver.dcm")
+    session = run(open_folder(tmp_path / "src"))
+    summary = session.export(tmp_path / "out" / "items.json")
+    assert summary.dicom_seg and summary.upload_command == "redbrick upload --dicom-seg items.json"
+
+
+def test_a_list_of_nifti_masks_uploads_without_a_flag(demo_dataset, tmp_path):
+    from app.session import open_items
+
+    summary = run(open_items(demo_dataset.items_json)).export(tmp_path / "o" / "items.json")
+    assert not summary.dicom_seg and summary.upload_command == "redbrick upload items.json"
