@@ -9,8 +9,9 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from app.discover import RoleOverride, Volume
+from app.discover import RoleOverride, Volume, derived_mask
 from app.items import ImportShape, mask_converted, uploadable
+from app.readers import is_dicom_seg
 from app.session import CaseState, RowStatus, Session
 from ui.state import WizardState
 
@@ -43,12 +44,18 @@ def mapping_summary(session: Session, case: CaseState) -> tuple[str, RowStatus]:
 
 
 NRRD_NOTE = "NRRD: written as NIfTI on export"
+SEG_NOTE = "DICOM SEG: RedBrick's CLI needs --dicom-seg; Segmap's upload converts it"
+DERIVED_NOTE = "converted from DICOM: copied beside the list on export"
 RENAMED_NOTE = "files without .dcm: renamed on upload/export"
 
 
 def mask_note(mask: Path) -> str:
     """What export and upload do to one mask file ("" when they take it as it is)."""
-    return NRRD_NOTE if mask_converted(mask) else ""
+    if mask_converted(mask):
+        return NRRD_NOTE
+    if derived_mask(mask) is not None:
+        return DERIVED_NOTE
+    return SEG_NOTE if is_dicom_seg(mask) else ""
 
 
 def export_notes(case: CaseState) -> tuple[str, list[str]]:
@@ -60,7 +67,13 @@ def export_notes(case: CaseState) -> tuple[str, list[str]]:
     nrrd = sum(mask_converted(m) for m in case.masks)
     renamed = sum(not uploadable(f.name) for f in case.image.files) if case.image.is_dicom \
         else 0
+    segs = sum(is_dicom_seg(m) for m in case.masks)
     short, full = [], []
+    if segs:
+        short.append(f"{segs} DICOM SEG")
+        full.append(f"DICOM SEG masks ({segs}): kept as they are; RedBrick's CLI uploads them "
+                    "with `redbrick upload --dicom-seg`, Segmap's upload converts them as it "
+                    "does. Your files are not changed.")
     if nrrd:
         short.append(f"{nrrd} NRRD → NIfTI")
         full.append(f"NRRD masks ({nrrd} of {len(case.masks)}): written as NIfTI on export "
