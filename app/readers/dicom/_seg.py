@@ -410,6 +410,14 @@ def load_seg(path: str | Path, reference: DicomSeries | Sequence[Path] | None = 
         yield Progress(1, 3, f"Decoding {len(numbers)} segments")
         try:
             labels, stack, grid = _by_position(seg, header, numbers, threshold, target)
+        except VolumeReadError:
+            # Frames that do not fit a regular volume (a series with uneven slice steps)
+            # still land on their own source slices when they name them.
+            if series is None or not header.referenced_sop_uids & set(_source_uids(series.files)):
+                raise
+            arr, grid = _frames_by_source(seg, header, series, numbers)
+            labels, stack = None, [_cut(arr[..., s], header, threshold)
+                                   for s in range(arr.shape[3])]
         except Exception as exc:  # highdicom: frames without plane positions
             if "ImagePositionPatient" not in str(exc) and "position" not in str(exc).lower():
                 raise

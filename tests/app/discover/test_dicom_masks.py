@@ -233,12 +233,10 @@ def test_highdicom_ct_segs_beside_ct_image_name_the_series_they_need(
 
 @pytest.mark.shared_data
 @pytest.mark.skipif(not PYDICOM_CT2.is_dir(), reason="pydicom's test files are not installed")
-@pytest.mark.xfail(strict=True, reason=(
-    "app/readers/dicom/_seg.py: pydicom's CT2 series is irregular (slices at -99.5, 103, "
-    "104.3, 105.5 mm); load_seg places the SEG's frames on highdicom's regular volume and "
-    "refuses them, where placing them by their source instances would fit the series"))
 def test_highdicom_ct_segs_pair_with_their_series_and_convert(shared_data: Path,
                                                               tmp_path: Path) -> None:
+    """pydicom's CT2 series has uneven slice steps (-99.5, 103, 104.3, 105.5 mm): the SEGs'
+    frames fit no regular volume, and land on the very slices they name."""
     folder = highdicom_folder(shared_data, tmp_path, PYDICOM_CT2, HIGHDICOM_CT_SEGS)
     result = run(scan(folder))
     # paired by reference: the reason is the reader's, never a missing series
@@ -248,6 +246,14 @@ def test_highdicom_ct_segs_pair_with_their_series_and_convert(shared_data: Path,
     kinds = {Path(d.label).stem: d for d in result.derived}
     assert kinds["seg_image_ct_binary_fractional"].seg_type == "FRACTIONAL"
     assert kinds["seg_image_ct_binary_overlap"].overlapping
+    ds = pydicom.dcmread(folder / "segs" / "seg_image_ct_binary.dcm")
+    frames = np.asarray(ds.pixel_array).reshape(-1, ds.Rows, ds.Columns)
+    by_segment: dict[int, int] = {}
+    for item, frame in zip(ds.PerFrameFunctionalGroupsSequence, frames, strict=True):
+        n = int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
+        by_segment[n] = by_segment.get(n, 0) + int(np.count_nonzero(frame))
+    got = {m.number: m.voxels for m in kinds["seg_image_ct_binary"].masks}
+    assert got == by_segment  # every labelled pixel of every frame, none lost or doubled
 
 
 def write_rtstruct(series_folder: Path, path: Path, masks: dict[str, np.ndarray]) -> Path:
