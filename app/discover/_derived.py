@@ -137,8 +137,12 @@ class Derived:
     @property
     def sdk_text(self) -> str:
         """Whether RedBrick's SDK itself could have taken the file, and why not."""
-        return (f"RedBrick's SDK would not take it: {self.sdk}" if self.sdk
-                else "RedBrick's SDK could take the file as it is")
+        if self.sdk:
+            return f"RedBrick's SDK would not take it: {self.sdk}"
+        if self.kind == "RTSTRUCT" and self.overlapping:
+            return ("RedBrick's SDK would take it but keep only the last ROI where ROIs "
+                    "overlap (--rt-struct); as masks, each ROI stays whole")
+        return "RedBrick's SDK could take the file as it is"
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.label, "kind": self.kind, "type": self.seg_type,

@@ -440,3 +440,21 @@ def test_a_cache_that_cannot_be_written_is_said_with_the_fix(
     assert not result.cases
     (u,) = [u for u in result.unpaired if u.file == "seg/liver.dcm"]
     assert "SEGMAP_CACHE" in u.reason
+
+
+def test_overlapping_rois_say_what_the_sdk_would_lose(tmp_path: Path) -> None:
+    """RedBrick's --rt-struct keeps the last ROI where ROIs overlap; converted, each stays
+    whole, and the scan says so."""
+    folder = tmp_path / "user"
+    write_series(folder / "ct", axial_positions([2.0 * k for k in range(8)]), rows=32,
+                 cols=32, spacing=(0.8, 0.8), **STUDY)
+    shape = (32, 32, 8)
+    write_rtstruct(folder / "ct", folder / "rtss.dcm",
+                   {"Liver": ball(shape, (12, 16, 4), 7), "Tumour": ball(shape, (13, 16, 4), 3)})
+    result = run(scan(folder))
+    (d,) = result.derived
+    assert d.overlapping and d.sdk is None
+    assert "keep only the last ROI" in d.note and "each ROI stays whole" in d.note
+    (case,) = result.cases
+    liver, tumour = (mask_array(m)[0].astype(bool) for m in case.masks)
+    assert (liver & tumour).sum() == tumour.sum() > 0  # the tumour inside the liver, whole
