@@ -33,7 +33,13 @@ from typing import Any
 from app.discover import _layouts as layouts
 from app.discover import _outputs as outputs
 from app.discover._cases import Case, make_cases
-from app.discover._derived import Derived, convert_dicom_masks, derived_root, is_derived_folder
+from app.discover._derived import (
+    Derived,
+    DerivedMask,
+    convert_dicom_masks,
+    derived_root,
+    is_derived_folder,
+)
 from app.discover._layouts import Layout
 from app.discover._outputs import OwnOutput
 from app.discover._pairing import (
@@ -452,6 +458,8 @@ def _dicom_masks(result: ScanResult, images: Sequence[ImageRef]) -> Work[None]:
                                                      + "_labels.txt"))
             if table is not None:
                 result.tables.append(table)
+            if meaning := _meaning(m):
+                result.tables.append(LabelTable(m.path, TableKind.DICOM_CODES, {1: meaning}))
             given.add(image.label)
     result.derived = [replace(d, native=True) if d.source in natives else d
                       for d in result.derived]
@@ -493,6 +501,15 @@ def _pair_itself(result: ScanResult, d: Derived, image: ImageRef, grid: Grid, fo
         "(upload with --dicom-seg)", match))
     result.tables.append(LabelTable(d.source, TableKind.DICOM_SEG,
                                     {m.number: m.name for m in d.masks if m.name}))
+    if codes := {m.number: meaning for m in d.masks if (meaning := _meaning(m))}:
+        result.tables.append(LabelTable(d.source, TableKind.DICOM_CODES, codes))
+
+
+def _meaning(mask: DerivedMask) -> str:
+    """What a segment's coded concept says it is (``Kidney Left``), or ""."""
+    code = mask.code or {}
+    words = [str((code.get(k) or {}).get("meaning") or "") for k in ("type", "modifier")]
+    return " ".join(w for w in words if w)
 
 
 def _settle_one_byte(result: ScanResult, infos: dict[Path, NiftiInfo], tentative: set[Path]

@@ -29,6 +29,7 @@ Candidate = str | tuple[str, ...]  # a category name, or a nested category path
 # name almost; a dataset convention guessed from a folder layout is only a hint.
 _CONF_TABLE = 1.0
 _CONF_NEAR_TABLE = 0.95  # a colour table in the mask's folder (not named after the mask)
+_CONF_CODES = 0.92  # a DICOM segment's coded concept: its label, when it names one, first
 _CONF_FILENAME = 0.9
 # Share of the smaller of a text table's values and a mask's that both must hold.
 _PLAIN_SHARE_NAMED, _PLAIN_SHARE_NEAR = 0.5, 0.8
@@ -259,8 +260,9 @@ def applicable_tables(mask: Path, tables: Iterable[LabelTable], root: Path,
             continue
         if t.kind == TableKind.TEXT and not _plain_fits(t, mstem, mask, values):
             continue
-        if t.path == mask:  # the mask's own header
-            out.append((t, t.names, _CONF_TABLE))
+        if t.path == mask:  # the mask's own header (a SEG's codes: after its labels)
+            out.append((t, t.names, _CONF_CODES if t.kind == TableKind.DICOM_CODES
+                        else _CONF_TABLE))
             continue
         folder = t.path.parent
         if folder != mask.parent and folder not in mask.parents:

@@ -88,3 +88,43 @@ def test_a_list_of_nifti_masks_uploads_without_a_flag(demo_dataset, tmp_path):
 
     summary = run(open_items(demo_dataset.items_json)).export(tmp_path / "o" / "items.json")
     assert not summary.dicom_seg and summary.upload_command == "redbrick upload items.json"
+
+
+@pytest.mark.shared_data
+def test_a_segment_with_a_placeholder_label_is_mapped_by_its_code(shared_data, tmp_path):
+    """ "Segment 1" says nothing; its coded concept (SNOMED CT Liver) names the taxonomy's
+    Liver, whether the SEG is kept as it is or converted."""
+    import json
+
+    import numpy as np
+
+    from app.export import SegmentSpec, write_dicom_seg
+    from app.items import load_taxonomy
+    from app.mapping import suggest_code
+    from app.readers import read_nrrd
+
+    seg = shared_data / "dcmqi" / "data" / "segmentations"
+    series = sorted((seg / "ct-3slice").iterdir())
+    raw, grid = read_nrrd(seg / "liver_seg.nrrd")
+    liver = suggest_code("liver").code
+    shutil.copytree(seg / "ct-3slice", tmp_path / "src" / "ct")
+    write_dicom_seg(tmp_path / "src" / "seg.dcm", series, (np.asarray(raw) != 0).astype(np.uint8),
+                    [SegmentSpec(1, "Segment 1", liver.category, liver.type)], kind="BINARY",
+                    grid=grid)
+    tax = tmp_path / "tax.json"
+    tax.write_text(json.dumps({"name": "t", "objectTypes": [
+        {"category": "Spleen", "classId": 0, "labelType": "SEGMENTATION"},
+        {"category": "Liver", "classId": 1, "labelType": "SEGMENTATION"}]}))
+    session = run(open_folder(tmp_path / "src", load_taxonomy(tax)))
+    (case,) = session.cases
+    assert case.masks == [tmp_path / "src" / "seg.dcm"]  # kept as it is
+    (row,) = [r for r in session.rows(case) if r.label_value == 1]
+    assert row.category == "Liver"
+    assert row.suggestion is not None and "DICOM segment codes" in row.suggestion.source
+    # beside a NIfTI case every DICOM mask is converted: the code still names it
+    from tests.app.discover.test_dicom_masks import _with_a_nifti_mask
+
+    session = run(open_folder(_with_a_nifti_mask(tmp_path / "src"), load_taxonomy(tax)))
+    case = next(c for c in session.cases if c.binary)
+    (row,) = [r for r in session.rows(case) if r.files]
+    assert row.category == "Liver" and "DICOM segment codes" in row.suggestion.source
