@@ -7,6 +7,11 @@ NIfTI image ``app.readers.mask_as_nifti`` gives (same voxels, same world grid)
 into a folder of the output, and the list is pointed at that copy. The user's
 files are never touched; a conversion never overwrites a file the list uses.
 
+A DICOM SEG mask stays itself (RedBrick's CLI converts it with --dicom-seg), unless the
+list also holds other masks: that flag reads every mask as a SEG, so such a list is
+written with each SEG as the NIfTI --dicom-seg makes of it (``seg_as_nifti``: same
+values, so the segmentMap holds), and RedBrick's CLI uploads it in one run.
+
 Masks a scan converted from a DICOM SEG or RTSTRUCT live in Segmap's cache
 (``app.discover.derived_mask``); a list must not point there (a cache is cleared), so
 they are copied the same way, byte for byte, into ``_outside/<source>-<key>/`` of that
@@ -36,7 +41,7 @@ from app.items import (
     walk,
 )
 from app.jsonio import write_bytes_atomic
-from app.readers import mask_as_nifti, nifti_bytes, split_suffix
+from app.readers import is_dicom_seg, mask_as_nifti, nifti_bytes, seg_as_nifti, split_suffix
 
 
 @dataclass(frozen=True)
@@ -46,26 +51,40 @@ class Conversion:
     source: Path
     target: Path
     derived_from: str = ""  # the DICOM SEG / RTSTRUCT a cached mask was converted from
+    dicom_seg: bool = False  # a DICOM SEG mask written as the NIfTI --dicom-seg makes
 
     def to_json(self) -> dict[str, str]:
         out = {"source": str(self.source), "target": str(self.target)}
         if self.derived_from:
             out["derived_from"] = self.derived_from
+        if self.dicom_seg:
+            out["kind"] = "DICOM SEG"
         return out
 
 
 def _nrrd_masks(items: ItemsList) -> dict[Path, Path]:
-    """The local NRRD masks and cached DICOM-derived masks the list names: the file itself
-    (links resolved, so one file named twice is converted once) -> the path the list
-    names it by (for mirroring)."""
+    """The local NRRD masks, cached DICOM-derived masks, and DICOM SEG masks of a list that
+    also holds other masks, the list names: the file itself (links resolved, so one file
+    named twice is converted once) -> the path the list names it by (for mirroring)."""
     found: dict[Path, Path] = {}
+    segs: dict[Path, Path] = {}
+    others = False
     for ref in iter_paths(items):
         if ref.role in (PathRole.SEGMENTATION, PathRole.MASK) and not is_remote(ref.path):
             local = items.resolve(ref.path)
             named = Path(os.path.abspath(local)) if local is not None else None
             # abspath first: the list's folder may not exist yet (../cache/x from out/)
-            if named is not None and (mask_converted(ref.path) or derived_mask(named)):
+            if named is None:
+                continue
+            if mask_converted(ref.path) or derived_mask(named):
                 found.setdefault(named.resolve(), named)
+                others = True
+            elif is_dicom_seg(named):
+                segs.setdefault(named.resolve(), named)
+            else:
+                others = True
+    if others:
+        found.update(segs)
     return found
 
 
@@ -108,7 +127,8 @@ def plan_conversions(items: ItemsList, folder: Path, mirror: Path | None = None
             sub = f"{split_suffix(source)[0]}-{key.split('-')[0][:8]}"
             plan.append(Conversion(src, folder / OUTSIDE_FOLDER / sub / src.name, source))
         else:
-            plan.append(Conversion(src, _target(named, base, folder)))
+            plan.append(Conversion(src, _target(named, base, folder),
+                                   dicom_seg=is_dicom_seg(src)))
     used = used_files(items)
     for c in plan:
         if c.target.resolve() in used:
@@ -122,9 +142,14 @@ def plan_conversions(items: ItemsList, folder: Path, mirror: Path | None = None
 def conversions_text(conversions: Sequence[Conversion], folder: Path) -> str:
     """``Converted 2 NRRD mask(s) to NIfTI in ...; copied 3 mask(s) converted from DICOM SEG
     / RTSTRUCT (liver.dcm) into ...`` (empty when none)."""
-    nrrd = [c for c in conversions if not c.derived_from]
+    nrrd = [c for c in conversions if not c.derived_from and not c.dicom_seg]
     dicom = [c for c in conversions if c.derived_from]
+    segs = [c for c in conversions if c.dicom_seg]
     parts = []
+    if segs:
+        parts.append(f"Wrote {len(segs)} DICOM SEG mask(s) as the NIfTI RedBrick's --dicom-seg "
+                     f"makes of them, in {folder}: the list holds other masks too, which "
+                     "--dicom-seg would read as SEG.")
     if nrrd:
         parts.append(f"Converted {len(nrrd)} NRRD mask(s) to NIfTI in {folder} (RedBrick "
                      "reads NIfTI masks only).")
@@ -150,7 +175,7 @@ def convert_masks(items: ItemsList, folder: Path, write: bool = True,
         return items, plan
     for c in plan:
         data = c.source.read_bytes() if c.derived_from else \
-            nifti_bytes(mask_as_nifti(c.source))
+            nifti_bytes(seg_as_nifti(c.source) if c.dicom_seg else mask_as_nifti(c.source))
         if not _holds(c.target, data):
             write_bytes_atomic(c.target, data)  # unchanged conversions keep their time
     out = repoint(items, {c.source: c.target for c in plan},

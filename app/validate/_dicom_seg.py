@@ -129,6 +129,6 @@ def mixed_list(items: ItemsList) -> Iterable[Finding]:
                 f"({os.path.basename(other)}). RedBrick's CLI converts SEGs only with `redbrick "
                 "upload --dicom-seg`, which then reads every segmentation of the list as a SEG "
                 "and fails on the others, so it cannot upload this list in one run. Segmap's "
-                "upload takes both; for RedBrick's CLI, put the tasks with SEG masks in a list "
-                "of their own."))
+                "upload takes both; `segmap export` writes the list with each SEG as the NIfTI "
+                "--dicom-seg makes of it, which RedBrick's CLI uploads as it is."))
             return
