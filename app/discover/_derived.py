@@ -167,32 +167,38 @@ def safe_name(text: str, fallback: str = "segment") -> str:
     return out or fallback
 
 
-def derived_mask(path: Path) -> tuple[str, str] | None:
-    """For a mask in a derived folder: (the source file's name, the folder's key); else
-    None. Read from the folder's manifest, so it holds wherever the cache is."""
-    manifest = _manifest(path.parent)
-    if manifest is None:
-        return None
-    return str(manifest.get("source", "")), path.parent.name
+_FOLDERS: dict[Path, tuple[int, tuple[str, dict[str, DerivedMask]] | None]] = {}
 
 
-_INFO: dict[Path, tuple[int, dict[str, DerivedMask]]] = {}  # folder -> (mtime, by file name)
-
-
-def derived_info(path: Path) -> DerivedMask | None:
-    """What the manifest says of a mask in a derived folder (its segment, colour and code);
-    None for any other mask. Cached per folder until its manifest changes."""
-    folder = Path(path).parent
+def _folder(folder: Path) -> tuple[str, dict[str, DerivedMask]] | None:
+    """A derived folder's manifest: (its source file's name, its masks by file name); None
+    for any other folder. Read once per version of the manifest (the wizard asks per row
+    and repaint)."""
     try:
         stamp = (folder / MANIFEST).stat().st_mtime_ns
     except OSError:
         return None
-    cached = _INFO.get(folder)
+    cached = _FOLDERS.get(folder)
     if cached is None or cached[0] != stamp:
         m = _manifest(folder)
-        masks = {} if m is None else {x.path.name: x for x in _masks_of(m, folder)}
-        _INFO[folder] = cached = (stamp, masks)
-    return cached[1].get(Path(path).name)
+        got = None if m is None else (str(m.get("source", "")),
+                                      {x.path.name: x for x in _masks_of(m, folder)})
+        _FOLDERS[folder] = cached = (stamp, got)
+    return cached[1]
+
+
+def derived_mask(path: Path) -> tuple[str, str] | None:
+    """For a mask in a derived folder: (the source file's name, the folder's key); else
+    None. Read from the folder's manifest, so it holds wherever the cache is."""
+    got = _folder(Path(path).parent)
+    return None if got is None else (got[0], Path(path).parent.name)
+
+
+def derived_info(path: Path) -> DerivedMask | None:
+    """What the manifest says of a mask in a derived folder (its segment, colour and code);
+    None for any other mask."""
+    got = _folder(Path(path).parent)
+    return None if got is None else got[1].get(Path(path).name)
 
 
 _SEGS: dict[Path, tuple[tuple[int, int], dict[int, DerivedMask]]] = {}  # SEG -> segments
