@@ -91,10 +91,3 @@ class SessionCodes(SessionEdits):
             return Change()
         what = "no code" if code is None else code_text(code)
         return Change.of(changed, notes=(f"{key}: {what}",), count=len(changed))
-
-    def codes_of(self, cases: list[CaseState] | None = None) -> dict[str, CodeTriple | None]:
-        """The confirmed codes of ``cases`` (all cases), by category: what a template keeps."""
-        out: dict[str, CodeTriple | None] = {}
-        for case in self.cases if cases is None else cases:
-            out.update(case.codes)
-        return out
