@@ -223,12 +223,10 @@ def _write_thumbs(case: CasePlan, rec: CaseRecord, folder: Path) -> Work[None]:
 
 def gather_case(case: CasePlan, index: int, folder: Path, findings: list[Finding]
                 ) -> Work[CaseRecord]:
-    """The record of ``case``, its thumbnails written into ``folder`` (one case at a time:
-    its image is read, drawn and dropped here)."""
+    """The record of ``case`` with its ``findings`` (the validation's of this task), its
+    thumbnails written into ``folder`` (its image is read, drawn and dropped here)."""
     rec = CaseRecord(index, case.name, sign_off=case.sign_off, included=case.included,
-                     binary=case.binary,
-                     findings=[f for f in findings if f.task == case.name],
-                     mapping=list(case.mapping))
+                     binary=case.binary, findings=list(findings), mapping=list(case.mapping))
     try:
         yield from _write_thumbs(case, rec, folder)
     except SegmapError as exc:
