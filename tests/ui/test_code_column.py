@@ -11,17 +11,12 @@ from app.progress import run
 from app.session import open_folder
 from ui import errors
 from ui.mapping_model import COL_CODE, MappingTableModel
-from ui.state import WizardState
 
 
 @pytest.fixture
-def state(demo_dataset, tmp_path):
-    from PySide6.QtCore import QSettings
-
-    from ui.settings import Settings
-
-    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    s = WizardState(settings, autosave_path=tmp_path / "autosave.json")
+def state(window, demo_dataset):
+    """The wizard's own state (owned by its window, as in the app), on the demo."""
+    s = window.state
     s.set_session(run(open_folder(demo_dataset.root, load_taxonomy(demo_dataset.taxonomy_json))))
     return s
 
@@ -34,8 +29,8 @@ def _liver_row(model):
     return next(i for i, r in enumerate(model.rows()) if r.category == "Liver")
 
 
-def test_the_code_is_suggested_then_confirmed_by_an_edit_and_undone(qtbot, state):
-    model = MappingTableModel(state)
+def test_the_code_is_suggested_then_confirmed_by_an_edit_and_undone(qtbot, window, state):
+    model = MappingTableModel(state, window)  # parented, as the Mapping page's is
     case = next(c for c in state.session.cases if c.shape == "I")
     model.set_case(state.session, case)
     i = _liver_row(model)
@@ -54,10 +49,10 @@ def test_the_code_is_suggested_then_confirmed_by_an_edit_and_undone(qtbot, state
     assert model.data(model.index(i, COL_CODE), Qt.ItemDataRole.EditRole) == "SCT:10200004"
 
 
-def test_a_bad_code_is_refused_with_a_message(qtbot, state, monkeypatch):
+def test_a_bad_code_is_refused_with_a_message(qtbot, window, state, monkeypatch):
     shown = []
     monkeypatch.setattr(errors, "show", lambda exc, details=None, parent=None: shown.append(exc))
-    model = MappingTableModel(state)
+    model = MappingTableModel(state, window)
     model.set_case(state.session, state.session.cases[0])
     i = _liver_row(model)
     assert not model.setData(model.index(i, COL_CODE), "liver please")
