@@ -156,9 +156,15 @@ def _emit(order: list[str], known: dict[str, Any], extra: dict[str, Any],
 
 @dataclass
 class SegmentMap:
-    """A segmentMap: instance id -> Segment, plus the mask flags it may hold."""
+    """A segmentMap: instance id -> Segment, plus the mask flags it may hold.
+
+    A key that is no whole number is an ROI name (``names``): RedBrick's ``--rt-struct``
+    upload keys an RT Structure Set's map by ROI name. Validation says when such a key
+    is on a series whose segmentations are not RTSTRUCT files.
+    """
 
     segments: dict[int, Segment] = field(default_factory=dict)
+    names: dict[str, Segment] = field(default_factory=dict)
     flags: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     _keys: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
@@ -180,8 +186,15 @@ class SegmentMap:
             # ("01", "1_0") is kept as written and reported by validation (instance_id).
             inst = sdk_instance_id(skey)
             if inst is None:
-                smap.extra[skey] = copy.deepcopy(v)
-                problems.append((skey, "is not an instance id (a whole number) or a mask flag"))
+                if not skey.strip():
+                    smap.extra[skey] = copy.deepcopy(v)
+                    problems.append((skey, "is not an instance id (a whole number), an ROI "
+                                     "name or a mask flag"))
+                    continue
+                seg, problem = Segment.from_json(v)
+                smap.names[skey] = seg
+                if problem:
+                    problems.append((skey, problem))
                 continue
             if inst in smap.segments:
                 problems.append((skey, f"instance id {inst} appears twice"))
@@ -198,6 +211,7 @@ class SegmentMap:
         """The segmentMap as JSON, keys as they were written."""
         known: dict[str, Any] = {self._keys.get(i, str(i)): s.to_json()
                                  for i, s in self.segments.items()}
+        known.update((name, s.to_json()) for name, s in self.names.items())
         return _emit(self._order, known, {**self.flags, **self.extra})
 
     @classmethod

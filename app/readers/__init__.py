@@ -13,7 +13,7 @@ its SDK turns their values into labels, is decided in ``app.items`` and
 * DICOM SEG masks: ``is_dicom_seg`` (by its header), ``seg_as_nifti`` (the NIfTI RedBrick's
   SDK stores for it, decoded once per file version and kept in ``SEG_CACHE``);
 * any image: ``image_grid`` (headers only), ``load_image``, ``image_hints`` (modality and
-  the file's own window, for display);
+  the file's own window, for display), ``dicom_tags`` (a few header values by keyword);
 * masks: ``census`` (values and voxel counts, streamed), with each label map's non-zero
   runs kept in ``RUNS`` for a later merge;
 * DICOM: ``scan_dicom``, ``load_dicom_volume``, ``DicomSeries``;
@@ -53,11 +53,13 @@ from app.readers._nifti import (
 )
 from app.readers._nrrd import NrrdInfo, nrrd_info, read_nrrd
 from app.readers._runs import RUNS, RunCache, Runs
+from app.readers._tags import dicom_tags
 from app.readers._volumes import (
     SEG_CACHE,
     dicom_image_series,
     image_grid,
     is_dicom_seg,
+    is_rtstruct,
     load_image,
     mask_as_nifti,
     seg_as_nifti,
@@ -92,11 +94,11 @@ __all__ = [
     "Census", "Code", "DicomSeries", "Format", "ImageHints", "NiftiHeader", "NiftiInfo",
     "NrrdInfo", "ObjectKind", "Roi", "RoiMask", "RtFinding", "RtHeader", "RtMasks", "RunCache",
     "Runs", "SegHeader", "SegMasks", "Segment", "ValueFlag", "available_memory", "census",
-    "dicom_image_series", "image_grid", "image_hints", "is_dicom_seg", "is_volume_name",
-    "iter_raw", "load_dicom_volume", "load_image", "load_seg", "mask_as_nifti", "nifti_bytes",
-    "nifti_info", "nonzero", "nonzero_in", "nrrd_info", "open_nifti_stream", "read_nrrd",
-    "read_raw", "read_rtstruct", "read_seg", "require_memory", "rtstruct_header", "save_nifti",
-    "scan_dicom", "sdk_refusal", "sdk_rtstruct_volume", "sdk_seg_volume", "seg_as_nifti",
-    "seg_header", "size_text", "split_suffix", "tally_chunks", "value_text", "volume_format",
-    "walk_folder"
+    "dicom_image_series", "dicom_tags", "image_grid", "image_hints", "is_dicom_seg",
+    "is_rtstruct", "is_volume_name", "iter_raw", "load_dicom_volume", "load_image", "load_seg",
+    "mask_as_nifti", "nifti_bytes", "nifti_info", "nonzero", "nonzero_in", "nrrd_info",
+    "open_nifti_stream", "read_nrrd", "read_raw", "read_rtstruct", "read_seg", "require_memory",
+    "rtstruct_header", "save_nifti", "scan_dicom", "sdk_refusal", "sdk_rtstruct_volume",
+    "sdk_seg_volume", "seg_as_nifti", "seg_header", "size_text", "split_suffix", "tally_chunks",
+    "value_text", "volume_format", "walk_folder"
 ]

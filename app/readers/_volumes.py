@@ -26,6 +26,7 @@ from app.readers import _nrrd as nrrd
 from app.readers._formats import Format, volume_format
 from app.readers.dicom import (
     LABELMAP_CLASS,
+    RTSTRUCT_CLASS,
     DicomSeries,
     ObjectKind,
     load_dicom_volume,
@@ -183,7 +184,7 @@ class _SegCache:
 
     def __init__(self, budget: int = _SEG_BUDGET) -> None:
         self.budget = budget
-        self._is: dict[_FileKey, bool] = {}
+        self._is: dict[_FileKey, str] = {}  # the SOP Class UID ("" for no DICOM file)
         self._images: OrderedDict[_FileKey, nib.Nifti1Image | VolumeReadError] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -192,11 +193,11 @@ class _SegCache:
     def _size(got: nib.Nifti1Image | VolumeReadError) -> int:
         return 0 if isinstance(got, VolumeReadError) else int(np.asanyarray(got.dataobj).nbytes)
 
-    def is_seg(self, key: _FileKey) -> bool | None:
+    def sop_class(self, key: _FileKey) -> str | None:
         with self._lock:
             return self._is.get(key)
 
-    def set_is_seg(self, key: _FileKey, value: bool) -> None:
+    def set_sop_class(self, key: _FileKey, value: str) -> None:
         with self._lock:
             if len(self._is) > 100_000:
                 self._is.clear()
@@ -233,22 +234,19 @@ class _SegCache:
 SEG_CACHE = _SegCache()
 
 
-def is_dicom_seg(path: str | os.PathLike[str]) -> bool:
-    """True when ``path`` is a regular file holding a DICOM SEG (either SOP class: the
-    binary/fractional Segmentation Storage or the label-map one), judged by its header.
-
-    A NIfTI or NRRD name is never a SEG; anything else is opened (its first bytes and
-    the SOP Class UID only), once per file version.
-    """
+def _sop_class(path: str | os.PathLike[str]) -> str:
+    """The SOP Class UID of a DICOM file ("" for anything else), read once per file version:
+    a NIfTI or NRRD name is never opened, anything else only for its first bytes and that
+    one tag."""
     if volume_format(path) is not Format.DICOM:
-        return False
+        return ""
     key = _file_key(path)
     if key is None or not os.path.isfile(path):
-        return False
-    known = SEG_CACHE.is_seg(key)
+        return ""
+    known = SEG_CACHE.sop_class(key)
     if known is not None:
         return known
-    found = False
+    found = ""
     try:
         with open(path, "rb") as fh:
             head = fh.read(132)
@@ -256,11 +254,22 @@ def is_dicom_seg(path: str | os.PathLike[str]) -> bool:
             import pydicom
 
             ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SOPClassUID"])
-            found = str(ds.get("SOPClassUID", "")) in SEG_CLASSES
-    except Exception:  # noqa: BLE001 - a file pydicom cannot parse is no SEG Segmap reads
-        found = False
-    SEG_CACHE.set_is_seg(key, found)
+            found = str(ds.get("SOPClassUID", ""))
+    except Exception:  # noqa: BLE001 - a file pydicom cannot parse is no object Segmap reads
+        found = ""
+    SEG_CACHE.set_sop_class(key, found)
     return found
+
+
+def is_dicom_seg(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a regular file holding a DICOM SEG (either SOP class: the
+    binary/fractional Segmentation Storage or the label-map one), judged by its header."""
+    return _sop_class(path) in SEG_CLASSES
+
+
+def is_rtstruct(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a regular file holding an RT Structure Set, by its header."""
+    return _sop_class(path) == RTSTRUCT_CLASS
 
 
 def seg_as_nifti(path: str | os.PathLike[str]) -> nib.Nifti1Image:

@@ -41,10 +41,10 @@ from app.readers.dicom._seg import (
     seg_header,
     seg_sdk_refusal,
 )
-from app.readers.dicom._series import DicomSeries, ObjectKind
+from app.readers.dicom._series import RTSTRUCT_CLASS, DicomSeries, ObjectKind
 
 __all__ = [
-    "LABELMAP_CLASS", "Code", "DicomSeries", "ObjectKind", "Roi", "RoiMask", "RtFinding",
+    "LABELMAP_CLASS", "RTSTRUCT_CLASS", "Code", "DicomSeries", "ObjectKind", "Roi", "RoiMask", "RtFinding",
     "RtHeader", "RtMasks", "SegHeader", "SegMasks", "Segment", "load_dicom_volume", "load_seg",
     "read_rtstruct", "read_seg", "rtstruct_header", "rtstruct_sdk_refusal", "scan_dicom",
     "sdk_refusal", "sdk_rtstruct_volume", "sdk_seg_volume", "seg_header", "seg_sdk_refusal"

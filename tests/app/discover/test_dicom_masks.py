@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from rt_utils import RTStructBuilder
 
 from app.discover import ScanResult, scan
 from app.geometry import Grid, align_to_image, compare_grids
@@ -23,15 +22,10 @@ from app.mapping import build
 from app.progress import Progress, run
 from app.readers import nifti_info, read_nrrd, read_raw, read_rtstruct
 from tests.app.dicom_synth import axial_positions, write_series
+from tests.app.rt_synth import STUDY, ball, write_rtstruct
 
 DCMQI = "dcmqi/data/segmentations"
 HIGHDICOM = "highdicom/data/test_files"
-# What rt-utils copies from the slices into a new structure set.
-STUDY = {"StudyDate": "20240101", "StudyTime": "120000", "StudyID": "1",
-         "PatientBirthDate": "", "PatientSex": "O", "ReferringPhysicianName": "",
-         "AccessionNumber": "", "FrameOfReferenceUID": "1.2.826.0.1.3680043.8.498.1"}
-
-
 @pytest.fixture(autouse=True)
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SEGMAP_CACHE", str(tmp_path / "cache"))
@@ -254,28 +248,6 @@ def test_highdicom_ct_segs_pair_with_their_series_and_convert(shared_data: Path,
         by_segment[n] = by_segment.get(n, 0) + int(np.count_nonzero(frame))
     got = {m.number: m.voxels for m in kinds["seg_image_ct_binary"].masks}
     assert got == by_segment  # every labelled pixel of every frame, none lost or doubled
-
-
-def write_rtstruct(series_folder: Path, path: Path, masks: dict[str, np.ndarray]) -> Path:
-    """An RTSTRUCT of ``masks`` ([column, row, slice] in Segmap's order) by rt-utils."""
-    rt = RTStructBuilder.create_new(dicom_series_path=str(series_folder))
-    uids = [pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID
-            for f in sorted(series_folder.iterdir())]
-    z = {pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID:
-         float(pydicom.dcmread(f, stop_before_pixels=True).ImagePositionPatient[2])
-         for f in sorted(series_folder.iterdir())}
-    ours = sorted(uids, key=lambda u: z[u])  # Segmap's slices: ascending along the normal
-    order = [ours.index(ds.SOPInstanceUID) for ds in rt.series_data]
-    for name, mask in masks.items():
-        rt.add_roi(mask=np.ascontiguousarray(mask.transpose(1, 0, 2)[:, :, order]), name=name)
-    rt.save(str(path))
-    return path
-
-
-def ball(shape: tuple[int, int, int], centre: tuple[float, float, float], r: float
-         ) -> np.ndarray:
-    i, j, k = np.indices(shape)
-    return ((i - centre[0]) ** 2 + (j - centre[1]) ** 2 + 4 * (k - centre[2]) ** 2) <= r * r
 
 
 def test_rtstruct_from_rt_utils_pairs_and_roi_names_become_structure_names(

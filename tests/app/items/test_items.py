@@ -92,7 +92,11 @@ def test_rich_list_is_modelled():
     assert items.tasks[1].legacy and items.tasks[1].series[0].item_paths == ["x.nii.gz"]
     # Wrong types are kept and reported, not dropped or fatal.
     fields = {(p.task, p.field) for p in items.problems}
-    assert {(2, "name"), (2, "series"), (0, "segmentMap.whatever"), (0, "segmentMap.6")} <= fields
+    assert {(2, "name"), (2, "series"), (0, "segmentMap.6")} <= fields
+    # A key that is no number is an ROI name (RT-struct maps are keyed so); validation
+    # says when the series' segmentations are not RTSTRUCT files.
+    assert smap.names["whatever"].category == 1
+    assert (0, "segmentMap.whatever") not in fields
 
 
 def test_editing_changes_only_what_was_edited():

@@ -1,0 +1,220 @@
+"""RT Structure Sets in an items list, read as RedBrick's ``--rt-struct`` upload reads them.
+
+An RTSTRUCT series of an items list (every file of its ``segmentations`` an RT Structure
+Set) has a segmentMap keyed by ROI name. RedBrick's SDK 2.35.4
+(``redbrick.utils.rt_struct.convert_rt_struct_to_nii``) drops the names no ROI has,
+gives each remaining name its position plus one as its value, leaves the file's ROIs the
+map does not name out (with a warning), fills the contours with rt-utils, later names
+winning where ROIs overlap, and uploads that label map with a segmentMap keyed by those
+values.
+
+:func:`rt_series` reads each such series so (``read_rtstruct``: the contours filled as
+rt-utils fills them, on the grid Segmap's reader gives the series) and keeps two label
+maps of it in the cache (``$SEGMAP_CACHE/rtstruct``), one file per (structure set content,
+series files, names): ``label`` on the series' world grid, which census, merge, stats,
+validation and the preview read, and ``sdk``, the exact volume the SDK stores (its
+voxel order and ``diag(-1, -1, 1)`` affine), which the upload sends. Both hold the same
+values. :func:`with_rt_as_nifti` is the list with each RTSTRUCT series replaced by its
+label map and value-keyed segmentMap, so every command works on it as on NIfTI; what it
+could not read, and the names the SDK would drop, are in each :class:`RtSeries`.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from app.errors import SegmapError
+from app.items import ItemsList, SegmentMap, Series
+from app.readers import is_rtstruct, save_nifti
+from app.readers.dicom import read_rtstruct, sdk_refusal, sdk_rtstruct_volume
+
+_FOLDER = "rtstruct"
+_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RtSeries:
+    """One RTSTRUCT series of an items list, as RedBrick's SDK reads it."""
+
+    task: int
+    series: int
+    files: tuple[str, ...]  # the structure sets, as the list writes them
+    names: tuple[str, ...]  # the segmentMap's ROI names, in order
+    values: dict[str, int]  # ROI name -> the value the SDK gives it
+    missing: tuple[str, ...]  # mapped names no ROI of the file has (the SDK drops them)
+    unmapped: tuple[str, ...]  # ROIs of the file the map leaves out (the SDK drops them)
+    overlapping: tuple[str, ...]  # mapped ROIs that share voxels (the later one wins)
+    label: Path | None  # the label map on the series' grid (None: not read)
+    sdk: Path | None  # the volume RedBrick's SDK stores (None: not read)
+    error: str | None = None  # why it was not read, for a user
+    refusal: str | None = None  # why RedBrick's SDK would refuse it
+    findings: tuple[str, ...] = ()  # what else reading the contours found
+
+
+def rt_cache() -> Path:
+    """Where RTSTRUCT label maps are cached."""
+    own = os.environ.get("SEGMAP_CACHE")
+    if own:
+        return Path(own).expanduser() / _FOLDER
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "segmap" / _FOLDER
+
+
+def is_rt_series(items: ItemsList, series: Series) -> bool:
+    """True when every segmentation of the series is a local RT Structure Set file."""
+    paths = series.segmentation_paths
+    if not paths:
+        return False
+    local = [items.resolve(p) for p in paths]
+    return all(p is not None and is_rtstruct(p) for p in local)
+
+
+def _map_of(items: ItemsList, ti: int, si: int) -> SegmentMap | None:
+    task = items.tasks[ti]
+    return task.series[si].segment_map or task.segment_map  # the SDK copies a task's map down
+
+
+def rt_places(items: ItemsList) -> list[tuple[int, int]]:
+    """(task, series) of every RTSTRUCT series of the list (headers only)."""
+    return [(ti, si) for ti, task in enumerate(items.tasks)
+            for si, s in enumerate(task.series) if is_rt_series(items, s)]
+
+
+def _stat(path: Path) -> list[object]:
+    st = path.stat()
+    return [str(path.resolve()), st.st_size, st.st_mtime_ns]
+
+
+def _key(rt: Path, images: list[Path], names: tuple[str, ...]) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([_VERSION, _stat(rt), [_stat(p) for p in images], list(names)])
+             .encode("utf-8", "surrogateescape"))
+    return h.hexdigest()[:24]
+
+
+_MEMO: dict[str, RtSeries] = {}
+_LOCK = threading.Lock()
+
+
+def _write(img: nib.Nifti1Image, path: Path, what: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.nii")
+    save_nifti(img, tmp, what)
+    os.replace(tmp, path)
+
+
+def _read(items: ItemsList, ti: int, si: int) -> RtSeries:
+    series = items.tasks[ti].series[si]
+    smap = _map_of(items, ti, si)
+    files = tuple(series.segmentation_paths)
+    names = tuple(smap.names) if smap is not None else ()
+    empty = RtSeries(ti, si, files, names, {}, (), (), (), None, None)
+    if len(files) > 1:
+        return dataclasses.replace(empty, error=(
+            f"{len(files)} RT Structure Sets on one series: Segmap reads one per series. Merge "
+            "them into one file, or give each its own series."))
+    if smap is not None and smap.segments:
+        return dataclasses.replace(empty, error=(
+            "Its segmentMap mixes instance ids with ROI names; an RT-struct map is keyed by "
+            "ROI name only. Key every entry by the ROI's name."))
+    rt = items.resolve(files[0])
+    images = [items.resolve(p) for p in series.item_paths]
+    if rt is None or any(p is None for p in images) or not images:
+        return dataclasses.replace(empty, error=(
+            "Its image files are not local, and the contours are filled on them. Give the "
+            "series' DICOM files."))
+    local = [p for p in images if p is not None]
+    try:
+        key = _key(rt, local, names)
+    except OSError as exc:
+        return dataclasses.replace(empty, error=f"{exc.strerror or exc}: {exc.filename}.")
+    with _LOCK:
+        known = _MEMO.get(key)
+    if known is not None:
+        return dataclasses.replace(known, task=ti, series=si)
+    try:
+        masks = read_rtstruct(rt, local)
+    except SegmapError as exc:
+        return dataclasses.replace(empty, error=exc.message)
+    rois = [r.name for r in masks.rois]
+    present = [n for n in names if n in rois]
+    values = {n: v for v, n in enumerate(present, start=1)}
+    lost = {f.roi for f in masks.findings if f.code == "contour-no-image"}
+    label = np.zeros(masks.grid.shape, np.uint16 if len(set(rois)) >= 250 else np.uint8)
+    seen = np.zeros(masks.grid.shape, bool)
+    overlapping: list[str] = []
+    for name, value in values.items():
+        if name in lost:
+            continue
+        m = masks.mask(name)
+        if np.any(seen & m):
+            overlapping.append(name)
+        seen |= m
+        label[m] = value
+    refusal = sdk_refusal(masks)
+    folder = rt_cache()
+    folder.mkdir(parents=True, exist_ok=True)
+    label_path, sdk_path = folder / f"{key}.nii", folder / f"{key}-sdk.nii"
+    img = nib.Nifti1Image(label, np.asarray(masks.grid.affine, float))
+    img.header.set_qform(img.affine, code=1)
+    img.header.set_sform(img.affine, code=1)
+    _write(img, label_path, f"RT-struct {rt.name} on its series")
+    sdk: Path | None = sdk_path
+    try:  # refused when images are missing; a non-square image is stored, wrongly
+        _write(sdk_rtstruct_volume(masks, list(names)), sdk_path, f"RT-struct {rt.name}, SDK")
+    except SegmapError:
+        sdk = None
+    done = RtSeries(ti, si, files, names, values,
+                    tuple(n for n in names if n not in rois),
+                    tuple(dict.fromkeys(n for n in rois if n not in names)),
+                    tuple(overlapping), label_path, sdk, None, refusal,
+                    tuple(f.message for f in masks.findings))
+    with _LOCK:
+        if len(_MEMO) > 512:
+            _MEMO.clear()
+        _MEMO[key] = done
+    return done
+
+
+def rt_series(items: ItemsList) -> list[RtSeries]:
+    """Every RTSTRUCT series of the list, read as RedBrick's SDK reads it."""
+    return [_read(items, ti, si) for ti, si in rt_places(items)]
+
+
+def with_rt_as_nifti(items: ItemsList, read: list[RtSeries] | None = None, *,
+                     sdk: bool = False) -> tuple[ItemsList, list[RtSeries]]:
+    """The list with each RTSTRUCT series as the label map RedBrick stores for it (on the
+    series' grid; ``sdk``: the SDK's own volume), keyed by value, and what was read.
+
+    A series that could not be read keeps its structure set, so validation names it. The
+    list itself is not changed; with no RTSTRUCT series it is returned as it is.
+    """
+    found = rt_series(items) if read is None else read
+    if not found:
+        return items, found
+    tasks = copy.deepcopy(items.tasks)
+    for rt in found:
+        path = rt.sdk if sdk else rt.label
+        if path is None:
+            continue
+        task = tasks[rt.task]
+        s = task.series[rt.series]
+        old = s.segment_map or task.segment_map
+        named = old.names if old is not None else {}
+        smap = SegmentMap()
+        for name, value in rt.values.items():
+            smap.segments[value] = copy.deepcopy(named[name])
+        s.segmentations = str(path)
+        s.segment_map = smap
+    return dataclasses.replace(items, tasks=tasks), found

@@ -1,0 +1,108 @@
+"""RTSTRUCT series of an items list, read as RedBrick's ``--rt-struct`` upload reads them.
+
+The oracle is the SDK's own conversion (``convert_rt_struct_to_nii``), run on copies.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from app.discover import rt_series, with_rt_as_nifti
+from app.items import load_items
+from app.readers import read_rtstruct
+from tests.app.dicom_synth import axial_positions, write_series
+from tests.app.rt_synth import STUDY, ball, write_rtstruct
+
+SHAPE = (32, 32, 5)
+
+
+@pytest.fixture
+def rt_list(tmp_path: Path) -> Path:
+    """A series, a structure set of three ROIs (Cord overlaps Liver), and an items list whose
+    map names two of them (in another order than the file's) and one ROI it lacks."""
+    folder = tmp_path / "user"
+    files = write_series(folder / "ct", axial_positions([1.5 * k for k in range(5)]),
+                         rows=32, cols=32, spacing=(0.8, 0.8), **STUDY)
+    (folder / "rt").mkdir()
+    write_rtstruct(folder / "ct", folder / "rt" / "rs.dcm",
+                   {"Liver": ball(SHAPE, (12, 12, 2), 7), "Cord": ball(SHAPE, (16, 16, 2), 4),
+                    "Body": ball(SHAPE, (16, 16, 2), 14)})
+    items = [{"name": "p1", "series": [{
+        "items": [f"ct/{f.name}" for f in files], "segmentations": "rt/rs.dcm",
+        "segmentMap": {"Cord": "category-b", "Spleen": "spleen", "Liver": "category-a"}}]}]
+    path = folder / "items.json"
+    path.write_text(json.dumps(items))
+    return path
+
+
+def test_names_get_the_values_the_sdk_gives_and_dropped_names_are_said(rt_list: Path) -> None:
+    items = load_items(rt_list)
+    (rt,) = rt_series(items)
+    assert rt.error is None and rt.names == ("Cord", "Spleen", "Liver")
+    assert rt.values == {"Cord": 1, "Liver": 2}  # a name no ROI has is dropped first
+    assert rt.missing == ("Spleen",) and rt.unmapped == ("Body",)
+    assert rt.overlapping == ("Liver",)  # Liver comes later in the map: it wins
+    resolved, _ = with_rt_as_nifti(items, [rt])
+    s = resolved.tasks[0].series[0]
+    assert s.segment_map is not None and not s.segment_map.names
+    assert {v: seg.category for v, seg in s.segment_map.segments.items()} == {
+        1: "category-b", 2: "category-a"}
+    # the list itself is left as it was
+    assert items.tasks[0].series[0].segmentations == "rt/rs.dcm"
+
+
+def test_the_label_map_lies_on_the_series_grid(rt_list: Path) -> None:
+    items = load_items(rt_list)
+    (rt,) = rt_series(items)
+    assert rt.label is not None
+    masks = read_rtstruct(rt_list.parent / "rt" / "rs.dcm",
+                          sorted((rt_list.parent / "ct").iterdir()))
+    img = nib.load(rt.label)
+    np.testing.assert_allclose(img.affine, masks.grid.affine)
+    data = np.asanyarray(img.dataobj)
+    expected = np.zeros(SHAPE, np.uint8)
+    expected[masks.mask("Cord")] = 1
+    expected[masks.mask("Liver")] = 2
+    np.testing.assert_array_equal(data, expected)
+
+
+@pytest.mark.oracle
+def test_the_sdk_volume_is_the_sdks_own_conversion(rt_list: Path, tmp_path: Path) -> None:
+    from redbrick.utils.rt_struct import convert_rt_struct_to_nii
+
+    items = load_items(rt_list)
+    (rt,) = rt_series(items)
+    copy = tmp_path / "copy.dcm"
+    shutil.copy(rt_list.parent / "rt" / "rs.dcm", copy)
+    smap = dict(json.loads(rt_list.read_text())[0]["series"][0]["segmentMap"])
+    img, sdk_map = convert_rt_struct_to_nii([str(copy)], str(rt_list.parent / "ct"), smap,
+                                            False, [])
+    assert img is not None and rt.sdk is not None
+    ours = nib.load(rt.sdk)
+    np.testing.assert_array_equal(np.asanyarray(ours.dataobj), np.asanyarray(img.dataobj))
+    np.testing.assert_array_equal(ours.affine, img.affine)
+    resolved, _ = with_rt_as_nifti(items, [rt], sdk=True)
+    got = resolved.tasks[0].series[0].segment_map
+    assert got is not None
+    assert {str(v): s.category for v, s in got.segments.items()} == sdk_map
+
+
+def test_what_cannot_be_read_is_said_and_the_series_kept(rt_list: Path) -> None:
+    data = json.loads(rt_list.read_text())
+    data[0]["series"][0]["items"] = data[0]["series"][0]["items"][:2]  # images missing
+    rt_list.write_text(json.dumps(data))
+    items = load_items(rt_list)
+    (rt,) = rt_series(items)
+    assert rt.refusal is not None and "refuses" in rt.refusal and rt.sdk is None
+    data[0]["series"][0]["segmentMap"] = {"1": "category-a", "Liver": "category-b"}
+    rt_list.write_text(json.dumps(data))
+    (mixed,) = rt_series(load_items(rt_list))
+    assert mixed.error is not None and "ROI name only" in mixed.error
+    resolved, _ = with_rt_as_nifti(load_items(rt_list), [mixed])
+    assert resolved.tasks[0].series[0].segmentations == "rt/rs.dcm"

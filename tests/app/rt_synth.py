@@ -1,0 +1,36 @@
+"""RT Structure Sets for the tests, written with rt-utils (what RedBrick's SDK reads them with)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from rt_utils import RTStructBuilder
+
+# What rt-utils copies from the slices into a new structure set.
+STUDY = {"StudyDate": "20240101", "StudyTime": "120000", "StudyID": "1",
+         "PatientBirthDate": "", "PatientSex": "O", "ReferringPhysicianName": "",
+         "AccessionNumber": "", "FrameOfReferenceUID": "1.2.826.0.1.3680043.8.498.1"}
+
+
+def write_rtstruct(series_folder: Path, path: Path, masks: dict[str, np.ndarray]) -> Path:
+    """An RTSTRUCT of ``masks`` ([column, row, slice] in Segmap's order) by rt-utils."""
+    rt = RTStructBuilder.create_new(dicom_series_path=str(series_folder))
+    uids = [pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID
+            for f in sorted(series_folder.iterdir())]
+    z = {pydicom.dcmread(f, stop_before_pixels=True).SOPInstanceUID:
+         float(pydicom.dcmread(f, stop_before_pixels=True).ImagePositionPatient[2])
+         for f in sorted(series_folder.iterdir())}
+    ours = sorted(uids, key=lambda u: z[u])  # Segmap's slices: ascending along the normal
+    order = [ours.index(ds.SOPInstanceUID) for ds in rt.series_data]
+    for name, mask in masks.items():
+        rt.add_roi(mask=np.ascontiguousarray(mask.transpose(1, 0, 2)[:, :, order]), name=name)
+    rt.save(str(path))
+    return path
+
+
+def ball(shape: tuple[int, int, int], centre: tuple[float, float, float], r: float
+         ) -> np.ndarray:
+    i, j, k = np.indices(shape)
+    return ((i - centre[0]) ** 2 + (j - centre[1]) ** 2 + 4 * (k - centre[2]) ** 2) <= r * r
