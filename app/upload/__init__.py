@@ -34,15 +34,19 @@ from app.upload._credentials import (
 )
 from app.upload._journal import Journal, journal_path
 from app.upload._locks import UploadLocked
+from app.upload._match import Match, MatchBy, MatchResult, match_tasks
+from app.upload._match_csv import MatchCsvError
 from app.upload._protocol import Project, get_project, project_taxonomy
 from app.upload._report import TaskResult, TaskState, UploadProgress, UploadReport
 from app.upload._uploader import UploadBlocked, UploadOptions, upload
 
 __all__ = [
     "DEFAULT_URL", "PUBLIC_STORAGE", "REDBRICK_STORAGE", "AuthError", "Credentials",
-    "CredentialsError", "Destination", "Journal", "Project", "RedBrickClient", "RedBrickError",
+    "CredentialsError", "Destination", "Journal", "Match", "MatchBy", "MatchCsvError",
+    "MatchResult", "Project", "RedBrickClient", "RedBrickError",
     "RetryPolicy", "TaskResult", "TaskState", "Timeouts", "TransientError", "UploadBlocked",
     "UploadLocked", "UploadOptions", "UploadProgress", "UploadReport", "api_url", "check_id",
-    "get_project", "journal_path", "load_credentials", "parse_storage", "project_taxonomy",
+    "get_project", "journal_path", "load_credentials", "match_tasks", "parse_storage",
+    "project_taxonomy",
     "resolve_destination", "typed_or_stored", "upload"
 ]
