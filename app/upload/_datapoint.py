@@ -49,17 +49,7 @@ def prepare_point(point: dict[str, Any], task_dir: Path, storage_id: str) -> dic
         if "labelsMap" not in point:
             point["labelsMap"] = [{"labelName": point["labelsPath"], "seriesIndex": 0}]
         del point["labelsPath"]
-    for label_map in point.get("labelsMap") or []:
-        if not isinstance(label_map, dict) or not label_map.get("labelName"):
-            continue
-        names = label_map["labelName"]
-        names = [sdk_path(n, task_dir) for n in (names if isinstance(names, list) else [names])]
-        label_map["labelName"] = names[0] if len(names) == 1 else names
-    for series_info in point.get("seriesInfo") or []:
-        masks = series_info.get("masks") or {}
-        for inst, mask in masks.items():
-            if isinstance(mask, str):
-                masks[inst] = sdk_path(mask, task_dir)
+    resolve_label_paths(point, task_dir)
     if storage_id != REDBRICK_STORAGE:
         return point
     for idx, path in enumerate(point["items"]):
@@ -76,6 +66,21 @@ def prepare_point(point: dict[str, Any], task_dir: Path, storage_id: str) -> dic
             raise TaskError(f"Heat map file not found: {path}.")
         heat_map["item"] = full
     return point
+
+
+def resolve_label_paths(point: dict[str, Any], task_dir: Path) -> None:
+    """Label files and binary masks named as the SDK opens them (relative to the list)."""
+    for label_map in point.get("labelsMap") or []:
+        if not isinstance(label_map, dict) or not label_map.get("labelName"):
+            continue
+        names = label_map["labelName"]
+        names = [sdk_path(n, task_dir) for n in (names if isinstance(names, list) else [names])]
+        label_map["labelName"] = names[0] if len(names) == 1 else names
+    for series_info in point.get("seriesInfo") or []:
+        masks = series_info.get("masks") or {}
+        for inst, mask in masks.items():
+            if isinstance(mask, str):
+                masks[inst] = sdk_path(mask, task_dir)
 
 
 def map_segmentation_category(segment_map: dict[str, Any]) -> list[dict[str, Any]]:

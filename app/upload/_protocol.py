@@ -29,6 +29,8 @@ class Project:
     taxonomy: dict[str, Any]
     workspace_id: str | None
     url: str | None
+    # (stageName, brickName) of each stage, in the project's order
+    stages: tuple[tuple[str, str], ...] = ()
 
 
 def get_project(client: RedBrickClient, org_id: str, project_id: str) -> Project:
@@ -48,7 +50,14 @@ def get_project(client: RedBrickClient, org_id: str, project_id: str) -> Project
     return Project(org_id, project_id, str(project.get("name") or ""), status,
                    project.get("taxonomy") or {},
                    (project.get("workspace") or {}).get("workspaceId"),
-                   project.get("projectUrl"))
+                   project.get("projectUrl"), _stages(project.get("stages")))
+
+
+def _stages(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple((str(s["stageName"]), str(s.get("brickName") or "")) for s in value
+                 if isinstance(s, dict) and isinstance(s.get("stageName"), str))
 
 
 def project_taxonomy(client: RedBrickClient, org_id: str, project_id: str) -> Taxonomy:

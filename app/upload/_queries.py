@@ -234,3 +234,142 @@ TASKS_LIST = """
         }
     }
 """
+
+# -- tasks already in the project, and labels attached to them (issue 13) --------------
+
+_USER = "userId email givenName"
+
+# The SDK's task_shard(presigned_items=False, with_consensus=False) (repo/shards.py).
+_TASK = f"""
+    taskId
+    dpId
+    currentStageName
+    priority
+    currentStageSubTask {{
+        ... on LabelingTask {{
+            state
+            assignedTo {{ {_USER} }}
+        }}
+    }}
+    datapoint {{
+        dpId
+        name
+        items(presigned: false)
+        createdAt
+        createdByEntity {{ {_USER} }}
+        metaData
+        seriesInfo {{
+            name itemsIndices dataType metaData imageHeaders localToWorldTransform
+        }}
+        heatMaps {{
+            seriesIndex seriesName name item preset dataRange
+            opacityPoints opacityPoints3d rgbPoints
+        }}
+        transforms {{ seriesIndex transform }}
+        centerline {{ seriesIndex name centerline }}
+        storageMethod {{ storageId }}
+        attributes
+        archived
+        cohorts {{ name }}
+    }}
+    latestTaskData {{
+        tdId
+        createdAt
+        createdByEntity {{ {_USER} }}
+        labelsData(interpolate: true)
+        labelsDataPath(presigned: false)
+        labelsStorage {{ storageId }}
+        labelsMap(presigned: false) {{ seriesIndex imageIndex labelName }}
+    }}
+"""
+
+# project.export's task listing (repo/export.py get_datapoints_latest).
+TASKS_PAGED = f"""
+    query tasksPagedSDK(
+        $orgId: UUID!
+        $projectId: UUID!
+        $stageName: String
+        $cacheTime: DateTime
+        $first: Int
+        $after: String
+    ) {{
+        tasksPaged(
+            orgId: $orgId
+            projectId: $projectId
+            stageName: $stageName
+            cacheTime: $cacheTime
+            first: $first
+            after: $after
+        ) {{
+            entries {{ {_TASK} }}
+            cursor
+            cacheTime
+        }}
+    }}
+"""
+
+# One task (repo/export.py get_datapoint_latest).
+TASK = f"""
+    query taskSDK($orgId: UUID!, $projectId: UUID!, $taskId: UUID!) {{
+        task(orgId: $orgId, projectId: $projectId, taskId: $taskId) {{ {_TASK} }}
+    }}
+"""
+
+# project.upload.update_tasks_labels (repo/upload.py update_labels).
+UPDATE_TASKS_LABELS = """
+    mutation updateTasksLabelsSDK(
+        $orgId: UUID!
+        $projectId: UUID!
+        $taskId: UUID!
+        $labelsData: String
+        $labelsDataPath: String
+        $labelsMap: [LabelMapInput]
+        $finalize: Boolean
+        $timeSpentMs: Int
+        $extraData: JSONString
+    ) {
+        putLabels(
+            orgId: $orgId
+            projectId: $projectId
+            taskId: $taskId
+            labelsData: $labelsData
+            labelsDataPath: $labelsDataPath
+            labelsMap: $labelsMap
+            finalize: $finalize
+            timeSpentMs: $timeSpentMs
+            extraData: $extraData
+        ) {
+            ok
+            message
+        }
+    }
+"""
+
+# project.labeling.put_tasks (repo/labeling.py put_labeling_results).
+PUT_TASK_AND_LABELS = """
+    mutation putTaskAndLabelsSDK(
+        $orgId: UUID!
+        $projectId: UUID!
+        $stageName: String!
+        $taskId: UUID!
+        $elapsedTimeMs: Int!
+        $finished: Boolean!
+        $labelsData: String
+        $labelsDataPath: String
+        $labelsMap: [LabelMapInput]
+    ) {
+        putManualLabelingTaskAndLabels(
+            orgId: $orgId
+            projectId: $projectId
+            stageName: $stageName
+            taskId: $taskId
+            elapsedTimeMs: $elapsedTimeMs
+            finished: $finished
+            labelsData: $labelsData
+            labelsDataPath: $labelsDataPath
+            labelsMap: $labelsMap
+        ) {
+            ok
+        }
+    }
+"""

@@ -19,6 +19,8 @@ class TaskState(StrEnum):
     CREATING = "creating"  # createDatapoint sent
     CREATED = "created"
     EXISTING = "already created"  # created by an earlier run (journal)
+    ATTACHED = "labels attached"  # labels put on a task already in RedBrick (segmap label)
+    ATTACHED_BEFORE = "labels attached before"  # by an earlier run (journal)
     READY = "ready"  # dry run: everything checked, nothing sent
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -27,7 +29,10 @@ class TaskState(StrEnum):
     def finished(self) -> bool:
         """True once the task will not change any more in this run."""
         return self in (TaskState.CREATED, TaskState.EXISTING, TaskState.READY,
-                        TaskState.FAILED, TaskState.CANCELLED)
+                        TaskState.FAILED, TaskState.CANCELLED, *_ATTACHED)
+
+
+_ATTACHED = (TaskState.ATTACHED, TaskState.ATTACHED_BEFORE)
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,8 @@ class TaskResult:
     @property
     def ok(self) -> bool:
         """True when the task is in RedBrick (or, in a dry run, would go up)."""
-        return self.state in (TaskState.CREATED, TaskState.EXISTING, TaskState.READY)
+        return self.state in (TaskState.CREATED, TaskState.EXISTING, TaskState.READY,
+                              *_ATTACHED)
 
     def with_(self, **changes: Any) -> TaskResult:
         """A copy with some fields changed."""
@@ -104,6 +110,8 @@ class UploadReport:
         parts = [f"{len(self.tasks)} task(s)"]
         for state, label in ((TaskState.CREATED, "created"), (TaskState.READY, "ready"),
                              (TaskState.EXISTING, "already created"),
+                             (TaskState.ATTACHED, "labels attached"),
+                             (TaskState.ATTACHED_BEFORE, "labels attached before"),
                              (TaskState.FAILED, "failed"), (TaskState.CANCELLED, "cancelled")):
             if n := self.count(state):
                 parts.append(f"{n} {label}")
@@ -121,6 +129,8 @@ class UploadReport:
             "created": self.count(TaskState.CREATED),
             "alreadyCreated": self.count(TaskState.EXISTING),
             "ready": self.count(TaskState.READY),
+            "labelsAttached": self.count(TaskState.ATTACHED),
+            "labelsAttachedBefore": self.count(TaskState.ATTACHED_BEFORE),
             "failed": self.count(TaskState.FAILED),
             "cancelled": self.count(TaskState.CANCELLED),
             "retries": self.retries,

@@ -64,7 +64,7 @@ def upload_task(ctx: TaskContext, index: int, name: str, converted: dict[str, An
     """Upload one converted task; reports through ``ctx.update``; raises on failure."""
     point = copy.deepcopy(converted)
     _unalias(point, ctx.aliases)
-    _unalias_segs(point, ctx.seg_aliases)
+    unalias_segs(point, ctx.seg_aliases)
     dp.prepare_point(point, ctx.task_dir, ctx.storage)
     dp.apply_segment_map(point)
     dp.check_structure(point)
@@ -83,7 +83,7 @@ def upload_task(ctx: TaskContext, index: int, name: str, converted: dict[str, An
                files_total=(len(files) if direct else 0) + len(volumes))
     if direct and not ctx.dry_run:
         _upload_items(ctx, index, name, point, files, names, types)
-    labels_data_path = _upload_labels(ctx, index, name, point, volumes)
+    labels_data_path = upload_labels(ctx, index, name, point, volumes)
     labels_map = [m if m and m.get("labelName") else None for m in point.get("labelsMap") or []]
     if ctx.dry_run:
         ctx.update(index, state=TaskState.READY)
@@ -151,7 +151,7 @@ def _unalias(point: dict[str, Any], aliases: dict[str, str]) -> None:
             heat_map["item"] = aliases.get(heat_map["item"], heat_map["item"])
 
 
-def _unalias_segs(point: dict[str, Any], aliases: dict[str, str]) -> None:
+def unalias_segs(point: dict[str, Any], aliases: dict[str, str]) -> None:
     """The converted task's label files back at the DICOM SEGs they name (RedBrick saw the
     names of their NIfTI conversions)."""
     if not aliases:
@@ -238,7 +238,7 @@ def _label_key(inputs: SeriesInputs, validate: bool, prune: bool) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
 
-def _upload_labels(ctx: TaskContext, index: int, name: str, point: dict[str, Any],
+def upload_labels(ctx: TaskContext, index: int, name: str, point: dict[str, Any],
                    volumes: list[dp.LabelVolume]) -> str | None:
     """Merge each label volume as RedBrick does, upload it, and rewrite labels and labelsMap."""
     dest = ctx.destination

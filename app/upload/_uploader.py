@@ -48,7 +48,7 @@ from app.upload import _protocol as protocol
 from app.upload._client import AuthError, RedBrickClient
 from app.upload._credentials import REDBRICK_STORAGE, Credentials, Destination
 from app.upload._journal import Journal, journal_path
-from app.upload._locks import hold_upload
+from app.upload._locks import Held, hold_upload
 from app.upload._preflight import task_problems
 from app.upload._report import TaskResult, TaskState, UploadProgress, UploadReport
 from app.upload._task_upload import TaskContext, upload_task
@@ -159,6 +159,10 @@ def upload(items: ItemsList, destination: Destination, credentials: Credentials 
 
 
 class _Run:
+    # True when the images are in RedBrick already (labels onto existing tasks): the
+    # local image files are not needed, so findings about them do not count.
+    images_remote = False
+
     def __init__(self, items: ItemsList, destination: Destination, options: UploadOptions,
                  client: RedBrickClient) -> None:
         self.items, self.dest, self.options, self.client = items, destination, options, client
@@ -171,6 +175,7 @@ class _Run:
         self.notes: list[str] = []
         self.board = _Board([])
         self.fatal: BaseException | None = None
+        self.journal: Journal | None = None
         self._retry_lock = threading.Lock()
         self._their_on_retry = client.on_retry
         client.on_retry = self._count_retry
@@ -196,49 +201,14 @@ class _Run:
     def work(self) -> Work[UploadReport]:
         started = time.monotonic()
         self.client.cancel.clear()
-        opts = self.options
-        # Before anything else: a second upload of this list to this project stops here.
-        held = [] if opts.dry_run else hold_upload(self.dest.key, self.items.path,
-                                                   [t.to_json() for t in self.items.tasks])
-        pool = ThreadPoolExecutor(max_workers=max(2, opts.concurrency),
+        # Before anything else: a second run of this list to this project stops here.
+        held = [] if self.options.dry_run else self._hold()
+        pool = ThreadPoolExecutor(max_workers=max(2, self.options.concurrency),
                                   thread_name_prefix="segmap-upload")
-        journal: Journal | None = None
         if self.client.url_note:
             self.notes.append(self.client.url_note)
         try:
-            yield self.board.progress("Checking the RedBrick project")
-            project = yield from self._call(pool, "Checking the RedBrick project",
-                                            protocol.get_project, self.client,
-                                            self.dest.org_id, self.dest.project_id)
-            path = opts.journal or (journal_path(self.items.path) if self.items.path else None)
-            self._dcm_names()
-            self._seg_names()
-            yield from self._validate(project, self._to_do(path))
-            self._convert_masks()
-            journal = Journal(path, self.dest.key, restart=opts.restart,
-                              read_only=opts.dry_run)
-            self._journal_damage(journal)
-            selected = self._select(journal)
-            yield self.board.progress("Checking files")
-            selected = yield from self._reconcile(pool, journal, selected)
-            converted = yield from self._server_validate(pool, selected)
-            if converted and not opts.dry_run:
-                # As the SDK does once per upload; its answer matters only for label
-                # files kept in an external storage, which Segmap does not read.
-                yield from self._call(pool, "Uploading", protocol.get_label_storage,
-                                      self.client, self.dest.org_id, self.dest.project_id)
-            ctx = self._context(journal)
-            pending: set[Future[None]] = {pool.submit(self._task, ctx, i, name, point)
-                                          for i, (name, point) in converted.items()}
-            while pending:
-                _, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-                yield self.board.progress()
-            if self.fatal is not None:
-                raise self.fatal
-            yield self.board.progress("Done")
-            return UploadReport(project.name, self.dest.key, opts.dry_run,
-                                list(self.board.results), self.retries,
-                                time.monotonic() - started, path, self.warnings, self.notes)
+            return (yield from self._steps(pool, started))
         except BaseException:
             self.client.cancel.set()  # closed (GeneratorExit), interrupted or failed
             raise
@@ -247,11 +217,60 @@ class _Run:
             for r in self.board.results:
                 if not r.state.finished:
                     self.board.update(r.index, state=TaskState.CANCELLED)
-            if journal is not None:
-                journal.close()
+            if self.journal is not None:
+                self.journal.close()
             for h in held:
                 h.release()
             self.client.on_retry = self._their_on_retry
+
+    def _hold(self) -> list[Held]:
+        return hold_upload(self.dest.key, self.items.path,
+                           [t.to_json() for t in self.items.tasks])
+
+    def _steps(self, pool: ThreadPoolExecutor, started: float) -> Work[UploadReport]:
+        opts = self.options
+        yield self.board.progress("Checking the RedBrick project")
+        project = yield from self._call(pool, "Checking the RedBrick project",
+                                        protocol.get_project, self.client,
+                                        self.dest.org_id, self.dest.project_id)
+        path = opts.journal or (journal_path(self.items.path) if self.items.path else None)
+        self._dcm_names()
+        self._seg_names()
+        yield from self._validate(project, self._to_do(path))
+        self._convert_masks()
+        self.journal = journal = Journal(path, self.dest.key, restart=opts.restart,
+                                         read_only=opts.dry_run)
+        self._journal_damage(journal)
+        selected = self._select(journal)
+        yield self.board.progress("Checking files")
+        selected = yield from self._reconcile(pool, journal, selected)
+        converted = yield from self._server_validate(pool, selected)
+        if converted and not opts.dry_run:
+            # As the SDK does once per upload; its answer matters only for label
+            # files kept in an external storage, which Segmap does not read.
+            yield from self._call(pool, "Uploading", protocol.get_label_storage,
+                                  self.client, self.dest.org_id, self.dest.project_id)
+        yield from self._run_tasks(pool, journal, converted)
+        return self._report(project, started, path)
+
+    def _run_tasks(self, pool: ThreadPoolExecutor, journal: Journal,
+                   converted: dict[int, tuple[str, dict]]) -> Generator[UploadProgress, None, None]:
+        """Each converted task on the pool, ``concurrency`` at a time, until all are done."""
+        ctx = self._context(journal)
+        pending: set[Future[None]] = {pool.submit(self._task, ctx, i, name, point)
+                                      for i, (name, point) in converted.items()}
+        while pending:
+            _, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+            yield self.board.progress()
+        if self.fatal is not None:
+            raise self.fatal
+        yield self.board.progress("Done")
+
+    def _report(self, project: protocol.Project, started: float,
+                path: Path | None) -> UploadReport:
+        return UploadReport(project.name, self.dest.key, self.options.dry_run,
+                            list(self.board.results), self.retries,
+                            time.monotonic() - started, path, self.warnings, self.notes)
 
     # -- before any task -------------------------------------------------------------
 
@@ -294,8 +313,8 @@ class _Run:
                 findings = stop.value
                 break
             yield UploadProgress(step.done, step.total, f"Validating: {step.message}")
-        if self.options.storage != REDBRICK_STORAGE:
-            # Items are storage paths, not local files: nothing to find on this computer.
+        if self.options.storage != REDBRICK_STORAGE or self.images_remote:
+            # Items are storage paths (or in RedBrick already): nothing to find here.
             findings = [f for f in findings if f.code not in _LOCAL_IMAGE_CODES]
         else:  # refused for their names only: they go up under .dcm names
             findings = [f for f in findings if f.code is not Code.IMAGE_TYPE_UNSUPPORTED
@@ -377,6 +396,10 @@ class _Run:
         if task.name is None:  # RedBrick names it by its first item: as the list does
             task.name = task_label(self.items.tasks[index])
         return task.to_json()
+
+    def _payload(self, index: int) -> dict[str, Any]:
+        """What ``validateAndConvertToImportFormat`` is sent for task ``index``."""
+        return self._shown(index)
 
     def _convert_masks(self) -> None:
         """RedBrick reads NIfTI masks only: NRRD masks go up as their NIfTI conversions,
@@ -467,7 +490,7 @@ class _Run:
         """``validateAndConvertToImportFormat`` in batches; the converted task per index."""
         payloads = []
         for i, name in selected:
-            body = self._shown(i)
+            body = self._payload(i)
             body.pop("status", None)  # the SDK deletes it before sending
             payloads.append((i, name, body))
             self.board.update(i, state=TaskState.CHECKING)
@@ -522,9 +545,13 @@ class _Run:
             update=self.board.update, file_done=self.board.file_done, aliases=self.aliases,
             seg_aliases=self.seg_aliases)
 
+    def _one(self, ctx: TaskContext, index: int, name: str, point: dict) -> None:
+        """The work on one converted task."""
+        upload_task(ctx, index, name, point)
+
     def _task(self, ctx: TaskContext, index: int, name: str, point: dict) -> None:
         try:
-            upload_task(ctx, index, name, point)
+            self._one(ctx, index, name, point)
         except Cancelled:
             self.board.update(index, state=TaskState.CANCELLED)
         except AuthError as exc:
