@@ -166,9 +166,11 @@ def _by_uid(items: ItemsList, remote: Sequence[RemoteTask], images: Images) -> _
                     out.add(ti, ri, "StudyInstanceUID (the remote series has no "
                             "SeriesInstanceUID)")
             else:
-                notes.append(f"series {si}: no remote series has its SeriesInstanceUID "
-                             f"{image.series_uid}" + (f" or StudyInstanceUID {image.study_uid}"
-                                                      if image.study_uid else ""))
+                uids = [f"{what} {uid}" for what, uid in (
+                    ("SeriesInstanceUID", image.series_uid), ("StudyInstanceUID", image.study_uid))
+                    if uid]
+                notes.append(f"series {si}: no remote series has its " + " or ".join(uids)
+                             if uids else f"series {si}: its DICOM files carry no UIDs")
         if ti not in out.fits:
             out.reasons[ti] = "; ".join(notes) or "it has no series"
     return out

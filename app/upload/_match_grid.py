@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from app.errors import SegmapError
-from app.geometry import Grid, compare_grids
+from app.geometry import Grid, compare_grids, unusable
 from app.items import ItemsList, Task
 from app.merge import entries_of
 from app.readers import (
@@ -175,6 +175,18 @@ def header_grid(series: RemoteSeries, mask: Grid) -> tuple[Grid, str] | None:
     return Grid.of(tuple(shape), _LPS @ lps_affine), ", ".join(given)
 
 
+def _remote_grid(series: RemoteSeries, mask: Grid) -> tuple[Grid, str] | None:
+    """``header_grid``, or None when the headers cannot be read as a grid (odd values, no
+    usable geometry): the next reference is used then, not a refusal the server caused."""
+    try:
+        got = header_grid(series, mask)
+    except (ValueError, TypeError, OverflowError, np.linalg.LinAlgError):
+        return None
+    if got is None or unusable(got[0]) is not None or min(got[0].shape) < 1:
+        return None
+    return got
+
+
 def count_fits(count: int, mask: Grid) -> bool:
     """True when a series of ``count`` instances can be the mask's image: a single file
     (one NIfTI, one multi-frame DICOM) says nothing; slices must be one of the mask's axes
@@ -269,7 +281,7 @@ def _mask_problem(images: Images, ti: int, si: int, target: RemoteSeries | None,
         grid = mask_grid(path)
     except _READ_ERRORS as exc:
         return f"mask {path.name} for {where} cannot be read: {_said(exc)}", "nothing (unread)"
-    from_headers = header_grid(target, grid) if target is not None else None
+    from_headers = _remote_grid(target, grid) if target is not None else None
     if from_headers is not None:
         image, used = from_headers[0], f"the remote imageHeaders ({from_headers[1]})"
     elif (local := images.get(ti, si)).grid is not None:

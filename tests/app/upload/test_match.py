@@ -173,8 +173,9 @@ def dicom_case(folder: Path, name: str, uid: str, slices: int = 3) -> tuple[dict
 def slice_headers(grid: Any, slices: int) -> tuple[dict[str, Any], ...]:
     """One 2-D header per DICOM instance, as for a DICOM series (origins per slice)."""
     (one,) = headers_of((grid.shape[0], grid.shape[1], 1), grid.affine)
-    return tuple({**one, "origin": [one["origin"][0], one["origin"][1], float(z)]}
-                 for z in range(slices))
+    step = (LPS @ grid.affine)[:3, 2]
+    return tuple({**one, "origin": (np.array(one["origin"]) + k * step).tolist()}
+                 for k in range(slices))
 
 
 def test_uid_matches_series_uid_then_study_uid_when_the_remote_lacks_one(tmp_path):
@@ -327,3 +328,41 @@ def test_117_real_masks_fit_their_ct_and_a_mismatched_image_refuses(shared_data,
     wrong = RemoteSeries("CT", 1, image_headers=headers_of(big.shape, big.affine))
     refused = match_tasks(items, [remote("ct", wrong)], MatchBy.NAME)
     assert not refused.matches and "122x101x112" in refused.refused[0][1]
+
+
+def test_remote_headers_that_give_no_grid_fall_back_to_the_local_image(tmp_path):
+    items = items_of(tmp_path, case(tmp_path, "a", mask_shape=(4, 3, 3)))
+    odd = RemoteSeries("CT", 1, image_headers=({"dimensions": [4, 3, 2], "totalFrames": "x"},
+                                               {"dimensions": "?"}))
+    result = match_tasks(items, [remote("a", odd)], MatchBy.NAME)
+    assert "from the local image's headers" in result.refused[0][1]
+    flat = RemoteSeries("CT", 1, image_headers=({"dimensions": [4, 3, 2],
+                                                 "spacing": [1, 1, 0]},))
+    result = match_tasks(items, [remote("a", flat)], MatchBy.NAME)
+    assert "from the local image's headers" in result.refused[0][1]
+
+
+def test_real_dicom_series_with_nrrd_and_dicom_seg_masks_by_uid(shared_data, tmp_path):
+    from ..builders import dcmqi_case
+
+    folder = dcmqi_case(shared_data, tmp_path / "case")
+    (folder / "liver.dcm").symlink_to(shared_data / "dcmqi" / "data" / "segmentations"
+                                      / "liver.dcm")
+    slices = sorted((folder / "image").iterdir())
+    series = dicom_image_series(slices)
+    assert series.grid is not None
+    task = {"name": "ct", "series": [{"items": [f"image/{p.name}" for p in slices],
+                                      "segmentations": ["liver_seg.nrrd", "liver.dcm"]}]}
+    items = load_items(items_file(folder, [task]))
+    here = RemoteSeries(None, 3, "DICOM", series_uid=series.series_uid)
+    result = match_tasks(items, [remote("x", here)], MatchBy.UID)
+    assert only_match(result).how == "SeriesInstanceUID", result.refused
+    assert result.matches[0].grid == "the local image's headers"
+    headers = RemoteSeries(None, 3, "DICOM", series_uid=series.series_uid,
+                           image_headers=slice_headers(series.grid, 3))
+    fits = match_tasks(items, [remote("x", headers)], MatchBy.UID)
+    assert "imageHeaders" in (only_match(fits).grid or ""), fits.refused
+    more = RemoteSeries(None, 3, "DICOM", series_uid=series.series_uid,
+                        image_headers=slice_headers(series.grid, 4))
+    refused = match_tasks(items, [remote("x", more)], MatchBy.UID)
+    assert "liver_seg.nrrd" in refused.refused[0][1] and "liver.dcm" in refused.refused[0][1]
