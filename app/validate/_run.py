@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
-from app.items import ItemsList, Taxonomy
+from app.items import ItemsList, Taxonomy, task_label
 from app.progress import Work, run
 from app.validate._dicom_seg import mixed_list
+from app.validate._fields import check_fields
 from app.validate._files import FileCache
 from app.validate._findings import Finding, sort_findings
 from app.validate._series import SeriesChecker
@@ -17,8 +19,12 @@ from app.validate._tasks import check_tasks
 
 def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
                   root: str | os.PathLike[str] | None = None,
-                  cache: FileCache | None = None) -> Work[list[Finding]]:
+                  cache: FileCache | None = None,
+                  stages: Sequence[str] | None = None) -> Work[list[Finding]]:
     """Validate an items list; yields Progress per series, returns the findings.
+
+    ``stages``: the project's stage names, when known (``preAssign`` is checked against
+    them; without them only its shape and emails).
 
     ``root`` overrides the folder relative paths resolve against. ``cache`` (a
     ``FileCache``) keeps censuses and image grids between runs, so the wizard can
@@ -29,6 +35,8 @@ def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
         items = dataclasses.replace(items, root=Path(root).resolve())
     checker = SeriesChecker(items, taxonomy, cache)
     found: list[Finding] = list(check_tasks(items, taxonomy))
+    found.extend(check_fields([(t, task_label(t)) for t in items.tasks if "" not in t.extra],
+                              taxonomy, stages))
     total = max(1, sum(len(t.series) for t in items.tasks))
     for done, (ti, task, si, _series) in enumerate(items.iter_series()):
         found.extend((yield from checker.check(ti, task, si, done, total)))
@@ -37,6 +45,7 @@ def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
 
 
 def validate(items: ItemsList, taxonomy: Taxonomy | None = None,
-             root: str | os.PathLike[str] | None = None) -> list[Finding]:
+             root: str | os.PathLike[str] | None = None,
+             stages: Sequence[str] | None = None) -> list[Finding]:
     """Validate an items list (see ``app.validate`` for every code)."""
-    return run(validate_work(items, taxonomy, root))
+    return run(validate_work(items, taxonomy, root, stages=stages))

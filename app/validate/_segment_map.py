@@ -19,6 +19,7 @@ from app.items import (
     instance_id,
 )
 from app.validate._codes import Code
+from app.validate._fields import attribute_pairs, value_problem
 from app.validate._findings import Finding, Where, finding
 
 
@@ -125,16 +126,18 @@ def _check_category(seg: Segment, inst: int, key: str, taxonomy: Taxonomy,
 def _check_attributes(seg: Segment, inst: int, key: str, info: CategoryInfo,
                       taxonomy: Taxonomy, where: Where
                       ) -> Iterator[Finding]:
-    defined = {a.name for a in (info.attributes or tuple(taxonomy.attributes))}
-    given: list[str] = []
-    if isinstance(seg.attributes, dict):
-        given = [str(k) for k in seg.attributes]
-    elif isinstance(seg.attributes, list):  # the taxonomy v2 list form
-        given = [str(a["name"]) for a in seg.attributes if isinstance(a, dict) and "name" in a]
-    for name in given:
-        if name not in defined:
+    defined = {a.name: a for a in (info.attributes or tuple(taxonomy.attributes))}
+    for name, value in attribute_pairs(seg.attributes) or []:
+        attribute = defined.get(name)
+        if attribute is None:
             known = ", ".join(sorted(defined)) or "none"
             yield finding(Code.ATTRIBUTE_UNKNOWN, (
                 f"segmentMap id {key}: attribute {name!r} is not defined for category "
                 f"{info.label!r} (its attributes: {known}); RedBrick may refuse it or drop it. "
                 "Fix the attribute name."), value=inst, **where)
+        elif (problem := value_problem(attribute, value)) is not None:
+            code, words = problem
+            yield finding(code, (
+                f"segmentMap id {key} ({info.label}): attribute {name!r}: {words}; RedBrick "
+                "refuses a value its attribute does not allow. Give a value the taxonomy "
+                "allows."), value=inst, **where)

@@ -4,7 +4,9 @@ It speaks what redbrick-sdk 2.35.4 speaks (reference redbrick.md §5): GraphQL
 POSTs at ``/graphql/`` whose bodies are base64(gzip(JSON)), with the SDK's
 headers checked on every request; presigned PUT URLs pointing back at itself,
 whose bodies it keeps. It records every operation, so tests can compare what
-Segmap sends with what the SDK sends, and it can inject faults (500, 429,
+Segmap sends with what the SDK sends, keeps a store of tasks already in the
+project (``add_task``: what ``tasksPagedSDK`` and ``taskSDK`` list, and what
+``updateTasksLabelsSDK`` and ``putTaskAndLabelsSDK`` attach labels to), and it can inject faults (500, 429,
 connection resets, slow answers, a GraphQL error after the work was done) before or
 after doing the work, on a share of requests chosen by a seeded random generator.
 
@@ -130,6 +132,10 @@ class RBServer:
         self.creations: Counter[str] = Counter()
         self.rejected_duplicates: Counter[str] = Counter()
         self.faults_done: Counter[str] = Counter()
+        # Tasks already in the project, in RedBrick's order: task id -> task (add_task).
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self.attached: Counter[str] = Counter()  # label mutations that changed a task
+        self.key_user = "annotator@example.org"  # the user the API key belongs to
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
@@ -153,6 +159,91 @@ class RBServer:
     def variables(self, op: str) -> list[dict[str, Any]]:
         with self.lock:
             return [v for o, v in self.calls if o == op]
+
+    def mutations(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every operation that changes the project, with its variables, in order."""
+        with self.lock:
+            return [(o, v) for o, v in self.calls if o in _MUTATIONS]
+
+    def add_task(self, name: str, *, stage: str = "Label",
+                 series: list[dict[str, Any]] | None = None,
+                 labels_map: list[dict[str, Any] | None] | None = None,
+                 labels_data: str | None = None, assignee: str | None = None,
+                 priority: float | None = None) -> str:
+        """Seed a task already in the project; returns its id. ``series`` entries are
+        seriesInfo as RedBrick keeps it (name, itemsIndices, dataType, metaData and
+        imageHeaders as JSON text); one NIfTI series "CT" when None."""
+        series = series if series is not None else [
+            {"name": "CT", "itemsIndices": [0], "dataType": "NIFTI", "metaData": None,
+             "imageHeaders": None}]
+        task_id = str(uuid.uuid4())
+        n_items = sum(len(s.get("itemsIndices") or []) for s in series)
+        with self.lock:
+            self.tasks[task_id] = {
+                "taskId": task_id, "dpId": str(uuid.uuid4()), "name": name, "stage": stage,
+                "series": series, "items": [f"{ORG}/{PROJECT}/items/{task_id}/{k}.nii.gz"
+                                            for k in range(n_items)],
+                "labelsMap": labels_map, "labelsData": labels_data, "labelsDataPath": None,
+                "assignee": assignee, "priority": priority, "updated": "2026-01-01T00:00:00Z"}
+        return task_id
+
+    def _entry(self, t: dict[str, Any]) -> dict[str, Any]:
+        """A task as the SDK's task_shard asks for it."""
+        user = ({"userId": str(uuid.uuid5(uuid.NAMESPACE_DNS, t["assignee"])),
+                 "email": t["assignee"], "givenName": "A"} if t["assignee"] else None)
+        return {
+            "taskId": t["taskId"], "dpId": t["dpId"], "currentStageName": t["stage"],
+            "priority": t["priority"],
+            "currentStageSubTask": {"state": "ASSIGNED" if user else "UNASSIGNED",
+                                    "assignedTo": user},
+            "datapoint": {
+                "dpId": t["dpId"], "name": t["name"], "items": t["items"],
+                "createdAt": "2026-01-01T00:00:00Z", "createdByEntity": None, "metaData": None,
+                "seriesInfo": [{"localToWorldTransform": None, **s} for s in t["series"]],
+                "heatMaps": None, "transforms": None, "centerline": None,
+                "storageMethod": {"storageId": REDBRICK}, "attributes": None,
+                "archived": False, "cohorts": []},
+            "latestTaskData": {
+                "tdId": str(uuid.uuid4()), "createdAt": t["updated"], "createdByEntity": None,
+                "labelsData": t["labelsData"], "labelsDataPath": t["labelsDataPath"],
+                "labelsStorage": {"storageId": REDBRICK},
+                "labelsMap": [{"seriesIndex": m.get("seriesIndex"), "imageIndex": None,
+                               "labelName": m.get("labelName")} if m else None
+                              for m in t["labelsMap"] or []]},
+        }
+
+    def _tasks_paged(self, v: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            found = [t for t in self.tasks.values()
+                     if v.get("stageName") is None or t["stage"] == v["stageName"]]
+        start = int(v["after"].removeprefix("after-")) if v.get("after") else 0
+        first = int(v.get("first") or 50)
+        page = found[start:start + first]
+        more = start + first < len(found)
+        return {"tasksPaged": {"entries": [self._entry(t) for t in page],
+                               "cursor": f"after-{start + first}" if more else None,
+                               "cacheTime": "2026-01-01T00:00:00+00:00"}}
+
+    def _put_labels(self, v: dict[str, Any], stage: str | None, finish: bool) -> None:
+        """Attach labels to a task (RedBrick replaces the ones it has)."""
+        for label_map in v.get("labelsMap") or []:
+            if label_map and not self._stored(label_map["labelName"]):
+                raise ValueError(f"Label file {label_map['labelName']} was never uploaded")
+        with self.lock:
+            task = self.tasks.get(v["taskId"])
+            if task is None:
+                raise ValueError(f"Task {v['taskId']} does not exist in this project")
+            if stage is not None:
+                if task["stage"] != stage:
+                    raise ValueError(f"Task {v['taskId']} is not in stage {stage}")
+                if task["assignee"] != self.key_user:
+                    raise ValueError(f"Task {v['taskId']} is not assigned to you")
+            task.update(labelsMap=v.get("labelsMap"), labelsData=v.get("labelsData"),
+                        labelsDataPath=v.get("labelsDataPath"),
+                        updated=f"2026-01-02T00:00:{len(self.attached):02d}Z")
+            if finish:
+                task["stage"] = "Output"
+            self.attached[v["taskId"]] += 1
 
     def blob(self, file_path: str) -> bytes:
         """The body last PUT for a RedBrick file path."""
@@ -206,6 +297,20 @@ class RBServer:
                                    for f in v["filesSeg"]]}
         if op == "createDatapointSDK":
             return {"createDatapoint": self._create(v)}
+        if op == "tasksPagedSDK":
+            return self._tasks_paged(v)
+        if op == "taskSDK":
+            with self.lock:
+                task = self.tasks.get(v["taskId"])
+            if task is None:
+                raise ValueError(f"Task {v['taskId']} does not exist in this project")
+            return {"task": self._entry(task)}
+        if op == "updateTasksLabelsSDK":
+            self._put_labels(v, None, bool(v.get("finalize")))
+            return {"putLabels": {"ok": True, "message": None}}
+        if op == "putTaskAndLabelsSDK":
+            self._put_labels(v, v["stageName"], bool(v.get("finished")))
+            return {"putManualLabelingTaskAndLabels": {"ok": True}}
         if op == "tasksListSDK":
             search = v.get("taskSearch") or ""
             exact = search.startswith('"') and search.endswith('"')
@@ -309,7 +414,7 @@ class RBServer:
                 labels.append(label)
         out.update({"items": items, "seriesInfo": info, "labelsMap": labels_map,
                     "labels": labels})
-        for key in ("metaData", "priority", "preAssign"):
+        for key in ("metaData", "priority", "preAssign", "taskId"):
             if key in task:
                 out[key] = task[key]
         return out
@@ -352,6 +457,10 @@ class RBServer:
             blob = self.blobs[token]
             blob.acked = True
             self.acked[hashlib.sha256(blob.body or b"").hexdigest()] += 1
+
+
+_MUTATIONS = frozenset({"createDatapointSDK", "updateTasksLabelsSDK", "putTaskAndLabelsSDK",
+                        "putLabelingTaskSDK", "deleteTasksSDK", "moveTasksSDK"})
 
 
 def _operation(query: str) -> str:
