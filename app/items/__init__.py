@@ -11,9 +11,13 @@
   folders Segmap writes beside a list so RedBrick takes it (``CONVERTED_FOLDER``,
   ``RENAMED_FOLDER``);
 * every path of a list: ``walk``, ``iter_paths``, ``rebase``, ``relpath``;
-* the taxonomy: ``Taxonomy``, ``load_taxonomy``.
+* the taxonomy: ``Taxonomy``, ``load_taxonomy``;
+* a task's fields at creation (priority, metaData, preAssign, classification, label
+  attributes): ``TaskFields``, ``with_fields``; the characters a task name may hold:
+  ``safe_task_name``.
 """
 
+from app.items._fields import TaskFields, safe_task_name, with_fields
 from app.items._model import (
     MASK_FLAGS,
     NO_CATEGORY,
@@ -73,9 +77,9 @@ __all__ = [
     "BACKGROUND", "CONVERTED_FOLDER", "FILE_TYPES", "MASK_FLAGS", "MAX_ID", "NIFTI_TYPE",
     "NO_CATEGORY", "OUTSIDE_FOLDER", "RENAMED_FOLDER", "VIDEO_EXTENSIONS", "AttributeInfo",
     "Category", "CategoryInfo", "ImportShape", "ItemsList", "PathRef", "PathRole", "Problem",
-    "Segment", "SegmentMap", "Series", "Task", "Taxonomy", "category_label", "file_extension",
-    "file_type", "gzip_name_fault", "instance_id", "is_remote", "iter_paths", "json_safe",
-    "load_items", "load_taxonomy", "mask_accepted", "mask_converted", "parse_items", "rebase",
-    "relpath", "sdk_color", "sdk_instance_id", "sdk_path", "task_label", "task_paths", "uploadable",
-    "walk", "walk_task"
+    "Segment", "SegmentMap", "Series", "Task", "TaskFields", "Taxonomy", "category_label",
+    "file_extension", "file_type", "gzip_name_fault", "instance_id", "is_remote", "iter_paths",
+    "json_safe", "load_items", "load_taxonomy", "mask_accepted", "mask_converted", "parse_items",
+    "rebase", "relpath", "safe_task_name", "sdk_color", "sdk_instance_id", "sdk_path",
+    "task_label", "task_paths", "uploadable", "walk", "walk_task", "with_fields"
 ]

@@ -17,6 +17,7 @@ class id, the nested path ``["Organs", "Liver"]``, or v1's internal
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -67,6 +68,8 @@ class AttributeInfo:
     attr_id: int | None = None
     options: tuple[str, ...] = ()
     archived: bool = False
+    min_value: float | None = None  # NUMBER attributes: the range RedBrick's editor allows
+    max_value: float | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,9 @@ class Taxonomy:
     source: str = "taxonomy"
     root: str = "object"
     attributes: list[AttributeInfo] = field(default_factory=list)  # v1: for every category
+    # The task's (study's) classification attributes: v2 ``studyClassify``, v1
+    # ``taskAttributes``; a task's ``classification.attributes`` names them.
+    study_attributes: list[AttributeInfo] = field(default_factory=list)
     _by_name: dict[str, list[CategoryInfo]] = _index()
     _by_path: dict[tuple[str, ...], list[CategoryInfo]] = _index()
     _by_id: dict[int, list[CategoryInfo]] = _index()
@@ -258,14 +264,21 @@ def _attribute(a: Any, source: str, where: str, need_id: bool = True) -> Attribu
                   if not (isinstance(o, dict) and o.get("archived")))
     attr_id = a.get("attrId")
     return AttributeInfo(str(a["name"]), str(a["attrType"]), attr_id if _is_int(attr_id) else None,
-                         names, bool(a.get("archived") or a.get("disabled")))
+                         names, bool(a.get("archived") or a.get("disabled")),
+                         _bound(a.get("minValue")), _bound(a.get("maxValue")))
+
+
+def _bound(v: Any) -> float | None:
+    ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    return float(v) if ok else None
 
 
 def _parse_v2(obj: dict[str, Any], source: str) -> Taxonomy:
+    classify: dict[str, list[AttributeInfo]] = {}
     for key, label in (("studyClassify", "study_classify"), ("seriesClassify", "series_classify"),
                        ("instanceClassify", "instance_classify")):
-        for i, a in enumerate(_list_of(obj, key, source)):
-            _attribute(a, source, f"{label}->{i}")
+        classify[key] = [_attribute(a, source, f"{label}->{i}")
+                         for i, a in enumerate(_list_of(obj, key, source))]
     cats: list[CategoryInfo] = []
     for i, o in enumerate(_list_of(obj, "objectTypes", source)):
         where = f"object_types->{i}"
@@ -304,7 +317,8 @@ def _parse_v2(obj: dict[str, Any], source: str) -> Taxonomy:
             color=_color(o.get("color"), class_id, source, where, name),
             archived=bool(archived), attributes=attrs,
             hint=hint if isinstance(hint, str) else None))
-    return Taxonomy(categories=cats, version=2, name=_name(obj), source=source)
+    return Taxonomy(categories=cats, version=2, name=_name(obj), source=source,
+                    study_attributes=classify["studyClassify"])
 
 
 def _name(obj: dict[str, Any]) -> str | None:
@@ -350,5 +364,7 @@ def _parse_v1(obj: dict[str, Any], source: str) -> Taxonomy:
     walk(roots[0], (root,), "categories->0")
     attrs = [_attribute(a, source, f"attributes->{i}", need_id=False)
              for i, a in enumerate(_list_of(obj, "attributes", source))]
+    study = [_attribute(a, source, f"taskAttributes->{i}", need_id=False)
+             for i, a in enumerate(_list_of(obj, "taskAttributes", source))]
     return Taxonomy(categories=cats, version=1, name=_name(obj), source=source, root=root,
-                    attributes=attrs)
+                    attributes=attrs, study_attributes=study)

@@ -23,8 +23,19 @@ from app.export import (
     record_output,
     written_by_segmap,
 )
-from app.items import CONVERTED_FOLDER, ImportShape, ItemsList, SegmentMap, Series, Task, relpath
+from app.items import (
+    CONVERTED_FOLDER,
+    ImportShape,
+    ItemsList,
+    SegmentMap,
+    Series,
+    Task,
+    TaskFields,
+    relpath,
+    with_fields,
+)
 from app.mapping._suggest import CONFIDENT, Matcher, Proposal, Suggestion, suggest_file
+from app.mapping._task_names import NameSource, plan_names
 from app.mapping._templates import Difference, Template, file_key
 from app.progress import Progress, Work
 from app.readers import split_suffix, value_text
@@ -75,6 +86,7 @@ class BuildResult:
     differences: list[Difference] = field(default_factory=list)
     output: Path | None = None
     converted: tuple[Conversion, ...] = ()
+    field_notes: list[str] = field(default_factory=list)  # task names and fields, in words
 
     def mappings(self) -> list[tuple[bool, Path, int | None, Any]]:
         """Decided mappings ``(binary, file, value, category)`` for a template."""
@@ -89,7 +101,7 @@ class BuildResult:
 
     def to_json(self, scan: ScanResult) -> dict[str, Any]:
         """``{"output", "tasks", "cases", "left_out", "empty", "template_differences",
-        "unpaired"}``."""
+        "field_notes", "unpaired"}``."""
         def case_json(cb: CaseBuild) -> dict[str, Any]:
             segs = {}
             for inst, s in sorted(cb.segment_map.items()):
@@ -108,6 +120,7 @@ class BuildResult:
             "empty": [x.to_json() for x in self.empty],
             "template_differences": [d.to_json() for d in self.differences],
             "converted": [c.to_json() for c in self.converted],
+            "field_notes": self.field_notes,
             "unpaired": [u.to_json() for u in scan.unpaired],
         }
 
@@ -240,6 +253,21 @@ def _task(case: Case, base: Path, seg_map: dict[int, Suggestion], masks: dict[in
     return Task(name=case.name, series=[series, *others])
 
 
+def _with_fields(scan: ScanResult, result: BuildResult, fields: dict[str, TaskFields],
+                 pattern: str | None) -> list[Task]:
+    """The built tasks with their names and fields (``result.field_notes`` says what
+    could not be done as asked)."""
+    plan = plan_names([NameSource(c.name, c.image.files, c.image.is_dicom) for c in scan.cases],
+                      pattern, {k: f.name for k, f in fields.items() if f.name})
+    result.field_notes.extend(plan.notes)
+    tasks = []
+    for case, task in zip(scan.cases, result.items.tasks, strict=True):
+        task, notes = with_fields(task, fields.get(case.name, TaskFields()), plan.names[case.name])
+        result.field_notes.extend(f"{case.name}: {n}" for n in notes)
+        tasks.append(task)
+    return tasks
+
+
 def scan_inputs(scan: ScanResult) -> list[Path]:
     """Every file a scan read: volumes, DICOM files, label tables (and items lists)."""
     return [*(v.path for v in scan.volumes), *(f for s in scan.series for f in s.files),
@@ -249,8 +277,13 @@ def scan_inputs(scan: ScanResult) -> list[Path]:
 def build(scan: ScanResult, output: str | os.PathLike[str], *, matcher: Matcher | None = None,
           template: Template | None = None, min_confidence: float = CONFIDENT,
           write: bool = True, force: bool = False,
-          inputs: Iterable[str | os.PathLike[str] | None] = ()) -> Work[BuildResult]:
+          inputs: Iterable[str | os.PathLike[str] | None] = (),
+          fields: dict[str, TaskFields] | None = None,
+          name_pattern: str | None = None) -> Work[BuildResult]:
     """Build (and with ``write``, save atomically) the items list for every case.
+
+    Each task is named by ``name_pattern`` (``app.mapping._task_names``; else its case
+    id) and carries its case's ``fields`` (by case id: ``read_task_fields``).
 
     With ``write``, nothing is written when ``output`` is an input (a file the scan read,
     or one of ``inputs``: the taxonomy, the template) or is a file Segmap did not write
@@ -270,6 +303,7 @@ def build(scan: ScanResult, output: str | os.PathLike[str], *, matcher: Matcher 
             yield Progress(i, len(scan.cases), f"mapping {case.name}")
         result.items.tasks.append(build_case(scan, case, base, matcher, template,
                                              min_confidence, result))
+    result.items.tasks = _with_fields(scan, result, fields or {}, name_pattern)
     if write:  # RedBrick reads NIfTI masks only: NRRD masks are written as NIfTI beside it
         result.items.check_writable(out)  # before any file is written
         result.items, converted = convert_masks(result.items, out.parent / CONVERTED_FOLDER,

@@ -2,8 +2,10 @@
 
 Validation: everything RedBrick would reject or silently get wrong, said before upload.
 
-``validate(items, taxonomy, root)`` returns findings; it never raises for a
-problem in the user's data. Each finding has a severity, a stable code, where it
+``validate(items, taxonomy, root, stages=)`` returns findings; it never raises for a
+problem in the user's data. ``stages`` (the project's stage names, when validating
+against a project) lets ``preAssign`` be checked against them. ``check_fields``: the
+task-field checks alone (no file is read). Each finding has a severity, a stable code, where it
 is (task name, series index, file, label value) and a message that says what
 happens on import and how to fix it. Errors make an upload fail or store wrong
 labels; warnings store something the user may not expect; info says what could
@@ -29,6 +31,14 @@ severity (``Code.severity``; the table below is documentation, kept in sync with
 | task-name-duplicate | error | two tasks share a name; RedBrick skips the second |
 | task-no-series | error | a task lists no series |
 | priority-range | error | `priority` is not a number from 0 to 1 |
+| metadata-value | error | task `metaData` is not an object of text values |
+| preassign-invalid | error | `preAssign` is not {stage: email or [emails]} |
+| preassign-stage | error | `preAssign` names a stage the project does not have |
+| preassign-email | error | a `preAssign` value is not an email address |
+| classification-unknown | warning | a study classification attribute not in the taxonomy's studyClassify |
+| attribute-number | error | a NUMBER attribute's value is not a number, or outside its min..max |
+| attribute-option | error | a SELECT / MULTISELECT attribute's value is not among its options |
+| attribute-type | error | an attribute's value has the wrong type (BOOL, TEXT, SELECT, MULTISELECT) |
 | task-segment-map-flag | error | a task-level segmentMap holds a mask flag: nothing is uploaded |
 | series-name-duplicate | warning | two series of a task share a name (exports are named after it) |
 | items-missing | error | a series lists no image items |
@@ -95,11 +105,12 @@ severity (``Code.severity``; the table below is documentation, kept in sync with
 """
 
 from app.validate._codes import Code, Severity
+from app.validate._fields import check_fields
 from app.validate._files import FileCache
 from app.validate._findings import Finding, counts, finding, sort_findings
 from app.validate._run import validate, validate_work
 
 __all__ = [
-    "Code", "FileCache", "Finding", "Severity", "counts", "finding", "sort_findings", "validate",
+    "Code", "FileCache", "Finding", "Severity", "check_fields", "counts", "finding", "sort_findings", "validate",
     "validate_work"
 ]

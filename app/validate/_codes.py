@@ -59,6 +59,30 @@ class Code(StrEnum):
         "two tasks share a name; RedBrick skips the second")
     TASK_NO_SERIES = "task-no-series", Severity.ERROR, "a task lists no series"
     PRIORITY_RANGE = "priority-range", Severity.ERROR, "`priority` is not a number from 0 to 1"
+    METADATA_VALUE = (
+        "metadata-value", Severity.ERROR,
+        "task `metaData` is not an object of text values")
+    PREASSIGN_INVALID = (
+        "preassign-invalid", Severity.ERROR,
+        "`preAssign` is not {stage: email or [emails]}")
+    PREASSIGN_STAGE = (
+        "preassign-stage", Severity.ERROR,
+        "`preAssign` names a stage the project does not have")
+    PREASSIGN_EMAIL = (
+        "preassign-email", Severity.ERROR,
+        "a `preAssign` value is not an email address")
+    CLASSIFICATION_UNKNOWN = (
+        "classification-unknown", Severity.WARNING,
+        "a study classification attribute not in the taxonomy's studyClassify")
+    ATTRIBUTE_NUMBER = (
+        "attribute-number", Severity.ERROR,
+        "a NUMBER attribute's value is not a number, or outside its min..max")
+    ATTRIBUTE_OPTION = (
+        "attribute-option", Severity.ERROR,
+        "a SELECT / MULTISELECT attribute's value is not among its options")
+    ATTRIBUTE_TYPE = (
+        "attribute-type", Severity.ERROR,
+        "an attribute's value has the wrong type (BOOL, TEXT, SELECT, MULTISELECT)")
     TASK_SEGMENT_MAP_FLAG = (
         "task-segment-map-flag", Severity.ERROR,
         "a task-level segmentMap holds a mask flag: nothing is uploaded")

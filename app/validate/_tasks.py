@@ -55,7 +55,6 @@ def check_tasks(items: ItemsList, taxonomy: Taxonomy | None) -> Iterator[Finding
             yield finding(Code.TASK_NO_SERIES, (
                 f"Task {label or f'#{i + 1}'!r} lists no series, so it has no image. RedBrick "
                 "skips it. Add a series with its image `items`."), task=label)
-        yield from _check_priority(task, label)
         yield from _check_series_names(task, label)
         if task.segment_map is not None:
             any_map = True
@@ -65,16 +64,6 @@ def check_tasks(items: ItemsList, taxonomy: Taxonomy | None) -> Iterator[Finding
         yield finding(Code.TAXONOMY_NOT_CHECKED, (
             "No taxonomy was given, so categories were not checked; RedBrick refuses the items "
             "list if a category is not in the project's taxonomy. Pass --taxonomy TAX.json."))
-
-
-def _check_priority(task: Task, label: str | None) -> Iterator[Finding]:
-    if "priority" not in task.extra or task.extra["priority"] is None:
-        return
-    p = task.extra["priority"]
-    if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
-        yield finding(Code.PRIORITY_RANGE, (
-            f"`priority` is {p!r}; RedBrick expects a number from 0 to 1 and refuses the items "
-            "list otherwise. Use a value such as 0.5 (or remove it)."), task=label)
 
 
 def _check_series_names(task: Task, label: str | None) -> Iterator[Finding]:

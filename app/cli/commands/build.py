@@ -11,16 +11,21 @@ from app.cli.commands.scan import add_role_arguments, derived_lines, no_case_rea
 from app.discover import ScanResult, scan
 from app.errors import InputError
 from app.export import ExportSummary, dicom_to_rename, export_items, guard_output
-from app.items import CONVERTED_FOLDER, ItemsList, json_safe
+from app.items import CONVERTED_FOLDER, ItemsList, json_safe, load_taxonomy
 from app.mapping import (
     CONFIDENT,
+    FIELD_COLUMNS,
     BuildResult,
     Matcher,
     build,
+    known_placeholders,
     load_template,
+    placeholders,
+    read_task_fields,
     taxonomy_candidates,
     template_from,
 )
+from app.validate import check_fields
 
 NAME = "build"
 HELP = ("Scan a folder and write an items list for every case, mapping each value or binary "
@@ -41,6 +46,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="save the mapping used as a template, to edit and reuse")
     p.add_argument("--min-confidence", type=float, default=CONFIDENT, metavar="X",
                    help=f"use suggestions at least this confident (default {CONFIDENT})")
+    p.add_argument("--name-pattern", metavar="PATTERN",
+                   help="name each task from its image's DICOM header or file names, e.g. "
+                   "'{patient_id}-{study_date}-{series_description}'; placeholders: "
+                   f"{known_placeholders()} ({{{{ and }}}} for braces). A value the image "
+                   "lacks is left empty (a note says so); a name used twice gets -2, -3 in "
+                   "case order (default: the case id)")
+    p.add_argument("--fields", metavar="FIELDS.csv",
+                   help="each task's fields from a CSV/TSV joined by case, one row per case: "
+                   f"columns {', '.join(FIELD_COLUMNS)} (an empty cell sets nothing; a `name` "
+                   "is a pattern for that case; several preassign emails or MULTISELECT "
+                   "options separated by ';'; with --taxonomy, attribute values are typed "
+                   "by their attribute); `segmap validate` checks the values")
     add_dcm_names_argument(p)
     p.add_argument("--force", action="store_true",
                    help="replace ITEMS.json even if Segmap did not write it (a list curated "
@@ -89,6 +106,9 @@ def human(result: BuildResult, scan_result: ScanResult, names: ExportSummary | N
         for d in result.differences:
             lines.append(f"  {d.case}: missing {', '.join(d.missing) or '-'}; "
                          f"extra {', '.join(d.extra) or '-'}")
+    if result.field_notes:
+        lines.append(f"Task names and fields ({len(result.field_notes)}):")
+        lines.extend(f"  {n}" for n in result.field_notes)
     lines.extend(derived_lines(scan_result))
     lines.extend(notes(scan_result))
     return "\n".join(lines)
@@ -100,16 +120,25 @@ def run(args: argparse.Namespace) -> int:
                          f"The default is {CONFIDENT}.")
     matcher = Matcher(taxonomy_candidates(args.taxonomy) if args.taxonomy else None)
     template = load_template(args.template) if args.template else None
-    inputs = [args.taxonomy, args.template]
+    if args.name_pattern:
+        placeholders(args.name_pattern, "--name-pattern")  # before the scan's minutes
+    inputs = [args.taxonomy, args.template, args.fields]
     guard_output(Path(args.output), inputs, force=args.force)  # before the scan's minutes
     scanned = drive(scan(args.folder, args.roles), "scan", enabled=not args.quiet)
     if (why := no_case_reason(scanned)) is not None:  # an empty list helps nobody
         print("\n".join(notes(scanned)), file=sys.stderr)
         print(f"segmap build: nothing written: {why}", file=sys.stderr)
         return 1
+    taxonomy = load_taxonomy(args.taxonomy) if args.taxonomy else None
+    fields = (read_task_fields(args.fields, [c.name for c in scanned.cases], taxonomy)
+              if args.fields else None)  # a bad cell stops here: nothing is written
     result = drive(build(scanned, args.output, matcher=matcher, template=template,
-                         min_confidence=args.min_confidence, force=args.force, inputs=inputs),
+                         min_confidence=args.min_confidence, force=args.force, inputs=inputs,
+                         fields=fields, name_pattern=args.name_pattern),
                    "build", enabled=not args.quiet)
+    for f in check_fields([(t, t.name) for t in result.items.tasks], taxonomy):
+        print(f"segmap build: {f.severity.upper()} {f.code} ({f.task}): {f.message}",
+              file=sys.stderr)
     names = None
     if args.dcm_names is not None:  # the list again, pointing at the .dcm names
         assert result.output is not None
