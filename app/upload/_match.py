@@ -241,8 +241,8 @@ def _check_grids(result: MatchResult, images: Images) -> None:
     for m in result.matches:
         problems, against = task_grid_problems(images, m.task_index, m.remote)
         if problems:
-            result.refused.append((m.task_index, f"Not sent to {m.remote.name!r}: "
-                                   + "; ".join(problems) + "."))
+            said = "; ".join(p.rstrip(".") for p in problems)
+            result.refused.append((m.task_index, f"Not sent: {said}."))
         else:
             kept.append(replace(m, grid=against))
     result.matches = kept

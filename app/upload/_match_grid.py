@@ -277,23 +277,27 @@ def task_grid_problems(images: Images, ti: int, remote: RemoteTask) -> tuple[lis
 
 def _mask_problem(images: Images, ti: int, si: int, target: RemoteSeries | None, path: Path,
                   where: str) -> tuple[str | None, str]:
+    """Why one mask does not fit (None when it does) and what it was checked against."""
     try:
         grid = mask_grid(path)
     except _READ_ERRORS as exc:
         return f"mask {path.name} for {where} cannot be read: {_said(exc)}", "nothing (unread)"
     from_headers = _remote_grid(target, grid) if target is not None else None
+    count = target.num_instances if target is not None else 0
     if from_headers is not None:
         image, used = from_headers[0], f"the remote imageHeaders ({from_headers[1]})"
     elif (local := images.get(ti, si)).grid is not None:
         image, used = local.grid, "the local image's headers"
-    elif target is not None and target.num_instances > 1:
-        used = "the remote instance count (slices only)"
-        if count_fits(target.num_instances, grid):
-            return None, used
-        return (f"mask {path.name} ({grid_text(grid)}) does not fit {where}: the series has "
-                f"{target.num_instances} slices and no axis of the mask has that many"), used
+    elif count > 1:
+        image, used = None, "the remote instance count (slices only)"
     else:
         return None, "nothing (no image headers, no local image, no slice count)"
+    if image is None or from_headers is None:  # the local image must be the remote's too
+        if not count_fits(count, grid):
+            return (f"mask {path.name} ({grid_text(grid)}) does not fit {where}: the remote "
+                    f"series has {count} slices and no axis of the mask has that many"), used
+        if image is None:
+            return None, used
     why = fits(image, grid)
     if why is None:
         return None, used

@@ -366,3 +366,10 @@ def test_real_dicom_series_with_nrrd_and_dicom_seg_masks_by_uid(shared_data, tmp
                         image_headers=slice_headers(series.grid, 4))
     refused = match_tasks(items, [remote("x", more)], MatchBy.UID)
     assert "liver_seg.nrrd" in refused.refused[0][1] and "liver.dcm" in refused.refused[0][1]
+
+
+def test_a_local_image_with_another_slice_count_than_the_remote_series_refuses(tmp_path):
+    items = items_of(tmp_path, case(tmp_path, "a"))  # image and mask 4x3x2
+    result = match_tasks(items, [remote("a", rseries(shape=None, n=7))], MatchBy.NAME)
+    assert "the remote series has 7 slices" in result.refused[0][1]
+    assert result.refused[0][1].startswith("Not sent: mask seg.nii.gz")
