@@ -1,8 +1,8 @@
 """The tasks already in a RedBrick project, read as the SDK's export reads them.
 
 ``tasksPagedSDK`` with the SDK's task shard (redbrick-sdk 2.35.4, repo/export.py
-``get_datapoints_latest``), paged by its cursor, 50 tasks a page as
-``project.export`` asks; ``taskSDK`` for one task. Every answer is checked: a
+``get_datapoints_latest``), paged by its cursor, 50 tasks a page (that
+function's default); ``taskSDK`` for one task. Every answer is checked: a
 field of the wrong type is a :class:`RedBrickError` that says which task and which
 field, never a traceback. :class:`TaskCache` keeps a project's list for the session,
 so the CLI and the wizard read it once.
@@ -20,7 +20,7 @@ from app.upload._credentials import Destination
 from app.upload._protocol import get_project
 from app.upload._remote import RemoteSeries, RemoteTask
 
-PAGE_SIZE = 50  # what project.export asks for per page
+PAGE_SIZE = 50  # get_datapoints_latest's default page
 # Where a DICOM UID may be kept in imageHeaders or metaData (RedBrick does not fix a key).
 _SERIES_UID_KEYS = ("SeriesInstanceUID", "seriesInstanceUID", "seriesInstanceUid",
                     "series_uid", "0020000E", "0020000e", "(0020,000E)")

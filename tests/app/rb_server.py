@@ -169,14 +169,14 @@ class RBServer:
                  series: list[dict[str, Any]] | None = None,
                  labels_map: list[dict[str, Any] | None] | None = None,
                  labels_data: str | None = None, assignee: str | None = None,
-                 priority: float | None = None) -> str:
-        """Seed a task already in the project; returns its id. ``series`` entries are
+                 priority: float | None = None, task_id: str | None = None) -> str:
+        """Seed a task already in the project; returns its id (``task_id``, else a new one). ``series`` entries are
         seriesInfo as RedBrick keeps it (name, itemsIndices, dataType, metaData and
         imageHeaders as JSON text); one NIfTI series "CT" when None."""
         series = series if series is not None else [
             {"name": "CT", "itemsIndices": [0], "dataType": "NIFTI", "metaData": None,
              "imageHeaders": None}]
-        task_id = str(uuid.uuid4())
+        task_id = task_id or str(uuid.uuid4())
         n_items = sum(len(s.get("itemsIndices") or []) for s in series)
         with self.lock:
             self.tasks[task_id] = {
