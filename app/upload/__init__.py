@@ -7,7 +7,8 @@ tasks), ``credentials`` (API key, organization, project), ``journal`` and
 ``journal_records`` (resume; a damaged journal is set aside, its tasks looked up),
 ``locks`` (one upload of a list to a project at a time), ``preflight`` (local
 checks), ``task_upload`` (one task), ``uploader`` (a run), ``report`` (statuses and
-summary).
+summary); ``match`` (local tasks to tasks already in the project, with ``match_csv`` and
+``match_grid``: masks off the remote series' grid are refused).
 """
 
 from app.upload._client import (

@@ -82,7 +82,13 @@ def _fold(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+_SUGGEST_AMONG = 2000  # beyond this many names, finding the closest costs more than it helps
+
+
 def _closest(name: str, names: Sequence[str]) -> str:
+    """`` (the closest is 'x')`` for a message, or nothing."""
+    if len(names) > _SUGGEST_AMONG:
+        return ""
     close = difflib.get_close_matches(name, list(names), n=1, cutoff=0.75)
     return f" (the closest is {close[0]!r})" if close else ""
 
@@ -92,10 +98,13 @@ def _by_name(items: ItemsList, remote: Sequence[RemoteTask]) -> _Fits:
     case and runs of spaces (each such fit is one candidate; two make it ambiguous)."""
     out = _Fits()
     exact: dict[str, list[int]] = {}
+    folded: dict[str, list[int]] = {}
     for ri, r in enumerate(remote):
         exact.setdefault(r.name, []).append(ri)
+        folded.setdefault(_fold(r.name), []).append(ri)
     labels = [task_label(t) for t in items.tasks]
     taken = {ri for label in labels if label is not None for ri in exact.get(label, [])}
+    every = [r.name for r in remote]
     for ti, label in enumerate(labels):
         if label is None:
             out.reasons[ti] = "it has no name and no image path, so there is no name to match"
@@ -104,12 +113,11 @@ def _by_name(items: ItemsList, remote: Sequence[RemoteTask]) -> _Fits:
             out.add(ti, ri, "task name")
         if ti in out.fits:
             continue
-        for ri, r in enumerate(remote):
-            if ri not in taken and _fold(r.name) == _fold(label):
-                out.add(ti, ri, f"task name, ignoring case and spaces ({r.name!r})")
+        for ri in folded.get(_fold(label), []):
+            if ri not in taken:
+                out.add(ti, ri, f"task name, ignoring case and spaces ({remote[ri].name!r})")
         if ti not in out.fits:
-            out.reasons[ti] = (f"no task in the project is named {label!r}"
-                               f"{_closest(label, [r.name for r in remote])}")
+            out.reasons[ti] = f"no task in the project is named {label!r}{_closest(label, every)}"
     return out
 
 

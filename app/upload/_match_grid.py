@@ -15,6 +15,10 @@ conventions, ``dimensions`` (i, j, k), ``spacing`` (mm), ``origin`` and ``direct
 voxel -> LPS; one dict per instance, a 2-D slice each for DICOM (the volume's slice count
 is then ``totalFrames`` or the instance count). What a header leaves out is taken from
 the mask, and the message says what was checked.
+
+Masks are read from their headers (NIfTI, NRRD); a DICOM SEG's grid is where its frames
+land in the NIfTI RedBrick's SDK stores for it, so it is decoded (once per file version,
+``seg_as_nifti``). Nothing read here raises: an unreadable file is a refusal that says why.
 """
 
 from __future__ import annotations
