@@ -63,7 +63,7 @@ TAXONOMY = {
 class Faults:
     """Inject a fault into ``rate`` of the requests (ops: names, or ``PUT``; None = all).
 
-    Kinds: ``500``, ``429``, ``reset``, ``slow``, and ``graphql`` (HTTP 200 with a
+    Kinds: ``500``, ``429``, ``403``, ``reset``, ``slow``, and ``graphql`` (HTTP 200 with a
     GraphQL error: after the work, the answer of a create that did happen).
 
     Which requests fail is drawn from a seeded generator; the faults themselves take
@@ -524,6 +524,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reset()
         elif kind == "429":
             self._send(429, b'{"message":"Too many requests"}', extra={"Retry-After": "0"})
+        elif kind == "403":  # a key that may not do this
+            self._send(403, b'{"message":"Forbidden"}')
         elif kind == "graphql":
             self._send(200, b'{"data":null,"errors":[{"message":"Internal error"}]}')
         else:
