@@ -29,7 +29,15 @@ from app.discover._layouts import Layout, ParsedName, parse_name, role_hint, str
 from app.discover._outputs import OwnOutput
 from app.discover._pairing import ImageRef, MaskRef, Pair, Unpaired
 from app.discover._roles import RoleOverride
-from app.discover._rt_lists import RtSeries, is_rt_series, rt_places, rt_series, with_rt_as_nifti
+from app.discover._rt_lists import (
+    RtSeries,
+    is_rt_series,
+    rt_of,
+    rt_places,
+    rt_series,
+    value_segments,
+    with_rt_as_nifti,
+)
 from app.discover._scan import ScanResult, Volume, scan
 from app.discover._sidecars import LabelTable, TableKind, dcmqi_name, read_sidecar
 
@@ -37,6 +45,6 @@ __all__ = [
     "Case", "Derived", "DerivedMask", "ImageRef", "LabelTable", "Layout", "MaskRef",
     "OwnOutput", "Pair", "ParsedName", "RoleOverride", "RtSeries", "ScanResult", "TableKind",
     "Unpaired", "Volume", "dcmqi_name", "derived_info", "derived_mask", "derived_root",
-    "is_rt_series", "parse_name", "read_sidecar", "role_hint", "rt_places", "rt_series", "scan",
-    "segment_info", "structure_name", "with_rt_as_nifti"
+    "is_rt_series", "parse_name", "read_sidecar", "role_hint", "rt_of", "rt_places",
+    "rt_series", "scan", "segment_info", "structure_name", "value_segments", "with_rt_as_nifti"
 ]

@@ -35,7 +35,7 @@ import nibabel as nib
 import numpy as np
 
 from app.errors import SegmapError
-from app.items import ItemsList, SegmentMap, Series
+from app.items import ItemsList, Segment, SegmentMap, Series, Task
 from app.readers import is_rtstruct, save_nifti
 from app.readers.dicom import read_rtstruct, sdk_refusal, sdk_rtstruct_volume
 
@@ -109,7 +109,7 @@ _LOCK = threading.Lock()
 
 
 def _write(img: nib.Nifti1Image, path: Path, what: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.nii")
+    tmp = path.with_name(f".{uuid.uuid4().hex[:8]}-{path.name}")
     save_nifti(img, tmp, what)
     os.replace(tmp, path)
 
@@ -165,7 +165,7 @@ def _read(items: ItemsList, ti: int, si: int) -> RtSeries:
     refusal = sdk_refusal(masks)
     folder = rt_cache()
     folder.mkdir(parents=True, exist_ok=True)
-    label_path, sdk_path = folder / f"{key}.nii", folder / f"{key}-sdk.nii"
+    label_path, sdk_path = folder / f"{key}.nii.gz", folder / f"{key}-sdk.nii.gz"
     img = nib.Nifti1Image(label, np.asarray(masks.grid.affine, float))
     img.header.set_qform(img.affine, code=1)
     img.header.set_sform(img.affine, code=1)
@@ -185,6 +185,29 @@ def _read(items: ItemsList, ti: int, si: int) -> RtSeries:
             _MEMO.clear()
         _MEMO[key] = done
     return done
+
+
+def rt_of(items: ItemsList, task: Task, series_index: int) -> RtSeries | None:
+    """The series as RedBrick's SDK reads it when it is an RTSTRUCT series, else None."""
+    ti = next((i for i, t in enumerate(items.tasks) if t is task), None)
+    if ti is None or not 0 <= series_index < len(task.series) or \
+            not is_rt_series(items, task.series[series_index]):
+        return None
+    return _read(items, ti, series_index)
+
+
+def value_segments(items: ItemsList, task: Task, series_index: int
+                   ) -> dict[int, tuple[str, Segment]]:
+    """The segmentMap of a series by the value its labels have in the merged mask: value ->
+    (the key as written, the segment). An RTSTRUCT series' keys are ROI names, their values
+    those RedBrick's SDK gives them; any other series' keys are the values."""
+    smap = task.segment_map_of(series_index)
+    if smap is None:
+        return {}
+    rt = rt_of(items, task, series_index)
+    if rt is not None:
+        return {v: (name, smap.names[name]) for name, v in rt.values.items()}
+    return {inst: (smap.key_of(inst), seg) for inst, seg in smap.segments.items()}
 
 
 def rt_series(items: ItemsList) -> list[RtSeries]:
@@ -217,4 +240,6 @@ def with_rt_as_nifti(items: ItemsList, read: list[RtSeries] | None = None, *,
             smap.segments[value] = copy.deepcopy(named[name])
         s.segmentations = str(path)
         s.segment_map = smap
+        if task.segment_map is not None and all(x.segment_map is not None for x in task.series):
+            task.segment_map = None  # as the SDK: every series has its own now
     return dataclasses.replace(items, tasks=tasks), found

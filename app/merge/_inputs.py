@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from app.discover import rt_of
 from app.errors import MergeError
 from app.items import BACKGROUND, ItemsList, Series, Task, is_remote, sdk_path
 from app.merge._engine import MergeResult, merge_files
@@ -125,8 +126,12 @@ def _check_index(task: Task, series_index: int) -> Series:
 def series_inputs(items: ItemsList, task: Task, series_index: int) -> SeriesInputs:
     """Translate a series of the items list into merge inputs, as the RedBrick CLI does."""
     series = _check_index(task, series_index)
-    smap = task.segment_map_of(series_index)
     base = items.base_dir
+    rt = rt_of(items, task, series_index)
+    if rt is not None and rt.label is not None:  # as --rt-struct fills it: one label map
+        return merge_inputs(entries_of([str(rt.label)], base),
+                            dict.fromkeys(rt.values.values()), False, False, {})
+    smap = task.segment_map_of(series_index)
     instances: dict[int, list[int] | None] = {}
     masks: dict[str, str | list[str]] = {}
     if smap is not None:

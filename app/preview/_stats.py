@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from app.discover import value_segments
 from app.errors import InputError
 from app.geometry import Grid, GridMatch, Relation, align_to_image, compare_grids
 from app.items import Category, ItemsList, Task
@@ -164,7 +165,6 @@ def series_stats(items: ItemsList, task: Task, series_index: int) -> Work[list[S
         paths.append(local)
     image, grid = yield from load_image(paths)
     merged = yield from merge_series(items, task, series_index)
-    smap = task.segment_map_of(series_index)
     yield Progress(0, 1, "Measuring segments")
     per_value: dict[int, PerValue] = {}
     if merged.volume is not None and merged.affine is not None:
@@ -187,10 +187,9 @@ def series_stats(items: ItemsList, task: Task, series_index: int) -> Work[list[S
             min=min((h[2] for h in hits if h[2] is not None), default=None),
             max=max((h[3] for h in hits if h[3] is not None), default=None), mapped=mapped)
 
-    known = smap.segments if smap is not None else {}
-    out = [measure(smap.key_of(inst) if smap is not None else str(inst), seg.category, inst,
-                   True)
-           for inst, seg in known.items() if inst != 0]  # RedBrick ignores instance 0
+    known = value_segments(items, task, series_index)
+    out = [measure(key, seg.category, inst, True)
+           for inst, (key, seg) in known.items() if inst != 0]  # RedBrick ignores instance 0
     out += [measure(str(inst), None, inst, False)
             for inst in sorted(merged.segments) if inst not in known and inst != 0]
     yield Progress(1, 1, "Measured")

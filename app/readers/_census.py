@@ -17,11 +17,12 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from app.errors import VolumeReadError
 from app.readers import _nifti as niio
 from app.readers import _runs as runs
 from app.readers._formats import Format, volume_format
 from app.readers._runs import Runs, chunk_runs
-from app.readers._volumes import is_dicom_seg, mask_as_nifti, seg_as_nifti
+from app.readers._volumes import is_dicom_seg, is_rtstruct, mask_as_nifti, seg_as_nifti
 
 
 class ValueFlag(StrEnum):
@@ -206,6 +207,12 @@ def census(path: str | os.PathLike[str], info: niio.NiftiInfo | None = None,
         return _image_census(Path(path), mask_as_nifti(path))
     if info is None and is_dicom_seg(path):
         return _image_census(Path(path), seg_as_nifti(path))
+    if info is None and is_rtstruct(path):
+        raise VolumeReadError(
+            f"{path} is an RT Structure Set: contours, which are filled on the series they "
+            "were drawn on, so it has no values of its own.",
+            "Validate the items list that pairs it with its series (`segmap validate "
+            "ITEMS.json`), or scan the folder holding both (`segmap scan FOLDER`).")
     info = info or niio.nifti_info(path)
     chunks: Iterable[np.ndarray] = niio.iter_raw(info)
     if info.scaled:

@@ -102,6 +102,15 @@ severity (``Code.severity``; the table below is documentation, kept in sync with
 | dicom-seg | info | a DICOM SEG mask: RedBrick's CLI needs --dicom-seg; Segmap converts it as the SDK does |
 | dicom-seg-binary | error | binaryMask with a DICOM SEG: RedBrick's conversion keeps segment numbers, not masks |
 | dicom-seg-mixed | warning | DICOM SEG and NIfTI/NRRD masks in one list: RedBrick's CLI cannot upload it in one run |
+| rtstruct | info | an RT Structure Set: RedBrick's CLI needs --rt-struct; Segmap fills it as the SDK does |
+| rtstruct-unreadable | error | an RTSTRUCT series that cannot be filled (no local images, several files, mixed keys) |
+| rtstruct-refused | error | an RT Structure Set RedBrick's SDK refuses, or stores wrongly (images missing, not square) |
+| rtstruct-binary | error | binaryMask with an RT Structure Set: the SDK fills one label map |
+| rtstruct-roi-absent | error | a segmentMap ROI name no ROI of the structure set has: the SDK drops it |
+| rtstruct-roi-unmapped | warning | an ROI the segmentMap does not name: RedBrick's SDK leaves it out entirely |
+| rtstruct-overlap | warning | overlapping ROIs: in RedBrick's single label map the later one wins |
+| rtstruct-contours | warning | what filling the contours found (outside the image, open lines, other frame) |
+| rtstruct-mixed | warning | RT Structure Sets and other masks in one list: RedBrick's CLI cannot upload it in one run |
 """
 
 from app.validate._codes import Code, Severity
@@ -111,6 +120,6 @@ from app.validate._findings import Finding, counts, finding, sort_findings
 from app.validate._run import validate, validate_work
 
 __all__ = [
-    "Code", "FileCache", "Finding", "Severity", "check_fields", "counts", "finding", "sort_findings", "validate",
-    "validate_work"
+    "Code", "FileCache", "Finding", "Severity", "check_fields", "counts", "finding",
+    "sort_findings", "validate", "validate_work"
 ]

@@ -238,3 +238,32 @@ class Code(StrEnum):
     DICOM_SEG_MIXED = (
         "dicom-seg-mixed", Severity.WARNING,
         "DICOM SEG and NIfTI/NRRD masks in one list: RedBrick's CLI cannot upload it in one run")
+    RTSTRUCT = (
+        "rtstruct", Severity.INFO,
+        "an RT Structure Set: RedBrick's CLI needs --rt-struct; Segmap fills it as the SDK does")
+    RTSTRUCT_UNREADABLE = (
+        "rtstruct-unreadable", Severity.ERROR,
+        "an RTSTRUCT series that cannot be filled (no local images, several files, mixed keys)")
+    RTSTRUCT_REFUSED = (
+        "rtstruct-refused", Severity.ERROR,
+        "an RT Structure Set RedBrick's SDK refuses, or stores wrongly (images missing, "
+        "not square)")
+    RTSTRUCT_BINARY = (
+        "rtstruct-binary", Severity.ERROR,
+        "binaryMask with an RT Structure Set: the SDK fills one label map")
+    RTSTRUCT_ROI_ABSENT = (
+        "rtstruct-roi-absent", Severity.ERROR,
+        "a segmentMap ROI name no ROI of the structure set has: the SDK drops it")
+    RTSTRUCT_ROI_UNMAPPED = (
+        "rtstruct-roi-unmapped", Severity.WARNING,
+        "an ROI the segmentMap does not name: RedBrick's SDK leaves it out entirely")
+    RTSTRUCT_OVERLAP = (
+        "rtstruct-overlap", Severity.WARNING,
+        "overlapping ROIs: in RedBrick's single label map the later one wins")
+    RTSTRUCT_CONTOURS = (
+        "rtstruct-contours", Severity.WARNING,
+        "what filling the contours found (outside the image, open lines, other frame)")
+    RTSTRUCT_MIXED = (
+        "rtstruct-mixed", Severity.WARNING,
+        "RT Structure Sets and other masks in one list: RedBrick's CLI cannot upload it in "
+        "one run")

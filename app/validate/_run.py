@@ -7,12 +7,14 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from app.discover import rt_series, with_rt_as_nifti
 from app.items import ItemsList, Taxonomy, task_label
 from app.progress import Work, run
 from app.validate._dicom_seg import mixed_list
 from app.validate._fields import check_fields
 from app.validate._files import FileCache
 from app.validate._findings import Finding, sort_findings
+from app.validate._rtstruct import check_rtstructs, rt_mixed
 from app.validate._series import SeriesChecker
 from app.validate._tasks import check_tasks
 
@@ -33,14 +35,21 @@ def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
     """
     if root is not None:
         items = dataclasses.replace(items, root=Path(root).resolve())
-    checker = SeriesChecker(items, taxonomy, cache)
-    found: list[Finding] = list(check_tasks(items, taxonomy))
+    # RTSTRUCT series are checked as the label maps RedBrick's SDK fills from them.
+    rts = rt_series(items)
+    shown, _ = with_rt_as_nifti(items, rts)
+    unread = {(r.task, r.series) for r in rts if r.label is None}
+    checker = SeriesChecker(shown, taxonomy, cache)
+    found: list[Finding] = list(check_tasks(shown, taxonomy))
     found.extend(check_fields([(t, task_label(t)) for t in items.tasks if "" not in t.extra],
                               taxonomy, stages))
+    found.extend(check_rtstructs(items, rts))
     total = max(1, sum(len(t.series) for t in items.tasks))
-    for done, (ti, task, si, _series) in enumerate(items.iter_series()):
-        found.extend((yield from checker.check(ti, task, si, done, total)))
+    for done, (ti, task, si, _series) in enumerate(shown.iter_series()):
+        if (ti, si) not in unread:  # said once, by check_rtstructs
+            found.extend((yield from checker.check(ti, task, si, done, total)))
     found.extend(mixed_list(items))
+    found.extend(rt_mixed(items, rts))
     return sort_findings(items, found)
 
 

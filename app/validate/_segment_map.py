@@ -31,6 +31,12 @@ def check_map(smap: SegmentMap, taxonomy: Taxonomy | None, task: str | None,
     problem, with what RedBrick does about it.
     """
     where: Where = {"task": task, "series": series}
+    for key in smap.names:  # RTSTRUCT series were read into values: these are on others
+        yield finding(Code.SEGMENT_MAP_KEY, (
+            f"segmentMap key {key!r} is no number. RedBrick reads ROI-name keys only for RT "
+            "Structure Sets (`redbrick upload --rt-struct`), and this series' segmentations are "
+            f"not one, so RedBrick's SDK fails on it (int({key!r})). Key the entry by the value "
+            "its label has in the mask."), **where)
     groups_of: dict[int, list[int]] = {}
     for inst, seg in smap.segments.items():
         key = smap.key_of(inst)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pydicom
 from rt_utils import RTStructBuilder
+
+from tests.app.dicom_synth import axial_positions, write_series
 
 # What rt-utils copies from the slices into a new structure set.
 STUDY = {"StudyDate": "20240101", "StudyTime": "120000", "StudyID": "1",
@@ -34,3 +37,24 @@ def ball(shape: tuple[int, int, int], centre: tuple[float, float, float], r: flo
          ) -> np.ndarray:
     i, j, k = np.indices(shape)
     return ((i - centre[0]) ** 2 + (j - centre[1]) ** 2 + 4 * (k - centre[2]) ** 2) <= r * r
+
+
+SHAPE = (32, 32, 5)
+
+
+def write_rt_list(folder: Path) -> Path:
+    """A series, a structure set of three ROIs (Cord overlaps Liver; Body holds both), and an
+    items list whose map names two of them (in another order than the file's) and one ROI it
+    lacks."""
+    files = write_series(folder / "ct", axial_positions([1.5 * k for k in range(5)]),
+                         rows=32, cols=32, spacing=(0.8, 0.8), **STUDY)
+    (folder / "rt").mkdir()
+    write_rtstruct(folder / "ct", folder / "rt" / "rs.dcm",
+                   {"Liver": ball(SHAPE, (12, 12, 2), 7), "Cord": ball(SHAPE, (16, 16, 2), 4),
+                    "Body": ball(SHAPE, (16, 16, 2), 14)})
+    items = [{"name": "p1", "series": [{
+        "items": [f"ct/{f.name}" for f in files], "segmentations": "rt/rs.dcm",
+        "segmentMap": {"Cord": "category-b", "Spleen": "spleen", "Liver": "category-a"}}]}]
+    path = folder / "items.json"
+    path.write_text(json.dumps(items))
+    return path

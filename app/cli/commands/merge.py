@@ -6,9 +6,10 @@ import argparse
 import sys
 
 from app.cli._common import add_series_arguments, drive, print_json
+from app.discover import rt_of, value_segments
 from app.errors import MergeError
 from app.export import guard_output, list_inputs
-from app.items import Task, category_label, load_items
+from app.items import ItemsList, Task, category_label, load_items
 from app.merge import merge_series
 
 NAME = "merge"
@@ -32,13 +33,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 UNMAPPED = "(no category)"  # a value in the files without a segmentMap entry
 
 
-def categories(task: Task, series: int, segments: dict[int, list[int] | None]
-               ) -> dict[int, str]:
+def categories(items: ItemsList, task: Task, series: int,
+               segments: dict[int, list[int] | None]) -> dict[int, str]:
     """The category of every merged instance as people read it (``(no category)`` for a
     value no segmentMap entry names: RedBrick shows it as a view-only annotation)."""
-    smap = task.segment_map_of(series)
-    known = smap.segments if smap is not None else {}
-    return {k: category_label(known[k].category) if k in known else UNMAPPED
+    known = value_segments(items, task, series)
+    return {k: category_label(known[k][1].category) if k in known else UNMAPPED
             for k in segments}
 
 
@@ -72,14 +72,18 @@ def run(args: argparse.Namespace) -> int:
     shape = "x".join(map(str, vol.shape))
     print(f"Merged {len(result.files)} file(s) into {shape} {vol.dtype.name}"
           + (f" -> {output}" if output else ""))
-    names = categories(task, args.series, result.segments)
+    names = categories(items, task, args.series, result.segments)
     width = max((len(n) for n in names.values()), default=0)
     for key, groups in result.segments_json().items():
         name = names[int(key)]
         line = f"  instance {key:>5}  {name:<{width}}" + (
             f"  overlap groups {groups}" if groups else "")
         print(line.rstrip())
-    if result.source is not None:
+    rt = rt_of(items, task, args.series)
+    if rt is not None:
+        print(f"Filled from {rt.files[0]} as RedBrick's --rt-struct fills it (values follow "
+              "the segmentMap's ROI names).")
+    elif result.source is not None:
         print(f"RedBrick would upload {result.source} unchanged.")
     if not args.output:
         print("(no -o given: nothing written)", file=sys.stderr)

@@ -16,29 +16,12 @@ import pytest
 from app.discover import rt_series, with_rt_as_nifti
 from app.items import load_items
 from app.readers import read_rtstruct
-from tests.app.dicom_synth import axial_positions, write_series
-from tests.app.rt_synth import STUDY, ball, write_rtstruct
-
-SHAPE = (32, 32, 5)
+from tests.app.rt_synth import SHAPE, write_rt_list
 
 
 @pytest.fixture
 def rt_list(tmp_path: Path) -> Path:
-    """A series, a structure set of three ROIs (Cord overlaps Liver), and an items list whose
-    map names two of them (in another order than the file's) and one ROI it lacks."""
-    folder = tmp_path / "user"
-    files = write_series(folder / "ct", axial_positions([1.5 * k for k in range(5)]),
-                         rows=32, cols=32, spacing=(0.8, 0.8), **STUDY)
-    (folder / "rt").mkdir()
-    write_rtstruct(folder / "ct", folder / "rt" / "rs.dcm",
-                   {"Liver": ball(SHAPE, (12, 12, 2), 7), "Cord": ball(SHAPE, (16, 16, 2), 4),
-                    "Body": ball(SHAPE, (16, 16, 2), 14)})
-    items = [{"name": "p1", "series": [{
-        "items": [f"ct/{f.name}" for f in files], "segmentations": "rt/rs.dcm",
-        "segmentMap": {"Cord": "category-b", "Spleen": "spleen", "Liver": "category-a"}}]}]
-    path = folder / "items.json"
-    path.write_text(json.dumps(items))
-    return path
+    return write_rt_list(tmp_path / "user")
 
 
 def test_names_get_the_values_the_sdk_gives_and_dropped_names_are_said(rt_list: Path) -> None:
