@@ -44,12 +44,13 @@ from app.mapping._suggest import (
     taxonomy_candidates,
 )
 from app.mapping._task_fields import COLUMNS as FIELD_COLUMNS
-from app.mapping._task_fields import read_task_fields, typed
+from app.mapping._task_fields import read_task_fields
 from app.mapping._task_names import (
     NAME_FIELDS,
     NamePlan,
     NameSource,
     known_placeholders,
+    name_values,
     placeholders,
     plan_names,
 )
@@ -61,7 +62,7 @@ __all__ = [
     "Matcher", "NamePlan", "NameSource", "Proposal", "Suggestion", "Target", "Template", "build",
     "candidates_of", "code_from_json", "code_label", "code_text", "code_to_json", "describe",
     "display_name", "file_key", "known_meaning", "known_placeholders", "load_template",
-    "normalise", "parse_code_text", "placeholders", "plan_names", "read_task_fields",
-    "same_category", "suggest_code", "suggest_codes", "suggest_file", "taxonomy_candidates",
-    "template_from", "typed"
+    "name_values", "normalise", "parse_code_text", "placeholders", "plan_names",
+    "read_task_fields", "same_category", "suggest_code", "suggest_codes", "suggest_file",
+    "taxonomy_candidates", "template_from"
 ]

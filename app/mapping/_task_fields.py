@@ -9,8 +9,8 @@ lists them). The other columns, each optional, an empty cell leaving the field u
 | ``priority`` | ``priority`` | a number from 0 to 1 |
 | ``meta.<key>`` | ``metaData.<key>`` | text |
 | ``preassign.<stage>`` | ``preAssign.<stage>`` | an email; several separated by ``;`` |
-| ``classification.<attr>`` | ``classification.attributes.<attr>`` | typed by the taxonomy |
-| ``label.<category>.<attr>`` | ``attributes.<attr>`` of that category's segmentMap entries | typed by the taxonomy |
+| ``classification.<attr>`` | ``classification.attributes.<attr>`` | typed (below) |
+| ``label.<category>.<attr>`` | that category's segmentMap entries' ``attributes`` | typed |
 
 A value is typed by its attribute in the taxonomy when one is given: NUMBER a number,
 BOOL true/false (yes/no, 1/0), MULTISELECT options separated by ``;``, other types text.

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,7 +79,9 @@ class NameSource:
     is_dicom: bool
 
 
-def _values(source: NameSource, wanted: Iterable[str]) -> dict[str, str]:
+def name_values(source: NameSource, wanted: Iterable[str] = NAME_FIELDS) -> dict[str, str]:
+    """The values ``source`` has for the placeholders ``wanted`` (all by default); one
+    DICOM header is read when a DICOM one is wanted."""
     wanted = set(wanted)
     first = source.files[0] if source.files else None
     values = {"case": source.case}
@@ -95,11 +97,16 @@ def _values(source: NameSource, wanted: Iterable[str]) -> dict[str, str]:
     return values
 
 
-def render(pattern: str, source: NameSource) -> tuple[str, list[str]]:
+Values = Callable[[NameSource, list[str]], dict[str, str]]
+
+
+def render(pattern: str, source: NameSource, values_of: Values = name_values
+           ) -> tuple[str, list[str]]:
     """The name ``pattern`` gives ``source`` (made safe, not yet unique) and the
-    placeholders its image has no value for."""
+    placeholders its image has no value for; ``values_of`` reads the values (the wizard
+    passes one that remembers them)."""
     wanted = placeholders(pattern)
-    values = _values(source, wanted)
+    values = values_of(source, wanted)
     missing = list(dict.fromkeys(k for k in wanted if k not in values))
     text = safe_task_name(pattern.format_map({k: values.get(k, "") for k in NAME_FIELDS}))
     # An empty value leaves its separators at an end ("P1-"): those go, inner ones stay.
@@ -115,7 +122,8 @@ class NamePlan:
 
 
 def plan_names(sources: Sequence[NameSource], pattern: str | None = None,
-               given: dict[str, str] | None = None) -> NamePlan:
+               given: dict[str, str] | None = None, values_of: Values = name_values
+               ) -> NamePlan:
     """Task names for ``sources`` (in order): a case's ``given`` pattern, else ``pattern``,
     else its case id; unique, ``-2``, ``-3`` added in case order (``InputError`` for an
     unknown placeholder)."""
@@ -128,7 +136,7 @@ def plan_names(sources: Sequence[NameSource], pattern: str | None = None,
         own = given.get(source.case) or pattern
         name = source.case
         if own:
-            name, missing = render(own, source)
+            name, missing = render(own, source, values_of)
             if missing:
                 plan.notes.append(f"{source.case}: its image has no "
                                   f"{', '.join(NAME_FIELDS[m][1] for m in missing)}; "

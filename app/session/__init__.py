@@ -10,7 +10,9 @@ Every edit returns a ``Change``; the wizard's state announces it, so no view
 goes stale. A sign-off (``Session.set_sign_off``) is an edit too; on export it can go
 into each task's ``metaData`` (``included_items(sign_offs_in_metadata=True)``,
 ``with_sign_off``, under ``REVIEW_KEYS``; an items list opened again gives them back:
-``sign_off_of``). Work for a worker thread leaves as a frozen copy
+``sign_off_of``). Task names and fields (``Session.set_name_pattern``, ``set_task_name``,
+``load_task_fields``, ``task_name``) are edits of the case too; ``included_items`` gives
+each task its name and fields, and findings still name the case. Work for a worker thread leaves as a frozen copy
 (``Session.validate_work``, ``Session.preview_request``).
 """
 

@@ -3,7 +3,7 @@
 Everything needed to resume is kept (the items list, every case, the suggestions
 and what is still unreviewed); no API key and no voxels. Sessions saved before
 ``shape`` was called so are read too (``mode``), and those with one ``evidence`` text, and
-those from before sign-offs (no case reviewed).
+those from before sign-offs (no case reviewed) and before task fields (none set).
 ``saved_work`` says what a saved session holds (folder, cases, mappings, when), so
 the wizard can offer it back in words.
 """
@@ -20,7 +20,7 @@ from typing import Any
 from app.discover import Layout
 from app.errors import InputError, SegmapError
 from app.export import CodeTriple
-from app.items import ImportShape, load_taxonomy, parse_items
+from app.items import ImportShape, TaskFields, load_taxonomy, parse_items
 from app.jsonio import load_json, write_json_atomic
 from app.mapping import Suggestion
 from app.session._model import CaseState, ImageInfo, SignOff
@@ -48,6 +48,7 @@ def session_json(session: Session) -> dict[str, Any]:
         "taxonomy_path": str(session.taxonomy_path) if session.taxonomy_path else None,
         "items": session.items.to_json(),
         "messages": session.messages,
+        "name_pattern": session.name_pattern,
         "cases": [{
             "task": index[id(c.task)], "series": c.series_index, "shape": c.shape,
             "masks": [str(m) for m in c.masks], "image": c.image.to_json(), "layout": c.layout,
@@ -57,6 +58,7 @@ def session_json(session: Session) -> dict[str, Any]:
             "by_hand": sorted(c.by_hand),
             "sign_off": c.sign_off.to_json() if c.sign_off is not None else None,
             "codes": {k: v.to_json() if v is not None else None for k, v in c.codes.items()},
+            "fields": c.fields.to_json(),
             "suggestions": [{"file": str(f), "value": v, "suggestion": s.to_json()}
                             for (f, v), s in c.suggestions.items()],
         } for c in session.cases],
@@ -168,7 +170,8 @@ def load_session(path: str | os.PathLike[str]) -> Session:
                 taxonomy = None  # the file moved: the user picks it again
         session = Session(items=items, cases=[], source=Path(d["source"]), taxonomy=taxonomy,
                           taxonomy_path=Path(d["taxonomy_path"]) if taxonomy else None,
-                          messages=list(d.get("messages", [])))
+                          messages=list(d.get("messages", [])),
+                          name_pattern=d.get("name_pattern"))
         for c in d["cases"]:
             session.cases.append(CaseState(
                 task=items.tasks[c["task"]], shape=ImportShape(c.get("shape", c.get("mode"))),
@@ -183,7 +186,8 @@ def load_session(path: str | os.PathLike[str]) -> Session:
                 series_index=int(c.get("series", 0)),
                 sign_off=SignOff.from_json(c["sign_off"]) if c.get("sign_off") else None,
                 codes={k: CodeTriple.from_json(v) if v is not None else None
-                       for k, v in (c.get("codes") or {}).items()}))
+                       for k, v in (c.get("codes") or {}).items()},
+                fields=TaskFields.from_json(c.get("fields") or {})))
     except (KeyError, IndexError, TypeError, ValueError, InputError) as exc:
         raise InputError(f"{path} is a damaged session file ({exc}).",
                          "Start again from the folder or items list.") from None

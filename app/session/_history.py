@@ -23,6 +23,7 @@ class Snapshot:
     the items list, the task, the case), the case's ``task`` being that task."""
 
     entries: tuple[tuple[int, int, Task, CaseState], ...]
+    name_pattern: str | None = None  # the session's, when the snapshot was taken
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -42,7 +43,7 @@ class SessionHistory(SessionData):
                 continue
             task, state = copy.deepcopy((case.task, case))
             entries.append((i, tasks[id(case.task)], task, state))
-        return Snapshot(tuple(entries))
+        return Snapshot(tuple(entries), self.name_pattern)
 
     def restore(self, snapshot: Snapshot) -> Change:
         """Put the cases of ``snapshot`` back as they were (the snapshot stays usable)."""
@@ -50,5 +51,6 @@ class SessionHistory(SessionData):
             task, case = copy.deepcopy((task, case))  # the snapshot may be restored again
             self.items.tasks[t] = task
             self.cases[i] = case
+        self.name_pattern = snapshot.name_pattern
         return Change.of(snapshot.names, cases=True, count=len(snapshot.entries),
                          reviews=frozenset(snapshot.names))

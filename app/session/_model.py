@@ -20,8 +20,8 @@ from typing import Any
 from app.discover import Layout
 from app.errors import InputError
 from app.export import CodeTriple
-from app.items import ImportShape, ItemsList, Series, Task, Taxonomy
-from app.mapping import Suggestion
+from app.items import ImportShape, ItemsList, Series, Task, TaskFields, Taxonomy
+from app.mapping import NamePlan, Suggestion
 from app.preview import Palette
 from app.readers import Census
 from app.validate import FileCache
@@ -136,6 +136,9 @@ class CaseState:
     # Codes the user confirmed, by category label (None: no code wanted); the others are
     # suggested from the category's name (``Session.code_of``).
     codes: dict[str, CodeTriple | None] = field(default_factory=dict)
+    # The task's fields at creation (priority, metaData, ..., a name of its own); the
+    # task's name in the session stays the case id (``Session.task_name`` gives RedBrick's).
+    fields: TaskFields = field(default_factory=TaskFields)
 
     @property
     def name(self) -> str:
@@ -210,7 +213,11 @@ class SessionData:
     cache: FileCache = field(default_factory=FileCache)
     messages: list[str] = field(default_factory=list)  # what opening the source reported
     palette: Palette = field(default_factory=Palette, repr=False)  # categories' colours
+    name_pattern: str | None = None  # every task's name (``app.session._fields``)
     _reals: dict[str, Path] = field(default_factory=dict, repr=False)
+    _name_values: dict[tuple[str, tuple[Path, ...]], dict[str, str]] = field(
+        default_factory=dict, repr=False)
+    _plan: tuple[object, NamePlan] | None = field(default=None, repr=False)
 
     @property
     def base(self) -> Path:

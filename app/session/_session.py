@@ -8,15 +8,17 @@ the mapping while it runs.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from typing import Any
 
 from app.export import ExportSummary, LinkMode, export_items, replace_question
-from app.items import ItemsList, Task, Taxonomy
+from app.items import ItemsList, Task, Taxonomy, task_label
 from app.merge import entries_of, merge_inputs, series_inputs
 from app.preview import PreviewRequest
 from app.progress import Work
 from app.session._codes import SessionCodes
+from app.session._fields import SessionFields
 from app.session._history import SessionHistory
 from app.session._model import REVIEW_KEYS, CaseState, Review, SignOff
 from app.session._repairs import SessionRepairs
@@ -24,16 +26,18 @@ from app.session._templates import SessionTemplates
 from app.validate import Code, FileCache, Finding, finding, sort_findings, validate_work
 
 
-class Session(SessionRepairs, SessionTemplates, SessionCodes, SessionHistory):
+class Session(SessionRepairs, SessionTemplates, SessionCodes, SessionFields, SessionHistory):
     """The items list being built or edited, with one CaseState per task.
 
     Rows and colours (``app.session._rows``), edits (``_edits``), repairs
-    (``_repairs``), templates (``_templates``) and snapshots for undo (``_history``)
-    each live in their own module; every edit returns a ``Change``.
+    (``_repairs``), templates (``_templates``), task names and fields (``_fields``) and
+    snapshots for undo (``_history``) each live in their own module; every edit returns a
+    ``Change``.
     """
 
     def included_items(self, sign_offs_in_metadata: bool = False) -> ItemsList:
-        """The items list restricted to the included cases (same objects, same base).
+        """The items list restricted to the included cases (same base), each case's task a
+        copy with its task name and fields (``task_fields``), the others the same objects.
 
         With ``sign_offs_in_metadata``, each case's task is a copy whose ``metaData``
         holds its sign-off (``SignOff.metadata``: ``segmapReview`` and the rest), and a
@@ -48,6 +52,7 @@ class Session(SessionRepairs, SessionTemplates, SessionCodes, SessionHistory):
         tasks = [with_sign_off(t, keep[id(t)].sign_off)
                  if id(t) in keep and (sign_offs_in_metadata or _carries_sign_off(t)) else t
                  for t in tasks]
+        tasks = [self.task_fields(keep[id(t)])[0] if id(t) in keep else t for t in tasks]
         return ItemsList(tasks=tasks, path=self.items.path, root=self.items.root,
                          problems=self.items.problems)
 
@@ -73,7 +78,9 @@ class Session(SessionRepairs, SessionTemplates, SessionCodes, SessionHistory):
         items = self.included_items().copy()
         unreviewed = {c.name: (c.series_index, sorted(c.unreviewed)) for c in self.cases
                       if c.included and c.unreviewed}
-        return _validate(items, self.taxonomy, self.cache, unreviewed)
+        # Findings name the case (the task's name in the session), as every page finds it.
+        cases = {self.task_name(c): c.name for c in self.cases if c.included}
+        return _validate(items, self.taxonomy, self.cache, unreviewed, cases)
 
     def preview_request(self, case: CaseState) -> PreviewRequest:
         """What the preview of ``case`` needs, frozen, for a worker thread.
@@ -112,8 +119,13 @@ class Session(SessionRepairs, SessionTemplates, SessionCodes, SessionHistory):
 
 
 def _validate(items: ItemsList, taxonomy: Taxonomy | None, cache: FileCache,
-              unreviewed: dict[str, tuple[int, list[int]]]) -> Work[list[Finding]]:
+              unreviewed: dict[str, tuple[int, list[int]]], cases: dict[str, str]
+              ) -> Work[list[Finding]]:
     found = yield from validate_work(items, taxonomy, cache=cache)
+    found = [dataclasses.replace(f, task=cases.get(f.task or "", f.task)) for f in found]
+    # The order findings are sorted in: the list's, each task by its case's name.
+    items = ItemsList([Task(name=cases.get(label, label) if (label := task_label(t)) else None)
+                       for t in items.tasks])
     for name, (series, keys) in unreviewed.items():
         found.append(finding(
             Code.SUGGESTION_UNREVIEWED,
