@@ -7,6 +7,11 @@ NIfTI image ``app.readers.mask_as_nifti`` gives (same voxels, same world grid)
 into a folder of the output, and the list is pointed at that copy. The user's
 files are never touched; a conversion never overwrites a file the list uses.
 
+An RTSTRUCT series (segmentMap keyed by ROI name) stays itself too (RedBrick's CLI fills it
+with --rt-struct), unless the list also holds other masks: it is then written as the label
+map the SDK fills from it, on the series' grid (``app.discover.with_rt_as_nifti``), with
+its segmentMap keyed by those values.
+
 A DICOM SEG mask stays itself (RedBrick's CLI converts it with --dicom-seg), unless the
 list also holds other masks: that flag reads every mask as a SEG, so such a list is
 written with each SEG as the NIfTI --dicom-seg makes of it (``seg_as_nifti``: same
@@ -26,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.discover import derived_mask
+from app.discover import RtSeries, derived_mask, rt_series, with_rt_as_nifti
 from app.errors import OutputError
 from app.items import (
     CONVERTED_FOLDER,
@@ -52,6 +57,8 @@ class Conversion:
     target: Path
     derived_from: str = ""  # the DICOM SEG / RTSTRUCT a cached mask was converted from
     dicom_seg: bool = False  # a DICOM SEG mask written as the NIfTI --dicom-seg makes
+    # an RTSTRUCT series written as the label map --rt-struct fills (its file in the cache)
+    rt_label: Path | None = None
 
     def to_json(self) -> dict[str, str]:
         out = {"source": str(self.source), "target": str(self.target)}
@@ -59,6 +66,8 @@ class Conversion:
             out["derived_from"] = self.derived_from
         if self.dicom_seg:
             out["kind"] = "DICOM SEG"
+        if self.rt_label is not None:
+            out["kind"] = "RTSTRUCT"
         return out
 
 
@@ -86,6 +95,27 @@ def _nrrd_masks(items: ItemsList) -> dict[Path, Path]:
     if others:
         found.update(segs)
     return found
+
+
+def _rt_plan(items: ItemsList, folder: Path, base: Path
+             ) -> tuple[list[RtSeries], list[Conversion]]:
+    """The RTSTRUCT series of a list that also holds other masks, and where each one's label
+    map goes (named after the structure set and what was filled: one file per names)."""
+    rts = [r for r in rt_series(items) if r.label is not None]
+    ours = {(r.task, r.series) for r in rts}
+    if not rts or not any((ti, si) not in ours and s.segmentation_paths
+                          for ti, _t, si, s in items.iter_series()):
+        return [], []
+    plan = []
+    for rt in rts:
+        local = items.resolve(rt.files[0])
+        assert local is not None and rt.label is not None  # read, so local
+        named = Path(os.path.abspath(local))
+        key = rt.label.name.split(".")[0][:8]
+        plan.append(Conversion(named, mirrored(named, base, folder,
+                                               f"{split_suffix(named.name)[0]}-{key}.nii.gz"),
+                               rt_label=rt.label))
+    return rts, plan
 
 
 def mirrored(named: Path, base: Path, folder: Path, filename: str) -> Path:
@@ -119,7 +149,7 @@ def plan_conversions(items: ItemsList, folder: Path, mirror: Path | None = None
     folder) under ``folder``, so masks of the same name in different cases stay apart.
     """
     base = mirror if mirror is not None else items.base_dir
-    plan = []
+    plan = _rt_plan(items, folder, base)[1]
     for src, named in sorted(_nrrd_masks(items).items()):
         cached = derived_mask(src)
         if cached is not None:  # a copy of its own per converted file, named after it
@@ -142,10 +172,16 @@ def plan_conversions(items: ItemsList, folder: Path, mirror: Path | None = None
 def conversions_text(conversions: Sequence[Conversion], folder: Path) -> str:
     """``Converted 2 NRRD mask(s) to NIfTI in ...; copied 3 mask(s) converted from DICOM SEG
     / RTSTRUCT (liver.dcm) into ...`` (empty when none)."""
-    nrrd = [c for c in conversions if not c.derived_from and not c.dicom_seg]
+    nrrd = [c for c in conversions if not c.derived_from and not c.dicom_seg and
+            c.rt_label is None]
     dicom = [c for c in conversions if c.derived_from]
     segs = [c for c in conversions if c.dicom_seg]
+    rts = [c for c in conversions if c.rt_label is not None]
     parts = []
+    if rts:
+        parts.append(f"Wrote {len(rts)} RT Structure Set series as the label map RedBrick's "
+                     f"--rt-struct fills from them, in {folder}: the list holds other masks "
+                     "too, which --rt-struct would read as structure sets.")
     if segs:
         parts.append(f"Wrote {len(segs)} DICOM SEG mask(s) as the NIfTI RedBrick's --dicom-seg "
                      f"makes of them, in {folder}: the list holds other masks too, which "
@@ -174,12 +210,21 @@ def convert_masks(items: ItemsList, folder: Path, write: bool = True,
     if not plan or not write:
         return items, plan
     for c in plan:
-        data = c.source.read_bytes() if c.derived_from else \
-            nifti_bytes(seg_as_nifti(c.source) if c.dicom_seg else mask_as_nifti(c.source))
+        if c.rt_label is not None or c.derived_from:
+            data = (c.rt_label or c.source).read_bytes()
+        else:
+            data = nifti_bytes(seg_as_nifti(c.source) if c.dicom_seg else
+                               mask_as_nifti(c.source))
         if not _holds(c.target, data):
             write_bytes_atomic(c.target, data)  # unchanged conversions keep their time
-    out = repoint(items, {c.source: c.target for c in plan},
+    rts, _ = _rt_plan(items, folder, mirror if mirror is not None else items.base_dir)
+    source = with_rt_as_nifti(items, rts)[0] if rts else items
+    out = repoint(source, {(c.rt_label or c.source): c.target for c in plan},
                   (PathRole.SEGMENTATION, PathRole.MASK))
+    filled = {(r.task, r.series) for r in rts}
+    for ti, _task, si, series in out.iter_series():  # the label maps: relative, as others
+        if (ti, si) in filled and isinstance(series.segmentations, str):
+            series.segmentations = relpath(Path(series.segmentations), out.base_dir)
     return out, plan
 
 

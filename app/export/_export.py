@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.discover import rt_places
 from app.export._convert import Conversion, conversions_text, convert_masks
 from app.export._dicom_names import (
     LinkMode,
@@ -42,11 +43,12 @@ class ExportSummary:
     renamed: tuple[Renamed, ...] = field(default=())
     not_renamed: int = 0  # DICOM files left under names RedBrick refuses (no rename asked)
     dicom_seg: bool = False  # its masks are DICOM SEG: RedBrick's CLI needs --dicom-seg
+    rt_struct: bool = False  # its masks are RT Structure Sets: RedBrick's CLI needs --rt-struct
 
     @property
     def upload_command(self) -> str:
         """How RedBrick's CLI uploads the list, from its folder."""
-        flag = " --dicom-seg" if self.dicom_seg else ""
+        flag = " --dicom-seg" if self.dicom_seg else " --rt-struct" if self.rt_struct else ""
         return f"redbrick upload{flag} {self.path.name}"
 
     def to_json(self) -> dict[str, object]:
@@ -119,4 +121,4 @@ def export_items(items: ItemsList, path: str | os.PathLike[str],
     segs = any(is_dicom_seg(local) for t in out.tasks for s in t.series
                for p in s.segmentation_paths if (local := out.resolve(p)) is not None)
     return ExportSummary(target, len(out.tasks), n_series, n_files, base, tuple(conversions),
-                         tuple(renamed), not_renamed, segs)
+                         tuple(renamed), not_renamed, segs, bool(rt_places(out)))

@@ -6,6 +6,7 @@ The oracle is the SDK's own conversion (``convert_rt_struct_to_nii``), run on co
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -89,3 +90,40 @@ def test_what_cannot_be_read_is_said_and_the_series_kept(rt_list: Path) -> None:
     assert mixed.error is not None and "ROI name only" in mixed.error
     resolved, _ = with_rt_as_nifti(load_items(rt_list), [mixed])
     assert resolved.tasks[0].series[0].segmentations == "rt/rs.dcm"
+
+
+def test_export_keeps_a_structure_set_and_says_rt_struct(rt_list: Path, tmp_path: Path) -> None:
+    from app.export import export_items
+
+    out = export_items(load_items(rt_list), tmp_path / "out" / "items.json")
+    assert out.upload_command == "redbrick upload --rt-struct items.json"
+    written = json.loads(out.path.read_text())[0]["series"][0]
+    assert list(written["segmentMap"]) == ["Cord", "Spleen", "Liver"]
+    assert Path(out.path.parent / written["segmentations"]).resolve() == (
+        rt_list.parent / "rt" / "rs.dcm").resolve()
+
+
+def test_export_of_a_mixed_list_writes_the_filled_label_map(rt_list: Path,
+                                                              tmp_path: Path) -> None:
+    from app.export import export_items
+    from app.validate import validate
+
+    img = nib.Nifti1Image(np.ones((4, 4, 2), np.uint8), np.eye(4))
+    nib.save(img, rt_list.parent / "m.nii.gz")
+    nib.save(img, rt_list.parent / "im.nii.gz")
+    data = json.loads(rt_list.read_text())
+    data.append({"name": "p2", "series": [{"items": "im.nii.gz", "segmentations": "m.nii.gz",
+                                           "segmentMap": {"1": "category-a"}}]})
+    rt_list.write_text(json.dumps(data))
+    items = load_items(rt_list)
+    (rt,) = rt_series(items)
+    out = export_items(items, tmp_path / "out" / "items.json")
+    assert out.upload_command == "redbrick upload items.json"
+    assert [c.to_json().get("kind") for c in out.converted] == ["RTSTRUCT"]
+    written = json.loads(out.path.read_text())[0]["series"][0]
+    assert written["segmentMap"] == {"1": "category-b", "2": "category-a"}
+    assert not os.path.isabs(written["segmentations"])
+    target = out.path.parent / written["segmentations"]
+    assert target.read_bytes() == rt.label.read_bytes()
+    again = load_items(out.path)
+    assert not [f for f in validate(again) if f.severity == "error"]
