@@ -10,15 +10,16 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from app.discover import RoleOverride, Volume, derived_mask
+from app.errors import SegmapError
 from app.items import ImportShape, mask_converted, uploadable
 from app.readers import is_dicom_seg
 from app.session import CaseState, RowStatus, Session
 from ui.state import WizardState
 
-COLUMNS = ("Include", "Case", "Patient", "Study / series", "Modality", "Slices", "Masks", "Shape",
-           "Mapping", "On export", "Warnings")
-COL_INCLUDE, COL_CASE, COL_PATIENT, COL_SERIES, COL_MODALITY, COL_SLICES, COL_MASKS, COL_SHAPE, \
-    COL_MAPPING, COL_EXPORT, COL_WARNINGS = range(len(COLUMNS))
+COLUMNS = ("Include", "Case", "Task name", "Patient", "Study / series", "Modality", "Slices",
+           "Masks", "Shape", "Mapping", "On export", "Warnings")
+COL_INCLUDE, COL_CASE, COL_TASK, COL_PATIENT, COL_SERIES, COL_MODALITY, COL_SLICES, COL_MASKS, \
+    COL_SHAPE, COL_MAPPING, COL_EXPORT, COL_WARNINGS = range(len(COLUMNS))
 SHAPE_TEXT = {ImportShape.LABEL_MAP: "I  one label map",
               ImportShape.LABEL_MAPS: "II  several label maps",
               ImportShape.BINARY_MASKS: "III  binary masks"}
@@ -86,6 +87,19 @@ def export_notes(case: CaseState) -> tuple[str, list[str]]:
     return " · ".join(short), full
 
 
+def task_name_tip(session: Session, case: CaseState) -> str:
+    """Where a case's task name comes from, and what happened to it on the way."""
+    if case.fields.name:
+        how = f"Its own name: {case.fields.name}"
+    elif session.name_pattern:
+        how = f"From the name pattern {session.name_pattern}"
+    else:
+        how = "The case id (no name pattern set)"
+    notes = [n for n in session.task_names().notes if n.startswith(f"{case.name}: ")]
+    return "\n".join([how, *notes, "Edit to give this task its own name (placeholders "
+                       "allowed); clear it to use the pattern again"])
+
+
 def series_text(case: CaseState) -> str:
     """The study and series description, in full (the table cell may cut it)."""
     img = case.image
@@ -93,9 +107,11 @@ def series_text(case: CaseState) -> str:
 
 
 class CasesModel(QAbstractTableModel):
-    """Cases of a session; the Include column is checkable."""
+    """Cases of a session; the Include column is checkable, the Task name editable
+    (``editRefused(error)`` when the session refuses a name: the page shows it)."""
 
     includedChanged = Signal()
+    editRefused = Signal(object)
 
     def __init__(self, parent: Any = None, state: WizardState | None = None) -> None:
         super().__init__(parent)
@@ -168,6 +184,8 @@ class CasesModel(QAbstractTableModel):
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
         f = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if index.column() == COL_TASK and self._state is not None:
+            return f | Qt.ItemFlag.ItemIsEditable
         return f | Qt.ItemFlag.ItemIsUserCheckable if index.column() == COL_INCLUDE else f
 
     def data(self, index: IndexLike, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -179,10 +197,13 @@ class CasesModel(QAbstractTableModel):
         text, worst = self._summary[index.row()]
         if role == Qt.ItemDataRole.CheckStateRole and col == COL_INCLUDE:
             return Qt.CheckState.Checked if case.included else Qt.CheckState.Unchecked
+        if role == Qt.ItemDataRole.EditRole and col == COL_TASK:
+            return case.fields.name or self._session.task_name(case)
         if role == Qt.ItemDataRole.DisplayRole:
             img = case.image
             return {
                 COL_CASE: case.name,
+                COL_TASK: self._session.task_name(case),
                 COL_PATIENT: img.patient or "—",
                 COL_SERIES: series_text(case),
                 COL_MODALITY: img.modality or ("DICOM" if img.is_dicom else "NIfTI/NRRD"),
@@ -194,6 +215,8 @@ class CasesModel(QAbstractTableModel):
                 COL_WARNINGS: str(len(case.warnings)) if case.warnings else "",
             }.get(col)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if col == COL_TASK:
+                return task_name_tip(self._session, case)
             if col == COL_MASKS:
                 return "\n".join(m.name + (f"  ({n})" if (n := mask_note(m)) else "")
                                  for m in case.masks)
@@ -213,6 +236,8 @@ class CasesModel(QAbstractTableModel):
         return None
 
     def setData(self, index: IndexLike, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if role == Qt.ItemDataRole.EditRole and index.column() == COL_TASK:
+            return self._set_task_name(index, str(value or ""))
         if (role != Qt.ItemDataRole.CheckStateRole or index.column() != COL_INCLUDE
                 or self._session is None or not index.isValid()):
             return False
@@ -230,6 +255,23 @@ class CasesModel(QAbstractTableModel):
                                                                      len(COLUMNS) - 1))
         self.includedChanged.emit()
         return True
+
+
+    def _set_task_name(self, index: IndexLike, text: str) -> bool:
+        """The user's name for a case's task, through the state (undoable; every view hears
+        of it); ``SegmapError`` for an unknown placeholder, nothing changed."""
+        if self._session is None or self._state is None or not index.isValid():
+            return False
+        case = self._session.cases[index.row()]
+        if text.strip() == self._session.task_name(case) and not case.fields.name:
+            return False  # the name it has already: no name of its own
+        try:
+            change = self._state.edit(lambda s: s.set_task_name(case, text),
+                                      f"name the task of {case.name}", [case])
+        except SegmapError as exc:
+            self.editRefused.emit(exc)
+            return False
+        return not change.nothing
 
 
 FILE_COLUMNS = ("File", "Role", "Why")

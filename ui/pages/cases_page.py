@@ -11,9 +11,11 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.discover import RoleOverride
 from app.errors import SegmapError
+from app.mapping import known_placeholders
 from app.session import CaseState, open_folder
 from ui import errors, saved_work
 from ui.cases_model import (
@@ -38,6 +41,7 @@ from ui.cases_model import (
     COL_MAPPING,
     COL_ROLE,
     COL_SERIES,
+    COL_TASK,
     COL_WHY,
     ROLES,
     SHAPE_TEXT,
@@ -79,6 +83,20 @@ class RoleDelegate(QStyledItemDelegate):
         model.setData(index, editor.currentText(), Qt.ItemDataRole.EditRole)
 
 
+def fields_lines(case: CaseState) -> list[str]:
+    """The task fields a case carries, one line each (none when nothing is set)."""
+    f = case.fields
+    lines = [f"Priority: {f.priority:g}"] if f.priority is not None else []
+    for title, values in (("metaData", f.meta), ("preAssign", f.pre_assign),
+                          ("Classification", f.classification)):
+        if values:
+            lines.append(f"{title}: " + ", ".join(f"{k} = {v}" for k, v in values.items()))
+    for category, attributes in f.labels.items():
+        lines.append(f"{category} attributes: "
+                     + ", ".join(f"{k} = {v}" for k, v in attributes.items()))
+    return lines
+
+
 class CasesPage(Page):
     title = "Cases"
     subtitle = ("Each case becomes one RedBrick task: an image series and its masks in one "
@@ -88,8 +106,11 @@ class CasesPage(Page):
     def __init__(self, window: Window) -> None:
         super().__init__(window)
         self.model = CasesModel(self, self.state)
+        self.model.editRefused.connect(lambda exc: errors.show(exc, None, self))
         self.table = QTableView()
         self.table.setModel(self.model)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                   | QAbstractItemView.EditTrigger.EditKeyPressed)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setVisible(False)
@@ -97,6 +118,9 @@ class CasesPage(Page):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_SERIES, QHeaderView.ResizeMode.Stretch)
+        # Names from a pattern can be long: a set width, the whole name in the tooltip.
+        header.setSectionResizeMode(COL_TASK, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(COL_TASK, 220)
         header.setSectionResizeMode(COL_MAPPING, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setToolTip("Space toggles Include; Enter opens the case's mapping")
         self.table.selectionModel().currentRowChanged.connect(self._on_table_current_changed)
@@ -104,6 +128,7 @@ class CasesPage(Page):
         self.table.activated.connect(self._on_table_double_clicked)
 
         buttons = QHBoxLayout()
+        self.fields_label = QLabel()  # what the last Load task fields… did
         self.include_all = QPushButton("Include &all")
         self.exclude_all = QPushButton("E&xclude all")
         self.include_all.clicked.connect(lambda: self._set_all(True))
@@ -111,12 +136,14 @@ class CasesPage(Page):
         self.count_label = QLabel()
         buttons.addWidget(self.include_all)
         buttons.addWidget(self.exclude_all)
+        buttons.addWidget(self.fields_label)
         buttons.addStretch(1)
         buttons.addWidget(self.count_label)
 
         top = QWidget()
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
+        tl.addLayout(self._names_row())
         tl.addWidget(self.table, 1)
         tl.addLayout(buttons)
 
@@ -153,6 +180,56 @@ class CasesPage(Page):
         self._note: tuple[str, tuple[str, ...]] | None = None  # (case, what a move did)
         self.state.sessionChanged.connect(self._on_session_changed)
         self.state.casesChanged.connect(self._on_state_cases_changed)
+
+    def _names_row(self) -> QHBoxLayout:
+        """The name pattern every task is named by, and loading a fields CSV."""
+        row = QHBoxLayout()
+        self.name_pattern = QLineEdit()
+        self.name_pattern.setPlaceholderText("{case}   e.g. {patient_id}-{study_date}-"
+                                             "{series_description}")
+        self.name_pattern.setToolTip("Name every task from its image (press Enter); a name "
+                                     "used twice gets -2, -3. Placeholders: "
+                                     + known_placeholders())
+        self.name_pattern.editingFinished.connect(self._on_name_pattern_edited)
+        self.load_fields = QPushButton("Load task &fields…")
+        self.load_fields.setToolTip("A CSV/TSV with one row per case (column `case`) and any "
+                                    "of name, priority, meta.<key>, preassign.<stage>, "
+                                    "classification.<attr>, label.<category>.<attr>")
+        self.load_fields.clicked.connect(self._on_load_fields_clicked)
+        label = QLabel("Task &names:")
+        label.setBuddy(self.name_pattern)
+        row.addWidget(label)
+        row.addWidget(self.name_pattern, 1)
+        row.addWidget(self.load_fields)
+        return row
+
+    def _on_name_pattern_edited(self) -> None:
+        session = self.state.session
+        text = self.name_pattern.text()
+        if session is None or (text.strip() or None) == session.name_pattern:
+            return
+        try:
+            self.state.edit(lambda s: s.set_name_pattern(text), "set the task name pattern")
+        except SegmapError as exc:
+            errors.show(exc, None, self)
+            self.name_pattern.setText(session.name_pattern or "")
+
+    def _on_load_fields_clicked(self) -> None:
+        session = self.state.session
+        if session is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Task fields", str(session.source),
+                                              "Task fields (*.csv *.tsv *.txt);;All files (*)")
+        if not path:
+            return
+        try:
+            change = self.state.edit(lambda s: s.load_task_fields(path),
+                                     f"load task fields from {Path(path).name}")
+        except SegmapError as exc:
+            errors.show(exc, None, self)
+            return
+        self.fields_label.setText(f"{Path(path).name}: {change.count} case(s) changed")
+        self._show_current()
 
     def _files_panel(self) -> QWidget:
         """Every volume the scan found, its role (a choice: another rescans) and why."""
@@ -209,6 +286,9 @@ class CasesPage(Page):
         self._update_count()
 
     def _on_session_changed(self) -> None:
+        self.name_pattern.setText(self.state.session.name_pattern or ""
+                                  if self.state.session is not None else "")
+        self.fields_label.clear()
         self.model.set_session(self.state.session)
         self.files_model.set_session(self.state.session)
         self._note = None
@@ -223,7 +303,7 @@ class CasesPage(Page):
             self._show_details(current.row())
 
     def _on_table_double_clicked(self, index: QModelIndex) -> None:
-        if index.isValid() and index.column() != COL_INCLUDE:
+        if index.isValid() and index.column() not in (COL_INCLUDE, COL_TASK):
             self.state.set_current_case(self.model.case_at(index.row()).name)
             self.window_.go_next()
 
@@ -231,6 +311,8 @@ class CasesPage(Page):
         """Cases changed (here or elsewhere): the details are recomputed from the session,
         and what the last move did is old news (an undo may have taken it back)."""
         self._note = None
+        if self.state.session is not None:  # an undo may have put another pattern back
+            self.name_pattern.setText(self.state.session.name_pattern or "")
         self._update_count()
         self._show_current()
         self.completeChanged.emit()
@@ -319,6 +401,8 @@ class CasesPage(Page):
                      + (f" — {escape(series_text(case))}" if series_text(case) != img.label
                         else ""))
         lines.append(f"Masks: {len(case.masks)} file(s)")
+        lines.append(f"Task name: <b>{escape(session.task_name(case))}</b>")
+        lines.extend(escape(line) for line in fields_lines(case))
         for n in export_notes(case)[1]:
             lines.append(f"<span style='color:#1f5f8b'>On export: {escape(n)}</span>")
         if case.evidence:
