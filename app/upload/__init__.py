@@ -34,15 +34,25 @@ from app.upload._credentials import (
     typed_or_stored,
 )
 from app.upload._journal import Journal, journal_path
+from app.upload._labeling import (
+    LabelOptions,
+    LabelsWouldBeReplaced,
+    attach_labels,
+    labels_journal_path,
+)
 from app.upload._locks import UploadLocked
 from app.upload._match import Match, MatchBy, MatchResult, match_tasks
 from app.upload._match_csv import MatchCsvError
 from app.upload._protocol import Project, get_project, project_taxonomy
+from app.upload._remote import RemoteSeries, RemoteTask
 from app.upload._report import TaskResult, TaskState, UploadProgress, UploadReport
+from app.upload._tasks import TaskCache, list_tasks
 from app.upload._uploader import UploadBlocked, UploadOptions, upload
 
 __all__ = [
     "DEFAULT_URL", "PUBLIC_STORAGE", "REDBRICK_STORAGE", "AuthError", "Credentials",
+    "LabelOptions", "LabelsWouldBeReplaced", "RemoteSeries", "RemoteTask", "TaskCache",
+    "attach_labels", "labels_journal_path", "list_tasks",
     "CredentialsError", "Destination", "Journal", "Match", "MatchBy", "MatchCsvError",
     "MatchResult", "Project", "RedBrickClient", "RedBrickError",
     "RetryPolicy", "TaskResult", "TaskState", "Timeouts", "TransientError", "UploadBlocked",

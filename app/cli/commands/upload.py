@@ -10,6 +10,8 @@ from app.cli._common import add_root_argument, drive, print_json
 from app.errors import SegmapError
 from app.items import load_items
 from app.upload import (
+    Credentials,
+    Destination,
     TaskState,
     UploadOptions,
     UploadReport,
@@ -27,13 +29,7 @@ ORDER = 60
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("items", metavar="ITEMS.json", help="the items list")
-    p.add_argument("--org", metavar="ORG", help="organization id (default: the RedBrick CLI "
-                   "project config .redbrick/config, else the credentials profile)")
-    p.add_argument("--project", metavar="PROJECT", help="project id (default: .redbrick/config)")
-    p.add_argument("--url", metavar="URL", help="RedBrick URL (default: the profile's, else "
-                   "https://api.redbrickai.com)")
-    p.add_argument("--profile", metavar="NAME", help="RedBrick CLI credentials profile "
-                   "(default: REDBRICK_API_KEY, else the default profile)")
+    add_destination_arguments(p)
     p.add_argument("--storage", default="redbrick", metavar="redbrick|public|UUID",
                    help="where the images are: redbrick uploads them (default); public or a "
                    "storage integration UUID means items are URLs / storage paths")
@@ -59,15 +55,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 
+def add_destination_arguments(p: argparse.ArgumentParser) -> None:
+    """--org, --project, --url and --profile, as every command that talks to RedBrick has."""
+    p.add_argument("--org", metavar="ORG", help="organization id (default: the RedBrick CLI "
+                   "project config .redbrick/config, else the credentials profile)")
+    p.add_argument("--project", metavar="PROJECT", help="project id (default: .redbrick/config)")
+    p.add_argument("--url", metavar="URL", help="RedBrick URL (default: the profile's, else "
+                   "https://api.redbrickai.com)")
+    p.add_argument("--profile", metavar="NAME", help="RedBrick CLI credentials profile "
+                   "(default: REDBRICK_API_KEY, else the default profile)")
+
+
+def credentials_and_destination(args: argparse.Namespace, folder: Path | None
+                                ) -> tuple[Credentials, Destination]:
+    """The API key and the project, from the arguments, the project folder's config
+    (``folder``, then the current one) and the RedBrick CLI's credentials."""
+    credentials = load_credentials(args.profile)
+    starts = [folder, Path.cwd()] if folder is not None else [Path.cwd()]
+    return credentials, resolve_destination(args.org, args.project, args.url, credentials,
+                                            starts)
+
+
+def json_error(command: str, exc: SegmapError) -> int:
+    """For --json: the error on stdout as JSON (scripts get an answer whatever happened)
+    and once on stderr; exit status 1."""
+    findings = getattr(exc, "findings", [])
+    print_json({"ok": False, "error": exc.message, "hint": exc.hint,
+                "findings": [f.to_json() for f in findings]})
+    print(f"segmap {command}: error: {exc.message}", file=sys.stderr)
+    return 1
+
+
 def run(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         print("segmap upload: error: --concurrency must be at least 1", file=sys.stderr)
         return 2
     items = load_items(args.items, args.root)
     storage = parse_storage(args.storage)
-    credentials = load_credentials(args.profile)
-    destination = resolve_destination(args.org, args.project, args.url, credentials,
-                                      [Path(args.items).resolve().parent, Path.cwd()])
+    credentials, destination = credentials_and_destination(args,
+                                                           Path(args.items).resolve().parent)
     options = UploadOptions(storage=storage, label_validate=args.label_validate,
                             prune=args.prune, ground_truth=args.ground_truth,
                             concurrency=args.concurrency, dry_run=args.dry_run,
@@ -78,26 +104,23 @@ def run(args: argparse.Namespace) -> int:
     except SegmapError as exc:
         if not args.json:
             raise
-        # Scripts reading --json get an answer on stdout whatever happened.
-        findings = getattr(exc, "findings", [])
-        print_json({"ok": False, "error": exc.message, "hint": exc.hint,
-                    "findings": [f.to_json() for f in findings]})
-        print(f"segmap upload: error: {exc.message}", file=sys.stderr)
-        return 1
+        return json_error("upload", exc)
     if args.json:
         print_json(report.to_json())
     else:
-        _print(report)
+        print_report(report)
     return 0 if report.ok else 1
 
 
-def _print(report: UploadReport) -> None:
+def print_report(report: UploadReport) -> None:
+    """Warnings and notes on stderr, a line per task and the summary on stdout."""
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     for t in report.tasks:
-        if t.state in (TaskState.CREATED, TaskState.EXISTING):
+        if t.state in (TaskState.CREATED, TaskState.EXISTING, TaskState.ATTACHED,
+                       TaskState.ATTACHED_BEFORE):
             files = f", {t.files_done - t.files_reused} file(s) sent" if t.files_done else ""
             reused = f", {t.files_reused} reused" if t.files_reused else ""
             print(f"  {t.state:<15} {t.name}  taskId {t.task_id}{files}{reused}")
