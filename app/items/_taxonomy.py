@@ -201,6 +201,11 @@ class Taxonomy:
                 first.setdefault(c.path[:n], i)
         return sorted(usable, key=lambda c: [first[c.path[:n]] for n in range(1, len(c.path) + 1)])
 
+    def attributes_of(self, info: CategoryInfo) -> tuple[AttributeInfo, ...]:
+        """The attributes a label of ``info`` can carry: its own (v2), else the
+        taxonomy's, which serve every category (v1)."""
+        return info.attributes or tuple(self.attributes)
+
     def category_value(self, info: CategoryInfo) -> str | list[str]:
         """What to write in a segmentMap for ``info``.
 

@@ -88,8 +88,7 @@ def _label_attribute(taxonomy: Taxonomy | None, category: str, name: str
         return None
     info = taxonomy.lookup(category) or next(
         (c for c in taxonomy.categories if c.label == category), None)
-    attributes = (info.attributes if info is not None and info.attributes
-                  else tuple(taxonomy.attributes))
+    attributes = taxonomy.attributes_of(info) if info is not None else ()
     return next((a for a in attributes if a.name == name), None)
 
 

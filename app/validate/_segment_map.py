@@ -132,7 +132,7 @@ def _check_category(seg: Segment, inst: int, key: str, taxonomy: Taxonomy,
 def _check_attributes(seg: Segment, inst: int, key: str, info: CategoryInfo,
                       taxonomy: Taxonomy, where: Where
                       ) -> Iterator[Finding]:
-    defined = {a.name: a for a in (info.attributes or tuple(taxonomy.attributes))}
+    defined = {a.name: a for a in taxonomy.attributes_of(info)}
     for name, value in attribute_pairs(seg.attributes) or []:
         attribute = defined.get(name)
         if attribute is None:
