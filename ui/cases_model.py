@@ -12,6 +12,7 @@ from PySide6.QtGui import QBrush, QColor
 from app.discover import RoleOverride, Volume, derived_mask
 from app.errors import SegmapError
 from app.items import ImportShape, mask_converted, uploadable
+from app.mapping import NamePlan
 from app.readers import is_dicom_seg
 from app.session import CaseState, RowStatus, Session
 from ui.state import WizardState
@@ -87,15 +88,16 @@ def export_notes(case: CaseState) -> tuple[str, list[str]]:
     return " · ".join(short), full
 
 
-def task_name_tip(session: Session, case: CaseState) -> str:
-    """Where a case's task name comes from, and what happened to it on the way."""
+def task_name_tip(session: Session, case: CaseState, plan: NamePlan) -> str:
+    """Where a case's task name comes from, and what happened to it on the way (``plan``:
+    the session's ``task_names()``)."""
     if case.fields.name:
         how = f"Its own name: {case.fields.name}"
     elif session.name_pattern:
         how = f"From the name pattern {session.name_pattern}"
     else:
         how = "The case id (no name pattern set)"
-    notes = [n for n in session.task_names().notes if n.startswith(f"{case.name}: ")]
+    notes = [n for n in plan.notes if n.startswith(f"{case.name}: ")]
     return "\n".join([how, *notes, "Edit to give this task its own name (placeholders "
                        "allowed); clear it to use the pattern again"])
 
@@ -119,6 +121,7 @@ class CasesModel(QAbstractTableModel):
         self._session: Session | None = None
         self._summary: list[tuple[str, RowStatus]] = []
         self._notes: list[tuple[str, list[str]]] = []
+        self._names = NamePlan()  # every case's task name, planned once per refresh
         if state is not None:  # every announced change shows here
             for signal in (state.casesChanged, state.taxonomyChanged):
                 signal.connect(self.refresh)
@@ -134,6 +137,7 @@ class CasesModel(QAbstractTableModel):
         s = self._session
         self._summary = [mapping_summary(s, c) for c in s.cases] if s is not None else []
         self._notes = [export_notes(c) for c in s.cases] if s is not None else []
+        self._names = s.task_names() if s is not None else NamePlan()
 
     def refresh(self) -> None:
         if self._session is None:
@@ -198,12 +202,12 @@ class CasesModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.CheckStateRole and col == COL_INCLUDE:
             return Qt.CheckState.Checked if case.included else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.EditRole and col == COL_TASK:
-            return case.fields.name or self._session.task_name(case)
+            return case.fields.name or self._names.names.get(case.name, case.name)
         if role == Qt.ItemDataRole.DisplayRole:
             img = case.image
             return {
                 COL_CASE: case.name,
-                COL_TASK: self._session.task_name(case),
+                COL_TASK: self._names.names.get(case.name, case.name),
                 COL_PATIENT: img.patient or "—",
                 COL_SERIES: series_text(case),
                 COL_MODALITY: img.modality or ("DICOM" if img.is_dicom else "NIfTI/NRRD"),
@@ -216,7 +220,7 @@ class CasesModel(QAbstractTableModel):
             }.get(col)
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_TASK:
-                return task_name_tip(self._session, case)
+                return task_name_tip(self._session, case, self._names)
             if col == COL_MASKS:
                 return "\n".join(m.name + (f"  ({n})" if (n := mask_note(m)) else "")
                                  for m in case.masks)
