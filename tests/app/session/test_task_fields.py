@@ -73,3 +73,12 @@ def test_a_bad_csv_changes_nothing(session, tmp_path):
         session.load_task_fields(csv)
     assert "row 2" in exc.value.message
     assert all(c.fields.empty for c in session.cases)
+
+
+def test_a_case_left_out_never_takes_a_name_from_one_exported(session):
+    first, second = session.cases[:2]
+    session.set_name_pattern("{patient_id}")
+    session.set_included(first, False)
+    assert session.task_name(second) == "SEGMAP-DEMO-001"
+    assert session.task_name(first) != "SEGMAP-DEMO-001"
+    assert [t.name for t in session.included_items().tasks].count("SEGMAP-DEMO-001") == 1
