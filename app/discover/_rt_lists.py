@@ -9,13 +9,15 @@ winning where ROIs overlap, and uploads that label map with a segmentMap keyed b
 values.
 
 :func:`rt_series` reads each such series so (``read_rtstruct``: the contours filled as
-rt-utils fills them, on the grid Segmap's reader gives the series) and keeps two label
-maps of it in the cache (``$SEGMAP_CACHE/rtstruct``), one file per (structure set content,
-series files, names): ``label`` on the series' world grid, which census, merge, stats,
-validation and the preview read, and ``sdk``, the exact volume the SDK stores (its
-voxel order and ``diag(-1, -1, 1)`` affine), which the upload sends. Both hold the same
-values. :func:`with_rt_as_nifti` is the list with each RTSTRUCT series replaced by its
-label map and value-keyed segmentMap, so every command works on it as on NIfTI; what it
+rt-utils fills them, on the grid Segmap's reader gives the series) and keeps label maps of
+it in the cache (``$SEGMAP_CACHE/rtstruct``), one set per (structure set content, series
+files, names): ``label``, the mapped ROIs on the series' world grid, which census, merge,
+stats, validation and the preview read, each ROI valued by its place in the file (so a
+value does not change as other ROIs are mapped); ``sdk``, the exact volume the SDK stores
+(its voxel order, its values, its ``diag(-1, -1, 1)`` affine), which the upload sends; and
+``everything``, every ROI by its place, for a preview of ROIs not mapped yet.
+:func:`with_rt_as_nifti` is the list with each RTSTRUCT series replaced by its label map
+and a segmentMap keyed by those values, so every command works on it as on NIfTI; what it
 could not read, and the names the SDK would drop, are in each :class:`RtSeries`.
 """
 
@@ -28,6 +30,7 @@ import json
 import os
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,10 +40,10 @@ import numpy as np
 from app.errors import SegmapError
 from app.items import ItemsList, Segment, SegmentMap, Series, Task
 from app.readers import is_rtstruct, save_nifti
-from app.readers.dicom import read_rtstruct, sdk_refusal, sdk_rtstruct_volume
+from app.readers.dicom import RtMasks, read_rtstruct, sdk_refusal, sdk_rtstruct_volume
 
 _FOLDER = "rtstruct"
-_VERSION = 1
+_VERSION = 2  # 2: values are the ROIs' places in the file
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,9 @@ class RtSeries:
     series: int
     files: tuple[str, ...]  # the structure sets, as the list writes them
     names: tuple[str, ...]  # the segmentMap's ROI names, in order
-    values: dict[str, int]  # ROI name -> the value the SDK gives it
+    # mapped ROI name -> its value in ``label``: its place among the file's ROIs (from 1),
+    # which does not change as other ROIs are mapped or not
+    values: dict[str, int]
     missing: tuple[str, ...]  # mapped names no ROI of the file has (the SDK drops them)
     unmapped: tuple[str, ...]  # ROIs of the file the map leaves out (the SDK drops them)
     overlapping: tuple[str, ...]  # mapped ROIs that share voxels (the later one wins)
@@ -60,6 +65,10 @@ class RtSeries:
     error: str | None = None  # why it was not read, for a user
     refusal: str | None = None  # why RedBrick's SDK would refuse it
     findings: tuple[str, ...] = ()  # what else reading the contours found
+    rois: tuple[str, ...] = ()  # every ROI name of the file, in file order
+    # mapped ROI name -> the value the SDK gives it in ``sdk`` (its place among the mapped)
+    sdk_values: dict[str, int] = dataclasses.field(default_factory=dict)
+    everything: Path | None = None  # every ROI by its place, mapped or not (for a preview)
 
 
 def rt_cache() -> Path:
@@ -147,39 +156,32 @@ def _read(items: ItemsList, ti: int, si: int) -> RtSeries:
         masks = read_rtstruct(rt, local)
     except SegmapError as exc:
         return dataclasses.replace(empty, error=exc.message)
-    rois = [r.name for r in masks.rois]
-    present = [n for n in names if n in rois]
-    values = {n: v for v, n in enumerate(present, start=1)}
-    lost = {f.roi for f in masks.findings if f.code == "contour-no-image"}
-    label = np.zeros(masks.grid.shape, np.uint16 if len(set(rois)) >= 250 else np.uint8)
-    seen = np.zeros(masks.grid.shape, bool)
-    overlapping: list[str] = []
-    for name, value in values.items():
-        if name in lost:
-            continue
-        m = masks.mask(name)
-        if np.any(seen & m):
-            overlapping.append(name)
-        seen |= m
-        label[m] = value
+    rois = list(dict.fromkeys(r.name for r in masks.rois))  # rt-utils takes the first
+    place = {n: v for v, n in enumerate(rois, start=1)}
+    present = [n for n in names if n in place]
+    lost = {f.roi for f in masks.findings if f.code == "contour-no-image" and f.roi}
+    dtype = np.uint16 if len(rois) >= 250 else np.uint8
+    label, overlapping = _fill(masks, present, place, lost, dtype)
     refusal = sdk_refusal(masks)
     folder = rt_cache()
     folder.mkdir(parents=True, exist_ok=True)
     label_path, sdk_path = folder / f"{key}.nii.gz", folder / f"{key}-sdk.nii.gz"
-    img = nib.Nifti1Image(label, np.asarray(masks.grid.affine, float))
-    img.header.set_qform(img.affine, code=1)
-    img.header.set_sform(img.affine, code=1)
-    _write(img, label_path, f"RT-struct {rt.name} on its series")
+    every_path = folder / f"{key}-all.nii.gz"
+    _write(_on_grid(label, masks.grid.affine), label_path, f"RT-struct {rt.name} on its series")
+    largest_first = sorted(rois, key=lambda n: -int(np.count_nonzero(
+        masks.boxes[[r.name for r in masks.rois].index(n)].data)))  # small ones stay seen
+    _write(_on_grid(_fill(masks, largest_first, place, lost, dtype)[0], masks.grid.affine),
+           every_path, f"RT-struct {rt.name}, every ROI")
     sdk: Path | None = sdk_path
     try:  # refused when images are missing; a non-square image is stored, wrongly
         _write(sdk_rtstruct_volume(masks, list(names)), sdk_path, f"RT-struct {rt.name}, SDK")
     except SegmapError:
         sdk = None
-    done = RtSeries(ti, si, files, names, values,
-                    tuple(n for n in names if n not in rois),
-                    tuple(dict.fromkeys(n for n in rois if n not in names)),
-                    tuple(overlapping), label_path, sdk, None, refusal,
-                    tuple(f.message for f in masks.findings))
+    done = RtSeries(ti, si, files, names, {n: place[n] for n in present},
+                    tuple(n for n in names if n not in place),
+                    tuple(n for n in rois if n not in names), tuple(overlapping), label_path,
+                    sdk, None, refusal, tuple(f.message for f in masks.findings), tuple(rois),
+                    {n: v for v, n in enumerate(present, start=1)}, every_path)
     with _LOCK:
         if len(_MEMO) > 512:
             _MEMO.clear()
@@ -210,6 +212,31 @@ def value_segments(items: ItemsList, task: Task, series_index: int
     return {inst: (smap.key_of(inst), seg) for inst, seg in smap.segments.items()}
 
 
+def _fill(masks: RtMasks, names: Sequence[str], place: dict[str, int], lost: set[str],
+          dtype: type[np.unsignedinteger]) -> tuple[np.ndarray, list[str]]:
+    """The label map of ``names`` (each ROI valued by its ``place``; later names win where
+    ROIs overlap, as in RedBrick's SDK) and the names that overlap earlier ones."""
+    label = np.zeros(masks.grid.shape, dtype)
+    seen = np.zeros(masks.grid.shape, bool)
+    overlapping = []
+    for name in names:
+        if name in lost:  # rt-utils raises on it; the SDK skips the ROI
+            continue
+        m = masks.mask(name)
+        if np.any(seen & m):
+            overlapping.append(name)
+        seen |= m
+        label[m] = place[name]
+    return label, overlapping
+
+
+def _on_grid(label: np.ndarray, affine: np.ndarray) -> nib.Nifti1Image:
+    img = nib.Nifti1Image(label, np.asarray(affine, float))
+    img.header.set_qform(img.affine, code=1)
+    img.header.set_sform(img.affine, code=1)
+    return img
+
+
 def rt_series(items: ItemsList) -> list[RtSeries]:
     """Every RTSTRUCT series of the list, read as RedBrick's SDK reads it."""
     return [_read(items, ti, si) for ti, si in rt_places(items)]
@@ -236,7 +263,7 @@ def with_rt_as_nifti(items: ItemsList, read: list[RtSeries] | None = None, *,
         old = s.segment_map or task.segment_map
         named = old.names if old is not None else {}
         smap = SegmentMap()
-        for name, value in rt.values.items():
+        for name, value in (rt.sdk_values if sdk else rt.values).items():
             smap.segments[value] = copy.deepcopy(named[name])
         s.segmentations = str(path)
         s.segment_map = smap

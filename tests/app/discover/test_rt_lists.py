@@ -29,14 +29,16 @@ def test_names_get_the_values_the_sdk_gives_and_dropped_names_are_said(rt_list: 
     items = load_items(rt_list)
     (rt,) = rt_series(items)
     assert rt.error is None and rt.names == ("Cord", "Spleen", "Liver")
-    assert rt.values == {"Cord": 1, "Liver": 2}  # a name no ROI has is dropped first
+    # valued by their places in the file; the SDK numbers the mapped ones in map order
+    assert rt.rois == ("Liver", "Cord", "Body")
+    assert rt.values == {"Cord": 2, "Liver": 1} and rt.sdk_values == {"Cord": 1, "Liver": 2}
     assert rt.missing == ("Spleen",) and rt.unmapped == ("Body",)
     assert rt.overlapping == ("Liver",)  # Liver comes later in the map: it wins
     resolved, _ = with_rt_as_nifti(items, [rt])
     s = resolved.tasks[0].series[0]
     assert s.segment_map is not None and not s.segment_map.names
     assert {v: seg.category for v, seg in s.segment_map.segments.items()} == {
-        1: "category-b", 2: "category-a"}
+        2: "category-b", 1: "category-a"}
     # the list itself is left as it was
     assert items.tasks[0].series[0].segmentations == "rt/rs.dcm"
 
@@ -51,9 +53,11 @@ def test_the_label_map_lies_on_the_series_grid(rt_list: Path) -> None:
     np.testing.assert_allclose(img.affine, masks.grid.affine)
     data = np.asanyarray(img.dataobj)
     expected = np.zeros(SHAPE, np.uint8)
-    expected[masks.mask("Cord")] = 1
-    expected[masks.mask("Liver")] = 2
+    expected[masks.mask("Cord")] = 2
+    expected[masks.mask("Liver")] = 1  # later in the map: it wins where they overlap
     np.testing.assert_array_equal(data, expected)
+    every = np.asanyarray(nib.load(rt.everything).dataobj)
+    assert set(np.unique(every)) == {0, 1, 2, 3}
 
 
 @pytest.mark.oracle
@@ -121,7 +125,7 @@ def test_export_of_a_mixed_list_writes_the_filled_label_map(rt_list: Path,
     assert out.upload_command == "redbrick upload items.json"
     assert [c.to_json().get("kind") for c in out.converted] == ["RTSTRUCT"]
     written = json.loads(out.path.read_text())[0]["series"][0]
-    assert written["segmentMap"] == {"1": "category-b", "2": "category-a"}
+    assert written["segmentMap"] == {"2": "category-b", "1": "category-a"}
     assert not os.path.isabs(written["segmentations"])
     target = out.path.parent / written["segmentations"]
     assert target.read_bytes() == rt.label.read_bytes()
