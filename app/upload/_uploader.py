@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.discover import rt_series, with_rt_as_nifti
 from app.errors import Cancelled, SegmapError, TaxonomyError
 from app.export import DCM_SUFFIX, convert_masks, dicom_to_rename
 from app.items import (
@@ -411,6 +412,15 @@ class _Run:
             verb = "Would convert" if self.options.dry_run else "Converted"
             self.notes.append(f"{verb} {len(done)} NRRD mask(s) to NIfTI in {folder} "
                               "(RedBrick reads NIfTI masks only).")
+        # RTSTRUCT series go up as RedBrick's CLI sends them with --rt-struct: the label map
+        # its SDK fills (its values, voxel order and affine), from Segmap's cache; the
+        # structure sets are left as they are.
+        rts = [r for r in rt_series(self.items) if r.sdk is not None]
+        if rts:
+            self.items, _ = with_rt_as_nifti(self.items, rts, sdk=True)
+            self.notes.append(f"{len(rts)} RT Structure Set series go up as RedBrick's CLI "
+                              "sends them with --rt-struct: filled into one label map each, "
+                              "valued in segmentMap order; the files are left as they are.")
 
     def _select(self, journal: Journal) -> list[tuple[int, str]]:
         """The tasks of this run: checked for names and files; created ones skipped."""
