@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
-from unittest.mock import patch
-
-import pytest
 
 from app.items import ItemsList, load_items
 from app.progress import run
@@ -20,7 +15,7 @@ from app.upload._match import Match
 from app.upload._remote import RemoteTask
 from app.upload._tasks import list_tasks
 
-from ..rb_server import API_KEY, ORG, PROJECT, RBServer, make_items
+from ..rb_server import ORG, PROJECT, Faults, RBServer, make_items
 from .test_upload_e2e import _normalise, fast_client
 
 
@@ -59,26 +54,6 @@ def sdk_tasks(items_path: Path, remote: list[RemoteTask]) -> list[dict[str, Any]
     return [dict(t, taskId=ids[t["name"]]) for t in json.loads(items_path.read_text())]
 
 
-def sdk_run(server: RBServer, items_path: Path, call: Any) -> Any:
-    """``call(project)`` with redbrick-sdk against ``server``, in the list's folder."""
-    redbrick = pytest.importorskip("redbrick")
-    from redbrick.upload import interact
-    from redbrick.utils import nifti
-    from redbrick.utils import upload as sdk_upload
-
-    tmp = tempfile.mkdtemp()
-    cwd = os.getcwd()
-    os.chdir(items_path.parent)  # the SDK resolves relative paths against the cwd
-    try:
-        with patch.object(nifti, "config_path", return_value=tmp), \
-                patch.object(interact, "config_path", return_value=tmp), \
-                patch.object(sdk_upload, "config_path", return_value=tmp):
-            project = redbrick.get_project(ORG, PROJECT, API_KEY, url=server.url)
-            return call(project)
-    finally:
-        os.chdir(cwd)
-
-
 def normalised(server: RBServer, op: str) -> dict[str, dict[str, Any]]:
     """The variables of each ``op`` by taskId, label files replaced by their voxels."""
     out = {}
@@ -86,6 +61,18 @@ def normalised(server: RBServer, op: str) -> dict[str, dict[str, Any]]:
         n = _normalise(server, {**v, "items": []})
         out[v["taskId"]] = n
     return out
+
+
+def seeded(tmp_path: Path, n: int, faults: Faults | None = None
+           ) -> tuple[Path, RBServer, list[RemoteTask]]:
+    """A started server with ``n`` tasks of a new list seeded and listed; then ``faults``."""
+    items_path = make_items(tmp_path, n)
+    server = RBServer().start()
+    seed(server, items_path)
+    remote = listed(server)
+    if faults is not None:
+        server.faults = faults
+    return items_path, server, remote
 
 
 def two_servers_with(tmp_path: Path, n: int = 3) -> tuple[Path, RBServer, RBServer]:

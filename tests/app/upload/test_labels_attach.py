@@ -26,7 +26,7 @@ from app.upload._match import Match
 from app.upload._remote import RemoteTask
 
 from ..rb_server import ORG, PROJECT, Faults, RBServer, make_items
-from .labels_helpers import by_name, listed, seed, segmap_attach
+from .labels_helpers import by_name, listed, seed, seeded, segmap_attach
 from .test_upload_e2e import fast_client
 
 
@@ -58,12 +58,8 @@ def test_labels_attach_to_every_matched_task(rb, tmp_path):
 
 @pytest.mark.parametrize("stage", [None, "Label"])
 def test_faults_on_a_fifth_of_requests_attach_once(tmp_path, stage):
-    items_path = make_items(tmp_path, 12)
-    server = RBServer().start()
+    items_path, server, remote = seeded(tmp_path, 12, Faults(rate=0.2, seed=5))
     try:
-        seed(server, items_path)
-        remote = listed(server)
-        server.faults = Faults(rate=0.2, seed=5, kinds=("500", "429", "reset", "slow"))
         report = segmap_attach(server, items_path, remote, stage=stage, concurrency=4,
                                finalize=False)
         assert report.ok, [(t.name, t.error) for t in report.tasks if not t.ok]
@@ -75,13 +71,10 @@ def test_faults_on_a_fifth_of_requests_attach_once(tmp_path, stage):
 
 
 def test_a_lost_answer_is_looked_up_not_sent_again(tmp_path):
-    items_path = make_items(tmp_path, 3)
-    server = RBServer().start()
+    items_path, server, remote = seeded(tmp_path, 3, Faults(
+        rate=1.0, kinds=("reset", "500"), phases=("after",),
+        ops=frozenset({"updateTasksLabelsSDK"})))
     try:
-        seed(server, items_path)
-        remote = listed(server)
-        server.faults = Faults(rate=1.0, kinds=("reset", "500"), phases=("after",),
-                               ops=frozenset({"updateTasksLabelsSDK"}))
         report = segmap_attach(server, items_path, remote)
         assert report.ok
         _each_attached_once(server)
@@ -120,13 +113,10 @@ def test_an_interrupted_run_resumes_and_never_attaches_twice(rb, tmp_path):
 
 
 def test_an_attach_in_flight_at_a_crash_is_looked_up_on_the_next_run(tmp_path):
-    items_path = make_items(tmp_path, 2)
-    server = RBServer().start()
+    items_path, server, remote = seeded(tmp_path, 2, Faults(
+        rate=1.0, kinds=("reset",), phases=("after",),
+        ops=frozenset({"updateTasksLabelsSDK", "taskSDK"})))
     try:
-        seed(server, items_path)
-        remote = listed(server)
-        server.faults = Faults(rate=1.0, kinds=("reset",), phases=("after",),
-                               ops=frozenset({"updateTasksLabelsSDK", "taskSDK"}))
         first = segmap_attach(server, items_path, remote, attempts=1)
         assert first.count(TaskState.FAILED) == 2  # the outcome is unknown to the client
         server.faults = Faults()

@@ -84,7 +84,7 @@ def test_label_says_what_did_not_match_and_exits_1(rb, env, tmp_path, capsys):
     rb.tasks.pop(next(iter(rb.tasks)))  # case-000-I is not in the project
     items_path.write_text(json.dumps(tasks))
     code = main(["label", str(items_path), *where(rb), "--no-validate", "--json"])
-    out, err = capsys.readouterr()
+    out, _ = capsys.readouterr()
     answer = json.loads(out)
     assert code == 1 and answer["ok"] is False
     assert [u["name"] for u in answer["match"]["unmatchedLocal"]] == ["case-000-I"]

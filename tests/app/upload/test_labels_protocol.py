@@ -8,94 +8,80 @@ operations, documents and variables, field by field (label files by their voxels
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 import pytest
 
 from app.upload import _queries as queries
 
-from .labels_helpers import listed, normalised, sdk_run, sdk_tasks, seed, segmap_attach
+from .labels_helpers import listed, normalised, sdk_tasks, seed, segmap_attach
 from .labels_helpers import two_servers_with as servers
+from .test_upload_e2e import assert_same_operations, sdk_run
+from .test_upload_protocol import _sdk_document, _tokens
 
 pytestmark = pytest.mark.oracle
-LABEL_OPS = {"updateTasksLabelsSDK", "putTaskAndLabelsSDK"}
-
-
-def _tokens(query: str) -> list[str]:
-    return [t for t in re.findall(r"\.\.\.|\$?[A-Za-z_]\w*|[^\s\w]", query) if t != ","]
 
 
 def _same_protocol(ours, theirs, op: str) -> None:
-    assert ours.violations == theirs.violations == []
-    # The same operations, as often, starting in the same order (tasks then run at once).
-    assert ours.ops()[:3] == theirs.ops()[:3] == [
-        "getProjectSDK", "getLabelStorageSDK", "validateAndConvertToImportFormatSDK"]
-    assert Counter(ours.ops()) == Counter(theirs.ops())
-    for name in set(ours.ops()):
-        assert _tokens(ours.queries[name]) == _tokens(theirs.queries[name]), name
-    assert ours.variables("validateAndConvertToImportFormatSDK") == \
-        theirs.variables("validateAndConvertToImportFormatSDK")
+    assert_same_operations(ours, theirs, [
+        "getProjectSDK", "getLabelStorageSDK", "validateAndConvertToImportFormatSDK"])
     ours_vars, sdk_vars = normalised(ours, op), normalised(theirs, op)
     assert ours_vars and ours_vars == sdk_vars
     for v in ours.variables("presignUploadsSDK") + theirs.variables("presignUploadsSDK"):
         assert v["filesData"] == [] and re.fullmatch(r"labels/[0-9a-f-]{36}/[0-9a-f-]{36}/0"
                                                      r"\.nii\.gz", v["filesSeg"][0])
-    # Each task holds the same labels on both servers afterwards.
+    # Each task holds the same labels, in the same stage, on both servers afterwards.
     for task_id, task in ours.tasks.items():
         assert task["labelsData"] == theirs.tasks[task_id]["labelsData"]
         assert task["stage"] == theirs.tasks[task_id]["stage"]
 
 
+def _update(tasks, finalize):
+    return lambda p: p.upload.update_tasks_labels(tasks, finalize=finalize)
+
+
+def _put(tasks, finalize):
+    return lambda p: p.labeling.put_tasks("Label", tasks, finalize=finalize)
+
+
 @pytest.mark.parametrize("finalize", [False, True])
-def test_update_tasks_labels_is_the_sdks(tmp_path, finalize):
+@pytest.mark.parametrize(("stage", "op", "finalize_key", "sdk_call"), [
+    (None, "updateTasksLabelsSDK", "finalize", _update),
+    ("Label", "putTaskAndLabelsSDK", "finished", _put),
+])
+def test_attaching_labels_is_the_sdks(tmp_path, finalize, stage, op, finalize_key, sdk_call):
     items_path, ours, theirs = servers(tmp_path)
     try:
         seed(ours, items_path)
         seed(theirs, items_path)
         remote = listed(ours)
         ours.calls.clear()
-        report = segmap_attach(ours, items_path, remote, finalize=finalize)
+        report = segmap_attach(ours, items_path, remote, stage=stage, finalize=finalize)
         assert report.ok, report.tasks
-        tasks = sdk_tasks(items_path, remote)
-        sdk_run(theirs, items_path,
-                lambda p: p.upload.update_tasks_labels(tasks, finalize=finalize))
-        _same_protocol(ours, theirs, "updateTasksLabelsSDK")
-        assert {v["finalize"] for v in ours.variables("updateTasksLabelsSDK")} == {finalize}
+        failed = sdk_run(theirs, items_path, sdk_call(sdk_tasks(items_path, remote), finalize))
+        assert not failed
+        _same_protocol(ours, theirs, op)
+        assert {v[finalize_key] for v in ours.variables(op)} == {finalize}
         assert {t["stage"] for t in ours.tasks.values()} == {"Output" if finalize else "Label"}
     finally:
         ours.stop()
         theirs.stop()
 
 
-@pytest.mark.parametrize("finalize", [False, True])
-def test_put_tasks_is_the_sdks(tmp_path, finalize):
-    items_path, ours, theirs = servers(tmp_path)
-    try:
-        seed(ours, items_path)
-        seed(theirs, items_path)
-        remote = listed(ours)
-        ours.calls.clear()
-        report = segmap_attach(ours, items_path, remote, stage="Label", finalize=finalize)
-        assert report.ok, report.tasks
-        tasks = sdk_tasks(items_path, remote)
-        failed = sdk_run(theirs, items_path,
-                         lambda p: p.labeling.put_tasks("Label", tasks, finalize=finalize))
-        assert failed == []
-        _same_protocol(ours, theirs, "putTaskAndLabelsSDK")
-        assert {v["finished"] for v in ours.variables("putTaskAndLabelsSDK")} == {finalize}
-    finally:
-        ours.stop()
-        theirs.stop()
-
-
-def test_put_tasks_finalizes_by_default_as_the_sdk(tmp_path):
+@pytest.mark.parametrize(("stage", "op", "key", "default"), [
+    (None, "updateTasksLabelsSDK", "finalize", False),
+    ("Label", "putTaskAndLabelsSDK", "finished", True),
+])
+def test_finalize_defaults_are_the_sdks(tmp_path, stage, op, key, default):
     items_path, ours, theirs = servers(tmp_path, 1)
     try:
         seed(ours, items_path)
-        report = segmap_attach(ours, items_path, stage="Label")
-        assert report.ok
-        (v,) = ours.variables("putTaskAndLabelsSDK")
-        assert v["finished"] is True and v["stageName"] == "Label" and v["elapsedTimeMs"] == 0
+        assert segmap_attach(ours, items_path, stage=stage).ok
+        (v,) = ours.variables(op)
+        assert v[key] is default
+        if stage:
+            assert v["stageName"] == "Label" and v["elapsedTimeMs"] == 0
+        else:
+            assert v["timeSpentMs"] is None and v["extraData"] == "null"
     finally:
         ours.stop()
         theirs.stop()
@@ -120,16 +106,8 @@ def test_task_listing_is_the_sdks_export(tmp_path):
 
 
 def test_label_documents_are_the_sdks():
-    import inspect
-
     from redbrick.repo import export, labeling, upload
     from redbrick.repo.shards import task_shard
-
-    def doc(method) -> str:
-        src = inspect.getsource(method)
-        text = re.search(r'(?:query_string|query) = f?"""(.*?)"""', src, re.S).group(1)
-        return text.replace("{task_shard(presign_items, with_consensus)}",
-                            task_shard(False, False)).replace("{{", "{").replace("}}", "}")
 
     pairs = {
         queries.TASKS_PAGED: export.ExportRepoImpl.get_datapoints_latest,
@@ -138,4 +116,6 @@ def test_label_documents_are_the_sdks():
         queries.PUT_TASK_AND_LABELS: labeling.LabelingRepoImpl.put_labeling_results,
     }
     for ours, method in pairs.items():
-        assert _tokens(ours) == _tokens(doc(method)), method.__name__
+        sdk = _sdk_document(method).replace("{task_shard(presign_items, with_consensus)}",
+                                            task_shard(False, False))
+        assert _tokens(ours) == _tokens(sdk.replace("{{", "{").replace("}}", "}")), method

@@ -15,6 +15,7 @@ import re
 import tempfile
 from collections import Counter
 from pathlib import Path
+from typing import Any
 from unittest.mock import patch
 
 import nibabel as nib
@@ -105,8 +106,8 @@ def _normalise(server: RBServer, variables: dict) -> dict:
     return out
 
 
-def sdk_create_datapoints(server: RBServer, items_path: Path, **kwargs) -> list:
-    """Run redbrick-sdk's create_datapoints on the same list against the same server."""
+def sdk_run(server: RBServer, items_path: Path, call: Any) -> Any:
+    """``call(project)`` with redbrick-sdk against ``server``, in the list's folder."""
     redbrick = pytest.importorskip("redbrick")
     from redbrick.upload import interact
     from redbrick.utils import nifti
@@ -119,11 +120,17 @@ def sdk_create_datapoints(server: RBServer, items_path: Path, **kwargs) -> list:
         with patch.object(nifti, "config_path", return_value=tmp), \
                 patch.object(interact, "config_path", return_value=tmp), \
                 patch.object(sdk_upload, "config_path", return_value=tmp):
-            project = redbrick.get_project(ORG, PROJECT, API_KEY, url=server.url)
-            return project.upload.create_datapoints(
-                redbrick.StorageMethod.REDBRICK, json.loads(items_path.read_text()), **kwargs)
+            return call(redbrick.get_project(ORG, PROJECT, API_KEY, url=server.url))
     finally:
         os.chdir(cwd)
+
+
+def sdk_create_datapoints(server: RBServer, items_path: Path, **kwargs) -> list:
+    """Run redbrick-sdk's create_datapoints on the same list against the same server."""
+    import redbrick
+
+    return sdk_run(server, items_path, lambda project: project.upload.create_datapoints(
+        redbrick.StorageMethod.REDBRICK, json.loads(items_path.read_text()), **kwargs))
 
 
 @pytest.mark.oracle
@@ -145,19 +152,23 @@ def test_create_datapoint_variables_are_the_sdks(tmp_path):
         mine = {v["name"]: _normalise(ours, v) for v in ours.variables("createDatapointSDK")}
         sdk = {v["name"]: _normalise(theirs, v) for v in theirs.variables("createDatapointSDK")}
         assert mine == sdk
-        # The same operations, the same number of times, starting in the same order
-        # (tasks then run concurrently), with the same GraphQL documents.
-        assert ours.ops()[:3] == theirs.ops()[:3] == [
-            "getProjectSDK", "validateAndConvertToImportFormatSDK", "getLabelStorageSDK"]
-        assert Counter(ours.ops()) == Counter(theirs.ops())
-        for op in set(ours.ops()):
-            assert _tokens(ours.queries[op]) == _tokens(theirs.queries[op]), op
-        assert ours.variables("validateAndConvertToImportFormatSDK") == \
-            theirs.variables("validateAndConvertToImportFormatSDK")
-        assert ours.violations == theirs.violations == []
+        assert_same_operations(ours, theirs, [
+            "getProjectSDK", "validateAndConvertToImportFormatSDK", "getLabelStorageSDK"])
     finally:
         ours.stop()
         theirs.stop()
+
+
+def assert_same_operations(ours: RBServer, theirs: RBServer, first: list[str]) -> None:
+    """The same operations, the same number of times, starting with ``first`` (tasks then
+    run concurrently), with the same GraphQL documents and the same validation requests."""
+    assert ours.ops()[:len(first)] == theirs.ops()[:len(first)] == first
+    assert Counter(ours.ops()) == Counter(theirs.ops())
+    for op in set(ours.ops()):
+        assert _tokens(ours.queries[op]) == _tokens(theirs.queries[op]), op
+    assert ours.variables("validateAndConvertToImportFormatSDK") == \
+        theirs.variables("validateAndConvertToImportFormatSDK")
+    assert ours.violations == theirs.violations == []
 
 
 def _tokens(query: str) -> list[str]:
