@@ -243,3 +243,36 @@ def test_matches_to_one_remote_task_from_two_local_tasks_fail_the_second(rb, tmp
                                options=LabelOptions(validate=False), client=fast_client(rb)))
     assert report.tasks[0].state == TaskState.ATTACHED
     assert "matched by another local task too" in report.tasks[1].error
+
+
+def test_the_images_need_not_be_on_this_computer(rb, tmp_path):
+    items_path = make_items(tmp_path, 2)
+    for image in tmp_path.glob("*/image.nii.gz"):
+        image.unlink()  # they are in RedBrick already
+    seed(rb, items_path)
+    report = segmap_attach(rb, items_path, validate=True)
+    assert report.ok and report.count(TaskState.ATTACHED) == 2
+    assert "itemsUploadPresignSDK" not in rb.ops()
+
+
+def test_validation_errors_block_before_anything_is_sent(rb, tmp_path):
+    from app.upload import UploadBlocked
+
+    items_path = make_items(tmp_path, 2)
+    tasks = json.loads(items_path.read_text())
+    tasks[1]["series"][0]["segmentMap"]["2"] = "not-in-the-project"
+    items_path.write_text(json.dumps(tasks))
+    seed(rb, items_path)
+    with pytest.raises(UploadBlocked, match="category 'not-in-the-project'"):
+        segmap_attach(rb, items_path, validate=True)
+    assert rb.mutations() == [] and "presignUploadsSDK" not in rb.ops()
+
+
+def test_a_missing_label_file_sends_nothing_for_that_task(rb, tmp_path):
+    items_path = make_items(tmp_path, 2)
+    (tmp_path / "case-001-II" / "s2.nii.gz").unlink()
+    seed(rb, items_path)
+    report = segmap_attach(rb, items_path)
+    assert report.tasks[0].state == TaskState.ATTACHED
+    assert report.tasks[1].state == TaskState.FAILED and "s2.nii.gz" in report.tasks[1].error
+    assert len(rb.attached) == 1
