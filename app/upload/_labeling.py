@@ -209,8 +209,10 @@ class _LabelRun(_Run):
             if task is None:
                 result = result.with_(state=TaskState.FAILED, error=(
                     f"The items list has no task {m.task_index}."))
-            elif m.task_index in seen:
-                continue  # one result per local task: the first match stands
+            elif m.task_index in seen:  # one result per local task: the first match stands
+                self.warnings.append(f"Local task {name!r} was matched twice; only its first "
+                                     f"match is used, not task {remote.name!r}.")
+                continue
             elif remote.task_id in remotes:
                 result = result.with_(state=TaskState.FAILED, error=(
                     f"Task {remote.name!r} in RedBrick is matched by another local task too "

@@ -122,3 +122,30 @@ def test_label_bad_match_option_and_dry_run(rb, env, tmp_path, capsys):
     assert main(["label", str(items_path), *where(rb), "--dry-run", "--no-validate"]) == 0
     assert "Dry run: 1 task(s), 1 ready" in capsys.readouterr().out
     assert rb.mutations() == []
+
+
+def test_label_by_series_name_says_ambiguous_tasks_and_sends_nothing(rb, env, tmp_path, capsys):
+    items_path = make_items(tmp_path, 2)
+    seed(rb, items_path)  # every task has one series called CT
+    code = main(["label", str(items_path), *where(rb), "--match", "series", "--no-validate"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out.count("ambiguous") == 2 and "none is used" in out
+    assert "no local task matches" in err
+    assert rb.mutations() == []
+
+
+def test_label_by_a_csv_of_mask_files(rb, env, tmp_path, capsys):
+    items_path = make_items(tmp_path, 2)
+    ids = seed(rb, items_path)
+    rb.tasks[ids[0]]["name"], rb.tasks[ids[1]]["name"] = "scan-A", "scan-B"
+    csv = tmp_path / "pairs.csv"
+    csv.write_text("task,mask_path\nscan-B,case-000-I/seg.nii.gz\n"
+                   f"{ids[0]},case-001-II/s1.nii.gz\n")
+    code = main(["label", str(items_path), *where(rb), "--match", f"csv:{csv}",
+                 "--no-validate", "--json"])
+    answer = json.loads(capsys.readouterr().out)
+    assert code == 0, answer
+    assert {m["name"]: m["taskId"] for m in answer["match"]["matched"]} == {
+        "case-000-I": ids[1], "case-001-II": ids[0]}
+    assert set(rb.attached) == set(ids)
