@@ -1,4 +1,9 @@
-"""Load the taxonomy of a RedBrick project (the API key is used, never stored)."""
+"""Load the taxonomy of a RedBrick project (the API key is used, never stored).
+
+The Source page opens it for the taxonomy alone, and before listing a project's tasks
+(labels onto tasks already in RedBrick): then it keeps the destination and the key
+in memory for the listing that follows.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from app.upload import (
     DEFAULT_URL,
     Credentials,
     CredentialsError,
+    Destination,
     RedBrickClient,
     check_id,
     load_credentials,
@@ -41,11 +47,14 @@ def stored_credentials() -> Credentials | None:
 class ProjectDialog(QDialog):
     """Organization, project and key; Load reads the project's taxonomy."""
 
-    def __init__(self, parent: QWidget | None, state: Any) -> None:
+    def __init__(self, parent: QWidget | None, state: Any,
+                 title: str = "Taxonomy from a RedBrick project",
+                 action: str = "Load taxonomy") -> None:
         super().__init__(parent)
-        self.setWindowTitle("Taxonomy from a RedBrick project")
+        self.setWindowTitle(title)
         self.taxonomy: Taxonomy | None = None
         self.credentials: Credentials | None = None
+        self.destination: Destination | None = None
         self._worker: Worker | None = None
         stored = stored_credentials()
         self.url = QLineEdit((stored.url if stored else None) or DEFAULT_URL)
@@ -65,7 +74,7 @@ class ProjectDialog(QDialog):
         self.status = QLabel("The key is only sent to RedBrick; Segmap never saves it.")
         self.status.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.load_button = buttons.addButton("Load taxonomy",
+        self.load_button = buttons.addButton(action,
                                              QDialogButtonBox.ButtonRole.AcceptRole)
         buttons.accepted.connect(self._on_load_clicked)
         buttons.rejected.connect(self.reject)
@@ -105,6 +114,7 @@ class ProjectDialog(QDialog):
         self._worker.failed.connect(self._on_failed)
         self._worker.start()
         self.credentials = creds
+        self.destination = Destination(url or DEFAULT_URL, org, project)
 
     def _on_loaded(self, taxonomy: Taxonomy) -> None:
         self.taxonomy = taxonomy

@@ -8,7 +8,9 @@ redone (``undo_stack``: the cases it touched are snapshot before and after).
 Autosave writes the session (never an API key) a moment after each change, so
 nothing the user mapped is lost; only work not exported since is kept (an export
 discards it), and opening another source keeps the last one's work aside, offered
-again when that source is opened (``saved_work_for``).
+again when that source is opened (``saved_work_for``). ``remote`` holds the tasks
+already in RedBrick the labels may go onto, and what each included case matched
+(``ui.remote_tasks``), kept in memory only.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from app.session import (
     save_session,
     saved_work,
 )
+from ui.remote_tasks import RemoteTasks
 from ui.settings import Settings
 
 log = logging.getLogger("segmap")
@@ -90,6 +93,10 @@ class WizardState(QObject):
         self._autosave.timeout.connect(self.save_now)
         for signal in (self.mappingChanged, self.casesChanged, self.reviewChanged):
             signal.connect(self._on_work_changed)
+        # Tasks already in RedBrick the labels may go onto, and what each case matched.
+        self.remote = RemoteTasks(lambda: self.session, self)
+        for signal in (self.sessionChanged, self.casesChanged):
+            signal.connect(self.remote.rematch)
 
     # ---------------------------------------------------------------- session
     def set_session(self, session: Session | None) -> None:

@@ -2,6 +2,10 @@
 
 The API key comes from REDBRICK_API_KEY / the RedBrick CLI's credentials, or is
 typed here; it is kept in memory only (never in settings, autosave or logs).
+When the Source page chose tasks already in a RedBrick project, the action is to
+attach the exported list's labels to them instead (``WizardState.remote``): in any
+stage, or put into a Label stage, finalized or not; tasks that already have labels
+are named and replaced only when the user says so.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -31,7 +36,10 @@ from app.upload import (
     DEFAULT_URL,
     Credentials,
     Destination,
+    LabelOptions,
+    LabelsWouldBeReplaced,
     RedBrickError,
+    RemoteTask,
     TaskResult,
     TaskState,
     UploadBlocked,
@@ -46,7 +54,9 @@ from ui import errors
 from ui.project_dialog import stored_credentials
 from ui.window import Window
 
+_SHOWN_REPLACED = 15  # tasks named in the question before labels are replaced
 STATE_COLOUR = {TaskState.CREATED: (220, 240, 220), TaskState.EXISTING: (230, 240, 230),
+                TaskState.ATTACHED: (220, 240, 220), TaskState.ATTACHED_BEFORE: (230, 240, 230),
                 TaskState.READY: (230, 240, 250), TaskState.FAILED: (250, 215, 212),
                 TaskState.CANCELLED: (240, 240, 240)}
 
@@ -57,8 +67,11 @@ class UploadPanel(QGroupBox):
     def __init__(self, window: Window, parent: QWidget | None = None) -> None:
         super().__init__("Upload to RedBrick AI", parent)
         self.window_ = window
+        self.remote = window.state.remote
         self.items_path: Path | None = None
         self.report: UploadReport | None = None
+        self._attached = False  # the report is an attach's (its retry attaches again)
+        self._only: frozenset[int] | None = None  # the tasks the running attach is for
         stored = stored_credentials()
         self._stored = stored
         self.url = QLineEdit((stored.url if stored else None) or DEFAULT_URL)
@@ -91,6 +104,18 @@ class UploadPanel(QGroupBox):
             flags.addWidget(w)
         flags.addStretch(1)
         form.addRow("Storage, options", flags)
+        self.stage = QComboBox()
+        self.stage.setToolTip("Any stage: labels go onto each task where it is "
+                              "(update_tasks_labels); a Label stage: put there as its annotator "
+                              "would (put_tasks; tasks queued there and assigned to you)")
+        self.finalize = QCheckBox("finalize (submit the tasks)")
+        self.stage.currentIndexChanged.connect(self._on_stage_changed)
+        self._stage_row = QHBoxLayout()
+        self._stage_row.addWidget(self.stage)
+        self._stage_row.addWidget(self.finalize)
+        self._stage_row.addStretch(1)
+        form.addRow("Stage", self._stage_row)
+        self._form = form
         self.upload_button = QPushButton("&Upload")
         self.upload_button.setToolTip("Upload the exported items list (resumes an interrupted "
                                       "upload without creating any task twice)")
@@ -115,21 +140,86 @@ class UploadPanel(QGroupBox):
         lay.addLayout(buttons)
         lay.addWidget(self.table, 1)
         self.upload_button.setEnabled(False)
+        self.remote.tasksChanged.connect(self._on_remote_tasks_changed)
+        self.remote.matchChanged.connect(self._show_mode)
+        self._on_remote_tasks_changed()
 
     def set_items_path(self, path: Path) -> None:
         self.items_path = path
-        self.upload_button.setEnabled(True)
-        self.status.setText(f"Ready to upload {path.name}.")
+        self._show_mode()
+        self._say_ready()
+
+    def _say_ready(self) -> None:
+        if self.items_path is None:
+            return
+        name = self.items_path.name
+        project = self.remote.project
+        self.status.setText(f"Ready to attach the labels of {name} to tasks in "
+                            f"{project.name}." if project is not None and self.remote.chosen
+                            else f"Ready to upload {name}.")
+
+    # ------------------------------------------------------------------- mode
+    def _on_remote_tasks_changed(self) -> None:
+        """Tasks already in RedBrick chosen (or forgotten): attach to them, or upload."""
+        dest, attaching = self.remote.destination, self.remote.chosen
+        if attaching and dest is not None:
+            for edit, text in ((self.url, dest.url), (self.org, dest.org_id),
+                               (self.project, dest.project_id)):
+                edit.setText(text)
+        for edit in (self.url, self.org, self.project):
+            edit.setReadOnly(attaching)  # the project whose tasks were listed and matched
+        self.key.setPlaceholderText(
+            "using the key the tasks were listed with" if attaching else
+            f"using the key from {self._stored.source}" if self._stored else
+            "your API key (kept in memory only)")
+        chosen = self.stage.currentData()
+        self.stage.clear()
+        self.stage.addItem("any stage (where each task is)", None)
+        project = self.remote.project
+        for name, _brick in project.stages if project is not None else ():
+            self.stage.addItem(name, name)
+        self.stage.setCurrentIndex(max(0, self.stage.findData(chosen)))
+        for w in (self.storage, self.ground_truth):
+            w.setVisible(not attaching)  # the images are in RedBrick already
+        self._form.setRowVisible(self._stage_row, attaching)
+        self._show_mode()
+        if self.report is None:
+            self._say_ready()
+
+    def _show_mode(self) -> None:
+        ready = self.items_path is not None
+        if not self.remote.chosen:
+            self.upload_button.setText("&Upload")
+            self.upload_button.setEnabled(ready)
+            return
+        n = len(self.remote.matched())
+        self.upload_button.setText("&Attach labels (matching…)" if self.remote.matching
+                                   else f"&Attach labels to {n} task(s)")
+        self.upload_button.setEnabled(ready and n > 0 and not self.remote.matching)
+        self.upload_button.setToolTip("Attach the exported list's labels to the tasks the Cases "
+                                      "page matched (resumes an interrupted run without "
+                                      "attaching twice)")
+
+    def _on_stage_changed(self, _index: int) -> None:
+        # As the SDK: put_tasks into a Label stage submits; update_tasks_labels does not.
+        self.finalize.setChecked(self.stage.currentData() is not None)
 
     # ---------------------------------------------------------------- actions
     def _credentials(self) -> Credentials:
         return typed_or_stored(self.key.text(), self._stored)
 
     def _on_upload_clicked(self) -> None:
-        self.start(None)
+        if self.remote.chosen:
+            self.attach(None)
+        else:
+            self.start(None)
 
     def _on_retry_clicked(self) -> None:
-        if self.report is not None:
+        if self.report is None:
+            return
+        if self._attached:
+            self.attach(frozenset(t.index for t in self.report.tasks if not t.ok))
+        else:
             self.start(frozenset(self.report.failed_names()))
 
     def start(self, only: frozenset[str] | None) -> None:
@@ -154,11 +244,68 @@ class UploadPanel(QGroupBox):
             return
         self.retry_button.setEnabled(False)
         self.status.setText("Uploading…")
+        self._attached = False
         worker = self.window_.run_work(upload(items, destination, creds, options),
                                        "Uploading", self._on_done, on_cancel=self._on_cancelled,
                                        on_failed=self._on_failed)
         if worker is not None:
             worker.stepped.connect(self._on_step)
+
+    def attach(self, only: frozenset[int] | None, replace: bool = False) -> None:
+        """Attach the exported list's labels to the matched tasks (``only`` these indices
+        of the list, when given); ``replace`` only after the user said so."""
+        if self.items_path is None:
+            return
+        try:
+            creds = typed_or_stored(self.key.text(), self.remote.credentials or self._stored)
+            options = LabelOptions(stage=self.stage.currentData(),
+                                   finalize=self.finalize.isChecked(),
+                                   label_validate=self.label_validate.isChecked(),
+                                   prune=self.prune.isChecked(), replace=replace)
+            work = self.remote.attaching(load_items(self.items_path), options, only, creds)
+        except SegmapError as exc:
+            self.status.setText(f"Not attached: {exc.message}")
+            errors.show(exc, None, self)
+            return
+        self.retry_button.setEnabled(False)
+        self.status.setText("Attaching labels…")
+        self._attached, self._only = True, only
+        worker = self.window_.run_work(work, "Attaching labels", self._on_attached,
+                                       on_cancel=self._on_cancelled,
+                                       on_failed=self._on_attach_failed)
+        if worker is not None:
+            worker.stepped.connect(self._on_step)
+
+    def _on_attached(self, report: UploadReport) -> None:
+        self._on_done(report)
+        work, creds = self.remote.listing(refresh=True), self.remote.credentials
+        if work is not None and creds is not None:  # their labels and stages are new now
+            self.window_.run_work(work, "Listing the project's tasks again",
+                                  lambda listed: self.remote.set_listed(listed, creds))
+
+    def _on_attach_failed(self, exc: BaseException, tb: str) -> None:
+        if not isinstance(exc, LabelsWouldBeReplaced):
+            self._on_failed(exc, tb)
+        elif self.confirm_replace(exc.tasks):
+            self.attach(self._only, replace=True)
+        else:
+            self.status.setText(f"Not attached: {len(exc.tasks)} task(s) have labels you chose "
+                                "to keep; nothing was sent.")
+
+    def confirm_replace(self, tasks: list[RemoteTask]) -> bool:
+        """Ask before RedBrick replaces the labels ``tasks`` have; True on Replace."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Replace labels in RedBrick?",
+                          f"{len(tasks)} of the matched task(s) already have labels in "
+                          "RedBrick. Attaching replaces their labels with this list's:",
+                          QMessageBox.StandardButton.Cancel, self)
+        names = [f"• {t.name} ({t.stage or 'no stage'})" for t in tasks[:_SHOWN_REPLACED]]
+        if len(tasks) > _SHOWN_REPLACED:
+            names.append(f"… and {len(tasks) - _SHOWN_REPLACED} more")
+        box.setInformativeText("\n".join(names))
+        replace = box.addButton("&Replace their labels", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is replace
 
     # --------------------------------------------------------------- results
     def _on_step(self, step: object) -> None:
@@ -190,7 +337,8 @@ class UploadPanel(QGroupBox):
         self.retry_button.setEnabled(not report.ok)
 
     def _on_cancelled(self) -> None:
-        self.status.setText("Cancelled. Upload again to resume: finished tasks and files are "
+        again = "Attach" if self._attached else "Upload"
+        self.status.setText(f"Cancelled. {again} again to resume: finished tasks and files are "
                             "not sent twice.")
         self.retry_button.setEnabled(False)
 

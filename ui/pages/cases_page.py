@@ -45,7 +45,6 @@ from ui.cases_model import (
     COL_WHY,
     ROLES,
     SHAPE_TEXT,
-    CasesModel,
     FilesModel,
     export_notes,
     mask_note,
@@ -54,6 +53,7 @@ from ui.cases_model import (
     volume_roles,
 )
 from ui.pages.base import Page
+from ui.remote_views import RemoteCasesModel, follow_remote
 from ui.saved_work import Choice
 from ui.window import Window
 
@@ -105,7 +105,7 @@ class CasesPage(Page):
 
     def __init__(self, window: Window) -> None:
         super().__init__(window)
-        self.model = CasesModel(self, self.state)
+        self.model = RemoteCasesModel(self, self.state)  # with each case's RedBrick task
         self.model.editRefused.connect(lambda exc: errors.show(exc, None, self))
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -145,6 +145,9 @@ class CasesPage(Page):
         tl.setContentsMargins(0, 0, 0, 0)
         tl.addLayout(self._names_row())
         tl.addWidget(self.table, 1)
+        self.remote_line = QLabel()  # RedBrick tasks no case matched
+        follow_remote(self.table, self.model, self.remote_line)
+        tl.addWidget(self.remote_line)
         tl.addLayout(buttons)
 
         self.details = QTextBrowser()

@@ -1,4 +1,5 @@
-"""Page 1, Source: a folder (or items.json) to open, and the taxonomy to map to."""
+"""Page 1, Source: a folder (or items.json) to open, the taxonomy to map to, and, when the
+masks go onto tasks already in RedBrick, the project whose tasks they label."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from app.session import Session, open_source
 from ui import errors
 from ui.cases_model import scanned_volumes
 from ui.pages.base import Page
+from ui.remote_views import RemoteSourceBox
 from ui.saved_work import Choice, how_to_open, saved_for
 from ui.window import Window
 
@@ -141,6 +143,9 @@ class SourcePage(Page):
         self.opened_label.setWordWrap(True)
         self.opened_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         grid.addWidget(self.opened_label, 2, 1)
+        grid.addWidget(QLabel("<b>RedBrick tasks</b>"), 3, 0, Qt.AlignmentFlag.AlignTop)
+        self.remote_box = RemoteSourceBox(window, self._use_taxonomy)
+        grid.addWidget(self.remote_box, 3, 1)
         self.layout_.addSpacing(8)
         self.layout_.addLayout(grid)
 
@@ -197,8 +202,12 @@ class SourcePage(Page):
 
         dialog = ProjectDialog(self.window(), self.state)
         if dialog.exec() and dialog.taxonomy is not None:
-            self.state.set_taxonomy(dialog.taxonomy, None)
-            self._relabel()
+            self._use_taxonomy(dialog.taxonomy)
+
+    def _use_taxonomy(self, taxonomy: Taxonomy) -> None:
+        """A RedBrick project's taxonomy becomes the one mapped to."""
+        self.state.set_taxonomy(taxonomy, None)
+        self._relabel()
 
     def _on_recent_activated(self, item: QListWidgetItem) -> None:
         self.open_path(Path(item.data(Qt.ItemDataRole.UserRole)))
