@@ -20,7 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from app.errors import SegmapError
-from app.items import ItemsList
+from app.items import ItemsList, task_label
 from app.progress import Progress, Work
 from app.session import CaseState, Session
 from app.upload import (
@@ -150,7 +150,13 @@ def _attach(items: ItemsList, tasks: list[RemoteTask], by: MatchBy, csv_path: Pa
         raise SegmapError("No task of the exported list matches a task in the project; "
                           "nothing was sent.",
                           "The Cases page's RedBrick task column says why for each case.")
-    return (yield from attach_labels(items, matches, destination, credentials, options))
+    report = yield from attach_labels(items, matches, destination, credentials, options)
+    left = [i for i, _ in (*result.unmatched_local, *result.ambiguous, *result.refused)]
+    if left and only is None:  # a retry is of the failed tasks only: these were said before
+        names = ", ".join(task_label(items.tasks[i]) or f"task {i}" for i in sorted(left))
+        report.notes.append(f"Not sent, matched to no task ({len(left)}): {names}. The Cases "
+                            "page's RedBrick task column says why.")
+    return report
 
 
 def _match(names: list[str], items: ItemsList, tasks: list[RemoteTask], by: MatchBy,

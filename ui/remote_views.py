@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QTableView,
@@ -32,7 +33,7 @@ from app.errors import SegmapError
 from app.items import Taxonomy
 from app.upload import Credentials, Destination, MatchBy, RedBrickError
 from ui import errors
-from ui.cases_model import CasesModel
+from ui.cases_model import COL_TASK, CasesModel
 from ui.project_dialog import ProjectDialog
 from ui.remote_tasks import MATCH_WORDS, Fit, Listed, RemoteTasks, list_project
 from ui.state import WizardState
@@ -47,6 +48,7 @@ _FIT_COLOUR = {Fit.UNMATCHED: (253, 236, 200), Fit.AMBIGUOUS: (253, 236, 200),
                Fit.REFUSED: (250, 215, 212)}
 _LABELLED = (222, 235, 250)  # matched, but attaching replaces the labels it has
 _SHOWN_UNMATCHED = 8  # remote tasks named in the line below the Cases table
+_COLUMN_WIDTH = 280  # reasons can be long: cut in the cell, whole in the tooltip
 
 
 def failure_text(exc: BaseException) -> str:
@@ -228,7 +230,13 @@ def unmatched_line(remote: RemoteTasks) -> str:
 
 
 def follow_remote(table: QTableView, model: RemoteCasesModel, line: QLabel) -> None:
-    """Show the RedBrick task column and the unmatched line only while a project is chosen."""
+    """Show the RedBrick task column (beside the task name) and the unmatched line only
+    while a project is chosen."""
+    header = table.horizontalHeader()
+    column = model.remote_column
+    header.moveSection(header.visualIndex(column), header.visualIndex(COL_TASK) + 1)
+    header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+    header.resizeSection(column, _COLUMN_WIDTH)
     line.setWordWrap(True)
     line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 

@@ -104,6 +104,7 @@ class UploadPanel(QGroupBox):
             flags.addWidget(w)
         flags.addStretch(1)
         form.addRow("Storage, options", flags)
+        self._flags = flags
         self.stage = QComboBox()
         self.stage.setToolTip("Any stage: labels go onto each task where it is "
                               "(update_tasks_labels); a Label stage: put there as its annotator "
@@ -181,6 +182,9 @@ class UploadPanel(QGroupBox):
         self.stage.setCurrentIndex(max(0, self.stage.findData(chosen)))
         for w in (self.storage, self.ground_truth):
             w.setVisible(not attaching)  # the images are in RedBrick already
+        label = self._form.labelForField(self._flags)
+        if isinstance(label, QLabel):
+            label.setText("Options" if attaching else "Storage, options")
         self._form.setRowVisible(self._stage_row, attaching)
         self._show_mode()
         if self.report is None:

@@ -227,3 +227,29 @@ def test_a_listing_that_fails_is_one_clear_message(qtbot, window, server, tmp_pa
     assert "Traceback" not in box.summary.text()
     assert not window.state.remote.chosen
     assert server.requests == 1  # a refused key is not retried
+
+
+def test_retry_failed_attaches_only_the_task_that_failed(qtbot, window, server, tmp_path, shown,
+                                                         monkeypatch):
+    items_path = seeded(server, tmp_path)
+    list_and_open(qtbot, window, server, items_path, tmp_path)
+    panel = exported_panel(qtbot, window, tmp_path)
+    answer(monkeypatch, "&Replace their labels")
+    gone = server.tasks.pop(_task_id("case-000-I"))  # deleted in RedBrick after the listing
+    panel.upload_button.click()
+    qtbot.waitUntil(lambda: panel.report is not None and not window.busy(), timeout=60_000)
+    settled(qtbot, window)
+    failed = [t.name for t in panel.report.tasks if not t.ok]
+    assert failed == ["case-000-I"] and dict(server.attached) == {_task_id("case-001-II"): 1}
+    assert "Not sent, matched to no task (2): case-002-III, case-003-I." in panel.status.text()
+    assert panel.retry_button.isEnabled()
+    assert column(window)["case-000-I"].startswith("no task: ")  # listed again: it is gone
+    server.tasks[gone["taskId"]] = gone  # back in RedBrick; the user lists the tasks again
+    window.page(SourcePage).remote_box.refresh_button.click()
+    settled(qtbot, window)
+    panel.retry_button.click()
+    qtbot.waitUntil(lambda: not window.busy() and panel.report.ok, timeout=60_000)
+    settled(qtbot, window)
+    assert [t.name for t in panel.report.tasks] == ["case-000-I"]
+    assert dict(server.attached) == {_task_id("case-000-I"): 1, _task_id("case-001-II"): 1}
+    assert not panel.retry_button.isEnabled() and shown == []
