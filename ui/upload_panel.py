@@ -10,6 +10,7 @@ are named and replaced only when the user says so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtGui import QBrush, QColor
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.errors import SegmapError
 from app.items import load_items
+from app.progress import Work
 from app.upload import (
     DEFAULT_URL,
     Credentials,
@@ -243,17 +245,11 @@ class UploadPanel(QGroupBox):
                                     ground_truth=self.ground_truth.isChecked(), only=only)
             items = load_items(self.items_path)
         except SegmapError as exc:
-            self.status.setText(f"Not uploaded: {exc.message}")
-            errors.show(exc, None, self)
+            self._refused("Not uploaded", exc)
             return
-        self.retry_button.setEnabled(False)
-        self.status.setText("Uploading…")
         self._attached = False
-        worker = self.window_.run_work(upload(items, destination, creds, options),
-                                       "Uploading", self._on_done, on_cancel=self._on_cancelled,
-                                       on_failed=self._on_failed)
-        if worker is not None:
-            worker.stepped.connect(self._on_step)
+        self._run(upload(items, destination, creds, options), "Uploading", self._on_done,
+                  self._on_failed)
 
     def attach(self, only: frozenset[int] | None, replace: bool = False) -> None:
         """Attach the exported list's labels to the matched tasks (``only`` these indices
@@ -268,15 +264,24 @@ class UploadPanel(QGroupBox):
                                    prune=self.prune.isChecked(), replace=replace)
             work = self.remote.attaching(load_items(self.items_path), options, only, creds)
         except SegmapError as exc:
-            self.status.setText(f"Not attached: {exc.message}")
-            errors.show(exc, None, self)
+            self._refused("Not attached", exc)
             return
-        self.retry_button.setEnabled(False)
-        self.status.setText("Attaching labels…")
         self._attached, self._only = True, only
-        worker = self.window_.run_work(work, "Attaching labels", self._on_attached,
-                                       on_cancel=self._on_cancelled,
-                                       on_failed=self._on_attach_failed)
+        self._run(work, "Attaching labels", self._on_attached, self._on_attach_failed)
+
+    def _refused(self, what: str, exc: SegmapError) -> None:
+        """Input the run cannot start with: said here and in the error dialog."""
+        self.status.setText(f"{what}: {exc.message}")
+        errors.show(exc, None, self)
+
+    def _run(self, work: Work[UploadReport], label: str,
+             on_done: Callable[[UploadReport], None],
+             on_failed: Callable[[BaseException, str], None]) -> None:
+        """Run an upload or attach in the window (progress, Cancel), its tasks in the table."""
+        self.retry_button.setEnabled(False)
+        self.status.setText(f"{label}…")
+        worker = self.window_.run_work(work, label, on_done, on_cancel=self._on_cancelled,
+                                       on_failed=on_failed)
         if worker is not None:
             worker.stepped.connect(self._on_step)
 
