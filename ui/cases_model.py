@@ -13,7 +13,7 @@ from app.discover import RoleOverride, Volume, derived_mask
 from app.errors import SegmapError
 from app.items import ImportShape, mask_converted, uploadable
 from app.mapping import NamePlan
-from app.readers import is_dicom_seg
+from app.readers import is_dicom_seg, is_rtstruct
 from app.session import CaseState, RowStatus, Session
 from ui.state import WizardState
 
@@ -70,7 +70,14 @@ def export_notes(case: CaseState) -> tuple[str, list[str]]:
     renamed = sum(not uploadable(f.name) for f in case.image.files) if case.image.is_dicom \
         else 0
     segs = sum(is_dicom_seg(m) for m in case.masks)
+    rts = sum(is_rtstruct(m) for m in case.masks)
     short, full = [], []
+    if rts:
+        short.append(f"{rts} RTSTRUCT")
+        full.append("RT Structure Set: kept as it is, its segmentMap keyed by ROI name; "
+                    "RedBrick's CLI uploads it with `redbrick upload --rt-struct`, Segmap's "
+                    "upload fills it as it does. ROIs you leave unmapped are not imported at "
+                    "all. Your files are not changed.")
     if segs:
         short.append(f"{segs} DICOM SEG")
         full.append(f"DICOM SEG masks ({segs}): kept as they are; RedBrick's CLI uploads them "

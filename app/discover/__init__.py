@@ -31,7 +31,11 @@ from app.discover._pairing import ImageRef, MaskRef, Pair, Unpaired
 from app.discover._roles import RoleOverride
 from app.discover._rt_lists import (
     RtSeries,
+    bind_rt_maps,
     is_rt_series,
+    rois_of,
+    rt_census,
+    rt_everything,
     rt_of,
     rt_places,
     rt_series,
@@ -44,7 +48,8 @@ from app.discover._sidecars import LabelTable, TableKind, dcmqi_name, read_sidec
 __all__ = [
     "Case", "Derived", "DerivedMask", "ImageRef", "LabelTable", "Layout", "MaskRef",
     "OwnOutput", "Pair", "ParsedName", "RoleOverride", "RtSeries", "ScanResult", "TableKind",
-    "Unpaired", "Volume", "dcmqi_name", "derived_info", "derived_mask", "derived_root",
-    "is_rt_series", "parse_name", "read_sidecar", "role_hint", "rt_of", "rt_places",
-    "rt_series", "scan", "segment_info", "structure_name", "value_segments", "with_rt_as_nifti"
+    "Unpaired", "Volume", "bind_rt_maps", "dcmqi_name", "derived_info", "derived_mask",
+    "derived_root", "is_rt_series", "parse_name", "read_sidecar", "role_hint", "rois_of",
+    "rt_census", "rt_everything", "rt_of", "rt_places", "rt_series", "scan", "segment_info",
+    "structure_name", "value_segments", "with_rt_as_nifti"
 ]

@@ -127,9 +127,12 @@ class Derived:
         head = (f"{self.label}: {what} ({kind}, {n} {unit}{'s' if n != 1 else ''}"
                 f"{', overlapping' if self.overlapping else ''}) on series {self.series_uid} "
                 f"({self.how}) ")
-        if self.native:
+        if self.native and self.kind == "SEG":
             return head + ("kept as it is, a label map of its segment numbers: RedBrick's "
                            "SDK takes it (upload with redbrick upload --dicom-seg)")
+        if self.native:
+            return head + ("kept as it is, its segmentMap keyed by ROI name: RedBrick's SDK "
+                           "takes it (upload with redbrick upload --rt-struct)")
         return head + (f"converted to {n} binary NIfTI mask(s)"
                        f"{' (reused from the cache)' if self.reused else ''}; "
                        + self.sdk_text)

@@ -39,8 +39,14 @@ import numpy as np
 
 from app.errors import SegmapError
 from app.items import ItemsList, Segment, SegmentMap, Series, Task
-from app.readers import is_rtstruct, save_nifti
-from app.readers.dicom import RtMasks, read_rtstruct, sdk_refusal, sdk_rtstruct_volume
+from app.readers import Census, census, is_rtstruct, save_nifti
+from app.readers.dicom import (
+    RtMasks,
+    read_rtstruct,
+    rtstruct_header,
+    sdk_refusal,
+    sdk_rtstruct_volume,
+)
 
 _FOLDER = "rtstruct"
 _VERSION = 2  # 2: values are the ROIs' places in the file
@@ -95,6 +101,30 @@ def _map_of(items: ItemsList, ti: int, si: int) -> SegmentMap | None:
     return task.series[si].segment_map or task.segment_map  # the SDK copies a task's map down
 
 
+def rois_of(masks: Sequence[str | os.PathLike[str]]) -> tuple[str, ...] | None:
+    """The ROI names (file order, each once) of a series whose one mask is an RT Structure
+    Set, from its header; None for any other series (or a file that cannot be read)."""
+    if len(masks) != 1 or not is_rtstruct(masks[0]):
+        return None
+    try:
+        return tuple(dict.fromkeys(r.name for r in rtstruct_header(Path(masks[0])).rois))
+    except SegmapError:
+        return None
+
+
+def bind_rt_maps(items: ItemsList) -> None:
+    """Key each RTSTRUCT series' segmentMap by its ROIs' places in the file
+    (``SegmentMap.bind_rois``), so it is edited by value as any label map; it is still
+    written keyed by ROI name."""
+    for ti, si in rt_places(items):
+        series = items.tasks[ti].series[si]
+        local = [items.resolve(p) for p in series.segmentation_paths]
+        rois = rois_of([p for p in local if p is not None])
+        if series.segment_map is not None and rois is not None and \
+                series.segment_map.rois is None:
+            series.segment_map.bind_rois(rois)
+
+
 def rt_places(items: ItemsList) -> list[tuple[int, int]]:
     """(task, series) of every RTSTRUCT series of the list (headers only)."""
     return [(ti, si) for ti, task in enumerate(items.tasks)
@@ -127,13 +157,13 @@ def _read(items: ItemsList, ti: int, si: int) -> RtSeries:
     series = items.tasks[ti].series[si]
     smap = _map_of(items, ti, si)
     files = tuple(series.segmentation_paths)
-    names = tuple(smap.names) if smap is not None else ()
+    names = tuple(smap.by_name()) if smap is not None else ()
     empty = RtSeries(ti, si, files, names, {}, (), (), (), None, None)
     if len(files) > 1:
         return dataclasses.replace(empty, error=(
             f"{len(files)} RT Structure Sets on one series: Segmap reads one per series. Merge "
             "them into one file, or give each its own series."))
-    if smap is not None and smap.segments:
+    if smap is not None and smap.segments and smap.rois is None:
         return dataclasses.replace(empty, error=(
             "Its segmentMap mixes instance ids with ROI names; an RT-struct map is keyed by "
             "ROI name only. Key every entry by the ROI's name."))
@@ -143,7 +173,12 @@ def _read(items: ItemsList, ti: int, si: int) -> RtSeries:
         return dataclasses.replace(empty, error=(
             "Its image files are not local, and the contours are filled on them. Give the "
             "series' DICOM files."))
-    local = [p for p in images if p is not None]
+    return _read_files(empty, rt, [p for p in images if p is not None], names)
+
+
+def _read_files(empty: RtSeries, rt: Path, local: list[Path], names: tuple[str, ...]
+                ) -> RtSeries:
+    ti, si, files = empty.task, empty.series, empty.files
     try:
         key = _key(rt, local, names)
     except OSError as exc:
@@ -208,7 +243,8 @@ def value_segments(items: ItemsList, task: Task, series_index: int
         return {}
     rt = rt_of(items, task, series_index)
     if rt is not None:
-        return {v: (name, smap.names[name]) for name, v in rt.values.items()}
+        named = smap.by_name()
+        return {v: (name, named[name]) for name, v in rt.values.items()}
     return {inst: (smap.key_of(inst), seg) for inst, seg in smap.segments.items()}
 
 
@@ -237,6 +273,26 @@ def _on_grid(label: np.ndarray, affine: np.ndarray) -> nib.Nifti1Image:
     return img
 
 
+def rt_everything(rt: Path, images: Sequence[Path]) -> Path | None:
+    """The label map of every ROI of a structure set, each valued by its place in the file,
+    on the series ``images`` (in the cache; None when it cannot be filled): what the
+    wizard shows of an RTSTRUCT mask, mapped or not."""
+    return _read_files(RtSeries(-1, -1, (str(rt),), (), {}, (), (), (), None, None), rt,
+                       list(images), ()).everything
+
+
+def rt_census(rt: Path, images: Sequence[Path]) -> Census | None:
+    """The census of ``rt_everything`` (None when it cannot be filled), as the census of
+    the structure set."""
+    every = rt_everything(rt, images)
+    if every is None:
+        return None
+    try:
+        return dataclasses.replace(census(every), file=rt)
+    except SegmapError:
+        return None
+
+
 def rt_series(items: ItemsList) -> list[RtSeries]:
     """Every RTSTRUCT series of the list, read as RedBrick's SDK reads it."""
     return [_read(items, ti, si) for ti, si in rt_places(items)]
@@ -261,7 +317,7 @@ def with_rt_as_nifti(items: ItemsList, read: list[RtSeries] | None = None, *,
         task = tasks[rt.task]
         s = task.series[rt.series]
         old = s.segment_map or task.segment_map
-        named = old.names if old is not None else {}
+        named = old.by_name() if old is not None else {}
         smap = SegmentMap()
         for name, value in (rt.sdk_values if sdk else rt.values).items():
             smap.segments[value] = copy.deepcopy(named[name])

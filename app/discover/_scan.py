@@ -30,6 +30,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from app.discover import _layouts as layouts
 from app.discover import _outputs as outputs
 from app.discover._cases import Case, make_cases
@@ -470,14 +472,22 @@ def _dicom_masks(result: ScanResult, images: Sequence[ImageRef]) -> Work[None]:
 
 def _natives(result: ScanResult, derived: Sequence[Derived], by_file: dict[Path, ImageRef]
              ) -> dict[Path, tuple[Grid, Census, GridMatch]]:
-    """The SEGs to keep as they are (see ``_dicom_masks``): all of them or none."""
-    if result.masks or not derived:
+    """The SEGs, or the RT Structure Sets, to keep as they are (see ``_dicom_masks``): all
+    of them or none (RedBrick's CLI reads a run's masks as one kind)."""
+    if result.masks or not derived or len({d.kind for d in derived}) > 1:
         return {}
     out = {}
     for d in derived:
         image = by_file.get(d.series_file) if d.series_file is not None else None
-        if d.kind != "SEG" or d.sdk is not None or image is None or image.grid is None:
+        if d.sdk is not None or image is None or image.grid is None:
             return {}
+        if d.kind == "RTSTRUCT":  # unless its ROIs overlap: there the later one would win
+            rois = [m.name for m in d.masks]
+            if d.overlapping or len(set(rois)) != len(rois) or not rois:
+                return {}
+            out[d.source] = (image.grid, _roi_census(d, image.grid),
+                             compare_grids(image.grid, image.grid))
+            continue
         try:
             img = seg_as_nifti(d.source)
             grid = Grid.of(img.shape[:3], img.affine)
@@ -491,15 +501,29 @@ def _natives(result: ScanResult, derived: Sequence[Derived], by_file: dict[Path,
     return out
 
 
+def _roi_census(d: Derived, grid: Grid) -> Census:
+    """A structure set's census as its label map holds it: each ROI valued by its place in
+    the file, with its voxel count (they do not overlap)."""
+    counts: dict[float, int] = {float(m.number): m.voxels for m in d.masks if m.voxels}
+    total = int(np.prod(grid.shape))
+    return Census(d.source, tuple(grid.shape), "uint8" if len(d.masks) < 250 else "uint16",
+                  np.asarray(grid.affine), tuple(float(z) for z in grid.spacing),
+                  {0.0: total - sum(counts.values()), **counts})
+
+
 def _pair_itself(result: ScanResult, d: Derived, image: ImageRef, grid: Grid, found: Census,
                  match: GridMatch) -> None:
-    """The SEG ``d`` itself as the mask of ``image``, named by its segments."""
+    """The SEG or RTSTRUCT ``d`` itself as the mask of ``image``, named by its segments or
+    ROIs."""
     result.censuses[d.source] = found
+    what, flag = ("DICOM SEG", "--dicom-seg") if d.kind == "SEG" else \
+        ("RT Structure Set", "--rt-struct")
     result.pairing.pairs.append(Pair(
         image, MaskRef(d.source, d.label, grid), Layout.DICOM_FOLDER,
-        f"the DICOM SEG {d.label} ({d.how}), kept as it is: RedBrick's SDK takes it "
-        "(upload with --dicom-seg)", match))
-    result.tables.append(LabelTable(d.source, TableKind.DICOM_SEG,
+        f"the {what} {d.label} ({d.how}), kept as it is: RedBrick's SDK takes it "
+        f"(upload with {flag})", match))
+    kind = TableKind.DICOM_SEG if d.kind == "SEG" else TableKind.RTSTRUCT
+    result.tables.append(LabelTable(d.source, kind,
                                     {m.number: m.name for m in d.masks if m.name}))
     if codes := {m.number: meaning for m in d.masks if (meaning := _meaning(m))}:
         result.tables.append(LabelTable(d.source, TableKind.DICOM_CODES, codes))

@@ -50,6 +50,7 @@ class TableKind(StrEnum):
     NIFTI_EXT = "NIfTI header extension"
     SEG_NRRD = "Slicer .seg.nrrd header"
     DICOM_SEG = "DICOM SEG segment labels"
+    RTSTRUCT = "RT Structure Set ROI names"
     DICOM_CODES = "DICOM segment codes"  # what a segment's coded concept means
     TEXT = "text label table"
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,6 +165,10 @@ class SegmentMap:
 
     segments: dict[int, Segment] = field(default_factory=dict)
     names: dict[str, Segment] = field(default_factory=dict)
+    # An RTSTRUCT series' ROI names in file order, once bound (``bind_rois``): its entries
+    # are then kept in ``segments`` by the ROI's place in the file (from 1), as the values
+    # of the label map Segmap fills from it, and written back keyed by name.
+    rois: tuple[str, ...] | None = None
     flags: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     _keys: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
@@ -209,8 +213,7 @@ class SegmentMap:
 
     def to_json(self) -> dict[str, Any]:
         """The segmentMap as JSON, keys as they were written."""
-        known: dict[str, Any] = {self._keys.get(i, str(i)): s.to_json()
-                                 for i, s in self.segments.items()}
+        known: dict[str, Any] = {self.key_of(i): s.to_json() for i, s in self.segments.items()}
         known.update((name, s.to_json()) for name, s in self.names.items())
         return _emit(self._order, known, {**self.flags, **self.extra})
 
@@ -227,8 +230,29 @@ class SegmentMap:
         return smap
 
     def key_of(self, instance: int) -> str:
-        """The key text of an instance as written in the file."""
+        """The key text of an instance as written in the file (a bound RTSTRUCT map's: the
+        ROI's name)."""
+        if self.rois is not None and 1 <= instance <= len(self.rois):
+            return self.rois[instance - 1]
         return self._keys.get(instance, str(instance))
+
+    def by_name(self) -> dict[str, Segment]:
+        """An RTSTRUCT map's entries by ROI name, in the order they are written (the order
+        RedBrick's SDK numbers them in)."""
+        known = {self.key_of(i): s for i, s in self.segments.items()} \
+            if self.rois is not None else {}
+        known.update(self.names)
+        order = [k for k in self._order if k in known] + [k for k in known
+                                                          if k not in self._order]
+        return {k: known[k] for k in order}
+
+    def bind_rois(self, rois: Sequence[str]) -> None:
+        """Key the entries of an RTSTRUCT series' map by their ROIs' places in the file
+        (``rois``: its ROI names in order); names no ROI has stay in ``names``."""
+        self.rois = tuple(rois)
+        place = {n: i for i, n in enumerate(self.rois, start=1)}
+        for name in [n for n in self.names if n in place]:
+            self.segments[place[name]] = self.names.pop(name)
 
     def set(self, instance: int, segment: Segment) -> None:
         """Add or replace the segment of ``instance``."""
@@ -237,7 +261,8 @@ class SegmentMap:
     def remove(self, instance: int) -> None:
         """Drop ``instance`` from the map."""
         self.segments.pop(instance, None)
-        key = self._keys.pop(instance, str(instance))
+        key = self.key_of(instance)
+        self._keys.pop(instance, None)
         if key in self._order:
             self._order.remove(key)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from app.discover import Case, LabelTable, ScanResult
+from app.discover import Case, LabelTable, ScanResult, rois_of
 from app.export import (
     Conversion,
     convert_masks,
@@ -249,6 +249,8 @@ def _task(case: Case, base: Path, seg_map: dict[int, Suggestion], masks: dict[in
             one = case.shape is ImportShape.LABEL_MAP and len(rel) == 1
             series.segmentations = rel[0] if one else rel
             series.segment_map = SegmentMap.of(cats)  # type: ignore[arg-type]
+            if one and (rois := rois_of(files)) is not None:  # kept as RedBrick's CLI takes it
+                series.segment_map.bind_rois(rois)  # written keyed by ROI name
     others = [Series(items=_items(o, base), name=_series_name(o)) for o in case.others]
     return Task(name=case.name, series=[series, *others])
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.discover import Layout
+from app.discover import Layout, bind_rt_maps
 from app.errors import InputError, SegmapError
 from app.export import CodeTriple
 from app.items import ImportShape, TaskFields, load_taxonomy, parse_items
@@ -162,6 +162,7 @@ def load_session(path: str | os.PathLike[str]) -> Session:
     try:
         items = parse_items(d["items"], path=Path(d["items_path"]) if d.get("items_path") else None,
                             root=Path(d["root"]) if d.get("root") else None)
+        bind_rt_maps(items)  # RTSTRUCT maps edited by value, as any label map
         taxonomy = None
         if d.get("taxonomy_path"):
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from app.discover import rois_of
 from app.items import Category, ImportShape, Segment, SegmentMap, relpath
 from app.mapping import file_key
 from app.session._model import CaseState, Change, SignOff
@@ -30,6 +31,8 @@ class SessionEdits(SessionRows):
             if case.binary:
                 series.segment_map.flags["binaryMask"] = True
         smap = series.segment_map
+        if smap.rois is None and not smap.segments and (rois := rois_of(case.masks)):
+            smap.bind_rois(rois)  # an RTSTRUCT's map: by ROI place, written by ROI name
         if case.binary:
             key = row.key
             if category is None:

@@ -17,13 +17,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from app.discover import Layout
+from app.discover import Layout, rt_census
 from app.errors import InputError
 from app.export import CodeTriple
 from app.items import ImportShape, ItemsList, Series, Task, TaskFields, Taxonomy
 from app.mapping import NamePlan, Suggestion
 from app.preview import Palette
-from app.readers import Census
+from app.readers import Census, is_rtstruct
 from app.validate import FileCache
 
 
@@ -225,8 +225,15 @@ class SessionData:
         return self.items.base_dir
 
     def census(self, path: Path) -> Census | None:
-        """The census of a mask (cached; None when the file cannot be read)."""
-        return self.cache.check(str(path)).census
+        """The census of a mask (cached; None when the file cannot be read). An RT
+        Structure Set's is its ROIs, each valued by its place in the file, filled on its
+        case's series."""
+        found = self.cache.check(str(path)).census
+        if found is None and is_rtstruct(path):
+            case = next((c for c in self.cases if path in c.masks), None)
+            if case is not None and (found := rt_census(path, case.image.files)) is not None:
+                self.cache.remember(str(path), found)
+        return found
 
     def case(self, name: str) -> CaseState:
         for c in self.cases:

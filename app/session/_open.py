@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.discover import ImageRef, RoleOverride, ScanResult, Volume, scan
+from app.discover import ImageRef, RoleOverride, ScanResult, Volume, bind_rt_maps, scan
 from app.errors import InputError
 from app.items import ImportShape, ItemsList, PathRole, Task, Taxonomy, load_items, task_paths
 from app.mapping import Matcher, candidates_of, load_template, suggest_file
@@ -93,6 +93,7 @@ def open_folder(root: str | os.PathLike[str], taxonomy: Taxonomy | None = None,
 def open_items(path: str | os.PathLike[str], taxonomy: Taxonomy | None = None) -> Work[Session]:
     """Open an existing items list to check, map and export it again."""
     items = load_items(path)
+    bind_rt_maps(items)  # RTSTRUCT maps edited by value, as any label map
     session = Session(items=items, cases=[], source=items.path or Path(path), taxonomy=taxonomy)
     matcher = matcher_for(taxonomy)
     names: set[str] = set()

@@ -12,6 +12,7 @@ import dataclasses
 import os
 from typing import Any
 
+from app.discover import rois_of, rt_everything
 from app.export import ExportSummary, LinkMode, export_items, replace_question
 from app.items import ItemsList, Task, Taxonomy, task_label
 from app.merge import entries_of, merge_inputs, series_inputs
@@ -89,6 +90,14 @@ class Session(SessionRepairs, SessionTemplates, SessionCodes, SessionFields, Ses
         them, every value unmapped: the user must see what value 1 is to name it.
         Binary masks not in the list are not imported, so they do not show.
         """
+        if rois_of(case.masks) is not None:  # an RTSTRUCT: every ROI, by its place in the file
+            every = rt_everything(case.masks[0], case.image.files)
+            smap = case.task.segment_map_of(case.series_index)
+            mapped = dict.fromkeys(smap.segments) if smap is not None else {}
+            merge = merge_inputs(entries_of([str(every)] if every else [], self.base), mapped,
+                                 False, False, {}) if every else None
+            return PreviewRequest(case.name, tuple(case.image.files), merge,
+                                  unlisted=not mapped)
         if case.series.segmentation_paths:
             merge = series_inputs(self.items, case.task, case.series_index)
             return PreviewRequest(case.name, tuple(case.image.files), merge)

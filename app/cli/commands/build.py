@@ -87,9 +87,11 @@ def human(result: BuildResult, scan_result: ScanResult, names: ExportSummary | N
         lines.append(f"{n} DICOM file(s) do not end in .dcm, and RedBrick's upload refuses "
                      "their names: build again with --dcm-names for `redbrick upload` (Segmap's "
                      "upload sends them under .dcm names).")
-    if any(d.native for d in scan_result.derived):
-        lines.append(f"Its masks are DICOM SEG kept as they are: upload it with `redbrick "
-                     f"upload --dicom-seg {result.output.name}` from its folder (or `segmap "
+    if kinds := {d.kind for d in scan_result.derived if d.native}:
+        what, flag = ("DICOM SEG", "--dicom-seg") if "SEG" in kinds else \
+            ("RT Structure Sets", "--rt-struct")
+        lines.append(f"Its masks are {what} kept as they are: upload it with `redbrick "
+                     f"upload {flag} {result.output.name}` from its folder (or `segmap "
                      "upload`, which converts them the same way).")
     for cb in result.cases:
         n = len(cb.segment_map)

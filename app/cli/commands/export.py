@@ -71,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {c.source} -> {c.target}")
         if summary.renamed_text():
             print(summary.renamed_text())
-        if summary.dicom_seg:
-            print(f"Its masks are DICOM SEG: upload it with `{summary.upload_command}` from "
+        if summary.dicom_seg or summary.rt_struct:
+            what = "DICOM SEG" if summary.dicom_seg else "RT Structure Sets"
+            print(f"Its masks are {what}: upload it with `{summary.upload_command}` from "
                   "its folder (or `segmap upload`, which converts them the same way).")
         if standard is not None:
             for path in [*standard.segs, *standard.tables]:

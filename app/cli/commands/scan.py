@@ -70,7 +70,7 @@ def derived_lines(r: ScanResult) -> list[str]:
     converted = [d for d in r.derived if not d.native]
     lines = []
     if kept := [d for d in r.derived if d.native]:
-        lines.append(f"DICOM SEG kept as they are ({len(kept)}):")
+        lines.append(f"DICOM SEG / RT Structure Sets kept as they are ({len(kept)}):")
         lines += [f"  {d.note}" for d in kept]
     if converted:
         lines.append(f"Converted from DICOM ({len(converted)}), masks in "
