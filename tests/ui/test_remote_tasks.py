@@ -7,23 +7,22 @@ task has labels, and each label reaching the server exactly once.
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from app.items import load_taxonomy
 from app.upload import Credentials, Destination, MatchBy, TaskState
 from ui import errors
 from ui.pages.cases_page import CasesPage
 from ui.pages.export_page import ExportPage
 from ui.pages.source_page import SourcePage
 from ui.pages.validate_page import ValidatePage
+from ui.project_dialog import ProjectDialog
 from ui.remote_views import REMOTE_HEADER
 
-from ..app.rb_server import API_KEY, ORG, PROJECT, TAXONOMY, RBServer, make_items
+from ..app.rb_server import API_KEY, ORG, PROJECT, RBServer, make_items
 
 OLD_LABELS = [{"seriesIndex": 0, "labelName": f"{ORG}/{PROJECT}/old-labels.nii.gz"}]
 
@@ -66,14 +65,25 @@ def seeded(server: RBServer, tmp_path):
     return items_path
 
 
-def list_and_open(qtbot, window, server, items_path, tmp_path):
-    """The project's tasks listed from the Source page, then the local items list opened."""
-    taxonomy = tmp_path / "taxonomy.json"
-    taxonomy.write_text(json.dumps(TAXONOMY))
-    window.state.set_taxonomy(load_taxonomy(taxonomy), taxonomy)
+def list_and_open(qtbot, window, server, items_path, monkeypatch):
+    """The project chosen in its dialog on the Source page (the key typed there), its tasks
+    listed, then the local items list opened."""
+
+    def exec_(dialog: ProjectDialog) -> int:
+        assert dialog.load_button.text() == "List tasks"
+        for edit, text in ((dialog.url, server.url), (dialog.org, ORG),
+                           (dialog.project, PROJECT), (dialog.key, API_KEY)):
+            edit.setText(text)
+        with qtbot.waitSignal(dialog.accepted, timeout=30_000):
+            dialog.load_button.click()
+        return int(dialog.result())
+
+    monkeypatch.setattr(ProjectDialog, "exec", exec_)
     box = window.page(SourcePage).remote_box
-    box.list_tasks(Destination(server.url, ORG, PROJECT), Credentials(API_KEY, "test"))
+    box.choose_button.click()
     qtbot.waitUntil(lambda: window.state.remote.chosen and not window.busy(), timeout=30_000)
+    assert window.state.remote.destination == Destination(server.url, ORG, PROJECT)
+    assert window.state.taxonomy is not None  # the project's own
     window.page(SourcePage).open_path(items_path)
     settled(qtbot, window)
     return box
@@ -93,9 +103,9 @@ def column(window) -> dict[str, str]:
 
 
 def test_cases_show_their_task_or_why_not(qtbot, window, server, tmp_path, shown,
-                                          qtmodeltester):
+                                          qtmodeltester, monkeypatch):
     items_path = seeded(server, tmp_path)
-    box = list_and_open(qtbot, window, server, items_path, tmp_path)
+    box = list_and_open(qtbot, window, server, items_path, monkeypatch)
     assert shown == []
     assert box.summary.text() == ("Project Test project: 4 task(s) found, 1 with labels; 2 of 4 "
                                   "included case(s) matched by task name.")
@@ -171,7 +181,7 @@ def answer(monkeypatch, button: str | None) -> list[str]:
 def test_labels_attach_once_after_asking_to_replace(qtbot, window, server, tmp_path, shown,
                                                     monkeypatch):
     items_path = seeded(server, tmp_path)
-    list_and_open(qtbot, window, server, items_path, tmp_path)
+    list_and_open(qtbot, window, server, items_path, monkeypatch)
     panel = exported_panel(qtbot, window, tmp_path)
     assert panel.upload_button.text() == "&Attach labels to 2 task(s)"
     assert panel.upload_button.isEnabled() and panel.project.isReadOnly()
@@ -202,11 +212,19 @@ def test_labels_attach_once_after_asking_to_replace(qtbot, window, server, tmp_p
     assert len(asked) == 1
     assert set(server.attached.values()) == {1}
     assert {t.state for t in panel.report.tasks} == {TaskState.ATTACHED_BEFORE}
+    # The key was used in memory only: in no file the wizard wrote (settings, autosave,
+    # the exported list and its journal).
+    window.state.dirty = True
+    window.state.save_now()
+    written = [f for f in tmp_path.rglob("*") if f.is_file() and "local" not in f.parts]
+    assert any(f.name == "autosave.json" for f in written)
+    for f in written:
+        assert API_KEY.encode() not in f.read_bytes(), f
 
 
 def test_keeping_the_labels_sends_nothing(qtbot, window, server, tmp_path, shown, monkeypatch):
     items_path = seeded(server, tmp_path)
-    list_and_open(qtbot, window, server, items_path, tmp_path)
+    list_and_open(qtbot, window, server, items_path, monkeypatch)
     panel = exported_panel(qtbot, window, tmp_path)
     panel.stage.setCurrentIndex(panel.stage.findData("Label"))
     assert panel.finalize.isChecked()  # put into a Label stage: submitted, as the SDK does
@@ -232,7 +250,7 @@ def test_a_listing_that_fails_is_one_clear_message(qtbot, window, server, tmp_pa
 def test_retry_failed_attaches_only_the_task_that_failed(qtbot, window, server, tmp_path, shown,
                                                          monkeypatch):
     items_path = seeded(server, tmp_path)
-    list_and_open(qtbot, window, server, items_path, tmp_path)
+    list_and_open(qtbot, window, server, items_path, monkeypatch)
     panel = exported_panel(qtbot, window, tmp_path)
     answer(monkeypatch, "&Replace their labels")
     gone = server.tasks.pop(_task_id("case-000-I"))  # deleted in RedBrick after the listing
@@ -253,3 +271,13 @@ def test_retry_failed_attaches_only_the_task_that_failed(qtbot, window, server, 
     assert [t.name for t in panel.report.tasks] == ["case-000-I"]
     assert dict(server.attached) == {_task_id("case-000-I"): 1, _task_id("case-001-II"): 1}
     assert not panel.retry_button.isEnabled() and shown == []
+
+
+def test_a_listing_cancelled_keeps_creating_tasks(qtbot, window, server, tmp_path, shown):
+    box = window.page(SourcePage).remote_box
+    box.list_tasks(Destination(server.url, ORG, PROJECT), Credentials(API_KEY, "test"))
+    assert window.busy()
+    window.cancel_button.click()
+    qtbot.waitUntil(lambda: not window.busy(), timeout=30_000)
+    assert not window.state.remote.chosen and shown == []
+    assert box.summary.text().startswith("None: the export creates new tasks")
