@@ -284,6 +284,8 @@ class RemoteTasks(QObject):
                 + (f", {labelled} with labels" if labelled else ""))
         if self.error is not None:
             return f"{line}. {self.error}"
+        if self._session() is None:
+            return f"{line}; open the folder or items list of their masks to match them."
         if self.matching:
             return f"{line}; matching by {MATCH_WORDS[self.by]}…"
         if self.by is MatchBy.CSV and self.csv_path is None:

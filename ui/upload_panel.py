@@ -36,6 +36,7 @@ from app.items import load_items
 from app.progress import Work
 from app.upload import (
     DEFAULT_URL,
+    LABEL_BRICK,
     Credentials,
     Destination,
     LabelOptions,
@@ -179,8 +180,9 @@ class UploadPanel(QGroupBox):
         self.stage.clear()
         self.stage.addItem("any stage (where each task is)", None)
         project = self.remote.project
-        for name, _brick in project.stages if project is not None else ():
-            self.stage.addItem(name, name)
+        for name, brick in project.stages if project is not None else ():
+            if brick == LABEL_BRICK:  # put_tasks puts labels into Label stages only
+                self.stage.addItem(name, name)
         self.stage.setCurrentIndex(max(0, self.stage.findData(chosen)))
         for w in (self.storage, self.ground_truth):
             w.setVisible(not attaching)  # the images are in RedBrick already
@@ -352,17 +354,19 @@ class UploadPanel(QGroupBox):
         self.retry_button.setEnabled(False)
 
     def _on_failed(self, exc: BaseException, tb: str) -> None:
+        what = "Attaching labels" if self._attached else "Upload"
         if isinstance(exc, UploadBlocked):
-            self.status.setText(f"Not uploaded: {exc.message} ({len(exc.findings)} error(s); "
-                                "see the Validate page).")
+            self.status.setText(f"Not {'attached' if self._attached else 'uploaded'}: "
+                                f"{exc.message} ({len(exc.findings)} error(s); see the Validate "
+                                "page).")
             return
         if isinstance(exc, SegmapError):
             # One sentence: what failed and why; what to do is the dialog's hint, and the
             # library's own text (``HTTPSConnectionPool(...)``) only in its details.
-            self.status.setText(f"Upload failed: {exc.message}")
+            self.status.setText(f"{what} failed: {exc.message}")
             detail = exc.detail if isinstance(exc, RedBrickError) else None
             errors.show(exc, f"{detail}\n\n{tb}" if detail else tb, self)
             return
-        self.status.setText(f"Upload failed: an internal error ({type(exc).__name__}); "
+        self.status.setText(f"{what} failed: an internal error ({type(exc).__name__}); "
                             "the details are in the message.")
         errors.show(exc, tb, self)

@@ -35,6 +35,7 @@ from app.upload._credentials import (
 )
 from app.upload._journal import Journal, journal_path
 from app.upload._labeling import (
+    LABEL_BRICK,
     LabelOptions,
     LabelsWouldBeReplaced,
     attach_labels,
@@ -51,7 +52,7 @@ from app.upload._uploader import UploadBlocked, UploadOptions, upload
 
 __all__ = [
     "DEFAULT_URL", "PUBLIC_STORAGE", "REDBRICK_STORAGE", "AuthError", "Credentials",
-    "LabelOptions", "LabelsWouldBeReplaced", "RemoteSeries", "RemoteTask", "TaskCache",
+    "LABEL_BRICK", "LabelOptions", "LabelsWouldBeReplaced", "RemoteSeries", "RemoteTask", "TaskCache",
     "attach_labels", "labels_journal_path", "list_tasks",
     "CredentialsError", "Destination", "Journal", "Match", "MatchBy", "MatchCsvError",
     "MatchResult", "Project", "RedBrickClient", "RedBrickError",
