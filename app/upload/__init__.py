@@ -52,7 +52,8 @@ from app.upload._uploader import UploadBlocked, UploadOptions, upload
 
 __all__ = [
     "DEFAULT_URL", "PUBLIC_STORAGE", "REDBRICK_STORAGE", "AuthError", "Credentials",
-    "LABEL_BRICK", "LabelOptions", "LabelsWouldBeReplaced", "RemoteSeries", "RemoteTask", "TaskCache",
+    "LABEL_BRICK", "LabelOptions", "LabelsWouldBeReplaced", "RemoteSeries", "RemoteTask",
+    "TaskCache",
     "attach_labels", "labels_journal_path", "list_tasks",
     "CredentialsError", "Destination", "Journal", "Match", "MatchBy", "MatchCsvError",
     "MatchResult", "Project", "RedBrickClient", "RedBrickError",
