@@ -42,9 +42,9 @@ import nibabel as nib
 import numpy as np
 
 from app.errors import SegmapError
-from app.geometry import Grid
+from app.geometry import Grid, compare_grids
 from app.progress import Progress, Work
-from app.readers import is_dicom_seg, save_nifti
+from app.readers import census, is_dicom_seg, save_nifti, seg_as_nifti
 from app.readers.dicom import (
     Code,
     DicomSeries,
@@ -394,10 +394,59 @@ class _Converter:
 
     # -- one file -----------------------------------------------------------------------
 
-    def add(self, d: Derived, series: DicomSeries) -> None:
+    def add(self, d: Derived, series: DicomSeries | None) -> None:
         """Record a conversion (new or reused); its findings are the scan's warnings."""
-        self.derived.append(replace(d, series_file=series.files[0] if series.files else None))
+        if series is not None:
+            d = replace(d, series_file=series.files[0] if series.files else None)
+        self.derived.append(d)
         self.warnings.extend(f"{d.label}: {f}" for f in d.findings)
+
+    def native(self, path: Path, kind: ObjectKind) -> Derived | None:
+        """The file as RedBrick's SDK takes it, unconverted, when it does: a SEG it
+        converts faithfully onto its whole series, a structure set whose ROIs (uniquely
+        named) do not overlap; else None (then it is converted)."""
+        try:
+            return self._seg_native(path) if kind is ObjectKind.SEG else \
+                self._rt_native(path)
+        except (SegmapError, OSError):
+            return None  # the conversion says what is wrong with it
+
+    def _seg_native(self, path: Path) -> Derived | None:
+        header = seg_header(path)
+        series, how = self.referenced(header.referenced_series_uids,
+                                      header.referenced_sop_uids,
+                                      (header.frame_of_reference_uid,))
+        if series is None or series.grid is None or sdk_refusal(header) is not None:
+            return None
+        img = seg_as_nifti(path)  # what the SDK stores; raises where it refuses
+        if not compare_grids(series.grid, Grid.of(img.shape[:3], img.affine)).aligned:
+            return None  # a SEG of part of the series: the SDK would store that crop
+        counts = census(path).values
+        masks = tuple(DerivedMask(path, seg.number, seg.label or seg.description or
+                                  f"Segment {seg.number}", int(counts.get(seg.number, 0)),
+                                  seg.rgb, _code_json(seg)) for seg in header.segments)
+        return Derived(path, self.rel(path), "SEG", series.uid, how, path.parent, masks,
+                       header.kind, None, False, None, (), False,
+                       series.files[0] if series.files else None, True)
+
+    def _rt_native(self, path: Path) -> Derived | None:
+        header = rtstruct_header(path)
+        series, how = self.referenced(header.referenced_series_uids,
+                                      header.referenced_sop_uids,
+                                      header.frame_of_reference_uids)
+        names = [r.name for r in header.rois]
+        if series is None or series.grid is None or not names or len(set(names)) != len(names):
+            return None
+        rt = read_rtstruct(path, series.files)
+        if sdk_refusal(rt) is not None or _boxes_overlap(rt.boxes, rt.grid.shape):
+            return None
+        masks = tuple(DerivedMask(path, i + 1, roi.name, int(np.count_nonzero(box.data)),
+                                  roi.color) for i, (roi, box) in
+                      enumerate(zip(rt.rois, rt.boxes, strict=True)))
+        return Derived(path, self.rel(path), "RTSTRUCT", series.uid, how, path.parent, masks,
+                       "CONTOURS", None, False, None,
+                       tuple(f"{f.severity}: {f.message}" for f in rt.findings), False,
+                       series.files[0] if series.files else None, True)
 
     def fail(self, path: Path, reason: str) -> None:
         self.failed.append(Failed(self.rel(path), reason))
@@ -562,17 +611,33 @@ def _sweep(cache: Path, age: float = 86400.0) -> None:
 
 
 def convert_dicom_masks(series: Sequence[DicomSeries], rel: Any,
-                        cache: Path | None = None
+                        cache: Path | None = None, *, natives: bool = False
                         ) -> Work[tuple[list[Derived], list[Failed], list[str]]]:
     """Convert every SEG / RTSTRUCT file of ``series`` (long work; see the module docstring).
 
     Returns (what was converted or reused, the files that gave no masks and why, warnings).
-    ``rel`` names a path for the user (relative to the scanned folder).
+    ``rel`` names a path for the user (relative to the scanned folder). With ``natives``
+    (the scan holds no other masks), files RedBrick's SDK takes as they are, when all of
+    them are of one kind and each does, are not converted at all: each comes back
+    ``native``, its masks' paths the file itself (nothing is written).
     """
     conv = _Converter(series, rel, cache if cache is not None else derived_root())
     _sweep(conv.cache)
     todo = [(f, s.kind) for s in series if s.kind in (ObjectKind.SEG, ObjectKind.RTSTRUCT)
             for f in s.files]
+    if natives and todo and len({kind for _, kind in todo}) == 1:
+        kept: list[Derived] = []
+        for i, (f, kind) in enumerate(todo):
+            yield Progress(i, len(todo), f"reading {kind} {i + 1}/{len(todo)}: {Path(f).name}")
+            d = conv.native(Path(f), kind)
+            if d is None:  # one the SDK would not take as it is: every one is converted
+                break
+            kept.append(d)
+        else:
+            for d in kept:
+                conv.add(d, None)
+            yield Progress(len(todo), len(todo), "DICOM masks read")
+            return conv.derived, conv.failed, conv.warnings
     for i, (f, kind) in enumerate(todo):
         yield Progress(i, len(todo), f"converting {kind} {i + 1}/{len(todo)}: {Path(f).name}")
         yield from conv.convert(Path(f), kind)

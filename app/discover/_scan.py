@@ -407,7 +407,8 @@ def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = ()
     yield from _census_all(result, infos)
     yield from _dicom_masks(result, images)
     result.cases = make_cases(result.pairing, result.censuses,
-                              {d.folder: d.source.name for d in result.derived})
+                              {d.folder: d.source.name for d in result.derived
+                               if not d.native})
     for case in result.cases:  # the case says what RedBrick's SDK would have done
         case.note = "; ".join(x for x in [case.note, *(d.sdk_text for d in
                                                        result.derived_of(case) if not d.native)]
@@ -422,15 +423,22 @@ def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = ()
 def _dicom_masks(result: ScanResult, images: Sequence[ImageRef]) -> Work[None]:
     """SEG and RTSTRUCT files as binary masks of the series they reference: converted (or
     found in the cache), paired, censused, their label tables read (``_derived``)."""
-    derived, failed, warnings = yield from convert_dicom_masks(result.series, result.rel)
+    # A SEG RedBrick's SDK takes as it is stays itself (a label map of segment numbers,
+    # uploaded as --dicom-seg converts it), and so does an RT Structure Set whose ROIs do not
+    # overlap (keyed by ROI name, --rt-struct), when every DICOM mask of the scan can and no
+    # other mask shares it: one list holds one kind of mask, as RedBrick's CLI uploads it in
+    # a run. Such files are not converted at all.
+    by_file = {im.files[0]: im for im in images if im.is_dicom and im.files}
+    derived, failed, warnings = yield from convert_dicom_masks(result.series, result.rel,
+                                                               natives=not result.masks)
+    natives = _natives(result, derived, by_file)
+    if derived and all(d.native for d in derived) and len(natives) != len(derived):
+        # not all kept after all (an image the pairing could not read): convert them
+        derived, failed, warnings = yield from convert_dicom_masks(result.series, result.rel)
+        natives = _natives(result, derived, by_file)
     result.derived, result.warnings = derived, result.warnings + warnings
     result.unpaired.extend(Unpaired(f.label, "mask", f.reason) for f in failed)
-    by_file = {im.files[0]: im for im in images if im.is_dicom and im.files}
     given: set[str] = set()
-    # A SEG RedBrick's SDK takes as it is stays itself (a label map of segment numbers,
-    # uploaded as --dicom-seg converts it) when every DICOM mask of the scan can and no other
-    # mask shares it: one list holds one kind of mask, as RedBrick's CLI uploads it in a run.
-    natives = _natives(result, derived, by_file)
     for d in derived:
         image = by_file.get(d.series_file) if d.series_file is not None else None
         if image is None or image.grid is None:

@@ -327,7 +327,7 @@ def test_unknown_sop_class_is_a_finding_not_a_traceback(dcmqi_folder: Path) -> N
 @pytest.mark.shared_data
 def test_cancel_during_conversion_leaves_no_folder_behind(dcmqi_folder: Path, cache: Path
                                                           ) -> None:
-    work = scan(dcmqi_folder)
+    work = scan(_with_a_nifti_mask(dcmqi_folder))  # converted: kept alone, nothing is written
     seen = []
     for step in work:
         assert isinstance(step, Progress)
@@ -396,8 +396,8 @@ def test_rtstruct_without_series_reference_pairs_by_frame_of_reference(rt_folder
     result = run(scan(rt_folder))
     (case,) = result.cases
     assert result.derived[0].how == "the only series in its Frame of Reference"
-    assert case.masks == [rt_folder / "rt" / "rs.dcm"]
-    assert [m.path.name for m in result.derived[0].masks] == ["1_Liver.nii.gz", "2_Cord.nii.gz"]
+    assert case.masks == [rt_folder / "rt" / "rs.dcm"]  # kept as it is, unconverted
+    assert [m.name for m in result.derived[0].masks] == ["Liver", "Cord"]
 
 
 @pytest.mark.shared_data
@@ -419,8 +419,8 @@ def test_a_cache_that_cannot_be_written_is_said_with_the_fix(
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     monkeypatch.setenv("SEGMAP_CACHE", str(blocker))
-    result = run(scan(dcmqi_folder))
-    assert not result.cases
+    result = run(scan(_with_a_nifti_mask(dcmqi_folder)))  # converted, so into the cache
+    assert not [c for c in result.cases if c.image.label == "ct"]
     (u,) = [u for u in result.unpaired if u.file == "seg/liver.dcm"]
     assert "SEGMAP_CACHE" in u.reason
 
@@ -441,3 +441,21 @@ def test_overlapping_rois_say_what_the_sdk_would_lose(tmp_path: Path) -> None:
     (case,) = result.cases
     liver, tumour = (mask_array(m)[0].astype(bool) for m in case.masks)
     assert (liver & tumour).sum() == tumour.sum() > 0  # the tumour inside the liver, whole
+
+
+@pytest.mark.shared_data
+def test_a_seg_kept_as_it_is_is_not_converted_at_all(dcmqi_folder: Path, cache: Path) -> None:
+    """Kept as it is, the SEG is read once (what the SDK stores, its census) and no mask is
+    written: a 117-segment SEG would otherwise be written as 117 NIfTI files for nothing."""
+    result = run(scan(dcmqi_folder))
+    (d,) = result.derived
+    assert d.native and [m.path for m in d.masks] == [dcmqi_folder / "seg" / "liver.dcm"]
+    assert d.masks[0].voxels > 0 and d.masks[0].name
+    assert not cache.exists() or not any(cache.iterdir())
+
+
+def test_a_structure_set_kept_as_it_is_is_not_converted(rt_folder: Path, cache: Path) -> None:
+    result = run(scan(rt_folder))
+    (d,) = result.derived
+    assert d.native and {m.name: m.number for m in d.masks} == {"Liver": 1, "Cord": 2}
+    assert not cache.exists() or not any(cache.iterdir())
