@@ -306,7 +306,10 @@ class _Run:
                                               source=f"project {project.name!r}")
             except TaxonomyError as exc:
                 self.warnings.append(f"The project's taxonomy could not be read: {exc.message}")
-        work = validate_work(_subset(self.items, to_do), taxonomy, self.items.root)
+        # preAssign is checked against the project's stages (when it says them)
+        stages = [name for name, _ in project.stages] or None
+        work = validate_work(_subset(self.items, to_do), taxonomy, self.items.root,
+                             stages=stages)
         while True:  # relay its progress, so a cancel reaches it at the next series
             try:
                 step = next(work)

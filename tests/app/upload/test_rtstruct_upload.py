@@ -132,3 +132,4 @@ def test_a_real_ct_folder_kept_as_rtstruct_goes_up_as_the_sdk_sends_it(
     finally:
         ours.stop()
         theirs.stop()
+
