@@ -228,6 +228,9 @@ class MappingTableModel(QAbstractTableModel):
             return "" if row.label_value is None else str(row.label_value)
         if col == COL_FILE:
             names = [f.name for f in row.files]
+            rois = self._session.rois(self._case) if self._session and self._case else None
+            if rois is not None and row.value is not None and 1 <= row.value <= len(rois):
+                return f"{names[0]}: ROI {rois[row.value - 1]!r}"  # the name RedBrick keys
             return ", ".join(names) if len(names) <= 2 else f"{names[0]} + {len(names) - 1} more"
         if col == COL_VOXELS:
             return f"{row.voxels:,}"

@@ -106,10 +106,22 @@ def rois_of(masks: Sequence[str | os.PathLike[str]]) -> tuple[str, ...] | None:
     Set, from its header; None for any other series (or a file that cannot be read)."""
     if len(masks) != 1 or not is_rtstruct(masks[0]):
         return None
+    path = Path(masks[0])
     try:
-        return tuple(dict.fromkeys(r.name for r in rtstruct_header(Path(masks[0])).rois))
-    except SegmapError:
+        key = json.dumps(_stat(path))
+    except OSError:
         return None
+    with _LOCK:
+        if key in _ROIS:
+            return _ROIS[key]
+    try:
+        rois: tuple[str, ...] | None = tuple(dict.fromkeys(
+            r.name for r in rtstruct_header(path).rois))
+    except SegmapError:
+        rois = None
+    with _LOCK:
+        _ROIS[key] = rois
+    return rois
 
 
 def bind_rt_maps(items: ItemsList) -> None:
@@ -144,6 +156,7 @@ def _key(rt: Path, images: list[Path], names: tuple[str, ...]) -> str:
 
 
 _MEMO: dict[str, RtSeries] = {}
+_ROIS: dict[str, tuple[str, ...] | None] = {}  # a file version's ROI names (``rois_of``)
 _LOCK = threading.Lock()
 
 

@@ -17,7 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from app.discover import Layout, rt_census
+from app.discover import Layout, rois_of, rt_census
 from app.errors import InputError
 from app.export import CodeTriple
 from app.items import ImportShape, ItemsList, Series, Task, TaskFields, Taxonomy
@@ -234,6 +234,11 @@ class SessionData:
             if case is not None and (found := rt_census(path, case.image.files)) is not None:
                 self.cache.remember(str(path), found)
         return found
+
+    def rois(self, case: CaseState) -> tuple[str, ...] | None:
+        """The ROI names (place in the file from 1 = a row's value) when the case's mask is an
+        RT Structure Set kept as it is, else None."""
+        return rois_of(case.masks)
 
     def case(self, name: str) -> CaseState:
         for c in self.cases:

@@ -80,8 +80,11 @@ class Consequences:
     short: str
 
 
-def consequences(rows: list[Row], included: bool = True) -> Consequences:
-    """Spell out what the rows of a case do on import. No rows is never "all is well"."""
+def consequences(rows: list[Row], included: bool = True, structure_set: bool = False
+                 ) -> Consequences:
+    """Spell out what the rows of a case do on import. No rows is never "all is well".
+    ``structure_set``: the case's mask is an RT Structure Set, whose unmapped ROIs
+    RedBrick's --rt-struct leaves out entirely."""
     if not included:
         return Consequences("This case is left out of the export (include it on the Cases "
                             "page).", "warning", "left out")
@@ -103,7 +106,9 @@ def consequences(rows: list[Row], included: bool = True) -> Consequences:
         values = ", ".join(str(r.label_value) for r in rows if r.status == RowStatus.UNMAPPED
                            and r.label_value is not None)
         parts.append(
-            (f"Value(s) {values} are not mapped: they will import as uneditable, view-only "
+            (f"ROI(s) {values} are not mapped: RedBrick's --rt-struct leaves them out, so "
+             "they will not be imported." if values and structure_set else
+             f"Value(s) {values} are not mapped: they will import as uneditable, view-only "
              "annotations." if values else
              f"{n[RowStatus.UNMAPPED]} mask(s) are not mapped: they will not be imported."))
         short.append(f"{n[RowStatus.UNMAPPED]} to map")

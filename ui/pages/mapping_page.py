@@ -206,7 +206,8 @@ class MappingPage(Page):
             text, level = ("No case to map: include a case on the Cases page." if session
                            else "Open a folder or an items list first."), "warning"
         else:
-            said = consequences(session.rows(case))
+            said = consequences(session.rows(case),
+                                structure_set=session.rois(case) is not None)
             text, level = said.text, said.level
             self.case_combo.update_case(session, case)
         self.banner.setText(text)

@@ -164,6 +164,8 @@ class PreviewPage(Page):
         """One row per label value: tick to show, its category, its voxels."""
         self._filling = True
         self.legend.setRowCount(0)
+        session, case = self.state.session, self.state.current_case()
+        rois = session.rois(case) if session is not None and case is not None else None
         for entry in legend:
             n = self.legend.rowCount()
             self.legend.insertRow(n)
@@ -173,8 +175,15 @@ class PreviewPage(Page):
             show.setData(Qt.ItemDataRole.UserRole, entry.value)
             show.setToolTip("Tick to show, untick to hide")
             self.legend.setItem(n, 0, show)
-            name = QTableWidgetItem(entry.name or "(not mapped: view-only)")
-            if entry.name is None:
+            if rois is not None:  # an RT Structure Set: unmapped ROIs are left out
+                roi = rois[entry.value - 1] if 1 <= entry.value <= len(rois) else "?"
+                name = QTableWidgetItem(entry.name or f"(ROI {roi!r} not mapped: not imported)")
+                name.setToolTip(f"ROI {roi!r} of the structure set. " + (
+                    "" if entry.name else "Not mapped: RedBrick's --rt-struct leaves it out. "
+                    "Map it on the Mapping page."))
+            else:
+                name = QTableWidgetItem(entry.name or "(not mapped: view-only)")
+            if entry.name is None and rois is None:
                 name.setToolTip("No category: RedBrick imports this value as an uneditable, "
                                 "view-only annotation. Map it on the Mapping page.")
             self.legend.setItem(n, 1, name)
