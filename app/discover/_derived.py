@@ -55,6 +55,7 @@ from app.readers.dicom import (
     read_rtstruct,
     rtstruct_header,
     sdk_refusal,
+    sdk_seg_slices,
     seg_header,
 )
 
@@ -416,7 +417,8 @@ class _Converter:
         series, how = self.referenced(header.referenced_series_uids,
                                       header.referenced_sop_uids,
                                       (header.frame_of_reference_uid,))
-        if series is None or series.grid is None or sdk_refusal(header) is not None:
+        if series is None or series.grid is None or sdk_refusal(header) is not None or \
+                sdk_seg_slices(path) != series.grid.shape[2]:  # header only: a crop is no use
             return None
         img = seg_as_nifti(path)  # what the SDK stores; raises where it refuses
         if not compare_grids(series.grid, Grid.of(img.shape[:3], img.affine)).aligned:

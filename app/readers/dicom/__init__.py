@@ -37,6 +37,7 @@ from app.readers.dicom._seg import (
     Segment,
     load_seg,
     read_seg,
+    sdk_seg_slices,
     sdk_seg_volume,
     seg_header,
     seg_sdk_refusal,
@@ -44,8 +45,9 @@ from app.readers.dicom._seg import (
 from app.readers.dicom._series import RTSTRUCT_CLASS, DicomSeries, ObjectKind
 
 __all__ = [
-    "LABELMAP_CLASS", "RTSTRUCT_CLASS", "Code", "DicomSeries", "ObjectKind", "Roi", "RoiMask", "RtFinding",
-    "RtHeader", "RtMasks", "SegHeader", "SegMasks", "Segment", "load_dicom_volume", "load_seg",
-    "read_rtstruct", "read_seg", "rtstruct_header", "rtstruct_sdk_refusal", "scan_dicom",
-    "sdk_refusal", "sdk_rtstruct_volume", "sdk_seg_volume", "seg_header", "seg_sdk_refusal"
+    "LABELMAP_CLASS", "RTSTRUCT_CLASS", "Code", "DicomSeries", "ObjectKind", "Roi", "RoiMask",
+    "RtFinding", "RtHeader", "RtMasks", "SegHeader", "SegMasks", "Segment", "load_dicom_volume",
+    "load_seg", "read_rtstruct", "read_seg", "rtstruct_header", "rtstruct_sdk_refusal",
+    "scan_dicom", "sdk_refusal", "sdk_rtstruct_volume", "sdk_seg_slices", "sdk_seg_volume",
+    "seg_header", "seg_sdk_refusal"
 ]

@@ -507,6 +507,41 @@ def seg_sdk_refusal(item: SegHeader | SegMasks) -> str | None:
     return None
 
 
+def _sdk_span(ds: Any, p: Path) -> tuple[np.ndarray, tuple[float, float, float], np.ndarray,
+                                         int]:
+    """How RedBrick's SDK lays a SEG's frames out: (direction, (dx, dy, dz), the frames'
+    positions, the number of slices from its first frame to its last)."""
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    if "PixelMeasuresSequence" not in shared or "PlaneOrientationSequence" not in shared:
+        raise VolumeReadError(f"RedBrick's SDK needs the shared Pixel Measures and Plane "
+                              f"Orientation of {p.name}, which it lacks.", _FIX)
+    pm = shared.PixelMeasuresSequence[0]
+    dz = float(pm.SpacingBetweenSlices if "SpacingBetweenSlices" in pm else pm.SliceThickness)
+    dy, dx = (float(v) for v in pm.PixelSpacing)
+    iop = np.array([float(v) for v in shared.PlaneOrientationSequence[0]
+                    .ImageOrientationPatient])
+    direction = np.stack([iop[:3], iop[3:], np.cross(iop[:3], iop[3:])], axis=1)
+    frames = ds.PerFrameFunctionalGroupsSequence
+    if any("PlanePositionSequence" not in f for f in frames):
+        raise VolumeReadError(f"RedBrick's SDK places frames by their Plane Position, "
+                              f"which frames of {p.name} lack.", _FIX)
+    pos = np.array([[float(v) for v in f.PlanePositionSequence[0].ImagePositionPatient]
+                    for f in frames])
+    dist = (pos - pos[0]) @ direction[:, 2]
+    n = int(np.rint((dist.max() - dist.min()) / dz)) + 1 if len(set(dist)) > 1 else 1
+    return direction, (dx, dy, dz), pos, n
+
+
+def sdk_seg_slices(path: str | Path) -> int:
+    """How many slices the volume RedBrick's SDK stores for a SEG spans (its first frame to
+    its last), from its header alone: fewer than its series has means a crop."""
+    import pydicom
+
+    p = Path(path)
+    with guard(p, "DICOM SEG"):
+        return _sdk_span(pydicom.dcmread(p, stop_before_pixels=True), p)[3]
+
+
 def sdk_seg_volume(path: str | Path) -> nib.Nifti1Image:
     """The NIfTI RedBrick's SDK 2.35.4 would store for this SEG (see the module docstring).
 
@@ -523,25 +558,10 @@ def sdk_seg_volume(path: str | Path) -> nib.Nifti1Image:
                               "series' grid, which RedBrick takes.")
     with guard(p, "DICOM SEG"):
         ds = pydicom.dcmread(p)
-        shared = ds.SharedFunctionalGroupsSequence[0]
-        if "PixelMeasuresSequence" not in shared or "PlaneOrientationSequence" not in shared:
-            raise VolumeReadError(f"RedBrick's SDK needs the shared Pixel Measures and Plane "
-                                  f"Orientation of {p.name}, which it lacks.", _FIX)
-        pm = shared.PixelMeasuresSequence[0]
-        dz = float(pm.SpacingBetweenSlices if "SpacingBetweenSlices" in pm else pm.SliceThickness)
-        dy, dx = (float(v) for v in pm.PixelSpacing)
-        iop = np.array([float(v) for v in shared.PlaneOrientationSequence[0]
-                        .ImageOrientationPatient])
-        direction = np.stack([iop[:3], iop[3:], np.cross(iop[:3], iop[3:])], axis=1)
-        frames = ds.PerFrameFunctionalGroupsSequence
-        if any("PlanePositionSequence" not in f for f in frames):
-            raise VolumeReadError(f"RedBrick's SDK places frames by their Plane Position, "
-                                  f"which frames of {p.name} lack.", _FIX)
-        pos = np.array([[float(v) for v in f.PlanePositionSequence[0].ImagePositionPatient]
-                        for f in frames])
+        shared, frames = ds.SharedFunctionalGroupsSequence[0], ds.PerFrameFunctionalGroupsSequence
+        direction, (dx, dy, dz), pos, n = _sdk_span(ds, p)
         dist = (pos - pos[0]) @ direction[:, 2]
         origin = pos[int(np.argmin(dist))]
-        n = int(np.rint((dist.max() - dist.min()) / dz)) + 1 if len(set(dist)) > 1 else 1
         pixels = np.asarray(ds.pixel_array)
         pixels = pixels[None] if pixels.ndim == 2 else pixels
         shared_sis = shared.get("SegmentIdentificationSequence")
