@@ -141,6 +141,41 @@ def segmap_rt(rt: str, folder: str) -> None:
     read_rtstruct(rt, sorted(Path(folder).glob("*.dcm")))
 
 
+def _scan_folder(rt: str, folder: str) -> Path:
+    """A folder holding the series and the structure set (links), and a fresh cache."""
+    import os
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="segmap-bench-scan-"))
+    (top / "patient" / "rt").mkdir(parents=True)
+    os.symlink(folder, top / "patient" / "ct")
+    os.symlink(rt, top / "patient" / "rt" / Path(rt).name)
+    os.environ["SEGMAP_CACHE"] = str(top / "cache")
+    return top / "patient"
+
+
+def segmap_scan_kept(rt: str, folder: str) -> None:
+    """segmap: scan a folder whose structure set RedBrick's SDK takes as it is (kept: its
+    contours filled once to check for overlaps, nothing written)."""
+    from app.discover import scan
+    from app.progress import run
+
+    result = run(scan(_scan_folder(rt, folder)))
+    assert result.derived and all(d.native for d in result.derived)
+
+
+def segmap_scan_converted(rt: str, folder: str) -> None:
+    """The same scan as before a kept file went unconverted: every ROI written as a NIfTI
+    mask into the cache first (the converter told no file can be kept)."""
+    from app.discover import _derived, scan
+    from app.progress import run
+
+    _derived._Converter.native = lambda self, path, kind: None  # type: ignore[method-assign]
+    result = run(scan(_scan_folder(rt, folder)))  # then kept all the same
+    assert result.derived and all(d.native and d.masks[0].path.suffix == ".gz"
+                                  for d in result.derived)
+
+
 def noop(path: str, folder: str) -> None:
     """Same imports, no work: the memory baseline."""
     import highdicom  # noqa: F401
@@ -150,7 +185,7 @@ def noop(path: str, folder: str) -> None:
 
 
 METHODS = {f.__name__: f for f in (highdicom_seg, segmap_seg, segmap_seg_own, rt_utils_masks,
-                                   segmap_rt, noop)}
+                                   segmap_rt, segmap_scan_kept, segmap_scan_converted, noop)}
 
 
 def main() -> None:
@@ -162,7 +197,8 @@ def main() -> None:
     base = harness.measure("bench_seg", "noop", str(seg), str(folder), runs=1)["peak_mb"]
     got = {}
     for name, path in (("highdicom_seg", seg), ("segmap_seg", seg), ("segmap_seg_own", seg),
-                       ("rt_utils_masks", rt), ("segmap_rt", rt)):
+                       ("rt_utils_masks", rt), ("segmap_rt", rt), ("segmap_scan_kept", rt),
+                       ("segmap_scan_converted", rt)):
         got[name] = harness.measure("bench_seg", name, str(path), str(folder), runs=rounds)
         print(f"| {name} | {got[name]['seconds']:.2f} | {got[name]['peak_mb'] - base:.0f} |")
     for ours, ref, target in (("segmap_seg", "highdicom_seg", 2.0),
@@ -171,6 +207,9 @@ def main() -> None:
         ratio = got[ours]["seconds"] / got[ref]["seconds"]
         print(f"{ours} / {ref}: {ratio:.2f}x (target {target}x: "
               f"{'met' if ratio <= target else 'NOT met'})")
+    print(f"scan of the structure set's folder, kept as it is vs converted first: "
+          f"{got['segmap_scan_kept']['seconds']:.2f} s vs "
+          f"{got['segmap_scan_converted']['seconds']:.2f} s")
 
 
 if __name__ == "__main__":
