@@ -194,7 +194,7 @@ class CasesPage(Page):
                                      "used twice gets -2, -3. Placeholders: "
                                      + known_placeholders())
         self.name_pattern.editingFinished.connect(self._on_name_pattern_edited)
-        self.load_fields = QPushButton("Load task &fields…")
+        self.load_fields = QPushButton("Load task fiel&ds…")
         self.load_fields.setToolTip("A CSV/TSV with one row per case (column `case`) and any "
                                     "of name, priority, meta.<key>, preassign.<stage>, "
                                     "classification.<attr>, label.<category>.<attr>")

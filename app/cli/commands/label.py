@@ -148,8 +148,8 @@ def _name(items: ItemsList, index: int) -> str:
 
 def print_matches(items: ItemsList, result: MatchResult, n_remote: int) -> None:
     """What matched and, for each local task left out, why."""
-    print(f"{len(result.matches)} of {len(items.tasks)} local task(s) matched "
-          f"{n_remote} task(s) in the project.")
+    print(f"{len(result.matches)} of {len(items.tasks)} local task(s) matched a task of the "
+          f"project ({n_remote} task(s) there).")
     for index, why in result.unmatched_local:
         print(f"  {'no match':<15} {_name(items, index)}: {why}")
     for index, candidates in result.ambiguous:

@@ -63,7 +63,7 @@ def test_label_matches_by_name_and_attaches(rb, env, tmp_path, capsys, caplog):
     code = main(["label", str(items_path), *where(rb), "--no-validate"])
     out, err = capsys.readouterr()
     assert code == 0, out + err
-    assert "3 of 3 local task(s) matched 4 task(s) in the project." in out
+    assert "3 of 3 local task(s) matched a task of the project (4 task(s) there)." in out
     assert "1 task(s) in the project got no labels from this list: 'someone-else'" in out
     assert out.count("labels attached ") == 3 + 1  # a line each and the summary
     assert set(rb.attached.values()) == {1} and len(rb.attached) == 3
