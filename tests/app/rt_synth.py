@@ -58,3 +58,27 @@ def write_rt_list(folder: Path) -> Path:
     path = folder / "items.json"
     path.write_text(json.dumps(items))
     return path
+
+
+def write_rt_folder(folder: Path) -> Path:
+    """A patient folder: a series in ct/ and a structure set of three ROIs apart in rt/."""
+    write_series(folder / "ct", axial_positions([1.5 * k for k in range(5)]), rows=32,
+                 cols=32, spacing=(0.8, 0.8), **STUDY)
+    (folder / "rt").mkdir()
+    write_rtstruct(folder / "ct", folder / "rt" / "rs.dcm",
+                   {"Liver": ball(SHAPE, (10, 10, 2), 6), "Cord": ball(SHAPE, (24, 22, 2), 4),
+                    "Couch": ball(SHAPE, (24, 6, 2), 3)})
+    return folder
+
+
+def add_nifti_task(items_path: Path, segment_map: dict[str, str]) -> None:
+    """Add a task with a NIfTI image and mask (4x4x2) to the list at ``items_path``."""
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.ones((4, 4, 2), np.uint8), np.eye(4))
+    nib.save(img, items_path.parent / "m.nii.gz")
+    nib.save(img, items_path.parent / "im.nii.gz")
+    data = json.loads(items_path.read_text())
+    data.append({"name": "p2", "series": [{"items": "im.nii.gz", "segmentations": "m.nii.gz",
+                                           "segmentMap": segment_map}]})
+    items_path.write_text(json.dumps(data))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.app.rt_synth import write_rt_folder
 from ui.mapping_model import COL_CATEGORY
 from ui.pages.source_page import SourcePage
 
@@ -26,17 +27,7 @@ def grab(widget, name: str) -> None:
 
 @pytest.fixture
 def rt_folder(tmp_path: Path) -> Path:
-    from tests.app.dicom_synth import axial_positions, write_series
-    from tests.app.rt_synth import SHAPE, STUDY, ball, write_rtstruct
-
-    folder = tmp_path / "patient"
-    write_series(folder / "ct", axial_positions([1.5 * k for k in range(5)]), rows=32,
-                 cols=32, spacing=(0.8, 0.8), **STUDY)
-    (folder / "rt").mkdir()
-    write_rtstruct(folder / "ct", folder / "rt" / "rs.dcm",
-                   {"Liver": ball(SHAPE, (10, 10, 2), 6), "Cord": ball(SHAPE, (24, 22, 2), 4),
-                    "Couch": ball(SHAPE, (24, 6, 2), 3)})
-    return folder
+    return write_rt_folder(tmp_path / "patient")
 
 
 def test_rois_map_preview_and_export_by_name(qtbot, window, rt_folder, tmp_path):

@@ -17,7 +17,7 @@ import pytest
 from app.discover import rt_series, with_rt_as_nifti
 from app.items import load_items
 from app.readers import read_rtstruct
-from tests.app.rt_synth import SHAPE, write_rt_list
+from tests.app.rt_synth import SHAPE, add_nifti_task, write_rt_list
 
 
 @pytest.fixture
@@ -112,13 +112,7 @@ def test_export_of_a_mixed_list_writes_the_filled_label_map(rt_list: Path,
     from app.export import export_items
     from app.validate import validate
 
-    img = nib.Nifti1Image(np.ones((4, 4, 2), np.uint8), np.eye(4))
-    nib.save(img, rt_list.parent / "m.nii.gz")
-    nib.save(img, rt_list.parent / "im.nii.gz")
-    data = json.loads(rt_list.read_text())
-    data.append({"name": "p2", "series": [{"items": "im.nii.gz", "segmentations": "m.nii.gz",
-                                           "segmentMap": {"1": "category-a"}}]})
-    rt_list.write_text(json.dumps(data))
+    add_nifti_task(rt_list, {"1": "category-a"})
     items = load_items(rt_list)
     (rt,) = rt_series(items)
     out = export_items(items, tmp_path / "out" / "items.json")

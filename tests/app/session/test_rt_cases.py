@@ -12,20 +12,12 @@ import pytest
 from app.preview import load_case_preview, preview_stats
 from app.progress import run
 from app.session import load_session, open_folder, open_items, save_session
-from tests.app.dicom_synth import axial_positions, write_series
-from tests.app.rt_synth import SHAPE, STUDY, ball, write_rtstruct
+from tests.app.rt_synth import write_rt_folder
 
 
 @pytest.fixture
 def rt_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "user"
-    write_series(folder / "ct", axial_positions([1.5 * k for k in range(5)]), rows=32,
-                 cols=32, spacing=(0.8, 0.8), **STUDY)
-    (folder / "rt").mkdir()
-    write_rtstruct(folder / "ct", folder / "rt" / "rs.dcm",
-                   {"Liver": ball(SHAPE, (10, 10, 2), 5), "Cord": ball(SHAPE, (24, 22, 2), 4),
-                    "Couch": ball(SHAPE, (24, 6, 2), 3)})
-    return folder
+    return write_rt_folder(tmp_path / "patient")
 
 
 def written_map(session, tmp_path: Path) -> dict:

@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import nibabel as nib
-import numpy as np
 import pydicom
 import pytest
 
 from app.items import load_items
 from app.validate import validate
-from tests.app.rt_synth import write_rt_list
+from tests.app.rt_synth import add_nifti_task, write_rt_list
 
 
 @pytest.fixture
@@ -41,13 +39,7 @@ def test_validation_names_what_the_sdk_drops_and_checks_the_filled_map(rt_list: 
 
 
 def test_roi_names_on_a_nifti_series_are_an_error(rt_list: Path, tmp_path: Path) -> None:
-    img = nib.Nifti1Image(np.ones((4, 4, 2), np.uint8), np.eye(4))
-    nib.save(img, rt_list.parent / "m.nii.gz")
-    nib.save(img, rt_list.parent / "im.nii.gz")
-    data = json.loads(rt_list.read_text())
-    data.append({"name": "p2", "series": [{"items": "im.nii.gz", "segmentations": "m.nii.gz",
-                                           "segmentMap": {"Liver": "category-a"}}]})
-    rt_list.write_text(json.dumps(data))
+    add_nifti_task(rt_list, {"Liver": "category-a"})
     found = codes_of(rt_list)
     assert any("'Liver' is no number" in m for m in found["segment-map-key"])
     assert "rtstruct-mixed" in found
