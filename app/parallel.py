@@ -1,0 +1,212 @@
+"""Per-case work on every core: ``map_work`` runs one picklable function per case on a
+process pool and hands the outcomes back in the cases' order.
+
+Threads (``app.progress.in_parallel``) overlap reads that release the GIL; the census,
+the header parsing and the checks around them are Python, so a scan or a validation
+needs processes to use more than one core. The rules:
+
+* ``fn`` is a top-level function (it is pickled by name) and its argument and result
+  are picklable; a worker holds one case at a time, and at most ``2 * n`` cases are
+  submitted at once, so memory stays bounded by the pool's size.
+* One case failing never stops the others: its ``Outcome`` carries the error (a
+  ``SegmapError``'s message and hint, or one line naming any other exception's type).
+* Closing the work (the wizard's Cancel, Ctrl-C in the CLI) cancels what has not
+  started and terminates the workers: nothing keeps running, no zombie is left.
+* ``Jobs(1)`` runs everything here, one case after another, with no pool at all.
+
+Workers start with the ``forkserver`` method: forking the wizard's process (a QThread,
+a report's thread pool) could copy a lock another thread holds and hang the child; the
+fork server is a fresh single-threaded process that forks each worker, so a pool starts
+in tens of milliseconds after the first (which imports Segmap once, ~0.5 s).
+
+``Jobs.scheduler`` (``--scheduler``, ``SEGMAP_SCHEDULER``) sends the same work to a Dask
+cluster: ``app.cluster.executor_for`` gives the executor.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Generic, TypeVar
+
+from app.errors import InputError, SegmapError
+from app.progress import Progress, Work
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+SCHEDULER_VARIABLE = "SEGMAP_SCHEDULER"
+# How often a waiting run yields (so a cancel is seen) when no case has finished.
+_TICK = 0.25
+# Modules the fork server imports once, so each worker starts with them loaded.
+_PRELOAD = ["app.parallel", "app.discover", "app.validate"]
+
+
+@dataclass(frozen=True)
+class Jobs:
+    """How per-case work runs: ``n`` processes here (1: in this process), or on the Dask
+    scheduler at ``scheduler`` (``tcp://HOST:8786``) when one is given."""
+
+    n: int
+    scheduler: str | None = None
+
+
+def default_jobs() -> int:
+    """The cores this process may run on (its CPU affinity where the system says)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def jobs_of(n: int | None, scheduler: str | None = None) -> Jobs:
+    """``Jobs`` from a command line: ``n`` (None: every usable core) and ``scheduler``
+    (None: ``$SEGMAP_SCHEDULER``, if set and not empty)."""
+    if n is not None and n < 1:
+        raise InputError(f"--jobs {n}: the number of processes is 1 or more.",
+                         "Leave --jobs out to use every core, or give --jobs 1 to run in "
+                         "one process.")
+    if scheduler is None:
+        scheduler = os.environ.get(SCHEDULER_VARIABLE) or None
+    return Jobs(default_jobs() if n is None else n, scheduler)
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[R]):
+    """What one case's work gave: its ``value``, or the ``error`` that stopped it (with
+    the ``hint`` a ``SegmapError`` carried)."""
+
+    value: R | None = None
+    error: str | None = None
+    hint: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def unwrap(self) -> R:
+        """The value; the error raised again as a ``SegmapError`` if the case failed."""
+        if self.error is not None:
+            raise SegmapError(self.error, self.hint)
+        return self.value  # type: ignore[return-value]  # R may itself allow None
+
+
+def call(fn: Callable[[A], R], arg: A) -> Outcome[R]:
+    """``fn(arg)`` as an ``Outcome``: an error becomes data, so it crosses a process
+    boundary whole (some exceptions do not pickle) and never stops the other cases."""
+    try:
+        return Outcome(fn(arg))
+    except SegmapError as exc:
+        return Outcome(error=exc.message, hint=exc.hint)
+    except Exception as exc:  # noqa: BLE001 -- reported as the case's outcome, not lost
+        return Outcome(error=_internal(exc))
+
+
+def _internal(exc: BaseException) -> str:
+    first = str(exc).strip().splitlines()
+    return f"internal error: {type(exc).__name__}" + (f": {first[0]}" if first else "")
+
+
+def _quiet_worker() -> None:
+    """Ctrl-C reaches the whole process group: the parent alone decides (it terminates
+    the workers), so a worker never dies half-way through a case on its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def process_pool(n: int) -> ProcessPoolExecutor:
+    """A pool of ``n`` worker processes started from the fork server (see the module)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(_PRELOAD)
+    return ProcessPoolExecutor(max_workers=n, mp_context=context, initializer=_quiet_worker)
+
+
+def _executor_for(jobs: Jobs) -> Callable[[], Executor]:
+    """The executor a run makes: the Dask cluster's when ``jobs.scheduler`` is set."""
+    if jobs.scheduler is None:
+        return lambda: process_pool(jobs.n)
+    try:
+        cluster = import_module("app.cluster")  # optional: only with a scheduler
+    except ImportError as exc:
+        raise InputError(f"--scheduler {jobs.scheduler}: this Segmap cannot run work on a Dask "
+                         f"cluster ({exc}).",
+                         "Install the dask extra (pip install 'segmap[dask]'), or leave "
+                         "--scheduler and SEGMAP_SCHEDULER unset to use this machine's "
+                         "cores.") from exc
+    made: Callable[[Jobs], Executor] = cluster.executor_for
+    return lambda: made(jobs)
+
+
+def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
+             what: Callable[[A], str],
+             executor: Callable[[], Executor] | None = None) -> Work[list[Outcome[R]]]:
+    """Run ``fn(arg)`` for every ``arg`` (on ``jobs.n`` processes; ``executor`` makes
+    another pool), yield Progress as cases finish (``what(arg)`` says which), return
+    their outcomes in the order of ``args``. Closing it stops everything (see the
+    module)."""
+    total = len(args)
+    if executor is None and jobs.scheduler is None and (jobs.n <= 1 or total <= 1):
+        out: list[Outcome[R]] = []
+        for i, arg in enumerate(args):
+            out.append(call(fn, arg))
+            yield Progress(i + 1, total, what(arg))  # as a pool says: done, and which
+        return out
+    make = executor if executor is not None else _executor_for(jobs)
+    results: list[Outcome[R] | None] = [None] * total
+    pending: dict[Future[Outcome[R]], int] = {}
+    queue: Iterator[tuple[int, A]] = enumerate(args)
+    limit = 2 * max(1, jobs.n)  # bounded: workers busy, one more case each waiting
+    finished = 0
+    pool = make()
+    try:
+        while True:
+            for i, arg in queue:
+                pending[pool.submit(call, fn, arg)] = i
+                if len(pending) >= limit:
+                    break
+            if not pending:
+                break
+            done, _ = wait(pending, timeout=_TICK, return_when=FIRST_COMPLETED)
+            last = None
+            for future in done:
+                last = pending.pop(future)
+                results[last] = _outcome(future)
+                finished += 1
+            message = what(args[last]) if last is not None else "working"
+            yield Progress(finished, total, message)  # a cancel stops here
+    finally:
+        _stop(pool, pending)
+    return [r if r is not None else Outcome(error="internal error: no result") for r in results]
+
+
+def _outcome(future: Future[Outcome[R]]) -> Outcome[R]:
+    """A finished case's outcome; a worker that died (killed, out of memory) is that
+    case's error."""
+    exc = future.exception()
+    if exc is not None:
+        return Outcome(error=_internal(exc))
+    return future.result()
+
+
+def _stop(pool: Executor, pending: dict[Future[Outcome[R]], int]) -> None:
+    """Shut ``pool`` down: at once, with its workers terminated, if cases are still
+    pending (a cancel or an error here); else after the workers have exited."""
+    if not pending:
+        pool.shutdown(wait=True)
+        return
+    for future in pending:
+        future.cancel()
+    # a process pool's workers (Python 3.14 has terminate_workers(); 3.11 keeps them here)
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    for p in processes:
+        p.join(timeout=5)
+        if p.is_alive():
+            p.kill()
+            p.join(timeout=5)
