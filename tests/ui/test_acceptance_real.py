@@ -18,6 +18,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from tests.app.rt_synth import write_real_ct_rt
 from ui import errors
 from ui.pages.mapping_page import MappingPage
 from ui.pages.preview_page import PreviewPage
@@ -57,6 +58,10 @@ def mixed_real(shared_data, tmp_path_factory) -> Path:
     labels = np.where(hu > 300, 2, np.where(hu > -300, 1, 0)).astype(np.uint8)
     _link(ts / "example_ct.nii.gz", root / "s06" / "scan.nii.gz")
     nib.save(nib.Nifti1Image(labels, ct.affine), root / "s06" / "scan_labels.nii.gz")
+    # A DICOM SEG and an RT Structure Set beside the NIfTI masks: each becomes binary masks.
+    _link(dcmqi / "ct-3slice", root / "s07" / "ct")
+    _link(dcmqi / "liver.dcm", root / "s07" / "seg" / "liver.dcm")
+    write_real_ct_rt(shared_data, root / "s08")
     return root
 
 
@@ -146,5 +151,24 @@ def test_a_mixed_real_folder_walks_forward_and_back(qtbot, window, mixed_real, n
               session.cache.image_grid(list(c.image.files)).shape[2] for c in session.cases}
     assert min(slices.values()) == 3 and max(slices.values()) == 112
     assert {c.shape for c in session.cases} >= {"I", "II", "III"}
+    # beside other masks, the SEG and the structure set became binary masks (shape III)
+    from app.discover import derived_mask
+
+    converted = {derived_mask(m)[0] for c in session.cases for m in c.masks
+                 if derived_mask(m) is not None}
+    assert converted == {"liver.dcm", "organs.dcm"}
     assert _walk(qtbot, window) == 4 * len([c for c in session.cases if c.included])
+    assert no_dialogs == []
+
+
+def test_a_real_ct_and_its_structure_set_kept_as_it_is_walk(qtbot, window, shared_data,
+                                                            tmp_path, no_dialogs):
+    """Alone, the structure set stays itself: its ROIs are the rows, shown on the CT."""
+    organs = write_real_ct_rt(shared_data, tmp_path / "patient")
+    _open(qtbot, window, tmp_path / "patient")
+    (case,) = window.state.session.cases
+    assert case.masks == [tmp_path / "patient" / "rt" / "organs.dcm"]
+    assert [r.value for r in window.state.session.rows(case)] == list(
+        range(1, len(organs) + 1))
+    assert _walk(qtbot, window) == 4
     assert no_dialogs == []

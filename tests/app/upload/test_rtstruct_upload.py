@@ -76,37 +76,14 @@ def test_a_real_ct_folder_kept_as_rtstruct_goes_up_as_the_sdk_sends_it(
         shared_data: Path, tmp_path: Path) -> None:
     """TotalSegmentator's real CT with four of its organs as an rt-utils structure set: the
     scan keeps it as it is, build keys it by ROI name, and the upload equals the SDK's."""
-    import nibabel as nib
-    import numpy as np
-    import pydicom
-
     from app.discover import scan
-    from app.geometry import Grid, align_to_image, compare_grids
     from app.mapping import build
-    from app.readers import dicom_image_series
     from app.validate import validate
-    from tests.app.rt_synth import write_rtstruct
+    from tests.app.rt_synth import write_real_ct_rt
 
-    root = shared_data / "totalsegmentator/tests/reference_files"
     folder = tmp_path / "patient"
-    (folder / "ct").mkdir(parents=True)
-    uid = pydicom.uid.generate_uid()
-    for f in sorted((root / "example_ct_dicom").iterdir()):  # UIDs rt-utils needs
-        ds = pydicom.dcmread(f)
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
-        ds.SeriesInstanceUID = uid
-        ds.save_as(folder / "ct" / f"{f.name}.dcm")
-    series = dicom_image_series(sorted((folder / "ct").iterdir()))
-    img = nib.load(root / "example_seg_dicom.nii.gz")
-    assert series.grid is not None
-    labels = align_to_image(np.asanyarray(img.dataobj),
-                            compare_grids(series.grid, Grid.of(img.shape, img.affine)))
-    organs = {n: labels == v for v, n in {1: "spleen", 5: "liver", 2: "kidney_right",
-                                          3: "kidney_left"}.items() if (labels == v).sum() > 50}
+    organs = write_real_ct_rt(shared_data, folder)
     assert len(organs) >= 2
-    (folder / "rt").mkdir()
-    write_rtstruct(folder / "ct", folder / "rt" / "organs.dcm", organs)
     result = run(scan(folder))
     (case,) = result.cases
     assert case.masks == [folder / "rt" / "organs.dcm"] and result.derived[0].native
