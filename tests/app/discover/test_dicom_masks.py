@@ -444,10 +444,18 @@ def test_overlapping_rois_say_what_the_sdk_would_lose(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared_data
-def test_a_seg_kept_as_it_is_is_not_converted_at_all(dcmqi_folder: Path, cache: Path) -> None:
-    """Kept as it is, the SEG is read once (what the SDK stores, its census) and no mask is
-    written: a 117-segment SEG would otherwise be written as 117 NIfTI files for nothing."""
+def test_a_seg_kept_as_it_is_is_not_converted_at_all(dcmqi_folder: Path, cache: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kept as it is, the SEG is decoded once (what the SDK stores, its census) and no mask
+    is written: a 117-segment SEG would otherwise be written as 117 NIfTI files for nothing."""
+    import app.readers._volumes as volumes
+
+    decoded: list[Path] = []
+    sdk_volume = volumes.sdk_seg_volume
+    monkeypatch.setattr(volumes, "sdk_seg_volume", lambda p: decoded.append(p) or sdk_volume(p))
+    volumes.SEG_CACHE.clear()
     result = run(scan(dcmqi_folder))
+    assert len(decoded) == 1
     (d,) = result.derived
     assert d.native and [m.path for m in d.masks] == [dcmqi_folder / "seg" / "liver.dcm"]
     assert d.masks[0].voxels > 0 and d.masks[0].name
