@@ -226,6 +226,14 @@ class ClusterExecutor(Executor):
         self.client = client
         self._executor: Executor = client.get_executor(pure=False)
 
+    @property
+    def slots(self) -> int:
+        """How many cases the cluster runs at once now: its workers' threads (at least 1).
+        A caller bounding the cases in flight sizes that bound by this, not by this
+        computer's cores."""
+        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers))
+
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         """Run ``fn(*args, **kwargs)`` on a worker (``fn`` top-level and picklable)."""
         return self._executor.submit(fn, *args, **kwargs)
@@ -244,9 +252,17 @@ class ClusterExecutor(Executor):
             self.client.close()
 
 
-def executor_for(jobs: ClusterJobs, timeout: float = CONNECT_TIMEOUT) -> ClusterExecutor:
+def executor_for(jobs: ClusterJobs, timeout: float = CONNECT_TIMEOUT,
+                 paths: Sequence[Path] = ()) -> ClusterExecutor:
     """An executor running per-case work on the Dask cluster of ``jobs.scheduler``, its
-    workers checked (``connect``); shutting it down closes the connection."""
+    workers checked (``connect``) and, when ``paths`` are given, the inputs checked readable
+    on every worker (``check_reachable``); shutting it down closes the connection."""
     if not jobs.scheduler:
         raise ValueError("executor_for needs jobs with a scheduler")
-    return ClusterExecutor(connect(jobs.scheduler, timeout))
+    executor = ClusterExecutor(connect(jobs.scheduler, timeout))
+    try:
+        check_reachable(executor, paths)
+    except BaseException:
+        executor.shutdown(wait=False)
+        raise
+    return executor

@@ -77,7 +77,7 @@ def test_the_executor_runs_on_the_workers_and_closes_its_client(scheduler: str) 
     executor = cluster.executor_for(Jobs(2, scheduler), timeout=TIMEOUT)
     try:
         workers = set(executor.client.scheduler_info(n_workers=-1)["workers"])
-        assert len(workers) == 2
+        assert len(workers) == 2 and executor.slots == 2
         assert list(executor.map(abs, [-1, -2, 3])) == [1, 2, 3]
         assert executor.submit(pow, 2, 10).result() == 1024
     finally:
@@ -96,6 +96,8 @@ def test_reachable_inputs_pass_and_a_missing_one_names_worker_and_path(
         workers = executor.client.scheduler_info(n_workers=-1)["workers"]
     finally:
         executor.shutdown()
+    with pytest.raises(SegmapError, match="cannot read the input files"):
+        cluster.executor_for(Jobs(2, scheduler), timeout=TIMEOUT, paths=[missing])
     error = caught.value
     assert f"{missing} does not exist" in error.message
     assert all(address in error.message for address in workers)  # every worker named
