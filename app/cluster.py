@@ -12,12 +12,15 @@ Before anything runs, Segmap checks what a cluster silently gets wrong:
   (``check_workers``): workers run Segmap's own functions;
 * every worker sees the input files at the same paths (``check_reachable``): the work is
   sent as paths, so the data must be on a file system every worker mounts at the same path.
+  ``executor_for(jobs, paths=...)`` checks the paths given; the executor itself checks the
+  paths in the arguments of the first work submitted to it, before that work is sent.
 
 Each failure is a ``SegmapError`` that says what is wrong and how to fix it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import socket
@@ -191,16 +194,24 @@ def sample(paths: Sequence[Path], k: int = SAMPLE) -> list[str]:
     return list(dict.fromkeys(unique[round(i * step)] for i in range(k)))
 
 
+def _readable_here(path: str) -> bool:
+    return _path_problem(path) is None
+
+
 def check_reachable(target: Executor | Client, paths: Sequence[Path]) -> None:
     """Before any work: every worker of ``target`` (a ``ClusterExecutor`` or a Client) reads
-    a sample of ``paths``; a SegmapError names the worker, the path and the fix (the data
-    mounted at the same path on every worker). Does nothing for another executor (a local
-    process pool sees this computer's files)."""
+    a sample of ``paths`` (those of the sample this computer reads: a file missing here too
+    is the work's own finding, reported as it would be without a cluster); a SegmapError
+    names the worker, the path and the fix (the data mounted at the same path on every
+    worker). Does nothing for another executor (a local pool sees this computer's files)."""
     client = target.client if isinstance(target, ClusterExecutor) else target
-    if isinstance(client, Executor) or not paths:
+    if isinstance(client, Executor):
+        return
+    here = [p for p in sample(paths) if _readable_here(p)]
+    if not here:
         return
     names = _worker_names(client)
-    found = client.run(probe_paths, sample(paths), on_error="return")
+    found = client.run(probe_paths, here, on_error="return")
     lines = []
     for address, result in sorted(found.items()):
         who = names.get(address, address)
@@ -218,13 +229,32 @@ def check_reachable(target: Executor | Client, paths: Sequence[Path]) -> None:
             "worker (a shared file system such as NFS), or run without --scheduler.")
 
 
+def paths_in(value: object, depth: int = 5) -> Iterator[Path]:
+    """The ``Path``s in ``value`` (a work's argument): itself, in its lists, tuples, sets,
+    dict values and dataclass fields, ``depth`` levels down."""
+    if isinstance(value, Path):
+        yield value
+    elif depth <= 0 or isinstance(value, (str, bytes)):
+        return
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            yield from paths_in(v, depth - 1)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from paths_in(v, depth - 1)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            yield from paths_in(getattr(value, f.name), depth - 1)
+
+
 class ClusterExecutor(Executor):
     """A ``concurrent.futures`` executor on a Dask cluster: ``Client.get_executor`` (tasks
     not deduplicated by their arguments: ``pure=False``), whose shutdown closes the client."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, check_inputs: bool = True) -> None:
         self.client = client
         self._executor: Executor = client.get_executor(pure=False)
+        self._unchecked = check_inputs
 
     @property
     def slots(self) -> int:
@@ -235,7 +265,12 @@ class ClusterExecutor(Executor):
         return max(1, sum(int(w.get("nthreads", 1)) for w in workers))
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        """Run ``fn(*args, **kwargs)`` on a worker (``fn`` top-level and picklable)."""
+        """Run ``fn(*args, **kwargs)`` on a worker (``fn`` top-level and picklable). The
+        first call checks first that the workers read the input paths its arguments hold
+        (``check_reachable``), so no work starts on workers that do not see the data."""
+        if self._unchecked:
+            self._unchecked = False
+            check_reachable(self, list(paths_in((args, kwargs))))
         return self._executor.submit(fn, *args, **kwargs)
 
     def map(self, fn: Callable[..., T], *iterables: Any, timeout: float | None = None,

@@ -9,6 +9,7 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +87,17 @@ def test_the_executor_runs_on_the_workers_and_closes_its_client(scheduler: str) 
 
 
 def test_reachable_inputs_pass_and_a_missing_one_names_worker_and_path(
-        scheduler: str, demo_dataset: Any, tmp_path: Path) -> None:
+        scheduler: str, demo_dataset: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    missing = tmp_path / "not-mounted" / "case_001.nii.gz"
     executor = cluster.executor_for(Jobs(2, scheduler), timeout=TIMEOUT)
     try:
         cluster.check_reachable(executor, _masks(demo_dataset) + [demo_dataset.root])
-        missing = tmp_path / "not-mounted" / "case_001.nii.gz"
+        # a file missing here too is not the cluster's: the work reports it, as without one
+        cluster.check_reachable(executor, [missing])
+        # one this computer reads but the workers do not (here it is the workers' answer
+        # that matters: this computer is told it reads it)
+        monkeypatch.setattr(cluster, "_readable_here", lambda path: True)
         with pytest.raises(SegmapError) as caught:
             cluster.check_reachable(executor, _masks(demo_dataset) + [missing])
         workers = executor.client.scheduler_info(n_workers=-1)["workers"]
@@ -102,6 +109,23 @@ def test_reachable_inputs_pass_and_a_missing_one_names_worker_and_path(
     assert f"{missing} does not exist" in error.message
     assert all(address in error.message for address in workers)  # every worker named
     assert error.hint is not None and "same path on every worker" in error.hint
+
+
+@dataclass(frozen=True)
+class _Job:
+    mask: Path
+    folders: frozenset[Path]
+
+
+def test_map_work_checks_the_inputs_of_its_first_cases_before_sending_them(
+        scheduler: str, demo_dataset: Any, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "elsewhere.nii.gz"
+    job = _Job(missing, frozenset({demo_dataset.root}))
+    assert sorted(cluster.paths_in(((print, [job]), {}))) == sorted([missing, demo_dataset.root])
+    monkeypatch.setattr(cluster, "_readable_here", lambda path: True)
+    with pytest.raises(SegmapError, match=f"{missing} does not exist"):
+        run(map_work(census, [missing] + _masks(demo_dataset), Jobs(2, scheduler), what=str))
 
 
 def test_a_local_pool_needs_no_reachability_check(tmp_path: Path) -> None:
