@@ -30,10 +30,12 @@ What differs, on purpose:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import nibabel as nib
 import numpy as np
@@ -53,6 +55,7 @@ from app.merge._read import (
 from app.progress import Progress, Work, run
 from app.readers import NiftiHeader, save_nifti, tally_chunks
 
+_T = TypeVar("_T")
 Instances = Mapping[int, Sequence[int] | None]
 MaskPaths = Mapping[str, str | Sequence[str]]
 
@@ -107,7 +110,7 @@ def _shape_error(path: str, shape: Sequence[int], base_path: str, base_shape: Se
     )
 
 
-def _write(flat: np.ndarray, where: np.ndarray, value: int) -> None:
+def _write(flat: np.ndarray, where: np.ndarray | slice, value: int) -> None:
     """flat[where] = value, with the SDK's outcome for an id numpy cannot store."""
     try:
         flat[where] = value
@@ -151,9 +154,47 @@ def _pairs_inverse(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return pairs, inverse.ravel()
 
 
+_CHUNK = 1 << 20  # voxels: whole-volume passes go chunk by chunk, so temporaries stay small
+
+
+def _chunks(flat: np.ndarray) -> Iterator[np.ndarray]:
+    """Writable 1-D views of ``flat``, in order."""
+    return (flat[i : i + _CHUNK] for i in range(0, flat.size, _CHUNK))
+
+
+def _fill_nonzero(flat: np.ndarray, value: int) -> None:
+    """flat[flat != 0] = value, chunk by chunk (no index array the size of the mask)."""
+    if not flat.size:
+        _write(flat, slice(0, 0), value)  # the SDK's error for an id numpy cannot store
+    for chunk in _chunks(flat):
+        _write(chunk, chunk != 0, value)
+
+
+def _zero_values(flat: np.ndarray, drop: np.ndarray) -> None:
+    """flat[np.isin(flat, drop)] = 0, chunk by chunk."""
+    for chunk in _chunks(flat):
+        hit = np.isin(chunk, drop)
+        if hit.any():
+            chunk[hit] = 0
+
+
+def _read_ahead(pool: ThreadPoolExecutor, fn: Callable[[str], _T], items: Sequence[str],
+                ahead: int) -> Iterator[_T]:
+    """``pool.map(fn, items)`` with at most ``ahead`` results waiting: ``map`` submits
+    every item at once, and finished files' voxels would pile up while the merge lags."""
+    pending: deque[Future[_T]] = deque(pool.submit(fn, x) for x in items[:ahead])
+    rest = iter(items[ahead:])
+    while pending:
+        got = pending.popleft().result()
+        for x in rest:
+            pending.append(pool.submit(fn, x))
+            break
+        yield got
+
+
 def _final_values(flat: np.ndarray) -> set[int]:
     # Counting runs (the census core) instead of np.unique over the whole volume.
-    chunks = (flat[i : i + (1 << 20)] for i in range(0, flat.size, 1 << 20))
+    chunks = _chunks(flat)
     # Inserted in ascending order, as the SDK's set(np.unique(...)), so that set
     # iteration (which orders the overlap group lists) matches it.
     return set(sorted(int(v) for v in tally_chunks(chunks).counts if v != 0))
@@ -235,6 +276,8 @@ class _Merge:
         self.file_instances: set[int] = set()
         self.file_excess: set[int] = set()
         self.mask_data: list[tuple[np.ndarray, int | np.ndarray]] = []
+        self.merged_later = False  # a later file's voxels were kept (mask_data) or merged
+        self.deferred: MergeError | None = None  # a merge error raised after step 4
 
     def _open(self, path: str) -> MaskFile:
         return self.pngs[path] if path in self.pngs else open_mask(path)
@@ -265,7 +308,7 @@ class _Merge:
     def read_base(self) -> None:
         """Step 2a: the first file, which gives the header, affine and shape."""
         first = self._open(self.files[0])
-        base, known_nz = read_voxels(first, True)
+        base = read_voxels(first, True)
         self.header = first.header.copy()
         self.affine = first.affine
         self.base_dtype = first.dtype
@@ -275,31 +318,21 @@ class _Merge:
             self.header.set_data_dtype(np.uint16)
         self.base = np.asfortranarray(base)
         self.base_flat = self.base.reshape(-1, order="F")
-        # The base's non-zero indices, found when first needed: a label map's merge needs
-        # none (a flatnonzero of a 78 M-voxel map costs more than reading it).
-        self._base_nz = known_nz
         if self.binary:
             if self.files[0] in self.reverse:
                 inst = self.reverse[self.files[0]][0]
                 self.widen(inst)
-                _write(self.base_flat, self.base_nz, inst)
+                _fill_nonzero(self.base_flat, inst)
                 self.file_instances.add(inst)
         else:
             self.file_instances.update(_final_values(self.base_flat))
         self.final_instances = set(self.file_instances)
 
-    @property
-    def base_nz(self) -> np.ndarray:
-        """Flat indices of the base's non-zero voxels (as read, before any later file)."""
-        if self._base_nz is None:
-            self._base_nz = np.flatnonzero(self.base_flat)
-        return self._base_nz
-
     def widen(self, value: int) -> None:
         """The SDK merges in uint16; a uint8 base works the same until a value above 255
         must be written, and then becomes uint16 (saves a copy and a cast)."""
         if self.base.dtype == np.uint8 and value > 255:
-            need_memory(self.files[0], 2 * self.base.size, "the merged uint16 volume")
+            need_memory(self.files[0], 3 * self.base.size, "the merged uint16 volume")
             self.base = self.base.astype(np.uint16, order="F")
             self.base_flat = self.base.reshape(-1, order="F")
 
@@ -309,44 +342,64 @@ class _Merge:
             raise _shape_error(path, mask.shape, self.files[0], self.base.shape)
         return read_nonzero(mask)
 
+    def _pool_known(self) -> bool:
+        """True when the ids free for overlap groups are known before the later files are
+        read: binary masks whose instances are all in the segmentMap. Each file can then
+        be merged as soon as it is read, instead of keeping every file's voxels until the
+        last one is read (the SDK's order), with the same result."""
+        return self.binary and all(set(self.reverse[f]) <= self.map_instances
+                                   for f in self.files if f in self.reverse)
+
     def read_later(self, total: int) -> Work[None]:
         """Step 3: the later files' non-zero voxels (flat Fortran indices) and values.
 
-        They are read on a small thread pool (inflating releases the GIL) and used in order.
+        They are read on a small thread pool (inflating releases the GIL), a few files
+        ahead, and used in order: kept for step 5, or merged at once (``_pool_known``).
         """
-        index_type = np.int32 if self.base_flat.size < 2**31 else np.int64
+        eager = self._pool_known()
+        if eager:
+            self.instance_pool = set(range(1, 65536)) - self.map_instances
         later = self.files[1:]
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        workers = min(4, os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             try:
                 for n, (path, (nz, values)) in enumerate(
-                        zip(later, pool.map(self._nonzero_of, later), strict=True), start=1):
+                        zip(later, _read_ahead(pool, self._nonzero_of, later, 2 * workers),
+                            strict=True), start=1):
                     yield Progress(n, total, f"Read {Path(path).name}")
                     if not nz.size:
                         continue
-                    nz = nz.astype(index_type, copy=False)
                     if not self.binary:
+                        self.merged_later = True
                         self.mask_data.append((nz, values))
                         self.file_instances.update(_final_values(values))
                     elif path in self.reverse:
                         inst = self.reverse[path][0]
-                        self.mask_data.append((nz, inst))
                         self.file_instances.add(inst)
+                        self.merged_later = True
+                        if not eager:
+                            self.mask_data.append((nz, inst))
+                        elif self.deferred is None:
+                            try:
+                                self._merge_one(nz, inst)
+                            except MergeError as exc:
+                                # The SDK reads every file, and checks the labels, first.
+                                self.deferred = exc
+                    del nz, values
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
         for inst in list(self.file_instances):
             if inst in self.group_map:
                 self.file_instances.update(self.group_map[inst])
-        self.instance_pool = set(range(1, 65536)) - self.map_instances - self.file_instances
+        if not eager:
+            self.instance_pool = set(range(1, 65536)) - self.map_instances - self.file_instances
 
     def prune_and_validate(self) -> None:
         """Step 4: --prune-segmentations and --label-validate, as the SDK applies them."""
         if self.prune:
             if excess := self.file_instances - self.map_instances:
                 self.file_excess = excess
-                drop = np.array(sorted(excess), dtype=np.uint16)
-                hit = np.isin(self.base_flat[self.base_nz], drop)
-                if hit.any():
-                    self.base_flat[self.base_nz[hit]] = 0
+                _zero_values(self.base_flat, np.array(sorted(excess), dtype=np.uint16))
                 self.file_instances -= excess
                 self.final_instances -= excess
             self.map_instances &= self.file_instances
@@ -374,8 +427,12 @@ class _Merge:
         )
 
     def merge_all(self) -> None:
-        """Step 5: merge every later file into the base, in order."""
-        for nz, maskv in self.mask_data:
+        """Step 5: merge every later file into the base, in order (those not merged as they
+        were read)."""
+        if self.deferred is not None:
+            raise self.deferred
+        while self.mask_data:
+            nz, maskv = self.mask_data.pop(0)  # each file's voxels freed once merged
             if isinstance(maskv, int) and maskv in self.file_excess:
                 continue
             self._merge_one(nz, maskv)
@@ -439,7 +496,7 @@ class _Merge:
 
     def result(self) -> MergeResult:
         """Step 6: the volume in the SDK's dtype, and the segment map."""
-        if self.mask_data:
+        if self.merged_later:
             self.final_instances = _final_values(self.base_flat)
         if self.prune and not self.final_instances:
             return MergeResult(None, None, None, {}, files=self.files)
@@ -458,7 +515,7 @@ class _Merge:
                 # writes uint16 instead (deliberate difference 2).
                 header.set_data_dtype(np.uint16)
         first = self.files[0]
-        changed = self.binary or bool(self.file_excess) or bool(self.mask_data) or (
+        changed = self.binary or bool(self.file_excess) or self.merged_later or (
             self.base_dtype != header.get_data_dtype())
         segments: dict[int, list[int] | None] = {}
         for value in self.final_instances:

@@ -12,7 +12,7 @@ which Segmap's upload sends too), and a PNG mask as the SDK converts it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -30,14 +30,16 @@ from app.readers import (
     is_dicom_seg,
     mask_as_nifti,
     nifti_info,
-    nonzero,
+    iter_raw,
+    nonzero_in,
     read_raw,
     require_memory,
     seg_as_nifti,
 )
 
 _SPARSE = 8  # runs rebuild a base with at most 1 in 8 voxels non-zero; denser, it is read
-_SLAB_VOXELS = 1 << 22  # float conversion in slabs keeps memory near one uint16 volume
+_SLAB_VOXELS = 1 << 22  # in-memory voxels are converted in slabs of this many
+_CHUNK_BYTES = 1 << 22  # a file is streamed in chunks of this many bytes
 
 
 def sdk_label(value: float) -> int:
@@ -186,7 +188,7 @@ def _scaled_voxels(mask: MaskFile) -> np.ndarray:
 
 
 def _stored(mask: MaskFile) -> np.ndarray:
-    """The voxels as stored (native byte order, Fortran order)."""
+    """The voxels as stored (native byte order, Fortran order), a volume of their own."""
     if mask.image is not None:  # a copy: the merge writes into the base volume
         data = np.asanyarray(mask.image.dataobj)
         return np.array(data, dtype=data.dtype.newbyteorder("="), order="F")
@@ -197,59 +199,138 @@ def _stored(mask: MaskFile) -> np.ndarray:
         raise _merge_error(exc) from None
 
 
-def read_voxels(mask: MaskFile, base: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """A mask's voxels as the SDK merges them, and its non-zero flat indices when known.
+def read_voxels(mask: MaskFile, base: bool) -> np.ndarray:
+    """A mask's voxels as the SDK merges them, in the narrowest dtype that holds them.
 
-    uint8 files stay uint8 (the merge widens them only if a value above 255 must be
-    written, which gives the SDK's uint16 results); anything else becomes uint16.
+    The SDK takes uint8 / uint16 voxels as they are and anything else as
+    ``np.round(get_fdata()).astype(uint16)``. Here the result is uint8 while every value
+    is below 256, and uint16 otherwise: the merge widens a uint8 base only when a value
+    above 255 must be written, which gives the SDK's uint16 results with half the memory.
+    A NIfTI file that is not plain uint8 is streamed in chunks into that volume, so no
+    copy of the stored voxels (int16, float32, ...) is ever held whole.
     """
     check_three_d(mask, base)
     if mask.scaled:
-        return _scaled_voxels(mask), None
-    if mask.plain and mask.nifti is not None:
-        cached = RUNS.get(mask.path)
-        if cached is not None and cached.shape == mask.shape and \
-                _SPARSE * int(cached.lengths.sum()) <= _voxels(mask):
-            # Rebuilt from the census's runs: no second inflate of the file. Only for a
-            # sparse file: scattering 24 M voxels of a dense label map costs 3x its read.
-            need_memory(mask.path, _voxels(mask) * mask.dtype.itemsize,
-                        f"its {shape_text(mask.shape)} {mask.dtype.name} voxels")
-            flat = np.zeros(_voxels(mask), mask.dtype.newbyteorder("="))
-            idx, vals = cached.expand()
-            flat[idx] = vals
-            return flat.reshape(mask.shape, order="F"), idx
-    if not mask.plain:  # the stored voxels and the uint16 labels made from them
-        need_memory(mask.path, _voxels(mask) * (mask.dtype.itemsize + 2),
-                    f"its {shape_text(mask.shape)} {mask.dtype.name} voxels as uint16 labels")
-    raw = _stored(mask)
+        return _scaled_voxels(mask)
+    if mask.image is not None:  # held in memory (NRRD conversion, SEG volume)
+        return _converted(mask)
     if mask.plain:
-        return raw, None
-    # Float and signed data: np.round(get_fdata()).astype(uint16), done in slabs. NaN,
-    # infinities and values outside 0..65535 wrap as numpy casts them for the SDK too;
-    # numpy's "invalid value in cast" warning is no news to a user (validation says it).
-    out = np.empty(mask.shape, dtype=np.uint16, order="F")
-    flat_in, flat_out = raw.reshape(-1, order="F"), out.reshape(-1, order="F")
+        rebuilt = _from_runs(mask)
+        if rebuilt is not None:
+            return rebuilt
+    if mask.plain and mask.dtype.itemsize == 1:
+        return _stored(mask)  # one read into the volume itself
+    return _narrow_volume(mask, sdk_chunks(mask))
+
+
+def _from_runs(mask: MaskFile) -> np.ndarray | None:
+    """The volume rebuilt from the census's runs (no second inflate), for a sparse file."""
+    cached = RUNS.get(mask.path)
+    if cached is None or cached.shape != mask.shape or \
+            _SPARSE * int(cached.lengths.sum()) > _voxels(mask):
+        # Only for a sparse file: scattering 24 M voxels of a dense label map costs 3x its read.
+        return None
+    narrow = mask.dtype.itemsize == 1 or not cached.values.size or int(cached.values.max()) < 256
+    dtype = np.dtype(np.uint8) if narrow else mask.dtype.newbyteorder("=")
+    need_memory(mask.path, _voxels(mask) * dtype.itemsize,
+                f"its {shape_text(mask.shape)} {dtype.name} voxels")
+    flat = np.zeros(_voxels(mask), dtype)
+    idx, vals = cached.expand()
+    flat[idx] = vals
+    return flat.reshape(mask.shape, order="F")
+
+
+def _converted(mask: MaskFile) -> np.ndarray:
+    """In-memory voxels as the SDK's labels: plain ones copied (the merge writes into the
+    base), others converted slab by slab."""
+    assert mask.image is not None
+    if mask.plain:
+        return _stored(mask)
+    flat = np.asanyarray(mask.image.dataobj).reshape(-1, order="F")
+    chunks = (_sdk_labels(flat[i : i + _SLAB_VOXELS]) for i in range(0, flat.size, _SLAB_VOXELS))
+    return _narrow_volume(mask, chunks)
+
+
+def _sdk_labels(chunk: np.ndarray) -> np.ndarray:
+    """np.round(get_fdata()).astype(uint16) of a chunk of stored values. NaN, infinities and
+    values outside 0..65535 wrap as numpy casts them for the SDK too; numpy's "invalid
+    value in cast" warning is no news to a user (validation says it)."""
     with np.errstate(invalid="ignore", over="ignore"):
-        for start in range(0, flat_in.size, _SLAB_VOXELS):
-            part = flat_in[start : start + _SLAB_VOXELS].astype(np.float64)
-            flat_out[start : start + _SLAB_VOXELS] = np.round(part).astype(np.uint16)
-    return out, None
+        return np.round(chunk.astype(np.float64)).astype(np.uint16)
+
+
+def sdk_chunks(mask: MaskFile, chunk_bytes: int = _CHUNK_BYTES, prefetch: bool = True
+               ) -> Iterator[np.ndarray]:
+    """A NIfTI mask's voxels as the SDK's labels, streamed as 1-D chunks in file (Fortran)
+    order; a chunk is valid until the next one is requested. ``prefetch`` inflates on a
+    second thread (``iter_raw``)."""
+    assert mask.nifti is not None
+    plain = mask.plain
+    try:
+        for chunk in iter_raw(mask.nifti, chunk_bytes, prefetch):
+            yield chunk if plain else _sdk_labels(chunk)
+    except VolumeReadError as exc:
+        raise _merge_error(exc) from None
+
+
+def _narrow_volume(mask: MaskFile, chunks: Iterable[np.ndarray]) -> np.ndarray:
+    """Chunks of labels laid end to end in a uint8 volume, widened to uint16 at the first
+    value above 255 (the memory of the result, never of the stored voxels)."""
+    n = _voxels(mask)
+    what = f"its {shape_text(mask.shape)} voxels as labels"
+    need_memory(mask.path, n, what)
+    out: np.ndarray = np.empty(n, dtype=np.uint8)
+    pos = 0
+    for chunk in chunks:
+        if out.dtype == np.uint8 and chunk.dtype != np.uint8 and chunk.size and \
+                int(chunk.max()) > 255:
+            need_memory(mask.path, 3 * n, what)  # both volumes while widening
+            wide = np.empty(n, dtype=np.uint16)
+            wide[:pos] = out[:pos]
+            out = wide
+        out[pos : pos + chunk.size] = chunk
+        pos += chunk.size
+    return out.reshape(mask.shape, order="F")
 
 
 def read_nonzero(mask: MaskFile) -> tuple[np.ndarray, np.ndarray]:
-    """Flat (Fortran-order) indices and SDK values of a later file's non-zero voxels."""
+    """Flat (Fortran-order) indices and SDK values of a later file's non-zero voxels.
+
+    Indices are int32 when the volume allows it; a NIfTI file is streamed, so memory is
+    its non-zero voxels and a few chunks.
+    """
+    itype = np.int32 if _voxels(mask) < 2**31 else np.int64
     if len(mask.shape) == 3 and mask.plain and mask.nifti is not None:
         cached = RUNS.get(mask.path)
         if cached is not None and cached.shape == mask.shape:
-            return cached.expand()  # the census already streamed this file
-        try:
-            return nonzero(mask.nifti)
-        except VolumeReadError as exc:
-            raise _merge_error(exc) from None
-    data, _ = read_voxels(mask, False)
+            idx, vals = cached.expand()  # the census already streamed this file
+            return idx.astype(itype, copy=False), vals
+    if len(mask.shape) == 3 and not mask.scaled and mask.nifti is not None:
+        return _stream_nonzero(sdk_chunks(mask, 1 << 20, prefetch=False), itype)
+    data = read_voxels(mask, False)
     flat = data.reshape(-1, order="F")
-    nz = np.flatnonzero(flat)
+    nz = np.flatnonzero(flat).astype(itype, copy=False)
     return nz, flat[nz]
+
+
+def _stream_nonzero(chunks: Iterable[np.ndarray], itype: type[np.signedinteger]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    parts_idx: list[np.ndarray] = []
+    parts_val: list[np.ndarray] = []
+    offset = 0
+    dtype: np.dtype = np.dtype(np.uint16)
+    for chunk in chunks:
+        dtype = chunk.dtype
+        idx = nonzero_in(chunk)
+        if idx.size:
+            parts_val.append(chunk[idx])
+            idx = idx.astype(itype, copy=False)
+            idx += offset
+            parts_idx.append(idx)
+        offset += chunk.size
+    if not parts_idx:
+        return np.empty(0, dtype=itype), np.empty(0, dtype=dtype)
+    return np.concatenate(parts_idx), np.concatenate(parts_val)
 
 
 def png_volume(path: str) -> np.ndarray:
