@@ -140,13 +140,19 @@ def _executor_for(jobs: Jobs) -> Callable[[], Executor]:
     return lambda: made(jobs)
 
 
+def call_all(fn: Callable[[A], R], args: Sequence[A]) -> list[Outcome[R]]:
+    """``call`` for each of ``args``, one after another (a batch of cheap cases)."""
+    return [call(fn, arg) for arg in args]
+
+
 def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
-             what: Callable[[A], str],
+             what: Callable[[A], str], batch: int = 1,
              executor: Callable[[], Executor] | None = None) -> Work[list[Outcome[R]]]:
     """Run ``fn(arg)`` for every ``arg`` (on ``jobs.n`` processes; ``executor`` makes
     another pool), yield Progress as cases finish (``what(arg)`` says which), return
-    their outcomes in the order of ``args``. Closing it stops everything (see the
-    module)."""
+    their outcomes in the order of ``args``. ``batch`` cases go to a worker at once:
+    more than 1 for cases of a millisecond (a header read), where sending each alone
+    would cost as much as the case. Closing it stops everything (see the module)."""
     total = len(args)
     if executor is None and jobs.scheduler is None and (jobs.n <= 1 or total <= 1):
         out: list[Outcome[R]] = []
@@ -155,16 +161,17 @@ def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
             yield Progress(i + 1, total, what(arg))  # as a pool says: done, and which
         return out
     make = executor if executor is not None else _executor_for(jobs)
-    results: list[Outcome[R] | None] = [None] * total
-    pending: dict[Future[Outcome[R]], int] = {}
-    queue: Iterator[tuple[int, A]] = enumerate(args)
-    limit = 2 * max(1, jobs.n)  # bounded: workers busy, one more case each waiting
-    finished = 0
+    results: list[Outcome[R]] = []
+    pending: dict[Future[list[Outcome[R]]], int] = {}  # a batch -> its first case
+    starts: Iterator[int] = iter(range(0, total, max(1, batch)))
+    limit = 2 * max(1, jobs.n)  # bounded: workers busy, one more batch each waiting
+    finished: dict[int, list[Outcome[R]]] = {}
     pool = make()
     try:
         while True:
-            for i, arg in queue:
-                pending[pool.submit(call, fn, arg)] = i
+            for start in starts:
+                part = args[start:start + max(1, batch)]
+                pending[pool.submit(call_all, fn, part)] = start
                 if len(pending) >= limit:
                     break
             if not pending:
@@ -173,25 +180,27 @@ def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
             last = None
             for future in done:
                 last = pending.pop(future)
-                results[last] = _outcome(future)
-                finished += 1
+                finished[last] = _outcomes(future, min(max(1, batch), total - last))
+            while len(results) in finished:  # in order, as far as they are done
+                results.extend(finished.pop(len(results)))
+            count = len(results) + sum(len(x) for x in finished.values())
             message = what(args[last]) if last is not None else "working"
-            yield Progress(finished, total, message)  # a cancel stops here
+            yield Progress(count, total, message)  # a cancel stops here
     finally:
         _stop(pool, pending)
-    return [r if r is not None else Outcome(error="internal error: no result") for r in results]
+    return results
 
 
-def _outcome(future: Future[Outcome[R]]) -> Outcome[R]:
-    """A finished case's outcome; a worker that died (killed, out of memory) is that
-    case's error."""
+def _outcomes(future: Future[list[Outcome[R]]], size: int) -> list[Outcome[R]]:
+    """A finished batch's outcomes; a worker that died (killed, out of memory) is the
+    error of each case of its batch."""
     exc = future.exception()
     if exc is not None:
-        return Outcome(error=_internal(exc))
+        return [Outcome(error=_internal(exc))] * size
     return future.result()
 
 
-def _stop(pool: Executor, pending: dict[Future[Outcome[R]], int]) -> None:
+def _stop(pool: Executor, pending: dict[Future[list[Outcome[R]]], int]) -> None:
     """Shut ``pool`` down: at once, with its workers terminated, if cases are still
     pending (a cancel or an error here); else after the workers have exited."""
     if not pending:

@@ -22,6 +22,7 @@ and header geometry and costs nothing next to that. The order:
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -72,12 +73,15 @@ from app.discover._sidecars import (
 from app.errors import InputError, SegmapError
 from app.geometry import Grid, GridMatch, compare_grids
 from app.jsonio import file_kind
+from app.parallel import Jobs, map_work
 from app.progress import Progress, Work
 from app.readers import (
+    RUNS,
     Census,
     Format,
     NiftiInfo,
     ObjectKind,
+    Runs,
     census,
     is_volume_name,
     nifti_info,
@@ -101,6 +105,9 @@ _NOT_PAIRED = {
     ObjectKind.SR: "a structured report, not an image",
 }
 _CONVERTED = (ObjectKind.SEG, ObjectKind.RTSTRUCT)
+# Volume headers a worker reads per request: one takes about a millisecond, as long as
+# sending it to a worker and its answer back.
+_HEADERS_AT_ONCE = 16
 
 
 @dataclass(frozen=True)
@@ -295,15 +302,25 @@ def _walk(result: ScanResult) -> tuple[list[Path], list[Path], list[Path]]:
     return vols, sides, other
 
 
-def _read_volume(path: Path, root: Path, rel: str, mixed: frozenset[Path],
-                 override: RoleOverride | None = None
-                 ) -> tuple[Volume | OwnOutput, NiftiInfo | None, bool]:
+@dataclass(frozen=True)
+class _VolumeJob:
+    """One volume file to read the header of (sent to a worker)."""
+
+    path: Path
+    root: Path
+    rel: str
+    mixed: frozenset[Path]
+    override: RoleOverride | None = None
+
+
+def _read_volume(job: _VolumeJob) -> tuple[Volume | OwnOutput, NiftiInfo | None, bool]:
     """(the volume, its NIfTI header, whether only its one-byte voxels said mask)."""
-    r = volume_role(path, root, mixed, override)
+    path = job.path
+    r = volume_role(path, job.root, job.mixed, job.override)
     if r.output:
-        return OwnOutput(rel, f"a {r.output} it wrote"), None, False
-    return Volume(path, rel, volume_format(path), r.role, r.why, r.grid, r.dtype, r.error), \
-        r.info, r.tentative
+        return OwnOutput(job.rel, f"a {r.output} it wrote"), None, False
+    return Volume(path, job.rel, volume_format(path), r.role, r.why, r.grid, r.dtype,
+                  r.error), r.info, r.tentative
 
 
 def _mixed_folders(root: Path, series: Sequence[Any], volumes: Sequence[Path]
@@ -352,12 +369,14 @@ def _common_folder(files: Sequence[Path]) -> Path:
     return Path(os.path.commonpath([str(Path(f).parent) for f in files])) if files else Path()
 
 
-def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = ()
-         ) -> Work[ScanResult]:
+def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = (),
+         jobs: Jobs = Jobs(1)) -> Work[ScanResult]:
     """Scan ``root`` (see the module docstring); yields Progress, returns the ScanResult.
 
     ``roles``: the user's word on which files are images and which masks (a later
-    override wins); an override that matches no file is a warning."""
+    override wins); an override that matches no file is a warning. ``jobs``: where the
+    per-file work runs (volume headers, the census of each mask; :mod:`app.parallel`);
+    the result is the same for every ``jobs``."""
     base = Path(root).expanduser().resolve()
     if not base.is_dir():
         raise InputError(f"{root} is {file_kind(base.stat().st_mode)}, not a folder."
@@ -371,11 +390,12 @@ def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = ()
     mixed = _mixed_folders(base, result.series, vol_paths)
     infos: dict[Path, NiftiInfo] = {}
     tentative: set[Path] = set()
-    for i, p in enumerate(vol_paths):
-        if i % 50 == 0:
-            yield Progress(i, len(vol_paths), f"reading headers ({i}/{len(vol_paths)})")
-        vol, info, weak = _read_volume(p, base, result.rel(p), mixed,
-                                       override_for(result.rel(p), roles))
+    heads = [_VolumeJob(p, base, result.rel(p), mixed, override_for(result.rel(p), roles))
+             for p in vol_paths]
+    read = yield from map_work(_read_volume, heads, jobs, batch=_HEADERS_AT_ONCE,
+                               what=lambda h: f"reading headers: {h.rel}")
+    for p, outcome in zip(vol_paths, read, strict=True):
+        vol, info, weak = outcome.unwrap()  # only an internal error: a bad file is a Volume
         if isinstance(vol, OwnOutput):
             result.own_outputs.append(vol)
             continue
@@ -404,7 +424,7 @@ def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = ()
     listed = {k: v for t in result.tables for k, v in t.pairs.items()}
     result.pairing = pair_masks(images, masks, base, listed, mixed)
     result.unpaired = skipped + result.pairing.unpaired
-    yield from _census_all(result, infos)
+    yield from _census_all(result, infos, jobs)
     yield from _dicom_masks(result, images)
     result.cases = make_cases(result.pairing, result.censuses,
                               {d.folder: d.source.name for d in result.derived
@@ -595,24 +615,65 @@ def _one_byte_clue(result: ScanResult, v: Volume, listed: dict[Path, Path],
     return None, ""
 
 
-def _census_all(result: ScanResult, infos: dict[Path, NiftiInfo]) -> Work[None]:
+@dataclass(frozen=True)
+class _CensusJob:
+    """One mask to census (unless its census is ``known``) and read the label table of."""
+
+    path: Path
+    format: Format
+    info: NiftiInfo | None
+    known: bool
+
+
+@dataclass(frozen=True)
+class _Censused:
+    """A mask's census (or why it failed), its label table, and the runs the census kept
+    (``RUNS``: the later merge reads them instead of the file; a worker sends them back)."""
+
+    census: Census | None
+    error: str | None
+    table: LabelTable | None
+    runs: Runs | None
+
+
+def _census_one(job: _CensusJob) -> _Censused:
+    found, error, runs = None, None, None
+    try:
+        if not job.known:
+            found = census(job.path, job.info)
+            runs = RUNS.get(job.path)
+            if runs is not None and multiprocessing.parent_process() is not None:
+                RUNS.clear()  # a worker's: sent to the scan's process, which keeps them
+    except SegmapError as exc:
+        error = exc.message
+    table = nifti_label_table(job.path) if job.format is Format.NIFTI else \
+        seg_nrrd_table(job.path)
+    return _Censused(found, error, table, runs)
+
+
+def _census_all(result: ScanResult, infos: dict[Path, NiftiInfo], jobs: Jobs) -> Work[None]:
     """Census every readable mask once; unreadable ones become unpaired entries."""
     todo = [v for v in result.masks if v.grid is not None]
     failed: set[Path] = set()
-    for i, v in enumerate(todo):
-        yield Progress(i, len(todo), f"census {i + 1}/{len(todo)}: {v.path.name}")
-        try:
-            if v.path not in result.censuses:  # a one-byte volume's was read for its role
-                result.censuses[v.path] = census(v.path, infos.get(v.path))
-        except SegmapError as exc:
+    asked = [_CensusJob(v.path, v.format, infos.get(v.path), v.path in result.censuses)
+             for v in todo]  # a one-byte volume's census was read for its role
+    done = yield from map_work(_census_one, asked, jobs,
+                               what=lambda job: f"census: {job.path.name}")
+    for v, outcome in zip(todo, done, strict=True):
+        if not outcome.ok:  # an internal error: the case is left out, said as its reason
             failed.add(v.path)
-            result.unpaired.append(Unpaired(v.label, "mask", exc.message))
-        if v.format is Format.NIFTI:
-            table = nifti_label_table(v.path)
-        else:
-            table = seg_nrrd_table(v.path)
-        if table is not None:
-            result.tables.append(table)
+            result.unpaired.append(Unpaired(v.label, "mask", str(outcome.error)))
+            continue
+        got = outcome.unwrap()
+        if got.census is not None:
+            result.censuses[v.path] = got.census
+        if got.runs is not None:
+            RUNS.put(v.path, got.runs)
+        if got.error is not None:
+            failed.add(v.path)
+            result.unpaired.append(Unpaired(v.label, "mask", got.error))
+        if got.table is not None:
+            result.tables.append(got.table)
     if failed:  # a mask that cannot be read cannot be imported: drop it from its pair
         result.pairing.pairs = [p for p in result.pairing.pairs if p.mask.path not in failed]
     yield Progress(len(todo), len(todo), "census done")

@@ -67,6 +67,15 @@ def test_a_failing_case_does_not_stop_the_others_and_says_what(n: int) -> None:
     assert out[4].unwrap() == 4
 
 
+@pytest.mark.parametrize("batch", [1, 3, 50])
+def test_batches_keep_the_order_and_each_case_its_own_error(batch: int) -> None:
+    steps: list[Progress] = []
+    out = run(map_work(_picky, list(range(8)), Jobs(2), what=str, batch=batch), steps.append)
+    assert [o.value for o in out] == [0, 1, 2, None, 4, None, 6, 7]
+    assert out[3].error == "case 3 is unreadable" and out[5].error is not None
+    assert steps[-1].done == 8
+
+
 class _Counting(ThreadPoolExecutor):
     """A thread pool that remembers the most cases submitted and not yet finished."""
 

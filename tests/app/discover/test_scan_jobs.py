@@ -1,0 +1,69 @@
+"""A scan on a process pool (``jobs``) finds exactly what a scan in one process finds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.discover import ScanResult, scan
+from app.parallel import Jobs
+from app.progress import run
+from app.readers import RUNS
+from tests.app import synth_layouts as synth
+
+
+def _seen(r: ScanResult) -> dict[str, Any]:
+    """Everything a scan gives, in its order (censuses as JSON: their affines are arrays)."""
+    return {"json": r.to_json(), "censuses": [(str(p), c.to_json()) for p, c in
+                                             r.censuses.items()],
+            "cases": [r.case_json(c) for c in r.cases], "warnings": r.warnings,
+            "unpaired": [u.to_json() for u in r.unpaired],
+            "pairs": [(p.image.label, p.mask.label, p.evidence) for p in r.pairing.pairs]}
+
+
+def _same_for_jobs(root: Path) -> ScanResult:
+    one = run(scan(root, jobs=Jobs(1)))
+    two = run(scan(root, jobs=Jobs(2)))
+    assert _seen(two) == _seen(one)
+    return two
+
+
+def test_the_demo_dataset_scans_the_same_on_two_processes(demo_dataset: Any) -> None:
+    assert _same_for_jobs(demo_dataset.root).cases
+
+
+@pytest.mark.parametrize("layout", [synth.nnunet, synth.msd, synth.totalseg, synth.brats,
+                                    synth.kits])
+def test_synthetic_layouts_scan_the_same_on_two_processes(
+        tmp_path: Path, layout: Callable[[Path], Path]) -> None:
+    layout(tmp_path / "ds")
+    assert _same_for_jobs(tmp_path / "ds").cases
+
+
+def test_a_mask_that_cannot_be_read_is_reported_the_same(tmp_path: Path) -> None:
+    root = synth.nnunet(tmp_path / "ds", cases=4)
+    (root / "labelsTr" / "case_001.nii.gz").unlink()
+    broken = synth.labelmap(root / "labelsTr" / "case_001.nii")
+    broken.write_bytes(broken.read_bytes()[:400])  # its header, then half its voxels
+    r = _same_for_jobs(root)
+    assert [u.file for u in r.unpaired if u.kind == "mask"] == ["labelsTr/case_001.nii"]
+    assert len(r.cases) == 3
+
+
+def test_the_census_runs_are_kept_for_the_merge_when_a_worker_read_them(tmp_path: Path
+                                                                         ) -> None:
+    root = synth.nnunet(tmp_path / "ds", cases=3)
+    RUNS.clear()
+    r = run(scan(root, jobs=Jobs(2)))
+    assert r.masks and all(RUNS.get(m.path) is not None for m in r.masks)
+
+
+def test_the_shared_totalsegmentator_masks_scan_the_same(shared_data: Path) -> None:
+    root = shared_data / "totalsegmentator" / "tests" / "reference_files"
+    if not root.is_dir():
+        pytest.skip("no TotalSegmentator reference files in the shared data")
+    r = _same_for_jobs(root)
+    assert len(r.masks) >= 117
