@@ -9,21 +9,26 @@ from pathlib import Path
 
 from app.discover import rt_series, with_rt_as_nifti
 from app.items import ItemsList, Taxonomy, task_label
+from app.parallel import Jobs, map_work
 from app.progress import Work, run
 from app.validate._dicom_seg import mixed_list
 from app.validate._fields import check_fields
 from app.validate._files import FileCache
 from app.validate._findings import Finding, sort_findings
 from app.validate._rtstruct import check_rtstructs, rt_mixed
-from app.validate._series import SeriesChecker
+from app.validate._series import SeriesChecker, SeriesJob, check_series, series_job
 from app.validate._tasks import check_tasks
 
 
 def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
                   root: str | os.PathLike[str] | None = None,
                   cache: FileCache | None = None,
-                  stages: Sequence[str] | None = None) -> Work[list[Finding]]:
+                  stages: Sequence[str] | None = None,
+                  jobs: Jobs = Jobs(1)) -> Work[list[Finding]]:
     """Validate an items list; yields Progress per series, returns the findings.
+
+    ``jobs``: where the checks of each series run (:mod:`app.parallel`; the findings are
+    the same). With a ``cache`` they run here: a cache is one process's memory.
 
     ``stages``: the project's stage names, when known (``preAssign`` is checked against
     them; without them only its shape and emails).
@@ -44,13 +49,25 @@ def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
     found.extend(check_fields([(t, task_label(t)) for t in items.tasks if "" not in t.extra],
                               taxonomy, stages))
     found.extend(check_rtstructs(items, rts))
-    total = max(1, sum(len(t.series) for t in items.tasks))
-    for done, (ti, task, si, _series) in enumerate(shown.iter_series()):
-        if (ti, si) not in unread:  # said once, by check_rtstructs
-            found.extend((yield from checker.check(ti, task, si, done, total)))
+    if cache is not None or (jobs.n <= 1 and jobs.scheduler is None):
+        total = max(1, sum(len(t.series) for t in items.tasks))
+        for done, (ti, task, si, _series) in enumerate(shown.iter_series()):
+            if (ti, si) not in unread:  # said once, by check_rtstructs
+                found.extend((yield from checker.check(ti, task, si, done, total)))
+    else:  # each series in a worker (the same findings, in the same order)
+        todo = [series_job(shown, taxonomy, ti, si) for ti, _, si, _ in shown.iter_series()
+                if (ti, si) not in unread]
+        checked = yield from map_work(check_series, todo, jobs, what=_series_name)
+        for outcome in checked:
+            found.extend(outcome.unwrap())  # a check that failed fails as it would here
     found.extend(mixed_list(items))
     found.extend(rt_mixed(items, rts))
     return sort_findings(items, found)
+
+
+def _series_name(job: SeriesJob) -> str:
+    task = job.items.tasks[0]
+    return f"{task_label(task) or f'task {job.task_index + 1}'}, series {job.series_index}"
 
 
 def validate(items: ItemsList, taxonomy: Taxonomy | None = None,

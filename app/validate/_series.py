@@ -10,6 +10,7 @@ RedBrick will.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from app.items import (
 )
 from app.jsonio import file_kind
 from app.merge import Entry, series_inputs
-from app.progress import Progress, Work, within
+from app.progress import Progress, Work, run, within
 from app.readers import is_dicom_seg
 from app.validate._codes import Code
 from app.validate._context import SeriesContext
@@ -373,3 +374,25 @@ class SeriesChecker:
         run.check_mapping()
         yield from run.check_overlaps(done, total)
         return run.out
+
+
+@dataclass(frozen=True)
+class SeriesJob:
+    """One series to check in a worker process: its task alone in a list with the items
+    list's path and root (what its relative paths resolve against), the taxonomy."""
+
+    items: ItemsList
+    taxonomy: Taxonomy | None
+    task_index: int
+    series_index: int
+
+
+def series_job(items: ItemsList, taxonomy: Taxonomy | None, ti: int, si: int) -> SeriesJob:
+    """The job of series ``si`` of task ``ti``: a worker receives that task, not the list."""
+    return SeriesJob(ItemsList([items.tasks[ti]], items.path, items.root), taxonomy, ti, si)
+
+
+def check_series(job: SeriesJob) -> list[Finding]:
+    """The findings of one series (``SeriesChecker.check``, run to its end), in a worker."""
+    checker = SeriesChecker(job.items, job.taxonomy)
+    return run(checker.check(job.task_index, job.items.tasks[0], job.series_index, 0, 1))

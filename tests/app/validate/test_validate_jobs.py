@@ -1,0 +1,74 @@
+"""Validation on a process pool (``jobs``) gives exactly the findings of one process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.discover import scan
+from app.items import ItemsList, Taxonomy, load_items, load_taxonomy
+from app.mapping import build
+from app.parallel import Jobs
+from app.progress import run
+from app.validate import FileCache, Finding, validate_work
+from tests.app import synth_layouts as synth
+
+
+def _same_for_jobs(items: ItemsList, taxonomy: Taxonomy | None = None) -> list[Finding]:
+    one = run(validate_work(items, taxonomy, jobs=Jobs(1)))
+    two = run(validate_work(items, taxonomy, jobs=Jobs(2)))
+    assert [f.to_json() for f in two] == [f.to_json() for f in one]
+    return two
+
+
+def _built(folder: Path, tmp_path: Path) -> ItemsList:
+    scanned = run(scan(folder))
+    out = tmp_path / "out" / "items.json"
+    run(build(scanned, out))
+    return load_items(out)
+
+
+def test_the_demo_list_validates_the_same_on_two_processes(demo_dataset: Any) -> None:
+    found = _same_for_jobs(load_items(demo_dataset.items_json),
+                           load_taxonomy(demo_dataset.taxonomy_json))
+    assert found  # the demo is made to have something to say
+
+
+@pytest.mark.parametrize("layout", [synth.nnunet, synth.msd, synth.totalseg, synth.brats,
+                                    synth.kits])
+def test_synthetic_lists_validate_the_same_on_two_processes(
+        tmp_path: Path, layout: Callable[[Path], Path]) -> None:
+    items = _built(layout(tmp_path / "ds"), tmp_path)
+    assert items.tasks
+    _same_for_jobs(items)
+
+
+def test_missing_and_broken_masks_are_found_the_same(tmp_path: Path) -> None:
+    root = synth.nnunet(tmp_path / "ds", cases=4)
+    items = _built(root, tmp_path)
+    masks = sorted((root / "labelsTr").glob("*.nii.gz"))
+    masks[0].unlink()
+    masks[2].write_bytes(masks[2].read_bytes()[:100])
+    found = _same_for_jobs(items)
+    assert {f.code for f in found if f.severity == "error"}
+
+
+def test_a_cache_keeps_the_checks_in_this_process(tmp_path: Path) -> None:
+    items = _built(synth.nnunet(tmp_path / "ds", cases=2), tmp_path)
+    cache = FileCache()
+    with_cache = run(validate_work(items, cache=cache, jobs=Jobs(2)))
+    assert with_cache == run(validate_work(items, jobs=Jobs(1)))
+    assert cache._files  # the cache was filled here, not in a worker
+
+
+def test_the_shared_totalsegmentator_case_validates_the_same(shared_data: Path,
+                                                            tmp_path: Path) -> None:
+    root = shared_data / "totalsegmentator" / "tests" / "reference_files"
+    if not root.is_dir():
+        pytest.skip("no TotalSegmentator reference files in the shared data")
+    items = _built(root, tmp_path)
+    assert items.tasks
+    _same_for_jobs(items)
