@@ -74,6 +74,22 @@ def test_census_on_the_cluster_equals_the_local_run(scheduler: str, demo_dataset
                for a, b in zip(on_cluster, local, strict=True) if a.ok)
 
 
+def test_scan_and_validate_on_the_cluster_equal_the_local_run(scheduler: str,
+                                                              demo_dataset: Any) -> None:
+    from app.discover import scan
+    from app.items import load_items, load_taxonomy
+    from app.validate import validate_work
+    from tests.app.discover.test_scan_jobs import _seen
+
+    assert _seen(run(scan(demo_dataset.root, jobs=Jobs(2, scheduler)))) == \
+        _seen(run(scan(demo_dataset.root, jobs=Jobs(1))))
+    items = load_items(demo_dataset.items_json)
+    taxonomy = load_taxonomy(demo_dataset.taxonomy_json)
+    local = run(validate_work(items, taxonomy, jobs=Jobs(1)))
+    on_cluster = run(validate_work(items, taxonomy, jobs=Jobs(2, scheduler)))
+    assert local and [f.to_json() for f in on_cluster] == [f.to_json() for f in local]
+
+
 def test_the_executor_runs_on_the_workers_and_closes_its_client(scheduler: str) -> None:
     executor = cluster.executor_for(Jobs(2, scheduler), timeout=TIMEOUT)
     try:
