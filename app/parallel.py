@@ -56,6 +56,9 @@ class Jobs:
     scheduler: str | None = None
 
 
+IN_PROCESS = Jobs(1)  # the default of the core's functions: no pool
+
+
 def default_jobs() -> int:
     """The cores this process may run on (its CPU affinity where the system says)."""
     if hasattr(os, "sched_getaffinity"):
@@ -164,9 +167,11 @@ def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
     results: list[Outcome[R]] = []
     pending: dict[Future[list[Outcome[R]]], int] = {}  # a batch -> its first case
     starts: Iterator[int] = iter(range(0, total, max(1, batch)))
-    limit = 2 * max(1, jobs.n)  # bounded: workers busy, one more batch each waiting
     finished: dict[int, list[Outcome[R]]] = {}
     pool = make()
+    # bounded: every worker busy, one more batch each waiting (a cluster says its workers)
+    slots = getattr(pool, "slots", None)
+    limit = 2 * max(1, slots if isinstance(slots, int) else jobs.n)
     try:
         while True:
             for start in starts:

@@ -12,6 +12,7 @@ from typing import Any, TextIO, TypeVar
 
 from app.export import LinkMode
 from app.jsonio import dumps, printable
+from app.parallel import SCHEDULER_VARIABLE, Jobs, default_jobs, jobs_of
 from app.progress import Progress, Work, run
 
 T = TypeVar("T")
@@ -41,6 +42,41 @@ def add_dcm_names_argument(p: argparse.ArgumentParser) -> None:
                    "and point the list there; as hard links (link, the default: no space "
                    "used), symbolic links, or copies; links fall back to copies where they "
                    "cannot be made")
+
+
+def jobs_count(text: str) -> int:
+    """``--jobs N``: a whole number of 1 or more (argparse says so otherwise)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--jobs takes a whole number of 1 or more, not {text!r}")
+    return n
+
+
+def add_jobs_arguments(p: argparse.ArgumentParser, help: str | None = None,
+                       scheduler: bool = True) -> None:
+    """``-j/--jobs N`` (default: every usable core; 1 runs in this process) and, with
+    ``scheduler``, ``--scheduler ADDRESS`` (a Dask cluster; default $SEGMAP_SCHEDULER)."""
+    p.add_argument("-j", "--jobs", type=jobs_count, metavar="N", help=help or (
+        f"processes to run the per-case work on (default: every core, {default_jobs()} "
+        "here; 1 runs it in this process)"))
+    if scheduler:
+        p.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                       help=f"run the per-case work on this Dask scheduler's workers "
+                       f"(default: ${SCHEDULER_VARIABLE}; needs segmap[dask], and the "
+                       "files at the same paths on every worker)")
+
+
+def jobs_from(args: argparse.Namespace) -> Jobs:
+    """The ``Jobs`` of ``add_jobs_arguments``' options."""
+    address = getattr(args, "scheduler", None)
+    if address is not None:
+        from app.cluster import scheduler_address  # only with a scheduler named
+
+        address = scheduler_address(address)
+    return jobs_of(args.jobs, address)
 
 
 class EscapedStream:

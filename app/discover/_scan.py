@@ -73,7 +73,7 @@ from app.discover._sidecars import (
 from app.errors import InputError, SegmapError
 from app.geometry import Grid, GridMatch, compare_grids
 from app.jsonio import file_kind
-from app.parallel import Jobs, map_work
+from app.parallel import IN_PROCESS, Jobs, map_work
 from app.progress import Progress, Work
 from app.readers import (
     RUNS,
@@ -370,7 +370,7 @@ def _common_folder(files: Sequence[Path]) -> Path:
 
 
 def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = (),
-         jobs: Jobs = Jobs(1)) -> Work[ScanResult]:
+         jobs: Jobs = IN_PROCESS) -> Work[ScanResult]:
     """Scan ``root`` (see the module docstring); yields Progress, returns the ScanResult.
 
     ``roles``: the user's word on which files are images and which masks (a later

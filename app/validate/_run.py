@@ -9,7 +9,7 @@ from pathlib import Path
 
 from app.discover import rt_series, with_rt_as_nifti
 from app.items import ItemsList, Taxonomy, task_label
-from app.parallel import Jobs, map_work
+from app.parallel import IN_PROCESS, Jobs, map_work
 from app.progress import Work, run
 from app.validate._dicom_seg import mixed_list
 from app.validate._fields import check_fields
@@ -24,7 +24,7 @@ def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
                   root: str | os.PathLike[str] | None = None,
                   cache: FileCache | None = None,
                   stages: Sequence[str] | None = None,
-                  jobs: Jobs = Jobs(1)) -> Work[list[Finding]]:
+                  jobs: Jobs = IN_PROCESS) -> Work[list[Finding]]:
     """Validate an items list; yields Progress per series, returns the findings.
 
     ``jobs``: where the checks of each series run (:mod:`app.parallel`; the findings are

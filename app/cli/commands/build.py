@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.cli._common import add_dcm_names_argument, drive, print_json
+from app.cli._common import (
+    add_dcm_names_argument,
+    add_jobs_arguments,
+    drive,
+    jobs_from,
+    print_json,
+)
 from app.cli.commands.scan import add_role_arguments, derived_lines, no_case_reason, notes
 from app.discover import ScanResult, scan
 from app.errors import InputError
@@ -63,6 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="replace ITEMS.json even if Segmap did not write it (a list curated "
                    "by hand); an input (a scanned file, the taxonomy, the template) never is")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    add_jobs_arguments(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -126,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
         placeholders(args.name_pattern, "--name-pattern")  # before the scan's minutes
     inputs = [args.taxonomy, args.template, args.fields]
     guard_output(Path(args.output), inputs, force=args.force)  # before the scan's minutes
-    scanned = drive(scan(args.folder, args.roles), "scan", enabled=not args.quiet)
+    scanned = drive(scan(args.folder, args.roles, jobs_from(args)), "scan",
+                    enabled=not args.quiet)
     if (why := no_case_reason(scanned)) is not None:  # an empty list helps nobody
         print("\n".join(notes(scanned)), file=sys.stderr)
         print(f"segmap build: nothing written: {why}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli._common import drive, print_json
+from app.cli._common import add_jobs_arguments, drive, print_json
 from app.items import load_taxonomy
 from app.report import write_report
 
@@ -14,16 +14,6 @@ HELP = ("Write an HTML report of a dataset (an items list or a folder): thumbnai
         "labels as RedBrick stores them, the mapping and where it came from, voxels, mL and "
         "intensity, the category x case matrix, outliers, findings, sign-off and file hashes.")
 ORDER = 45
-
-
-def _jobs(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"--jobs takes a whole number of 1 or more, not {text!r}")
-    return n
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,9 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a mapping template for the suggestions of a folder")
     p.add_argument("--force", action="store_true",
                    help="replace an index.html that Segmap did not write")
-    p.add_argument("-j", "--jobs", type=_jobs, metavar="N",
-                   help="cases read at once (default: one per core while memory allows; "
-                        "1 keeps memory to one case)")
+    add_jobs_arguments(p, "cases read at once (default: one per core while memory allows; "
+                          "1 keeps memory to one case)", scheduler=False)
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 

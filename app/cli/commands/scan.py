@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from app.cli._common import drive, print_json
+from app.cli._common import add_jobs_arguments, drive, jobs_from, print_json
 from app.discover import RoleOverride, ScanResult, scan
 
 NAME = "scan"
@@ -39,6 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder", metavar="DIR", help="the folder to scan")
     add_role_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    add_jobs_arguments(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -109,7 +110,8 @@ def notes(r: ScanResult) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = drive(scan(args.folder, args.roles), "scan", enabled=not args.quiet)
+    result = drive(scan(args.folder, args.roles, jobs_from(args)), "scan",
+                   enabled=not args.quiet)
     if args.json:
         out = result.to_json()
         if (why := no_case_reason(result)) is not None:

@@ -7,7 +7,7 @@ import os
 import textwrap
 from itertools import groupby
 
-from app.cli._common import add_root_argument, drive, print_json
+from app.cli._common import add_jobs_arguments, add_root_argument, drive, jobs_from, print_json
 from app.items import load_items, load_taxonomy
 from app.validate import Finding, Severity, counts, validate_work
 
@@ -24,6 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the project's taxonomy (v1 or v2 JSON) to check categories against")
     add_root_argument(p)
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    add_jobs_arguments(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -68,7 +69,8 @@ def summary(found: list[Finding], tasks: int) -> str:
 def run(args: argparse.Namespace) -> int:
     items = load_items(args.items, args.root)
     taxonomy = load_taxonomy(args.taxonomy) if args.taxonomy else None
-    found = drive(validate_work(items, taxonomy), "validate", enabled=not args.quiet)
+    found = drive(validate_work(items, taxonomy, jobs=jobs_from(args)), "validate",
+                  enabled=not args.quiet)
     n = counts(found)
     if args.json:
         print_json({"findings": [f.to_json() for f in found], "errors": n[Severity.ERROR],

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from app.cli import main
 from app.discover import ScanResult, scan
 from app.parallel import Jobs
 from app.progress import run
@@ -67,3 +68,27 @@ def test_the_shared_totalsegmentator_masks_scan_the_same(shared_data: Path) -> N
         pytest.skip("no TotalSegmentator reference files in the shared data")
     r = _same_for_jobs(root)
     assert len(r.masks) >= 117
+
+
+@pytest.mark.parametrize("command", ["scan", "build", "validate", "report"])
+@pytest.mark.parametrize("bad", ["0", "-2", "two"])
+def test_jobs_must_be_a_whole_number_of_one_or_more(
+        command: str, bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main([command, "x", "-o", "y", "--jobs", bad] if command in ("build", "report")
+             else [command, "x", "--jobs", bad])
+    assert stop.value.code == 2
+    assert f"--jobs takes a whole number of 1 or more, not '{bad}'" in capsys.readouterr().err
+
+
+def test_segmap_scan_and_validate_print_the_same_for_any_jobs(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = synth.kits(tmp_path / "ds")
+    printed = []
+    for n in ("1", "2"):
+        assert main(["scan", str(root), "--json", "-q", "--jobs", n]) == 0
+        out = tmp_path / f"items-{n}.json"
+        assert main(["build", str(root), "-o", str(out), "-q", "--jobs", n]) == 0
+        main(["validate", str(out), "--json", "-q", "--jobs", n])
+        printed.append(capsys.readouterr().out.replace(f"items-{n}", "items"))
+    assert printed[0] == printed[1]
