@@ -8,7 +8,12 @@ labels show) and turns keys, wheel and controls into it.
 A case is shown in one step (``show_case``): its image, labels, colours, names,
 title, slice and window are worked out first and then shown together, or, when
 that fails, nothing is (``clear``): never one patient's image under another's name.
-The point shown is kept per plane, so switching planes keeps it in view.
+
+The three planes (axial, coronal, sagittal) show side by side (``LAYOUTS``: three equal,
+one large and two small, or one), cut through one point in world space: a click in a
+plane moves the point there and the other two planes to it, a crosshair in each shows
+where the others cut it, and the point's position, value and labels are read out. The
+focused plane (framed) is the one the slider, the keys and the plane buttons move.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QSlider,
@@ -59,6 +65,9 @@ UNLISTED_NOTE = ("No value is mapped yet: every value shows unmapped (faint, out
 _VIEW_KEYS: dict[View, str] = {"axial": "A", "coronal": "C", "sagittal": "S"}
 _MOUSE_HINT = ("Wheel: slices  ·  Ctrl+wheel: zoom  ·  drag: pan  ·  right-drag: window/level  ·  "
                "Home: fit")
+# How the planes are laid out: every plane the same size, the focused plane large with the
+# two others small beside it, or the focused plane alone.
+LAYOUTS: dict[str, str] = {"three": "3 planes", "one+two": "1 large + 2", "one": "1 plane"}
 
 
 class PreviewWidget(QWidget):
@@ -72,19 +81,24 @@ class PreviewWidget(QWidget):
     sliceChanged = Signal(int)
     viewChanged = Signal(str)
     hovered = Signal(object)  # app.preview.HoverInfo, or None off the image
+    labelClicked = Signal(int)  # the label value of a clicked voxel (not background)
+    pointChanged = Signal(object)  # app.preview.HoverInfo of the crosshair point, or None
     windowChanged = Signal(float, float)  # centre, width
     presetChanged = Signal(str)
     opacityChanged = Signal(float)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, layout: str = "three") -> None:
         super().__init__(parent)
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {layout!r}; one of {', '.join(LAYOUTS)}")
+        self._layout_mode = layout
         self._case: str | None = None
         self._volumes: DisplayVolumes | None = None
         self._hints = ImageHints()
         self._view: View = "axial"
         self._index = 0
         self._point: dict[View, int] = dict.fromkeys(VIEWS, 0)  # the slice shown per plane
-        self._hover: tuple[int, int] | None = None  # the pixel under the cursor
+        self._hover: tuple[View, int, int] | None = None  # the plane and pixel under the cursor
         self._window = (40.0, 400.0)
         self._opacity = 0.5
         self._outline = False
@@ -95,6 +109,7 @@ class PreviewWidget(QWidget):
         self._lut32 = np.zeros(1, np.uint32)
         self._edge32 = np.zeros(1, np.uint32)  # unmapped values' edges (0: none)
         self._unmapped: frozenset[int] = frozenset()
+        self._cross_on = True  # the crosshair shows (X toggles it)
         self._build()
         self._show_enabled()
 
@@ -103,12 +118,20 @@ class PreviewWidget(QWidget):
     def _build(self) -> None:
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         bar = self._build_toolbar()
-        self.slice_view = SliceView()  # the picture; public for the page's screenshots and tests
-        self.slice_view.wheelTurned.connect(self._on_view_wheel_turned)
-        self.slice_view.windowDragged.connect(self._on_view_window_dragged)
-        self.slice_view.pixelHovered.connect(self._on_view_pixel_hovered)
-        self.slice_view.pixelClicked.connect(self._on_view_pixel_clicked)
-        self.slice_view.left.connect(self._on_view_left)
+        # One picture per plane; ``slice_view`` is the focused one (screenshots, tests).
+        self.planes: dict[View, SliceView] = {}
+        for view in VIEWS:
+            plane = SliceView()
+            plane.wheelTurned.connect(partial(self._on_view_wheel_turned, view))
+            plane.windowDragged.connect(self._on_view_window_dragged)
+            plane.pixelHovered.connect(partial(self._on_view_pixel_hovered, view))
+            plane.pixelClicked.connect(partial(self._on_view_pixel_clicked, view))
+            plane.left.connect(self._on_view_left)
+            plane.set_letters(*EDGE_LETTERS[view])
+            plane.setToolTip(f"{view.capitalize()} plane: click to move the point here")
+            self.planes[view] = plane
+        self._grid = QGridLayout()
+        self._grid.setSpacing(4)
         slices = self._build_slice_bar()
         self._title = QLabel()  # which case is on screen: never another's
         self._title.setTextFormat(Qt.TextFormat.PlainText)
@@ -118,11 +141,17 @@ class PreviewWidget(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(bar)
         layout.addWidget(self._title)
-        layout.addWidget(self.slice_view, 1)
+        layout.addLayout(self._grid, 1)
         layout.addLayout(slices)
         layout.addWidget(self._readout)
+        layout.addWidget(self._point_text)
         self._build_keys()
-        self._show_letters()
+        self._arrange()
+
+    @property
+    def slice_view(self) -> SliceView:
+        """The focused plane's picture."""
+        return self.planes[self._view]
 
     def _build_toolbar(self) -> QHBoxLayout:
         """Plane buttons, window preset, opacity and outline."""
@@ -138,6 +167,14 @@ class PreviewWidget(QWidget):
             self._view_group.addButton(b)
             bar.addWidget(b)
         self._view_group.buttonClicked.connect(self._on_view_button_clicked)
+        self._layout_box = QComboBox()
+        for name, text in LAYOUTS.items():
+            self._layout_box.addItem(text, name)
+        self._layout_box.setCurrentIndex(list(LAYOUTS).index(self._layout_mode))
+        self._layout_box.setToolTip("How the planes are laid out (L: next layout)")
+        self._layout_box.activated.connect(self._on_layout_activated)
+        self._layout_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        bar.addWidget(self._layout_box)
         bar.addSpacing(8)
         self._preset = QComboBox()
         for name in PRESET_NAMES:
@@ -187,6 +224,10 @@ class PreviewWidget(QWidget):
         self._readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._readout.setToolTip("Under the cursor: label and category, position (RAS, mm), "
                                  "voxel index in the image file, image value")
+        self._point_text = QLabel()
+        self._point_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._point_text.setToolTip("The point the planes cut through (click a plane to move "
+                                    "it): label, position (RAS, mm), voxel, image value")
         return slices
 
     def _build_keys(self) -> None:
@@ -200,7 +241,9 @@ class PreviewWidget(QWidget):
             ("W", self._next_preset),
             ("[", lambda: self.set_opacity(self._opacity - 0.1)),
             ("]", lambda: self.set_opacity(self._opacity + 0.1)),
-            (Qt.Key.Key_Home, self.slice_view.fit),
+            (Qt.Key.Key_Home, lambda: self.slice_view.fit()),
+            ("L", self._next_layout),
+            ("X", self._toggle_crosshair),
         ]
         keys += [(key, partial(self.set_view, view)) for view, key in _VIEW_KEYS.items()]
         for key, slot in keys:
@@ -265,11 +308,14 @@ class PreviewWidget(QWidget):
         """Show nothing (no image, no labels, no case); ``message`` takes the title's place."""
         self._case, self._volumes, self._hints, self._hover = None, None, ImageHints(), None
         self._show_enabled()
-        self.slice_view.show_image(None)
-        self.slice_view.show_labels(None)
+        for plane in self.planes.values():
+            plane.show_image(None)
+            plane.show_labels(None)
+            plane.set_crosshair(None)
         self._slice_label.setText("")
         self._title.setText(message)
         self._readout.setText(_MOUSE_HINT)
+        self._point_text.setText("")
         self._fill_presets()
 
     def set_volumes(self, volumes: DisplayVolumes | None, preset: str | None = None) -> None:
@@ -318,11 +364,19 @@ class PreviewWidget(QWidget):
         """
         if self._volumes is None:
             return False
-        where = self._volumes.largest_slices().get(int(value))
+        vols = self._volumes
+        where = vols.largest_slices().get(int(value))
         if where is None:
             return False
-        self._point = {v: int(where[v]) for v in VIEWS}  # the other planes follow
-        self.set_slice(where[self._view])
+        self._point = {v: int(where[v]) for v in VIEWS}
+        # The other planes through the label's centre in the focused plane's largest slice.
+        _, labels2d = vols.slice(self._view, self._point[self._view])
+        if labels2d is not None:
+            members = [int(value), *(g for g, ids in vols.groups.items() if int(value) in ids)]
+            rows, cols = np.nonzero(np.isin(labels2d, members))
+            if len(rows):
+                self._move_point(self._view, int(rows.mean()), int(cols.mean()))
+        self._show_view(self._view, self._point[self._view], refit=False)
         return True
 
     def view(self) -> View:
@@ -335,7 +389,7 @@ class PreviewWidget(QWidget):
             raise ValueError(f"unknown view {view!r}; one of {', '.join(VIEWS)}")
         if view != self._view:
             self._hover = None
-            self._show_view(view, self._point[view], refit=True)
+            self._show_view(view, self._point[view], refit=False)
 
     def slice_index(self) -> int:
         return self._index
@@ -381,6 +435,30 @@ class PreviewWidget(QWidget):
     def readout_text(self) -> str:
         return self._readout.text()
 
+    def point_text(self) -> str:
+        """The crosshair point's readout (empty when nothing is shown)."""
+        return self._point_text.text()
+
+    def point(self) -> dict[View, int]:
+        """The slice each plane shows: together, the point they cut through."""
+        return dict(self._point)
+
+    def layout_mode(self) -> str:
+        return self._layout_mode
+
+    def set_layout_mode(self, mode: str) -> None:
+        """Lay the planes out as ``mode`` (one of ``LAYOUTS``)."""
+        if mode not in LAYOUTS:
+            raise ValueError(f"unknown layout {mode!r}; one of {', '.join(LAYOUTS)}")
+        self._layout_mode = mode
+        self._layout_box.setCurrentIndex(list(LAYOUTS).index(mode))
+        self._arrange()
+        self._render()
+
+    def visible_planes(self) -> list[View]:
+        """The planes on screen, in layout order."""
+        return [self._view] if self._layout_mode == "one" else list(VIEWS)
+
     # -- handlers -----------------------------------------------------------------------
 
     def _on_view_button_clicked(self, button: QToolButton) -> None:
@@ -400,7 +478,12 @@ class PreviewWidget(QWidget):
         self._outline = on
         self._refresh_labels()
 
-    def _on_view_wheel_turned(self, steps: int) -> None:
+    def _on_layout_activated(self, row: int) -> None:
+        self.set_layout_mode(str(self._layout_box.itemData(row)))
+
+    def _on_view_wheel_turned(self, view: View, steps: int) -> None:
+        if view != self._view:  # the plane under the cursor
+            self.set_view(view)
         self.step(steps)
 
     def _on_view_window_dragged(self, dx: float, dy: float) -> None:
@@ -411,38 +494,110 @@ class PreviewWidget(QWidget):
     def _on_slider_value_changed(self, index: int) -> None:
         self._index = index
         self._point[self._view] = index
-        self._render()
+        self._render_plane(self._view)
+        self._show_crosshairs()
         self._show_slice_label()
         self._show_readout()
         self.sliceChanged.emit(index)
 
-    def _on_view_pixel_hovered(self, row: int, col: int) -> None:
-        self._hover = (row, col)
+    def _on_view_pixel_hovered(self, view: View, row: int, col: int) -> None:
+        self._hover = (view, row, col)
         self.hovered.emit(self._show_readout())
 
     def _on_view_left(self) -> None:
         self._hover = None
         self.hovered.emit(self._show_readout())
 
-    def _on_view_pixel_clicked(self, row: int, col: int) -> None:
-        """A click sets the point the other planes go through."""
+    def _on_view_pixel_clicked(self, view: View, row: int, col: int) -> None:
+        """A click moves the point there: the other planes go through it, the clicked plane
+        takes the focus, and a labelled voxel says its label (``labelClicked``)."""
         vols = self._volumes
-        if vols is None or vols.describe(row, col, self._index, self._view) is None:
+        info = vols.describe(row, col, self._point[view], view) if vols is not None else None
+        if info is None:
             return
-        d = vols.to_display(self._view, row, col, self._index)
-        for axis, view in enumerate(VIEWS):  # display axes I, P, L: axial, coronal, sagittal
-            if view != self._view:
-                self._point[view] = vols.n_slices(view) - 1 - d[axis]
+        self._move_point(view, row, col)
+        self._show_view(view, self._point[view], refit=False)
+        if info.value:
+            self.labelClicked.emit(info.value)
+
+    def _move_point(self, view: View, row: int, col: int) -> None:
+        """The other planes through pixel (row, col) of ``view``'s current slice."""
+        vols = self._volumes
+        assert vols is not None
+        d = vols.to_display(view, row, col, self._point[view])
+        for axis, other in enumerate(VIEWS):  # display axes I, P, L: axial, coronal, sagittal
+            if other != view:
+                self._point[other] = vols.n_slices(other) - 1 - d[axis]
 
     # -- internals ----------------------------------------------------------------------
 
     def _show_readout(self) -> object:
         """What lies under the cursor now (after a slice, plane or case change too)."""
         vols, hover = self._volumes, self._hover
-        info = vols.describe(hover[0], hover[1], self._index, self._view) \
+        info = vols.describe(hover[1], hover[2], self._point[hover[0]], hover[0]) \
             if vols is not None and hover is not None else None
         self._readout.setText(info.text(self._category) if info is not None else _MOUSE_HINT)
         return info
+
+    def _display_point(self) -> tuple[int, int, int] | None:
+        """The point as a display-array index (axes I, P, L), None with nothing shown."""
+        vols = self._volumes
+        if vols is None:
+            return None
+        return tuple(vols.n_slices(v) - 1 - self._point[v] for v in VIEWS)  # type: ignore[return-value]
+
+    def _show_crosshairs(self) -> None:
+        """Each plane's crosshair where the other two cut it, and the point's readout."""
+        d = self._display_point()
+        for view, plane in self.planes.items():
+            at = None if d is None or not self._cross_on else {
+                "axial": (d[1], d[2]), "coronal": (d[0], d[2]), "sagittal": (d[0], d[1])}[view]
+            plane.set_crosshair(at)
+        info = None
+        if d is not None and self._volumes is not None:
+            row, col = {"axial": (d[1], d[2]), "coronal": (d[0], d[2]),
+                        "sagittal": (d[0], d[1])}[self._view]
+            info = self._volumes.describe(row, col, self._point[self._view], self._view)
+        self._point_text.setText(f"Point: {info.text(self._category)}" if info is not None
+                                 else "")
+        self.pointChanged.emit(info)
+
+    def _toggle_crosshair(self) -> None:
+        self._cross_on = not self._cross_on
+        self._show_crosshairs()
+
+    def _next_layout(self) -> None:
+        names = list(LAYOUTS)
+        self.set_layout_mode(names[(names.index(self._layout_mode) + 1) % len(names)])
+
+    def _arrange(self) -> None:
+        """Place the planes as the layout says: the focused one first (and large)."""
+        while self._grid.count():
+            self._grid.takeAt(0)
+        for r in range(3):
+            self._grid.setRowStretch(r, 0)
+            self._grid.setColumnStretch(r, 0)
+        others = [v for v in VIEWS if v != self._view]
+        if self._layout_mode == "three":
+            for i, view in enumerate(VIEWS):
+                self._grid.addWidget(self.planes[view], 0, i)
+                self._grid.setColumnStretch(i, 1)
+            self._grid.setRowStretch(0, 1)
+        elif self._layout_mode == "one+two":
+            self._grid.addWidget(self.planes[self._view], 0, 0, 2, 1)
+            for i, view in enumerate(others):
+                self._grid.addWidget(self.planes[view], i, 1)
+                self._grid.setRowStretch(i, 1)
+            self._grid.setColumnStretch(0, 2)
+            self._grid.setColumnStretch(1, 1)
+        else:
+            self._grid.addWidget(self.planes[self._view], 0, 0)
+            self._grid.setRowStretch(0, 1)
+            self._grid.setColumnStretch(0, 1)
+        shown = self.visible_planes()
+        for view, plane in self.planes.items():
+            plane.setVisible(view in shown)
+            plane.set_focused(view == self._view and len(shown) > 1)
 
     def _fill_presets(self) -> None:
         """The preset list: the file's own window first when the image carries one."""
@@ -468,19 +623,19 @@ class PreviewWidget(QWidget):
         for w in (self._opacity_slider, self._outline_box):
             w.setEnabled(has_labels)
 
-    def _show_letters(self) -> None:
-        self.slice_view.set_letters(*EDGE_LETTERS[self._view])
-
     def _show_view(self, view: View, index: int, refit: bool = True) -> None:
+        """Focus ``view`` at slice ``index`` and show every plane through the point
+        (``refit``: a new case, each plane placed and fitted anew)."""
+        changed = view != self._view
         self._view = view
         for b in self._view_group.buttons():
             b.setChecked(b.property("view") == view)
-        self._show_letters()
+        if changed:
+            self._arrange()
         vols = self._volumes
         if vols is None:
             return
         index = int(min(max(index, 0), vols.n_slices(view) - 1))
-        rows, cols = vols.slice(view, 0)[0].shape
         self._slider.blockSignals(True)  # one render below, not one per range change
         self._slider.setRange(0, vols.n_slices(view) - 1)
         self._slider.setValue(index)
@@ -489,7 +644,12 @@ class PreviewWidget(QWidget):
         self._point[view] = index
         self._render()
         if refit:
-            self.slice_view.set_geometry(rows, cols, vols.pixel_size(view))
+            for v, plane in self.planes.items():
+                rows, cols = vols.slice(v, 0)[0].shape
+                plane.set_geometry(rows, cols, vols.pixel_size(v))
+        elif changed and self._layout_mode != "three":
+            self.slice_view.fit()  # its size changed with the layout
+        self._show_crosshairs()
         self._show_slice_label()
         self.viewChanged.emit(view)
         self.sliceChanged.emit(index)
@@ -550,20 +710,32 @@ class PreviewWidget(QWidget):
         self._lut32 = np.ascontiguousarray(lut).view(np.uint32).ravel()
 
     def _render(self) -> None:
-        self._render_image()
-        self._render_labels()
+        for view in self.visible_planes():
+            self._render_plane(view)
 
-    def _render_image(self) -> None:
-        if self._volumes is not None:
-            image2d, _ = self._volumes.slice(self._view, self._index)
-            self.slice_view.show_image(window_to_uint8(image2d, *self._window))
+    def _render_plane(self, view: View) -> None:
+        self._render_image(view)
+        self._render_labels(view)
 
-    def _render_labels(self) -> None:
-        vols = self._volumes
-        if vols is None or vols.labels is None:
-            self.slice_view.show_labels(None)
+    def _render_image(self, view: View | None = None) -> None:
+        """The grey slice of ``view`` (None: of every plane on screen)."""
+        if self._volumes is None:
             return
-        _, labels2d = vols.slice(self._view, self._index)
+        for v in [view] if view is not None else self.visible_planes():
+            image2d, _ = self._volumes.slice(v, self._point[v])
+            self.planes[v].show_image(window_to_uint8(image2d, *self._window))
+
+    def _render_labels(self, view: View | None = None) -> None:
+        """The coloured labels of ``view`` (None: of every plane on screen)."""
+        for v in [view] if view is not None else self.visible_planes():
+            self._render_labels_of(v)
+
+    def _render_labels_of(self, view: View) -> None:
+        vols, plane = self._volumes, self.planes[view]
+        if vols is None or vols.labels is None:
+            plane.show_labels(None)
+            return
+        _, labels2d = vols.slice(view, self._point[view])
         assert labels2d is not None  # the volumes have labels
         if self._outline:
             labels2d = outline(np.ascontiguousarray(labels2d))
@@ -573,4 +745,4 @@ class PreviewWidget(QWidget):
             edges = self._edge32.take(outline(np.ascontiguousarray(labels2d)))
             rgba32 = np.where(edges != 0, edges, rgba32)
         rgba = rgba32.view(np.uint8).reshape(*labels2d.shape, 4)
-        self.slice_view.show_labels(rgba)
+        plane.show_labels(rgba)

@@ -78,7 +78,16 @@ class SliceView(pg.GraphicsView):
         self.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_scene_mouse_clicked)
         self._pixel = (1.0, 1.0)
+        # The crosshair: where the other planes cut this one (a vertical and a horizontal line).
+        pen = pg.mkPen((255, 213, 74, 170), width=1)
+        self.cross = (pg.InfiniteLine(angle=90, movable=False, pen=pen),
+                      pg.InfiniteLine(angle=0, movable=False, pen=pen))
+        for line in self.cross:
+            line.setZValue(10)
+            line.hide()
+            self.box.addItem(line, ignoreBounds=True)
         self.letters = {edge: self._letter(edge) for edge in EDGES}
+        self.set_focused(False)
 
     def _letter(self, edge: str) -> QLabel:
         label = QLabel(self)
@@ -103,6 +112,28 @@ class SliceView(pg.GraphicsView):
         self.image_item.setRect(rect)
         self.label_item.setRect(rect)
         self.fit()
+
+    def set_crosshair(self, at: tuple[int, int] | None) -> None:
+        """Draw the crosshair through the centre of pixel (row, column); None hides it."""
+        for line in self.cross:
+            line.setVisible(at is not None)
+        if at is not None:
+            row, col = at
+            self.cross[0].setValue((col + 0.5) * self._pixel[1])
+            self.cross[1].setValue((row + 0.5) * self._pixel[0])
+
+    def crosshair(self) -> tuple[int, int] | None:
+        """The pixel (row, column) the crosshair goes through, None when hidden."""
+        if not self.cross[0].isVisible():
+            return None
+        return (int(np.floor(self.cross[1].value() / self._pixel[0])),
+                int(np.floor(self.cross[0].value() / self._pixel[1])))
+
+    def set_focused(self, on: bool) -> None:
+        """Frame the plane the keys and the slider move (the focused plane)."""
+        # A type selector: the edge letters (QLabel children) keep their own look.
+        colour = "#3a8ee6" if on else "#26262c"
+        self.setStyleSheet(f"QGraphicsView {{ border: 2px solid {colour}; }}")
 
     def fit(self) -> None:
         """Show the whole slice."""

@@ -154,13 +154,13 @@ def test_hover_reports_label_category_and_position(qtbot, widget, vols):
 
 
 def test_every_control_tells_its_shortcut(widget):
-    controls = widget.findChildren(QToolButton) + [
-        widget.findChild(QComboBox), widget.findChild(QCheckBox)] + widget.findChildren(QSlider)
-    assert len(controls) == 7
+    controls = widget.findChildren(QToolButton) + widget.findChildren(QComboBox) + [
+        widget.findChild(QCheckBox)] + widget.findChildren(QSlider)
+    assert len(controls) == 8  # 3 planes, layout, window preset, outline, opacity, slice
     for c in controls:
         assert "(" in c.toolTip() and ")" in c.toolTip(), c.toolTip()
     tips = " ".join(c.toolTip() for c in controls)
-    for key in ("(A)", "(C)", "(S)", "(O)", "W:", "PageUp", "[", "]"):
+    for key in ("(A)", "(C)", "(S)", "(O)", "L:", "W:", "PageUp", "[", "]"):
         assert key in tips
 
 

@@ -131,7 +131,10 @@ class MappingPage(Page):
 
     def _build_preview(self) -> None:
         """The preview beside the table."""
-        self.preview = PreviewWidget()
+        # Beside the table: the plane in focus large, the two others small.
+        self.preview = PreviewWidget(layout="one+two")
+        self.preview.labelClicked.connect(self._on_preview_label_clicked)
+        self._pointed = False  # a row selected by a click on its label: the point stays
         self.preview_note = QLabel()
         self.preview_note.setWordWrap(True)
         right = QWidget()
@@ -234,6 +237,8 @@ class MappingPage(Page):
         if not current.isValid():
             return
         row = self.model.row_at(current.row())
+        if self._pointed:  # its label was clicked on the image: the planes stay there
+            return
         if row.label_value is not None and not self.preview.jump_to(row.label_value):
             self.preview_note.setText(f"{row.files[0].name if row.files else 'This label'} has "
                                       "no voxels in the merged volume.")
@@ -257,6 +262,14 @@ class MappingPage(Page):
                 self.table.scrollTo(self.model.index(n, COL_CATEGORY))
                 return True
         return False
+
+    def _on_preview_label_clicked(self, value: int) -> None:
+        """A click on a labelled voxel selects its row (the planes stay at the click)."""
+        self._pointed = True
+        try:
+            self.select_label(value)
+        finally:
+            self._pointed = False
 
     def _on_delegate_refused(self, text: str) -> None:
         self.banner.setText(f"“{text}” is not a segmentation category of the taxonomy; the "

@@ -51,6 +51,8 @@ class PreviewPage(Page):
         self.layout_.addLayout(bar)
 
         self.preview = PreviewWidget()
+        self.preview.labelClicked.connect(self._on_preview_label_clicked)
+        self._pointed = False  # a legend row selected by a click on its label: the point stays
         self.legend = QTableWidget(0, 3)
         self.legend.setHorizontalHeaderLabels(["Value", "Category", "Voxels"])
         self.legend.verticalHeader().setVisible(False)
@@ -224,9 +226,23 @@ class PreviewPage(Page):
     def _on_legend_current_changed(self, row: int, *_: int) -> None:
         item = self.legend.item(row, 0) if row >= 0 else None
         if item is not None:
-            self.preview.jump_to(int(item.data(Qt.ItemDataRole.UserRole)))
+            if not self._pointed:
+                self.preview.jump_to(int(item.data(Qt.ItemDataRole.UserRole)))
             if self.solo_button.isChecked():
                 self._apply_visibility()
+
+    def _on_preview_label_clicked(self, value: int) -> None:
+        """A click on a labelled voxel selects its legend row (the planes stay there)."""
+        items = self._legend_items()
+        row = next((n for n, item in enumerate(items)
+                    if item.data(Qt.ItemDataRole.UserRole) == value), None)
+        if row is None:
+            return
+        self._pointed = True
+        try:
+            self.legend.selectRow(row)
+        finally:
+            self._pointed = False
 
     def _legend_items(self) -> list[QTableWidgetItem]:
         """The first cell of every legend row (it holds the value and the tick)."""
