@@ -78,11 +78,13 @@ def _distributed() -> Any:
     return distributed
 
 
-def connect(scheduler: str, timeout: float = CONNECT_TIMEOUT) -> Client:
+def connect(scheduler: str, timeout: float | None = None) -> Client:
     """A ``distributed.Client`` on ``scheduler`` with at least one worker whose Segmap is
     this one (``check_workers``). SegmapErrors: dask missing, a bad address, a scheduler
-    that does not answer within ``timeout`` seconds, no worker within ``timeout``."""
+    that does not answer within ``timeout`` seconds (default ``CONNECT_TIMEOUT``), no
+    worker within ``timeout``."""
     address = scheduler_address(scheduler)
+    timeout = CONNECT_TIMEOUT if timeout is None else timeout
     distributed = _distributed()
     try:
         client: Client = distributed.Client(address, timeout=timeout, set_as_default=False)
@@ -287,7 +289,7 @@ class ClusterExecutor(Executor):
             self.client.close()
 
 
-def executor_for(jobs: ClusterJobs, timeout: float = CONNECT_TIMEOUT,
+def executor_for(jobs: ClusterJobs, timeout: float | None = None,
                  paths: Sequence[Path] = ()) -> ClusterExecutor:
     """An executor running per-case work on the Dask cluster of ``jobs.scheduler``, its
     workers checked (``connect``) and, when ``paths`` are given, the inputs checked readable

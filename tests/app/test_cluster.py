@@ -216,3 +216,25 @@ def test_dask_not_installed_gives_the_install_hint(monkeypatch: pytest.MonkeyPat
     with pytest.raises(SegmapError, match="needs dask.distributed") as caught:
         run(map_work(abs, [1, 2], Jobs(2, "tcp://127.0.0.1:8786"), what=str))
     assert "pip install 'segmap[dask]'" in (caught.value.hint or "")
+
+
+def test_the_cli_runs_scan_and_validate_on_the_cluster(
+        scheduler: str, demo_dataset: Any, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.cli import main
+
+    monkeypatch.delenv("SEGMAP_SCHEDULER", raising=False)
+    items, taxonomy = str(demo_dataset.items_json), str(demo_dataset.taxonomy_json)
+    printed = {}
+    for how in (["--jobs", "1"], ["--scheduler", scheduler]):
+        main(["validate", items, "--taxonomy", taxonomy, "--json", "--quiet", *how])
+        main(["scan", str(demo_dataset.root), "--json", "--quiet", *how])
+        printed[how[0]] = capsys.readouterr().out
+    assert printed["--scheduler"] == printed["--jobs"]
+    assert '"findings"' in printed["--jobs"]
+
+    monkeypatch.setenv("SEGMAP_SCHEDULER", f"tcp://127.0.0.1:{_free_port()}")
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 1.0)
+    assert main(["validate", items, "--quiet"]) == 1  # the environment names the cluster
+    err = capsys.readouterr().err
+    assert "error: The Dask scheduler at tcp://127.0.0.1:" in err and "hint: Start it" in err
