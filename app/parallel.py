@@ -26,12 +26,14 @@ cluster: ``app.cluster.executor_for`` gives the executor.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.context
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from importlib import import_module
+from multiprocessing import forkserver
 from typing import Generic, TypeVar
 
 from app.errors import InputError, SegmapError
@@ -120,11 +122,23 @@ def _quiet_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def process_pool(n: int) -> ProcessPoolExecutor:
-    """A pool of ``n`` worker processes started from the fork server (see the module)."""
+def _context() -> multiprocessing.context.ForkServerContext:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
-    return ProcessPoolExecutor(max_workers=n, mp_context=context, initializer=_quiet_worker)
+    return context
+
+
+def process_pool(n: int) -> ProcessPoolExecutor:
+    """A pool of ``n`` worker processes started from the fork server (see the module)."""
+    return ProcessPoolExecutor(max_workers=n, mp_context=_context(), initializer=_quiet_worker)
+
+
+def warm_up(jobs: Jobs) -> None:
+    """Start the fork server now when ``jobs`` will need it: it imports Segmap (about half
+    a second) while this process does its first steps (walking a folder), not after."""
+    if jobs.n > 1 and jobs.scheduler is None:
+        _context()
+        forkserver.ensure_running()
 
 
 def _executor_for(jobs: Jobs) -> Callable[[], Executor]:

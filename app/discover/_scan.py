@@ -73,7 +73,7 @@ from app.discover._sidecars import (
 from app.errors import InputError, SegmapError
 from app.geometry import Grid, GridMatch, compare_grids
 from app.jsonio import file_kind
-from app.parallel import IN_PROCESS, Jobs, map_work
+from app.parallel import IN_PROCESS, Jobs, map_work, warm_up
 from app.progress import Progress, Work
 from app.readers import (
     RUNS,
@@ -383,6 +383,7 @@ def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = (),
                          if base.exists() else f"{root} not found.",
                          "Give the folder that holds the images and masks.")
     result = ScanResult(base)
+    warm_up(jobs)  # the workers' process starts while the folder is walked
     yield Progress(0, 0, "finding files")
     vol_paths, side_paths, other = _walk(result)
     if other:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from app.discover import rt_series, with_rt_as_nifti
 from app.items import ItemsList, Taxonomy, task_label
-from app.parallel import IN_PROCESS, Jobs, map_work
+from app.parallel import IN_PROCESS, Jobs, map_work, warm_up
 from app.progress import Work, run
 from app.validate._dicom_seg import mixed_list
 from app.validate._fields import check_fields
@@ -38,6 +38,8 @@ def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
     validate again after a mapping change without reading the masks again (a file
     changed on disk is read again).
     """
+    if cache is None:
+        warm_up(jobs)  # the workers' process starts while the list-wide checks run
     if root is not None:
         items = dataclasses.replace(items, root=Path(root).resolve())
     # RTSTRUCT series are checked as the label maps RedBrick's SDK fills from them.
