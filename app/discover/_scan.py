@@ -18,6 +18,11 @@ and header geometry and costs nothing next to that. The order:
 6. DICOM SEG and RTSTRUCT files -> binary NIfTI masks in a cache, each paired with the
    series it references (:mod:`app.discover._derived`);
 7. census of every mask, then cases in shapes I / II / III (:mod:`app.discover._cases`).
+
+Steps 3 and 7 read one file per call, on ``jobs`` processes (:func:`app.parallel.map_work`:
+the headers 16 files to a request, each census alone); everything that weighs one file
+against another (roles of one-byte volumes, pairing, cases) runs here on their results,
+taken in the walk's order, so the ScanResult is the same for any ``jobs``.
 """
 
 from __future__ import annotations
