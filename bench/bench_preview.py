@@ -12,7 +12,11 @@ $SEGMAP_BENCH_DATA):
   an Indexed8 colour table);
 * the jump table (largest_slices): by runs, side by side with the direct
   nonzero-coordinates count;
-* a visibility change (new LUT + repaint).
+* a visibility change (new LUT + repaint);
+* the three linked planes (issue 11): the first overlay with all three planes against the
+  one-plane layout (which paints what the single-plane preview painted), a crosshair move
+  (a click in the axial plane, then the coronal and sagittal planes repainted through the
+  new point), and the peak memory of each layout.
 
 Run: QT_QPA_PLATFORM=offscreen python -m bench.bench_preview
 """
@@ -62,7 +66,7 @@ def data() -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, list[int] | No
     return image, labels, affine, segments
 
 
-def _widget(pyqtgraph_paints: bool = False):
+def _widget(pyqtgraph_paints: bool = False, layout: str = "one"):
     from PySide6.QtWidgets import QApplication
 
     from app.preview import label_lut
@@ -71,33 +75,35 @@ def _widget(pyqtgraph_paints: bool = False):
     class PyqtgraphPaints(PreviewWidget):
         """Reference: pyqtgraph applies the window (levels) and the label LUT itself."""
 
-        def _render_image(self) -> None:
+        def _render_image(self, view=None) -> None:
             if self._volumes is not None:
                 c, w = self._window
-                image2d, _ = self._volumes.slice(self._view, self._index)
-                self.slice_view.image_item.setImage(image2d, autoLevels=False,
-                                                    levels=(c - w / 2, c + w / 2))
+                for v in [view] if view is not None else self.visible_planes():
+                    image2d, _ = self._volumes.slice(v, self._point[v])
+                    self.planes[v].image_item.setImage(image2d, autoLevels=False,
+                                                       levels=(c - w / 2, c + w / 2))
 
-        def _render_labels(self) -> None:
+        def _render_labels(self, view=None) -> None:
             vols = self._volumes
             if vols is None or vols.labels is None:
                 return
-            _, labels2d = vols.slice(self._view, self._index)
             lut = label_lut(vols.segments, self._colours, self._opacity, self._visible,
                             self._solo, 256)
-            item = self.slice_view.label_item
-            item.setLookupTable(lut, update=False)
-            item.setImage(labels2d, autoLevels=False, levels=None)
+            for v in [view] if view is not None else self.visible_planes():
+                _, labels2d = vols.slice(v, self._point[v])
+                item = self.planes[v].label_item
+                item.setLookupTable(lut, update=False)
+                item.setImage(labels2d, autoLevels=False, levels=None)
 
     app = QApplication.instance() or QApplication(sys.argv)
-    w = (PyqtgraphPaints if pyqtgraph_paints else PreviewWidget)()
+    w = (PyqtgraphPaints if pyqtgraph_paints else PreviewWidget)(layout=layout)
     w.resize(1000, 900)
     w.show()
     app.processEvents()
     return app, w
 
 
-def first_overlay(mode: str) -> dict[str, float]:
+def first_overlay(mode: str, layout: str = "one") -> dict[str, float]:
     """Seconds from arrays in memory to the first painted overlay (5 runs, same widget)."""
     from app.geometry import Grid
     from app.preview import DisplayVolumes
@@ -111,7 +117,7 @@ def first_overlay(mode: str) -> dict[str, float]:
         lab_grid = Grid.of(labels.shape, affine @ flip)
     else:
         lab_grid = grid
-    app, w = _widget()
+    app, w = _widget(layout=layout)
     runs: list[dict[str, float]] = []
     for _ in range(5):
         t0 = time.perf_counter()
@@ -124,7 +130,28 @@ def first_overlay(mode: str) -> dict[str, float]:
         runs.append({"build": t1 - t0, "set_volumes": t2 - t1, "paint": t3 - t2, "total": t3 - t0})
         assert mode != "reoriented" or vols.match.relation == "reoriented"
     return {k: statistics.median(r[k] for r in runs) for k in runs[0]} | {
-        "total_max": max(r["total"] for r in runs)}
+        "total_max": max(r["total"] for r in runs), "peak_mb": harness._peak_mb()}
+
+
+def crosshair_moves() -> dict[str, float]:
+    """ms per crosshair move: a click in the axial plane at another point, the coronal and
+    sagittal planes repainted through it, all three painted (grab), 100 moves."""
+    from app.geometry import Grid
+    from app.preview import DisplayVolumes
+
+    image, labels, affine, segments = data()
+    grid = Grid.of(image.shape, affine)
+    app, w = _widget(layout="three")
+    w.set_volumes(DisplayVolumes.build(image, grid, labels, grid, segments))
+    w.grab()
+    times = []
+    for k in range(100):
+        t = time.perf_counter()
+        w.planes["axial"].pixelClicked.emit(60 + (3 * k) % 400, 50 + (7 * k) % 400)
+        w.grab()
+        times.append(time.perf_counter() - t)
+    return {"mean_ms": 1e3 * statistics.mean(times),
+            "p95_ms": 1e3 * float(np.percentile(times, 95)), "max_ms": 1e3 * max(times)}
 
 
 def slice_changes(painter: str) -> dict[str, float]:
@@ -193,6 +220,8 @@ def largest_by_nonzero() -> dict[str, float]:
 METHODS = {
     "first_overlay_same_grid": lambda: first_overlay("same"),
     "first_overlay_reoriented_mask": lambda: first_overlay("reoriented"),
+    "first_overlay_three_planes": lambda: first_overlay("same", "three"),
+    "crosshair_move_three_planes": crosshair_moves,
     "slice_change_segmap": lambda: slice_changes("segmap"),
     "slice_change_pyqtgraph_lut": lambda: slice_changes("pyqtgraph"),
     "largest_slices_runs": largest_by_runs,
@@ -226,6 +255,13 @@ def main() -> None:
         print(f"| {name} | {cells} | {r['visibility_ms']:.1f} |")
     a, b = rows["largest_slices_runs"]["seconds"], rows["largest_slices_nonzero_reference"]["seconds"]
     print(f"largest_slices: by runs {a:.2f} s, nonzero reference {b:.2f} s ({b / a:.1f}x)")
+    one, three = rows["first_overlay_same_grid"], rows["first_overlay_three_planes"]
+    print(f"three planes, first overlay: {three['total']:.3f} s against one plane "
+          f"{one['total']:.3f} s ({three['total'] / one['total']:.2f}x, target 1.3x); peak "
+          f"{three['peak_mb']:.0f} MB against {one['peak_mb']:.0f} MB")
+    c = rows["crosshair_move_three_planes"]
+    print(f"crosshair move, three planes repainted: mean {c['mean_ms']:.1f} ms, p95 "
+          f"{c['p95_ms']:.1f} ms, max {c['max_ms']:.1f} ms (target under 30 ms)")
 
 
 if __name__ == "__main__":

@@ -515,8 +515,10 @@ class PreviewWidget(QWidget):
         info = vols.describe(row, col, self._point[view], view) if vols is not None else None
         if info is None:
             return
+        before = dict(self._point)
         self._move_point(view, row, col)
-        self._show_view(view, self._point[view], refit=False)
+        moved = [v for v in VIEWS if self._point[v] != before[v]]  # the clicked plane stays
+        self._show_view(view, self._point[view], refit=False, only=moved)
         if info.value:
             self.labelClicked.emit(info.value)
 
@@ -623,9 +625,11 @@ class PreviewWidget(QWidget):
         for w in (self._opacity_slider, self._outline_box):
             w.setEnabled(has_labels)
 
-    def _show_view(self, view: View, index: int, refit: bool = True) -> None:
+    def _show_view(self, view: View, index: int, refit: bool = True,
+                   only: list[View] | None = None) -> None:
         """Focus ``view`` at slice ``index`` and show every plane through the point
-        (``refit``: a new case, each plane placed and fitted anew)."""
+        (``refit``: a new case, each plane placed and fitted anew; ``only``: just these
+        planes changed slice, the others are painted already)."""
         changed = view != self._view
         self._view = view
         for b in self._view_group.buttons():
@@ -642,7 +646,12 @@ class PreviewWidget(QWidget):
         self._slider.blockSignals(False)
         self._index = index
         self._point[view] = index
-        self._render()
+        if only is None or changed:
+            self._render()
+        else:
+            for v in only:
+                if v in self.visible_planes():
+                    self._render_plane(v)
         if refit:
             for v, plane in self.planes.items():
                 rows, cols = vols.slice(v, 0)[0].shape
