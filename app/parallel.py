@@ -10,6 +10,9 @@ needs processes to use more than one core. The rules:
   submitted at once, so memory stays bounded by the pool's size.
 * One case failing never stops the others: its ``Outcome`` carries the error (a
   ``SegmapError``'s message and hint, or one line naming any other exception's type).
+* A worker that dies (killed, out of memory) fails the cases the pool held then (at most
+  ``2 * n`` batches, and any sent before the pool saw it), each with that error; a new
+  pool runs the rest.
 * Closing the work (the wizard's Cancel, Ctrl-C in the CLI) cancels what has not
   started and terminates the workers: nothing keeps running, no zombie is left.
 * ``Jobs(1)`` runs everything here, one case after another, with no pool at all.
@@ -30,7 +33,14 @@ import multiprocessing.context
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    BrokenExecutor,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass
 from importlib import import_module
 from multiprocessing import forkserver
@@ -190,7 +200,13 @@ def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
         while True:
             for start in starts:
                 part = args[start:start + max(1, batch)]
-                pending[pool.submit(call_all, fn, part)] = start
+                try:
+                    future = pool.submit(call_all, fn, part)
+                except BrokenExecutor:  # a worker died (killed, out of memory): the
+                    pool.shutdown(wait=False)  # cases it had are errors; a new pool goes on
+                    pool = make()
+                    future = pool.submit(call_all, fn, part)
+                pending[future] = start
                 if len(pending) >= limit:
                     break
             if not pending:

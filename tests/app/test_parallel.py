@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -74,6 +75,21 @@ def test_batches_keep_the_order_and_each_case_its_own_error(batch: int) -> None:
     assert [o.value for o in out] == [0, 1, 2, None, 4, None, 6, 7]
     assert out[3].error == "case 3 is unreadable" and out[5].error is not None
     assert steps[-1].done == 8
+
+
+def _dies_on_three(x: int) -> int:
+    if x == 3:
+        os._exit(1)  # a worker killed (out of memory, kill -9)
+    time.sleep(0.02)
+    return x
+
+
+def test_a_worker_that_dies_fails_only_the_cases_in_flight() -> None:
+    out = run(map_work(_dies_on_three, list(range(30)), Jobs(2), what=str))
+    failed = [i for i, o in enumerate(out) if not o.ok]
+    assert 3 in failed and len(failed) <= 8  # those in flight: 2 * 2, and a few sent since
+    assert all("BrokenProcessPool" in str(out[i].error) for i in failed)
+    assert [o.value for o in out if o.ok] == [i for i in range(30) if i not in failed]
 
 
 class _Counting(ThreadPoolExecutor):
