@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -52,11 +53,12 @@ from app.preview import (
     outline,
     preset_window,
     unmapped_style,
+    slice_histogram,
     window_to_uint8,
 )
 from app.readers import ImageHints
 from app.session import LegendEntry
-from ui.slice_view import SliceView
+from ui.slice_view import SliceHistogram, SliceView
 
 CUSTOM = "custom"  # the preset combo's entry after a right-drag or set_window
 # What the pages say under a case whose label maps have no mapped value yet.
@@ -110,6 +112,8 @@ class PreviewWidget(QWidget):
         self._edge32 = np.zeros(1, np.uint32)  # unmapped values' edges (0: none)
         self._unmapped: frozenset[int] = frozenset()
         self._cross_on = True  # the crosshair shows (X toggles it)
+        self._invert = False  # the grey levels turned over (I toggles it)
+        self._filling_window = False  # the window boxes are being filled, not typed in
         self._build()
         self._show_enabled()
 
@@ -128,7 +132,8 @@ class PreviewWidget(QWidget):
             plane.pixelClicked.connect(partial(self._on_view_pixel_clicked, view))
             plane.left.connect(self._on_view_left)
             plane.set_letters(*EDGE_LETTERS[view])
-            plane.setToolTip(f"{view.capitalize()} plane: click to move the point here")
+            plane.setToolTip(f"{view.capitalize()} plane: click to move the point here "
+                             "(X: crosshair on or off)")
             self.planes[view] = plane
         self._grid = QGridLayout()
         self._grid.setSpacing(4)
@@ -185,10 +190,26 @@ class PreviewWidget(QWidget):
         self._preset.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         bar.addWidget(self._preset)
         # The numbers sit under the image (beside the slice), keeping the toolbar narrow
-        # enough for the Mapping page's side-by-side layout.
-        self._window_label = QLabel()
-        self._window_label.setToolTip("Window width and level (centre), in image units "
-                                      "(Hounsfield units for CT)")
+        # enough for the Mapping page's side-by-side layout; they can be typed.
+        self._width_box, self._level_box = QDoubleSpinBox(), QDoubleSpinBox()
+        for box, what in ((self._width_box, "width"), (self._level_box, "level (centre)")):
+            box.setRange(-1e6, 1e6)
+            box.setDecimals(0)
+            box.setKeyboardTracking(False)  # applied on Enter or when the box is left
+            box.setToolTip(f"Window {what} in image units (Hounsfield units for CT): type a "
+                           "value and press Enter")
+            box.valueChanged.connect(self._on_window_typed)
+        self._width_box.setRange(1, 1e6)
+        self._window_label = QWidget()
+        wl = QHBoxLayout(self._window_label)
+        wl.setContentsMargins(0, 0, 0, 0)
+        for text, box in (("W", self._width_box), ("L", self._level_box)):
+            wl.addWidget(QLabel(text))
+            wl.addWidget(box)
+        self._invert_box = QCheckBox("Invert")
+        self._invert_box.setToolTip("Show the image inverted, white for low values (I)")
+        self._invert_box.toggled.connect(self._on_invert_toggled)
+        self._histogram = SliceHistogram()
         bar.addSpacing(8)
         bar.addWidget(QLabel("Opacity"))
         self._opacity_slider = QSlider(Qt.Orientation.Horizontal)
@@ -218,7 +239,9 @@ class PreviewWidget(QWidget):
         self._slice_label = QLabel()
         self._slice_label.setMinimumWidth(200)
         slices.addWidget(self._slider, 1)
+        slices.addWidget(self._histogram)
         slices.addWidget(self._window_label)
+        slices.addWidget(self._invert_box)
         slices.addWidget(self._slice_label)
         self._readout = QLabel(_MOUSE_HINT)
         self._readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -244,6 +267,7 @@ class PreviewWidget(QWidget):
             (Qt.Key.Key_Home, lambda: self.slice_view.fit()),
             ("L", self._next_layout),
             ("X", self._toggle_crosshair),
+            ("I", self._invert_box.toggle),
         ]
         keys += [(key, partial(self.set_view, view)) for view, key in _VIEW_KEYS.items()]
         for key, slot in keys:
@@ -285,7 +309,7 @@ class PreviewWidget(QWidget):
             self._hover = None
             self._fill_presets()
             self._select_preset(chosen)
-            self._window_label.setText(f"W {window[1]:.0f}  L {window[0]:.0f}")
+            self._show_window_numbers()
             self._update_lut()
             self._title.setText(case)
             self._show_enabled()
@@ -478,6 +502,38 @@ class PreviewWidget(QWidget):
         self._outline = on
         self._refresh_labels()
 
+    def _on_window_typed(self, _value: float) -> None:
+        if self._filling_window or self._volumes is None:
+            return
+        self.set_window(self._level_box.value(), self._width_box.value())
+
+    def _on_invert_toggled(self, on: bool) -> None:
+        self._invert = on
+        self._render_image()
+
+    def _show_window_numbers(self) -> None:
+        """The window in the boxes (without applying it again) and on the histogram."""
+        self._filling_window = True
+        try:
+            self._width_box.setValue(self._window[1])
+            self._level_box.setValue(self._window[0])
+        finally:
+            self._filling_window = False
+        self._show_histogram()
+
+    def _show_histogram(self) -> None:
+        if self._volumes is None:
+            self._histogram.clear()
+            return
+        image2d, _ = self._volumes.slice(self._view, self._point[self._view])
+        self._histogram.show_counts(*slice_histogram(image2d), self._window)
+
+    def invert(self) -> bool:
+        return self._invert
+
+    def set_invert(self, on: bool) -> None:
+        self._invert_box.setChecked(on)
+
     def _on_layout_activated(self, row: int) -> None:
         self.set_layout_mode(str(self._layout_box.itemData(row)))
 
@@ -620,7 +676,8 @@ class PreviewWidget(QWidget):
     def _show_enabled(self) -> None:
         on = self._volumes is not None
         has_labels = on and self._volumes is not None and self._volumes.labels is not None
-        for w in (self._slider, self._preset, *self._view_group.buttons()):
+        for w in (self._slider, self._preset, self._width_box, self._level_box,
+                  self._invert_box, self._layout_box, *self._view_group.buttons()):
             w.setEnabled(on)
         for w in (self._opacity_slider, self._outline_box):
             w.setEnabled(has_labels)
@@ -671,7 +728,7 @@ class PreviewWidget(QWidget):
 
     def _set_window(self, center: float, width: float) -> None:
         self._window = (float(center), float(width))
-        self._window_label.setText(f"W {width:.0f}  L {center:.0f}")
+        self._show_window_numbers()
         self._render_image()
         self.windowChanged.emit(*self._window)
 
@@ -732,7 +789,10 @@ class PreviewWidget(QWidget):
             return
         for v in [view] if view is not None else self.visible_planes():
             image2d, _ = self._volumes.slice(v, self._point[v])
-            self.planes[v].show_image(window_to_uint8(image2d, *self._window))
+            grey = window_to_uint8(image2d, *self._window)
+            self.planes[v].show_image(np.subtract(255, grey, out=grey) if self._invert else grey)
+        if view is None or view == self._view:
+            self._show_histogram()
 
     def _render_labels(self, view: View | None = None) -> None:
         """The coloured labels of ``view`` (None: of every plane on screen)."""

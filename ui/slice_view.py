@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
 pg.setConfigOptions(imageAxisOrder="row-major")
@@ -176,6 +176,49 @@ class SliceView(pg.GraphicsView):
             x = {"left": m, "right": w - lw - m}.get(edge, (w - lw) // 2)
             y = {"top": m, "bottom": h - lh - m}.get(edge, (h - lh) // 2)
             label.move(x, y)
+
+
+class SliceHistogram(QWidget):
+    """A small histogram of the shown slice's values, the window's range shaded over it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFixedSize(96, 26)
+        self.setToolTip("The values of the focused plane's slice; shaded: the window")
+        self._counts = np.zeros(0, np.int64)
+        self._range = (0.0, 1.0)
+        self._window = (0.0, 1.0)
+
+    def show_counts(self, counts: np.ndarray, lo: float, hi: float,
+                    window: tuple[float, float]) -> None:
+        """Draw ``counts`` of equal bins from ``lo`` to ``hi``; ``window`` (centre, width)."""
+        self._counts, self._range, self._window = np.asarray(counts), (lo, hi), window
+        self.update()
+
+    def clear(self) -> None:
+        self._counts = np.zeros(0, np.int64)
+        self.update()
+
+    def counts(self) -> np.ndarray:
+        return self._counts
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        p = QPainter(self)
+        w, h = self.width(), self.height()
+        p.fillRect(0, 0, w, h, QColor(38, 38, 44))
+        if self._counts.size and self._counts.max() > 0:
+            lo, hi = self._range
+            c, ww = self._window
+            x0 = int((c - ww / 2 - lo) / (hi - lo) * w)
+            x1 = int((c + ww / 2 - lo) / (hi - lo) * w)
+            p.fillRect(max(0, x0), 0, max(1, min(w, x1) - max(0, x0)), h, QColor(70, 90, 120))
+            # log heights: the background peak would flatten everything else
+            heights = np.log1p(self._counts) / np.log1p(self._counts.max()) * (h - 2)
+            bar = w / len(self._counts)
+            for i, v in enumerate(heights):
+                p.fillRect(int(i * bar), int(h - v), max(1, int(bar)), int(v),
+                           QColor(200, 200, 200))
+        p.end()
 
 
 def _show(item: pg.ImageItem, array: np.ndarray | None) -> None:

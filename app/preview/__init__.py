@@ -44,6 +44,7 @@ from app.preview._style import (
     looks_like_ct,
     outline,
     preset_window,
+    slice_histogram,
     unmapped_style,
     window_to_uint8,
 )
@@ -51,8 +52,9 @@ from app.preview._style import (
 __all__ = [
     "AUTO", "DISPLAY_AXCODES", "EDGE_LETTERS", "FILE", "PRESET_NAMES", "RGB", "VIEWS",
     "WINDOW_PRESETS", "CasePreview", "DisplayVolumes", "GeometryMismatchError", "HoverInfo",
-    "ImageCache", "Palette", "PreviewRequest", "SegmentStats", "ValueStats", "View", "auto_window",
-    "default_colour", "default_colours", "default_preset", "group_members", "label_lut",
-    "largest_slices", "load_case_preview", "looks_like_ct", "outline", "preset_window",
-    "preview_stats", "series_stats", "unmapped_style", "value_stats", "window_to_uint8"
+    "ImageCache", "Palette", "PreviewRequest", "SegmentStats", "ValueStats", "View",
+    "auto_window", "default_colour", "default_colours", "default_preset", "group_members",
+    "label_lut", "largest_slices", "load_case_preview", "looks_like_ct", "outline",
+    "preset_window", "preview_stats", "series_stats", "slice_histogram", "unmapped_style",
+    "value_stats", "window_to_uint8"
 ]

@@ -89,6 +89,21 @@ def preset_window(name: str, volume: np.ndarray, hints: ImageHints | None = None
         raise ValueError(f"unknown window preset {name!r}; known: {known}") from None
 
 
+def slice_histogram(image2d: np.ndarray, bins: int = 64) -> tuple[np.ndarray, float, float]:
+    """(counts, lowest, highest) of a slice's values in ``bins`` equal bins (for the small
+    histogram beside the window; an empty or constant slice gives one full bin)."""
+    values = np.asarray(image2d)
+    if values.size == 0:
+        return np.zeros(bins, np.int64), 0.0, 1.0
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        counts = np.zeros(bins, np.int64)
+        counts[0] = values.size
+        return counts, lo, lo + 1.0
+    counts, _ = np.histogram(values, bins=bins, range=(lo, hi))
+    return counts, lo, hi
+
+
 def window_to_uint8(image2d: np.ndarray, center: float, width: float,
                     out: np.ndarray | None = None) -> np.ndarray:
     """Grey levels 0..255 of a slice seen through a window (linear, clipped).

@@ -195,3 +195,23 @@ def test_uint16_labels_beyond_the_segment_map_still_paint(qtbot, torso):
 def test_renders_offscreen(widget):
     pixmap = widget.grab()
     assert pixmap.width() == 700 and not pixmap.toImage().isNull()
+
+
+def test_the_window_can_be_typed_inverted_and_is_shown_on_a_histogram(widget, vols):
+    widget._width_box.setValue(1500)
+    widget._level_box.setValue(300)
+    assert widget.window_level() == (300.0, 1500.0) and widget.preset() == "custom"
+    grey = widget.slice_view.image_item.image.copy()
+    widget.set_invert(True)
+    assert np.array_equal(widget.slice_view.image_item.image, 255 - grey)
+    widget.set_invert(False)
+    assert np.array_equal(widget.slice_view.image_item.image, grey)
+    # the histogram counts the focused plane's slice, and follows the slice
+    image2d, _ = vols.slice("axial", widget.slice_index())
+    assert widget._histogram.counts().sum() == image2d.size
+    widget.set_view("sagittal")
+    image2d, _ = vols.slice("sagittal", widget.slice_index())
+    assert widget._histogram.counts().sum() == image2d.size
+    # a preset fills the boxes without applying them twice
+    widget.set_preset("bone")
+    assert (widget._level_box.value(), widget._width_box.value()) == widget.window_level()
