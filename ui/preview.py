@@ -52,8 +52,8 @@ from app.preview import (
     label_lut,
     outline,
     preset_window,
-    unmapped_style,
     slice_histogram,
+    unmapped_style,
     window_to_uint8,
 )
 from app.readers import ImageHints
