@@ -239,7 +239,7 @@ def _read_files(empty: RtSeries, rt: Path, local: list[Path], names: tuple[str, 
 
 def rt_of(items: ItemsList, task: Task, series_index: int) -> RtSeries | None:
     """The series as RedBrick's SDK reads it when it is an RTSTRUCT series, else None."""
-    ti = next((i for i, t in enumerate(items.tasks) if t is task), None)
+    ti = items.index_of(task)
     if ti is None or not 0 <= series_index < len(task.series) or \
             not is_rt_series(items, task.series[series_index]):
         return None

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 DEFAULT_BUDGET = 768 << 20  # bytes of runs kept (about 55M runs)
+ENTRY_BYTES = 1024  # what an entry costs beyond its arrays (key, object, array headers)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,12 @@ class Runs:
     @property
     def nbytes(self) -> int:
         return int(self.starts.nbytes + self.lengths.nbytes + self.values.nbytes)
+
+    @property
+    def cost(self) -> int:
+        """The bytes this entry counts against a RunCache's budget: its arrays and its
+        overhead, so that many tiny masks (10,000 tasks) are bounded in number too."""
+        return self.nbytes + ENTRY_BYTES
 
     def expand(self) -> tuple[np.ndarray, np.ndarray]:
         """(flat indices, values) of every non-zero voxel, in file order.
@@ -66,7 +73,8 @@ def chunk_runs(chunk: np.ndarray, offset: int, nonzero_at: np.ndarray | None = N
 
 
 class RunCache:
-    """A bounded, thread-safe LRU of Runs keyed by (path, size, mtime)."""
+    """A bounded, thread-safe LRU of Runs keyed by (path, size, mtime): at most ``budget``
+    bytes, each entry counted with its overhead (``Runs.cost``)."""
 
     def __init__(self, budget: int = DEFAULT_BUDGET) -> None:
         self.budget = budget
@@ -92,17 +100,25 @@ class RunCache:
 
     def put(self, path: str | os.PathLike[str], runs: Runs) -> None:
         key = self.key(path)
-        if key is None or runs.nbytes > self.budget // 4:
+        if key is None or runs.cost > self.budget // 4:
             return  # one noisy file must not push out everything else
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
-                self._bytes -= old.nbytes
+                self._bytes -= old.cost
             self._items[key] = runs
-            self._bytes += runs.nbytes
+            self._bytes += runs.cost
             while self._bytes > self.budget and self._items:
                 _, dropped = self._items.popitem(last=False)
-                self._bytes -= dropped.nbytes
+                self._bytes -= dropped.cost
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the entries count against the budget (never more than it)."""
+        return self._bytes
 
     def clear(self) -> None:
         with self._lock:

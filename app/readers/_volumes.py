@@ -167,6 +167,7 @@ def _narrowest(data: np.ndarray, path: Path) -> np.ndarray:
 
 _FileKey = tuple[str, int, int]
 _SEG_BUDGET = 512 << 20  # bytes of SEG conversions kept (a 512x512x300 SEG is 79 MB)
+_SEG_ENTRY_BYTES = 4096  # what an entry costs beyond its voxels (image, header, key)
 
 
 def _file_key(path: str | os.PathLike[str]) -> _FileKey | None:
@@ -191,7 +192,9 @@ class _SegCache:
 
     @staticmethod
     def _size(got: nib.Nifti1Image | VolumeReadError) -> int:
-        return 0 if isinstance(got, VolumeReadError) else int(np.asanyarray(got.dataobj).nbytes)
+        # Each entry counts its overhead too, so that refusals (no voxels) are bounded.
+        voxels = 0 if isinstance(got, VolumeReadError) else int(np.asanyarray(got.dataobj).nbytes)
+        return voxels + _SEG_ENTRY_BYTES
 
     def sop_class(self, key: _FileKey) -> str | None:
         with self._lock:
@@ -223,6 +226,14 @@ class _SegCache:
             while self._bytes > self.budget and self._images:
                 _, dropped = self._images.popitem(last=False)
                 self._bytes -= self._size(dropped)
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the kept images count against the budget (never more than it)."""
+        return self._bytes
 
     def clear(self) -> None:
         with self._lock:
