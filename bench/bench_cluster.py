@@ -1,7 +1,8 @@
 """Per-case work on a Dask cluster against a process pool of the same size.
 
-The work: the census of every label map (the per-mask step of a scan and of a validation)
-through ``app.parallel.map_work``, on two sets: bench_scan's synthetic nnU-Net folder (N cases,
+The work: ``segmap scan`` of bench_scan's folder (``scan(root, jobs=...)``: headers and a
+census per mask on the workers, pairing here), and the census of every label map alone (the
+per-mask step of a scan and of a validation) through ``app.parallel.map_work``, on two sets: bench_scan's synthetic nnU-Net folder (N cases,
 uint8 192x192x64 with 5 organs, about 10 ms a case: where starting the workers shows) and
 N/2 larger maps (uint8 256x256x200 with 12 organs, about 10x the work a case: where the
 per-case cost shows; 8 distinct maps, the others hard links to them under their own names):
@@ -70,6 +71,16 @@ def one(mode: str, address: str, kind: str, n: int) -> None:
     from app.readers import census
 
     started = time.perf_counter()
+    if kind == "scan":
+        from app.discover import scan
+
+        root = make_small(n)
+        jobs = Jobs(1) if mode == "jobs1" else Jobs(2, address if mode == "cluster" else None)
+        result = run(scan(root, jobs=jobs))
+        done = time.perf_counter()
+        print(json.dumps({"total": done - started, "setup": 0.0, "work": done - started,
+                          "outcomes": result.to_json()}, default=str))
+        return
     masks = masks_of(kind, n)
     if mode == "cluster":
         jobs = Jobs(2, address)
@@ -98,15 +109,17 @@ def main() -> None:
                       dashboard_address=":0") as lc:
         print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} before; "
               f"best of {REPEAT}, each run a fresh process")
-        for kind in ("small", "large"):
+        for kind in ("small", "large", "scan"):
             compare(here, lc.scheduler_address, kind, n)
         print(f"load average {os.getloadavg()[0]:.2f} after")
 
 
 def compare(here: str, address: str, kind: str, n: int) -> None:
-    count = len(masks_of(kind, n))
-    shape = "192x192x64, 5 organs" if kind == "small" else "256x256x200, 12 organs"
-    print(f"{count} uint8 label maps ({shape}), the census of each:")
+    count = len(masks_of("small" if kind == "scan" else kind, n))
+    shape = "256x256x200, 12 organs" if kind == "large" else "192x192x64, 5 organs"
+    print(f"{count} uint8 label maps ({shape}), " + (
+        "segmap scan of their nnU-Net folder (with their images):" if kind == "scan"
+        else "the census of each:"))
     best: dict[str, dict[str, float]] = {}
     reference = None
     for _ in range(REPEAT):
