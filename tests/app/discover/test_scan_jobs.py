@@ -92,3 +92,12 @@ def test_segmap_scan_and_validate_print_the_same_for_any_jobs(
         main(["validate", str(out), "--json", "-q", "--jobs", n])
         printed.append(capsys.readouterr().out.replace(f"items-{n}", "items"))
     assert printed[0] == printed[1]
+
+
+@pytest.mark.parametrize("folder", ["dicom2nifti", "dcmqi", "highdicom", "dcm_qa_ts"])
+def test_the_shared_dicom_folders_scan_the_same(shared_data: Path, folder: str) -> None:
+    root = shared_data / folder
+    if not root.is_dir():
+        pytest.skip(f"no {folder} in the shared data")
+    run(scan(root))  # SEG / RTSTRUCT conversions into the cache first: "reused" then in both
+    _same_for_jobs(root)
