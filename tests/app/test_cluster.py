@@ -102,6 +102,26 @@ def test_the_executor_runs_on_the_workers_and_closes_its_client(scheduler: str) 
     assert executor.client.status == "closed"
 
 
+def test_a_cancel_stops_the_run_at_once_and_closes_its_client(scheduler: str) -> None:
+    work = map_work(time.sleep, [1.5] * 8, Jobs(2, scheduler), what=str)
+    assert next(work).done == 0  # the first cases are running on the workers
+    started = time.monotonic()
+    work.close()  # the wizard's Cancel, Ctrl-C in the CLI
+    assert time.monotonic() - started < 1.0
+    with distributed.Client(scheduler, timeout=TIMEOUT, set_as_default=False) as client:
+        # the two sleeps running end; the cases not started were cancelled with the run
+        deadline = time.monotonic() + 5
+        while any(client.processing().values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(client.processing().values())
+        tasks = client.run_on_scheduler(_task_count)
+        assert tasks == 0, f"{tasks} tasks of the cancelled run are still on the scheduler"
+
+
+def _task_count(dask_scheduler: Any) -> int:
+    return len(dask_scheduler.tasks)
+
+
 def test_reachable_inputs_pass_and_a_missing_one_names_worker_and_path(
         scheduler: str, demo_dataset: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         ) -> None:
