@@ -17,10 +17,12 @@ needs processes to use more than one core. The rules:
   started and terminates the workers: nothing keeps running, no zombie is left.
 * ``Jobs(1)`` runs everything here, one case after another, with no pool at all.
 
-Workers start with the ``forkserver`` method: forking the wizard's process (a QThread,
-a report's thread pool) could copy a lock another thread holds and hang the child; the
-fork server is a fresh single-threaded process that forks each worker, so a pool starts
-in tens of milliseconds after the first (which imports Segmap once, ~0.5 s).
+Workers start by ``fork`` where that is safe (Linux, this process running one thread: a
+CLI command), a pool then ready in milliseconds with Segmap already imported; else by
+``forkserver``: forking the wizard's process (a QThread, a report's thread pool) could
+copy a lock another thread holds and hang the child, while the fork server is a fresh
+single-threaded process that forks each worker; its first start imports Segmap once
+(0.7 s quiet, 1.5 s under load; ``warm_up`` starts it early), a pool after it ~30 ms.
 
 ``Jobs.scheduler`` (``--scheduler``, ``SEGMAP_SCHEDULER``) sends the same work to a Dask
 cluster: ``app.cluster.executor_for`` gives the executor.
@@ -32,6 +34,8 @@ import multiprocessing
 import multiprocessing.context
 import os
 import signal
+import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -132,22 +136,33 @@ def _quiet_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _context() -> multiprocessing.context.ForkServerContext:
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(_PRELOAD)
+def start_method() -> str:
+    """How workers start: ``fork`` on Linux while this process runs one thread (a CLI
+    command: a worker is a copy made in a millisecond, Segmap already imported); else
+    ``forkserver`` (see the module): a copy of a process with other threads (the
+    wizard's QThread, Qt's own) could hold a lock no thread of the copy will release."""
+    single = threading.active_count() == 1
+    return "fork" if single and sys.platform.startswith("linux") else "forkserver"
+
+
+def _context(method: str) -> multiprocessing.context.BaseContext:
+    context = multiprocessing.get_context(method)
+    if isinstance(context, multiprocessing.context.ForkServerContext):
+        context.set_forkserver_preload(_PRELOAD)
     return context
 
 
-def process_pool(n: int) -> ProcessPoolExecutor:
-    """A pool of ``n`` worker processes started from the fork server (see the module)."""
-    return ProcessPoolExecutor(max_workers=n, mp_context=_context(), initializer=_quiet_worker)
+def process_pool(n: int, method: str | None = None) -> ProcessPoolExecutor:
+    """A pool of ``n`` worker processes started by ``method`` (default: ``start_method``)."""
+    return ProcessPoolExecutor(max_workers=n, mp_context=_context(method or start_method()),
+                               initializer=_quiet_worker)
 
 
 def warm_up(jobs: Jobs) -> None:
-    """Start the fork server now when ``jobs`` will need it: it imports Segmap (about half
-    a second) while this process does its first steps (walking a folder), not after."""
-    if jobs.n > 1 and jobs.scheduler is None:
-        _context()
+    """Start the fork server now when ``jobs`` will need it: it imports Segmap (1-1.5 s)
+    while this process does its first steps (walking a folder), not after."""
+    if jobs.n > 1 and jobs.scheduler is None and start_method() == "forkserver":
+        _context("forkserver")
         forkserver.ensure_running()
 
 

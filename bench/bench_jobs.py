@@ -31,8 +31,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_scan import make  # noqa: E402
-from synth import label_field, save  # noqa: E402
+from bench_scan import make
+from synth import label_field, save
 
 ROOT = Path("/tmp/segmap-bench/jobs")
 TOTALSEG_SHAPE = (96, 96, 64)
@@ -81,22 +81,27 @@ if __name__ == "__main__":
 """
 
 
-def once(args: list[str]) -> tuple[float, str]:
-    """One fresh process: the command's time (inside it) and a digest of its output."""
-    done = subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True,
+def once(args: list[str]) -> tuple[float, float, str]:
+    """One fresh process: the command's time (inside it), the process's (with Python's
+    start and the imports) and a digest of its output."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True, check=False,
                           text=True, cwd=Path(__file__).resolve().parents[1])
     line = [x for x in done.stderr.splitlines() if x.startswith("@@ ")][-1]
-    return float(line.split()[1]), hashlib.sha256(done.stdout.encode()).hexdigest()[:12]
+    return (float(line.split()[1]), time.perf_counter() - start,
+            hashlib.sha256(done.stdout.encode()).hexdigest()[:12])
 
 
 def measure(name: str, args: list[str], jobs: list[int], repeats: int) -> None:
-    medians, digests = {}, {}
+    medians, whole, digests = {}, {}, {}
     for n in jobs:
         runs = [once([*args, "--jobs", str(n)]) for _ in range(repeats)]
-        medians[n] = statistics.median(t for t, _ in runs)
-        digests[n] = {d for _, d in runs}
+        medians[n] = statistics.median(t for t, _, _ in runs)
+        whole[n] = statistics.median(w for _, w, _ in runs)
+        digests[n] = {d for _, _, d in runs}
     same = len(set().union(*digests.values())) == 1
-    cells = "  ".join(f"--jobs {n}: {medians[n]:6.2f} s" for n in jobs)
+    cells = "  ".join(f"--jobs {n}: {medians[n]:6.2f} s ({whole[n]:.2f} s process)"
+                      for n in jobs)
     speed = medians[jobs[0]] / medians[jobs[-1]]
     print(f"  {name:34s} {cells}  x{speed:.2f}  output {'identical' if same else 'DIFFERS'}")
 

@@ -15,7 +15,15 @@ from typing import Any
 import pytest
 
 from app.errors import InputError, SegmapError
-from app.parallel import Jobs, Outcome, default_jobs, jobs_of, map_work, process_pool
+from app.parallel import (
+    Jobs,
+    Outcome,
+    default_jobs,
+    jobs_of,
+    map_work,
+    process_pool,
+    start_method,
+)
 from app.progress import Progress, run
 
 
@@ -134,8 +142,21 @@ def _state(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[0]
 
 
-def test_cancel_stops_the_run_and_leaves_no_worker_process() -> None:
-    pool: ProcessPoolExecutor = process_pool(2)
+def test_fork_only_while_this_process_runs_one_thread() -> None:
+    assert start_method() == ("fork" if threading.active_count() == 1 else "forkserver")
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)  # the wizard's QThread, say
+    other.start()
+    try:
+        assert start_method() == "forkserver"
+    finally:
+        stop.set()
+        other.join()
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_cancel_stops_the_run_and_leaves_no_worker_process(method: str) -> None:
+    pool: ProcessPoolExecutor = process_pool(2, method)
     work = map_work(_slow, list(range(6)), Jobs(2), what=str, executor=lambda: pool)
     deadline = time.monotonic() + 30
     seen: list[int] = []

@@ -10,6 +10,7 @@ import pytest
 
 from app.cli import main
 from app.discover import ScanResult, scan
+from app import parallel
 from app.parallel import Jobs
 from app.progress import run
 from app.readers import RUNS
@@ -32,7 +33,10 @@ def _same_for_jobs(root: Path) -> ScanResult:
     return two
 
 
-def test_the_demo_dataset_scans_the_same_on_two_processes(demo_dataset: Any) -> None:
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_the_demo_dataset_scans_the_same_on_two_processes(
+        demo_dataset: Any, method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "start_method", lambda: method)  # forkserver: the wizard's
     assert _same_for_jobs(demo_dataset.root).cases
 
 
