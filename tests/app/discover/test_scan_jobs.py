@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from app import parallel
 from app.cli import main
 from app.discover import ScanResult, scan
-from app import parallel
 from app.parallel import Jobs
 from app.progress import run
 from app.readers import RUNS
