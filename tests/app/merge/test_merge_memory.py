@@ -121,3 +121,14 @@ def test_a_uint16_label_map_below_256_is_held_as_uint8_and_saved_as_the_sdk_does
     result = merge([f], {k: None for k in range(1, 12)})
     assert result.volume is not None and result.volume.dtype == np.uint8
     assert_same([f], {k: None for k in range(1, 12)})
+
+
+@pytest.mark.parametrize("validate", [False, True])
+def test_a_merge_error_of_a_mask_merged_as_read_comes_after_the_label_check(
+        tmp_path: Path, validate: bool) -> None:
+    # Instance 70000 cannot be stored: the merge fails on it, but with --label-validate the
+    # SDK reports the segmentMap id 99 that no file has first (it checks before merging).
+    files, _ = _binary_case(tmp_path, 5)
+    masks = {"1": files[0], "2": files[1], "3": files[2], "70000": files[3], "4": files[4]}
+    instances = {1: None, 2: None, 3: None, 4: None, 70000: None, 99: None}
+    assert_same(files, instances, binary_mask=True, masks=masks, label_validate=validate)
