@@ -113,6 +113,9 @@ class PreviewWidget(QWidget):
         self._unmapped: frozenset[int] = frozenset()
         self._cross_on = True  # the crosshair shows (X toggles it)
         self._invert = False  # the grey levels turned over (I toggles it)
+        self._label_opacity: dict[int, float] = {}  # labels with an opacity of their own
+        self._outlined: set[int] = set()  # labels drawn as outlines while the rest fill
+        self._highlight: int | None = None  # a label shown strong, the others faint
         self._filling_window = False  # the window boxes are being filled, not typed in
         self._build()
         self._show_enabled()
@@ -380,6 +383,19 @@ class PreviewWidget(QWidget):
         self._visible = None if visible is None else set(visible)
         self._solo = solo
         self._refresh_labels()
+
+    def set_label_style(self, opacity: Mapping[int, float], outlined: Iterable[int]) -> None:
+        """Per label: an opacity of its own (0..1, instead of the slider's), and whether it
+        is drawn as an outline while the others are filled."""
+        self._label_opacity = {int(v): min(max(float(o), 0.0), 1.0) for v, o in opacity.items()}
+        self._outlined = {int(v) for v in outlined}
+        self._refresh_labels()
+
+    def set_highlight(self, value: int | None) -> None:
+        """Show label ``value`` opaque and every other faint (None: as set)."""
+        if value != self._highlight:
+            self._highlight = value
+            self._refresh_labels()
 
     def jump_to(self, value: int) -> bool:
         """Go to the slice of the current view where ``value`` covers most pixels.
@@ -768,6 +784,14 @@ class PreviewWidget(QWidget):
         # twice the fill opacity (opaque at the default), and the slider still fades them.
         opacity = min(1.0, 2 * self._opacity) if self._outline else self._opacity
         lut = label_lut(vols.segments, self._colours, opacity, self._visible, self._solo, size)
+        for value, own in self._label_opacity.items():  # shown labels with their own opacity
+            if value < len(lut) and lut[value, 3]:
+                lut[value, 3] = round(255 * (min(1.0, 2 * own) if self._outline else own))
+        if self._highlight is not None and self._highlight < len(lut):  # pointed at: strong
+            strong = lut[self._highlight, 3] > 0
+            lut[:, 3] = (lut[:, 3] * 0.3).astype(np.uint8)
+            if strong:
+                lut[self._highlight, 3] = 255
         if not self._outline and self._unmapped:  # unmapped: a faint fill, a crisp edge
             lut, edge = unmapped_style(lut, self._unmapped)
             self._edge32 = np.ascontiguousarray(edge).view(np.uint32).ravel()
@@ -810,6 +834,10 @@ class PreviewWidget(QWidget):
             labels2d = outline(np.ascontiguousarray(labels2d))
         # Colour on the CPU with a 32-bit lookup: one take() per slice (bench_preview).
         rgba32 = self._lut32.take(labels2d)
+        if self._outlined and not self._outline:  # these labels' insides stay clear
+            inside = np.isin(labels2d, list(self._outlined)) & \
+                (outline(np.ascontiguousarray(labels2d)) == 0)
+            rgba32 = np.where(inside, 0, rgba32).astype(np.uint32)
         if len(self._edge32) > 1 and self._edge32.take(labels2d).any():
             edges = self._edge32.take(outline(np.ascontiguousarray(labels2d)))
             rgba32 = np.where(edges != 0, edges, rgba32)

@@ -49,6 +49,7 @@ def session_json(session: Session) -> dict[str, Any]:
         "items": session.items.to_json(),
         "messages": session.messages,
         "name_pattern": session.name_pattern,
+        "colours": {name: list(rgb) for name, rgb in session.chosen_colours.items()},
         "cases": [{
             "task": index[id(c.task)], "series": c.series_index, "shape": c.shape,
             "masks": [str(m) for m in c.masks], "image": c.image.to_json(), "layout": c.layout,
@@ -172,7 +173,9 @@ def load_session(path: str | os.PathLike[str]) -> Session:
         session = Session(items=items, cases=[], source=Path(d["source"]), taxonomy=taxonomy,
                           taxonomy_path=Path(d["taxonomy_path"]) if taxonomy else None,
                           messages=list(d.get("messages", [])),
-                          name_pattern=d.get("name_pattern"))
+                          name_pattern=d.get("name_pattern"),
+                          chosen_colours={str(k): (int(v[0]), int(v[1]), int(v[2]))
+                                          for k, v in (d.get("colours") or {}).items()})
         for c in d["cases"]:
             session.cases.append(CaseState(
                 task=items.tasks[c["task"]], shape=ImportShape(c.get("shape", c.get("mode"))),

@@ -24,6 +24,7 @@ class Snapshot:
 
     entries: tuple[tuple[int, int, Task, CaseState], ...]
     name_pattern: str | None = None  # the session's, when the snapshot was taken
+    colours: tuple[tuple[str, tuple[int, int, int]], ...] = ()  # the colours chosen then
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -43,7 +44,7 @@ class SessionHistory(SessionData):
                 continue
             task, state = copy.deepcopy((case.task, case))
             entries.append((i, tasks[id(case.task)], task, state))
-        return Snapshot(tuple(entries), self.name_pattern)
+        return Snapshot(tuple(entries), self.name_pattern, tuple(self.chosen_colours.items()))
 
     def restore(self, snapshot: Snapshot) -> Change:
         """Put the cases of ``snapshot`` back as they were (the snapshot stays usable)."""
@@ -52,5 +53,6 @@ class SessionHistory(SessionData):
             self.items.tasks[t] = task
             self.cases[i] = case
         self.name_pattern = snapshot.name_pattern
+        self.chosen_colours = dict(snapshot.colours)
         return Change.of(snapshot.names, cases=True, count=len(snapshot.entries),
                          reviews=frozenset(snapshot.names))

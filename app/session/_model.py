@@ -22,7 +22,7 @@ from app.errors import InputError
 from app.export import CodeTriple
 from app.items import ImportShape, ItemsList, Series, Task, TaskFields, Taxonomy
 from app.mapping import NamePlan, Suggestion
-from app.preview import Palette
+from app.preview import RGB, Palette
 from app.readers import Census, is_rtstruct
 from app.validate import FileCache
 
@@ -214,6 +214,9 @@ class SessionData:
     messages: list[str] = field(default_factory=list)  # what opening the source reported
     palette: Palette = field(default_factory=Palette, repr=False)  # categories' colours
     name_pattern: str | None = None  # every task's name (``app.session._fields``)
+    # Colours the user chose for categories (by their label): the preview, the report and
+    # the exported label tables draw each category in it, before any other colour.
+    chosen_colours: dict[str, RGB] = field(default_factory=dict)
     _reals: dict[str, Path] = field(default_factory=dict, repr=False)
     _name_values: dict[tuple[str, tuple[Path, ...]], dict[str, str]] = field(
         default_factory=dict, repr=False)

@@ -14,7 +14,7 @@ from app.discover import segment_info
 from app.items import Category, category_label
 from app.mapping import Suggestion
 from app.preview import RGB, default_colour
-from app.session._model import CaseState, SessionData
+from app.session._model import CaseState, Change, SessionData
 
 
 class RowStatus(StrEnum):
@@ -223,11 +223,14 @@ class SessionRows(SessionData):
         return rows
 
     def colour(self, row: Row) -> RGB:
-        """The colour a row is drawn in: its category's in the taxonomy (as RedBrick shows
-        it), else the colour a DICOM SEG recommends for its segment, else a colour the
-        session gives the category (the same in every case), else, unmapped, a distinct
-        colour for its value."""
+        """The colour a row is drawn in: the one the user chose for its category, else its
+        category's in the taxonomy (as RedBrick shows it), else the colour a DICOM SEG
+        recommends for its segment, else a colour the session gives the category (the
+        same in every case), else, unmapped, a distinct colour for its value."""
         if row.category is not None:
+            chosen = self.chosen_colours.get(category_label(row.category))
+            if chosen is not None:
+                return chosen
             rgb = self.taxonomy.color_for(row.category) if self.taxonomy is not None else None
             if rgb is None and row.files:  # a segment of a DICOM SEG: its display colour
                 info = segment_info(row.files[0], row.value)
@@ -236,6 +239,15 @@ class SessionRows(SessionData):
                 return (int(rgb[0]), int(rgb[1]), int(rgb[2]))
             return self.palette.colour(category_label(row.category))
         return default_colour(row.label_value or 0)
+
+    def set_colour(self, category: str, rgb: RGB | None) -> Change:
+        """Draw ``category`` (its label, ``Organs / Liver``) in ``rgb`` everywhere; None goes
+        back to the taxonomy's (or the given) colour."""
+        if rgb is None:
+            self.chosen_colours.pop(category, None)
+        else:
+            self.chosen_colours[category] = (int(rgb[0]), int(rgb[1]), int(rgb[2]))
+        return Change.of([c.name for c in self.cases], count=1)
 
     def colours(self, case: CaseState) -> dict[int, RGB]:
         """Colour per label value of the merged volume (instance ids)."""

@@ -185,3 +185,59 @@ def test_a_click_on_a_label_selects_its_row_and_the_planes_stay(qtbot, window, d
             item = page.legend.item(page.legend.currentRow(), 0)
             assert int(item.data(0x0100)) == value  # Qt.ItemDataRole.UserRole
         assert page.preview.point() == clicked  # the click's point, not the label's largest
+
+
+def test_a_labels_colour_opacity_outline_and_highlight(qtbot, window, demo_dataset, tmp_path):
+    from PySide6.QtGui import QColor
+
+    from app.session import export_standard_labels
+    from ui.pages.preview_page import PreviewPage
+    from ui.pages.source_page import SourcePage
+
+    window.page(SourcePage).open_path(demo_dataset.root)
+    qtbot.waitUntil(lambda: not window.busy(), timeout=60_000)
+    case = next(c for c in window.state.session.cases if c.shape == "III")
+    window.state.set_current_case(case.name)
+    page = window.page(PreviewPage)
+    window.go_to(window.page_index(page))
+    qtbot.waitUntil(lambda: page.preview.volumes() is not None
+                    and page.preview.case() == case.name, timeout=30_000)
+    session = window.state.session
+    row = 0
+    entry = page._entry(row)
+    assert entry is not None and entry.name is not None
+    # the colour chosen is the category's everywhere: preview, legend, exported label table
+    assert page.choose_colour(row, QColor(10, 200, 30))
+    assert session.colours(case)[entry.value] == (10, 200, 30)
+    assert page.preview._colours[entry.value] == (10, 200, 30)
+    other = next(c for c in session.cases if c is not case and any(
+        e.name == entry.name for e in session.legend(c)))
+    assert (10, 200, 30) in session.colours(other).values()
+    from app.progress import run
+
+    written = run(export_standard_labels(session, tmp_path / "std", dicom_seg=False,
+                                         names=[case.name]))
+    table = next(p for p in written.tables if p.suffix in (".csv", ".ctbl"))
+    assert f"1,{entry.name},10,200,30,255," in table.read_text()  # the Slicer colour table
+    # undo puts the colour back
+    window.undo_action.trigger()
+    assert session.colours(case)[entry.value] != (10, 200, 30)
+    # its own opacity and an outline, this look only
+    page.set_label_style(entry.value, 0.25, outlined=True)
+    lut = page.preview._lut32.view(np.uint8).reshape(-1, 4)
+    assert lut[entry.value, 3] == round(255 * 0.25)
+    vols = page.preview.volumes()
+    view = page.preview.view()
+    _, labels = vols.slice(view, page.preview.point()[view])
+    if (labels == entry.value).any():
+        from app.preview import outline
+
+        inside = (labels == entry.value) & (outline(np.ascontiguousarray(labels)) == 0)
+        shown = page.preview.planes[view].label_item.image
+        assert not shown[inside][:, 3].any()  # its inside is clear: only the edge is drawn
+    # pointing at a row: that label strong, the others faint
+    page.preview.set_highlight(entry.value)
+    lut = page.preview._lut32.view(np.uint8).reshape(-1, 4)
+    others = [e.value for e in session.legend(case) if e.value != entry.value]
+    assert lut[entry.value, 3] == 255 and all(lut[v, 3] < 128 for v in others)
+    page.preview.set_highlight(None)

@@ -3,13 +3,17 @@ and the reviewer's sign-off on the case (an edit of the session: undoable, autos
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence, QShortcut
+from functools import partial
+
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt
+from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QColorDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -62,7 +66,17 @@ class PreviewPage(Page):
         head = self.legend.horizontalHeader()
         head.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         head.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.legend.setToolTip("Space shows / hides the selected label; Shift+S solos it")
+        self.legend.setToolTip("Space shows / hides the selected label; Shift+S solos it; "
+                               "double-click: its colour; right-click: colour, opacity, "
+                               "outline; pointing at a row shows its label strong")
+        self.legend.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.legend.customContextMenuRequested.connect(self._on_legend_menu_requested)
+        self.legend.cellDoubleClicked.connect(self._on_legend_double_clicked)
+        self.legend.setMouseTracking(True)
+        self.legend.cellEntered.connect(self._on_legend_cell_entered)
+        self.legend.viewport().installEventFilter(self)
+        self._own_opacity: dict[int, float] = {}  # labels with an opacity of their own
+        self._outlined: set[int] = set()  # labels drawn as outlines
         self.legend.itemChanged.connect(self._on_legend_item_changed)
         self.legend.currentCellChanged.connect(self._on_legend_current_changed)
         self.solo_button = QPushButton("&Solo")
@@ -230,6 +244,92 @@ class PreviewPage(Page):
                 self.preview.jump_to(int(item.data(Qt.ItemDataRole.UserRole)))
             if self.solo_button.isChecked():
                 self._apply_visibility()
+
+    # -- per label: colour, opacity, outline, highlight -----------------------------------
+
+    def _entry(self, row: int) -> LegendEntry | None:
+        session, case = self.state.session, self.state.current_case()
+        item = self.legend.item(row, 0) if row >= 0 else None
+        if session is None or case is None or item is None:
+            return None
+        value = int(item.data(Qt.ItemDataRole.UserRole))
+        return next((e for e in session.legend(case) if e.value == value), None)
+
+    def choose_colour(self, row: int, colour: QColor | None = None) -> bool:
+        """Pick the colour of the legend row's category (a dialog unless ``colour``): it is
+        the category's colour everywhere, exported label tables too; undoable."""
+        entry = self._entry(row)
+        if entry is None or entry.name is None:
+            self.status.setText("Map this value to a category first: a colour is the "
+                                "category's.")
+            return False
+        name = entry.name
+        if colour is None:
+            colour = QColorDialog.getColor(QColor(*entry.colour), self, f"Colour of {name}")
+        if not colour.isValid():
+            return False
+        rgb = (colour.red(), colour.green(), colour.blue())
+        self.state.edit(lambda s: s.set_colour(name, rgb), f"colour {name}", cases=[])
+        self.recolour()
+        return True
+
+    def recolour(self) -> None:
+        """Colours from the session again (a colour chosen, or undone)."""
+        session, case = self.state.session, self.state.current_case()
+        if session is None or case is None or self.preview.case() != case.name:
+            return
+        colours = session.colours(case)
+        self.preview.set_colours(colours)
+        for item in self._legend_items():
+            rgb = colours.get(int(item.data(Qt.ItemDataRole.UserRole)))
+            if rgb is not None:
+                item.setIcon(swatch(rgb))
+
+    def set_label_style(self, value: int, opacity: float | None = None,
+                        outlined: bool | None = None) -> None:
+        """A label's own opacity (None: the slider's) and outline, for this look only."""
+        if opacity is None:
+            self._own_opacity.pop(value, None)
+        else:
+            self._own_opacity[value] = opacity
+        if outlined is not None:
+            (self._outlined.add if outlined else self._outlined.discard)(value)
+        self.preview.set_label_style(self._own_opacity, self._outlined)
+
+    def _on_legend_double_clicked(self, row: int, _col: int) -> None:
+        self.choose_colour(row)
+
+    def _on_legend_menu_requested(self, pos: QPoint) -> None:
+        row = self.legend.rowAt(pos.y())
+        entry = self._entry(row)
+        if entry is None:
+            return
+        value = entry.value
+        menu = QMenu(self)
+        menu.addAction("Colour…", lambda: self.choose_colour(row)).setEnabled(
+            entry.name is not None)
+        opacity = menu.addMenu("Opacity")
+        for pct in (100, 75, 50, 25):
+            act = opacity.addAction(f"{pct}%", partial(self.set_label_style, value, pct / 100))
+            act.setCheckable(True)
+            act.setChecked(self._own_opacity.get(value) == pct / 100)
+        opacity.addAction("As the slider", lambda: self.set_label_style(value, None))
+        outline = menu.addAction("Outline only")
+        outline.setCheckable(True)
+        outline.setChecked(value in self._outlined)
+        outline.toggled.connect(lambda on: self.set_label_style(
+            value, self._own_opacity.get(value), on))
+        menu.exec(self.legend.viewport().mapToGlobal(pos))
+
+    def _on_legend_cell_entered(self, row: int, _col: int) -> None:
+        item = self.legend.item(row, 0)
+        self.preview.set_highlight(int(item.data(Qt.ItemDataRole.UserRole))
+                                   if item is not None else None)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is self.legend.viewport() and event.type() == QEvent.Type.Leave:
+            self.preview.set_highlight(None)
+        return super().eventFilter(watched, event)
 
     def _on_preview_label_clicked(self, value: int) -> None:
         """A click on a labelled voxel selects its legend row (the planes stay there)."""

@@ -61,3 +61,15 @@ def test_reopened_list_and_autosave_map_the_same_rois(rt_folder: Path, tmp_path:
     assert {r.value: r.category for r in restored.rows(case3) if r.category} == mapped
     assert written_map(restored, tmp_path / "again")["segmentMap"] == first["segmentMap"] == {
         "Cord": "Cord", "Couch": "Couch"}
+
+
+def test_a_chosen_colour_is_the_categorys_in_every_case_and_survives_an_autosave(
+        rt_folder: Path, tmp_path: Path) -> None:
+    session = run(open_folder(rt_folder))
+    (case,) = session.cases
+    session.set_colour("Liver", (1, 2, 3))
+    assert (1, 2, 3) in session.colours(case).values()
+    restored = load_session(save_session(session, tmp_path / "s.json"))
+    assert (1, 2, 3) in restored.colours(restored.cases[0]).values()
+    restored.set_colour("Liver", None)
+    assert (1, 2, 3) not in restored.colours(restored.cases[0]).values()
