@@ -291,3 +291,49 @@ def test_a_move_and_a_case_left_out_are_undone_by_name(qtbot, window, demo_datas
     edit_menu = next(m for m in window.menuBar().findChildren(QMenu) if "Edit" in m.title())
     texts = [a.text().replace("&", "") for a in edit_menu.actions()]
     assert f"Redo move spleen.nii.gz to {one.name}" in texts
+
+
+def test_undo_and_redo_of_every_kind_of_edit_restore_the_exact_list(qtbot, window,
+                                                                   demo_dataset, tmp_path):
+    """Category set and cleared, suggestions accepted, a mapping applied to the same labels,
+    a template applied, a mask moved, a case left out, a colour: after undoing them all the
+    exported items list is byte for byte the one before; after redoing them, the one after."""
+    import json
+
+    window.page(SourcePage).open_path(demo_dataset.root, go_on=False)
+    qtbot.waitUntil(lambda: not window.busy() and window.state.session is not None,
+                    timeout=60_000)
+    state = window.state
+    session = state.session
+
+    def exported(name: str) -> object:
+        out = session.export(tmp_path / name / "items.json")
+        return json.loads(out.path.read_text()), dict(session.chosen_colours)
+
+    before = exported("before")
+    three = next(c for c in session.cases if c.shape == "III")
+    one = next(c for c in session.cases if c.shape == "I")
+    row = next(r for r in session.rows(one) if r.category is not None)
+    template = session.template(three)
+    spleen = next(m for m in three.masks if m.name == "spleen.nii.gz")
+    edits = [
+        (lambda s: s.set_category(one, row, "Spleen"), [one]),
+        (lambda s: s.set_category(one, next(r for r in s.rows(one) if r.value == 7), None),
+         [one]),
+        (lambda s: s.accept(three), [three]),
+        (lambda s: s.apply_mapping(one), None),
+        (lambda s: s.apply_template(template), None),
+        (lambda s: s.move_mask(spleen, three, one), [three, one]),
+        (lambda s: s.set_included(three, False), [three]),
+        (lambda s: s.set_colour("Liver", (9, 9, 9)), []),
+    ]
+    for n, (do, cases) in enumerate(edits):
+        state.edit(do, f"edit {n}", cases)
+    after = exported("after")
+    assert after != before
+    while state.undo_stack.canUndo():
+        state.undo_stack.undo()
+    assert exported("undone") == before
+    while state.undo_stack.canRedo():
+        state.undo_stack.redo()
+    assert exported("redone") == after
