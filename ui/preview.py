@@ -231,9 +231,11 @@ class PreviewWidget(QWidget):
         bar.addStretch(1)
         return bar
 
-    def _build_slice_bar(self) -> QHBoxLayout:
-        """The slice slider with the window and slice numbers, and the hover readout."""
-        slices = QHBoxLayout()
+    def _build_slice_bar(self) -> QVBoxLayout:
+        """The slice slider with the slice number; under it the window (histogram, numbers,
+        invert); and the hover readout."""
+        slices = QVBoxLayout()
+        top, window = QHBoxLayout(), QHBoxLayout()
         self._slider = QSlider(Qt.Orientation.Horizontal)
         self._slider.setSingleStep(1)
         self._slider.setPageStep(10)
@@ -241,11 +243,14 @@ class PreviewWidget(QWidget):
         self._slider.valueChanged.connect(self._on_slider_value_changed)
         self._slice_label = QLabel()
         self._slice_label.setMinimumWidth(200)
-        slices.addWidget(self._slider, 1)
-        slices.addWidget(self._histogram)
-        slices.addWidget(self._window_label)
-        slices.addWidget(self._invert_box)
-        slices.addWidget(self._slice_label)
+        top.addWidget(self._slider, 1)
+        top.addWidget(self._slice_label)
+        window.addWidget(self._histogram)
+        window.addWidget(self._window_label)
+        window.addWidget(self._invert_box)
+        window.addStretch(1)
+        slices.addLayout(top)
+        slices.addLayout(window)
         self._readout = QLabel(_MOUSE_HINT)
         self._readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._readout.setToolTip("Under the cursor: label and category, position (RAS, mm), "
