@@ -20,7 +20,7 @@ and header geometry and costs nothing next to that. The order:
 7. census of every mask, then cases in shapes I / II / III (:mod:`app.discover._cases`).
 
 Steps 3 and 7 read one file per call, on ``jobs`` processes (:func:`app.parallel.map_work`:
-the headers 16 files to a request, each census alone); everything that weighs one file
+the headers 16 files to a request, the censuses up to 1 MB of files); everything that weighs one file
 against another (roles of one-byte volumes, pairing, cases) runs here on their results,
 taken in the walk's order, so the ScanResult is the same for any ``jobs``.
 """
@@ -113,6 +113,7 @@ _CONVERTED = (ObjectKind.SEG, ObjectKind.RTSTRUCT)
 # Volume headers a worker reads per request: one takes about a millisecond, as long as
 # sending it to a worker and its answer back.
 _HEADERS_AT_ONCE = 16
+_CENSUS_BYTES = 1 << 20  # compressed bytes of masks a worker censuses per request
 
 
 @dataclass(frozen=True)
@@ -657,13 +658,22 @@ def _census_one(job: _CensusJob) -> _Censused:
     return _Censused(found, error, table, runs)
 
 
+def _census_batch(masks: Sequence[Volume]) -> int:
+    """Masks a worker censuses per request: as many as make ``_CENSUS_BYTES`` on disk (the
+    117 small binary masks of a TotalSegmentator case take a millisecond each, as long as a
+    request to a worker), at most ``_HEADERS_AT_ONCE``; a large label map goes alone."""
+    sizes = [os.stat(v.path).st_size for v in masks[:64] if v.path.is_file()]
+    mean = sum(sizes) / len(sizes) if sizes else _CENSUS_BYTES
+    return max(1, min(_HEADERS_AT_ONCE, int(_CENSUS_BYTES // max(1.0, mean))))
+
+
 def _census_all(result: ScanResult, infos: dict[Path, NiftiInfo], jobs: Jobs) -> Work[None]:
     """Census every readable mask once; unreadable ones become unpaired entries."""
     todo = [v for v in result.masks if v.grid is not None]
     failed: set[Path] = set()
     asked = [_CensusJob(v.path, v.format, infos.get(v.path), v.path in result.censuses)
              for v in todo]  # a one-byte volume's census was read for its role
-    done = yield from map_work(_census_one, asked, jobs,
+    done = yield from map_work(_census_one, asked, jobs, batch=_census_batch(todo),
                                what=lambda job: f"census: {job.path.name}")
     for v, outcome in zip(todo, done, strict=True):
         if not outcome.ok:  # an internal error: the case is left out, said as its reason
