@@ -488,6 +488,16 @@ class PreviewWidget(QWidget):
         """The slice each plane shows: together, the point they cut through."""
         return dict(self._point)
 
+    def set_point(self, point: Mapping[View, int]) -> None:
+        """Cut the planes through ``point`` (each plane's slice; another preview's, to link
+        two), clamped to this volume; the focused plane stays."""
+        vols = self._volumes
+        if vols is None or dict(point) == self._point:
+            return
+        self._point = {v: int(min(max(point.get(v, self._point[v]), 0), vols.n_slices(v) - 1))
+                       for v in VIEWS}
+        self._show_view(self._view, self._point[self._view], refit=False)
+
     def layout_mode(self) -> str:
         return self._layout_mode
 

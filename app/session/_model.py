@@ -238,6 +238,13 @@ class SessionData:
                 self.cache.remember(str(path), found)
         return found
 
+    def alternatives(self, case: CaseState) -> list[CaseState]:
+        """The other cases on the same image (alternative segmentations of it: two label
+        maps, or a label map and binary masks), to compare side by side and keep one."""
+        files = tuple(case.image.files)
+        return [c for c in self.cases if c is not case and tuple(c.image.files) == files
+                and files]
+
     def rois(self, case: CaseState) -> tuple[str, ...] | None:
         """The ROI names (place in the file from 1 = a row's value) when the case's mask is an
         RT Structure Set kept as it is, else None."""

@@ -241,3 +241,44 @@ def test_a_labels_colour_opacity_outline_and_highlight(qtbot, window, demo_datas
     others = [e.value for e in session.legend(case) if e.value != entry.value]
     assert lut[entry.value, 3] == 255 and all(lut[v, 3] < 128 for v in others)
     page.preview.set_highlight(None)
+
+
+def test_two_segmentations_of_one_image_side_by_side_and_keep_one(qtbot, window, tmp_path):
+    """Two label maps of one image (as TotalSegmentator's full and fast runs are) are two
+    cases; the Preview page shows them side by side, the planes linked, and keeps one."""
+    import nibabel as nib
+
+    from ui.pages.preview_page import PreviewPage
+    from ui.pages.source_page import SourcePage
+
+    t = phantom.torso((40, 36, 20), spacing=(8.0, 8.0, 10.0))
+    folder = tmp_path / "p1"
+    folder.mkdir()
+    nib.save(nib.Nifti1Image(t.image, t.affine), folder / "ct.nii.gz")
+    nib.save(nib.Nifti1Image(t.labels, t.affine), folder / "ct_seg.nii.gz")
+    fast = np.where(np.roll(t.labels, 1, axis=0) == 1, 1, t.labels).astype(t.labels.dtype)
+    nib.save(nib.Nifti1Image(fast, t.affine), folder / "ct_seg_fast.nii.gz")
+    window.page(SourcePage).open_path(tmp_path)
+    qtbot.waitUntil(lambda: not window.busy(), timeout=60_000)
+    session = window.state.session
+    names = sorted(c.name for c in session.cases)
+    assert len(names) == 2  # alternatives: each its own case
+    a, b = (session.case(n) for n in names)
+    assert session.alternatives(a) == [b]
+    window.state.set_current_case(a.name)
+    page = window.page(PreviewPage)
+    window.go_to(window.page_index(page))
+    qtbot.waitUntil(lambda: page.preview.case() == a.name, timeout=30_000)
+    assert page.compare_combo.isVisibleTo(page) and page.compare_combo.findData(b.name) > 0
+    page.compare_with(b.name)
+    qtbot.waitUntil(lambda: page.compare.case() == b.name, timeout=30_000)
+    # linked: a click in this case's planes moves the other's to the same point
+    page.preview.planes["axial"].pixelClicked.emit(12, 14)
+    assert page.compare.point() == page.preview.point()
+    page.preview.set_view("coronal")
+    assert page.compare.view() == "coronal"
+    # keep the one shown beside: this case is left out, undoably
+    page.keep_other.click()
+    assert not session.case(a.name).included and session.case(b.name).included
+    window.undo_action.trigger()
+    assert session.case(a.name).included

@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QColorDialog,
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.preview import CasePreview, group_members
 from app.session import LegendEntry, Review, SignOff
 from ui.case_combo import CaseCombo
+from ui.case_loader import CaseLoader
 from ui.mapping_model import swatch
 from ui.pages.base import Page
 from ui.preview import UNLISTED_NOTE, PreviewWidget
@@ -49,6 +51,16 @@ class PreviewPage(Page):
         QShortcut(QKeySequence("Ctrl+PgDown"), self, lambda: self.case_combo.step(1))
         QShortcut(QKeySequence("Ctrl+PgUp"), self, lambda: self.case_combo.step(-1))
         bar.addWidget(self.case_combo)
+        # Alternative segmentations of the same image, side by side in linked planes.
+        self.compare_label = QLabel("Compare with")
+        self.compare_combo = QComboBox()
+        self.compare_combo.setToolTip("Another case on the same image (another segmentation of "
+                                      "it): shown beside this one, the planes linked, to keep "
+                                      "one")
+        self.compare_combo.activated.connect(self._on_compare_activated)
+        bar.addSpacing(12)
+        bar.addWidget(self.compare_label)
+        bar.addWidget(self.compare_combo)
         bar.addStretch(1)
         self.status = QLabel()
         bar.addWidget(self.status)
@@ -100,8 +112,33 @@ class PreviewPage(Page):
         self.sign_off = SignOffPanel()
         self.sign_off.changed.connect(self._on_sign_off_changed)
         sl.addWidget(self.sign_off)
+        self.compare = PreviewWidget(layout="one")
+        self.compare_loader = CaseLoader(self)
+        self.compare_loader.cache = self.loader.cache  # the image is read once for both
+        self.compare_loader.ready.connect(self._on_compare_ready)
+        self.compare_loader.failed.connect(self._on_compare_failed)
+        self.preview.pointChanged.connect(lambda _info: self._link(self.preview, self.compare))
+        self.compare.pointChanged.connect(lambda _info: self._link(self.compare, self.preview))
+        self.preview.viewChanged.connect(self._on_main_view_changed)
+        self.keep_this = QPushButton()
+        self.keep_this.clicked.connect(lambda: self._keep(main=True))
+        self.keep_other = QPushButton()
+        self.keep_other.clicked.connect(lambda: self._keep(main=False))
+        self._compare_box = QWidget()
+        cl = QVBoxLayout(self._compare_box)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addWidget(self.compare, 1)
+        keep = QHBoxLayout()
+        keep.addWidget(self.keep_this)
+        keep.addWidget(self.keep_other)
+        cl.addLayout(keep)
+        self._compare_box.hide()
+        self._layout_before: str | None = None  # the planes' layout before a comparison
+        views = QSplitter()
+        views.addWidget(self.preview)
+        views.addWidget(self._compare_box)
         split = QSplitter()
-        split.addWidget(self.preview)
+        split.addWidget(views)
         split.addWidget(side)
         split.setSizes([880, 340])
         self.layout_.addWidget(split, 1)
@@ -137,6 +174,7 @@ class PreviewPage(Page):
         self.state.set_current_case(name)
         self._show_sign_off()
         self.loader.load(session, session.case(name))
+        self._fill_compare()
 
     def _show_sign_off(self, *_: object) -> None:
         case = self.state.current_case()
@@ -244,6 +282,90 @@ class PreviewPage(Page):
                 self.preview.jump_to(int(item.data(Qt.ItemDataRole.UserRole)))
             if self.solo_button.isChecked():
                 self._apply_visibility()
+
+    # -- alternatives side by side -------------------------------------------------------
+
+    def _fill_compare(self) -> None:
+        """The other cases on this case's image; none: no comparison."""
+        session, case = self.state.session, self.state.current_case()
+        others = [c for c in session.alternatives(case) if c.included] \
+            if session is not None and case is not None else []
+        self.compare_combo.blockSignals(True)
+        self.compare_combo.clear()
+        self.compare_combo.addItem("(none)", None)
+        for c in others:
+            self.compare_combo.addItem(c.name, c.name)
+        self.compare_combo.blockSignals(False)
+        for w in (self.compare_label, self.compare_combo):
+            w.setVisible(bool(others))
+        self.compare_with(None)
+
+    def compare_with(self, name: str | None) -> None:
+        """Show case ``name`` beside the current one (None: no comparison)."""
+        session = self.state.session
+        row = self.compare_combo.findData(name) if name else 0
+        self.compare_combo.setCurrentIndex(max(row, 0))
+        if name is None or session is None:
+            if self._compare_box.isVisible() and self._layout_before is not None:
+                self.preview.set_layout_mode(self._layout_before)  # as before the comparison
+            self._compare_box.hide()
+            self.compare.clear()
+            return
+        if not self._compare_box.isVisible():  # side by side: one plane each, the same one
+            self._layout_before = self.preview.layout_mode()
+            self.preview.set_layout_mode("one")
+        case = self.state.current_case()
+        self.keep_this.setText(f"Keep {case.name}" if case else "")
+        self.keep_other.setText(f"Keep {name}")
+        for button, kept in ((self.keep_this, case.name if case else ""),
+                             (self.keep_other, name)):
+            button.setToolTip(f"Keep {kept} and leave the other case out of the export "
+                              "(undoable)")
+        self._compare_box.show()
+        self.compare_loader.load(session, session.case(name))
+
+    def _on_compare_activated(self, row: int) -> None:
+        self.compare_with(self.compare_combo.itemData(row))
+
+    def _on_compare_ready(self, preview: CasePreview) -> None:
+        session = self.state.session
+        if session is None or preview.case != self.compare_combo.currentData():
+            return
+        self.compare.show_preview(preview, session.legend(session.case(preview.case)))
+        self.compare.set_view(self.preview.view())
+        self._link(self.preview, self.compare)
+
+    def _on_compare_failed(self, name: str, exc: object) -> None:
+        self.compare.clear(f"No preview for {name}: {exc}")
+
+    def _link(self, source: PreviewWidget, target: PreviewWidget) -> None:
+        """The other preview through the same point (they share their image)."""
+        if self._compare_box.isVisible() and target.volumes() is not None and \
+                source.volumes() is not None:
+            target.set_point(source.point())
+
+    def _on_main_view_changed(self, view: str) -> None:
+        if self._compare_box.isVisible() and self.compare.volumes() is not None:
+            self.compare.set_view(view)  # type: ignore[arg-type]
+
+    def _keep(self, main: bool) -> None:
+        """Keep one of the two: the other case is left out of the export (undoable)."""
+        session, case = self.state.session, self.state.current_case()
+        other_name = self.compare_combo.currentData()
+        if session is None or case is None or not other_name:
+            return
+        other = session.case(other_name)
+        drop, kept = (other, case) if main else (case, other)
+        self.state.edit(lambda s: s.set_included(drop, False),
+                        f"keep {kept.name}, leave {drop.name} out", [drop])
+        self.status.setText(f"Kept {kept.name}; {drop.name} is left out of the export "
+                            "(Edit > Undo puts it back).")
+        if not main:
+            self.state.set_current_case(kept.name)
+            self.case_combo.fill(session, kept.name)
+            self._on_case_combo_changed(self.case_combo.currentIndex())
+        else:
+            self._fill_compare()
 
     # -- per label: colour, opacity, outline, highlight -----------------------------------
 
