@@ -253,11 +253,16 @@ def _check_binary(reverse: dict[str, tuple[int, ...]], binary_mask: bool) -> Non
             )
 
 
+class _Restart(Exception):
+    """A label map merged as it was read took an id a later file holds (``_optimistic``)."""
+
+
 class _Merge:
     """The state of one merge, step by step (see the module docstring)."""
 
     def __init__(self, files: list[str], instances: Instances, binary_mask: bool,
-                 png_mask: bool, masks: MaskPaths, label_validate: bool, prune: bool) -> None:
+                 png_mask: bool, masks: MaskPaths, label_validate: bool, prune: bool,
+                 eager_labels: bool = True) -> None:
         # Step 1: the inputs, checked in the SDK's order.
         _check_files(files)
         self.reverse = _reverse_masks(masks)
@@ -278,6 +283,8 @@ class _Merge:
         self.mask_data: list[tuple[np.ndarray, int | np.ndarray]] = []
         self.merged_later = False  # a later file's voxels were kept (mask_data) or merged
         self.deferred: MergeError | None = None  # a merge error raised after step 4
+        self.eager_labels = eager_labels
+        self.allocated: set[int] = set()  # overlap group ids taken from the free ids
 
     def _open(self, path: str) -> MaskFile:
         return self.pngs[path] if path in self.pngs else open_mask(path)
@@ -350,48 +357,72 @@ class _Merge:
         return self.binary and all(set(self.reverse[f]) <= self.map_instances
                                    for f in self.files if f in self.reverse)
 
+    def _optimistic(self) -> bool:
+        """True when label maps may be merged as they are read, on the bet that no later
+        file holds a value the merge has already given to an overlap group (the SDK keeps
+        every file's values out of the free ids); ``_Restart`` when one does. Not with
+        --prune or --label-validate, which need every file's values before any merge."""
+        return self.eager_labels and not self.binary and not self.prune and \
+            not self.validate_ids
+
+    def _take(self, nz: np.ndarray, maskv: int | np.ndarray) -> None:
+        """Merge one later file now; a merge error waits (the SDK reads every file, and
+        checks the labels, first)."""
+        if self.deferred is None:
+            try:
+                self._merge_one(nz, maskv)
+            except MergeError as exc:
+                self.deferred = exc
+
     def read_later(self, total: int) -> Work[None]:
         """Step 3: the later files' non-zero voxels (flat Fortran indices) and values.
 
         They are read on a small thread pool (inflating releases the GIL), a few files
-        ahead, and used in order: kept for step 5, or merged at once (``_pool_known``).
+        ahead, and used in order: kept for step 5, or merged at once (``_pool_known``,
+        ``_optimistic``).
         """
-        eager = self._pool_known()
-        if eager:
-            self.instance_pool = set(range(1, 65536)) - self.map_instances
+        eager, labels = self._pool_known(), self._optimistic()
+        if eager or labels:  # group members are in the segmentMap: the pool is the same
+            self.instance_pool = set(range(1, 65536)) - self.map_instances - self.file_instances
         later = self.files[1:]
         workers = min(4, os.cpu_count() or 1)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             try:
                 for n, (path, (nz, values)) in enumerate(
-                        zip(later, _read_ahead(pool, self._nonzero_of, later, 2 * workers),
+                        zip(later, _read_ahead(pool, self._nonzero_of, later,
+                                               2 * workers if self.binary else workers),
                             strict=True), start=1):
                     yield Progress(n, total, f"Read {Path(path).name}")
                     if not nz.size:
                         continue
                     if not self.binary:
                         self.merged_later = True
-                        self.mask_data.append((nz, values))
-                        self.file_instances.update(_final_values(values))
+                        found = _final_values(values)
+                        if labels:
+                            new = found - self.map_instances - self.file_instances
+                            if new & self.allocated:
+                                raise _Restart  # an id the SDK would not have used
+                            self.instance_pool -= new
+                            self.file_instances.update(found)
+                            self._take(nz, values)
+                        else:
+                            self.file_instances.update(found)
+                            self.mask_data.append((nz, values))
                     elif path in self.reverse:
                         inst = self.reverse[path][0]
                         self.file_instances.add(inst)
                         self.merged_later = True
-                        if not eager:
+                        if eager:
+                            self._take(nz, inst)
+                        else:
                             self.mask_data.append((nz, inst))
-                        elif self.deferred is None:
-                            try:
-                                self._merge_one(nz, inst)
-                            except MergeError as exc:
-                                # The SDK reads every file, and checks the labels, first.
-                                self.deferred = exc
                     del nz, values
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
         for inst in list(self.file_instances):
             if inst in self.group_map:
                 self.file_instances.update(self.group_map[inst])
-        if not eager:
+        if not (eager or labels):
             self.instance_pool = set(range(1, 65536)) - self.map_instances - self.file_instances
 
     def prune_and_validate(self) -> None:
@@ -455,6 +486,8 @@ class _Merge:
         return ((int(b), maskv) for b in uniq), inverse, None
 
     def _merge_one(self, nz: np.ndarray, maskv: int | np.ndarray) -> None:
+        if not isinstance(maskv, int) and nz.size > _CHUNK and self._merge_labels(nz, maskv):
+            return
         pairs, inverse, overlap = self._pairs(self.base_flat[nz], maskv)
         new = _as_uint16([self._pair_value(b, m) for b, m in pairs])
         self.widen(int(new.max()) if new.size else 0)
@@ -464,6 +497,41 @@ class _Merge:
             self.base_flat[nz] = new[0]  # the background pair
             if overlap.size:
                 self.base_flat[nz[overlap]] = new[1:][inverse]
+
+    def _merge_labels(self, nz: np.ndarray, maskv: np.ndarray) -> bool:
+        """``_merge_one`` for a large label map, chunk by chunk, in two passes: the distinct
+        (base, mask) pairs counted in a dense table over the values present (the same
+        pairs in the same order as ``_pairs_inverse``), then each voxel's new value looked
+        up. Its temporaries are a chunk's, not 32 bytes for each voxel of the file. False
+        (nothing done) when the table would be too large."""
+        bcount = np.zeros(65536, dtype=np.int64)
+        mcount = np.zeros(65536, dtype=np.int64)
+        spans = [slice(i, i + _CHUNK) for i in range(0, nz.size, _CHUNK)]
+        for sl in spans:
+            bcount += np.bincount(self.base_flat[nz[sl]], minlength=65536)
+            mcount += np.bincount(maskv[sl], minlength=65536)
+        bvals, mvals = np.flatnonzero(bcount), np.flatnonzero(mcount)
+        n = bvals.size * mvals.size
+        if n > 1 << 20:
+            return False
+        rank_b = np.zeros(65536, dtype=np.intp)
+        rank_b[bvals] = np.arange(bvals.size) * mvals.size
+        rank_m = np.zeros(65536, dtype=np.intp)
+        rank_m[mvals] = np.arange(mvals.size)
+        seen = np.zeros(n, dtype=bool)
+        for sl in spans:
+            seen[rank_b[self.base_flat[nz[sl]]] + rank_m[maskv[sl]]] = True
+        present = np.flatnonzero(seen)
+        new = _as_uint16([self._pair_value(int(b), int(m)) for b, m in
+                          zip(bvals[present // mvals.size], mvals[present % mvals.size],
+                              strict=True)])
+        self.widen(int(new.max()) if new.size else 0)
+        table = np.zeros(n, dtype=new.dtype)
+        table[present] = new
+        for sl in spans:
+            at = nz[sl]
+            self.base_flat[at] = table[rank_b[self.base_flat[at]] + rank_m[maskv[sl]]]
+        return True
 
     def _pair_value(self, base_v: int, mask_v: int) -> int:
         """The value a voxel with this (base, mask) pair gets; may create an overlap group."""
@@ -487,6 +555,7 @@ class _Merge:
                         sdk_message="min() arg is an empty sequence",
                     )
                 mask_v = min(self.instance_pool)
+                self.allocated.add(mask_v)
                 self.group_map[mask_v] = group_instances
         self.reverse_map[group_key] = mask_v
         self.instance_pool.discard(mask_v)
@@ -551,11 +620,17 @@ def merge_files(
     (binary mode). Raises MergeError where the SDK returns an error.
     """
     files = [files] if isinstance(files, str) else list(files)
-    m = _Merge(files, instances, binary_mask, png_mask, dict(masks or {}), label_validate, prune)
+    args = (files, instances, binary_mask, png_mask, dict(masks or {}), label_validate, prune)
+    m = _Merge(*args)
     total = len(m.files) + 2
     yield Progress(0, total, f"Reading {Path(m.files[0]).name}")
     m.read_base()
-    yield from m.read_later(total)
+    try:
+        yield from m.read_later(total)
+    except _Restart:  # rare: read again, keeping every file's voxels until the last is read
+        m = _Merge(*args, eager_labels=False)
+        m.read_base()
+        yield from m.read_later(total)
     m.prune_and_validate()
     yield Progress(total - 1, total, "Merging")
     m.merge_all()

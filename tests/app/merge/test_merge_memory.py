@@ -132,3 +132,39 @@ def test_a_merge_error_of_a_mask_merged_as_read_comes_after_the_label_check(
     masks = {"1": files[0], "2": files[1], "3": files[2], "70000": files[3], "4": files[4]}
     instances = {1: None, 2: None, 3: None, 4: None, 70000: None, 99: None}
     assert_same(files, instances, binary_mask=True, masks=masks, label_validate=validate)
+
+
+@pytest.mark.parametrize("late", [3, 4, 5])
+def test_label_maps_merged_as_read_match_the_sdk_when_a_later_file_holds_a_free_id(
+        tmp_path: Path, late: int) -> None:
+    # a and b overlap: the group takes the smallest free id, 3, unless a later file holds
+    # 3 (the SDK keeps every file's values out of the free ids: the merge starts again
+    # keeping each file, and the group gets 4); 4 or 5 later change nothing.
+    a = write(tmp_path / "a.nii.gz", np.array([[[1, 1, 0, 0]]], np.uint8), np.uint8)
+    b = write(tmp_path / "b.nii.gz", np.array([[[2, 0, 0, 0]]], np.uint8), np.uint8)
+    c = write(tmp_path / "c.nii.gz", np.array([[[0, 0, 0, late]]], np.uint8), np.uint8)
+    d = write(tmp_path / "d.nii.gz", np.array([[[0, 2, 1, 0]]], np.uint8), np.uint8)
+    assert_same([a, b, c, d], {1: None, 2: None})
+    assert_same([a, b, c, d], {1: None, 2: None, late: None})
+    restarted = merge([a, b, c, d], {1: None, 2: None})
+    assert restarted.segments[1] is not None and (late == 3) == (3 not in restarted.segments[1])
+
+
+def test_large_label_maps_merged_chunk_by_chunk_match_the_sdk(tmp_path: Path) -> None:
+    # More non-zero voxels than one chunk: the pairs are counted chunk by chunk, in the
+    # SDK's order, before any voxel is written; overlaps make groups, a later file's own
+    # value takes an id out of the free ones.
+    shape = (128, 128, 96)
+    rng = np.random.default_rng(7)
+    z = np.arange(shape[2])[None, None, :]
+    a = np.broadcast_to(1 + (z // 9) % 5, shape).astype(np.uint8)
+    b = np.broadcast_to(3 + (z // 7) % 4, shape).astype(np.uint8).copy()
+    b[rng.random(shape) < 0.2] = 0
+    c = np.zeros(shape, np.uint16)
+    c[:40, :40, :40] = 9
+    fa = write(tmp_path / "a.nii.gz", a, np.uint8)
+    fb = write(tmp_path / "b.nii.gz", b, np.uint8)
+    fc = write(tmp_path / "c.nii.gz", c, np.uint16)
+    assert int(np.count_nonzero(b)) > _engine._CHUNK
+    assert_same([fa, fb, fc], {k: None for k in range(1, 7)})
+    assert_same([fa, fc, fb], {k: None for k in range(1, 10)})
