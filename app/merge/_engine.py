@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import TypeVar
 
@@ -49,11 +50,12 @@ from app.merge._read import (
     png_mask,
     png_volume,
     read_nonzero,
+    read_runs,
     read_voxels,
     shape_text,
 )
 from app.progress import Progress, Work, run
-from app.readers import NiftiHeader, save_nifti, tally_chunks
+from app.readers import NiftiHeader, Runs, save_nifti, tally_chunks
 
 _T = TypeVar("_T")
 Instances = Mapping[int, Sequence[int] | None]
@@ -192,6 +194,28 @@ def _read_ahead(pool: ThreadPoolExecutor, fn: Callable[[str], _T], items: Sequen
         yield got
 
 
+def _run_blocks(runs: Runs, voxels: int) -> list[Runs]:
+    """The runs in consecutive blocks of about ``voxels`` voxels each (long runs split)."""
+    lengths = runs.lengths
+    if lengths.size and int(lengths.max()) > voxels:
+        pieces = (lengths.astype(np.int64) + voxels - 1) // voxels
+        which = np.repeat(np.arange(lengths.size), pieces)
+        within = np.arange(which.size) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+        runs = Runs(runs.starts[which] + within * voxels,
+                    np.minimum(voxels, lengths[which] - within * voxels).astype(np.int32),
+                    runs.values[which], runs.shape)
+    ends = np.cumsum(runs.lengths, dtype=np.int64)
+    cuts = np.searchsorted(ends, np.arange(voxels, int(ends[-1]) if ends.size else 0, voxels))
+    bounds = [0, *np.unique(cuts).tolist(), runs.lengths.size]
+    return [Runs(runs.starts[a:b], runs.lengths[a:b], runs.values[a:b], runs.shape)
+            for a, b in pairwise(bounds) if b > a]
+
+
+def _expanded(blocks: list[Runs]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(flat indices, values) of each block's voxels, one block at a time."""
+    return (block.expand() for block in blocks)
+
+
 def _final_values(flat: np.ndarray) -> set[int]:
     # Counting runs (the census core) instead of np.unique over the whole volume.
     chunks = _chunks(flat)
@@ -280,7 +304,7 @@ class _Merge:
         self._groups(instances)
         self.file_instances: set[int] = set()
         self.file_excess: set[int] = set()
-        self.mask_data: list[tuple[np.ndarray, int | np.ndarray]] = []
+        self.mask_data: list[tuple[np.ndarray, int] | Runs] = []  # binary | label map
         self.merged_later = False  # a later file's voxels were kept (mask_data) or merged
         self.deferred: MergeError | None = None  # a merge error raised after step 4
         self.eager_labels = eager_labels
@@ -343,11 +367,19 @@ class _Merge:
             self.base = self.base.astype(np.uint16, order="F")
             self.base_flat = self.base.reshape(-1, order="F")
 
-    def _nonzero_of(self, path: str) -> tuple[np.ndarray, np.ndarray]:
+    def _later_mask(self, path: str) -> MaskFile:
         mask = self._open(path)
         if len(mask.shape) == 3 and mask.shape != self.base.shape:
             raise _shape_error(path, mask.shape, self.files[0], self.base.shape)
-        return read_nonzero(mask)
+        return mask
+
+    def _nonzero_of(self, path: str) -> tuple[np.ndarray, np.ndarray]:
+        """A binary mask's non-zero voxels (flat indices and values)."""
+        return read_nonzero(self._later_mask(path))
+
+    def _runs_of(self, path: str) -> Runs:
+        """A label map's non-zero voxels as runs."""
+        return read_runs(self._later_mask(path))
 
     def _pool_known(self) -> bool:
         """True when the ids free for overlap groups are known before the later files are
@@ -365,12 +397,15 @@ class _Merge:
         return self.eager_labels and not self.binary and not self.prune and \
             not self.validate_ids
 
-    def _take(self, nz: np.ndarray, maskv: int | np.ndarray) -> None:
-        """Merge one later file now; a merge error waits (the SDK reads every file, and
-        checks the labels, first)."""
+    def _take(self, nz: np.ndarray | Runs, inst: int = 0) -> None:
+        """Merge one later file now (a binary mask's voxels, or a label map's runs); a merge
+        error waits (the SDK reads every file, and checks the labels, first)."""
         if self.deferred is None:
             try:
-                self._merge_one(nz, maskv)
+                if isinstance(nz, Runs):
+                    self._merge_runs(nz)
+                else:
+                    self._merge_one(nz, inst)
             except MergeError as exc:
                 self.deferred = exc
 
@@ -384,39 +419,11 @@ class _Merge:
         eager, labels = self._pool_known(), self._optimistic()
         if eager or labels:  # group members are in the segmentMap: the pool is the same
             self.instance_pool = set(range(1, 65536)) - self.map_instances - self.file_instances
-        later = self.files[1:]
         workers = min(4, os.cpu_count() or 1)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             try:
-                for n, (path, (nz, values)) in enumerate(
-                        zip(later, _read_ahead(pool, self._nonzero_of, later,
-                                               2 * workers if self.binary else workers),
-                            strict=True), start=1):
-                    yield Progress(n, total, f"Read {Path(path).name}")
-                    if not nz.size:
-                        continue
-                    if not self.binary:
-                        self.merged_later = True
-                        found = _final_values(values)
-                        if labels:
-                            new = found - self.map_instances - self.file_instances
-                            if new & self.allocated:
-                                raise _Restart  # an id the SDK would not have used
-                            self.instance_pool -= new
-                            self.file_instances.update(found)
-                            self._take(nz, values)
-                        else:
-                            self.file_instances.update(found)
-                            self.mask_data.append((nz, values))
-                    elif path in self.reverse:
-                        inst = self.reverse[path][0]
-                        self.file_instances.add(inst)
-                        self.merged_later = True
-                        if eager:
-                            self._take(nz, inst)
-                        else:
-                            self.mask_data.append((nz, inst))
-                    del nz, values
+                yield from (self._read_masks(pool, 2 * workers, eager, total) if self.binary
+                            else self._read_labels(pool, workers, labels, total))
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
         for inst in list(self.file_instances):
@@ -424,6 +431,45 @@ class _Merge:
                 self.file_instances.update(self.group_map[inst])
         if not (eager or labels):
             self.instance_pool = set(range(1, 65536)) - self.map_instances - self.file_instances
+
+    def _read_masks(self, pool: ThreadPoolExecutor, ahead: int, eager: bool, total: int
+                    ) -> Work[None]:
+        """Step 3 for binary masks: each file's non-zero voxels, merged or kept."""
+        later = self.files[1:]
+        for n, (path, (nz, _)) in enumerate(zip(
+                later, _read_ahead(pool, self._nonzero_of, later, ahead), strict=True), start=1):
+            yield Progress(n, total, f"Read {Path(path).name}")
+            if nz.size and path in self.reverse:
+                inst = self.reverse[path][0]
+                self.file_instances.add(inst)
+                self.merged_later = True
+                if eager:
+                    self._take(nz, inst)
+                else:
+                    self.mask_data.append((nz, inst))
+            del nz
+
+    def _read_labels(self, pool: ThreadPoolExecutor, ahead: int, labels: bool, total: int
+                     ) -> Work[None]:
+        """Step 3 for label maps: each file's runs, merged or kept."""
+        later = self.files[1:]
+        for n, (path, runs) in enumerate(zip(
+                later, _read_ahead(pool, self._runs_of, later, ahead), strict=True), start=1):
+            yield Progress(n, total, f"Read {Path(path).name}")
+            if not runs.lengths.size:
+                continue
+            self.merged_later = True
+            found = _final_values(runs.values)
+            if labels:
+                new = found - self.map_instances - self.file_instances
+                if new & self.allocated:
+                    raise _Restart  # an id the SDK would not have used
+                self.instance_pool -= new
+                self.file_instances.update(found)
+                self._take(runs)
+            else:
+                self.file_instances.update(found)
+                self.mask_data.append(runs)
 
     def prune_and_validate(self) -> None:
         """Step 4: --prune-segmentations and --label-validate, as the SDK applies them."""
@@ -463,10 +509,13 @@ class _Merge:
         if self.deferred is not None:
             raise self.deferred
         while self.mask_data:
-            nz, maskv = self.mask_data.pop(0)  # each file's voxels freed once merged
-            if isinstance(maskv, int) and maskv in self.file_excess:
+            kept = self.mask_data.pop(0)  # each file's voxels freed once merged
+            if isinstance(kept, Runs):
+                self._merge_runs(kept)
                 continue
-            self._merge_one(nz, maskv)
+            nz, inst = kept
+            if inst not in self.file_excess:
+                self._merge_one(nz, inst)
 
     def _pairs(self, basev: np.ndarray, maskv: int | np.ndarray
                ) -> tuple[Iterable[tuple[int, int]], np.ndarray, np.ndarray | None]:
@@ -486,8 +535,6 @@ class _Merge:
         return ((int(b), maskv) for b in uniq), inverse, None
 
     def _merge_one(self, nz: np.ndarray, maskv: int | np.ndarray) -> None:
-        if not isinstance(maskv, int) and nz.size > _CHUNK and self._merge_labels(nz, maskv):
-            return
         pairs, inverse, overlap = self._pairs(self.base_flat[nz], maskv)
         new = _as_uint16([self._pair_value(b, m) for b, m in pairs])
         self.widen(int(new.max()) if new.size else 0)
@@ -498,29 +545,29 @@ class _Merge:
             if overlap.size:
                 self.base_flat[nz[overlap]] = new[1:][inverse]
 
-    def _merge_labels(self, nz: np.ndarray, maskv: np.ndarray) -> bool:
-        """``_merge_one`` for a large label map, chunk by chunk, in two passes: the distinct
-        (base, mask) pairs counted in a dense table over the values present (the same
-        pairs in the same order as ``_pairs_inverse``), then each voxel's new value looked
-        up. Its temporaries are a chunk's, not 32 bytes for each voxel of the file. False
-        (nothing done) when the table would be too large."""
+    def _merge_runs(self, runs: Runs) -> None:
+        """Merge a label map given as runs, a chunk of voxels at a time, in passes: the
+        values present, the distinct (base, mask) pairs in a dense table over them (the
+        same pairs in the same order as ``_pairs_inverse``), then each voxel's new value.
+        Memory: the runs and a chunk, not 32 bytes for each voxel of the file."""
+        blocks = _run_blocks(runs, _CHUNK)
         bcount = np.zeros(65536, dtype=np.int64)
-        mcount = np.zeros(65536, dtype=np.int64)
-        spans = [slice(i, i + _CHUNK) for i in range(0, nz.size, _CHUNK)]
-        for sl in spans:
-            bcount += np.bincount(self.base_flat[nz[sl]], minlength=65536)
-            mcount += np.bincount(maskv[sl], minlength=65536)
-        bvals, mvals = np.flatnonzero(bcount), np.flatnonzero(mcount)
+        for nz, _ in _expanded(blocks):
+            bcount += np.bincount(self.base_flat[nz], minlength=65536)
+        bvals = np.flatnonzero(bcount)
+        mvals = np.unique(runs.values)
         n = bvals.size * mvals.size
-        if n > 1 << 20:
-            return False
+        if n > 1 << 20:  # too many pairs for a table: the whole file at once
+            nz, maskv = runs.expand()
+            self._merge_one(nz, maskv)
+            return
         rank_b = np.zeros(65536, dtype=np.intp)
         rank_b[bvals] = np.arange(bvals.size) * mvals.size
         rank_m = np.zeros(65536, dtype=np.intp)
         rank_m[mvals] = np.arange(mvals.size)
         seen = np.zeros(n, dtype=bool)
-        for sl in spans:
-            seen[rank_b[self.base_flat[nz[sl]]] + rank_m[maskv[sl]]] = True
+        for nz, maskv in _expanded(blocks):
+            seen[rank_b[self.base_flat[nz]] + rank_m[maskv]] = True
         present = np.flatnonzero(seen)
         new = _as_uint16([self._pair_value(int(b), int(m)) for b, m in
                           zip(bvals[present // mvals.size], mvals[present % mvals.size],
@@ -528,10 +575,8 @@ class _Merge:
         self.widen(int(new.max()) if new.size else 0)
         table = np.zeros(n, dtype=new.dtype)
         table[present] = new
-        for sl in spans:
-            at = nz[sl]
-            self.base_flat[at] = table[rank_b[self.base_flat[at]] + rank_m[maskv[sl]]]
-        return True
+        for nz, maskv in _expanded(blocks):
+            self.base_flat[nz] = table[rank_b[self.base_flat[nz]] + rank_m[maskv]]
 
     def _pair_value(self, base_v: int, mask_v: int) -> int:
         """The value a voxel with this (base, mask) pair gets; may create an overlap group."""

@@ -27,6 +27,8 @@ from app.readers import (
     RUNS,
     NiftiHeader,
     NiftiInfo,
+    Runs,
+    chunk_runs,
     is_dicom_seg,
     iter_raw,
     mask_as_nifti,
@@ -311,6 +313,35 @@ def read_nonzero(mask: MaskFile) -> tuple[np.ndarray, np.ndarray]:
     flat = data.reshape(-1, order="F")
     nz = np.flatnonzero(flat).astype(itype, copy=False)
     return nz, flat[nz]
+
+
+def read_runs(mask: MaskFile) -> Runs:
+    """A later label map's non-zero voxels as runs (start, length, value) in file order, the
+    SDK's values: a few hundred times smaller than their indices and values, which the
+    merge expands a chunk at a time. The census's runs when it kept them."""
+    shape = tuple(mask.shape)
+    if len(mask.shape) == 3 and mask.plain and mask.nifti is not None:
+        cached = RUNS.get(mask.path)
+        if cached is not None and cached.shape == mask.shape:
+            return cached
+    if len(mask.shape) == 3 and not mask.scaled and mask.nifti is not None:
+        chunks: Iterable[np.ndarray] = sdk_chunks(mask, 1 << 20, prefetch=False)
+    else:
+        flat = read_voxels(mask, False).reshape(-1, order="F")
+        chunks = (flat[i : i + (1 << 20)] for i in range(0, flat.size, 1 << 20))
+    starts, lengths, values = [], [], []
+    offset = 0
+    for chunk in chunks:
+        at = nonzero_in(chunk)
+        if at.size:
+            s, n, v = chunk_runs(chunk, offset, at)
+            starts.append(s)
+            lengths.append(n)
+            values.append(v)
+        offset += chunk.size
+    if not starts:
+        return Runs(np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, np.uint16), shape)
+    return Runs(np.concatenate(starts), np.concatenate(lengths), np.concatenate(values), shape)
 
 
 def _stream_nonzero(chunks: Iterable[np.ndarray], itype: type[np.signedinteger]

@@ -52,7 +52,7 @@ from app.readers._nifti import (
     save_nifti,
 )
 from app.readers._nrrd import NrrdInfo, nrrd_info, read_nrrd
-from app.readers._runs import RUNS, RunCache, Runs
+from app.readers._runs import RUNS, RunCache, Runs, chunk_runs
 from app.readers._tags import dicom_tags
 from app.readers._volumes import (
     SEG_CACHE,
@@ -93,7 +93,7 @@ __all__ = [
     "GZIP_MAGIC", "NIFTI_SUFFIXES", "NRRD_SUFFIXES", "RUNS", "SEG_CACHE", "VOLUME_SUFFIXES",
     "Census", "Code", "DicomSeries", "Format", "ImageHints", "NiftiHeader", "NiftiInfo",
     "NrrdInfo", "ObjectKind", "Roi", "RoiMask", "RtFinding", "RtHeader", "RtMasks", "RunCache",
-    "Runs", "SegHeader", "SegMasks", "Segment", "ValueFlag", "available_memory", "census",
+    "Runs", "SegHeader", "SegMasks", "Segment", "ValueFlag", "available_memory", "census", "chunk_runs",
     "dicom_image_series", "dicom_tags", "image_grid", "image_hints", "is_dicom_seg", "is_rtstruct",
     "is_volume_name", "iter_raw", "load_dicom_volume", "load_image", "load_seg", "mask_as_nifti",
     "nifti_bytes", "nifti_info", "nonzero", "nonzero_in", "nrrd_info", "open_nifti_stream",

@@ -168,3 +168,6 @@ def test_large_label_maps_merged_chunk_by_chunk_match_the_sdk(tmp_path: Path) ->
     assert int(np.count_nonzero(b)) > _engine._CHUNK
     assert_same([fa, fb, fc], {k: None for k in range(1, 7)})
     assert_same([fa, fc, fb], {k: None for k in range(1, 10)})
+    # One run longer than a chunk (a whole volume of one value) is split across chunks.
+    fd = write(tmp_path / "d.nii.gz", np.full(shape, 2, np.uint8), np.uint8)
+    assert_same([fb, fd, fa], {k: None for k in range(1, 7)})
