@@ -6,7 +6,8 @@ Side by side, each method in fresh processes (``harness.measure``), the current 
 before the change) run through the same methods with ``PYTHONPATH`` pointing at it:
 
 * the merge of one 512x512x1000 label map (117 labels) stored as uint8, uint16, int16 and
-  float32 (the output is uint8 each time), and of 117 binary masks of 512x512x600 uint8;
+  float32 (the output is uint8 each time), of three of them in one series, and of 117
+  binary masks of 512x512x600 uint8;
   memory is the peak above a process that only imports (VmHWM), next to the output's size;
 * ``segmap validate`` and ``segmap export`` of items lists of 1,000 and 10,000 tasks, each
   task a tiny 8x8x4 image and mask of its own (so the run measures the per-task overhead,
@@ -108,10 +109,11 @@ def items_list(n_tasks: int, root: Path = ROOT) -> Path:
 
 
 # ---------------------------------------------------------------- methods (child side)
-def merge_label(path: str) -> None:
+def merge_label(paths: str) -> None:
+    """The merge of the label maps ``paths`` names (comma-separated), in that order."""
     from app.merge import merge
 
-    result = merge([path], {k: None for k in range(1, N_LABELS + 1)})
+    result = merge(paths.split(","), {k: None for k in range(1, N_LABELS + 1)})
     with tempfile.TemporaryDirectory() as tmp:
         result.save(Path(tmp) / "label.nii.gz")
     _output(result.volume)
@@ -197,6 +199,8 @@ def main() -> None:
         f"{k} peak MB (x output) | {k} s" for k in checkouts) + " |")
     print("|---|---|" + "---|---|" * len(checkouts))
     cases = [(f"label map 512x512x1000 {dt}", "merge_label", str(p)) for dt, p in maps.items()]
+    cases.append(("3 label maps (uint8, float32, int16) in one series", "merge_label",
+                  ",".join(str(maps[dt]) for dt in ("uint8", "float32", "int16"))))
     cases.append(("117 binary masks 512x512x600", "merge_binary", str(folder)))
     for what, method, arg in cases:
         cells, out = [], 0.0
