@@ -59,7 +59,11 @@ def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
     else:  # each series in a worker (the same findings, in the same order)
         todo = [series_job(shown, taxonomy, ti, si) for ti, _, si, _ in shown.iter_series()
                 if (ti, si) not in unread]
-        checked = yield from map_work(check_series, todo, jobs, what=_series_name)
+        # a batch of series per request where there are many (an nnU-Net series checks in
+        # about a millisecond, as long as a request takes), each worker still getting 8
+        batch = max(1, min(16, len(todo) // (8 * max(1, jobs.n))))
+        checked = yield from map_work(check_series, todo, jobs, batch=batch,
+                                      what=_series_name)
         for outcome in checked:
             found.extend(outcome.unwrap())  # a check that failed fails as it would here
     found.extend(mixed_list(items))
