@@ -12,6 +12,7 @@ reorientation and padding, or by nearest neighbour for another resolution).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from enum import StrEnum
@@ -153,8 +154,24 @@ def _unusable_match(image: Grid, mask: Grid, tol: float) -> GridMatch | None:
 
 
 def compare_grids(image: Grid, mask: Grid, tolerance_mm: float | None = None) -> GridMatch:
-    """Classify how ``mask`` sits on ``image`` in world space (see Relation)."""
+    """Classify how ``mask`` sits on ``image`` in world space (see Relation).
+
+    Remembered per (image grid, mask grid, tolerance): a scan compares the 117 masks of a
+    case, all on one grid, with the same image again and again. The result is shared:
+    its ``index_map`` is read-only."""
     tol = default_tolerance(image) if tolerance_mm is None else tolerance_mm
+    return _compare_cached(image, mask, float(tol))
+
+
+@functools.lru_cache(maxsize=4096)
+def _compare_cached(image: Grid, mask: Grid, tol: float) -> GridMatch:
+    match = _compare(image, mask, tol)
+    if match.index_map is not None:
+        match.index_map.setflags(write=False)
+    return match
+
+
+def _compare(image: Grid, mask: Grid, tol: float) -> GridMatch:
     if (broken := _unusable_match(image, mask, tol)) is not None:
         return broken
     # Index map: mask voxel -> image voxel, in continuous index space.

@@ -127,3 +127,22 @@ def test_totalsegmentator_mask_moved_or_transposed(shared_data: Path, tmp_path: 
         "items": "img.nii.gz", "segmentations": "seg.nii.gz", "segmentMap": {"1": "a"}}]}])
     found = [f for f in validate(load_items(items)) if f.code.value.startswith("grid-")]
     assert [f.code.value for f in found] == [code] and said in found[0].message
+
+
+def test_a_comparison_is_remembered_and_its_result_cannot_be_changed():
+    """A scan compares each of a case's masks (often on one grid) with its image: the
+    result is remembered, and shared, so its index map is read-only."""
+    import numpy as np
+    import pytest
+
+    from app.geometry import Grid, compare_grids
+
+    image = Grid.of((10, 12, 8), np.diag([0.8, 0.8, 2.0, 1.0]))
+    first = compare_grids(image, Grid.of((10, 12, 8), np.diag([0.8, 0.8, 2.0, 1.0])))
+    again = compare_grids(image, Grid.of((10, 12, 8), np.diag([0.8, 0.8, 2.0, 1.0])))
+    assert again is first and first.aligned
+    assert first.index_map is not None
+    with pytest.raises(ValueError):
+        first.index_map[0, 0] = 5.0
+    other = compare_grids(image, Grid.of((10, 12, 8), np.diag([0.8, 0.8, 2.0, 1.0])), 0.5)
+    assert other is not first  # another tolerance: compared again
