@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QCheckBox, QComboBox, QSlider, QTool
 from app.geometry import Grid
 from app.preview import DisplayVolumes, label_lut
 from bench import phantom
+from tests.ui.previews import phantom_preview
 from ui.preview import PreviewWidget
 
 
@@ -28,15 +29,7 @@ def vols(torso):
 
 @pytest.fixture
 def widget(qtbot, vols):
-    w = PreviewWidget()
-    qtbot.addWidget(w)
-    w.resize(700, 640)
-    w.set_colours(phantom.COLOURS)
-    w.set_category_lookup(phantom.NAMES.get)
-    w.set_volumes(vols)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+    return phantom_preview(qtbot, vols)
 
 
 def shown_labels(w: PreviewWidget) -> np.ndarray:

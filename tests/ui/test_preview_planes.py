@@ -11,6 +11,7 @@ import pytest
 from app.geometry import Grid
 from app.preview import VIEWS, DisplayVolumes
 from bench import phantom
+from tests.ui.previews import phantom_preview
 from ui.preview import PreviewWidget
 
 
@@ -32,15 +33,7 @@ def ras_copy(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def widget_for(qtbot, vols: DisplayVolumes) -> PreviewWidget:
-    w = PreviewWidget()
-    qtbot.addWidget(w)
-    w.resize(900, 520)
-    w.set_colours(phantom.COLOURS)
-    w.set_category_lookup(phantom.NAMES.get)
-    w.set_volumes(vols)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+    return phantom_preview(qtbot, vols, (900, 520))
 
 
 def at_crosshair(w: PreviewWidget, view: str):
