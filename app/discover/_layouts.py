@@ -10,6 +10,7 @@ and folders only; :mod:`app.discover._pairing` uses them and confirms each pairi
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -61,7 +62,25 @@ _SPLIT = re.compile(r"[\s_.\-]+")
 
 def name_tokens(text: str) -> list[str]:
     """Lower-case tokens of a file or folder name, split on ``_ - . space``."""
-    return [t for t in _SPLIT.split(text.lower()) if t]
+    return list(_tokens_of(text))
+
+
+# The names of a scan repeat (117 structure names in every case, one folder name for
+# every file in it), and pairing asks about each several times: the answers about a
+# name are remembered. Bounded, so a long session's scans do not pile them up.
+_NAMES_REMEMBERED = 1 << 16
+
+
+@functools.lru_cache(maxsize=_NAMES_REMEMBERED)
+def _tokens_of(text: str) -> tuple[str, ...]:
+    return tuple(t for t in _SPLIT.split(text.lower()) if t)
+
+
+@functools.lru_cache(maxsize=_NAMES_REMEMBERED)
+def below(path: Path, root: Path) -> bool:
+    """True when ``root`` is a strict ancestor of ``path`` (``root in path.parents``,
+    remembered: pairing walks the same folders up to the root for every mask)."""
+    return root in path.parents
 
 
 @dataclass(frozen=True)
@@ -83,7 +102,12 @@ class ParsedName:
 
 def parse_name(path: Path) -> ParsedName:
     """Parse a volume file name (see anchors.md §12 "Pairing heuristics")."""
-    stem, _ = split_suffix(path.name)
+    return _parse_file_name(path.name)
+
+
+@functools.lru_cache(maxsize=_NAMES_REMEMBERED)
+def _parse_file_name(name: str) -> ParsedName:
+    stem, _ = split_suffix(name)
     channel = None
     m = _CHANNEL.search(stem)
     if m:
@@ -121,7 +145,12 @@ def folder_kind(folder: Path, mixed: Collection[Path] = ()) -> str | None:
     """
     if folder in mixed:
         return None
-    name = folder.name.lower()
+    return _named_kind(folder.name)
+
+
+@functools.lru_cache(maxsize=_NAMES_REMEMBERED)
+def _named_kind(folder_name: str) -> str | None:
+    name = folder_name.lower()
     if name in MASK_FOLDERS:
         return "mask"
     if name in IMAGE_FOLDERS:
@@ -145,7 +174,7 @@ def mixed_folders(root: Path, image_folders: Iterable[Path]) -> frozenset[Path]:
     out: set[Path] = set()
     for folder in image_folders:
         p = folder
-        while p != root and root in p.parents:
+        while p != root and below(p, root):
             if folder_kind(p) == "mask":
                 out.add(p)
             p = p.parent
@@ -174,7 +203,7 @@ def role_hint(path: Path, root: Path, mixed: Collection[Path] = ()) -> tuple[str
         return "image", f"nnU-Net channel suffix _{parsed.channel:04d}"
     # The nearest two folders below the scanned root (the root's own name is the
     # user's choice, not a convention: "my_masks/" may hold images too).
-    folders = [p for p in (path.parent, path.parent.parent) if root in p.parents]
+    folders = [p for p in (path.parent, path.parent.parent) if below(p, root)]
     for folder in folders[:1]:
         kind = folder_kind(folder, mixed)
         if kind:
@@ -196,7 +225,12 @@ def structure_name(path: Path, case_key: str = "") -> str:
     Drops the case id (``case001_liver_mask`` -> ``liver``), mask, modality and
     status tokens, and KiTS instance / annotation numbers.
     """
-    parsed = parse_name(path)
+    return _structure_of(path.name, case_key)
+
+
+@functools.lru_cache(maxsize=_NAMES_REMEMBERED)
+def _structure_of(file_name: str, case_key: str) -> str:
+    parsed = _parse_file_name(file_name)
     tokens = [t for t in _drop_instance_tokens(parsed.tokens)
               if t not in MASK_TOKENS and t not in STATUS_TOKENS]
     case = name_tokens(case_key)
@@ -236,7 +270,7 @@ def series_case_name(folder: Path, root: Path, mixed: Collection[Path] = (),
     if folder == root:
         return description or patient or "series"
     named = folder
-    while named != root and root in named.parents and generic_series_folder(named, mixed):
+    while named != root and below(named, root) and generic_series_folder(named, mixed):
         named = named.parent
     if named == root and generic_series_folder(root):
         person = "_".join(w for w in re.split(r"[\^\s]+", patient) if w)  # Doe^John

@@ -19,6 +19,7 @@ lies on the series' grid, and stays with the copy only when it lies on the copy'
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -138,7 +139,7 @@ def series_keys(folder: Path, root: Path, patient: str = "") -> frozenset[str]:
     """The case ids of a DICOM series: the names of its folders and its patient."""
     keys = set()
     p = folder
-    while p != root and root in p.parents:
+    while p != root and layouts.below(p, root):
         keys.add("_".join(layouts.name_tokens(p.name)))
         p = p.parent
     if patient:
@@ -158,7 +159,21 @@ def mask_key(path: Path, root: Path, mixed: Collection[Path] = ()) -> str:
 
 def _case_folder(folder: Path, root: Path, mixed: Collection[Path] = ()) -> Path:
     """The nearest folder at or above ``folder`` that is not a mask/image folder."""
-    while folder != root and root in folder.parents and layouts.folder_kind(folder, mixed):
+    return _case_folder_of(folder, root, _frozen(mixed))
+
+
+def _frozen(mixed: Collection[Path]) -> frozenset[Path]:
+    return mixed if isinstance(mixed, frozenset) else frozenset(mixed)
+
+
+# Asked for every mask and image of a folder (117 masks in one segmentations/ folder): the
+# answers about a folder are remembered, bounded.
+_FOLDERS_REMEMBERED = 1 << 14
+
+
+@functools.lru_cache(maxsize=_FOLDERS_REMEMBERED)
+def _case_folder_of(folder: Path, root: Path, mixed: frozenset[Path]) -> Path:
+    while folder != root and layouts.below(folder, root) and layouts.folder_kind(folder, mixed):
         folder = folder.parent
     return folder
 
@@ -188,7 +203,7 @@ class _Index:
         p = folder
         while True:
             yield p
-            if p == self.root or self.root not in p.parents:
+            if p == self.root or not layouts.below(p, self.root):
                 return
             p = p.parent
 
@@ -196,7 +211,7 @@ class _Index:
         """The ancestor ``up`` levels above ``folder``, clamped to the root."""
         p = folder
         for _ in range(up):
-            if p == self.root or self.root not in p.parents:
+            if p == self.root or not layouts.below(p, self.root):
                 break
             p = p.parent
         return p
@@ -484,7 +499,7 @@ class _Attempt:
 
         self.in_case = images(self.case_folder)
         while not self.in_case and self.case_folder != self.root \
-                and self.root in self.case_folder.parents:
+                and layouts.below(self.case_folder, self.root):
             # case/nrrd/label.nrrd beside case/image/*.dcm, or ct.nii.gz above
             # masks/I_one_file/seg.nii.gz: the case folder is further up.
             self.case_folder = self.case_folder.parent
@@ -587,8 +602,13 @@ def _closest(confirmed: list[tuple[ImageRef, GridMatch]], folder: Path
 
 def _in_mask_folder(image: ImageRef, case_folder: Path, mixed: Collection[Path] = ()) -> bool:
     # Images nested in another case's mask folder do not belong to this case folder.
-    p, inside = image.folder, []
-    while p != case_folder and case_folder in p.parents:
+    return _nested_in_mask_folder(image.folder, case_folder, _frozen(mixed))
+
+
+@functools.lru_cache(maxsize=_FOLDERS_REMEMBERED)
+def _nested_in_mask_folder(folder: Path, case_folder: Path, mixed: frozenset[Path]) -> bool:
+    p, inside = folder, []
+    while p != case_folder and layouts.below(p, case_folder):
         inside.append(p)
         p = p.parent
     return any(layouts.folder_kind(f, mixed) == "mask" for f in inside)
@@ -598,6 +618,7 @@ def _name(image: ImageRef) -> str:
     return image.files[0].name if not image.is_dicom else image.label
 
 
+@functools.lru_cache(maxsize=_FOLDERS_REMEMBERED)
 def _rel(folder: Path, root: Path) -> str:
     if folder == root:
         return "the scanned folder"

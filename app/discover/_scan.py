@@ -397,8 +397,8 @@ def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = (),
     mixed = _mixed_folders(base, result.series, vol_paths)
     infos: dict[Path, NiftiInfo] = {}
     tentative: set[Path] = set()
-    heads = [_VolumeJob(p, base, result.rel(p), mixed, override_for(result.rel(p), roles))
-             for p in vol_paths]
+    heads = [_VolumeJob(p, base, rel, mixed, override_for(rel, roles))
+             for p in vol_paths for rel in (result.rel(p),)]
     read = yield from map_work(_read_volume, heads, jobs, batch=_HEADERS_AT_ONCE,
                                what=lambda h: f"reading headers: {h.rel}")
     for p, outcome in zip(vol_paths, read, strict=True):
