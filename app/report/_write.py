@@ -1,16 +1,19 @@
 """``write_report``: the dataset report as one folder (index.html and thumbs/*.png).
 
-Bounded memory: a case at a time per core (its image read, drawn and dropped); the cases'
+Each case runs in a worker process (``app.parallel.map_work``; 1.13x the threads it
+replaces, BENCHMARKS.md issue 14). Bounded memory: a worker holds one case (its image
+read, drawn and dropped); the cases'
 HTML is streamed to a temporary file beside the report and copied into index.html
 after the dataset sections, which need every case. index.html is written atomically.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +26,8 @@ from app.errors import InputError, OutputError, SegmapError
 from app.export import guard_output, record_output
 from app.items import ItemsList, Taxonomy
 from app.jsonio import atomic_path
-from app.progress import Progress, Work, in_parallel
+from app.parallel import Jobs, map_work
+from app.progress import Progress, Work, in_parallel, run
 from app.readers import available_memory, image_grid
 from app.report._case import CasePlan, CaseRecord, gather_case, plan_case
 from app.report._dataset import Dataset, dataset
@@ -125,6 +129,49 @@ def _jobs(plans: Sequence[CasePlan], jobs: int | None) -> int:
     return max(1, min(cores, free // (2 * case)))
 
 
+@dataclass(frozen=True)
+class _CaseJob:
+    """One case's work as a worker process gets it (picklable: the plan, no session)."""
+
+    plan: CasePlan
+    index: int
+    folder: Path
+    findings: list[Finding]
+
+
+def _gather(job: _CaseJob) -> CaseRecord:
+    """A worker's case: read, merge, measure, draw, hash, then let go."""
+    return run(gather_case(job.plan, job.index, job.folder, job.findings))
+
+
+def _picklable(plan: CasePlan) -> CasePlan:
+    """``plan`` with its merge's read-only mappings as dicts (a mappingproxy does not
+    pickle); the same values, so the same merge."""
+    merge = plan.request.merge if plan.request is not None else None
+    if plan.request is None or merge is None:
+        return plan
+    merge = dataclasses.replace(merge, instances=dict(merge.instances), masks=dict(merge.masks))
+    return dataclasses.replace(plan, request=dataclasses.replace(plan.request, merge=merge))
+
+
+def _job_name(job: _CaseJob) -> str:
+    return job.plan.name
+
+
+def _gather_all(plans: Sequence[CasePlan], folder: Path, by_task: dict[str | None, list[Finding]],
+                n: int, done: Callable[[CaseRecord], None]) -> Work[None]:
+    """Every case's record, handed to ``done`` in order: on ``n`` processes (a worker
+    holds one case; closing this terminates them), or here when ``n`` is 1."""
+    if n <= 1:  # one case at a time, its steps' progress shown
+        works = ((p.name, gather_case(p, i, folder, by_task.get(p.name, [])))
+                 for i, p in enumerate(plans))
+        yield from in_parallel(works, len(plans), 1, done)
+        return
+    jobs = [_CaseJob(_picklable(p), i, folder, by_task.get(p.name, [])) for i, p in enumerate(plans)]
+    for outcome in (yield from map_work(_gather, jobs, Jobs(n), what=_job_name)):
+        done(outcome.unwrap())  # a case that failed fails the report, as it would here
+
+
 def _title(source: Path) -> str:
     """The source as a title: its folder's name, or an items list with its folder."""
     return source.name if source.is_dir() else f"{source.parent.name}/{source.name}"
@@ -197,9 +244,7 @@ def _write(source: Source, frozen: _Frozen | None, folder: Path, taxonomy: Taxon
             part.write(case_html(rec))
             records.append(rec)
 
-        works = ((plan.name, gather_case(plan, i, thumbs, by_task.get(plan.name, [])))
-                 for i, plan in enumerate(plans))
-        yield from in_parallel(works, len(plans), _jobs(plans, jobs), done)
+        yield from _gather_all(plans, thumbs, by_task, _jobs(plans, jobs), done)
         ds = dataset(records)
         when = datetime.now(UTC).isoformat(timespec="seconds")
         with atomic_path(index) as tmp, open(tmp, "w", encoding="utf-8") as html:

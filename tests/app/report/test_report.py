@@ -14,6 +14,7 @@ import pytest
 from app.errors import OutputError
 from app.progress import run
 from app.report import ReportSummary, write_report
+from app.report._write import THUMBS
 from app.session import Review, SignOff, open_items
 from app.validate import Severity, counts
 
@@ -258,25 +259,55 @@ def test_report_is_long_work_that_stops_when_closed(demo_dataset, tmp_path):
 
 
 def test_cases_read_side_by_side_stop_when_closed(demo_dataset, tmp_path):
-    """Two cases at a time: every step of both is reported, and a cancel stops both (no
-    thread left reading, no index, no temporary file)."""
-    import threading
+    """Two cases at a time, on two processes: a cancel once a case is done stops both
+    (no worker process left, no index, no temporary file)."""
+    import psutil
 
     from app.progress import Progress
 
     out = tmp_path / "r"
     work = write_report(demo_dataset.items_json, out, jobs=2)
     seen = []
+    workers: set[int] = set()
     for step in work:
         assert isinstance(step, Progress) and 0 <= step.fraction <= 1
         seen.append(step.message)
-        if "Reading the image of demo-II-two-multilabel-files" in step.message:
+        workers |= {c.pid for c in psutil.Process().children(recursive=True)
+                    if _is_worker(c.pid)}
+        if workers:  # the cases are on the pool
             break
     work.close()
-    assert any("demo-I-one-multilabel-file" in m for m in seen)
-    assert not [t for t in threading.enumerate() if t.name.startswith("segmap-work")]
+    assert workers
+    _, alive = psutil.wait_procs([psutil.Process(p) for p in workers if psutil.pid_exists(p)],
+                                 timeout=10)
+    assert alive == []
     assert not (out / "index.html").exists()
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def _is_worker(pid: int) -> bool:
+    """A pool worker (not the fork server nor the resource tracker, which outlive a run)."""
+    from multiprocessing import forkserver, resource_tracker
+
+    keep = {getattr(forkserver._forkserver, "_forkserver_pid", None),
+            getattr(resource_tracker._resource_tracker, "_pid", None)}
+    return pid not in keep
+
+
+def test_cases_on_processes_write_the_report_of_one_by_one(demo_dataset, tmp_path):
+    run(write_report(demo_dataset.items_json, tmp_path / "one", jobs=1))
+    run(write_report(demo_dataset.items_json, tmp_path / "two", jobs=2))
+
+    def text(name: str) -> list[str]:
+        lines = (tmp_path / name / "index.html").read_text().splitlines()
+        return [x for x in lines if "<td>written</td>" not in x]
+
+    assert text("one") == text("two")
+    thumbs = sorted(p.name for p in (tmp_path / "one" / THUMBS).iterdir())
+    assert thumbs == sorted(p.name for p in (tmp_path / "two" / THUMBS).iterdir())
+    for name in thumbs:
+        assert (tmp_path / "one" / THUMBS / name).read_bytes() == \
+            (tmp_path / "two" / THUMBS / name).read_bytes()
 
 
 def test_cases_side_by_side_give_the_report_of_one_by_one(demo_dataset, tmp_path):
