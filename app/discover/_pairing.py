@@ -24,7 +24,7 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -193,28 +193,30 @@ class _Index:
         self.root = root
         self.under: dict[Path, list[ImageRef]] = defaultdict(list)
         self.by_key: dict[tuple[Path, str], list[ImageRef]] = defaultdict(list)
+        # Folders up to the root, once per folder (and the same Path objects, their
+        # hashes kept): every image and mask of a folder walks the same way up.
+        self._chains: dict[Path, tuple[Path, ...]] = {}
         for im in images:
             for anc in self._ancestors(im.folder):
                 self.under[anc].append(im)
                 for k in im.keys:
                     self.by_key[(anc, k)].append(im)
 
-    def _ancestors(self, folder: Path) -> Iterable[Path]:
-        p = folder
-        while True:
-            yield p
-            if p == self.root or not layouts.below(p, self.root):
-                return
-            p = p.parent
+    def _ancestors(self, folder: Path) -> tuple[Path, ...]:
+        """``folder`` and the folders above it, up to the root (or to the top, outside it)."""
+        chain = self._chains.get(folder)
+        if chain is None:
+            up, p = [folder], folder
+            while p != self.root and layouts.below(p, self.root):
+                p = p.parent
+                up.append(p)
+            chain = self._chains[folder] = tuple(up)
+        return chain
 
     def near(self, folder: Path, up: int = 2) -> Path:
         """The ancestor ``up`` levels above ``folder``, clamped to the root."""
-        p = folder
-        for _ in range(up):
-            if p == self.root or not layouts.below(p, self.root):
-                break
-            p = p.parent
-        return p
+        chain = self._ancestors(folder)
+        return chain[min(up, len(chain) - 1)]
 
 
 class _Matcher:
