@@ -15,6 +15,7 @@ from app.discover import ImageRef, RoleOverride, ScanResult, Volume, bind_rt_map
 from app.errors import InputError
 from app.items import ImportShape, ItemsList, PathRole, Task, Taxonomy, load_items, task_paths
 from app.mapping import Matcher, candidates_of, load_template, suggest_file
+from app.parallel import IN_PROCESS, Jobs, default_jobs
 from app.progress import Progress, Work
 from app.readers import Census
 from app.session._model import CaseState, ImageInfo
@@ -38,6 +39,25 @@ def _image_info(result: ScanResult, ref: ImageRef) -> ImageInfo:
                      slices=shape[2] if len(shape) > 2 else 0, shape=shape)
 
 
+# Files from which a scan pays for a process pool: measured (BENCHMARKS.md, issue 14) on
+# nnU-Net folders opened from a thread (the wizard's: the fork server starts, ~0.7 s).
+POOL_FROM_FILES = 800
+
+
+def folder_jobs(folder: Path) -> Jobs:
+    """Every core for a folder of ``POOL_FROM_FILES`` files or more, else this process:
+    the walk stops there, so a large folder costs no more to ask than a small one."""
+    n = default_jobs()
+    if n <= 1:
+        return IN_PROCESS
+    seen = 0
+    for _, _, files in os.walk(folder):
+        seen += len(files)
+        if seen >= POOL_FROM_FILES:
+            return Jobs(n)
+    return IN_PROCESS
+
+
 @dataclass(eq=False)
 class FolderSession(Session):
     """A session opened from a folder: it also keeps every volume the scan found, with its
@@ -50,16 +70,19 @@ class FolderSession(Session):
 
 def open_folder(root: str | os.PathLike[str], taxonomy: Taxonomy | None = None,
                 template_path: str | os.PathLike[str] | None = None,
-                roles: Sequence[RoleOverride] = ()) -> Work[Session]:
+                roles: Sequence[RoleOverride] = (), jobs: Jobs | None = None
+                ) -> Work[Session]:
     """Scan a folder, pair masks with images and suggest every mapping (``roles``: which
-    files are images and which masks, whatever the scan would say)."""
+    files are images and which masks, whatever the scan would say). ``jobs``: where the
+    scan reads its files (default ``folder_jobs``: every core for a large folder); the
+    session is the same for every ``jobs``."""
     from app.mapping import build
 
     folder = Path(root).expanduser().resolve()
     if not folder.is_dir():
         raise InputError(f"{folder} is not a folder.",
                          "Choose the folder holding images and masks.")
-    result = yield from scan(folder, roles)
+    result = yield from scan(folder, roles, folder_jobs(folder) if jobs is None else jobs)
     template = load_template(template_path) if template_path else None
     built = yield from build(result, folder / "items.json", matcher=matcher_for(taxonomy),
                              template=template, write=False)

@@ -16,6 +16,7 @@ from app.discover import rois_of, rt_everything
 from app.export import ExportSummary, LinkMode, export_items, replace_question
 from app.items import ItemsList, Task, Taxonomy, task_label
 from app.merge import entries_of, merge_inputs, series_inputs
+from app.parallel import IN_PROCESS, Jobs, default_jobs
 from app.preview import PreviewRequest
 from app.progress import Work
 from app.session._codes import SessionCodes
@@ -25,6 +26,19 @@ from app.session._model import REVIEW_KEYS, CaseState, Review, SignOff
 from app.session._repairs import SessionRepairs
 from app.session._templates import SessionTemplates
 from app.validate import Code, FileCache, Finding, finding, sort_findings, validate_work
+
+# Series from which validating on every core beats this process with the session's
+# cache (measured, BENCHMARKS.md issue 14: nnU-Net, 300 cases 0.45 s here vs 0.69 s on
+# 2 processes; 1,000 cases 4.4 s here vs 1.4 s).
+POOL_FROM_SERIES = 500
+
+
+def validation_jobs(items: ItemsList) -> Jobs:
+    """Where a session's validation runs: every core for ``POOL_FROM_SERIES`` series or
+    more (the workers read the files again: a cache is one process's memory), else here."""
+    n = default_jobs()
+    series = sum(len(t.series) for t in items.tasks)
+    return Jobs(n) if n > 1 and series >= POOL_FROM_SERIES else IN_PROCESS
 
 
 class Session(SessionRepairs, SessionTemplates, SessionCodes, SessionFields, SessionHistory):
@@ -81,7 +95,9 @@ class Session(SessionRepairs, SessionTemplates, SessionCodes, SessionFields, Ses
                       if c.included and c.unreviewed}
         # Findings name the case (the task's name in the session), as every page finds it.
         cases = {self.task_name(c): c.name for c in self.cases if c.included}
-        return _validate(items, self.taxonomy, self.cache, unreviewed, cases)
+        jobs = validation_jobs(items)
+        cache = self.cache if jobs.n <= 1 else None
+        return _validate(items, self.taxonomy, cache, unreviewed, cases, jobs)
 
     def preview_request(self, case: CaseState) -> PreviewRequest:
         """What the preview of ``case`` needs, frozen, for a worker thread.
@@ -127,10 +143,10 @@ class Session(SessionRepairs, SessionTemplates, SessionCodes, SessionFields, Ses
         return replace_question(path)
 
 
-def _validate(items: ItemsList, taxonomy: Taxonomy | None, cache: FileCache,
-              unreviewed: dict[str, tuple[int, list[int]]], cases: dict[str, str]
-              ) -> Work[list[Finding]]:
-    found = yield from validate_work(items, taxonomy, cache=cache)
+def _validate(items: ItemsList, taxonomy: Taxonomy | None, cache: FileCache | None,
+              unreviewed: dict[str, tuple[int, list[int]]], cases: dict[str, str],
+              jobs: Jobs) -> Work[list[Finding]]:
+    found = yield from validate_work(items, taxonomy, cache=cache, jobs=jobs)
     found = [dataclasses.replace(f, task=cases.get(f.task or "", f.task)) for f in found]
     # The order findings are sorted in: the list's, each task by its case's name.
     items = ItemsList([Task(name=cases.get(label, label) if (label := task_label(t)) else None)
