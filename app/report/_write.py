@@ -1,10 +1,10 @@
 """``write_report``: the dataset report as one folder (index.html and thumbs/*.png).
 
-Each case runs in a worker process (``app.parallel.map_work``; 1.13x the threads it
-replaces, BENCHMARKS.md issue 14). Bounded memory: a worker holds one case (its image
-read, drawn and dropped); the cases'
-HTML is streamed to a temporary file beside the report and copied into index.html
-after the dataset sections, which need every case. index.html is written atomically.
+Each case runs in a worker process (``app.parallel.map_work``: 1.13x the threads it
+replaced, BENCHMARKS.md issue 14). Bounded memory: a worker holds one case (its image
+read, drawn and dropped); the cases' HTML is streamed to a temporary file beside the
+report and copied into index.html after the dataset sections, which need every case.
+index.html is written atomically.
 """
 
 from __future__ import annotations

@@ -39,9 +39,10 @@ def _image_info(result: ScanResult, ref: ImageRef) -> ImageInfo:
                      slices=shape[2] if len(shape) > 2 else 0, shape=shape)
 
 
-# Files from which a scan pays for a process pool: measured (BENCHMARKS.md, issue 14) on
-# nnU-Net folders opened from a thread (the wizard's: the fork server starts, ~0.7 s).
-POOL_FROM_FILES = 800
+# Files from which the wizard's scan pays for a process pool (BENCHMARKS.md, issue 14):
+# 2 cores save ~1.4 ms a case (1,000 nnU-Net cases, quiet), the fork server costs ~0.7 s
+# to start on the wizard's QThread, so ~500 cases of an image and a mask.
+POOL_FROM_FILES = 1000
 
 
 def folder_jobs(folder: Path) -> Jobs:
