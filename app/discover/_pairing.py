@@ -167,8 +167,16 @@ def _frozen(mixed: Collection[Path]) -> frozenset[Path]:
 
 
 # Asked for every mask and image of a folder (117 masks in one segmentations/ folder): the
-# answers about a folder are remembered, bounded.
+# answers about a folder are remembered, bounded, for one scan (forget_folders).
 _FOLDERS_REMEMBERED = 1 << 14
+
+
+def forget_folders() -> None:
+    """Drop the folder answers of an earlier scan: a path equal to one seen before (on
+    Windows, in another letter case) must be spelt as this scan's walk spells it."""
+    _case_folder_of.cache_clear()
+    _nested_in_mask_folder.cache_clear()
+    _rel.cache_clear()
 
 
 @functools.lru_cache(maxsize=_FOLDERS_REMEMBERED)

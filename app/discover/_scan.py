@@ -56,6 +56,7 @@ from app.discover._pairing import (
     Pair,
     Pairing,
     Unpaired,
+    forget_folders,
     image_keys,
     pair_masks,
     series_keys,
@@ -389,6 +390,7 @@ def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = (),
                          if base.exists() else f"{root} not found.",
                          "Give the folder that holds the images and masks.")
     result = ScanResult(base)
+    forget_folders()
     warm_up(jobs)  # the workers' process starts while the folder is walked
     yield Progress(0, 0, "finding files")
     vol_paths, side_paths, other = _walk(result)
