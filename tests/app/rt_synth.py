@@ -87,31 +87,37 @@ def add_nifti_task(items_path: Path, segment_map: dict[str, str]) -> None:
 TOTALSEG = "totalsegmentator/tests/reference_files"
 
 
-def write_real_ct_rt(shared_data: Path, folder: Path) -> dict[str, np.ndarray]:
-    """TotalSegmentator's real 20-slice CT in ``folder/ct`` (its anonymised UIDs filled in,
-    which rt-utils needs) and its organs with more than 50 voxels as an rt-utils structure
-    set ``folder/rt/organs.dcm``; returns the organs' masks on the series' grid."""
+def real_ct_organs(shared_data: Path, folder: Path) -> dict[str, np.ndarray]:
+    """TotalSegmentator's real 20-slice CT copied into ``folder`` (its anonymised UIDs filled
+    in, which rt-utils needs); returns its organs with more than 50 voxels (spleen, liver,
+    kidneys) as masks on the series' grid."""
     import nibabel as nib
 
     from app.geometry import Grid, align_to_image, compare_grids
     from app.readers import dicom_image_series
 
     root = shared_data / TOTALSEG
-    (folder / "ct").mkdir(parents=True)
+    folder.mkdir(parents=True)
     uid = pydicom.uid.generate_uid()
     for f in sorted((root / "example_ct_dicom").iterdir()):
         ds = pydicom.dcmread(f)
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
         ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
         ds.SeriesInstanceUID = uid
-        ds.save_as(folder / "ct" / f"{f.name}.dcm")
-    series = dicom_image_series(sorted((folder / "ct").iterdir()))
+        ds.save_as(folder / f"{f.name}.dcm")
+    series = dicom_image_series(sorted(folder.iterdir()))
     img = nib.load(root / "example_seg_dicom.nii.gz")
     assert series.grid is not None
     labels = align_to_image(np.asanyarray(img.dataobj),
                             compare_grids(series.grid, Grid.of(img.shape, img.affine)))
     names = {1: "spleen", 5: "liver", 2: "kidney_right", 3: "kidney_left"}
-    organs = {n: labels == v for v, n in names.items() if (labels == v).sum() > 50}
+    return {n: labels == v for v, n in names.items() if (labels == v).sum() > 50}
+
+
+def write_real_ct_rt(shared_data: Path, folder: Path) -> dict[str, np.ndarray]:
+    """``real_ct_organs`` in ``folder/ct`` and its organs as an rt-utils structure set
+    ``folder/rt/organs.dcm``; returns the organs' masks on the series' grid."""
+    organs = real_ct_organs(shared_data, folder / "ct")
     (folder / "rt").mkdir()
     write_rtstruct(folder / "ct", folder / "rt" / "organs.dcm", organs)
     return organs

@@ -16,7 +16,6 @@ import pytest
 from rt_utils import RTStructBuilder
 
 from app.errors import VolumeReadError
-from app.geometry import Grid, align_to_image, compare_grids
 from app.progress import run
 from app.readers.dicom import (
     DicomSeries,
@@ -28,6 +27,7 @@ from app.readers.dicom import (
     sdk_rtstruct_volume,
 )
 from tests.app.dicom_synth import axial_positions, write_series
+from tests.app.rt_synth import real_ct_organs
 
 TOTALSEG = "totalsegmentator/tests/reference_files"
 # What rt-utils copies from the slices into a new structure set.
@@ -128,25 +128,10 @@ def real_ct(shared_data: Path, tmp_path_factory: pytest.TempPathFactory
             ) -> tuple[Path, list[Path], DicomSeries, dict[str, np.ndarray]]:
     """A copy of the TotalSegmentator CT (its anonymised UIDs filled in, which rt-utils needs)
     and four organs of its label map on its grid."""
-    root = shared_data / TOTALSEG
     folder = tmp_path_factory.mktemp("real") / "ct"
-    folder.mkdir()
-    series_uid = pydicom.uid.generate_uid()
-    for f in sorted((root / "example_ct_dicom").iterdir()):
-        ds = pydicom.dcmread(f)
-        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
-        ds.SeriesInstanceUID = series_uid
-        ds.save_as(folder / f"{f.name}.dcm")
+    organs = real_ct_organs(shared_data, folder)
     files = sorted(folder.iterdir())
     series = only_image(files)
-    img = nib.load(root / "example_seg_dicom.nii.gz")
-    labels = np.asanyarray(img.dataobj)
-    assert series.grid is not None
-    match = compare_grids(series.grid, Grid.of(labels.shape, img.affine))
-    labels = align_to_image(labels, match)
-    names = {1: "spleen", 2: "kidney_right", 3: "kidney_left", 5: "liver"}
-    organs = {n: labels == v for v, n in names.items() if (labels == v).sum() > 50}
     return folder, files, series, organs
 
 
