@@ -41,6 +41,8 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
+from app.discover._cache import cache_root
+from app.discover._rt_lists import rt_masks
 from app.errors import SegmapError
 from app.geometry import Grid, compare_grids
 from app.progress import Progress, Work
@@ -52,7 +54,6 @@ from app.readers.dicom import (
     RoiMask,
     Segment,
     load_seg,
-    read_rtstruct,
     rtstruct_header,
     sdk_refusal,
     sdk_seg_slices,
@@ -69,12 +70,7 @@ _FIX_MISSING = ("Scan the folder that holds both the {what} and the image series
 
 def derived_root() -> Path:
     """Where converted masks are cached (see the module docstring)."""
-    own = os.environ.get("SEGMAP_CACHE")
-    if own:
-        return Path(own).expanduser() / "derived"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "segmap" / "derived"
+    return cache_root("derived")
 
 
 @dataclass(frozen=True)
@@ -439,7 +435,7 @@ class _Converter:
         names = [r.name for r in header.rois]
         if series is None or series.grid is None or not names or len(set(names)) != len(names):
             return None
-        rt = read_rtstruct(path, series.files)
+        rt = rt_masks(path, series.files)
         if sdk_refusal(rt) is not None or _boxes_overlap(rt.boxes, rt.grid.shape):
             return None
         masks = tuple(DerivedMask(path, i + 1, roi.name, int(np.count_nonzero(box.data)),
@@ -523,7 +519,7 @@ class _Converter:
             return
         series, how, content, folder, label = todo
         yield Progress(0, 1, f"Filling the contours of {path.name}")
-        rt = read_rtstruct(path, series.files)
+        rt = rt_masks(path, series.files)
         # one ROI's full mask at a time: the reader keeps bounding boxes, so fifty ROIs of a
         # large CT fit in memory
         entries = [(i + 1, roi.name or f"ROI {roi.number}", roi.color,

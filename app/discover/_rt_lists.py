@@ -30,6 +30,7 @@ import json
 import os
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +38,12 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from app.discover._cache import cache_root
 from app.errors import SegmapError
 from app.items import ItemsList, Segment, SegmentMap, Series, Task
 from app.readers import Census, census, is_rtstruct, save_nifti
 from app.readers.dicom import (
+    RoiMask,
     RtMasks,
     read_rtstruct,
     rtstruct_header,
@@ -75,16 +78,6 @@ class RtSeries:
     # mapped ROI name -> the value the SDK gives it in ``sdk`` (its place among the mapped)
     sdk_values: dict[str, int] = dataclasses.field(default_factory=dict)
     everything: Path | None = None  # every ROI by its place, mapped or not (for a preview)
-
-
-def rt_cache() -> Path:
-    """Where RTSTRUCT label maps are cached."""
-    own = os.environ.get("SEGMAP_CACHE")
-    if own:
-        return Path(own).expanduser() / _FOLDER
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "segmap" / _FOLDER
 
 
 def is_rt_series(items: ItemsList, series: Series) -> bool:
@@ -148,16 +141,41 @@ def _stat(path: Path) -> list[object]:
     return [str(path.resolve()), st.st_size, st.st_mtime_ns]
 
 
-def _key(rt: Path, images: list[Path], names: tuple[str, ...]) -> str:
+def _key(rt: Path, images: list[Path], names: tuple[str, ...] | None) -> str:
+    """The cache key of a structure set on its images (with the names mapped, or None)."""
     h = hashlib.sha256()
-    h.update(json.dumps([_VERSION, _stat(rt), [_stat(p) for p in images], list(names)])
+    h.update(json.dumps([_VERSION, _stat(rt), [_stat(p) for p in images],
+                         None if names is None else list(names)])
              .encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:24]
 
 
 _MEMO: dict[str, RtSeries] = {}
 _ROIS: dict[str, tuple[str, ...] | None] = {}  # a file version's ROI names (``rois_of``)
+# A structure set's contours filled on its series, per file versions: filling them is the
+# long part (a second for 50 ROIs of a 512x512x300 CT), and the scan, the wizard's census
+# and preview and every validation after an edit of the map ask for the same file. The
+# ROIs are kept as their bounding boxes (about 100 MB for those 50), the last few only.
+_MASKS: OrderedDict[str, RtMasks] = OrderedDict()
+_MASKS_KEPT = 4
 _LOCK = threading.Lock()
+
+
+def rt_masks(rt: Path, series_files: Sequence[Path]) -> RtMasks:
+    """``read_rtstruct(rt, series_files)``, remembered per version of the files (the series'
+    in any order). Raises as it does (SegmapError), and OSError for a file that is gone."""
+    key = json.dumps([_stat(rt), sorted(_stat(Path(p)) for p in series_files)])
+    with _LOCK:
+        known = _MASKS.get(key)
+        if known is not None:
+            _MASKS.move_to_end(key)
+            return known
+    masks = read_rtstruct(rt, list(series_files))
+    with _LOCK:
+        _MASKS[key] = masks
+        while len(_MASKS) > _MASKS_KEPT:
+            _MASKS.popitem(last=False)
+    return masks
 
 
 def _write(img: nib.Nifti1Image, path: Path, what: str) -> None:
@@ -201,7 +219,7 @@ def _read_files(empty: RtSeries, rt: Path, local: list[Path], names: tuple[str, 
     if known is not None:
         return dataclasses.replace(known, task=ti, series=si)
     try:
-        masks = read_rtstruct(rt, local)
+        masks = rt_masks(rt, local)
     except SegmapError as exc:
         return dataclasses.replace(empty, error=exc.message)
     rois = list(dict.fromkeys(r.name for r in masks.rois))  # rt-utils takes the first
@@ -211,15 +229,17 @@ def _read_files(empty: RtSeries, rt: Path, local: list[Path], names: tuple[str, 
     dtype = np.uint16 if len(rois) >= 250 else np.uint8
     label, overlapping = _fill(masks, present, place, lost, dtype)
     refusal = sdk_refusal(masks)
-    folder = rt_cache()
+    folder = cache_root(_FOLDER)
     folder.mkdir(parents=True, exist_ok=True)
     label_path, sdk_path = folder / f"{key}.nii.gz", folder / f"{key}-sdk.nii.gz"
-    every_path = folder / f"{key}-all.nii.gz"
     _write(_on_grid(label, masks.grid.affine), label_path, f"RT-struct {rt.name} on its series")
-    largest_first = sorted(rois, key=lambda n: -int(np.count_nonzero(
-        masks.boxes[[r.name for r in masks.rois].index(n)].data)))  # small ones stay seen
-    _write(_on_grid(_fill(masks, largest_first, place, lost, dtype)[0], masks.grid.affine),
-           every_path, f"RT-struct {rt.name}, every ROI")
+    # Every ROI does not depend on the names mapped: one file per version of the files.
+    every_path = folder / f"{_key(rt, local, None)}-all.nii.gz"
+    if not every_path.is_file():
+        boxes = _first_boxes(masks)
+        largest_first = sorted(rois, key=lambda n: -int(np.count_nonzero(boxes[n].data)))
+        _write(_on_grid(_fill(masks, largest_first, place, lost, dtype)[0],  # small ones
+                        masks.grid.affine), every_path, f"RT-struct {rt.name}, every ROI")
     sdk: Path | None = sdk_path
     try:  # refused when images are missing; a non-square image is stored, wrongly
         _write(sdk_rtstruct_volume(masks, list(names)), sdk_path, f"RT-struct {rt.name}, SDK")
@@ -261,21 +281,33 @@ def value_segments(items: ItemsList, task: Task, series_index: int
     return {inst: (smap.key_of(inst), seg) for inst, seg in smap.segments.items()}
 
 
+def _first_boxes(masks: RtMasks) -> dict[str, RoiMask]:
+    """Each ROI name's mask box: its first ROI's, as rt-utils (and ``RtMasks.mask``) take."""
+    out: dict[str, RoiMask] = {}
+    for roi, box in zip(masks.rois, masks.boxes, strict=True):
+        out.setdefault(roi.name, box)
+    return out
+
+
 def _fill(masks: RtMasks, names: Sequence[str], place: dict[str, int], lost: set[str],
           dtype: type[np.unsignedinteger]) -> tuple[np.ndarray, list[str]]:
     """The label map of ``names`` (each ROI valued by its ``place``; later names win where
-    ROIs overlap, as in RedBrick's SDK) and the names that overlap earlier ones."""
+    ROIs overlap, as in RedBrick's SDK) and the names that overlap earlier ones. Each ROI
+    is painted within its bounding box only."""
+    boxes = _first_boxes(masks)
     label = np.zeros(masks.grid.shape, dtype)
     seen = np.zeros(masks.grid.shape, bool)
     overlapping = []
     for name in names:
         if name in lost:  # rt-utils raises on it; the SDK skips the ROI
             continue
-        m = masks.mask(name)
-        if np.any(seen & m):
+        box = boxes[name]
+        (i, j, k), (a, b, c) = box.offset, box.data.shape
+        region = (slice(i, i + a), slice(j, j + b), slice(k, k + c))
+        if np.any(seen[region] & box.data):
             overlapping.append(name)
-        seen |= m
-        label[m] = place[name]
+        seen[region] |= box.data
+        label[region][box.data] = place[name]
     return label, overlapping
 
 
