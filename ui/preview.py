@@ -117,6 +117,7 @@ class PreviewWidget(QWidget):
         self._outlined: set[int] = set()  # labels drawn as outlines while the rest fill
         self._highlight: int | None = None  # a label shown strong, the others faint
         self._filling_window = False  # the window boxes are being filled, not typed in
+        self._histogram_of: tuple[int, View, int] | None = None  # (volumes, plane, slice)
         self._build()
         self._show_enabled()
 
@@ -311,6 +312,7 @@ class PreviewWidget(QWidget):
                 chosen = preset or default_preset(volumes.image, hints)
                 window = preset_window(chosen, volumes.image, hints)
             self._case, self._volumes, self._hints = case, volumes, hints
+            self._histogram_of = None  # another volume: count its slice afresh
             self._colours, self._category = dict(colours), category
             self._unmapped = frozenset(int(v) for v in unmapped)
             self._point, self._window = point, window
@@ -550,14 +552,21 @@ class PreviewWidget(QWidget):
             self._level_box.setValue(self._window[0])
         finally:
             self._filling_window = False
-        self._show_histogram()
+        self._histogram.set_window(self._window)
 
     def _show_histogram(self) -> None:
+        """The focused slice's histogram: counted again only when that slice changed."""
         if self._volumes is None:
+            self._histogram_of = None
             self._histogram.clear()
             return
-        image2d, _ = self._volumes.slice(self._view, self._point[self._view])
-        self._histogram.show_counts(*slice_histogram(image2d), self._window)
+        shown = (id(self._volumes), self._view, self._point[self._view])
+        if shown != self._histogram_of:
+            image2d, _ = self._volumes.slice(self._view, self._point[self._view])
+            self._histogram.show_counts(*slice_histogram(image2d), self._window)
+            self._histogram_of = shown
+        else:
+            self._histogram.set_window(self._window)
 
     def invert(self) -> bool:
         return self._invert

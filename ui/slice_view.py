@@ -195,6 +195,11 @@ class SliceHistogram(QWidget):
         self._counts, self._range, self._window = np.asarray(counts), (lo, hi), window
         self.update()
 
+    def set_window(self, window: tuple[float, float]) -> None:
+        """Shade another window (centre, width) over the same counts."""
+        self._window = window
+        self.update()
+
     def clear(self) -> None:
         self._counts = np.zeros(0, np.int64)
         self.update()
