@@ -148,8 +148,14 @@ def plan_conversions(items: ItemsList, folder: Path, mirror: Path | None = None
     A mask's conversion keeps its path relative to ``mirror`` (default: the list's
     folder) under ``folder``, so masks of the same name in different cases stay apart.
     """
+    return _plan(items, folder, mirror)[1]
+
+
+def _plan(items: ItemsList, folder: Path, mirror: Path | None
+          ) -> tuple[list[RtSeries], list[Conversion]]:
+    """``plan_conversions``, with the RTSTRUCT series it fills (see ``_rt_plan``)."""
     base = mirror if mirror is not None else items.base_dir
-    plan = _rt_plan(items, folder, base)[1]
+    rts, plan = _rt_plan(items, folder, base)
     for src, named in sorted(_nrrd_masks(items).items()):
         cached = derived_mask(src)
         if cached is not None:  # a copy of its own per converted file, named after it
@@ -166,7 +172,7 @@ def plan_conversions(items: ItemsList, folder: Path, mirror: Path | None = None
                 f"Cannot convert {c.source.name} to NIfTI: {c.target} is a file the items "
                 "list uses.", f"Move that file, or write the items list to another folder "
                 f"(conversions go into {CONVERTED_FOLDER}/ beside it).")
-    return plan
+    return rts, plan
 
 
 def conversions_text(conversions: Sequence[Conversion], folder: Path) -> str:
@@ -206,7 +212,7 @@ def convert_masks(items: ItemsList, folder: Path, write: bool = True,
     conversion, so a binary mask still names its segmentation exactly. With
     ``write`` False nothing is written and ``items`` itself is returned (a dry run).
     """
-    plan = plan_conversions(items, folder, mirror)
+    rts, plan = _plan(items, folder, mirror)
     if not plan or not write:
         return items, plan
     for c in plan:
@@ -217,7 +223,6 @@ def convert_masks(items: ItemsList, folder: Path, write: bool = True,
                                mask_as_nifti(c.source))
         if not _holds(c.target, data):
             write_bytes_atomic(c.target, data)  # unchanged conversions keep their time
-    rts, _ = _rt_plan(items, folder, mirror if mirror is not None else items.base_dir)
     source = with_rt_as_nifti(items, rts)[0] if rts else items
     out = repoint(source, {(c.rt_label or c.source): c.target for c in plan},
                   (PathRole.SEGMENTATION, PathRole.MASK))
