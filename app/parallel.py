@@ -237,7 +237,7 @@ def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
             message = what(args[last]) if last is not None else "working"
             yield Progress(count, total, message)  # a cancel stops here
     finally:
-        _stop(pool, pending)
+        stop_pool(pool, pending)
     return results
 
 
@@ -250,7 +250,7 @@ def _outcomes(future: Future[list[Outcome[R]]], size: int) -> list[Outcome[R]]:
     return future.result()
 
 
-def _stop(pool: Executor, pending: dict[Future[list[Outcome[R]]], int]) -> None:
+def stop_pool(pool: Executor, pending: dict[Future[list[Outcome[R]]], int]) -> None:
     """Shut ``pool`` down: at once, with its workers terminated, if cases are still
     pending (a cancel or an error here); else after the workers have exited."""
     if not pending:
