@@ -189,17 +189,24 @@ def call_all(fn: Callable[[A], R], args: Sequence[A]) -> list[Outcome[R]]:
 
 def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
              what: Callable[[A], str], batch: int = 1,
-             executor: Callable[[], Executor] | None = None) -> Work[list[Outcome[R]]]:
+             executor: Callable[[], Executor] | None = None,
+             on_done: Callable[[int, Outcome[R]], None] | None = None
+             ) -> Work[list[Outcome[R]]]:
     """Run ``fn(arg)`` for every ``arg`` (on ``jobs.n`` processes; ``executor`` makes
     another pool), yield Progress as cases finish (``what(arg)`` says which), return
     their outcomes in the order of ``args``. ``batch`` cases go to a worker at once:
     more than 1 for cases of a millisecond (a header read), where sending each alone
-    would cost as much as the case. Closing it stops everything (see the module)."""
+    would cost as much as the case. ``on_done(i, outcome)`` is called here, before the
+    next Progress, for each case in the order of ``args`` as soon as it and every case
+    before it are done (a caller shows results while the rest run). Closing it stops
+    everything (see the module)."""
     total = len(args)
     if executor is None and jobs.scheduler is None and (jobs.n <= 1 or total <= 1):
         out: list[Outcome[R]] = []
         for i, arg in enumerate(args):
             out.append(call(fn, arg))
+            if on_done is not None:
+                on_done(i, out[-1])
             yield Progress(i + 1, total, what(arg))  # as a pool says: done, and which
         return out
     make = executor if executor is not None else _executor_for(jobs)
@@ -232,7 +239,11 @@ def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
                 last = pending.pop(future)
                 finished[last] = _outcomes(future, min(max(1, batch), total - last))
             while len(results) in finished:  # in order, as far as they are done
-                results.extend(finished.pop(len(results)))
+                first = len(results)
+                results.extend(finished.pop(first))
+                if on_done is not None:
+                    for i in range(first, len(results)):
+                        on_done(i, results[i])
             count = len(results) + sum(len(x) for x in finished.values())
             message = what(args[last]) if last is not None else "working"
             yield Progress(count, total, message)  # a cancel stops here

@@ -85,6 +85,21 @@ def test_batches_keep_the_order_and_each_case_its_own_error(batch: int) -> None:
     assert steps[-1].done == 8
 
 
+@pytest.mark.parametrize(("n", "batch"), [(1, 1), (2, 1), (2, 3)])
+def test_each_outcome_is_handed_over_in_order_before_the_run_ends(n: int, batch: int) -> None:
+    seen: list[tuple[int, int | None]] = []
+    steps: list[int] = []
+
+    def step(p: Progress) -> None:
+        steps.append(len(seen))  # what the caller could show at this step
+
+    out = run(map_work(_picky, list(range(9)), Jobs(n), what=str, batch=batch,
+                       on_done=lambda i, o: seen.append((i, o.value))), step)
+    assert [i for i, _ in seen] == list(range(9))  # each once, in the cases' order
+    assert [v for _, v in seen] == [o.value for o in out]
+    assert steps[-1] == 9 and steps == sorted(steps)
+
+
 def _dies_on_three(x: int) -> int:
     if x == 3:
         os._exit(1)  # a worker killed (out of memory, kill -9)
