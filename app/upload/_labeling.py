@@ -10,7 +10,8 @@ Two protocols, as redbrick-sdk 2.35.4 has them (reference redbrick.md §5.5):
 
 Either way: ``getProjectSDK`` -> ``getLabelStorageSDK`` ->
 ``validateAndConvertToImportFormat`` (the local task with its ``taskId``, as the
-SDK sends it) -> per task the merge exactly as the upload does it (``_task_upload``),
+SDK sends it) -> per task the merge exactly as the upload does it (``_task_upload``, on
+``jobs`` processes),
 ``presignUploads``, PUT, and the mutation. RedBrick *replaces* labels a task has:
 unless ``replace``, a run that would replace any is refused before any request.
 The journal (beside the list, ``*.labels-journal.jsonl``) records each remote task
@@ -31,6 +32,7 @@ from typing import Any
 
 from app.errors import Cancelled, SegmapError
 from app.items import ItemsList, task_label
+from app.parallel import Jobs, default_jobs
 from app.progress import Work
 from app.upload import _datapoint as dp
 from app.upload import _protocol as protocol
@@ -82,6 +84,8 @@ class LabelOptions:
     journal: Path | None = None  # default: beside the items list
     root: Path | None = None  # where the list's relative paths start (default: its folder)
     replace: bool = False
+    # processes for the merges, as UploadOptions.jobs (default every core; Jobs(1): none)
+    jobs: Jobs = dataclasses.field(default_factory=lambda: Jobs(default_jobs()))
 
     @property
     def finalized(self) -> bool:
@@ -125,7 +129,7 @@ class _LabelRun(_Run):
             label_validate=options.label_validate, prune=options.prune,
             concurrency=options.concurrency, batch_size=options.concurrency,
             dry_run=options.dry_run, restart=options.restart, validate=options.validate,
-            journal=options.journal), client)
+            journal=options.journal, jobs=options.jobs), client)
         self.labels = options
         self.matches = sorted(matches, key=lambda m: m.task_index)
         self.by_index = {m.task_index: m for m in self.matches}

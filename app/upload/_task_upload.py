@@ -2,7 +2,9 @@
 
 Runs on a worker thread. Finished files are in the journal and are reused on the
 next run; createDatapoint is written to the journal before it is sent, so an
-interrupted run looks the task up instead of creating it twice.
+interrupted run looks the task up instead of creating it twice. The label merges run
+on the run's worker processes (``_merge_pool``, ``TaskContext.merges``) or, without
+them (``Jobs(1)``), on this thread; either way at most ``merge_slots`` at once.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from app.errors import Cancelled, MergeError
+from app.errors import Cancelled, MergeError, SegmapError
 from app.export import upload_name
 from app.items import NIFTI_TYPE, VIDEO_EXTENSIONS, file_type
 from app.merge import SeriesInputs
@@ -32,6 +34,7 @@ from app.upload import _protocol as protocol
 from app.upload._client import RedBrickClient, RedBrickError, TransientError
 from app.upload._credentials import REDBRICK_STORAGE, Destination
 from app.upload._journal import Journal, fingerprint
+from app.upload._merge_pool import MergeDone, MergePool, WorkerDied, discard
 from app.upload._report import TaskState
 
 
@@ -58,6 +61,8 @@ class TaskContext:
     # The .nii.gz names RedBrick was shown for DICOM SEG masks -> the SEGs' paths as the
     # list writes them (``_Run._seg_names``): the merge reads the SEG as that NIfTI.
     seg_aliases: dict[str, str] = field(default_factory=dict)
+    # The run's merge processes; None: each merge runs on its task's thread.
+    merges: MergePool | None = None
 
 
 def upload_task(ctx: TaskContext, index: int, name: str, converted: dict[str, Any]) -> None:
@@ -275,13 +280,13 @@ def _merge_and_put(ctx: TaskContext, name: str, vol: dp.LabelVolume
                    ) -> tuple[dict[int, list[int] | None], str | None]:
     if ctx.client.cancel.is_set():
         raise Cancelled()
+    if ctx.merges is not None:
+        return _pooled_merge_and_put(ctx, ctx.merges, name, vol)
     with ctx.merge_slots:
         try:
             result = run(vol.inputs.merge(label_validate=ctx.label_validate, prune=ctx.prune))
         except MergeError as exc:
-            sdk = f" (SDK: `{name}`: Error processing labels: {exc.sdk_message})" \
-                if exc.sdk_message else ""
-            raise dp.TaskError(f"Series {vol.index}: {exc.message}{sdk}", exc.hint) from None
+            raise _merge_failed(name, vol, exc.message, exc.hint, exc.sdk_message) from None
         body: bytes | Path | None = None
         if not result.empty and not ctx.dry_run:
             # Unchanged single files go up as they are, as the SDK sends them.
@@ -289,10 +294,46 @@ def _merge_and_put(ctx: TaskContext, name: str, vol: dp.LabelVolume
                 result.image())
     if body is None:
         return result.segments, (None if result.empty else "(dry run)")
+    return result.segments, _put_label(ctx, vol, body)
+
+
+def _pooled_merge_and_put(ctx: TaskContext, merges: MergePool, name: str,
+                          vol: dp.LabelVolume) -> tuple[dict[int, list[int] | None], str | None]:
+    """The merge on a worker process, which writes the merged volume to a temp file; the
+    PUT streams that file, deleted afterwards whatever happens."""
+    job = merges.job(vol.inputs, label_validate=ctx.label_validate, prune=ctx.prune,
+                     dry_run=ctx.dry_run)
+    with ctx.merge_slots:
+        try:
+            done: MergeDone = merges.merge(job)
+        except WorkerDied as exc:
+            raise dp.TaskError(f"The merge of series {vol.index} stopped: {exc.message}",
+                               "Free some memory, or upload with fewer tasks at once "
+                               "(--concurrency) or --jobs 1, then run again.") from None
+    try:
+        if done.error is not None:
+            if not done.merge_error:
+                raise SegmapError(done.error, done.hint)
+            raise _merge_failed(name, vol, done.error, done.hint, done.sdk_message)
+        if done.path is None:
+            return done.segments, (None if done.empty else "(dry run)")
+        return done.segments, _put_label(ctx, vol, Path(done.path))
+    finally:
+        discard(done)
+
+
+def _merge_failed(name: str, vol: dp.LabelVolume, message: str, hint: str | None,
+                  sdk_message: str | None) -> dp.TaskError:
+    sdk = f" (SDK: `{name}`: Error processing labels: {sdk_message})" if sdk_message else ""
+    return dp.TaskError(f"Series {vol.index}: {message}{sdk}", hint)
+
+
+def _put_label(ctx: TaskContext, vol: dp.LabelVolume, body: bytes | Path) -> str:
+    """Presign a segmentation upload and PUT ``body`` there; RedBrick's path of it."""
     dest = ctx.destination
     _, seg = protocol.presign_uploads(ctx.client, dest.org_id, dest.project_id,
                                       str(uuid4()), str(uuid4()), 0, 1)
     ctx.client.put(seg[0].url, body, {"Content-Type": NIFTI_TYPE,
                                       "x-ms-blob-type": "BlockBlob"},
                    what=f"merged labels of series {vol.index}")
-    return result.segments, seg[0].file_path
+    return seg[0].file_path

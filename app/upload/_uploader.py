@@ -10,6 +10,9 @@ damaged journal cannot vouch for, is looked up by name) ->
 ``validateAndConvertToImportFormat`` in batches (a rejected batch is asked
 about task by task, so one bad task does not sink the rest) -> ``getLabelStorage``
 -> per task, ``concurrency`` at a time: images, merged labels, createDatapoint.
+The label merges run on ``jobs.n`` worker processes (``_merge_pool``; one pool per
+run, at most as many workers as merges run at once), or with ``Jobs(1)`` on the
+tasks' threads.
 
 The generator yields :class:`UploadProgress` (with every task's status) about ten
 times a second and returns an :class:`UploadReport`. Closing it cancels: requests
@@ -43,6 +46,7 @@ from app.items import (
     uploadable,
     walk,
 )
+from app.parallel import Jobs, default_jobs
 from app.progress import Work
 from app.readers import is_dicom_seg
 from app.upload import _protocol as protocol
@@ -50,6 +54,7 @@ from app.upload._client import AuthError, RedBrickClient
 from app.upload._credentials import REDBRICK_STORAGE, Credentials, Destination
 from app.upload._journal import Journal, journal_path
 from app.upload._locks import Held, hold_upload
+from app.upload._merge_pool import MergePool
 from app.upload._preflight import task_problems
 from app.upload._report import TaskResult, TaskState, UploadProgress, UploadReport
 from app.upload._task_upload import TaskContext, upload_task
@@ -75,7 +80,12 @@ class UploadBlocked(SegmapError):
 
 @dataclass(frozen=True)
 class UploadOptions:
-    """How to upload. ``concurrency`` tasks are in flight, each with ``files_per_task`` PUTs."""
+    """How to upload. ``concurrency`` tasks are in flight, each with ``files_per_task`` PUTs.
+
+    ``jobs.n`` processes of this computer run the label merges (default: every core;
+    ``Jobs(1)``: each on its task's thread, no processes). ``jobs.scheduler`` is not
+    used: the merged volume is PUT from here, so the merge runs here too.
+    """
 
     storage: str = REDBRICK_STORAGE
     label_validate: bool = False
@@ -89,6 +99,7 @@ class UploadOptions:
     validate: bool = True  # Segmap's validation first (RedBrick validates in any case)
     only: frozenset[str] | None = None
     journal: Path | None = None  # default: beside the items list
+    jobs: Jobs = dataclasses.field(default_factory=lambda: Jobs(default_jobs()))
 
 
 class _Board:
@@ -177,6 +188,7 @@ class _Run:
         self.board = _Board([])
         self.fatal: BaseException | None = None
         self.journal: Journal | None = None
+        self.merges: MergePool | None = None  # made with the tasks' context
         self._retry_lock = threading.Lock()
         self._their_on_retry = client.on_retry
         client.on_retry = self._count_retry
@@ -215,6 +227,8 @@ class _Run:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            if self.merges is not None:  # after the tasks: none submits any more
+                self.merges.close()
             for r in self.board.results:
                 if not r.state.finished:
                     self.board.update(r.index, state=TaskState.CANCELLED)
@@ -549,6 +563,9 @@ class _Run:
     def _context(self, journal: Journal) -> TaskContext:
         opts = self.options
         merges = max(1, min(opts.concurrency, os.cpu_count() or 1, 4))
+        if opts.jobs.n > 1:  # a worker per merge slot, as many as jobs.n allows
+            merges = min(merges, opts.jobs.n)
+            self.merges = MergePool(merges, self.client.cancel)
         return TaskContext(
             client=self.client, destination=self.dest, storage=opts.storage,
             label_validate=opts.label_validate, prune=opts.prune,
@@ -556,7 +573,7 @@ class _Run:
             files_per_task=max(1, opts.files_per_task), journal=journal,
             task_dir=self.items.base_dir, merge_slots=threading.BoundedSemaphore(merges),
             update=self.board.update, file_done=self.board.file_done, aliases=self.aliases,
-            seg_aliases=self.seg_aliases)
+            seg_aliases=self.seg_aliases, merges=self.merges)
 
     def _one(self, ctx: TaskContext, index: int, name: str, point: dict) -> None:
         """The work on one converted task."""
