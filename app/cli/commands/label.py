@@ -13,9 +13,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.cli._common import add_root_argument, drive, print_json
+from app.cli._common import add_root_argument, drive, jobs_from, print_json
 from app.cli.commands.upload import (
     add_destination_arguments,
+    add_merge_jobs_argument,
     credentials_and_destination,
     json_error,
     print_report,
@@ -62,6 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--restart", action="store_true", help="ignore the journal of earlier runs")
     p.add_argument("--concurrency", type=int, default=10, metavar="N",
                    help="tasks at once (default 10)")
+    add_merge_jobs_argument(p)
     p.add_argument("--label-validate", action="store_true",
                    help="fail a task whose file values and segmentMap ids differ")
     p.add_argument("--prune", action="store_true",
@@ -125,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
                                prune=args.prune, validate=args.validate, dry_run=args.dry_run,
                                restart=args.restart,
                                journal=Path(args.journal) if args.journal else None,
-                               root=args.root, replace=args.replace)
+                               root=args.root, replace=args.replace, jobs=jobs_from(args))
         report = drive(attach_labels(items, matched.matches, destination, options=options,
                                      client=client), "label")
     finally:

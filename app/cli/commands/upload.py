@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.cli._common import add_root_argument, drive, print_json
+from app.cli._common import add_jobs_arguments, add_root_argument, drive, jobs_from, print_json
 from app.errors import SegmapError
 from app.items import load_items
+from app.parallel import default_jobs
 from app.upload import (
     Credentials,
     Destination,
@@ -35,6 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "storage integration UUID means items are URLs / storage paths")
     p.add_argument("--concurrency", type=int, default=10, metavar="N",
                    help="tasks uploaded at once (default 10)")
+    add_merge_jobs_argument(p)
     add_root_argument(p)
     p.add_argument("--label-validate", action="store_true",
                    help="fail a task whose file values and segmentMap ids differ")
@@ -53,6 +55,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "whatever the journal, one upload of a list to a project runs at a time "
                    "(locks in $XDG_STATE_HOME/segmap/upload-locks, gone when it ends)")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def add_merge_jobs_argument(p: argparse.ArgumentParser) -> None:
+    """``-j/--jobs N``: the processes of this computer that merge the labels (no
+    --scheduler: the merged volumes are sent from here)."""
+    add_jobs_arguments(p, f"processes for the label merges (default: every core, "
+                       f"{default_jobs()} here; 1 merges in this process)", scheduler=False)
 
 
 def add_destination_arguments(p: argparse.ArgumentParser) -> None:
@@ -98,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
                             prune=args.prune, ground_truth=args.ground_truth,
                             concurrency=args.concurrency, dry_run=args.dry_run,
                             restart=args.restart, validate=args.validate,
-                            journal=Path(args.journal) if args.journal else None)
+                            journal=Path(args.journal) if args.journal else None,
+                            jobs=jobs_from(args))
     try:
         report = drive(upload(items, destination, credentials, options), "upload")
     except SegmapError as exc:
