@@ -44,10 +44,12 @@ from app.discover._rt_lists import (
 )
 from app.discover._scan import ScanResult, Volume, scan
 from app.discover._sidecars import LabelTable, TableKind, dcmqi_name, read_sidecar
+from app.discover._sketch import CaseSketch, ScanProgress
 
 __all__ = [
-    "Case", "Derived", "DerivedMask", "ImageRef", "LabelTable", "Layout", "MaskRef",
-    "OwnOutput", "Pair", "ParsedName", "RoleOverride", "RtSeries", "ScanResult", "TableKind",
+    "Case", "CaseSketch", "Derived", "DerivedMask", "ImageRef", "LabelTable", "Layout",
+    "MaskRef", "OwnOutput", "Pair", "ParsedName", "RoleOverride", "RtSeries", "ScanProgress",
+    "ScanResult", "TableKind",
     "Unpaired", "Volume", "bind_rt_maps", "dcmqi_name", "derived_info", "derived_mask",
     "derived_root", "is_rt_series", "parse_name", "read_sidecar", "role_hint", "rois_of",
     "rt_census", "rt_everything", "rt_of", "rt_places", "rt_series", "scan", "segment_info",

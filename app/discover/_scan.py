@@ -20,9 +20,11 @@ and header geometry and costs nothing next to that. The order:
 7. census of every mask, then cases in shapes I / II / III (:mod:`app.discover._cases`).
 
 Steps 3 and 7 read one file per call, on ``jobs`` processes (:func:`app.parallel.map_work`:
-the headers 16 files to a request, the censuses up to 1 MB of files); everything that weighs one file
-against another (roles of one-byte volumes, pairing, cases) runs here on their results,
-taken in the walk's order, so the ScanResult is the same for any ``jobs``.
+the headers 16 files to a request, the censuses up to 1 MB of files); everything that
+weighs one file against another (roles of one-byte volumes, pairing, cases) runs here on
+their results, taken in the walk's order, so the ScanResult is the same for any ``jobs``.
+From step 5 on, each step is a ``ScanProgress`` with the cases so far
+(:mod:`app.discover._sketch`), filled in as their censuses come back.
 """
 
 from __future__ import annotations
@@ -76,10 +78,11 @@ from app.discover._sidecars import (
     read_sidecar,
     seg_nrrd_table,
 )
+from app.discover._sketch import Sketches
 from app.errors import InputError, SegmapError
 from app.geometry import Grid, GridMatch, compare_grids
 from app.jsonio import file_kind
-from app.parallel import IN_PROCESS, Jobs, map_work, warm_up
+from app.parallel import IN_PROCESS, Jobs, Outcome, map_work, warm_up
 from app.progress import Progress, Work
 from app.readers import (
     RUNS,
@@ -433,7 +436,9 @@ def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = (),
     listed = {k: v for t in result.tables for k, v in t.pairs.items()}
     result.pairing = pair_masks(images, masks, base, listed, mixed)
     result.unpaired = skipped + result.pairing.unpaired
-    yield from _census_all(result, infos, jobs)
+    sketches = Sketches(result.pairing.pairs)
+    yield sketches.step(Progress(0, 0, "masks paired with their images"))
+    yield from _census_all(result, infos, jobs, sketches)
     yield from _dicom_masks(result, images)
     result.cases = make_cases(result.pairing, result.censuses,
                               {d.folder: d.source.name for d in result.derived
@@ -669,14 +674,26 @@ def _census_batch(masks: Sequence[Volume]) -> int:
     return max(1, min(_HEADERS_AT_ONCE, int(_CENSUS_BYTES // max(1.0, mean))))
 
 
-def _census_all(result: ScanResult, infos: dict[Path, NiftiInfo], jobs: Jobs) -> Work[None]:
-    """Census every readable mask once; unreadable ones become unpaired entries."""
+def _census_all(result: ScanResult, infos: dict[Path, NiftiInfo], jobs: Jobs,
+                sketches: Sketches) -> Work[None]:
+    """Census every readable mask once; unreadable ones become unpaired entries. Each
+    census fills in its case's sketch as it comes in, and every step shows them."""
     todo = [v for v in result.masks if v.grid is not None]
     failed: set[Path] = set()
     asked = [_CensusJob(v.path, v.format, infos.get(v.path), v.path in result.censuses)
              for v in todo]  # a one-byte volume's census was read for its role
-    done = yield from map_work(_census_one, asked, jobs, batch=_census_batch(todo),
-                               what=lambda job: f"census: {job.path.name}")
+
+    def counted(i: int, outcome: Outcome[_Censused]) -> None:
+        got, path = outcome.value if outcome.ok else None, todo[i].path
+        if got is None or got.error is not None:
+            sketches.counted(path, None)
+        else:  # a one-byte volume's census is known already
+            sketches.counted(path, got.census if got.census is not None
+                             else result.censuses.get(path))
+
+    work = map_work(_census_one, asked, jobs, batch=_census_batch(todo), on_done=counted,
+                    what=lambda job: f"census: {job.path.name}")
+    done = yield from sketches.during(work)
     for v, outcome in zip(todo, done, strict=True):
         if not outcome.ok:  # an internal error: the case is left out, said as its reason
             failed.add(v.path)
