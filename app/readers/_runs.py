@@ -7,6 +7,11 @@ census streams every mask once anyway; it records the runs here, and the merge
 of inflating the whole file again. Entries are keyed by path, size and
 modification time (a changed file is read again) and the cache is bounded in
 bytes, least recently used first out.
+
+A census in a worker process sends its runs to the scan's process, so ``Runs`` pickles
+compactly (``pack_runs``): each array in the narrowest integer type its values fit, all in
+one buffer. A 192x192x64 label map of 5 organs (31,500 runs) crosses as 189 KB instead of
+410 KB; it unpickles to equal arrays of the same types.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +47,9 @@ class Runs:
         overhead, so that many tiny masks (10,000 tasks) are bounded in number too."""
         return self.nbytes + ENTRY_BYTES
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return pack_runs(self)
+
     def expand(self) -> tuple[np.ndarray, np.ndarray]:
         """(flat indices, values) of every non-zero voxel, in file order.
 
@@ -52,6 +61,50 @@ class Runs:
         index = np.arange(total, dtype=itype)
         np.add(index, np.repeat((self.starts - first).astype(itype), self.lengths), out=index)
         return index, np.repeat(self.values, self.lengths)
+
+
+_NARROW = {True: (np.uint8, np.uint16, np.uint32), False: (np.int8, np.int16, np.int32)}
+
+
+def _narrowest(a: np.ndarray) -> np.dtype:
+    """The smallest integer type that holds every value of ``a`` (int64 if none)."""
+    if not a.size:
+        return np.dtype(np.uint8)
+    lo, hi = int(a.min()), int(a.max())
+    for t in _NARROW[lo >= 0]:
+        info = np.iinfo(t)
+        if info.min <= lo and hi <= info.max:
+            return np.dtype(t)
+    return np.dtype(np.int64)
+
+
+def pack_runs(runs: Runs) -> tuple[object, tuple[object, ...]]:
+    """What pickles ``runs`` (its ``__reduce__``): starts, lengths and values, each in the
+    narrowest integer type its values fit (a start of a volume under 2**32 voxels in 4
+    bytes, not 8; a length under 256 in 1, not 4), as one buffer; ``unpack_runs`` makes
+    equal arrays of the original types from it. Runs that are not flat integer arrays of
+    one length pickle as their arrays."""
+    starts, lengths, values = runs.starts, runs.lengths, runs.values
+    if (starts.ndim != 1 or starts.shape != lengths.shape or values.shape != starts.shape
+            or starts.dtype.kind not in "iu" or lengths.dtype.kind not in "iu"
+            or starts.dtype == np.uint64 or lengths.dtype == np.uint64):
+        return Runs, (starts, lengths, values, runs.shape)
+    st, lt = _narrowest(starts), _narrowest(lengths)
+    buffer = b"".join((starts.astype(st, copy=False).tobytes(),
+                       lengths.astype(lt, copy=False).tobytes(), values.tobytes()))
+    head = (starts.size, starts.dtype.str, st.str, lengths.dtype.str, lt.str,
+            values.dtype.str, runs.shape)
+    return unpack_runs, (head, buffer)
+
+
+def unpack_runs(head: tuple[Any, ...], buffer: bytes) -> Runs:
+    """The Runs ``pack_runs`` packed (what unpickling calls): arrays of their own."""
+    n, starts_type, st, lengths_type, lt, values_type, shape = head
+    starts = np.frombuffer(buffer, st, n, 0)
+    lengths = np.frombuffer(buffer, lt, n, starts.nbytes)
+    values = np.frombuffer(buffer, values_type, n, starts.nbytes + lengths.nbytes)
+    return Runs(starts.astype(starts_type), lengths.astype(lengths_type), values.copy(),
+                shape)
 
 
 def chunk_runs(chunk: np.ndarray, offset: int, nonzero_at: np.ndarray | None = None
