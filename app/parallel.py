@@ -23,6 +23,9 @@ CLI command), a pool then ready in milliseconds with Segmap already imported; el
 copy a lock another thread holds and hang the child, while the fork server is a fresh
 single-threaded process that forks each worker; its first start imports Segmap once
 (0.7 s quiet, 1.5 s under load; ``warm_up`` starts it early), a pool after it ~30 ms.
+A forked worker reads its cases from its copy of this process's memory (``call_shared``:
+a request names the run and the cases' places); the fork server's workers receive them
+pickled. Results always come back pickled (``app.readers.Runs`` packs its arrays small).
 
 ``Jobs.scheduler`` (``--scheduler``, ``SEGMAP_SCHEDULER``) sends the same work to a Dask
 cluster: ``app.cluster.executor_for`` gives the executor.
@@ -31,6 +34,7 @@ cluster: ``app.cluster.executor_for`` gives the executor.
 from __future__ import annotations
 
 import gc
+import itertools
 import multiprocessing
 import multiprocessing.context
 import os
@@ -49,7 +53,7 @@ from concurrent.futures import (
 from dataclasses import dataclass
 from importlib import import_module
 from multiprocessing import forkserver
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from app.errors import InputError, SegmapError
 from app.progress import Progress, Work
@@ -194,6 +198,26 @@ def call_all(fn: Callable[[A], R], args: Sequence[A]) -> list[Outcome[R]]:
     return [call(fn, arg) for arg in args]
 
 
+# The function and cases of each run on this computer's pool, by run: a worker forked from
+# this process reads its batch from its copy of them (``call_shared``), so no case is
+# pickled to it (a scan's census job, paths and header, costs more to unpickle than to send).
+_SHARED: dict[int, tuple[Callable[[Any], Any], Sequence[Any]]] = {}
+_RUNS = itertools.count()
+
+
+def call_shared(run: int, start: int, stop: int) -> list[Outcome[Any]]:
+    """``call_all`` of cases ``start:stop`` of run ``run``, in a worker forked after the run
+    was shared (its memory holds them)."""
+    fn, args = _SHARED[run]
+    return call_all(fn, args[start:stop])
+
+
+def _local_pool(n: int) -> tuple[ProcessPoolExecutor, bool]:
+    """A pool of ``n`` (``process_pool``) and whether its workers are forks of this process."""
+    method = start_method()
+    return process_pool(n, method), method == "fork"
+
+
 def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
              what: Callable[[A], str], batch: int = 1,
              executor: Callable[[], Executor] | None = None,
@@ -216,11 +240,22 @@ def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
                 on_done(i, out[-1])
             yield Progress(i + 1, total, what(arg))  # as a pool says: done, and which
         return out
+    local = executor is None and jobs.scheduler is None
     make = executor if executor is not None else _executor_for(jobs)
+
+    def new_pool() -> tuple[Executor, bool]:  # the pool, and whether its workers are forks
+        return _local_pool(jobs.n) if local else (make(), False)
+
     results: list[Outcome[R]] = []
     pending: dict[Future[list[Outcome[R]]], int] = {}  # a batch -> its first case
     finished: dict[int, list[Outcome[R]]] = {}
-    pool = make()
+    shared = next(_RUNS)
+    _SHARED[shared] = (fn, args)  # before any fork: a forked worker finds the cases there
+    try:
+        pool, forked = new_pool()
+    except BaseException:
+        del _SHARED[shared]
+        raise
     # bounded: every worker busy, one more batch each waiting (a cluster says its workers)
     slots = getattr(pool, "slots", None)
     limit = 2 * max(1, slots if isinstance(slots, int) else jobs.n)
@@ -231,13 +266,12 @@ def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
     try:
         while True:
             for start in starts:
-                part = args[start:start + size]
                 try:
-                    future = pool.submit(call_all, fn, part)
+                    future = _submit(pool, forked, shared, fn, args, start, size)
                 except BrokenExecutor:  # a worker died (killed, out of memory): the
                     pool.shutdown(wait=False)  # cases it had are errors; a new pool goes on
-                    pool = make()
-                    future = pool.submit(call_all, fn, part)
+                    pool, forked = new_pool()
+                    future = _submit(pool, forked, shared, fn, args, start, size)
                 pending[future] = start
                 if len(pending) >= limit:
                     break
@@ -258,8 +292,18 @@ def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
             message = what(args[last]) if last is not None else "working"
             yield Progress(count, total, message)  # a cancel stops here
     finally:
+        del _SHARED[shared]
         stop_pool(pool, pending)
     return results
+
+
+def _submit(pool: Executor, forked: bool, shared: int, fn: Callable[[A], R],
+            args: Sequence[A], start: int, size: int) -> Future[list[Outcome[R]]]:
+    """Send cases ``start:start + size``: by their place in the run when the workers are
+    forks of this process (``call_shared``), else the cases themselves."""
+    if forked:
+        return pool.submit(call_shared, shared, start, start + size)
+    return pool.submit(call_all, fn, args[start:start + size])
 
 
 def _outcomes(future: Future[list[Outcome[R]]], size: int) -> list[Outcome[R]]:

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.parallel import CLUSTER_BATCHES, Jobs, map_work, process_pool
+from app import parallel
+from app.parallel import CLUSTER_BATCHES, Jobs, map_work, process_pool, start_method
 from app.progress import run
 from app.readers import Runs
 
@@ -128,3 +129,32 @@ def test_a_local_pool_keeps_the_callers_batch() -> None:
     pool.submit = submit  # type: ignore[method-assign]
     out = run(map_work(_square, list(range(10)), Jobs(2), what=str, executor=lambda: pool))
     assert [o.value for o in out] == [x * x for x in range(10)] and sizes == [1] * 10
+
+
+def _call_it(f: Callable[[], int]) -> int:
+    return f()
+
+
+def test_forked_workers_read_their_cases_from_memory_not_from_pickles() -> None:
+    if start_method() != "fork":
+        pytest.skip("the workers start by fork only on Linux with one thread running")
+    cases = [lambda k=k: k * 10 for k in range(7)]  # a lambda does not pickle
+    out = run(map_work(_call_it, cases, Jobs(2), what=str, batch=2))
+    assert [o.value for o in out] == [k * 10 for k in range(7)]
+    assert not parallel._SHARED  # forgotten with the run
+
+
+def test_workers_the_fork_server_starts_get_their_cases_pickled(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "start_method", lambda: "forkserver")
+    out = run(map_work(_square, list(range(9)), Jobs(2), what=str, batch=2))
+    assert [o.value for o in out] == [x * x for x in range(9)]
+    assert not parallel._SHARED
+
+
+def test_a_cancelled_run_forgets_its_cases() -> None:
+    work = map_work(_square, list(range(50)), Jobs(2), what=str)
+    next(work)
+    assert len(parallel._SHARED) == 1
+    work.close()
+    assert not parallel._SHARED
