@@ -13,7 +13,17 @@ Each measurement is a fresh process (``segmap scan --json`` and ``segmap validat
 (default 3); the median is printed, the outputs of every ``--jobs`` compared. Note the
 load: the figures mean little while other work shares the cores.
 
-Run: ``python bench/bench_jobs.py [N] [M] [R] [JOBS]`` (JOBS default: every core).
+Each run also reports the CPU seconds of the command's process (its pool threads
+included) and of its worker processes (``RUSAGE_CHILDREN``: the workers a fork started),
+and the 1-minute load average when it started: on a shared machine the parent's CPU per
+case moves much less with the load than the wall time does.
+
+``--repo PATH`` (repeatable) runs the commands of that checkout (its ``app``), the
+checkouts alternating run by run (before / after, with the same datasets); default: this
+checkout.
+
+Run: ``python bench/bench_jobs.py [--repo PATH ...] [N] [M] [R] [JOBS]`` (JOBS default:
+every core).
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -72,45 +83,78 @@ def items_of(root: Path) -> Path:
 
 
 _CHILD = """
-import sys, time
+import resource, sys, time
 from app.cli import main
 if __name__ == "__main__":
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     code = main(sys.argv[1:])
-    print(f"\\n@@ {time.perf_counter() - t:.4f} {code}", file=sys.stderr)
+    w, c = time.perf_counter() - t, time.process_time() - c
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"\\n@@ {w:.4f} {code} {c:.4f} {kids.ru_utime + kids.ru_stime:.4f}", file=sys.stderr)
 """
+HERE = Path(__file__).resolve().parents[1]
 
 
-def once(args: list[str]) -> tuple[float, float, str]:
-    """One fresh process: the command's time (inside it), the process's (with Python's
-    start and the imports) and a digest of its output."""
+@dataclass(frozen=True)
+class Run:
+    """One fresh process's figures."""
+
+    wall: float  # the command, inside the process
+    process: float  # the process, with Python's start and the imports
+    cpu: float  # the command's CPU in the process (its threads included)
+    workers: float  # its worker processes' CPU
+    load: float  # the 1-minute load average when it started
+    digest: str  # of its output
+
+
+def once(args: list[str], repo: Path = HERE) -> Run:
+    """One fresh process running ``segmap ARGS`` of the checkout ``repo``."""
+    load = os.getloadavg()[0]
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _CHILD, *args], capture_output=True, check=False,
-                          text=True, cwd=Path(__file__).resolve().parents[1])
-    line = [x for x in done.stderr.splitlines() if x.startswith("@@ ")][-1]
-    return (float(line.split()[1]), time.perf_counter() - start,
-            hashlib.sha256(done.stdout.encode()).hexdigest()[:12])
+                          text=True, cwd=repo)
+    line = [x for x in done.stderr.splitlines() if x.startswith("@@ ")][-1].split()
+    return Run(float(line[1]), time.perf_counter() - start, float(line[3]), float(line[4]),
+               load, hashlib.sha256(done.stdout.encode()).hexdigest()[:12])
 
 
-def measure(name: str, args: list[str], jobs: list[int], repeats: int) -> None:
-    medians, whole, digests = {}, {}, {}
-    for n in jobs:
-        runs = [once([*args, "--jobs", str(n)]) for _ in range(repeats)]
-        medians[n] = statistics.median(t for t, _, _ in runs)
-        whole[n] = statistics.median(w for _, w, _ in runs)
-        digests[n] = {d for _, _, d in runs}
-    same = len(set().union(*digests.values())) == 1
-    cells = "  ".join(f"--jobs {n}: {medians[n]:6.2f} s ({whole[n]:.2f} s process)"
-                      for n in jobs)
-    speed = medians[jobs[0]] / medians[jobs[-1]]
-    print(f"  {name:34s} {cells}  x{speed:.2f}  output {'identical' if same else 'DIFFERS'}")
+def measure(name: str, args: list[str], jobs: list[int], repeats: int, cases: int,
+            repos: list[Path]) -> None:
+    got: dict[tuple[Path, int], list[Run]] = {(r, n): [] for r in repos for n in jobs}
+    for _ in range(repeats):  # the checkouts and the jobs alternating, run by run
+        for repo in repos:
+            for n in jobs:
+                got[repo, n].append(once([*args, "--jobs", str(n)], repo))
+    same = len({r.digest for runs in got.values() for r in runs}) == 1
+    print(f"  {name}: output {'identical' if same else 'DIFFERS'} in every run")
+    for repo in repos:
+        walls = {n: statistics.median(r.wall for r in got[repo, n]) for n in jobs}
+        cells = "  ".join(
+            f"--jobs {n}: {walls[n]:5.2f} s, parent CPU "
+            f"{1000 * statistics.median(r.cpu for r in got[repo, n]) / cases:5.2f} ms/case, "
+            f"workers {statistics.median(r.workers for r in got[repo, n]):5.2f} s"
+            for n in jobs)
+        loads = [r.load for n in jobs for r in got[repo, n]]
+        label = f"{repo.name}: " if len(repos) > 1 else ""
+        print(f"    {label}{cells}  x{walls[jobs[0]] / walls[jobs[-1]]:.2f}  "
+              f"(load {min(loads):.1f}-{max(loads):.1f})")
+        for n in jobs:
+            print(f"      --jobs {n} runs: " + "; ".join(
+                f"{r.wall:.2f} s cpu {r.cpu:.2f} workers {r.workers:.2f} load {r.load:.2f}"
+                for r in got[repo, n]))
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    m = int(sys.argv[2]) if len(sys.argv) > 2 else 20
-    repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 3
-    cores = int(sys.argv[4]) if len(sys.argv) > 4 else len(os.sched_getaffinity(0))
+    argv, repos = sys.argv[1:], []
+    while "--repo" in argv:
+        at = argv.index("--repo")
+        repos.append(Path(argv[at + 1]).resolve())
+        del argv[at:at + 2]
+    repos = repos or [HERE]
+    n = int(argv[0]) if len(argv) > 0 else 1000
+    m = int(argv[1]) if len(argv) > 1 else 20
+    repeats = int(argv[2]) if len(argv) > 2 else 3
+    cores = int(argv[3]) if len(argv) > 3 else len(os.sched_getaffinity(0))
     jobs = [1, cores]
     t = time.perf_counter()
     nnunet, totalseg = make(n), make_totalseg(m)
@@ -121,9 +165,11 @@ def main() -> None:
     for label, root, items in (("nnU-Net", nnunet, lists[0]), ("TotalSegmentator", totalseg,
                                                                lists[1])):
         what = f"{n} cases" if root is nnunet else f"{m} cases x 117 masks"
-        measure(f"scan {label} ({what})", ["scan", str(root), "--json", "-q"], jobs, repeats)
+        cases = n if root is nnunet else m
+        measure(f"scan {label} ({what})", ["scan", str(root), "--json", "-q"], jobs, repeats,
+                cases, repos)
         measure(f"validate {label} ({what})", ["validate", str(items), "--json", "-q"], jobs,
-                repeats)
+                repeats, cases, repos)
     print(f"load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
