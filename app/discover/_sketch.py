@@ -40,6 +40,7 @@ class CaseSketch:
     counted: int = 0  # masks whose census is in
     failed: int = 0  # masks that could not be read (left out at the end)
     labels: int = 0  # distinct non-zero values in the counted masks
+    empty: int = 0  # counted masks without a non-zero voxel
     shapes: tuple[ImportShape, ...] = ()  # once every mask is in: the import shape(s)
 
     @property
@@ -51,7 +52,12 @@ class CaseSketch:
         """What a row says of it: counting, or what the census found."""
         if not self.ready:
             return f"counting labels: {self.counted} of {len(self.masks)} mask(s)"
-        words = [f"{self.labels} label(s)"]
+        if self.shapes == (ImportShape.BINARY_MASKS,):  # a value 1 in each: count masks
+            words = [f"{self.counted - self.empty} structure(s)"]
+        else:
+            words = [f"{self.labels} label(s)"]
+        if self.empty:
+            words.append(f"{self.empty} empty mask(s)")
         if self.failed:
             words.append(f"{self.failed} unreadable mask(s)")
         if len(self.shapes) > 1:
@@ -95,7 +101,8 @@ class Sketches:
         else:
             self._censuses[path] = found
             self._values[i].update(found.nonzero)
-            row = replace(row, counted=row.counted + 1, labels=len(self._values[i]))
+            row = replace(row, counted=row.counted + 1, labels=len(self._values[i]),
+                          empty=row.empty + found.empty)
         if row.ready:
             group = [p for p in self._pairs[i] if p.mask.path in self._censuses]
             image = self._pairs[i][0].image

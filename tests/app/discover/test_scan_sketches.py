@@ -11,6 +11,7 @@ import pytest
 from app.discover import CaseSketch, ScanProgress, ScanResult, scan
 from app.discover import _scan as scan_module
 from app.errors import InputError
+from app.items import ImportShape
 from app.parallel import Jobs
 from app.progress import Progress, run
 from tests.app import synth_layouts as synth
@@ -55,6 +56,12 @@ def test_the_last_sketch_is_the_scans_cases(tmp_path: Path,
     layout(tmp_path / "ds")
     result, sketches = _scan(tmp_path / "ds", Jobs(1))
     _agrees(sketches[-1], result)
+    for s, c in zip(sketches[-1], sorted(result.cases, key=lambda c: c.name), strict=True):
+        if c.shape is ImportShape.BINARY_MASKS:  # one structure per non-empty mask
+            full = sum(not result.censuses[m].empty for m in c.masks)
+            assert s.status().startswith(f"{full} structure(s)")
+        else:
+            assert s.status().startswith(f"{s.labels} label(s)")
 
 
 def test_a_mask_whose_census_fails_is_counted_as_failed_not_waited_for(
