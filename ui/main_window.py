@@ -10,6 +10,7 @@ means a step is done (``Page.done``), not that it comes before the current one.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.discover import ScanProgress
 from app.progress import Work
 from ui import errors
 from ui.about import about_html, shortcuts_html, show_dialog
@@ -48,6 +50,8 @@ from ui.state import WizardState
 from ui.worker import Worker
 
 P = TypeVar("P", bound=QWidget)
+# A scan still running this long after it started shows its cases as they are counted.
+SHOW_SCAN_AFTER_S = 0.4
 
 
 class MainWindow(QMainWindow):
@@ -58,6 +62,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Segmap — segmentations into RedBrick AI")
         self.state = state or WizardState(Settings())
         self._worker: Worker | None = None
+        self._scan_origin: int | None = None  # the page a scan showing its cases left
         self.loader = CaseLoader(self)
         self.state.sessionChanged.connect(self.loader.invalidate)
 
@@ -350,14 +355,17 @@ class MainWindow(QMainWindow):
         self._worker = worker
         self._set_busy(label)
         worker.progress.connect(self._on_worker_progress)
+        started = time.monotonic()
+        worker.stepped.connect(lambda step: self._on_worker_step(step, label, started))
 
-        def ended() -> None:
+        def ended(finished: bool = False) -> None:
             self._worker = None
+            self._end_scanning(finished)
             self._set_busy(None)
             self._update_nav()
 
         def done(result: Any) -> None:
-            ended()
+            ended(True)
             on_done(result)
 
         def failed(exc: BaseException, tb: str) -> None:
@@ -378,6 +386,38 @@ class MainWindow(QMainWindow):
 
     def busy(self) -> bool:
         return self._worker is not None
+
+    def _on_worker_step(self, step: object, label: str, started: float) -> None:
+        """A scan that has paired its masks shows its cases on the Cases page while it
+        counts them (from ``SHOW_SCAN_AFTER_S``: a small folder is done before that)."""
+        if not isinstance(step, ScanProgress) or not step.cases or self._worker is None:
+            return
+        cases = self.page(CasesPage)
+        if self._scan_origin is None:
+            if time.monotonic() - started < SHOW_SCAN_AFTER_S:
+                return
+            self._scan_origin = self.stack.currentIndex()
+            index = self.page_index(cases)  # shown as the current step until the scan ends
+            self.steps.item(index).setFlags(Qt.ItemFlag.ItemIsSelectable
+                                            | Qt.ItemFlag.ItemIsEnabled)
+            self._show_only(index)
+        cases.show_scanning(step, label)
+
+    def _end_scanning(self, done: bool) -> None:
+        """Back to the page the scan was started from (its ``on_done`` goes on from
+        there, as it would have without the detour)."""
+        if self._scan_origin is None:
+            return
+        self.page(CasesPage).end_scanning(done)
+        self._show_only(self._scan_origin)
+        self._scan_origin = None
+
+    def _show_only(self, index: int) -> None:
+        """Show page ``index`` without leaving or entering a page (a scan's detour)."""
+        self.stack.setCurrentIndex(index)
+        self.steps.blockSignals(True)
+        self.steps.setCurrentRow(index)
+        self.steps.blockSignals(False)
 
     def _on_worker_progress(self, done: float, total: float, message: str) -> None:
         if total > 0:

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QTableView,
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.discover import RoleOverride
+from app.discover import RoleOverride, ScanProgress
 from app.errors import SegmapError
 from app.mapping import known_placeholders
 from app.session import CaseState, open_folder
@@ -55,6 +56,7 @@ from ui.cases_model import (
 from ui.pages.base import Page
 from ui.remote_views import RemoteCasesModel, follow_remote
 from ui.saved_work import Choice
+from ui.scan_view import ScanView
 from ui.window import Window
 
 
@@ -179,7 +181,12 @@ class CasesPage(Page):
         split.addWidget(bottom)
         split.addWidget(self._files_panel())
         split.setSizes([430, 220, 150])
-        self.layout_.addWidget(split, 1)
+        self.scan_view = ScanView()  # while a scan runs: its cases so far
+        self.views = QStackedWidget()
+        self.views.addWidget(split)
+        self.views.addWidget(self.scan_view)
+        self.layout_.addWidget(self.views, 1)
+        self._pick: str | None = None  # the case chosen while the scan ran
         self._note: tuple[str, tuple[str, ...]] | None = None  # (case, what a move did)
         self.state.sessionChanged.connect(self._on_session_changed)
         self.state.casesChanged.connect(self._on_state_cases_changed)
@@ -275,18 +282,48 @@ class CasesPage(Page):
                               f"Scanning {session.source.name} again ({label}: {role})",
                               self.state.set_session)
 
+    # ------------------------------------------------------------------ scanning
+    def show_scanning(self, step: ScanProgress, doing: str) -> None:
+        """Show a running scan's cases (``step``), instead of the session's, until
+        ``end_scanning``."""
+        if self.views.currentWidget() is not self.scan_view:
+            self.scan_view.clear()
+            self.views.setCurrentWidget(self.scan_view)
+            self.scan_view.table.setFocus()
+        self.scan_view.show_step(step, doing)
+
+    def scanning(self) -> bool:
+        return self.views.currentWidget() is self.scan_view
+
+    def end_scanning(self, done: bool) -> None:
+        """The scan has ended: the session's cases again; when it is ``done`` (not
+        cancelled, not failed), on the case the user chose meanwhile once its session is
+        set."""
+        if not self.scanning():
+            return
+        self._pick = self.scan_view.current_name() if done else None
+        self.views.setCurrentIndex(0)
+        self.scan_view.clear()
+
     # ------------------------------------------------------------------ events
     def enter(self) -> None:
         self.model.refresh()
         case = self.state.current_case()
-        row = self.model.row_of(case.name) if case else 0
+        self._select(case.name if case else None)
+        self.table.setFocus()
+        self._update_count()
+
+    def _select(self, name: str | None) -> None:
+        """Make the case ``name`` (else the one chosen while the scan ran, else the first)
+        current."""
+        if self._pick is not None and self.model.row_of(self._pick) >= 0:
+            name, self._pick = self._pick, None
+        row = self.model.row_of(name) if name else 0
         if self.model.rowCount() and row >= 0:
             self.table.selectionModel().setCurrentIndex(
                 self.model.index(row, COL_CASE),
                 QItemSelectionModel.SelectionFlag.ClearAndSelect
                 | QItemSelectionModel.SelectionFlag.Rows)
-        self.table.setFocus()
-        self._update_count()
 
     def _on_session_changed(self) -> None:
         self.name_pattern.setText(self.state.session.name_pattern or ""
@@ -295,6 +332,8 @@ class CasesPage(Page):
         self.model.set_session(self.state.session)
         self.files_model.set_session(self.state.session)
         self._note = None
+        if self._pick is not None:  # the case chosen while its scan ran
+            self._select(None)
         self._show_current()
         self._update_count()
         self.completeChanged.emit()

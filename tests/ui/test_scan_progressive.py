@@ -1,0 +1,100 @@
+"""A large folder's cases show on the Cases page while its census still runs: the rows
+fill in, can be looked through, and the scan's real cases replace them when it ends."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.discover import _scan as scan_module
+from tests.app import synth_layouts as synth
+from ui import main_window
+from ui.pages.cases_page import CasesPage
+from ui.pages.source_page import SourcePage
+
+
+@pytest.fixture
+def slow_census(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every mask takes 60 ms to count (in this process: a small folder has no pool), and
+    the cases show at once: the census of 12 cases runs long enough to look at."""
+    real = scan_module.census
+
+    def census(path: Path, info: Any = None) -> Any:
+        time.sleep(0.06)
+        return real(path, info)
+
+    monkeypatch.setattr(scan_module, "census", census)
+    monkeypatch.setattr(main_window, "SHOW_SCAN_AFTER_S", 0.0)
+
+
+def _folder(tmp_path: Path) -> Path:
+    return synth.nnunet(tmp_path / "Dataset001_X", cases=12, channels=1, test_cases=0)
+
+
+def test_rows_fill_in_during_the_census_and_the_chosen_case_stays_chosen(
+        window: Any, qtbot: Any, tmp_path: Path, slow_census: None) -> None:
+    cases = window.page(CasesPage)
+    window.page(SourcePage).open_path(_folder(tmp_path))
+    qtbot.waitUntil(cases.scanning, timeout=20_000)
+    assert window.stack.currentWidget() is cases  # shown while the work runs
+    view = cases.scan_view
+    assert view.model.rowCount() == 12  # every case, from the pairing on
+    assert view.model.ready() < 12
+    assert "case(s) counted" in view.headline.text()
+    view.filter.setText("case_007")  # the user looks one case up meanwhile
+    assert view.proxy.rowCount() == 1
+    view.table.selectRow(0)
+    assert "case_007" in view.details.toPlainText()
+    qtbot.waitUntil(lambda: view.model.ready() > 0 or not window.busy(), timeout=20_000)
+    qtbot.waitUntil(lambda: not window.busy(), timeout=60_000)
+    assert not cases.scanning()
+    assert window.stack.currentWidget() is cases  # went on to the Cases page itself
+    assert window.state.session is not None and len(window.state.session.cases) == 12
+    assert window.state.current_case().name == "case_007"  # where the user was
+    assert cases.model.case_at(cases.table.currentIndex().row()).name == "case_007"
+
+
+def test_cancel_during_the_census_goes_back_with_nothing_half_open(
+        window: Any, qtbot: Any, tmp_path: Path, slow_census: None) -> None:
+    source, cases = window.page(SourcePage), window.page(CasesPage)
+    source.open_path(_folder(tmp_path))
+    qtbot.waitUntil(cases.scanning, timeout=20_000)
+    window.cancel_button.click()
+    qtbot.waitUntil(lambda: not window.busy(), timeout=20_000)
+    assert not cases.scanning() and cases.scan_view.model.rowCount() == 0
+    assert window.stack.currentWidget() is source
+    assert window.state.session is None
+    assert window.next_button.isEnabled() is False  # nothing was opened
+
+
+def test_a_session_open_before_is_kept_when_the_next_scan_is_cancelled(
+        window: Any, qtbot: Any, tmp_path: Path, slow_census: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    first = synth.nnunet(tmp_path / "first", cases=2, channels=1, test_cases=0)
+    source, cases = window.page(SourcePage), window.page(CasesPage)
+    source.open_path(first)
+    qtbot.waitUntil(lambda: not window.busy() and window.state.session is not None,
+                    timeout=20_000)
+    window.go_to(0)
+    source.open_path(_folder(tmp_path))
+    qtbot.waitUntil(cases.scanning, timeout=20_000)
+    window.cancel_button.click()
+    qtbot.waitUntil(lambda: not window.busy(), timeout=20_000)
+    assert window.state.session is not None and window.state.session.source == first.resolve()
+    assert cases.model.rowCount() == 2  # the first folder's cases, as they were
+    window.go_to(1)
+    assert window.stack.currentWidget() is cases and not cases.scanning()
+
+
+def test_a_small_folder_never_shows_the_scan_view(window: Any, qtbot: Any,
+                                                  tmp_path: Path) -> None:
+    cases = window.page(CasesPage)
+    shown: list[bool] = []
+    cases.scan_view.model.modelReset.connect(lambda: shown.append(cases.scanning()))
+    window.page(SourcePage).open_path(synth.nnunet(tmp_path / "small", cases=2))
+    qtbot.waitUntil(lambda: not window.busy(), timeout=20_000)
+    assert not any(shown)  # done within SHOW_SCAN_AFTER_S: straight to the real cases
+    assert window.stack.currentWidget() is cases and cases.model.rowCount() == 2
