@@ -268,3 +268,27 @@ def test_a_merge_error_reads_as_on_one_process(rb, tmp_path, temp_root):
         errors.append(report.tasks[0].error)
     assert errors[0] is not None and errors[0].startswith("Series 0: ")
     assert errors[0] == errors[1]
+
+
+def test_the_cli_jobs_option_picks_where_merges_run(rb, tmp_path, monkeypatch, capsys):
+    from app.cli import main
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("REDBRICK_PROFILE", raising=False)
+    monkeypatch.setenv("REDBRICK_API_KEY", API_KEY)
+    items_path = write_items(tmp_path / "items", [make_case(tmp_path / "items", "case-II",
+                                                            "II", 1)])
+    pooled: list[MergeJob] = []
+    real = MergePool.merge
+    monkeypatch.setattr(MergePool, "merge", lambda self, job: pooled.append(job) or real(
+        self, job))
+    where = ["--org", ORG, "--project", PROJECT, "--url", rb.url, "--dry-run", "--json"]
+    assert main(["upload", str(items_path), *where, "--jobs", "1"]) == 0
+    assert pooled == []
+    assert main(["upload", str(items_path), *where, "-j", "2"]) == 0
+    assert len(pooled) == 1
+    for command in ("upload", "label"):
+        with pytest.raises(SystemExit) as stop:
+            main([command, str(items_path), *where, "--jobs", "0"])
+        assert stop.value.code == 2
+    assert "--jobs takes a whole number of 1 or more" in capsys.readouterr().err
