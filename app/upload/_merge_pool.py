@@ -1,7 +1,7 @@
 """The upload's label merges on worker processes: a merge holds the GIL for most of its
 time (one merge of 117 binary masks 256x256x200: 2.0 s CPU in 2.1 s), so merges on the
 upload's threads share about one core; and a worker holds the merged volume, not the
-upload's process (bench/bench_upload_merge.py, figures in its notes).
+upload's process (bench/bench_upload_merge.py measures both).
 
 The rules:
 
@@ -146,11 +146,6 @@ class MergePool:
         self._running: dict[Future[list[Outcome[MergeDone]]], ProcessPoolExecutor] = {}
         self._closed = False
 
-    @property
-    def folder(self) -> str | None:
-        """The run's temp folder, once a merge has made it."""
-        return self._folder
-
     def job(self, inputs: SeriesInputs, *, label_validate: bool, prune: bool,
             dry_run: bool) -> MergeJob:
         """The job for ``inputs``, writing into this run's temp folder."""
@@ -171,6 +166,8 @@ class MergePool:
                 raise WorkerDied("its worker process died (out of memory?)") from None
 
     def _attempt(self, job: MergeJob) -> MergeDone:
+        if self.cancel.is_set():  # cancelled while this waited for its turn to retry
+            raise Cancelled()
         future, pool = self._submit(job)
         try:
             while True:
