@@ -90,6 +90,25 @@ def test_scan_and_validate_on_the_cluster_equal_the_local_run(scheduler: str,
     assert local and [f.to_json() for f in on_cluster] == [f.to_json() for f in local]
 
 
+def _twice(x: int) -> int:
+    return 2 * x
+
+
+def test_the_cluster_gets_a_few_batches_per_worker_not_a_task_per_case(
+        scheduler: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    sizes: list[int] = []
+    real = cluster.ClusterExecutor.submit
+
+    def submit(self: cluster.ClusterExecutor, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        sizes.append(len(args[1]))  # call_all(fn, part)
+        return real(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(cluster.ClusterExecutor, "submit", submit)
+    out = run(map_work(_twice, list(range(40)), Jobs(2, scheduler), what=str))
+    assert [o.value for o in out] == [2 * x for x in range(40)]
+    assert sizes == [5] * 8  # 40 cases, 2 worker threads, CLUSTER_BATCHES (4) each
+
+
 def test_the_executor_runs_on_the_workers_and_closes_its_client(scheduler: str) -> None:
     executor = cluster.executor_for(Jobs(2, scheduler), timeout=TIMEOUT)
     try:
