@@ -2,10 +2,11 @@
 
 The work: ``segmap scan`` of bench_scan's folder (``scan(root, jobs=...)``: headers and a
 census per mask on the workers, pairing here), and the census of every label map alone (the
-per-mask step of a scan and of a validation) through ``app.parallel.map_work``, on two sets: bench_scan's synthetic nnU-Net folder (N cases,
-uint8 192x192x64 with 5 organs, about 10 ms a case: where starting the workers shows) and
-N/2 larger maps (uint8 256x256x200 with 12 organs, about 10x the work a case: where the
-per-case cost shows; 8 distinct maps, the others hard links to them under their own names):
+per-mask step of a scan and of a validation) through ``app.parallel.map_work``, on two sets:
+bench_scan's synthetic nnU-Net folder (N cases, uint8 192x192x64 with 5 organs, about 10 ms
+a case: where starting the workers shows) and N/2 larger maps (uint8 256x256x200 with 12
+organs, about 10x the work a case: where the per-case cost shows; 8 distinct maps, the others
+hard links to them under their own names):
 
 * ``--jobs 1``: in this process, one case after another (the reference);
 * ``--jobs 2``: a process pool of 2, started for the run;
@@ -18,7 +19,14 @@ so no run benefits from a warm import or a page cache another warmed in-process,
 run's outcomes are compared with the reference's. Best of ``REPEAT``; the load average is
 printed, as the machine may be shared.
 
-Run: ``python bench/bench_cluster.py [N]`` (default 60 cases).
+Each run also says its process's CPU seconds (``cpu``: this process's threads, the Dask
+client's included; not the workers'), per case, and the load average when it started.
+``--repo PATH`` (repeatable) runs the work of that checkout's ``app`` (its ``map_work``,
+its cluster module), the checkouts alternating run by run: a before / after on the same
+LocalCluster (its workers import the Segmap of this checkout, which must be the same
+version).
+
+Run: ``python bench/bench_cluster.py [--repo PATH ...] [N]`` (default 60 cases).
 """
 
 from __future__ import annotations
@@ -30,7 +38,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+HERE = Path(__file__).resolve().parents[1]
+sys.path.insert(0, os.environ.get("BENCH_REPO") or str(HERE))  # the checkout measured
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_scan import ROOT  # noqa: E402
@@ -70,7 +79,7 @@ def one(mode: str, address: str, kind: str, n: int) -> None:
     from app.progress import run
     from app.readers import census
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     if kind == "scan":
         from app.discover import scan
 
@@ -79,6 +88,7 @@ def one(mode: str, address: str, kind: str, n: int) -> None:
         result = run(scan(root, jobs=jobs))
         done = time.perf_counter()
         print(json.dumps({"total": done - started, "setup": 0.0, "work": done - started,
+                          "cpu": time.process_time() - cpu,
                           "outcomes": result.to_json()}, default=str))
         return
     masks = masks_of(kind, n)
@@ -95,11 +105,18 @@ def one(mode: str, address: str, kind: str, n: int) -> None:
                            executor=None if mode == "jobs1" else lambda: process_pool(2)))
     done = time.perf_counter()
     print(json.dumps({"total": done - started, "setup": ready - started, "work": done - ready,
+                      "cpu": time.process_time() - cpu,
                       "outcomes": [o.value.to_json() if o.ok else o.error for o in out]}))
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 60
+    argv, repos = sys.argv[1:], []
+    while "--repo" in argv:
+        at = argv.index("--repo")
+        repos.append(Path(argv[at + 1]).resolve())
+        del argv[at:at + 2]
+    repos = repos or [HERE]
+    n = int(argv[0]) if argv else 60
     for kind in ("small", "large"):
         masks_of(kind, n)
     from distributed import LocalCluster
@@ -110,34 +127,45 @@ def main() -> None:
         print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} before; "
               f"best of {REPEAT}, each run a fresh process")
         for kind in ("small", "large", "scan"):
-            compare(here, lc.scheduler_address, kind, n)
+            compare(here, lc.scheduler_address, kind, n, repos)
         print(f"load average {os.getloadavg()[0]:.2f} after")
 
 
-def compare(here: str, address: str, kind: str, n: int) -> None:
+def compare(here: str, address: str, kind: str, n: int, repos: list[Path]) -> None:
     count = len(masks_of("small" if kind == "scan" else kind, n))
     shape = "256x256x200, 12 organs" if kind == "large" else "192x192x64, 5 organs"
     print(f"{count} uint8 label maps ({shape}), " + (
         "segmap scan of their nnU-Net folder (with their images):" if kind == "scan"
         else "the census of each:"))
-    best: dict[str, dict[str, float]] = {}
+    best: dict[tuple[Path, str], dict[str, float]] = {}
+    cpus: dict[tuple[Path, str], list[float]] = {}
+    loads: dict[Path, list[float]] = {r: [] for r in repos}
     reference = None
     for _ in range(REPEAT):
+        for repo in repos:  # the checkouts and the modes alternating, run by run
+            for mode in MODES:
+                loads[repo].append(os.getloadavg()[0])
+                got = json.loads(subprocess.run(
+                    [sys.executable, here, "--one", mode, address, kind, str(n)],
+                    check=True, capture_output=True, text=True, cwd=repo,
+                    env={**os.environ, "BENCH_REPO": str(repo)}).stdout.splitlines()[-1])
+                reference = reference if reference is not None else got["outcomes"]
+                assert got["outcomes"] == reference, f"{mode}: outcomes differ from --jobs 1"
+                cpus.setdefault((repo, mode), []).append(got["cpu"])
+                if (repo, mode) not in best or got["total"] < best[repo, mode]["total"]:
+                    best[repo, mode] = got
+    for repo in repos:
+        if len(repos) > 1:
+            print(f"  {repo}: load {min(loads[repo]):.2f}-{max(loads[repo]):.2f}")
         for mode in MODES:
-            got = json.loads(subprocess.run(
-                [sys.executable, here, "--one", mode, address, kind, str(n)],
-                check=True, capture_output=True, text=True).stdout.splitlines()[-1])
-            reference = reference if reference is not None else got["outcomes"]
-            assert got["outcomes"] == reference, f"{mode}: outcomes differ from --jobs 1"
-            if mode not in best or got["total"] < best[mode]["total"]:
-                best[mode] = got
-    for mode in MODES:
-        b = best[mode]
-        print(f"  {mode:8s} {b['total']:6.2f} s  (connect and checks {b['setup']:5.2f} s, "
-              f"map_work {b['work']:5.2f} s, {1000 * b['work'] / count:4.0f} ms/case)")
-    ratio = best["cluster"]["total"] / best["jobs2"]["total"]
-    print(f"  cluster / --jobs 2: {ratio:.2f}x (target within 1.3x); "
-          "outcomes identical to --jobs 1 in every run")
+            b = best[repo, mode]
+            cpu = sorted(cpus[repo, mode])[len(cpus[repo, mode]) // 2]
+            print(f"  {mode:8s} {b['total']:6.2f} s  (connect and checks {b['setup']:5.2f} s, "
+                  f"map_work {b['work']:5.2f} s, {1000 * b['work'] / count:4.0f} ms/case; "
+                  f"process CPU {cpu:5.2f} s median, {1000 * cpu / count:4.1f} ms/case)")
+        ratio = best[repo, "cluster"]["total"] / best[repo, "jobs2"]["total"]
+        print(f"  cluster / --jobs 2: {ratio:.2f}x (target within 1.3x)")
+    print("  outcomes identical to --jobs 1 in every run")
 
 
 if __name__ == "__main__":
