@@ -120,8 +120,8 @@ def child(n: int) -> dict[str, float]:
         for k, (path, census) in enumerate(result.censuses.items()):
             sketches.counted(path, census)
             if k % 16 == 15:  # a step per census batch: the most a scan yields
-                view.set_sketches(sketches.step(Progress(0, 0)).cases)
-        view.set_sketches(sketches.step(Progress(0, 0)).cases)
+                view.set_sketches(sketches.step(Progress(0, 0), fresh=True).cases)
+        view.set_sketches(sketches.step(Progress(0, 0), fresh=True).cases)
         for r in range(view.rowCount()):
             for c in range(view.columnCount()):
                 view.data(view.index(r, c))

@@ -711,7 +711,7 @@ def _census_all(result: ScanResult, infos: dict[Path, NiftiInfo], jobs: Jobs,
             result.tables.append(got.table)
     if failed:  # a mask that cannot be read cannot be imported: drop it from its pair
         result.pairing.pairs = [p for p in result.pairing.pairs if p.mask.path not in failed]
-    yield Progress(len(todo), len(todo), "census done")
+    yield sketches.step(Progress(len(todo), len(todo), "census done"), fresh=True)
 
 
 def _refine_layouts(result: ScanResult) -> None:

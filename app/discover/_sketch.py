@@ -14,6 +14,7 @@ converted from DICOM SEG / RTSTRUCT appear only in the final cases.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +27,7 @@ from app.progress import Progress, Work
 from app.readers import Census
 
 T = TypeVar("T")
+_FRESH_S = 0.1  # a step's rows are at most this old (the wizard shows 4 a second)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class Sketches:
         self._censuses: dict[Path, Census] = {}
         self._values: list[set[float]] = [set() for _ in order]
         self._shown: tuple[CaseSketch, ...] = tuple(self._rows)
+        self._changed, self._made = False, time.monotonic()
 
     def counted(self, path: Path, found: Census | None) -> None:
         """The census of the mask at ``path`` is in (``None``: it could not be read)."""
@@ -109,7 +112,7 @@ class Sketches:
             row = replace(row, shapes=tuple(s for s, _, _ in
                                             split_by_shape(image, group, self._censuses)))
         self._rows[i] = row
-        self._shown = ()  # made again at the next step
+        self._changed = True  # shown again at a next step
 
     def during(self, work: Work[T]) -> Work[T]:
         """Run ``work``, each of its steps with the cases as they are then; its result.
@@ -126,10 +129,13 @@ class Sketches:
             work.close()
             raise
 
-    def step(self, p: Progress) -> ScanProgress:
-        """``p`` with the cases as they are now."""
-        if not self._shown:
-            self._shown = tuple(self._rows)
+    def step(self, p: Progress, fresh: bool = False) -> ScanProgress:
+        """``p`` with the cases as they are now (``fresh``), or as they were at most
+        ``_FRESH_S`` ago: a copy of every row per case would grow as the square of the
+        cases (0.7 s at 10,000 in one process)."""
+        now = time.monotonic()
+        if self._changed and (fresh or now - self._made >= _FRESH_S):
+            self._shown, self._changed, self._made = tuple(self._rows), False, now
         return ScanProgress(p.done, p.total, p.message, self._shown)
 
 
