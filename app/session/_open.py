@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.discover import ImageRef, RoleOverride, ScanResult, Volume, bind_rt_maps, scan
+from app.discover import ImageRef, RoleOverride, Volume, bind_rt_maps, scan
 from app.errors import InputError
 from app.items import ImportShape, ItemsList, PathRole, Task, Taxonomy, load_items, task_paths
 from app.mapping import Matcher, candidates_of, load_template, suggest_file
 from app.parallel import IN_PROCESS, Jobs, default_jobs
 from app.progress import Progress, Work
 from app.readers import Census
+from app.readers.dicom import DicomSeries
 from app.session._model import CaseState, ImageInfo
 from app.session._session import Session, sign_off_of
 
@@ -27,10 +28,9 @@ def matcher_for(taxonomy: Taxonomy | None) -> Matcher:
     return Matcher(candidates_of(taxonomy)) if taxonomy is not None else Matcher()
 
 
-def _image_info(result: ScanResult, ref: ImageRef) -> ImageInfo:
+def _image_info(ref: ImageRef, series: DicomSeries | None) -> ImageInfo:
     shape = ref.grid.shape if ref.grid is not None else ()
     if ref.is_dicom:
-        series = next((s for s in result.series if s.uid == ref.series_uid), None)
         if series is not None:
             return ImageInfo(ref.label, ref.files, True, series.modality, series.patient,
                              series.study_description, series.description, len(series.files),
@@ -91,16 +91,20 @@ def open_folder(root: str | os.PathLike[str], taxonomy: Taxonomy | None = None,
                             volumes=list(result.volumes), roles=tuple(roles))
     for path, c in result.censuses.items():
         session.cache.remember(str(path), c)
+    empty: dict[str, list[str]] = {}  # by case, and the series by UID: no scan per case
+    for x in built.empty:
+        empty.setdefault(x.case, []).append(f"{x.file}: empty mask, left out")
+    by_uid = {s.uid: s for s in reversed(result.series)}  # the first of a UID, as before
     for cb, task in zip(built.cases, built.items.tasks, strict=True):
         case = cb.case
-        warnings = [f"{x.file}: empty mask, left out" for x in built.empty if x.case == case.name]
+        warnings = list(empty.get(case.name, ()))
         warnings += [f"{p.mask.label}: {r}" for p in case.pairs for r in p.refused]
-        dicom = next((s for s in result.series if s.uid == case.image.series_uid), None)
+        dicom = by_uid.get(case.image.series_uid) if case.image.series_uid else None
         if dicom is not None:
             warnings += list(dicom.warnings)
         session.cases.append(CaseState(
             task=task, shape=case.shape, masks=list(case.masks),
-            image=_image_info(result, case.image), layout=case.layout,
+            image=_image_info(case.image, dicom), layout=case.layout,
             pairing={p.mask.path: p.evidence_as(case.layout) for p in case.pairs}, note=case.note,
             case_key=case.image.name, warnings=warnings,
             suggestions={(p.target.file, p.target.value): p.best for p in cb.proposals if p.best},
