@@ -87,7 +87,8 @@ def pack_runs(runs: Runs) -> tuple[object, tuple[object, ...]]:
     starts, lengths, values = runs.starts, runs.lengths, runs.values
     if (starts.ndim != 1 or starts.shape != lengths.shape or values.shape != starts.shape
             or starts.dtype.kind not in "iu" or lengths.dtype.kind not in "iu"
-            or starts.dtype == np.uint64 or lengths.dtype == np.uint64):
+            or starts.dtype == np.uint64 or lengths.dtype == np.uint64
+            or values.dtype.kind not in "biuf"):
         return Runs, (starts, lengths, values, runs.shape)
     st, lt = _narrowest(starts), _narrowest(lengths)
     buffer = b"".join((starts.astype(st, copy=False).tobytes(),

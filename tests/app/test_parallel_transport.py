@@ -44,7 +44,9 @@ def _runs(n: int, values: np.dtype, spread: int, seed: int = 0) -> Runs:
          np.array([1, 2, 3], np.uint16), (10, 10, 1000)),
     Runs(np.array([3, 9], np.int32), np.array([2, 2], np.int64),  # other integer types
          np.array([7, 7], np.int16), (2, 2, 4)),
-], ids=["uint8", "uint16-far", "one", "empty", "unsorted", "other-types"])
+    Runs(np.array([0, 5], np.int64), np.array([1, 3], np.int32),  # big-endian float values
+         np.array([1.5, -2.0], ">f8"), (8,)),
+], ids=["uint8", "uint16-far", "one", "empty", "unsorted", "other-types", "float-values"])
 def test_runs_unpickle_to_equal_arrays_of_their_types(runs: Runs) -> None:
     _same(runs, pickle.loads(pickle.dumps(runs)))
     _same(runs, pickle.loads(pickle.dumps(runs, protocol=5)))
@@ -61,6 +63,9 @@ def test_runs_that_are_not_flat_integer_arrays_pickle_as_they_are() -> None:
                (4,))
     back = pickle.loads(pickle.dumps(odd))
     assert back.starts.dtype == np.float64 and np.array_equal(back.starts, odd.starts)
+    named = Runs(np.array([0], np.int64), np.array([1], np.int32),
+                 np.array(["a"], dtype=object), (1,))
+    assert pickle.loads(pickle.dumps(named)).values.tolist() == ["a"]
 
 
 def _runs_back(runs: Runs) -> Runs:
