@@ -16,6 +16,7 @@ import functools
 import itertools
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 import nibabel as nib
 import numpy as np
@@ -56,7 +57,8 @@ class Grid:
         for an affine that places nothing (NaN, or a zero voxel size)."""
         if unusable(self) is not None:
             return "???"
-        return "".join(c or "?" for c in nib.aff2axcodes(self.affine))
+        affine = np.asarray(self.affine, float)
+        return _axcodes(affine.shape, affine.tobytes())
 
     def corners(self) -> np.ndarray:
         """World coordinates (8, 3) of the centres of the eight corner voxels."""
@@ -71,6 +73,14 @@ class Grid:
             "orientation": self.orientation,
             "origin": [round(float(x), 3) for x in self.affine[:3, 3]],
         }
+
+
+@lru_cache(maxsize=256)
+def _axcodes(shape: tuple[int, ...], affine: bytes) -> str:
+    """``nib.aff2axcodes`` of an affine (its float64 values as bytes), remembered: a
+    dataset's volumes share a few affines, and each answer costs ~0.6 ms (2,000: 1.2 s)."""
+    codes = nib.aff2axcodes(np.frombuffer(affine, float).reshape(shape))
+    return "".join(c or "?" for c in codes)
 
 
 class Relation(StrEnum):
