@@ -380,13 +380,15 @@ def _common_folder(files: Sequence[Path]) -> Path:
 
 
 def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = (),
-         jobs: Jobs = IN_PROCESS) -> Work[ScanResult]:
+         jobs: Jobs = IN_PROCESS, keep_runs: bool = True) -> Work[ScanResult]:
     """Scan ``root`` (see the module docstring); yields Progress, returns the ScanResult.
 
     ``roles``: the user's word on which files are images and which masks (a later
     override wins); an override that matches no file is a warning. ``jobs``: where the
     per-file work runs (volume headers, the census of each mask; :mod:`app.parallel`);
-    the result is the same for every ``jobs``."""
+    the result is the same for every ``jobs``. ``keep_runs``: keep each label map's runs
+    for a later merge (``RUNS``); a scan that merges nothing (``segmap scan``) saves
+    sending them from the workers (half of what a census sends back)."""
     base = Path(root).expanduser().resolve()
     if not base.is_dir():
         raise InputError(f"{root} is {file_kind(base.stat().st_mode)}, not a folder."
@@ -438,7 +440,7 @@ def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = (),
     result.unpaired = skipped + result.pairing.unpaired
     sketches = Sketches(result.pairing.pairs)
     yield sketches.step(Progress(0, 0, "masks paired with their images"))
-    yield from _census_all(result, infos, jobs, sketches)
+    yield from _census_all(result, infos, jobs, sketches, keep_runs)
     yield from _dicom_masks(result, images)
     result.cases = make_cases(result.pairing, result.censuses,
                               {d.folder: d.source.name for d in result.derived
@@ -637,6 +639,7 @@ class _CensusJob:
     format: Format
     info: NiftiInfo | None
     known: bool
+    keep_runs: bool = True
 
 
 @dataclass(frozen=True)
@@ -654,7 +657,7 @@ def _census_one(job: _CensusJob) -> _Censused:
     found, error, runs = None, None, None
     try:
         if not job.known:
-            found = census(job.path, job.info)
+            found = census(job.path, job.info, keep_runs=job.keep_runs)
             runs = RUNS.get(job.path)
             if runs is not None and multiprocessing.parent_process() is not None:
                 RUNS.clear()  # a worker's: sent to the scan's process, which keeps them
@@ -675,13 +678,14 @@ def _census_batch(masks: Sequence[Volume]) -> int:
 
 
 def _census_all(result: ScanResult, infos: dict[Path, NiftiInfo], jobs: Jobs,
-                sketches: Sketches) -> Work[None]:
+                sketches: Sketches, keep_runs: bool) -> Work[None]:
     """Census every readable mask once; unreadable ones become unpaired entries. Each
     census fills in its case's sketch as it comes in, and every step shows them."""
     todo = [v for v in result.masks if v.grid is not None]
     failed: set[Path] = set()
-    asked = [_CensusJob(v.path, v.format, infos.get(v.path), v.path in result.censuses)
-             for v in todo]  # a one-byte volume's census was read for its role
+    # (a one-byte volume's census was read for its role: known)
+    asked = [_CensusJob(v.path, v.format, infos.get(v.path), v.path in result.censuses,
+                        keep_runs) for v in todo]
 
     def counted(i: int, outcome: Outcome[_Censused]) -> None:
         got, path = outcome.value if outcome.ok else None, todo[i].path

@@ -22,9 +22,9 @@ def slow_census(monkeypatch: pytest.MonkeyPatch) -> None:
     the cases show at once: the census of 12 cases runs long enough to look at."""
     real = scan_module.census
 
-    def census(path: Path, info: Any = None) -> Any:
+    def census(path: Path, info: Any = None, **kw: Any) -> Any:
         time.sleep(0.06)
-        return real(path, info)
+        return real(path, info, **kw)
 
     monkeypatch.setattr(scan_module, "census", census)
     monkeypatch.setattr(main_window, "SHOW_SCAN_AFTER_S", 0.0)

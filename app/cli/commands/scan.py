@@ -110,7 +110,7 @@ def notes(r: ScanResult) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = drive(scan(args.folder, args.roles, jobs_from(args)), "scan",
+    result = drive(scan(args.folder, args.roles, jobs_from(args), keep_runs=False), "scan",
                    enabled=not args.quiet)
     if args.json:
         out = result.to_json()

@@ -105,3 +105,16 @@ def test_the_shared_dicom_folders_scan_the_same(shared_data: Path, folder: str) 
         pytest.skip(f"no {folder} in the shared data")
     run(scan(root))  # SEG / RTSTRUCT conversions into the cache first: "reused" then in both
     _same_for_jobs(root)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_a_scan_that_keeps_no_runs_finds_the_same_and_keeps_none(tmp_path: Path,
+                                                                 n: int) -> None:
+    root = synth.kits(tmp_path / "ds")
+    RUNS.clear()
+    kept = run(scan(root, jobs=Jobs(n)))
+    assert len(RUNS)  # the runs a later merge reads instead of the files
+    RUNS.clear()
+    lean = run(scan(root, jobs=Jobs(n), keep_runs=False))  # what `segmap scan` runs
+    assert _seen(lean) == _seen(kept)
+    assert not len(RUNS)

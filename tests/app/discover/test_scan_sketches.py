@@ -69,10 +69,10 @@ def test_a_mask_whose_census_fails_is_counted_as_failed_not_waited_for(
     root = synth.nnunet(tmp_path / "ds", cases=3)
     real = scan_module.census
 
-    def census(path: Path, info: object = None) -> object:
+    def census(path: Path, info: object = None, **kw: object) -> object:
         if Path(path).name == "case_001.nii.gz":
             raise InputError(f"{path} is truncated: the compressed data ends early.")
-        return real(path, info)
+        return real(path, info, **kw)
 
     monkeypatch.setattr(scan_module, "census", census)  # in this process: Jobs(1)
     result, sketches = _scan(root, Jobs(1))
