@@ -133,7 +133,8 @@ def _case_tasks(names: list[str], result: MatchResult) -> dict[str, CaseTask]:
 def included_tasks(session: Session) -> tuple[list[str], ItemsList]:
     """The included cases' names and their tasks as RedBrick gets them (names, fields)."""
     cases = [c for c in session.cases if c.included]
-    items = ItemsList([session.task_fields(c)[0] for c in cases], session.items.path,
+    plan = session.task_names()
+    items = ItemsList([session.task_fields(c, plan)[0] for c in cases], session.items.path,
                       session.items.root)
     return [c.name for c in cases], items
 

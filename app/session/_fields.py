@@ -45,9 +45,10 @@ class SessionFields(SessionData):
             self._plan = (key, plan_names(sources, self.name_pattern, given, self._values))
         return self._plan[1]
 
-    def task_name(self, case: CaseState) -> str:
-        """The name ``case``'s task gets in RedBrick."""
-        return self.task_names().names.get(case.name, case.name)
+    def task_name(self, case: CaseState, plan: NamePlan | None = None) -> str:
+        """The name ``case``'s task gets in RedBrick (``plan``: ``task_names()``, asked once
+        by a caller naming every case: checking the plan is up to date reads every case)."""
+        return (plan or self.task_names()).names.get(case.name, case.name)
 
     def set_name_pattern(self, pattern: str | None) -> Change:
         """Name every task by ``pattern`` (None or "": by its case id); ``InputError`` for
@@ -88,6 +89,8 @@ class SessionFields(SessionData):
                 changed.append(case.name)
         return Change.of(changed, count=len(changed))
 
-    def task_fields(self, case: CaseState) -> tuple[Task, list[str]]:
-        """A copy of ``case``'s task as RedBrick gets it: its name and fields set."""
-        return with_fields(case.task, case.fields, self.task_name(case))
+    def task_fields(self, case: CaseState, plan: NamePlan | None = None
+                    ) -> tuple[Task, list[str]]:
+        """A copy of ``case``'s task as RedBrick gets it: its name and fields set (``plan``
+        as for ``task_name``)."""
+        return with_fields(case.task, case.fields, self.task_name(case, plan))

@@ -67,7 +67,8 @@ class Session(SessionRepairs, SessionTemplates, SessionCodes, SessionFields, Ses
         tasks = [with_sign_off(t, keep[id(t)].sign_off)
                  if id(t) in keep and (sign_offs_in_metadata or _carries_sign_off(t)) else t
                  for t in tasks]
-        tasks = [self.task_fields(keep[id(t)])[0] if id(t) in keep else t for t in tasks]
+        plan = self.task_names()  # once: each case asking would read every case
+        tasks = [self.task_fields(keep[id(t)], plan)[0] if id(t) in keep else t for t in tasks]
         return ItemsList(tasks=tasks, path=self.items.path, root=self.items.root,
                          problems=self.items.problems)
 
@@ -94,7 +95,8 @@ class Session(SessionRepairs, SessionTemplates, SessionCodes, SessionFields, Ses
         unreviewed = {c.name: (c.series_index, sorted(c.unreviewed)) for c in self.cases
                       if c.included and c.unreviewed}
         # Findings name the case (the task's name in the session), as every page finds it.
-        cases = {self.task_name(c): c.name for c in self.cases if c.included}
+        plan = self.task_names()
+        cases = {self.task_name(c, plan): c.name for c in self.cases if c.included}
         jobs = validation_jobs(items)
         cache = self.cache if jobs.n <= 1 else None
         return _validate(items, self.taxonomy, cache, unreviewed, cases, jobs)
