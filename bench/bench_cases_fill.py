@@ -43,6 +43,15 @@ def measure(folder: Path, png: Path | None) -> dict[str, float | None]:
     start = time.monotonic()
     window.page(SourcePage).open_path(folder)
     first = counted = None
+    ready: list[float] = []  # when the scan reported every case counted
+
+    def stepped(step: object) -> None:
+        rows = getattr(step, "cases", ())
+        if rows and not ready and all(r.ready for r in rows):
+            ready.append(time.monotonic() - start)
+
+    assert window._worker is not None
+    window._worker.stepped.connect(stepped)
     while window.busy():
         app.processEvents()
         time.sleep(0.005)
@@ -50,12 +59,11 @@ def measure(folder: Path, png: Path | None) -> dict[str, float | None]:
             continue
         model, now = cases.scan_view.model, time.monotonic() - start
         first = now if first is None else first
-        if counted is None and model.rowCount() and model.ready() == model.rowCount():
-            counted = now
         if png is not None and model.ready() * 3 > model.rowCount():
             window.grab().save(str(png))
             png = None
     opened = time.monotonic() - start
+    counted = ready[0] if ready else None
     app.processEvents()
     n = len(window.state.session.cases) if window.state.session else 0
     window.close()
