@@ -48,10 +48,9 @@ def run(work: Work[T], on_progress: Callable[[Progress], None] | None = None) ->
             on_progress(step)
 
 
-def within(work: Work[T], step: float, total: float, what: str) -> Work[T]:
-    """Run ``work`` as step ``step`` of ``total``: its progress is yielded as a part of that
-    step, its messages after ``what``; its result is returned. Closing this (a cancel)
-    closes ``work`` too."""
+def relay(work: Work[T], shown: Callable[[Progress], Progress]) -> Work[T]:
+    """Run ``work``, yielding ``shown(p)`` for each of its steps ``p``; its result is
+    returned. Closing this (a cancel) closes ``work`` too."""
     try:
         while True:
             try:
@@ -59,10 +58,18 @@ def within(work: Work[T], step: float, total: float, what: str) -> Work[T]:
             except StopIteration as stop:
                 result: T = stop.value
                 return result
-            yield Progress(step + p.fraction, total, f"{what}: {p.message}")
+            yield shown(p)
     except GeneratorExit:
         work.close()
         raise
+
+
+def within(work: Work[T], step: float, total: float, what: str) -> Work[T]:
+    """Run ``work`` as step ``step`` of ``total``: its progress is yielded as a part of that
+    step, its messages after ``what``; its result is returned. Closing this (a cancel)
+    closes ``work`` too."""
+    return (yield from relay(work, lambda p: Progress(step + p.fraction, total,
+                                                      f"{what}: {p.message}")))
 
 
 class _Stopped(Exception):

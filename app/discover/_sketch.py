@@ -23,7 +23,7 @@ from typing import TypeVar
 from app.discover._cases import split_by_shape
 from app.discover._pairing import ImageRef, Pair
 from app.items import ImportShape
-from app.progress import Progress, Work
+from app.progress import Progress, Work, relay
 from app.readers import Census
 
 T = TypeVar("T")
@@ -117,17 +117,7 @@ class Sketches:
     def during(self, work: Work[T]) -> Work[T]:
         """Run ``work``, each of its steps with the cases as they are then; its result.
         Closing this (a cancel) closes ``work``."""
-        try:
-            while True:
-                try:
-                    p = next(work)
-                except StopIteration as stop:
-                    result: T = stop.value
-                    return result
-                yield self.step(p)
-        except GeneratorExit:
-            work.close()
-            raise
+        return (yield from relay(work, self.step))
 
     def step(self, p: Progress, fresh: bool = False) -> ScanProgress:
         """``p`` with the cases as they are now (``fresh``), or as they were at most
