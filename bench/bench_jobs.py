@@ -144,6 +144,32 @@ def measure(name: str, args: list[str], jobs: list[int], repeats: int, cases: in
                 for r in got[repo, n]))
 
 
+def _spin(steps: int) -> float:
+    start = time.perf_counter()
+    total = 0
+    for i in range(steps):
+        total += i
+    return time.perf_counter() - start
+
+
+def ceiling(cores: int, steps: int = 20_000_000, rounds: int = 3) -> float:
+    """The reference for any speed-up here: how much more a pure Python loop (no I/O,
+    nothing shared) gets done on ``cores`` processes at once than on one, on this machine
+    now (a shared VM's cores need not add up). The median of ``rounds`` alternations."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    gains = []
+    for _ in range(rounds):
+        alone = _spin(steps)
+        with context.Pool(cores) as pool:
+            start = time.perf_counter()
+            pool.map(_spin, [steps] * cores)
+            together = time.perf_counter() - start
+        gains.append(cores * alone / together)
+    return statistics.median(gains)
+
+
 def main() -> None:
     argv, repos = sys.argv[1:], []
     while "--repo" in argv:
@@ -162,6 +188,8 @@ def main() -> None:
     print(f"datasets ready in {time.perf_counter() - t:.0f} s; {os.cpu_count()} cores, load "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min); median of "
           f"{repeats} fresh processes")
+    print(f"reference: a pure Python loop on {cores} processes does x{ceiling(cores):.2f} the "
+          "work of one in the same time (the most any --jobs can give here now)")
     for label, root, items in (("nnU-Net", nnunet, lists[0]), ("TotalSegmentator", totalseg,
                                                                lists[1])):
         what = f"{n} cases" if root is nnunet else f"{m} cases x 117 masks"
@@ -170,6 +198,7 @@ def main() -> None:
                 cases, repos)
         measure(f"validate {label} ({what})", ["validate", str(items), "--json", "-q"], jobs,
                 repeats, cases, repos)
+    print(f"reference again: x{ceiling(cores):.2f}")
     print(f"load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
