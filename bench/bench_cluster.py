@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_scan import ROOT  # noqa: E402
 from bench_scan import make as make_small  # noqa: E402
+from harness import take_repos  # noqa: E402
 from synth import label_field, save  # noqa: E402
 
 REPEAT = 3
@@ -110,12 +111,7 @@ def one(mode: str, address: str, kind: str, n: int) -> None:
 
 
 def main() -> None:
-    argv, repos = sys.argv[1:], []
-    while "--repo" in argv:
-        at = argv.index("--repo")
-        repos.append(Path(argv[at + 1]).resolve())
-        del argv[at:at + 2]
-    repos = repos or [HERE]
+    argv, repos = take_repos(sys.argv[1:])
     n = int(argv[0]) if argv else 60
     for kind in ("small", "large"):
         masks_of(kind, n)

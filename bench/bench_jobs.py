@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_scan import make
+from harness import take_repos
 from synth import label_field, save
 
 ROOT = Path("/tmp/segmap-bench/jobs")
@@ -170,12 +171,7 @@ def ceiling(cores: int, steps: int = 20_000_000, rounds: int = 3) -> float:
 
 
 def main() -> None:
-    argv, repos = sys.argv[1:], []
-    while "--repo" in argv:
-        at = argv.index("--repo")
-        repos.append(Path(argv[at + 1]).resolve())
-        del argv[at:at + 2]
-    repos = repos or [HERE]
+    argv, repos = take_repos(sys.argv[1:])
     n = int(argv[0]) if len(argv) > 0 else 1000
     m = int(argv[1]) if len(argv) > 1 else 20
     repeats = int(argv[2]) if len(argv) > 2 else 3

@@ -68,3 +68,14 @@ def measure(module: str, method: str, *args: str, runs: int = 3) -> dict[str, fl
         "peak_mb": max(r["peak_mb"] for r in results),
         "runs": runs,
     }
+
+
+def take_repos(argv: list[str]) -> tuple[list[str], list[Path]]:
+    """``argv`` without its ``--repo PATH`` pairs, and those paths (resolved; default: this
+    checkout): the checkouts a bench alternates run by run."""
+    argv, repos = list(argv), []
+    while "--repo" in argv:
+        at = argv.index("--repo")
+        repos.append(Path(argv[at + 1]).resolve())
+        del argv[at:at + 2]
+    return argv, repos or [ROOT]
