@@ -155,6 +155,7 @@ class ScanView(QWidget):
         for col, width in ((0, 200), (2, 60), (3, 60), (4, 180), (5, 260)):
             header.resizeSection(col, width)
         self._pending: tuple[ScanProgress, str] | None = None
+        self._details_of: CaseSketch | None = None  # the sketch the details show
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(_REPAINT_MS)
@@ -216,13 +217,18 @@ class ScanView(QWidget):
         self.model.set_sketches(())
         self.filter.clear()
         self.details.clear()
+        self._details_of = None
 
     def _show_current(self) -> None:
         index = self.table.currentIndex()
         if not index.isValid():
+            self._details_of = None
             self.details.clear()
             return
         s = self.model.sketch_at(self.proxy.mapToSource(index).row())
+        if s is self._details_of:  # unchanged: keep the reader's scroll position
+            return
+        self._details_of = s
         lines = [f"<b>{escape(s.name)}</b> — {escape(shape_text(s))}",
                  f"Image: {escape(s.image)}" + (f" ({s.slices} slices)" if s.slices else ""),
                  f"Masks: {len(s.masks)} file(s); census: {escape(s.status())}"]

@@ -98,3 +98,27 @@ def test_a_small_folder_never_shows_the_scan_view(window: Any, qtbot: Any,
     qtbot.waitUntil(lambda: not window.busy(), timeout=20_000)
     assert not any(shown)  # done within SHOW_SCAN_AFTER_S: straight to the real cases
     assert window.stack.currentWidget() is cases and cases.model.rowCount() == 2
+
+
+def test_the_details_keep_their_scroll_while_other_rows_fill_in(qtbot: Any) -> None:
+    from dataclasses import replace
+
+    from app.discover import CaseSketch, ScanProgress
+    from ui.scan_view import ScanView
+
+    view = ScanView()
+    qtbot.addWidget(view)
+    view.resize(900, 500)
+    view.show()
+    rows = tuple(CaseSketch(f"s{i:04d}", f"s{i:04d}/ct.nii.gz", False, 64,
+                            tuple(f"s{i:04d}/segmentations/m{k:03d}.nii.gz"
+                                  for k in range(117))) for i in range(3))
+    view.show_step(ScanProgress(0, 3, "census", rows), "Opening x")
+    bar = view.details.verticalScrollBar()
+    assert bar.maximum() > 0  # 60 of 117 masks listed: the details scroll
+    bar.setValue(bar.maximum())
+    counted = (rows[0], replace(rows[1], counted=50), rows[2])  # the chosen row 0 unchanged
+    view.show_step(ScanProgress(1, 3, "census", counted), "Opening x")
+    view._apply()  # the repaint the timer would do
+    assert bar.value() == bar.maximum() > 0
+    assert view.model.sketch_at(1).counted == 50
