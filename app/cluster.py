@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import app
+from app import allocator
 from app.errors import SegmapError
 
 if TYPE_CHECKING:
@@ -249,6 +250,13 @@ def paths_in(value: object, depth: int = 5) -> Iterator[Path]:
             yield from paths_in(getattr(value, f.name), depth - 1)
 
 
+def _tuned(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` on a worker with the allocator tuned for its length
+    (``allocator.for_task``: a nanny's worker would fault in every buffer anew)."""
+    with allocator.for_task():
+        return fn(*args, **kwargs)
+
+
 class ClusterExecutor(Executor):
     """A ``concurrent.futures`` executor on a Dask cluster: ``Client.get_executor`` (tasks
     not deduplicated by their arguments: ``pure=False``), whose shutdown closes the client."""
@@ -273,7 +281,7 @@ class ClusterExecutor(Executor):
         if self._unchecked:
             self._unchecked = False
             check_reachable(self, list(paths_in((args, kwargs))))
-        return self._executor.submit(fn, *args, **kwargs)
+        return self._executor.submit(_tuned, fn, *args, **kwargs)
 
     def map(self, fn: Callable[..., T], *iterables: Any, timeout: float | None = None,
             chunksize: int = 1, **kwargs: Any) -> Iterator[T]:

@@ -55,6 +55,7 @@ from importlib import import_module
 from multiprocessing import forkserver
 from typing import Any, Generic, TypeVar
 
+from app import allocator
 from app.errors import InputError, SegmapError
 from app.progress import Progress, Work
 
@@ -142,9 +143,11 @@ def _quiet_worker() -> None:
     """Ctrl-C reaches the whole process group: the parent alone decides (it terminates
     the workers), so a worker never dies half-way through a case on its own. What the
     worker inherited is left out of its garbage collections (``gc.freeze``): a collection
-    touching each of the parent's objects would copy every page they are on."""
+    touching each of the parent's objects would copy every page they are on. Its
+    allocator is tuned (``allocator.tune``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.freeze()
+    allocator.tune()  # a fork server's worker starts without its parent's settings
 
 
 def start_method() -> str:

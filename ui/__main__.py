@@ -62,6 +62,9 @@ def starting_screen() -> QLabel:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `segmap-gui` script."""
     args = parse_args(argv)
+    from app import allocator
+
+    allocator.tune()
     from PySide6.QtWidgets import QApplication
 
     existing = QApplication.instance()

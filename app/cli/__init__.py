@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Sequence
 from types import ModuleType
 
+from app import allocator
 from app.cli import commands
 from app.cli._common import escaped_output
 from app.errors import SegmapError
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `segmap` console script."""
+    allocator.tune()
     try:
         with escaped_output():
             code = _main(build_parser(), argv)

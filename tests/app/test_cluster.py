@@ -277,3 +277,19 @@ def test_the_cli_runs_scan_and_validate_on_the_cluster(
     assert main(["validate", items, "--quiet"]) == 1  # the environment names the cluster
     err = capsys.readouterr().err
     assert "error: The Dask scheduler at tcp://127.0.0.1:" in err and "hint: Start it" in err
+
+
+def test_segmap_tasks_run_tuned_on_a_nanny_worker_and_leave_its_setting(scheduler: str
+                                                                         ) -> None:
+    from app import allocator
+    from tests.app.test_allocator import faults, fresh_each_time, reused
+
+    if allocator._LIBC is None:
+        pytest.skip("glibc's malloc only")
+    executor = cluster.executor_for(Jobs(2, scheduler), timeout=TIMEOUT)
+    try:
+        assert reused(executor.submit(faults).result())  # a Segmap task
+        # the worker's own: its nanny's MALLOC_TRIM_THRESHOLD_, each buffer mapped anew
+        assert all(fresh_each_time(n) for n in executor.client.run(faults).values())
+    finally:
+        executor.shutdown()
