@@ -26,7 +26,8 @@ its cluster module), the checkouts alternating run by run: a before / after on t
 LocalCluster (its workers import the Segmap of this checkout, which must be the same
 version).
 
-Run: ``python bench/bench_cluster.py [--repo PATH ...] [N]`` (default 60 cases).
+Run: ``python bench/bench_cluster.py [--repo PATH ...] [--kinds small,large,scan] [N]``
+(default 60 cases, every kind).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from synth import label_field, save  # noqa: E402
 
 REPEAT = 3
 MODES = ("jobs1", "jobs2", "cluster")
+KINDS = ("small", "large", "scan")
 LARGE = (256, 256, 200)
 
 
@@ -80,6 +82,12 @@ def one(mode: str, address: str, kind: str, n: int) -> None:
     from app.progress import run
     from app.readers import census
 
+    try:  # as segmap's own commands do (a checkout from before it has none)
+        from app import allocator
+    except ImportError:
+        pass
+    else:
+        allocator.tune()
     started, cpu = time.perf_counter(), time.process_time()
     if kind == "scan":
         from app.discover import scan
@@ -112,9 +120,14 @@ def one(mode: str, address: str, kind: str, n: int) -> None:
 
 def main() -> None:
     argv, repos = take_repos(sys.argv[1:])
+    kinds = KINDS
+    if "--kinds" in argv:  # e.g. --kinds scan: a dataset-sized run without the others
+        at = argv.index("--kinds")
+        kinds = tuple(argv[at + 1].split(","))
+        del argv[at:at + 2]
     n = int(argv[0]) if argv else 60
-    for kind in ("small", "large"):
-        masks_of(kind, n)
+    for kind in kinds:
+        masks_of("small" if kind == "scan" else kind, n)
     from distributed import LocalCluster
 
     here = str(Path(__file__).resolve())
@@ -122,7 +135,7 @@ def main() -> None:
                       dashboard_address=":0") as lc:
         print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} before; "
               f"best of {REPEAT}, each run a fresh process")
-        for kind in ("small", "large", "scan"):
+        for kind in kinds:
             compare(here, lc.scheduler_address, kind, n, repos)
         print(f"load average {os.getloadavg()[0]:.2f} after")
 

@@ -106,7 +106,7 @@ def test_the_cluster_gets_a_few_batches_per_worker_not_a_task_per_case(
     monkeypatch.setattr(cluster.ClusterExecutor, "submit", submit)
     out = run(map_work(_twice, list(range(40)), Jobs(2, scheduler), what=str))
     assert [o.value for o in out] == [2 * x for x in range(40)]
-    assert sizes == [5] * 8  # 40 cases, 2 worker threads, CLUSTER_BATCHES (4) each
+    assert sizes == [2] * 20  # 40 cases, 2 worker threads, CLUSTER_BATCHES (16) each
 
 
 def test_the_executor_runs_on_the_workers_and_closes_its_client(scheduler: str) -> None:

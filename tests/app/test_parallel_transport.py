@@ -108,13 +108,13 @@ def _square(x: int) -> int:
 
 
 @pytest.mark.parametrize(("total", "batch", "expected"), [
-    (60, 1, [8] * 7 + [4]),  # 60 cases on 2 slots: 4 batches a slot (the last one short)
+    (400, 1, [13] * 30 + [10]),  # 400 cases on 2 slots: 16 batches a slot (the last short)
     (60, 20, [20, 20, 20]),  # the caller's larger batch stands
     (3, 1, [1, 1, 1]),
 ])
 def test_a_cluster_gets_a_few_batches_per_worker(total: int, batch: int,
                                                  expected: list[int]) -> None:
-    assert CLUSTER_BATCHES == 4
+    assert CLUSTER_BATCHES == 16
     pool = _Cluster(2)
     out = run(map_work(_square, list(range(total)), Jobs(2, "tcp://h:8786"), what=str,
                        batch=batch, executor=lambda: pool))
