@@ -39,6 +39,12 @@ def machine() -> str:
 def one(methods: dict[str, Callable[..., object]]) -> None:
     """Child side: run one method, print {"seconds", "peak_mb"} as JSON."""
     name, args = sys.argv[2], sys.argv[3:]
+    try:  # the allocator as segmap's own commands set it (a checkout from before has none)
+        from app import allocator
+    except ImportError:
+        pass
+    else:
+        allocator.tune()
     t = time.perf_counter()
     methods[name](*args)
     seconds = time.perf_counter() - t
