@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import app
-from app import allocator
+from app import allocator, cores
 from app.errors import SegmapError
 
 if TYPE_CHECKING:
@@ -252,7 +252,10 @@ def paths_in(value: object, depth: int = 5) -> Iterator[Path]:
 
 def _tuned(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)`` on a worker with the allocator tuned for its length
-    (``allocator.for_task``: a nanny's worker would fault in every buffer anew)."""
+    (``allocator.for_task``: a nanny's worker would fault in every buffer anew). A worker
+    runs a task on each of its threads: Segmap's readers there have no core to spare
+    (``app.cores``; the setting is Segmap's own, so it stays)."""
+    cores.set_spare(False)
     with allocator.for_task():
         return fn(*args, **kwargs)
 

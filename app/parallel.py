@@ -55,7 +55,7 @@ from importlib import import_module
 from multiprocessing import forkserver
 from typing import Any, Generic, TypeVar
 
-from app import allocator
+from app import allocator, cores
 from app.errors import InputError, SegmapError
 from app.progress import Progress, Work
 
@@ -141,15 +141,17 @@ def _internal(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}" + (f": {first[0]}" if first else "")
 
 
-def _quiet_worker() -> None:
+def _quiet_worker(spare: bool) -> None:
     """Ctrl-C reaches the whole process group: the parent alone decides (it terminates
     the workers), so a worker never dies half-way through a case on its own. What the
     worker inherited is left out of its garbage collections (``gc.freeze``): a collection
     touching each of the parent's objects would copy every page they are on. Its
-    allocator is tuned (``allocator.tune``)."""
+    allocator is tuned (``allocator.tune``); ``spare``: whether each worker has a core
+    beside its own for a second thread (``app.cores``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.freeze()
     allocator.tune()  # a fork server's worker starts without its parent's settings
+    cores.set_spare(spare)
 
 
 def start_method() -> str:
@@ -169,9 +171,10 @@ def _context(method: str) -> multiprocessing.context.BaseContext:
 
 
 def process_pool(n: int, method: str | None = None) -> ProcessPoolExecutor:
-    """A pool of ``n`` worker processes started by ``method`` (default: ``start_method``)."""
+    """A pool of ``n`` worker processes started by ``method`` (default: ``start_method``);
+    a worker has a core to spare when the pool takes at most half of them."""
     return ProcessPoolExecutor(max_workers=n, mp_context=_context(method or start_method()),
-                               initializer=_quiet_worker)
+                               initializer=_quiet_worker, initargs=(2 * n <= default_jobs(),))
 
 
 def warm_up(jobs: Jobs) -> None:

@@ -261,11 +261,11 @@ def _sdk_labels(chunk: np.ndarray) -> np.ndarray:
         return np.round(chunk.astype(np.float64)).astype(np.uint16)
 
 
-def sdk_chunks(mask: MaskFile, chunk_bytes: int = _CHUNK_BYTES, prefetch: bool = True
+def sdk_chunks(mask: MaskFile, chunk_bytes: int = _CHUNK_BYTES, prefetch: bool | None = None
                ) -> Iterator[np.ndarray]:
     """A NIfTI mask's voxels as the SDK's labels, streamed as 1-D chunks in file (Fortran)
     order; a chunk is valid until the next one is requested. ``prefetch`` inflates on a
-    second thread (``iter_raw``)."""
+    second thread (``iter_raw``; by default where a core is spare)."""
     assert mask.nifti is not None
     plain = mask.plain
     try:

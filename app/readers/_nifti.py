@@ -25,6 +25,7 @@ import nibabel as nib
 import numpy as np
 from isal import igzip, isal_zlib
 
+from app import cores
 from app.errors import VolumeReadError
 from app.jsonio import atomic_path, open_regular
 from app.readers._limits import (
@@ -339,14 +340,15 @@ def _read_full(stream: BinaryIO, view: memoryview) -> int:
 
 
 def iter_raw(
-    info: NiftiInfo, chunk_bytes: int = 1 << 20, prefetch: bool = True
+    info: NiftiInfo, chunk_bytes: int = 1 << 20, prefetch: bool | None = None
 ) -> Iterator[np.ndarray]:
     """Yield the stored voxel values in order as native-endian 1-D chunks.
 
     Memory stays at a few chunks; the chunks are in file (Fortran) order. A chunk
     is only valid until the next one is requested. With ``prefetch`` the file is
     inflated on a second thread while the caller works on the previous chunk
-    (inflate releases the GIL), so reading and counting overlap.
+    (inflate releases the GIL), so reading and counting overlap; by default where this
+    process has a core to spare (``app.cores``: not in a pool's worker).
     """
     _check_plain_dtype(info)
     item = info.dtype.itemsize
@@ -358,7 +360,8 @@ def iter_raw(
         return chunk if info.dtype.isnative else chunk.byteswap().view(native)
 
     sizes = [min(chunk_bytes, info.nbytes - start) for start in range(0, info.nbytes, chunk_bytes)]
-    if not prefetch or len(sizes) < 3:
+    ahead = cores.spare() if prefetch is None else prefetch
+    if not ahead or len(sizes) < 3:
         buf = np.empty(chunk_bytes, dtype=np.uint8)
         with _payload(info) as stream:
             done = 0

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import nibabel as nib
 import numpy as np
 import pytest
 
@@ -291,5 +292,18 @@ def test_segmap_tasks_run_tuned_on_a_nanny_worker_and_leave_its_setting(schedule
         assert reused(executor.submit(faults).result())  # a Segmap task
         # the worker's own: its nanny's MALLOC_TRIM_THRESHOLD_, each buffer mapped anew
         assert all(fresh_each_time(n) for n in executor.client.run(faults).values())
+    finally:
+        executor.shutdown()
+
+
+def test_a_segmap_task_on_a_worker_reads_on_its_own_thread(scheduler: str,
+                                                           tmp_path: Path) -> None:
+    from tests.app.test_cores import inflated_ahead
+
+    labels = np.random.default_rng(0).integers(0, 5, (32, 32, 32)).astype(np.uint8)
+    nib.save(nib.Nifti1Image(labels, np.eye(4)), tmp_path / "labels.nii.gz")
+    executor = cluster.executor_for(Jobs(2, scheduler), timeout=TIMEOUT)
+    try:  # the worker runs a task on each of its threads: no core to spare
+        assert not executor.submit(inflated_ahead, str(tmp_path / "labels.nii.gz")).result()
     finally:
         executor.shutdown()
