@@ -53,6 +53,7 @@ from concurrent.futures import (
 from dataclasses import dataclass
 from importlib import import_module
 from multiprocessing import forkserver
+from multiprocessing.process import BaseProcess
 from typing import Any, Generic, TypeVar
 
 from app import allocator, cores
@@ -257,6 +258,7 @@ def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
     results: list[Outcome[R]] = []
     pending: dict[Future[list[Outcome[R]]], int] = {}  # a batch -> its first case
     finished: dict[int, list[Outcome[R]]] = {}
+    survivors: list[BaseProcess] = []  # of broken pools
     shared = next(_RUNS)
     _SHARED[shared] = (fn, args)  # before any fork: a forked worker finds the cases there
     try:
@@ -277,8 +279,8 @@ def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
                 try:
                     future = _submit(pool, forked, shared, fn, args, start, size)
                 except BrokenExecutor:  # a worker died (killed, out of memory): the
-                    pool.shutdown(wait=False)  # cases it had are errors; a new pool goes on
-                    pool, forked = new_pool()
+                    survivors.extend(let_go(pool))  # cases it had are errors; a new pool
+                    pool, forked = new_pool()  # goes on
                     future = _submit(pool, forked, shared, fn, args, start, size)
                 pending[future] = start
                 if len(pending) >= limit:
@@ -302,6 +304,7 @@ def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
     finally:
         del _SHARED[shared]
         stop_pool(pool, pending)
+        reap(survivors)
     return results
 
 
@@ -332,11 +335,29 @@ def stop_pool(pool: Executor, pending: dict[Future[list[Outcome[R]]], int]) -> N
     for future in pending:
         future.cancel()
     # a process pool's workers (Python 3.14 has terminate_workers(); 3.11 keeps them here)
-    processes = list((getattr(pool, "_processes", None) or {}).values())
+    processes = _processes(pool)
     pool.shutdown(wait=False, cancel_futures=True)
     for p in processes:
         if p.is_alive():
             p.terminate()
+    reap(processes)
+
+
+def _processes(pool: Executor) -> list[BaseProcess]:
+    return list((getattr(pool, "_processes", None) or {}).values())
+
+
+def let_go(broken: Executor) -> list[BaseProcess]:
+    """Shut a broken pool down without waiting; its workers, which it terminates on its own
+    thread (maybe after the run has gone on, and its shutdown then forgets them), for
+    ``reap`` at the run's end."""
+    processes = _processes(broken)
+    broken.shutdown(wait=False)
+    return processes
+
+
+def reap(processes: Sequence[BaseProcess]) -> None:
+    """Wait for ``processes`` to end (5 s each, then killed): none outlives its run."""
     for p in processes:
         p.join(timeout=5)
         if p.is_alive():

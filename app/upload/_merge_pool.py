@@ -36,11 +36,12 @@ from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from types import MappingProxyType
 
 from app.errors import Cancelled, MergeError, SegmapError
 from app.merge import SeriesInputs
-from app.parallel import Outcome, call_all, process_pool, stop_pool
+from app.parallel import Outcome, call_all, let_go, process_pool, reap, stop_pool
 from app.progress import run
 from app.readers import nifti_bytes
 
@@ -144,6 +145,7 @@ class MergePool:
         self._pool: ProcessPoolExecutor | None = None
         self._folder: str | None = None
         self._running: dict[Future[list[Outcome[MergeDone]]], ProcessPoolExecutor] = {}
+        self._survivors: list[BaseProcess] = []  # of broken pools: waited for at close
         self._closed = False
 
     def job(self, inputs: SeriesInputs, *, label_validate: bool, prune: bool,
@@ -204,7 +206,7 @@ class MergePool:
             try:
                 future = pool.submit(call_all, WORKER, [job])
             except BrokenProcessPool:  # it broke since: a new pool
-                pool.shutdown(wait=False)
+                self._survivors.extend(let_go(pool))
                 pool = self._pool = process_pool(self.workers)
                 future = pool.submit(call_all, WORKER, [job])
             self._running[future] = pool
@@ -215,7 +217,7 @@ class MergePool:
         with self._lock:
             if self._pool is broken:
                 self._pool = None
-                broken.shutdown(wait=False)
+                self._survivors.extend(let_go(broken))
 
     def _temp_folder(self) -> str:
         with self._lock:
@@ -224,7 +226,8 @@ class MergePool:
             return self._folder
 
     def close(self) -> None:
-        """Stop the workers (terminated if a merge is running) and remove the temp folder."""
+        """Stop the workers (terminated if a merge is running; a broken pool's, which it
+        terminates itself, waited for) and remove the temp folder: none outlives the run."""
         with self._lock:
             self._closed = True
             pools = {id(p): p for p in self._running.values()}
@@ -232,8 +235,10 @@ class MergePool:
                 pools[id(self._pool)] = self._pool
             running = dict(self._running)
             self._pool = None
+            survivors, self._survivors = self._survivors, []
         for pool in pools.values():
             stop_pool(pool, {f: 0 for f, p in running.items() if p is pool and not f.done()})
+        reap(survivors)
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
 

@@ -14,6 +14,7 @@ import os
 import signal
 import tempfile
 import time
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +218,11 @@ def test_a_dead_worker_fails_its_task_only(rb, tmp_path, temp_root, monkeypatch)
                              + [make_case(root, "case-doomed", "II", 9)]
                              + [masks_case(root, f"case-m{k}", 3, 20 + k) for k in range(2)])
     monkeypatch.setattr(_merge_pool, "WORKER", dying_worker)
+    # a broken pool fails its merges, then terminates its other workers on its own thread:
+    # late on a loaded machine, after the run has gone on
+    terminate = BaseProcess.terminate
+    monkeypatch.setattr(BaseProcess, "terminate",
+                        lambda self: (time.sleep(2), terminate(self))[1])
     report = run(start_upload(rb, items_path, jobs=Jobs(2)))
     states = {t.name: (t.state, t.error) for t in report.tasks}
     assert states.pop("case-doomed") == (
