@@ -278,9 +278,9 @@ def map_work(fn: Callable[[A], R], args: Sequence[A], jobs: Jobs, *,
             for start in starts:
                 try:
                     future = _submit(pool, forked, shared, fn, args, start, size)
-                except BrokenExecutor:  # a worker died (killed, out of memory): the
-                    survivors.extend(let_go(pool))  # cases it had are errors; a new pool
-                    pool, forked = new_pool()  # goes on
+                except BrokenExecutor:  # a worker died (killed, out of memory): the cases
+                    survivors.extend(let_go(pool))  # it had are errors; a new pool goes on
+                    pool, forked = new_pool()
                     future = _submit(pool, forked, shared, fn, args, start, size)
                 pending[future] = start
                 if len(pending) >= limit:
