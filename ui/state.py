@@ -85,6 +85,7 @@ class WizardState(QObject):
         self.autosave_path = autosave_path or default_autosave_path()
         self.dirty = False  # changed since opened, restored or exported
         self._current: str | None = None
+        self._places: dict[str, int] = {}  # a case name -> its place in the session (a hint)
         self.undo_stack = QUndoStack(self)
         self.undo_stack.setUndoLimit(200)
         self._autosave = QTimer(self)
@@ -165,8 +166,25 @@ class WizardState(QObject):
         included, else the first included case (None when no case is included)."""
         if self.session is None:
             return None
-        name = self._included_name(self._current)
-        return next((c for c in self.session.cases if c.name == name), None)
+        if self._current is not None:  # asked at each case an edit of every case changes
+            case = self._case_named(self._current)
+            if case is not None and case.included:
+                return case
+        name = self._included_name(None)
+        return self._case_named(name) if name is not None else None
+
+    def _case_named(self, name: str) -> CaseState | None:
+        """The session's (first) case named ``name``: found by its place, remembered and
+        checked against the list as it is now (an edit may add, drop or reorder cases)."""
+        assert self.session is not None
+        cases = self.session.cases
+        i = self._places.get(name)
+        if i is None or i >= len(cases) or cases[i].name != name:
+            self._places = {}
+            for k, c in enumerate(cases):
+                self._places.setdefault(c.name, k)
+            i = self._places.get(name)
+        return cases[i] if i is not None else None
 
     def _included_name(self, preferred: str | None) -> str | None:
         cases = self.session.cases if self.session is not None else []
