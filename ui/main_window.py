@@ -127,7 +127,7 @@ class MainWindow(QMainWindow):
         self.state.sessionChanged.connect(self._on_state_session_changed)
         for signal in (self.state.casesChanged, self.state.taxonomyChanged):
             signal.connect(self._update_nav)
-        self.state.mappingChanged.connect(lambda _name: self._update_nav())
+        self.state.mappingsChanged.connect(self._update_nav)  # once per edit, not per case
         # The Export page says nothing when it writes; its button is what writes.
         self.page(ExportPage).export_button.clicked.connect(self._update_nav)
         geometry = self.state.settings.window_geometry()

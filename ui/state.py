@@ -74,6 +74,9 @@ class WizardState(QObject):
     reviewChanged = Signal(str)  # the sign-off of a case changed (case name)
     currentCaseChanged = Signal(str)
     taxonomyChanged = Signal()
+    # once after an edit's mappingChanged of each case it changed (an edit of every case
+    # announces each one: what looks at the whole list listens here, once)
+    mappingsChanged = Signal()
 
     def __init__(self, settings: Settings, autosave_path: Path | None = None,
                  parent: QObject | None = None) -> None:
@@ -154,6 +157,8 @@ class WizardState(QObject):
             self.casesChanged.emit()
         for name in sorted(change.mapping):
             self.mappingChanged.emit(name)
+        if change.mapping:
+            self.mappingsChanged.emit()
         for name in sorted(change.reviews):
             self.reviewChanged.emit(name)
 

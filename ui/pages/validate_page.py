@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from html import escape
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QUrl
@@ -112,7 +111,7 @@ class ValidatePage(Page):
         for signal in (self.state.sessionChanged, self.state.casesChanged,
                        self.state.taxonomyChanged):
             signal.connect(self._mark_stale)
-        self.state.mappingChanged.connect(self._mark_stale)
+        self.state.mappingsChanged.connect(self._mark_stale)  # once per edit, not per case
 
     def _mark_stale(self, *_: object) -> None:
         """The list changed: what was found is about another list; it goes, with its detail."""
