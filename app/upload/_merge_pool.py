@@ -237,7 +237,7 @@ class MergePool:
             self._pool = None
             survivors, self._survivors = self._survivors, []
         for pool in pools.values():
-            stop_pool(pool, {f: 0 for f, p in running.items() if p is pool and not f.done()})
+            stop_pool(pool, [f for f, p in running.items() if p is pool and not f.done()])
         reap(survivors)
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)

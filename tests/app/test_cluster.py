@@ -5,6 +5,7 @@ this Segmap, seeing the input files."""
 
 from __future__ import annotations
 
+import importlib
 import socket
 import sys
 import time
@@ -101,13 +102,35 @@ def test_the_cluster_gets_a_few_batches_per_worker_not_a_task_per_case(
     real = cluster.ClusterExecutor.submit
 
     def submit(self: cluster.ClusterExecutor, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-        sizes.append(len(args[1]))  # call_all(fn, part)
+        sizes.append(len(args[1]))  # call_batch(fn, part)
         return real(self, fn, *args, **kwargs)
 
     monkeypatch.setattr(cluster.ClusterExecutor, "submit", submit)
     out = run(map_work(_twice, list(range(40)), Jobs(2, scheduler), what=str))
     assert [o.value for o in out] == [2 * x for x in range(40)]
     assert sizes == [2] * 20  # 40 cases, 2 worker threads, CLUSTER_BATCHES (16) each
+
+
+def test_a_batch_comes_back_from_the_cluster_as_one_pickle(
+        scheduler: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Dask serialises a list item by item: each outcome its own pickle, with its classes
+    # named again in each (a 1,000-case scan's results: 6.5 MB to load, not 2.1 MB)
+    serialize = importlib.import_module("distributed.protocol.serialize")  # the module
+
+    loaded: list[type] = []
+    dumps, real, wants_context = serialize.families["pickle"]
+
+    def pickle_loads(header: Any, frames: Any) -> Any:
+        value = real(header, frames)
+        loaded.append(type(value))
+        return value
+
+    monkeypatch.setitem(serialize.families, "pickle", (dumps, pickle_loads, wants_context))
+    out = run(map_work(_twice, list(range(40)), Jobs(2, scheduler), what=str))
+    assert [o.value for o in out] == [2 * x for x in range(40)]
+    # at least one load per batch (this process also hosts the LocalCluster's scheduler)
+    assert sum(t.__name__ == "Batch" for t in loaded) >= 20
+    assert not any(t.__name__ == "Outcome" for t in loaded)
 
 
 def test_the_executor_runs_on_the_workers_and_closes_its_client(scheduler: str) -> None:

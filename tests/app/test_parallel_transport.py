@@ -99,7 +99,7 @@ class _Cluster(ThreadPoolExecutor):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         with self.lock:
-            self.sizes.append(len(args[1]))  # call_all(fn, part)
+            self.sizes.append(len(args[1]))  # call_batch(fn, part)
         return super().submit(fn, *args, **kwargs)
 
 
