@@ -407,11 +407,6 @@ def dumps(obj: Any, indent: int | None = 2) -> str:
     ``NaN``, which no JSON reader accepts), a string UTF-8 cannot carry (a non-UTF-8 file
     name, read through the file system's escapes), or nesting too deep to write.
     """
-    bad = _lone_surrogate(obj)
-    if bad is not None:
-        raise OutputError(
-            f"Cannot write {printable(bad)[:200]} into JSON: the name is not valid UTF-8.",
-            "Rename the file with a UTF-8 name (RedBrick reads items lists as UTF-8).")
     try:
         text = json.dumps(obj, indent=indent, ensure_ascii=False, allow_nan=False)
     except ValueError as exc:
@@ -419,6 +414,14 @@ def dumps(obj: Any, indent: int | None = 2) -> str:
                           "This comes from a broken header; check the file it came from.") from None
     except RecursionError:
         raise OutputError("Cannot write this JSON: it nests too deeply.") from None
+    try:
+        text.encode("utf-8")  # one pass in C; the walk below only names the culprit
+    except UnicodeEncodeError:
+        bad = _lone_surrogate(obj)
+        raise OutputError(
+            f"Cannot write {printable(bad or text)[:200]} into JSON: the name is not valid "
+            "UTF-8.", "Rename the file with a UTF-8 name (RedBrick reads items lists as UTF-8).",
+        ) from None
     return text + ("\n" if indent else "")
 
 
