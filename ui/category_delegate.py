@@ -7,6 +7,7 @@ that categories were not checked).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, Signal
@@ -110,11 +111,14 @@ class CategoryDelegate(QStyledItemDelegate):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.taxonomy: Taxonomy | None = None
-        self.used: list[Category] = []
+        # With no taxonomy, the categories some case maps to (the choices): asked when an
+        # editor opens, as it takes a pass over every case.
+        self.used: Callable[[], list[Category]] = list
 
     def createEditor(self, parent: QWidget, option: QStyleOptionViewItem,
                      index: QModelIndex | QPersistentModelIndex) -> QWidget:
-        combo = CategoryCombo(category_choices(self.taxonomy, self.used),
+        used = self.used() if self.taxonomy is None else []
+        combo = CategoryCombo(category_choices(self.taxonomy, used),
                               free_text=self.taxonomy is None, parent=parent)
         return combo
 

@@ -56,3 +56,68 @@ def test_apply_to_all_sums_up_each_changed_case_once(qtbot, window, tmp_path, mo
     for i, case in enumerate(session.cases):  # and every row says its case's mapping
         assert model._summary[i] == mapping_summary(session, case), case.name
     assert state.current_case() is first
+
+
+def test_opening_a_folder_sums_up_each_case_once_and_leaves_the_export_page_alone(
+        qtbot, window, tmp_path, monkeypatch):
+    """Opening 10,000 cases froze the window 4 s once the scan was done: the Cases page
+    summed every case up twice (set and entered in one go) and the Export page copied
+    every task to count the DICOM names it would rename, though it was not shown."""
+    import ui.pages.export_page
+    from ui.pages.export_page import ExportPage
+
+    calls: list[str] = []
+
+    def counted(s, case):
+        calls.append(case.name)
+        return mapping_summary(s, case)
+
+    monkeypatch.setattr(ui.cases_model, "mapping_summary", counted)
+    renames: list[int] = []
+    real_rename = ui.pages.export_page.dicom_to_rename
+    monkeypatch.setattr(ui.pages.export_page, "dicom_to_rename",
+                        lambda items: renames.append(len(items.tasks)) or real_rename(items))
+    window.page(SourcePage).open_path(nnunet_folder(tmp_path / "Dataset_030"))
+    qtbot.waitUntil(lambda: not window.busy() and window.state.session is not None,
+                    timeout=60_000)
+    assert window.stack.currentWidget() is window.pages[1]  # on to the Cases page
+    assert sorted(calls) == sorted(c.name for c in window.state.session.cases)  # once each
+    assert renames == []  # nothing counted for a page not shown
+    export = window.page(ExportPage)  # shown (its step needs every case mapped first)
+    window.stack.setCurrentWidget(export)
+    export.enter()
+    assert renames == [N]  # counted when shown
+    first = window.state.session.cases[0]
+    window.state.edit(lambda s: s.set_included(first, False), "leave out", [first])
+    assert renames == [N, N - 1]  # and again at each change while shown
+
+
+def test_a_case_switch_on_the_mapping_page_reads_that_case_not_every_case(
+        qtbot, window, tmp_path, monkeypatch):
+    """With no taxonomy the category editor offers every category some case maps to: that
+    was gathered at each case shown, a pass over every case (0.5 s of each switch at 10,000
+    cases); now when the editor opens."""
+    from app.session import Session
+    from ui.category_delegate import CategoryCombo
+    from ui.pages.mapping_page import MappingPage
+
+    window.page(SourcePage).open_path(nnunet_folder(tmp_path / "Dataset_030"), go_on=False)
+    qtbot.waitUntil(lambda: not window.busy() and window.state.session is not None,
+                    timeout=60_000)
+    session = window.state.session
+    assert session.taxonomy is None
+    first = session.cases[0]
+    row = session.rows(first)[0]
+    window.state.edit(lambda s: s.set_category(first, row, "Liver"), "map by hand", [first])
+    page = window.page(MappingPage)
+    window.go_to(window.page_index(page))
+    assert window.stack.currentWidget() is page
+    read: list[str] = []
+    rows = Session.rows
+    monkeypatch.setattr(Session, "rows", lambda s, case: read.append(case.name) or rows(s, case))
+    page.case_combo.setCurrentIndex(page.case_combo.findData("case_017"))
+    assert window.state.current_case().name == "case_017"
+    assert set(read) == {"case_017"}  # that case alone
+    editor = page.delegate.createEditor(page.table, None, page.model.index(0, 0))
+    assert isinstance(editor, CategoryCombo)
+    assert "Liver" in [editor.itemText(i) for i in range(editor.count())]  # offered still

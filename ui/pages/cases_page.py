@@ -315,7 +315,7 @@ class CasesPage(Page):
 
     # ------------------------------------------------------------------ events
     def enter(self) -> None:
-        self.model.refresh()
+        self.model.refresh_if_stale()  # a file may have changed on disk since
         case = self.state.current_case()
         self._select(case.name if case else None)
         self.table.setFocus()

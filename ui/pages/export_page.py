@@ -134,7 +134,7 @@ class ExportPage(Page):
         self.state.sessionChanged.connect(self._on_session_changed)
         self.state.mappingChanged.connect(lambda _: self._forget_written())
         self.state.casesChanged.connect(self._forget_written)
-        self.state.casesChanged.connect(self._count_dcm_names)
+        self.state.casesChanged.connect(self._count_dcm_names_if_shown)
 
     def enter(self) -> None:
         self._count_dcm_names()
@@ -146,7 +146,13 @@ class ExportPage(Page):
         self.path_edit.setText(str(default_target(s.source)))
         self.root_edit.clear()  # paths relative to the list's own folder
         self._forget_written()
-        self._count_dcm_names()
+        self._count_dcm_names_if_shown()
+
+    def _count_dcm_names_if_shown(self) -> None:
+        """Count now if this page is shown, else when it is (``enter``): counting copies
+        every included task, 1.3 s of opening a 10,000-case folder on another page."""
+        if self.isVisible():
+            self._count_dcm_names()
 
     def _count_dcm_names(self) -> None:
         """How many included images RedBrick refuses for their names (the offer shows then)."""

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import SegmapError
-from app.items import category_label
+from app.items import Category, category_label
 from app.mapping import load_template
 from app.preview import CasePreview
 from app.session import CaseState, Row, consequences
@@ -174,12 +174,19 @@ class MappingPage(Page):
             self.state.set_current_case(name)
             self._show_case()
 
+    def _used_categories(self) -> list[Category]:
+        """Every category some case maps to (the editor's choices with no taxonomy)."""
+        session = self.state.session
+        if session is None or session.taxonomy:
+            return []
+        return [r.category for c in session.cases for r in session.rows(c)
+                if r.category is not None]
+
     def _show_case(self) -> None:
         session, case = self.state.session, self.case()  # the state's: always included
         self.delegate.taxonomy = session.taxonomy if session else None
-        self.delegate.used = [r.category for c in (session.cases if session else [])
-                              for r in session.rows(c) if r.category is not None] \
-            if session and not session.taxonomy else []
+        self.delegate.used = self._used_categories  # not here: at each case shown, a pass
+        # over every case took 0.5 s of each case switch at 10,000 cases
         self.model.set_case(session, case)
         # One file holds every value of a shape-I case: the File column would repeat it.
         self.table.setColumnHidden(COL_FILE, case is not None and len(case.masks) == 1)
