@@ -134,7 +134,7 @@ def mask_accepted(path: str | os.PathLike[str]) -> bool:
 def mask_converted(path: str | os.PathLike[str]) -> bool:
     """True for masks RedBrick refuses but Segmap converts to NIfTI when it exports or
     uploads (NRRD, Slicer's format); the merge reads them as that NIfTI."""
-    return volume_format(Path(path)) is Format.NRRD
+    return volume_format(path) is Format.NRRD
 
 
 # -- what Segmap writes beside a list it writes, so RedBrick takes the list as it is ------

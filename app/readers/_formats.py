@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
-from pathlib import Path
 
 
 class Format(StrEnum):
@@ -24,11 +23,13 @@ class Format(StrEnum):
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 NRRD_SUFFIXES = (".seg.nrrd", ".nrrd", ".nhdr")
 VOLUME_SUFFIXES = NIFTI_SUFFIXES + NRRD_SUFFIXES
+_SEPARATORS = os.sep + (os.altsep or "")
 
 
 def volume_format(path: str | os.PathLike[str]) -> Format:
     """The format of a volume file by its name (anything not NIfTI or NRRD is DICOM)."""
-    name = Path(path).name.lower()
+    # the name without making a Path: asked for every mask of every case a table shows
+    name = os.path.basename(os.fspath(path).rstrip(_SEPARATORS)).lower()
     if name.endswith(NIFTI_SUFFIXES):
         return Format.NIFTI
     if name.endswith(NRRD_SUFFIXES):

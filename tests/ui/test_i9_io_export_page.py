@@ -33,7 +33,10 @@ def open_source(qtbot, window, path: Path) -> ExportPage:
     window.page(SourcePage).open_path(path, go_on=False)
     qtbot.waitUntil(lambda: not window.busy() and window.state.session is not None,
                     timeout=60_000)
-    return window.page(ExportPage)
+    page = window.page(ExportPage)  # shown, as a user sees it (it counts what it offers then)
+    window.stack.setCurrentWidget(page)
+    page.enter()
+    return page
 
 
 def pacs_folder(root: Path) -> Path:

@@ -58,8 +58,8 @@ class MappingPage(Page):
         self.loader.ready.connect(self._on_loader_ready)
         self.loader.statsReady.connect(self._on_loader_stats)
         self.loader.failed.connect(self._on_loader_failed)
-        self.state.sessionChanged.connect(self._fill_cases)
-        self.state.casesChanged.connect(self._fill_cases)
+        self.state.sessionChanged.connect(self._fill_cases_if_shown)
+        self.state.casesChanged.connect(self._fill_cases_if_shown)
         self.state.mappingChanged.connect(self._on_state_mapping_changed)
         self.state.taxonomyChanged.connect(self._on_taxonomy_changed)
         self._active = False
@@ -162,6 +162,12 @@ class MappingPage(Page):
 
     def case(self) -> CaseState | None:
         return self.state.current_case()
+
+    def _fill_cases_if_shown(self) -> None:
+        """Fill the case list now if this page is shown, else when it is (``enter``): the
+        list of 10,000 cases took 0.5 s of opening a folder on the Cases page."""
+        if self._active:
+            self._fill_cases()
 
     def _fill_cases(self) -> None:
         current = self.case()
