@@ -3,6 +3,7 @@ table: every volume the scan found, with its role (image or mask, editable) and 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from app.discover import RoleOverride, Volume, derived_mask
 from app.errors import SegmapError
 from app.items import ImportShape, mask_converted, uploadable
 from app.mapping import NamePlan
+from app.progress import Work
 from app.readers import is_dicom_seg, is_rtstruct
 from app.session import CaseState, RowStatus, Session
 from ui.state import WizardState
@@ -102,6 +104,30 @@ def export_notes(case: CaseState) -> tuple[str, list[str]]:
     return " · ".join(short), full
 
 
+@dataclass(frozen=True)
+class Summaries:
+    """Every case of ``session`` summed up for the Cases table, in case order. Made with no
+    Qt (``summarise``), so in a worker thread too: at 10,000 cases it is a second of the
+    window's time once a folder is opened."""
+
+    session: Session
+    mapping: list[tuple[str, RowStatus]]
+    notes: list[tuple[str, list[str]]]
+    names: NamePlan
+
+
+def summarise(session: Session) -> Summaries:
+    return Summaries(session, [mapping_summary(session, c) for c in session.cases],
+                     [export_notes(c) for c in session.cases], session.task_names())
+
+
+def summed_up(work: Work[Session]) -> Work[tuple[Session, Summaries]]:
+    """``work``, then its session summed up in the same (worker) thread; hand both to
+    ``CasesModel.prepare`` and ``WizardState.set_session``, in that order."""
+    session = yield from work
+    return session, summarise(session)
+
+
 def task_name_tip(session: Session, case: CaseState, plan: NamePlan) -> str:
     """Where a case's task name comes from, and what happened to it on the way (``plan``:
     the session's ``task_names()``)."""
@@ -138,6 +164,7 @@ class CasesModel(QAbstractTableModel):
         self._names: NamePlan | None = NamePlan()  # every case's task name (None: to plan)
         self._rows: dict[str, int] = {}  # a case's row, by its name
         self._fresh = False  # summed up in this turn of the event loop
+        self._prepared: Summaries | None = None  # of the session about to be set
         if state is not None:  # every announced change shows here
             for signal in (state.casesChanged, state.taxonomyChanged):
                 signal.connect(self.refresh)
@@ -149,11 +176,19 @@ class CasesModel(QAbstractTableModel):
         self._summarise()
         self.endResetModel()
 
+    def prepare(self, summaries: Summaries) -> None:
+        """The summaries of the session set next (made off the window's thread): used
+        instead of summing its cases up again, if it is that session, unchanged."""
+        self._prepared = summaries
+
     def _summarise(self) -> None:
-        s = self._session
-        self._summary = [mapping_summary(s, c) for c in s.cases] if s is not None else []
-        self._notes = [export_notes(c) for c in s.cases] if s is not None else []
-        self._names = s.task_names() if s is not None else NamePlan()
+        s, ready, self._prepared = self._session, self._prepared, None
+        if s is not None and (ready is None or ready.session is not s
+                              or len(ready.mapping) != len(s.cases)):
+            ready = summarise(s)
+        self._summary = ready.mapping if ready is not None else []
+        self._notes = ready.notes if ready is not None else []
+        self._names = ready.names if ready is not None else NamePlan()
         self._rows = {c.name: i for i, c in enumerate(s.cases)} if s is not None else {}
         if not self._fresh:
             self._fresh = True

@@ -61,15 +61,20 @@ def test_apply_to_all_sums_up_each_changed_case_once(qtbot, window, tmp_path, mo
 def test_opening_a_folder_sums_up_each_case_once_and_leaves_the_export_page_alone(
         qtbot, window, tmp_path, monkeypatch):
     """Opening 10,000 cases froze the window 4 s once the scan was done: the Cases page
-    summed every case up twice (set and entered in one go) and the Export page copied
-    every task to count the DICOM names it would rename, though it was not shown."""
+    summed every case up twice (set and entered in one go), in the window's thread, and
+    the Export page copied every task to count the DICOM names it would rename, though it
+    was not shown."""
+    import threading
+
     import ui.pages.export_page
     from ui.pages.export_page import ExportPage
 
     calls: list[str] = []
+    threads: set[str] = set()
 
     def counted(s, case):
         calls.append(case.name)
+        threads.add(threading.current_thread().name)
         return mapping_summary(s, case)
 
     monkeypatch.setattr(ui.cases_model, "mapping_summary", counted)
@@ -82,6 +87,7 @@ def test_opening_a_folder_sums_up_each_case_once_and_leaves_the_export_page_alon
                     timeout=60_000)
     assert window.stack.currentWidget() is window.pages[1]  # on to the Cases page
     assert sorted(calls) == sorted(c.name for c in window.state.session.cases)  # once each
+    assert threading.main_thread().name not in threads  # with the scan, off the window's
     assert renames == []  # nothing counted for a page not shown
     export = window.page(ExportPage)  # shown (its step needs every case mapped first)
     window.stack.setCurrentWidget(export)

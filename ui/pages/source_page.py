@@ -27,8 +27,9 @@ from app.items import Taxonomy, load_taxonomy
 from app.progress import Work
 from app.session import Session, open_source
 from ui import errors
-from ui.cases_model import scanned_volumes
+from ui.cases_model import Summaries, scanned_volumes, summed_up
 from ui.pages.base import Page
+from ui.pages.cases_page import CasesPage
 from ui.remote_views import RemoteSourceBox
 from ui.saved_work import Choice, how_to_open, saved_for
 from ui.window import Window
@@ -247,7 +248,9 @@ class SourcePage(Page):
                     self.window_.go_to(2)
                 return
 
-        def done(session: Session) -> None:
+        def done(result: tuple[Session, Summaries]) -> None:
+            session, summaries = result
+            self.window_.page(CasesPage).model.prepare(summaries)
             self.state.set_session(session)
             if path.is_dir():
                 self.state.settings.add_recent_folder(path)
@@ -255,8 +258,8 @@ class SourcePage(Page):
             if go_on and session.cases:  # no case: stay, so the notes say why
                 self.window_.go_next()
 
-        self.window_.run_work(open_source(path, self.state.taxonomy), f"Opening {path.name}",
-                              done)
+        self.window_.run_work(summed_up(open_source(path, self.state.taxonomy)),
+                              f"Opening {path.name}", done)
 
     def open_demo(self) -> None:
         folder = demo_folder()
