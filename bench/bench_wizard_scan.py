@@ -10,6 +10,8 @@ between two of its ticks). Times from the open:
 * counted: every case's census in;
 * ready: the session open, the window idle again;
 
+then Next to the Mapping page, Back and Next again (each a click's whole time);
+
 against ``segmap scan`` of the same folder in a fresh process (its imports included), the
 reference: the same work without a window. Both use every core (the wizard does for a
 folder of many files, ``app.session.folder_jobs``).
@@ -103,6 +105,12 @@ def child(folder: Path, png: Path | None) -> dict[str, float]:
     times["cases"] = float(len(state.session.cases)) if state.session is not None else 0.0
     if png is not None:
         window.grab().save(str(png / f"ready_{folder.name}.png"))
+    for step, key in ((window.go_next, "next"), (window.go_back, "back"),
+                      (window.go_next, "next again")):  # Cases -> Mapping -> Cases -> Mapping
+        t = time.perf_counter()
+        step()
+        app.processEvents()
+        times[key] = time.perf_counter() - t
     window.close()
     return times
 
@@ -145,6 +153,8 @@ def main() -> None:
               f"{got['ready']:.2f} s ({1000 * got['ready'] / n:.2f} ms/case); longest stall "
               f"{1000 * got['stall']:.0f} ms; `segmap scan` {reference:.2f} s "
               f"(load {os.getloadavg()[0]:.2f})")
+        print(f"    then Next to the Mapping page {1000 * got['next']:.0f} ms, Back "
+              f"{1000 * got['back']:.0f} ms, Next again {1000 * got['next again']:.0f} ms")
 
 
 if __name__ == "__main__":
