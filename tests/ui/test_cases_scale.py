@@ -127,3 +127,27 @@ def test_a_case_switch_on_the_mapping_page_reads_that_case_not_every_case(
     editor = page.delegate.createEditor(page.table, None, page.model.index(0, 0))
     assert isinstance(editor, CategoryCombo)
     assert "Liver" in [editor.itemText(i) for i in range(editor.count())]  # offered still
+
+
+def test_entering_the_mapping_page_reads_the_cases_it_shows_not_every_case(
+        qtbot, window, tmp_path, monkeypatch):
+    """The case selector's text says what each case's mapping needs, read from its rows:
+    made for every case at each entering of the Mapping page, it took 1 s at 10,000 cases;
+    now for the cases the list shows (a list this long is not sized to its texts)."""
+    import ui.case_combo
+    from app.session import Session
+    from ui.pages.mapping_page import MappingPage
+
+    monkeypatch.setattr(ui.case_combo, "SIZED_TO_TEXT", 10, raising=False)  # N is many
+    window.page(SourcePage).open_path(nnunet_folder(tmp_path / "Dataset_030"), go_on=False)
+    qtbot.waitUntil(lambda: not window.busy() and window.state.session is not None,
+                    timeout=60_000)
+    page = window.page(MappingPage)
+    read: list[str] = []
+    rows = Session.rows
+    monkeypatch.setattr(Session, "rows", lambda s, case: read.append(case.name) or rows(s, case))
+    window.go_to(window.page_index(page))
+    assert window.stack.currentWidget() is page and page.case_combo.count() == N
+    assert len(set(read)) <= 3, sorted(set(read))  # the case shown, not all N
+    assert page.case_combo.currentText().startswith("case_000  [I]  ·  ")
+    assert page.case_combo.itemText(17).startswith("case_017  [I]  ·  ")  # made when asked
