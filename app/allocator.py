@@ -15,13 +15,15 @@ cluster's worker is someone else's process: ``for_task()`` tunes it for the leng
 Segmap task and then puts back what the worker's environment asked for, returning the freed
 memory (``malloc_trim``), as the nanny intended. Elsewhere than glibc these do nothing.
 
-``tune()`` also paces Python's cyclic garbage collector (everywhere, see ``COLLECTOR``). At
-its default pace (a young collection every 700 net allocations, the whole heap at every
-tenth of the next) a program that builds a large structure that stays scans all of it again
-and again: ``segmap build`` of 10,000 cases spent 1.3-1.5 s of 8.6 s in 12 full collections
-that found nothing, and in the wizard each held the GIL 0.1-0.2 s, the window not answering
-meanwhile. Paced as mypy paces it for the same reason, the build took 7.2 s with 12 young
-collections and no full one, at the same peak memory.
+``paced_collector()`` paces Python's cyclic garbage collector for a command's length (see
+``COLLECTOR``), and ``pace_collector()`` a pool's worker for good. At its default pace (a
+young collection every 700 net allocations, the whole heap at every tenth of the next) a
+program that builds a large structure that stays scans all of it again and again:
+``segmap build`` of 10,000 cases spent 1.3-1.5 s of 8.6 s in 12 full collections that found
+nothing. Paced as mypy paces it for the same reason, the build took 7.2 s with 12 young
+collections and no full one, at the same peak memory. Not in the wizard's process: there the
+collections that are put off free Qt objects later, in whichever thread allocates then (a
+pytest-qt session ended in a segmentation fault collecting them).
 """
 
 from __future__ import annotations
@@ -67,14 +69,28 @@ _LIBC = _glibc()
 
 def tune() -> bool:
     """Fix this process's thresholds (see the module); False where the C library is not
-    glibc (the collector is paced all the same). A fork keeps them; a process started anew
-    (a fork server's) calls this again."""
-    gc.set_threshold(*COLLECTOR)
+    glibc. A fork keeps them; a process started anew (a fork server's) calls this again."""
     if _LIBC is None:
         return False
     _LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
     _LIBC.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     return True
+
+
+def pace_collector() -> None:
+    """Pace this process's garbage collector for good (a pool's worker: no Qt in it)."""
+    gc.set_threshold(*COLLECTOR)
+
+
+@contextmanager
+def paced_collector() -> Iterator[None]:
+    """Pace the garbage collector while the block runs, then put its pace back."""
+    before = gc.get_threshold()
+    gc.set_threshold(*COLLECTOR)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _restore() -> None:

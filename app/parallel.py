@@ -147,11 +147,12 @@ def _quiet_worker(spare: bool) -> None:
     the workers), so a worker never dies half-way through a case on its own. What the
     worker inherited is left out of its garbage collections (``gc.freeze``): a collection
     touching each of the parent's objects would copy every page they are on. Its
-    allocator is tuned (``allocator.tune``); ``spare``: whether each worker has a core
-    beside its own for a second thread (``app.cores``)."""
+    allocator is tuned and its collector paced (``app.allocator``); ``spare``: whether
+    each worker has a core beside its own for a second thread (``app.cores``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.freeze()
     allocator.tune()  # a fork server's worker starts without its parent's settings
+    allocator.pace_collector()
     cores.set_spare(spare)
 
 

@@ -53,7 +53,7 @@ def child(folder: Path, png: Path | None) -> dict[str, float]:
     from ui.settings import Settings
     from ui.state import WizardState
 
-    allocator.tune()  # as segmap-gui does first
+    allocator.tune()  # as segmap-gui does first (its collector at Python's own pace)
     app = QApplication.instance() or QApplication([])
     home = Path(tempfile.mkdtemp(prefix="segmap-bench-wizard-"))
     settings = Settings(QSettings(str(home / "settings.ini"), QSettings.Format.IniFormat))

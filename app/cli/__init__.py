@@ -109,7 +109,8 @@ def _main(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args._run(args))
+        with allocator.paced_collector():
+            return int(args._run(args))
     except SegmapError as exc:
         print(f"segmap {args.command}: error: {exc.message}", file=sys.stderr)
         if exc.hint:

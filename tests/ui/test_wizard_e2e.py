@@ -86,9 +86,19 @@ def test_demo_from_folder_to_items_json(qtbot, window, demo_dataset, tmp_path):
     assert not state.autosave_path.exists() and state.saved_work_for() is None
 
 
-def test_the_window_keeps_responding_while_a_source_opens(qtbot, window, demo_dataset):
+def test_the_window_keeps_responding_while_a_source_opens(qtbot, window, demo_dataset,
+                                                          monkeypatch):
+    import time
+
     from PySide6.QtCore import QTimer
 
+    from app.discover import _scan
+
+    real = _scan.census
+    # each mask takes 30 ms to count, so the open lasts long enough to count the turns of
+    # the event loop on any machine (the demo's alone can be over in 15 ms)
+    monkeypatch.setattr(_scan, "census",
+                        lambda *a, **kw: time.sleep(0.03) or real(*a, **kw))
     ticks = []
     timer = QTimer()
     timer.timeout.connect(lambda: ticks.append(1))
