@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 from enum import StrEnum
-from pathlib import Path
 
 from app.errors import InputError
 from app.readers import Format, volume_format
@@ -128,7 +127,7 @@ def file_type(path: str) -> str:
 def mask_accepted(path: str | os.PathLike[str]) -> bool:
     """True when RedBrick's merge can read the file: it loads masks with nibabel, by name,
     and refuses anything but NIfTI-1/2 ('Invalid mask type')."""
-    return volume_format(Path(path)) is Format.NIFTI
+    return volume_format(path) is Format.NIFTI
 
 
 def mask_converted(path: str | os.PathLike[str]) -> bool:

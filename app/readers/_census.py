@@ -8,6 +8,7 @@ bincount over a small range. Memory stays at one chunk.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ class Census:
     def voxel_volume_ml(self) -> float:
         """Volume of one voxel in millilitres (from the header's voxel size)."""
         zooms = self.zooms[:3]
-        return float(np.prod(zooms)) / 1000.0 if len(zooms) == 3 else 0.0
+        return float(math.prod(zooms)) / 1000.0 if len(zooms) == 3 else 0.0
 
     def to_json(self) -> dict[str, object]:
         """The census as the CLI prints it."""
