@@ -78,8 +78,10 @@ def tune() -> bool:
 
 
 def pace_collector() -> None:
-    """Pace this process's garbage collector for good (a pool's worker: no Qt in it)."""
+    """Pace this process's garbage collector for good, and turn it on (a pool's worker:
+    no Qt in it; forked from the wizard, whose window collects on a timer instead)."""
     gc.set_threshold(*COLLECTOR)
+    gc.enable()
 
 
 @contextmanager

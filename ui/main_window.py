@@ -38,6 +38,7 @@ from app.progress import Work
 from ui import errors
 from ui.about import about_html, shortcuts_html, show_dialog
 from ui.case_loader import CaseLoader
+from ui.collector import collect_in_gui_thread
 from ui.pages.base import Page
 from ui.pages.cases_page import CasesPage
 from ui.pages.export_page import ExportPage
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, state: WizardState | None = None) -> None:
         super().__init__()
+        collect_in_gui_thread()
         self.setWindowTitle("Segmap — segmentations into RedBrick AI")
         self.state = state or WizardState(Settings())
         self._worker: Worker | None = None

@@ -1,5 +1,6 @@
 """Qt tests run offscreen: no display needed, in CI or on a server."""
 
+import gc
 import os
 
 # Before any Qt import: pytest-qt creates the QApplication from this platform.
@@ -33,3 +34,5 @@ def window(qtbot, tmp_path):
     w.show()
     yield w
     w.close()
+    gc.collect()  # this test's garbage, here in the window's thread, as its timer would
+    gc.enable()  # for what runs next without a window (the next window turns it off)
