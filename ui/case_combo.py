@@ -94,9 +94,9 @@ class CaseCombo(QComboBox):
         self.setCurrentIndex(max(0, self.cases.row_of(current)))
         self.blockSignals(False)
 
-    def update_case(self, session: Session, case: CaseState) -> None:
+    def update_case(self, name: str) -> None:
         """Refresh one case's text (its mapping changed)."""
-        self.cases.refresh(case.name)
+        self.cases.refresh(name)
 
     def step(self, delta: int) -> None:
         """Select the next (``delta`` 1) or previous (-1) case, if there is one."""
