@@ -297,17 +297,16 @@ def nifti_label_table(path: Path) -> LabelTable | None:
 
     Reads the header and its extensions only, never the voxels.
     """
-    from app.readers import open_nifti_stream
+    from app.readers import read_head
 
     try:
-        stream, _ = open_nifti_stream(path)
-        with stream:
-            head = stream.read(352)
-            if len(head) < 352 or head[348] == 0:
-                return None  # no extensions announced
-            hdr = nib.Nifti1Header.from_fileobj(io.BytesIO(head[:348]))
-            offset = int(hdr["vox_offset"])
-            head += stream.read(max(0, min(offset, 16 << 20) - 352))
+        head = read_head(path, 352)[0]
+        if len(head) < 352 or head[348] == 0:
+            return None  # no extensions announced
+        hdr = nib.Nifti1Header.from_fileobj(io.BytesIO(head[:348]))
+        offset = int(hdr["vox_offset"])
+        if offset > 352:
+            head = read_head(path, min(offset, 16 << 20))[0]
         hdr = nib.Nifti1Header.from_fileobj(io.BytesIO(head))
     except (SegmapError, OSError, EOFError, ValueError, nib.spatialimages.HeaderDataError):
         return None

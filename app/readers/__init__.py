@@ -48,6 +48,7 @@ from app.readers._nifti import (
     nonzero,
     nonzero_in,
     open_nifti_stream,
+    read_head,
     read_raw,
     save_nifti,
 )
@@ -91,14 +92,14 @@ from app.readers.dicom import (
 
 __all__ = [
     "GZIP_MAGIC", "NIFTI_SUFFIXES", "NRRD_SUFFIXES", "RUNS", "SEG_CACHE", "VOLUME_SUFFIXES",
-    "Census", "Code", "DicomSeries", "Format", "ImageHints", "NiftiHeader", "NiftiInfo",
-    "NrrdInfo", "ObjectKind", "Roi", "RoiMask", "RtFinding", "RtHeader", "RtMasks", "RunCache",
-    "Runs", "SegHeader", "SegMasks", "Segment", "ValueFlag", "available_memory", "census", "chunk_runs",
+    "Census", "Code", "DicomSeries", "Format", "ImageHints", "NiftiHeader", "NiftiInfo", "NrrdInfo",
+    "ObjectKind", "Roi", "RoiMask", "RtFinding", "RtHeader", "RtMasks", "RunCache", "Runs",
+    "SegHeader", "SegMasks", "Segment", "ValueFlag", "available_memory", "census", "chunk_runs",
     "dicom_image_series", "dicom_tags", "image_grid", "image_hints", "is_dicom_seg", "is_rtstruct",
     "is_volume_name", "iter_raw", "load_dicom_volume", "load_image", "load_seg", "mask_as_nifti",
     "nifti_bytes", "nifti_info", "nonzero", "nonzero_in", "nrrd_info", "open_nifti_stream",
-    "read_nrrd", "read_raw", "read_rtstruct", "read_seg", "require_memory", "rtstruct_header",
-    "save_nifti", "scan_dicom", "sdk_refusal", "sdk_rtstruct_volume", "sdk_seg_volume",
-    "seg_as_nifti", "seg_header", "size_text", "split_suffix", "tally_chunks", "value_text",
-    "volume_format", "walk_folder"
+    "read_head", "read_nrrd", "read_raw", "read_rtstruct", "read_seg", "require_memory",
+    "rtstruct_header", "save_nifti", "scan_dicom", "sdk_refusal", "sdk_rtstruct_volume",
+    "sdk_seg_volume", "seg_as_nifti", "seg_header", "size_text", "split_suffix", "tally_chunks",
+    "value_text", "volume_format", "walk_folder",
 ]

@@ -40,6 +40,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 # read with the header at no cost), so a later scan of the folder can tell Segmap's own
 # outputs (a merged label volume) from the user's data.
 SEGMAP_MARK = "segmap:"
+_HEAD_CHUNK = 4096  # compressed bytes read at a time for a header (it inflates from ~1 KB)
 _READ_BLOCK = 1 << 24  # bytes per readinto() call: large enough to amortise call overhead
 # isal's stub types isal_zlib.error as an instance; it is the exception class.
 _GZIP_ERRORS: tuple[type[BaseException], ...] = (
@@ -118,6 +119,71 @@ def open_nifti_stream(path: Path) -> tuple[BinaryIO, bool]:
     """
     stream, gz, _ = _open(path)
     return stream, gz
+
+
+def read_head(path: Path, n: int) -> tuple[bytes, bool, int, int | None]:
+    """(the first ``n`` bytes of a NIfTI file's content, fewer if it holds fewer; whether it
+    is gzipped; its size on disk; a gzip file's last four bytes, the size its last member
+    says it inflates to, modulo 2**32). A gzipped header is inflated from the file's
+    first kilobytes alone: a gzip stream reads and inflates 512 KB ahead, 150-200 us for
+    an image's 540 header bytes where this takes 10 us (a third of validating 1,000
+    nnU-Net cases was that read-ahead)."""
+    fh = open_regular(path, "NIfTI file", VolumeReadError)
+    with fh:
+        try:
+            size = os.fstat(fh.fileno()).st_size
+            first = fh.read(_HEAD_CHUNK)
+            if first[:2] != GZIP_MAGIC:
+                return first[:n] if len(first) >= n else first + fh.read(n - len(first)), \
+                    False, size, None
+            head = _inflate_head(fh, first, n)
+            if len(first) < size:
+                fh.seek(-4, os.SEEK_END)
+            end = (first if len(first) == size else fh.read(4))[-4:]
+            return head, True, size, int.from_bytes(end, "little") if len(end) == 4 else None
+        except _GZIP_ERRORS as exc:  # (a BadGzipFile is an OSError)
+            raise _gzip_error(path, exc) from None
+        except OSError as exc:
+            raise VolumeReadError(f"Cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _check_gzip_end(p: Path, content: int, isize: int | None) -> None:
+    """Refuse a gzip file that ends before its deflate stream does (copied in part). A whole
+    file's last four bytes say the size it inflates to: when they say the header's, it is
+    whole (four bytes of a cut-off stream match by a chance of 2**-32); when not (a file
+    of several gzip members, bytes after the voxels, a truncated file), it is inflated to
+    its end to tell."""
+    if isize == content % (1 << 32):
+        return
+    stream, _, _ = _open(p)
+    try:
+        with stream:
+            while stream.read(_READ_BLOCK):
+                pass
+    except _GZIP_ERRORS as exc:
+        raise _gzip_error(p, exc) from None
+    except OSError as exc:
+        raise VolumeReadError(f"Cannot read {p}: {exc.strerror or exc}") from None
+
+
+def _inflate_head(fh: BinaryIO, data: bytes, n: int) -> bytes:
+    """The first ``n`` inflated bytes of the gzip data that starts with ``data`` and goes
+    on in ``fh`` (members after the first included, as a gzip stream reads them)."""
+    out = bytearray()
+    inflate = zlib.decompressobj(wbits=31)
+    while len(out) < n:
+        if not data and not (data := fh.read(_HEAD_CHUNK)):
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        out += inflate.decompress(data, n - len(out))
+        data = inflate.unconsumed_tail
+        if inflate.eof:  # one member done: the next (if any) starts in its unused data
+            data = inflate.unused_data + data
+            if not data and not (data := fh.read(_HEAD_CHUNK)):
+                break
+            if data[:2] != GZIP_MAGIC:
+                raise gzip.BadGzipFile("Not a gzipped file (trailing garbage)")
+            inflate = zlib.decompressobj(wbits=31)
+    return bytes(out[:n])
 
 
 def _gzip_error(path: Path, exc: BaseException) -> VolumeReadError:
@@ -215,13 +281,7 @@ def nifti_info(path: str | os.PathLike[str]) -> NiftiInfo:
     anything streams or allocates.
     """
     p = Path(path)
-    stream, gz, size = _open(p)
-    try:
-        block = stream.read(540)
-    except _GZIP_ERRORS as exc:
-        raise _gzip_error(p, exc) from None
-    finally:
-        stream.close()
+    block, gz, size, isize = read_head(p, 540)
     header_cls, version = _header_class(p, block)
     try:
         # The fixed header only: extensions (TotalSegmentator's label names) follow it
@@ -240,6 +300,8 @@ def nifti_info(path: str | os.PathLike[str]) -> NiftiInfo:
         raise _broken(p, str(exc)) from None
     _check_header(p, shape, affine, offset, version)
     _check_size(p, shape, dtype, offset, gz, size)
+    if gz:
+        _check_gzip_end(p, offset + math.prod(shape) * dtype.itemsize, isize)
     return NiftiInfo(
         path=p,
         header=header,
