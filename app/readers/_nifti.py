@@ -8,6 +8,7 @@ a census. A whole-volume read costs about one decompressed volume of memory.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import logging
@@ -273,6 +274,26 @@ def _check_size(p: Path, shape: tuple[int, ...], dtype: np.dtype, offset: int, g
         f"{size}.", "The file was not written or copied completely; export it again.")
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(header_cls: type[NiftiHeader], block: bytes) -> tuple[
+        NiftiHeader, tuple[int, ...], np.dtype, np.ndarray, int, float | None, float | None]:
+    """A fixed header (its bytes: extensions, TotalSegmentator's label names, follow it and
+    are read by whoever needs them) parsed and checked by nibabel: (the header, shape,
+    dtype, affine, vox_offset, slope, inter). Remembered by its bytes: the masks of a
+    case most often share one header (the 129 NIfTI files of TotalSegmentator's test data
+    have 9), and nibabel's checks are two thirds of a header read. A header nibabel
+    refuses raises each time (the cache keeps only what it accepted)."""
+    with np.errstate(all="ignore"):  # a broken qform warns; it is refused by the caller
+        header = header_cls.from_fileobj(io.BytesIO(block), check=False)
+        # nibabel's checks, raising what it refuses; what it fixes is not printed.
+        header.check_fix(logger=_QUIET)
+        slope, inter = header.get_slope_inter()
+        return (header, tuple(int(s) for s in header.get_data_shape()),
+                header.get_data_dtype(), np.asarray(header.get_best_affine(), dtype=np.float64),
+                int(header.get_data_offset()), None if slope is None else float(slope),
+                None if inter is None else float(inter))
+
+
 def nifti_info(path: str | os.PathLike[str]) -> NiftiInfo:
     """Read and check the header of a NIfTI-1 or NIfTI-2 file (gzipped or not).
 
@@ -284,20 +305,11 @@ def nifti_info(path: str | os.PathLike[str]) -> NiftiInfo:
     block, gz, size, isize = read_head(p, 540)
     header_cls, version = _header_class(p, block)
     try:
-        # The fixed header only: extensions (TotalSegmentator's label names) follow it
-        # and are read by whoever needs them, not here.
-        with np.errstate(all="ignore"):  # a broken qform warns; it is refused below
-            header = header_cls.from_fileobj(io.BytesIO(block[: 348 if version == 1 else 540]),
-                                             check=False)
-            # nibabel's checks, raising what it refuses; what it fixes is not printed.
-            header.check_fix(logger=_QUIET)
-            shape = tuple(int(s) for s in header.get_data_shape())
-            dtype = header.get_data_dtype()
-            affine = np.asarray(header.get_best_affine(), dtype=np.float64)
-            offset = int(header.get_data_offset())
-            slope, inter = header.get_slope_inter()
+        header, shape, dtype, affine, offset, slope, inter = _parsed(
+            header_cls, block[: 348 if version == 1 else 540])
     except Exception as exc:  # nibabel raises many kinds for a broken header
         raise _broken(p, str(exc)) from None
+    header, affine = header.copy(), affine.copy()  # the file's own: a caller may change them
     _check_header(p, shape, affine, offset, version)
     _check_size(p, shape, dtype, offset, gz, size)
     if gz:
@@ -311,8 +323,8 @@ def nifti_info(path: str | os.PathLike[str]) -> NiftiInfo:
         affine=affine,
         offset=offset,
         gzipped=gz,
-        slope=None if slope is None else float(slope),
-        inter=None if inter is None else float(inter),
+        slope=slope,
+        inter=inter,
     )
 
 

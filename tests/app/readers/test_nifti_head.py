@@ -62,3 +62,35 @@ def test_a_gzip_image_of_several_members_is_whole(tmp_path: Path) -> None:
     two = tmp_path / "two.nii.gz"  # its last member's size is not the header's
     two.write_bytes(gzip.compress(raw[:1000]) + gzip.compress(raw[1000:]))
     assert nifti_info(two).shape == (16, 16, 8)
+
+
+def test_masks_sharing_a_header_are_checked_once_each_info_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    masks = []
+    for k in range(5):  # one header, as a case's binary masks have
+        masks.append(tmp_path / f"m{k}.nii.gz")
+        nib.save(nib.Nifti1Image((np.arange(512).reshape(8, 8, 8) % (k + 2) == 0)
+                                 .astype(np.uint8), np.diag([2.0, 2.0, 3.0, 1.0])), masks[-1])
+    checks = []
+    real = nib.Nifti1Header.check_fix
+    monkeypatch.setattr(nib.Nifti1Header, "check_fix",
+                        lambda self, *a, **k: checks.append(1) or real(self, *a, **k))
+    infos = [nifti_info(p) for p in masks]
+    assert len(checks) <= 1
+    infos[0].header.set_data_dtype(np.int16)  # a caller's change stays with its info
+    infos[0].affine[0, 0] = 9.0
+    again = nifti_info(masks[1])
+    assert again.dtype == np.uint8 and again.header.get_data_dtype() == np.uint8
+    assert again.affine[0, 0] == 2.0 and infos[1].affine[0, 0] == 2.0
+
+
+def test_a_refused_header_is_refused_every_time(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.nii"
+    header = nib.Nifti1Header()
+    header.set_data_shape((4, 4, 4))
+    block = bytearray(header.binaryblock)
+    block[40:42] = (9).to_bytes(2, "little")  # dim[0] of 9: more than NIfTI's 7
+    bad.write_bytes(bytes(block) + bytes(4 + 64))
+    for _ in range(2):
+        with pytest.raises(VolumeReadError):
+            nifti_info(bad)
