@@ -51,7 +51,7 @@ def regular_file(path: str | os.PathLike[str], what: str = "file",
                  error: type[InputError] = InputError) -> os.stat_result:
     """The ``stat`` of ``path`` (links followed) when it is a regular file; else ``error``
     saying what the path is (missing, a folder, a FIFO, a device, a socket)."""
-    p = Path(path)
+    p = path if isinstance(path, Path) else Path(path)  # (a Path made again costs 5 us)
     try:
         st = os.stat(p)
     except FileNotFoundError:

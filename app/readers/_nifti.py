@@ -301,7 +301,7 @@ def nifti_info(path: str | os.PathLike[str]) -> NiftiInfo:
     whose dimensions, affine or vox_offset no reader can use, is refused here, before
     anything streams or allocates.
     """
-    p = Path(path)
+    p = path if isinstance(path, Path) else Path(path)
     block, gz, size, isize = read_head(p, 540)
     header_cls, version = _header_class(p, block)
     try:

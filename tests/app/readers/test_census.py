@@ -173,3 +173,19 @@ def test_census_keeps_the_runs_the_merge_rebuilds_voxels_from(tmp_path):
     floats = save(tmp_path / "f.nii.gz", arr.astype(np.float32))
     census(floats)
     assert RUNS.get(floats) is None  # only integer label maps are kept
+
+
+@pytest.mark.parametrize(("dtype", "values"), [
+    (dtype, values) for dtype in (np.uint8, np.int8, np.int16, np.uint16, np.int32)
+    for values in ((0, 1), (0,), (-1, 0, 1), (0, 1, 2), (1,))
+    if min(values) >= 0 or np.dtype(dtype).kind == "i"])
+def test_a_binary_chunk_counts_as_any_chunk(dtype, values):
+    # the census skips looking at the voxels of a 0/1 chunk: the same counts and flags as
+    # the path that looks (the runs kept for a merge always look)
+    rng = np.random.default_rng(len(values))
+    chunks = [rng.choice(np.array(values, dtype=dtype), size=n) for n in (4096, 77, 1)]
+    chunks.append(np.zeros(50, dtype=dtype))
+    fast, looked = tally_chunks(chunks), tally_chunks(chunks, record=[])
+    assert fast.counts == looked.counts
+    assert fast.flags == looked.flags
+    assert sum(fast.counts.values()) == sum(c.size for c in chunks)
