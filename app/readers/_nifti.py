@@ -148,23 +148,45 @@ def read_head(path: Path, n: int) -> tuple[bytes, bool, int, int | None]:
             raise VolumeReadError(f"Cannot read {path}: {exc.strerror or exc}") from None
 
 
+# gzip files whose last four bytes did not give their header's size and which were found
+# whole by inflating them to their end, as (path, inode, size, mtime): not inflated again.
+_WHOLE: set[tuple[str, int, int, int]] = set()
+
+
 def _check_gzip_end(p: Path, content: int, isize: int | None) -> None:
-    """Refuse a gzip file that ends before its deflate stream does (copied in part). A whole
+    """Refuse a gzip file that ends before its deflate stream does (copied in part), or
+    inflates to less than the ``content`` (header and voxels) its header announces. A whole
     file's last four bytes say the size it inflates to: when they say the header's, it is
     whole (four bytes of a cut-off stream match by a chance of 2**-32); when not (a file
     of several gzip members, bytes after the voxels, a truncated file), it is inflated to
-    its end to tell."""
+    its end to tell, once (``_WHOLE``)."""
     if isize == content % (1 << 32):
         return
+    try:
+        st = os.stat(p)
+    except OSError as exc:
+        raise VolumeReadError(f"Cannot read {p}: {exc.strerror or exc}") from None
+    seen = (str(p), st.st_ino, st.st_size, st.st_mtime_ns)  # inflated whole once: not again
+    if seen in _WHOLE:
+        return
     stream, _, _ = _open(p)
+    inflated = 0
     try:
         with stream:
-            while stream.read(_READ_BLOCK):
-                pass
+            while got := len(stream.read(_READ_BLOCK)):
+                inflated += got
     except _GZIP_ERRORS as exc:
         raise _gzip_error(p, exc) from None
     except OSError as exc:
         raise VolumeReadError(f"Cannot read {p}: {exc.strerror or exc}") from None
+    if inflated < content:
+        raise VolumeReadError(
+            f"{p} is truncated: its header announces {content} bytes with the voxel data, "
+            f"the file inflates to {inflated}.",
+            "The file was not written or copied completely; export it again.")
+    if len(_WHOLE) >= 4096:
+        _WHOLE.clear()
+    _WHOLE.add(seen)
 
 
 def _inflate_head(fh: BinaryIO, data: bytes, n: int) -> bytes:

@@ -94,3 +94,22 @@ def test_a_refused_header_is_refused_every_time(tmp_path: Path) -> None:
     for _ in range(2):
         with pytest.raises(VolumeReadError):
             nifti_info(bad)
+
+
+def test_a_gzip_image_of_several_members_is_inflated_whole_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.readers._nifti as niio
+
+    one = _image(tmp_path / "one.nii.gz", (16, 16, 8))
+    raw = gzip.decompress(one.read_bytes())
+    two = tmp_path / "members.nii.gz"
+    two.write_bytes(gzip.compress(raw[:1000]) + gzip.compress(raw[1000:]))
+    opened = []
+    real = niio._open
+    monkeypatch.setattr(niio, "_open", lambda p: opened.append(p) or real(p))
+    for _ in range(3):
+        assert nifti_info(two).shape == (16, 16, 8)
+    assert opened == [two]
+    two.write_bytes(gzip.compress(raw[:1000]) + gzip.compress(raw[1000:-10]))  # now cut short
+    with pytest.raises(VolumeReadError, match="truncated"):
+        nifti_info(two)
