@@ -213,7 +213,8 @@ class CasesModel(QAbstractTableModel):
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
         self.dataChanged.emit(self.index(0, COL_TASK), self.index(len(s.cases) - 1, COL_TASK))
 
-    def _plan(self) -> NamePlan:
+    def plan(self) -> NamePlan:
+        """Every case's task name as the table shows them (planned once per change)."""
         if self._names is None:
             self._names = self._session.task_names() if self._session is not None \
                 else NamePlan()
@@ -289,12 +290,12 @@ class CasesModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.CheckStateRole and col == COL_INCLUDE:
             return Qt.CheckState.Checked if case.included else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.EditRole and col == COL_TASK:
-            return case.fields.name or self._plan().names.get(case.name, case.name)
+            return case.fields.name or self.plan().names.get(case.name, case.name)
         if role == Qt.ItemDataRole.DisplayRole:
             img = case.image
             return {
                 COL_CASE: case.name,
-                COL_TASK: self._plan().names.get(case.name, case.name),
+                COL_TASK: self.plan().names.get(case.name, case.name),
                 COL_PATIENT: img.patient or "—",
                 COL_SERIES: series_text(case),
                 COL_MODALITY: img.modality or ("DICOM" if img.is_dicom else "NIfTI/NRRD"),
@@ -307,7 +308,7 @@ class CasesModel(QAbstractTableModel):
             }.get(col)
         if role == Qt.ItemDataRole.ToolTipRole:
             if col == COL_TASK:
-                return task_name_tip(self._session, case, self._plan())
+                return task_name_tip(self._session, case, self.plan())
             if col == COL_MASKS:
                 return "\n".join(m.name + (f"  ({n})" if (n := mask_note(m)) else "")
                                  for m in case.masks)

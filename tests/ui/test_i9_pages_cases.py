@@ -219,3 +219,25 @@ def test_real_data_totalsegmentator_dicom_and_dcmqi_nrrd(qtbot, window, shared_d
                       if c.image.files[0].parent.parent.name == "ct3"))
     assert len(mask_texts(page)) == 3
     assert all(t.endswith("(NRRD: written as NIfTI on export)") for t in mask_texts(page))
+
+
+def test_the_move_targets_are_every_other_case_as_rows_change(qtbot, window, demo_dataset,
+                                                               monkeypatch):
+    # the list is made once per set of cases: a row's selection swaps one case out and the
+    # one shown before back in (refilled at each row, 10,000 cases cost 27 ms a row)
+    page = open_in(qtbot, window, demo_dataset.root)
+    names = [c.name for c in window.state.session.cases]
+    assert len(names) >= 3
+    added = []
+    real = page.move_target.addItem
+    monkeypatch.setattr(page.move_target, "addItem", lambda *a: added.append(a) or real(*a))
+    for name in [names[2], names[0], names[1], names[0], names[-1]]:
+        select(page, name)
+        shown = [page.move_target.itemData(i) for i in range(page.move_target.count())]
+        assert shown == [n for n in names if n != name]
+        assert page.move_target.itemText(0).startswith(shown[0] + " (")
+    assert added == []  # never filled again for the same cases
+    chosen = [n for n in names if n != names[-1]][1]
+    page.move_target.setCurrentIndex(page.move_target.findData(chosen))
+    select(page, names[0])  # the chosen target stays chosen
+    assert page.move_target.currentData() == chosen
