@@ -241,3 +241,5 @@ def test_the_move_targets_are_every_other_case_as_rows_change(qtbot, window, dem
     page.move_target.setCurrentIndex(page.move_target.findData(chosen))
     select(page, names[0])  # the chosen target stays chosen
     assert page.move_target.currentData() == chosen
+    select(page, chosen)  # now the case shown: the first target instead
+    assert page.move_target.currentIndex() == 0 and page.move_target.currentData() == names[0]

@@ -527,8 +527,8 @@ class CasesPage(Page):
             if at >= 0:
                 self._target_out = (at, combo.itemText(at), case.name)
                 combo.removeItem(at)
-            if chosen is not None and (i := combo.findData(chosen)) >= 0:
-                combo.setCurrentIndex(i)
+            i = combo.findData(chosen) if chosen is not None else -1
+            combo.setCurrentIndex(i if i >= 0 else 0)  # the chosen target, else the first
         finally:
             combo.blockSignals(False)
         self.move_button.setEnabled(combo.count() > 0 and bool(case.masks))
