@@ -7,6 +7,7 @@ and per mask. The details are recomputed from the session after any change (a mo
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import nibabel as nib
@@ -243,3 +244,16 @@ def test_the_move_targets_are_every_other_case_as_rows_change(qtbot, window, dem
     assert page.move_target.currentData() == chosen
     select(page, chosen)  # now the case shown: the first target instead
     assert page.move_target.currentIndex() == 0 and page.move_target.currentData() == names[0]
+
+
+def test_the_move_targets_show_a_case_image_changed_under_the_same_name(qtbot, window,
+                                                                        demo_dataset):
+    # the list is kept while the cases are the same: a case whose image is another one
+    # under the same name (a scan again) is not the same, and shows its new image
+    page = open_in(qtbot, window, demo_dataset.root)
+    cases = window.state.session.cases
+    select(page, cases[0].name)
+    cases[1].image = dataclasses.replace(cases[1].image, label="series 7 (re-exported)")
+    select(page, cases[2].name)
+    at = page.move_target.findData(cases[1].name)
+    assert page.move_target.itemText(at) == f"{cases[1].name} (series 7 (re-exported))"

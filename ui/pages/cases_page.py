@@ -166,7 +166,7 @@ class CasesPage(Page):
         self.move_target = QComboBox()
         # the cases the target list holds, the place of each, and the one taken out (the
         # case shown: its place, its text, its name)
-        self._target_names: tuple[str, ...] = ()
+        self._target_names: tuple[tuple[str, str], ...] = ()  # (name, image label) each
         self._target_at: dict[str, int] = {}
         self._target_out: tuple[int, str, str] | None = None
         self._roles_of: tuple[Any, dict[Path, Volume]] | None = None
@@ -509,7 +509,7 @@ class CasesPage(Page):
         session = self.state.session
         assert session is not None
         chosen = self.move_target.currentData()
-        names = tuple(c.name for c in session.cases)
+        names = tuple((c.name, c.image.label) for c in session.cases)  # what the list shows
         combo = self.move_target
         combo.blockSignals(True)
         try:
@@ -518,7 +518,7 @@ class CasesPage(Page):
                 for other in session.cases:
                     combo.addItem(f"{other.name} ({other.image.label})", other.name)
                 self._target_names, self._target_out = names, None
-                self._target_at = {name: i for i, name in enumerate(names)}
+                self._target_at = {name: i for i, (name, _) in enumerate(names)}
             elif self._target_out is not None:  # the case shown before is a target again
                 at, text, name = self._target_out
                 combo.insertItem(at, text, name)
