@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QComboBox, QListView
 
 from app.session import CaseState, Session, consequences
+
+if TYPE_CHECKING:
+    from ui.state import WizardState
 
 # Up to this many cases the selector is as wide as its longest text (measuring it reads
 # every case's rows); above, as wide as WIDE_TEXT characters.
@@ -51,6 +54,12 @@ class CaseList(QAbstractListModel):
             self._texts.pop(row, None)
             self.dataChanged.emit(self.index(row), self.index(row))
 
+    def refresh_all(self) -> None:
+        """Every case's text is made again when next shown (the taxonomy changed)."""
+        self._texts = {}
+        if self._cases:
+            self.dataChanged.emit(self.index(0), self.index(len(self._cases) - 1))
+
     def rowCount(self, parent: IndexLike = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._cases)
 
@@ -93,6 +102,12 @@ class CaseCombo(QComboBox):
         self.cases.reset(session)
         self.setCurrentIndex(max(0, self.cases.row_of(current)))
         self.blockSignals(False)
+
+    def follow(self, state: WizardState) -> None:
+        """Keep each case's text true to ``state``'s edits of any case (Apply to same labels,
+        a template, an undo) and to its taxonomy."""
+        state.mappingChanged.connect(self.update_case)
+        state.taxonomyChanged.connect(self.cases.refresh_all)
 
     def update_case(self, name: str) -> None:
         """Refresh one case's text (its mapping changed)."""

@@ -8,7 +8,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
+from app.items import Taxonomy
 from app.session import RowStatus
+from tests.app.builders import taxonomy_v2
 from tests.ui.mixed import mixed_folder
 from ui import errors
 from ui.mapping_model import COL_CATEGORY, COL_SOURCE
@@ -337,3 +339,57 @@ def test_undo_and_redo_of_every_kind_of_edit_restore_the_exact_list(qtbot, windo
     while state.undo_stack.canRedo():
         state.undo_stack.redo()
     assert exported("redone") == after
+
+
+@pytest.mark.parametrize("page_cls", [MappingPage, PreviewPage])
+def test_the_case_list_follows_an_edit_of_a_case_not_shown(qtbot, opened, page_cls):
+    # an edit reaching other cases (Apply to same labels, a template, undo) changes what
+    # they need: their entries say it, not what they needed when the list was filled
+    window, mixed = opened
+    page = window.page(page_cls)
+    window.go_to(window.page_index(page))
+    show(qtbot, window, page, mixed.small)
+
+    def text_of(name: str) -> str:
+        return page.case_combo.itemText(page.case_combo.findData(name))
+
+    assert "to review" in text_of(mixed.big)
+    big = window.state.session.case(mixed.big)
+    window.state.edit(lambda s: s.accept(big), "accept", [big])
+    assert "to review" not in text_of(mixed.big)
+    window.state.undo_stack.undo()
+    assert "to review" in text_of(mixed.big)
+
+
+def test_the_preview_case_list_follows_cases_left_out_and_put_back(qtbot, opened):
+    window, mixed = opened
+    preview = window.page(PreviewPage)
+    window.go_to(window.page_index(preview))
+    show(qtbot, window, preview, mixed.small)
+    big = window.state.session.case(mixed.big)
+    window.state.edit(lambda s: s.set_included(big, False), "leave out big", [big])
+    assert preview.case_combo.findData(mixed.big) < 0  # not exported: not listed
+    window.state.undo_stack.undo()
+    assert preview.case_combo.findData(mixed.big) >= 0
+    assert preview.case_combo.currentData() == mixed.small == preview.preview.case()
+    small = window.state.session.case(mixed.small)
+    window.state.edit(lambda s: s.set_included(small, False), "leave out small", [small])
+    shown = preview.case_combo.currentData()  # the case shown left: another one is shown
+    assert shown not in (None, mixed.small)
+    qtbot.waitUntil(lambda: preview.preview.case() == shown and not window.busy(),
+                    timeout=30_000)
+
+
+def test_the_case_list_follows_a_new_taxonomy(qtbot, opened):
+    # a taxonomy without the categories a case maps to makes them problems of every case
+    window, mixed = opened
+    mapping = window.page(MappingPage)
+    window.go_to(window.page_index(mapping))
+    show(qtbot, window, mapping, mixed.small)
+    big = window.state.session.case(mixed.big)
+    window.state.edit(lambda s: s.accept(big), "accept", [big])
+    text = mapping.case_combo.itemText(mapping.case_combo.findData(mixed.big))
+    assert "problem" not in text
+    window.state.set_taxonomy(Taxonomy.from_json(taxonomy_v2(["Unrelated"])), None)
+    text = mapping.case_combo.itemText(mapping.case_combo.findData(mixed.big))
+    assert "problem(s)" in text

@@ -69,6 +69,7 @@ class MappingPage(Page):
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Case"))
         self.case_combo = CaseCombo()
+        self.case_combo.follow(self.state)
         self.case_combo.setToolTip("The case to map (Ctrl+PgDown / Ctrl+PgUp for the next / "
                                    "previous case)")
         self.case_combo.currentIndexChanged.connect(self._on_case_combo_changed)
@@ -226,7 +227,6 @@ class MappingPage(Page):
             said = consequences(session.rows(case),
                                 structure_set=session.rois(case) is not None)
             text, level = said.text, said.level
-            self.case_combo.update_case(case.name)
         self.banner.setText(text)
         self.banner.setStyleSheet(f"color: {_LEVEL_COLOUR[level]}; font-weight: 500;")
         self.accept_button.setEnabled(bool(case and case.unreviewed))

@@ -45,6 +45,7 @@ class PreviewPage(Page):
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Case"))
         self.case_combo = CaseCombo()
+        self.case_combo.follow(self.state)
         self.case_combo.setToolTip("The case to look at (Ctrl+PgDown / Ctrl+PgUp for the next / "
                                    "previous case)")
         self.case_combo.currentIndexChanged.connect(self._on_case_combo_changed)
@@ -153,6 +154,7 @@ class PreviewPage(Page):
         for signal in (self.state.casesChanged, self.state.sessionChanged,
                        self.state.currentCaseChanged):
             signal.connect(self._show_sign_off)
+        self.state.casesChanged.connect(self._fill_cases_if_shown)
 
     def enter(self) -> None:
         self._active = True
@@ -164,6 +166,16 @@ class PreviewPage(Page):
     def leave(self) -> None:
         self.sign_off.commit()
         self._active = False
+
+    def _fill_cases_if_shown(self) -> None:
+        """The case list again when cases are left out, put back (an undo) or re-paired, if
+        this page is shown (else when it is, ``enter``); the case it shows if that left."""
+        if not self._active:
+            return
+        case = self.state.current_case()
+        self.case_combo.fill(self.state.session, case.name if case else None)
+        if case is not None and self.preview.case() != case.name:
+            self._on_case_combo_changed(self.case_combo.currentIndex())
 
     def _on_case_combo_changed(self, _i: int) -> None:
         name = self.case_combo.currentData()
