@@ -323,7 +323,7 @@ class _Run:
         # preAssign is checked against the project's stages (when it says them)
         stages = [name for name, _ in project.stages] or None
         work = validate_work(_subset(self.items, to_do), taxonomy, self.items.root,
-                             stages=stages)
+                             stages=stages, keep_runs=True)  # the merges that follow read them
         while True:  # relay its progress, so a cancel reaches it at the next series
             try:
                 step = next(work)

@@ -24,7 +24,7 @@ def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
                   root: str | os.PathLike[str] | None = None,
                   cache: FileCache | None = None,
                   stages: Sequence[str] | None = None,
-                  jobs: Jobs = IN_PROCESS) -> Work[list[Finding]]:
+                  jobs: Jobs = IN_PROCESS, keep_runs: bool = False) -> Work[list[Finding]]:
     """Validate an items list; yields Progress per series, returns the findings.
 
     ``jobs``: where the checks of each series run (:mod:`app.parallel`; the findings are
@@ -36,7 +36,8 @@ def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
     ``root`` overrides the folder relative paths resolve against. ``cache`` (a
     ``FileCache``) keeps censuses and image grids between runs, so the wizard can
     validate again after a mapping change without reading the masks again (a file
-    changed on disk is read again).
+    changed on disk is read again). ``keep_runs``: without a cache, keep each label map's
+    runs for a merge that follows in this process (an upload's; ``FileCache``).
     """
     if cache is None:
         warm_up(jobs)  # the workers' process starts while the list-wide checks run
@@ -46,7 +47,7 @@ def validate_work(items: ItemsList, taxonomy: Taxonomy | None = None,
     rts = rt_series(items)
     shown, _ = with_rt_as_nifti(items, rts)
     unread = {(r.task, r.series) for r in rts if r.label is None}
-    checker = SeriesChecker(shown, taxonomy, cache)
+    checker = SeriesChecker(shown, taxonomy, cache if cache is not None else FileCache(keep_runs))
     found: list[Finding] = list(check_tasks(shown, taxonomy))
     found.extend(check_fields([(t, task_label(t)) for t in items.tasks if "" not in t.extra],
                               taxonomy, stages))

@@ -394,5 +394,6 @@ def series_job(items: ItemsList, taxonomy: Taxonomy | None, ti: int, si: int) ->
 
 def check_series(job: SeriesJob) -> list[Finding]:
     """The findings of one series (``SeriesChecker.check``, run to its end), in a worker."""
-    checker = SeriesChecker(job.items, job.taxonomy)
+    # a worker's runs would never reach a merge: each worker kept up to 768 MB of them
+    checker = SeriesChecker(job.items, job.taxonomy, FileCache(keep_runs=False))
     return run(checker.check(job.task_index, job.items.tasks[0], job.series_index, 0, 1))

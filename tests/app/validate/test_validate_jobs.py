@@ -13,7 +13,9 @@ from app.items import ItemsList, Taxonomy, load_items, load_taxonomy
 from app.mapping import build
 from app.parallel import Jobs
 from app.progress import run
+from app.readers import RUNS
 from app.validate import FileCache, Finding, validate_work
+from app.validate._series import check_series, series_job
 from tests.app import synth_layouts as synth
 
 
@@ -72,3 +74,23 @@ def test_the_shared_totalsegmentator_case_validates_the_same(shared_data: Path,
     items = _built(root, tmp_path)
     assert items.tasks
     _same_for_jobs(items)
+
+
+def test_a_validation_keeps_no_runs_unless_a_merge_follows(tmp_path: Path) -> None:
+    # the runs of every label map read were kept for a merge that a validation never
+    # does: 1,000 nnU-Net cases peaked at 493 MB in one process, 279 MB in each worker
+    root = synth.nnunet(tmp_path / "ds", cases=3)
+    items = _built(root, tmp_path)
+    masks = sorted((root / "labelsTr").glob("*.nii.gz"))
+    assert masks and all(any(s.segmentations for s in t.series) for t in items.tasks)
+    RUNS.clear()
+    run(validate_work(items, jobs=Jobs(1)))
+    assert all(RUNS.get(m) is None for m in masks)
+    check_series(series_job(items, None, 0, 0))  # as a worker runs it
+    assert all(RUNS.get(m) is None for m in masks)
+    run(validate_work(items, jobs=Jobs(1), keep_runs=True))  # an upload: its merges read them
+    assert all(RUNS.get(m) is not None for m in masks)
+    RUNS.clear()
+    run(validate_work(items, cache=FileCache(), jobs=Jobs(1)))  # the wizard's session cache
+    assert all(RUNS.get(m) is not None for m in masks)
+    RUNS.clear()

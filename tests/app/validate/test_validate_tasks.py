@@ -169,9 +169,9 @@ def test_each_file_is_censused_once_and_the_cache_survives_runs(tmp_path, monkey
     calls: list[str] = []
     real = app.validate._files.census
 
-    def counting(path, info=None):
+    def counting(path, info=None, **kw):
         calls.append(str(path))
-        return real(path, info)
+        return real(path, info, **kw)
 
     monkeypatch.setattr(app.validate._files, "census", counting)
     s = good_series(tmp_path)
