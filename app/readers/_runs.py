@@ -174,6 +174,13 @@ class RunCache:
         """The bytes the entries count against the budget (never more than it)."""
         return self._bytes
 
+    def discard(self, path: str | os.PathLike[str]) -> None:
+        """Forget the runs of ``path`` (whichever version of it they are of)."""
+        where = os.path.abspath(path)
+        with self._lock:
+            for key in [k for k in self._items if k[0] == where]:
+                self._bytes -= self._items.pop(key).cost
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

@@ -80,9 +80,10 @@ def sdk_values(c: Census) -> dict[int, int]:
 class FileCache:
     """Censuses and image grids remembered across series and validation runs.
 
-    ``keep_runs``: a label map's census keeps its runs for a merge later in this process
-    (``app.readers.RUNS``: an upload's, the wizard's); a validation that merges nothing
-    leaves them, or it holds up to the runs' budget (768 MB) of what it read."""
+    ``keep_runs``: a label map's census keeps its runs (``app.readers.RUNS``) for the
+    series' overlap check, then for a merge later in this process (an upload's, the
+    wizard's); else they are dropped once the series is checked (``SeriesChecker``), or a
+    validation would hold up to the runs' budget (768 MB) of what it read."""
 
     def __init__(self, keep_runs: bool = True) -> None:
         self.keep_runs = keep_runs
@@ -107,7 +108,7 @@ class FileCache:
             elif not mask_accepted(path) and is_dicom_seg(path):
                 self._files[key] = FileCheck(path, *check_seg(path))
             else:
-                self._files[key] = _check_nifti(path, self.keep_runs)
+                self._files[key] = _check_nifti(path)
         found = self._files[key]
         return found if found.path == path else FileCheck(path, found.census, found.code,
                                                           found.message)
@@ -196,7 +197,7 @@ def _read_fault(path: str, exc: VolumeReadError) -> FileCheck:
     return FileCheck(path, None, code, f"{exc.message} {then}")
 
 
-def _check_nifti(path: str, keep_runs: bool) -> FileCheck:
+def _check_nifti(path: str) -> FileCheck:
     try:
         info = nifti_info(path)
     except VolumeReadError as exc:
@@ -210,7 +211,7 @@ def _check_nifti(path: str, keep_runs: bool) -> FileCheck:
             + (" (drop the singleton 4th dimension)." if len(info.shape) == 4
                and info.shape[3] == 1 else ".")))
     try:
-        c = census(path, info, keep_runs=keep_runs)
+        c = census(path, info)
     except VolumeReadError as exc:
         return _read_fault(path, exc)
     scaled = _scaled_fault(name, info, c)

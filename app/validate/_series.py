@@ -30,7 +30,7 @@ from app.items import (
 from app.jsonio import file_kind
 from app.merge import Entry, series_inputs
 from app.progress import Progress, Work, run, within
-from app.readers import is_dicom_seg
+from app.readers import RUNS, is_dicom_seg
 from app.validate._codes import Code
 from app.validate._context import SeriesContext
 from app.validate._dicom_seg import binary_text, seg_crop_text, seg_note
@@ -366,13 +366,18 @@ class SeriesChecker:
             return []
         run = SeriesRun(self.items, self.taxonomy, self.cache, task, si, label,
                         series_inputs(self.items, task, si))
-        run.check_own_map()
-        run.check_image()
-        run.list_files()
-        run.read_files()
-        run.check_geometry()
-        run.check_mapping()
-        yield from run.check_overlaps(done, total)
+        try:
+            run.check_own_map()
+            run.check_image()
+            run.list_files()
+            run.read_files()
+            run.check_geometry()
+            run.check_mapping()
+            yield from run.check_overlaps(done, total)
+        finally:
+            if not self.cache.keep_runs:  # the overlap check read them: one case at a time
+                for f in run.files:
+                    RUNS.discard(f)
         return run.out
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from app.discover import scan
@@ -13,7 +15,7 @@ from app.items import ItemsList, Taxonomy, load_items, load_taxonomy
 from app.mapping import build
 from app.parallel import Jobs
 from app.progress import run
-from app.readers import RUNS
+from app.readers import RUNS, _nifti
 from app.validate import FileCache, Finding, validate_work
 from app.validate._series import check_series, series_job
 from tests.app import synth_layouts as synth
@@ -94,3 +96,25 @@ def test_a_validation_keeps_no_runs_unless_a_merge_follows(tmp_path: Path) -> No
     run(validate_work(items, cache=FileCache(), jobs=Jobs(1)))  # the wizard's session cache
     assert all(RUNS.get(m) is not None for m in masks)
     RUNS.clear()
+
+
+def test_a_validation_reads_each_mask_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
+    # the overlap check reads the census's runs: dropping them before it (rather than
+    # once the series is checked) read every mask twice
+    case = tmp_path / "ds" / "s0000"
+    synth.save(np.zeros((48, 48, 24), np.int16), case / "ct.nii.gz")
+    for k, name in enumerate(("liver", "spleen", "kidney_left")):
+        arr = np.zeros((48, 48, 24), np.uint8)
+        arr[4 + 12 * k:10 + 12 * k, 4:10, 4:10] = 1
+        synth.save(arr, case / "segmentations" / f"{name}.nii.gz")
+    items = _built(tmp_path / "ds", tmp_path)
+    opened: Counter[str] = Counter()
+    real = _nifti._open
+    monkeypatch.setattr(_nifti, "_open", lambda p, *a, **k: opened.update([str(p)])
+                        or real(p, *a, **k))
+    RUNS.clear()
+    run(validate_work(items, jobs=Jobs(1)))
+    masks = sorted(str(p) for p in (case / "segmentations").glob("*.nii.gz"))
+    assert sorted(opened) == masks and set(opened.values()) == {1}
+    assert all(RUNS.get(m) is None for m in masks)  # and nothing kept after
