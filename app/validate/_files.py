@@ -96,8 +96,10 @@ class FileCache:
         st = os.stat(path)
         return (os.path.abspath(path), st.st_mtime_ns, st.st_size)
 
-    def check(self, path: str) -> FileCheck:
-        """Check one local mask file (the census is cached)."""
+    def check(self, path: str, runs: bool = True) -> FileCheck:
+        """Check one local mask file (the census is cached); ``runs``: whether a census made
+        now keeps the file's runs (a merge will read it: the series' overlap check, or one
+        later in this process)."""
         fault = access_fault(path)
         if fault is not None:
             return FileCheck(path, None, *fault)
@@ -108,7 +110,7 @@ class FileCache:
             elif not mask_accepted(path) and is_dicom_seg(path):
                 self._files[key] = FileCheck(path, *check_seg(path))
             else:
-                self._files[key] = _check_nifti(path)
+                self._files[key] = _check_nifti(path, runs)
         found = self._files[key]
         return found if found.path == path else FileCheck(path, found.census, found.code,
                                                           found.message)
@@ -197,7 +199,7 @@ def _read_fault(path: str, exc: VolumeReadError) -> FileCheck:
     return FileCheck(path, None, code, f"{exc.message} {then}")
 
 
-def _check_nifti(path: str) -> FileCheck:
+def _check_nifti(path: str, keep_runs: bool) -> FileCheck:
     try:
         info = nifti_info(path)
     except VolumeReadError as exc:
@@ -211,7 +213,7 @@ def _check_nifti(path: str) -> FileCheck:
             + (" (drop the singleton 4th dimension)." if len(info.shape) == 4
                and info.shape[3] == 1 else ".")))
     try:
-        c = census(path, info)
+        c = census(path, info, keep_runs=keep_runs)
     except VolumeReadError as exc:
         return _read_fault(path, exc)
     scaled = _scaled_fault(name, info, c)

@@ -118,3 +118,20 @@ def test_a_validation_reads_each_mask_once(tmp_path: Path, monkeypatch: pytest.M
     masks = sorted(str(p) for p in (case / "segmentations").glob("*.nii.gz"))
     assert sorted(opened) == masks and set(opened.values()) == {1}
     assert all(RUNS.get(m) is None for m in masks)  # and nothing kept after
+
+
+def test_runs_are_made_only_where_a_merge_reads_them(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # one label map per series: no overlap check, no merge after segmap validate (making
+    # the runs of 1,000 nnU-Net label maps for nothing cost a third of the validation)
+    import app.validate._files as files
+
+    items = _built(synth.nnunet(tmp_path / "ds", cases=2), tmp_path)
+    asked: list[bool] = []
+    real = files.census
+    monkeypatch.setattr(files, "census", lambda p, info=None, keep_runs=True: asked.append(
+        keep_runs) or real(p, info, keep_runs=keep_runs))
+    run(validate_work(items, jobs=Jobs(1)))
+    assert asked == [False, False]
+    run(validate_work(items, jobs=Jobs(1), keep_runs=True))  # an upload merges each series
+    assert asked[2:] == [True, True]
