@@ -35,7 +35,16 @@ from app.discover._layouts import Layout
 from app.discover._pairing import ImageRef, MaskRef, Pair, Pairing
 from app.errors import SegmapError
 from app.items import ImportShape
-from app.readers import RUNS, Census, Format, nifti_info, nonzero, split_suffix, volume_format
+from app.readers import (
+    RUNS,
+    Census,
+    Format,
+    mask_as_nifti,
+    nifti_info,
+    nonzero,
+    split_suffix,
+    volume_format,
+)
 
 
 @dataclass
@@ -163,12 +172,19 @@ def split_by_shape(image: ImageRef, pairs: Sequence[Pair], censuses: dict[Path, 
 
 def _intervals(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """(starts, ends) of a mask's non-zero voxels in file order: the census's runs, else
-    one streamed read of a NIfTI; None when neither is to be had (an NRRD's conversion)."""
+    one streamed read of a NIfTI, or the NIfTI an NRRD is converted to (its voxels in the
+    same order); None for anything else."""
     runs = RUNS.get(path)
     if runs is not None:
         starts = runs.starts.astype(np.int64)
         return starts, starts + runs.lengths
-    if volume_format(path) is not Format.NIFTI:
+    kind = volume_format(path)
+    if kind is Format.NRRD:  # the census keeps no runs of a conversion: without this, NRRD
+        # parts of one map (left and right) were taken for alternatives sharing voxels
+        data = np.asanyarray(mask_as_nifti(path).dataobj)
+        idx = np.flatnonzero(data.reshape(-1, order="F")).astype(np.int64)
+        return idx, idx + 1
+    if kind is not Format.NIFTI:
         return None
     idx, _ = nonzero(nifti_info(path))
     idx = idx.astype(np.int64)

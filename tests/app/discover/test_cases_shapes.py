@@ -6,7 +6,9 @@ import shutil
 from pathlib import Path
 
 import nibabel as nib
+import nrrd as pynrrd
 import numpy as np
+import pytest
 
 from app.cli import main
 from app.discover import ScanResult, scan
@@ -22,8 +24,9 @@ def do_scan(root: Path) -> ScanResult:
     return run(scan(root))
 
 
-def halves(folder: Path, overlap: bool = False) -> None:
-    """An atlas split into left and right files that both use values 1 and 2."""
+def halves(folder: Path, overlap: bool = False, suffix: str = ".nii.gz") -> None:
+    """An atlas split into left and right files that both use values 1 and 2 (NIfTI, or
+    NRRD on the image's grid)."""
     synth.image(folder / "brain.nii.gz", shape=SHAPE)
     left = np.zeros(SHAPE, np.uint8)
     right = np.zeros(SHAPE, np.uint8)
@@ -31,16 +34,25 @@ def halves(folder: Path, overlap: bool = False) -> None:
     right[3:, :2], right[3:, 2:] = 1, 2
     if overlap:
         right[2] = left[2]  # one slab drawn in both: a second reading, not a half
-    synth.save(left, folder / "brain_atlas_left.nii.gz")
-    synth.save(right, folder / "brain_atlas_right.nii.gz")
+    for arr, side in ((left, "left"), (right, "right")):
+        path = folder / f"brain_atlas_{side}{suffix}"
+        if suffix == ".nrrd":  # NRRD's RAS space is the NIfTI world's
+            a = synth.affine()
+            pynrrd.write(str(path), arr, {"space": "right-anterior-superior",
+                                          "space directions": a[:3, :3].T,
+                                          "space origin": a[:3, 3]})
+        else:
+            synth.save(arr, path)
 
 
-def test_label_maps_sharing_values_on_disjoint_voxels_are_one_shape_two_case(tmp_path):
-    halves(tmp_path)
+@pytest.mark.parametrize("suffix", [".nii.gz", ".nrrd"])
+def test_label_maps_sharing_values_on_disjoint_voxels_are_one_shape_two_case(tmp_path, suffix):
+    # NRRD parts were taken for alternatives sharing voxels: no census runs of a conversion
+    halves(tmp_path, suffix=suffix)
     r = do_scan(tmp_path)
     (c,) = r.cases
     assert c.shape == "II"
-    assert [m.name for m in c.masks] == ["brain_atlas_left.nii.gz", "brain_atlas_right.nii.gz"]
+    assert [m.name for m in c.masks] == [f"brain_atlas_left{suffix}", f"brain_atlas_right{suffix}"]
     assert "disjoint voxels" in c.evidence
     assert not any("alternatives" in w for w in r.warnings)
 
@@ -52,8 +64,10 @@ def test_disjointness_is_decided_without_the_census_runs_too(tmp_path, monkeypat
     assert c.shape == "II"
 
 
-def test_overlapping_label_maps_sharing_values_are_alternatives_named_in_the_notes(tmp_path):
-    halves(tmp_path, overlap=True)
+@pytest.mark.parametrize("suffix", [".nii.gz", ".nrrd"])
+def test_overlapping_label_maps_sharing_values_are_alternatives_named_in_the_notes(tmp_path,
+                                                                                  suffix):
+    halves(tmp_path, overlap=True, suffix=suffix)
     r = do_scan(tmp_path)
     assert [c.shape for c in r.cases] == ["I", "I"]
     (note,) = [w for w in r.warnings if "alternatives" in w]
