@@ -429,7 +429,7 @@ def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = (),
             result.own_outputs.append(OwnOutput(result.rel(p), what))
         if problem:
             result.warnings.append(problem)
-    yield from _settle_one_byte(result, infos, tentative)
+    yield from _settle_one_byte(result, infos, tentative, keep_runs)
     images, skipped = _dicom_images(result.series, base, mixed)
     for v in result.images:
         images.append(ImageRef(v.label, (v.path,), v.path.parent, v.grid, v.format,
@@ -442,7 +442,7 @@ def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = (),
     sketches = Sketches(result.pairing.pairs)
     yield sketches.step(Progress(0, 0, "masks paired with their images"))
     yield from _census_all(result, infos, jobs, sketches, keep_runs)
-    yield from _dicom_masks(result, images)
+    yield from _dicom_masks(result, images, keep_runs)
     result.cases = make_cases(result.pairing, result.censuses,
                               {d.folder: d.source.name for d in result.derived
                                if not d.native})
@@ -457,7 +457,7 @@ def scan(root: str | os.PathLike[str], roles: Sequence[RoleOverride] = (),
     return result
 
 
-def _dicom_masks(result: ScanResult, images: Sequence[ImageRef]) -> Work[None]:
+def _dicom_masks(result: ScanResult, images: Sequence[ImageRef], keep_runs: bool) -> Work[None]:
     """SEG and RTSTRUCT files as binary masks of the series they reference: converted (or
     found in the cache), paired, censused, their label tables read (``_derived``)."""
     # A SEG RedBrick's SDK takes as it is stays itself (a label map of segment numbers,
@@ -490,7 +490,7 @@ def _dicom_masks(result: ScanResult, images: Sequence[ImageRef]) -> Work[None]:
             try:
                 info = nifti_info(m.path)
                 grid = Grid.of(info.shape[:3], info.affine)
-                result.censuses[m.path] = census(m.path, info)
+                result.censuses[m.path] = census(m.path, info, keep_runs=keep_runs)
             except SegmapError as exc:
                 result.unpaired.append(Unpaired(label, "mask", exc.message))
                 continue
@@ -581,8 +581,8 @@ def _meaning(mask: DerivedMask) -> str:
     return " ".join(w for w in words if w)
 
 
-def _settle_one_byte(result: ScanResult, infos: dict[Path, NiftiInfo], tentative: set[Path]
-                     ) -> Work[None]:
+def _settle_one_byte(result: ScanResult, infos: dict[Path, NiftiInfo], tentative: set[Path],
+                     keep_runs: bool) -> Work[None]:
     """Image or mask for the volumes only their one-byte voxels called masks, strongest
     first: a dataset's list of pairs, a label table beside them, the case's other names
     (``case`` beside ``case_seg`` is the image), then the census (read once: a mask keeps
@@ -600,7 +600,7 @@ def _settle_one_byte(result: ScanResult, infos: dict[Path, NiftiInfo], tentative
         role, why = _one_byte_clue(result, v, listed, named)
         if role is None:
             try:
-                c = census(v.path, infos.get(v.path))
+                c = census(v.path, infos.get(v.path), keep_runs=keep_runs)
             except SegmapError:
                 continue  # left a mask: its census fails again, and says why
             role, why = census_role(c, partial(volume_chunks, v.path, infos.get(v.path)))

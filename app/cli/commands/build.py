@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         placeholders(args.name_pattern, "--name-pattern")  # before the scan's minutes
     inputs = [args.taxonomy, args.template, args.fields]
     guard_output(Path(args.output), inputs, force=args.force)  # before the scan's minutes
-    scanned = drive(scan(args.folder, args.roles, jobs_from(args)), "scan",
+    scanned = drive(scan(args.folder, args.roles, jobs_from(args), keep_runs=False), "scan",
                     enabled=not args.quiet)
     if (why := no_case_reason(scanned)) is not None:  # an empty list helps nobody
         print("\n".join(notes(scanned)), file=sys.stderr)
