@@ -49,14 +49,15 @@ _SUMMARY_COLOUR = {RowStatus.ABSENT: (250, 215, 212), RowStatus.NOT_IN_TAXONOMY:
 
 def mapping_summary(session: Session, case: CaseState) -> tuple[str, RowStatus]:
     """(short text, worst status needing attention, else OK) of a case's mapping rows; a
-    mask that cannot be read (removed, cut short since the scan) is said first: its values
-    are then "in no file", which alone does not say why."""
+    mask that cannot be read (removed, cut short since the scan) is said instead of the
+    values "in no file" it makes, which do not say why (and widen the column)."""
     statuses = [r.status for r in session.rows(case)]
     parts = [f"{n} {word}" for status, word in _SUMMARY_WORDS if (n := statuses.count(status))]
     worst = min((s for s in statuses if s.needs_attention), default=RowStatus.OK)
     if (worst is RowStatus.ABSENT or not statuses) and \
             (unread := sum(session.census(m) is None for m in case.masks)):
-        parts.insert(0, f"{unread} mask(s) unreadable")
+        parts = [f"{unread} mask(s) unreadable"] + [
+            p for p in parts if not p.endswith(_SUMMARY_WORDS[0][1])]
         worst = RowStatus.ABSENT
     return (" · ".join(parts) or "no labels"), worst
 
