@@ -127,7 +127,7 @@ class Segment:
             return copy.deepcopy(self.extra[""])
         simple = self.mask is None and self.overlapping_groups is None and self.attributes is None
         if self.compact and simple and not self.extra and self.category is not None:
-            return copy.deepcopy(self.category)
+            return _copied(self.category)
         known = {
             "category": self.category,
             "attributes": self.attributes,
@@ -137,18 +137,29 @@ class Segment:
         return _emit(self._order, known, self.extra, always=("category",))
 
 
+_ATOMIC = (str, int, float, bool, type(None))
+
+
+def _copied(value: Any) -> Any:
+    """A deep copy of a JSON value (a string or a number is its own)."""
+    return value if type(value) in _ATOMIC else copy.deepcopy(value)
+
+
 def _emit(order: list[str], known: dict[str, Any], extra: dict[str, Any],
-          always: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Write known fields (skipping None) and extras, in the original key order."""
+          always: tuple[str, ...] = (), fresh: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Write known fields (skipping None) and extras, in the original key order, each a
+    copy; ``fresh``: known fields whose values were made for this output (the series a
+    task writes, the segmentMap a series writes), taken as they are (copied again at
+    each level, a task's segmentMaps were copied three times: half of an autosave)."""
     out: dict[str, Any] = {}
     keys = list(order) + [k for k in (*known, *extra) if k not in order]
     for key in keys:
         if key in out:
             continue
         if key in known and known[key] is not None:
-            out[key] = copy.deepcopy(known[key])
+            out[key] = known[key] if key in fresh else _copied(known[key])
         elif key in extra:
-            out[key] = copy.deepcopy(extra[key])
+            out[key] = _copied(extra[key])
         elif key in always and key in known:
             out[key] = None
     return out
@@ -215,7 +226,7 @@ class SegmentMap:
         """The segmentMap as JSON, keys as they were written."""
         known: dict[str, Any] = {self.key_of(i): s.to_json() for i, s in self.segments.items()}
         known.update((name, s.to_json()) for name, s in self.names.items())
-        return _emit(self._order, known, {**self.flags, **self.extra})
+        return _emit(self._order, known, {**self.flags, **self.extra}, fresh=tuple(known))
 
     @classmethod
     def of(cls, categories: dict[int, Category], binary_masks: dict[int, str] | None = None
@@ -323,7 +334,7 @@ class Series:
             "semanticMask": self.semantic_mask,
             "pngMask": self.png_mask,
         }
-        return _emit(self._order, known, self.extra)
+        return _emit(self._order, known, self.extra, fresh=("segmentMap",))
 
 
 @dataclass
@@ -350,7 +361,8 @@ class Task:
             known = {"name": self.name, **body}
             if self.segment_map is not None:
                 known["segmentMap"] = self.segment_map.to_json()
-            return _emit(self._order, known, {k: v for k, v in merged.items() if k not in known})
+            return _emit(self._order, known, {k: v for k, v in merged.items() if k not in known},
+                         fresh=tuple(k for k in known if k != "name"))
         known = {
             "name": self.name,
             # A malformed `series` value is kept in extra until the app sets real series.
@@ -358,7 +370,7 @@ class Task:
             if self.series or "series" not in self.extra else None,
             "segmentMap": self.segment_map.to_json() if self.segment_map is not None else None,
         }
-        return _emit(self._order, known, self.extra)
+        return _emit(self._order, known, self.extra, fresh=("series", "segmentMap"))
 
 
 def task_label(task: Task) -> str | None:

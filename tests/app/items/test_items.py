@@ -175,3 +175,31 @@ def test_missing_file_and_folder_are_clear_errors(tmp_path):
         load_items(tmp_path / "nope.json")
     with pytest.raises(JsonFileError, match="is a folder"):
         load_items(tmp_path)
+
+
+def _containers(value: object) -> list[object]:
+    """Every list and dict inside a JSON value (itself included)."""
+    found: list[object] = []
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, (list, dict)):
+            found.append(v)
+            stack.extend(v.values() if isinstance(v, dict) else v)
+    return found
+
+
+def test_the_json_written_shares_no_list_or_dict_with_the_model():
+    # each level copies what it did not make itself (copied again at each level, a task's
+    # segmentMaps were copied three times); an edit of the output never reaches the model
+    items = parse_items(json.loads(json.dumps(RICH)))
+    first, again = items.to_json(), items.to_json()
+    assert first == again == RICH
+    mine = {id(c) for c in _containers(first)}
+    assert not mine & {id(c) for c in _containers(again)}
+    for c in _containers(first):  # scribbled over: the model writes the same again
+        if isinstance(c, dict):
+            c["scribbled"] = 1
+        else:
+            c.append("scribbled")
+    assert items.to_json() == again
