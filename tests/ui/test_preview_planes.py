@@ -273,5 +273,9 @@ def test_two_segmentations_of_one_image_side_by_side_and_keep_one(qtbot, window,
     # keep the one shown beside: this case is left out, undoably
     page.keep_other.click()
     assert not session.case(a.name).included and session.case(b.name).included
+    qtbot.waitUntil(lambda: page.preview.case() == b.name and not window.busy(),
+                    timeout=30_000)  # the one kept is shown, the other no longer listed
+    assert page.case_combo.currentData() == b.name and page.case_combo.findData(a.name) < 0
     window.undo_action.trigger()
     assert session.case(a.name).included
+    assert page.case_combo.findData(a.name) >= 0  # listed again

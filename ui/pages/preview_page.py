@@ -158,9 +158,7 @@ class PreviewPage(Page):
 
     def enter(self) -> None:
         self._active = True
-        case = self.state.current_case()
-        self.case_combo.fill(self.state.session, case.name if case else None)
-        self._on_case_combo_changed(self.case_combo.currentIndex())
+        self._fill_cases(show=True)
         self.preview.setFocus()
 
     def leave(self) -> None:
@@ -170,11 +168,15 @@ class PreviewPage(Page):
     def _fill_cases_if_shown(self) -> None:
         """The case list again when cases are left out, put back (an undo) or re-paired, if
         this page is shown (else when it is, ``enter``); the case it shows if that left."""
-        if not self._active:
-            return
+        if self._active:
+            self._fill_cases(show=False)
+
+    def _fill_cases(self, show: bool) -> None:
+        """The included cases listed, the state's current one chosen and shown (``show``:
+        even if it is the one shown already)."""
         case = self.state.current_case()
         self.case_combo.fill(self.state.session, case.name if case else None)
-        if case is not None and self.preview.case() != case.name:
+        if show or (case is not None and self.preview.case() != case.name):
             self._on_case_combo_changed(self.case_combo.currentIndex())
 
     def _on_case_combo_changed(self, _i: int) -> None:
@@ -374,8 +376,7 @@ class PreviewPage(Page):
                             "(Edit > Undo puts it back).")
         if not main:
             self.state.set_current_case(kept.name)
-            self.case_combo.fill(session, kept.name)
-            self._on_case_combo_changed(self.case_combo.currentIndex())
+            self._fill_cases(show=True)
         else:
             self._fill_compare()
 
