@@ -52,14 +52,13 @@ def mapping_summary(session: Session, case: CaseState) -> tuple[str, RowStatus]:
     mask that cannot be read (removed, cut short since the scan) is said instead of the
     values "in no file" it makes, which do not say why (and widen the column)."""
     statuses = [r.status for r in session.rows(case)]
-    parts = [f"{n} {word}" for status, word in _SUMMARY_WORDS if (n := statuses.count(status))]
     worst = min((s for s in statuses if s.needs_attention), default=RowStatus.OK)
-    if (worst is RowStatus.ABSENT or not statuses) and \
-            (unread := sum(session.census(m) is None for m in case.masks)):
-        parts = [f"{unread} mask(s) unreadable"] + [
-            p for p in parts if not p.endswith(_SUMMARY_WORDS[0][1])]
-        worst = RowStatus.ABSENT
-    return (" · ".join(parts) or "no labels"), worst
+    unread = sum(session.census(m) is None for m in case.masks) \
+        if worst is RowStatus.ABSENT or not statuses else 0  # (looked for only then)
+    parts = [f"{unread} mask(s) unreadable"] if unread else []
+    parts += [f"{n} {word}" for status, word in _SUMMARY_WORDS
+              if not (unread and status is RowStatus.ABSENT) and (n := statuses.count(status))]
+    return (" · ".join(parts) or "no labels"), RowStatus.ABSENT if unread else worst
 
 
 NRRD_NOTE = "NRRD: written as NIfTI on export"
